@@ -1,0 +1,70 @@
+// The one command skeleton every tund command extends (yarn berry's BaseCommand, adapted):
+// diagnostics go to stderr, data to stdout, and every failure becomes a documented exit code.
+import { Command, Option, UsageError } from 'clipanion';
+import { TundError } from '../errors.js';
+import { ExitCode } from '../exit.js';
+import { describeFailure } from './failure.js';
+
+export abstract class BaseCommand extends Command {
+  quiet = Option.Boolean('-q,--quiet', false, {
+    description: 'Do not echo the system commands that are run ([#] ip ...)',
+  });
+
+  verbose = Option.Counter('-v,--verbose', 0, {
+    description: 'Say more on stderr; -vv also prints stack traces of internal errors',
+  });
+
+  /** The program name used to prefix diagnostics (tunctl, tund, ...). */
+  get programName(): string {
+    return this.cli?.binaryName ?? 'tund';
+  }
+
+  /** The work of the command. Return an exit code, or nothing for 0. */
+  abstract run(): Promise<number | void>;
+
+  /** Print one diagnostic line, prefixed with the program name. */
+  warn(message: string): void {
+    this.context.stderr.write(`${this.programName}: warning: ${message}\n`);
+  }
+
+  note(message: string): void {
+    this.context.stderr.write(`${this.programName}: ${message}\n`);
+  }
+
+  /** Echo of a system change, wg-quick style; silenced by --quiet. */
+  echo(line: string): void {
+    if (!this.quiet) this.context.stderr.write(`[#] ${line}\n`);
+  }
+
+  /** Write data to stdout. */
+  out(text: string): void {
+    this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  // Do not override: clipanion would print errors to stdout and exit 1 (clipanion#176).
+  async execute(): Promise<number> {
+    try {
+      const code = await this.run();
+      return typeof code === 'number' ? code : ExitCode.ok;
+    } catch (error) {
+      return this.reportFailure(error);
+    }
+  }
+
+  // Schema cascades are checked by clipanion before execute(); their errors are usage errors too.
+  override async validateAndExecute(): Promise<number> {
+    try {
+      return await super.validateAndExecute();
+    } catch (error) {
+      return this.reportFailure(error);
+    }
+  }
+
+  protected reportFailure(error: unknown): number {
+    const failure = describeFailure(error, this.verbose);
+    this.context.stderr.write(failure.lines.map((l) => `${l.startsWith('hint:') || l.startsWith('  ') ? '' : `${this.programName}: `}${l}\n`).join(''));
+    return failure.exitCode;
+  }
+}
+
+export { UsageError, TundError };

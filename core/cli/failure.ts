@@ -1,0 +1,38 @@
+// Turns any thrown value into the lines to print and the exit code to return.
+import { UsageError } from 'clipanion';
+import { errnoOf, isPermissionErrno, TundError } from '../errors.js';
+import { ExitCode } from '../exit.js';
+
+export interface Failure {
+  exitCode: number;
+  lines: string[]; // printed on stderr; the CLI base prefixes them with the program name
+}
+
+export function describeFailure(error: unknown, verbosity = 0): Failure {
+  if (error instanceof TundError) {
+    const lines = error.message.split('\n');
+    if (error.hint) lines.push(`hint: ${error.hint}`);
+    if (verbosity >= 2 && error.stack) lines.push(...indent(error.stack));
+    return { exitCode: error.exitCode, lines };
+  }
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'UsageError')) {
+    return { exitCode: ExitCode.usage, lines: [lowerFirst((error as Error).message)] };
+  }
+  const code = errnoOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = [lowerFirst(message)];
+  if (verbosity >= 2 && error instanceof Error && error.stack) lines.push(...indent(error.stack));
+  if (isPermissionErrno(code)) {
+    lines.push('hint: this needs CAP_NET_ADMIN (run as root, or grant the capability)');
+    return { exitCode: ExitCode.noPermission, lines };
+  }
+  return { exitCode: ExitCode.failure, lines };
+}
+
+function lowerFirst(s: string): string {
+  return s.length > 1 && /^[A-Z][a-z]/.test(s) ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+function indent(stack: string): string[] {
+  return stack.split('\n').map((l) => `  ${l}`);
+}

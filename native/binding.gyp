@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "tund_native",
+      "sources": [
+        "src/addon.cc",
+        "src/tun.cc",
+        "src/pump.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-llzo2", "-lpthread"]
+    }
+  ]
+}

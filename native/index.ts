@@ -1,0 +1,131 @@
+// The JS face of the C++ addon (native/src). Two parts:
+//  - the TUN/TAP device: open/persist/owner ioctls and non-blocking batch read/write (tun.cc);
+//  - the packet pump: native threads that move frames between a device fd and a transport socket,
+//    with VTun framing, compression and encryption, off the JS event loop (pump.cc).
+// Errors thrown by the addon are Error objects with `code` (errno name, e.g. "EPERM"),
+// `errno` (number) and `syscall` (e.g. "TUNSETIFF").
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TunOpenFlags {
+  tap: boolean;
+  multiQueue: boolean;
+  vnetHdr: boolean;
+}
+
+export interface TunFlags extends TunOpenFlags {
+  noPi: boolean;
+}
+
+export type CompressionSpec = { kind: 'none' } | { kind: 'zlib'; level: number } | { kind: 'lzo'; level: number };
+
+export interface PumpOptions {
+  /** tun/tap fd, or a pipe/socketpair/pty fd for VTun's pipe and tty types. */
+  deviceFd: number;
+  /** 'packet': one read is one packet (tun/tap); 'stream': byte chunks (pipe/tty). */
+  deviceKind: 'packet' | 'stream';
+  /** Connected TCP socket, or UDP socket (connected unless natHack). The pump owns it from start(). */
+  netFd: number;
+  transport: 'tcp' | 'udp';
+  /** VTun nat_hack on this side: UDP socket not connected; connect to the first datagram's source. */
+  natHack: boolean;
+  compression: CompressionSpec;
+  /** VTun cipher number: 0 none, 999 legacy Blowfish (flag "E"), 1..16 as in the spec's table. */
+  cipher: number;
+  /** Key for the cipher (16 or 32 bytes); empty when cipher is 0. */
+  key: Buffer;
+  /** Hold data frames back for this long after start (the vtund `up {}` race, spec 5.5). */
+  sendDelayMs: number;
+  /** Shaping of what this side sends, kbit/s; 0 = unlimited. */
+  speedKbps: number;
+  /** Bytes already read from the TCP socket after the handshake (start of the frame stream). */
+  initialRx?: Buffer;
+  /** Packets per batch (recvmmsg/sendmmsg and device reads); default 32. */
+  batchSize?: number;
+}
+
+export interface PumpStats {
+  rxBytes: number; // payload bytes written to the device (after decryption/decompression)
+  txBytes: number; // payload bytes read from the device
+  rxPackets: number;
+  txPackets: number;
+  rxFrames: number; // every frame received from the peer, control frames included
+  txFrames: number;
+  rxWireBytes: number;
+  txWireBytes: number;
+  badFrames: number; // oversized, garbled or undecryptable frames that were dropped
+  echoRequestsReceived: number;
+  echoRepliesReceived: number;
+  /** Milliseconds since the last frame from the peer; -1 before the first one. */
+  msSinceRx: number;
+}
+
+export type PumpEndReason =
+  | 'peer_closed' // CONN_CLOSE frame
+  | 'eof' // TCP EOF or reset
+  | 'device_error' // write to the device failed (vtund ends the session too)
+  | 'network_error' // send/recv failed (e.g. ICMP port unreachable on UDP)
+  | 'codec_error' // decompression failed
+  | 'stopped'; // stop() was called
+
+export interface PumpEvent {
+  type: 'ended';
+  reason: PumpEndReason;
+  message: string;
+}
+
+export interface NativePump {
+  start(): void;
+  /** Queue a control frame to the peer: ECHO_REQ or CONN_CLOSE. */
+  sendControl(kind: 'echo_req' | 'conn_close'): void;
+  stats(): PumpStats;
+  /** Stops the threads and closes netFd (the device fd is left to its owner). Idempotent. */
+  stop(): void;
+}
+
+export interface NativeAddon {
+  tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
+  tunSetPersist(fd: number, persist: boolean): void;
+  tunSetOwner(fd: number, uid: number): void;
+  tunSetGroup(fd: number, gid: number): void;
+  tunGetFlags(fd: number): TunFlags;
+  setNonBlocking(fd: number, on: boolean): void;
+  closeFd(fd: number): void;
+  dupFd(fd: number): number;
+  /** Reads up to bufs.length - offset packets into bufs[offset..]; sizes[i] gets each length. 0 = nothing ready. */
+  readBatch(fd: number, bufs: Buffer[], sizes: Int32Array, offset: number): number;
+  /** Writes bufs[offset..] as one packet each; returns how many were written (stops at EAGAIN). */
+  writeBatch(fd: number, bufs: Buffer[], offset: number): number;
+  /** MTU of an interface by name (SIOCGIFMTU). */
+  interfaceMtu(name: string): number;
+  Pump: new (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
+}
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon once. Built by `npm ci` (node-gyp) into native/build/Release. */
+export function native(): NativeAddon {
+  if (!loaded) {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const require = createRequire(import.meta.url);
+    // dist/native/index.js -> native/build/Release; also works from native/ when run by a TS loader.
+    const candidates = [
+      path.join(here, '..', '..', 'native', 'build', 'Release', 'tund_native.node'),
+      path.join(here, 'build', 'Release', 'tund_native.node'),
+    ];
+    let lastError: unknown;
+    for (const candidate of candidates) {
+      try {
+        loaded = require(candidate) as NativeAddon;
+        break;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    if (!loaded) {
+      throw new Error(`cannot load the native addon (run "npm ci" to build it): ${String(lastError)}`);
+    }
+  }
+  return loaded;
+}

@@ -1,0 +1,15 @@
+// Module entry point: each part of the addon registers its own functions.
+#include <napi.h>
+
+namespace tund {
+Napi::Object InitTun(Napi::Env env, Napi::Object exports);
+Napi::Object InitPump(Napi::Env env, Napi::Object exports);
+}  // namespace tund
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tund::InitTun(env, exports);
+  tund::InitPump(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(tund_native, Init)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# setup.sh - everything the demo and the tests need on a fresh Debian 12 machine, as root:
+# the Debian packages that are missing, `npm ci` (which builds the native addon with node-gyp)
+# and the TypeScript build. Idempotent: a second run only rebuilds what changed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || { say "must run as root (network namespaces, TUN devices, apt)"; exit 77; }
+command -v node >/dev/null || { say "Node.js 20 or later is needed (node not found)"; exit 69; }
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+(( node_major >= 20 )) || { say "Node.js 20 or later is needed (found $(node --version))"; exit 69; }
+
+# Debian packages: build tools for the addon (liblzo2 for VTun's LZO, libsystemd for sd-notify),
+# the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund
+# as interop peer, mandoc for the man-page lint, and the shells whose completions are tested.
+PACKAGES=(
+  build-essential python3 pkg-config liblzo2-dev libsystemd-dev
+  iproute2 iputils-ping procps psmisc util-linux kmod jq socat netcat-openbsd
+  vtun iperf3 mandoc man-db bash-completion zsh fish
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if (( ${#missing[@]} > 0 )); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[[ -e /dev/net/tun ]] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200 2>/dev/null || true; }
+
+# Build against the headers of the Node that runs us (no header download: there is no network).
+if [[ -z ${npm_config_nodedir:-} ]]; then
+  nodedir=$(dirname "$(dirname "$(command -v node)")")
+  [[ -f $nodedir/include/node/node_api.h ]] && export npm_config_nodedir=$nodedir
+fi
+
+# npm ci only when the lock file or the native sources changed since the last successful run.
+stamp_value=$( (cat package-lock.json package.json native/binding.gyp native/src/* 2>/dev/null; node --version) | sha256sum | cut -d' ' -f1)
+stamp_file=node_modules/.tund-setup-stamp
+if [[ ! -f $stamp_file || $(cat "$stamp_file") != "$stamp_value" || ! -f native/build/Release/tund_native.node ]]; then
+  say "npm ci (builds the native addon)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  # npm 10 runs our own install script; npm 11 does too. Make sure the addon exists either way.
+  [[ -f native/build/Release/tund_native.node ]] || npm run --silent build:native >&2
+  [[ -f node_modules/sd-notify/build/Release/notify.node ]] || npm rebuild sd-notify >&2
+  echo "$stamp_value" >"$stamp_file"
+fi
+
+say "compiling TypeScript"
+npx --no-install tsc -p tsconfig.json
+say "ready"

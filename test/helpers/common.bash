@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared set-up for the bats suites: our binaries on PATH, bats-support/bats-assert, and network
+# namespaces that are unique per run and removed in teardown, even when a test fails.
+#
+#   load ../helpers/common
+#   setup()    { common_setup; }
+#   teardown() { common_teardown; }
+#   ns=$(make_netns a)          # a fresh namespace (lo up), deleted by common_teardown
+#   in_ns "$ns" tunctl add t0 --mode tun
+#   spawn_bg LOG cmd...         # background process, killed by common_teardown
+#
+# Addresses used by tests come from 198.18.0.0/15 only.
+
+PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PROJECT_ROOT
+export PATH="$PROJECT_ROOT/bin:$PATH"
+load "$PROJECT_ROOT/node_modules/bats-support/load"
+load "$PROJECT_ROOT/node_modules/bats-assert/load"
+
+# Short, unique per test: namespaces of two runs (or two tests) never collide.
+test_tag() { printf 't%s%s' "$(printf '%x' $$)" "${BATS_TEST_NUMBER:-0}"; }
+
+common_setup() {
+  TEST_TAG=$(test_tag)
+  TEST_NETNS_LIST=$BATS_TEST_TMPDIR/netns.list
+  TEST_PIDS_LIST=$BATS_TEST_TMPDIR/pids.list
+  : >"$TEST_NETNS_LIST"
+  : >"$TEST_PIDS_LIST"
+  export TUND_CONFIG_DIR=$BATS_TEST_TMPDIR/etc
+  export TUND_RUN_DIR=$BATS_TEST_TMPDIR/run
+  mkdir -p "$TUND_CONFIG_DIR" "$TUND_RUN_DIR"
+}
+
+common_teardown() {
+  local pid ns
+  if [[ -f ${TEST_PIDS_LIST:-/nonexistent} ]]; then
+    while read -r pid; do
+      [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
+    done <"$TEST_PIDS_LIST"
+    sleep 0.2
+    while read -r pid; do
+      [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+    done <"$TEST_PIDS_LIST"
+  fi
+  if [[ -f ${TEST_NETNS_LIST:-/nonexistent} ]]; then
+    while read -r ns; do
+      [[ -n $ns ]] || continue
+      # anything still running inside (started by this test) goes with the namespace
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+      ip netns del "$ns" 2>/dev/null || true
+    done <"$TEST_NETNS_LIST"
+  fi
+}
+
+# make_netns SUFFIX -> prints the namespace name; lo is up.
+make_netns() {
+  local ns="${TEST_TAG}${1:+-$1}"
+  ip netns add "$ns" || return 1
+  echo "$ns" >>"$TEST_NETNS_LIST"
+  ip -n "$ns" link set lo up
+  echo "$ns"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# veth_pair NS_A ADDR_A NS_B ADDR_B: joins two namespaces (addresses with prefix, 198.18/15 only).
+veth_pair() {
+  local a=$1 aa=$2 b=$3 ba=$4 va="${TEST_TAG}a" vb="${TEST_TAG}b"
+  ip link add "$va" type veth peer name "$vb"
+  ip link set "$va" netns "$a"
+  ip link set "$vb" netns "$b"
+  ip -n "$a" addr add "$aa" dev "$va"
+  ip -n "$b" addr add "$ba" dev "$vb"
+  ip -n "$a" link set "$va" up
+  ip -n "$b" link set "$vb" up
+}
+
+# spawn_bg LOGFILE CMD... : start CMD in the background; its PID is killed in teardown.
+spawn_bg() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 </dev/null &
+  echo $! >>"$TEST_PIDS_LIST"
+  echo $!
+}
+
+# wait_for SECONDS CMD... : poll every 0.1 s.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+# link_json NS DEV -> `ip -j -d link show DEV` (first object) for jq.
+link_json() { ip -n "$1" -j -d link show dev "$2" | jq '.[0]'; }
