@@ -3,6 +3,14 @@ import * as t from 'typanion';
 import { nameProblem } from '../names.js';
 import { parseCidr } from '../net.js';
 
+/** typanion's own pushError is not exported: record the problem the way it does. */
+function fail(state: t.ValidationState | undefined, message: string): false {
+  state?.errors?.push(`${state.p ?? '.'}: ${message}`);
+  return false;
+}
+
+const printable = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
 export const MTU_MIN = 576; // smallest MTU an IPv4 host must accept
 export const MTU_MAX = 65535;
 
@@ -12,27 +20,27 @@ export const isSeconds = t.cascade(t.isNumber(), [t.isInInclusiveRange(0, 86400)
 
 export const isCidr = t.makeValidator<unknown, string>({
   test: (value, state) => {
-    if (typeof value !== 'string') return t.pushError(state, `expected a string (got ${t.getPrintable(value)})`);
+    if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const parsed = parseCidr(value);
-    if (!parsed.ok) return t.pushError(state, `expected an address with prefix length such as 198.18.0.1/24 (got ${JSON.stringify(value)}: ${parsed.problem})`);
+    if (!parsed.ok) return fail(state, `expected an address with prefix length such as 198.18.0.1/24 (got ${JSON.stringify(value)}: ${parsed.problem})`);
     return true;
   },
 });
 
 export const isAddress = t.makeValidator<unknown, string>({
   test: (value, state) => {
-    if (typeof value !== 'string') return t.pushError(state, `expected a string (got ${t.getPrintable(value)})`);
+    if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const parsed = parseCidr(value);
-    if (!parsed.ok || value.includes('/')) return t.pushError(state, `expected an IP address such as 198.18.0.2 (got ${JSON.stringify(value)})`);
+    if (!parsed.ok || value.includes('/')) return fail(state, `expected an IP address such as 198.18.0.2 (got ${JSON.stringify(value)})`);
     return true;
   },
 });
 
 export const isName = t.makeValidator<unknown, string>({
   test: (value, state) => {
-    if (typeof value !== 'string') return t.pushError(state, `expected a string (got ${t.getPrintable(value)})`);
+    if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const problem = nameProblem(value);
-    if (problem) return t.pushError(state, `expected a name of 1-15 letters, digits or _ = + . - (got ${JSON.stringify(value)}: ${problem})`);
+    if (problem) return fail(state, `expected a name of 1-15 letters, digits or _ = + . - (got ${JSON.stringify(value)}: ${problem})`);
     return true;
   },
 });
