@@ -100,6 +100,15 @@ export interface NativeAddon {
   /** MTU of an interface by name (SIOCGIFMTU). */
   interfaceMtu(name: string): number;
   Pump: new (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
+  // auth.cc: session set-up helpers (not the packet path).
+  /** Blowfish-ECB over whole 8-byte blocks with OpenSSL's BF_ecb_encrypt (VTun challenge, spec 3.6). */
+  blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;
+  /** getsockopt(SO_ACCEPTCONN): true for a listening socket (systemd Accept=no), false for a connected one. */
+  socketAcceptsConnections(fd: number): boolean;
+  /** An IPv4 UDP socket with SO_REUSEADDR bound to addr:port (VTun UDP port exchange); returns the fd. */
+  udpSocketBind(addr: string, port: number): number;
+  /** connect() a UDP socket from udpSocketBind to addr:port. */
+  udpSocketConnect(fd: number, addr: string, port: number): void;
 }
 
 let loaded: NativeAddon | undefined;

@@ -1,0 +1,113 @@
+// Small helpers for the VTun session set-up (not the packet path):
+//  - blowfishEcb(key, data, encrypt): Blowfish-ECB over whole 8-byte blocks (the VTun challenge
+//    response, spec 3.6). Node's crypto does not offer Blowfish (OpenSSL legacy provider), but
+//    the low-level BF_* functions exported by Node's own OpenSSL do.
+//  - socketAcceptsConnections(fd): getsockopt(SO_ACCEPTCONN), to tell a listening socket passed
+//    by systemd (Accept=no) from a connected one (Accept=yes).
+//  - udpSocketBind(addr, port): an IPv4 UDP socket with SO_REUSEADDR bound to addr:port (the
+//    VTun UDP port exchange binds to the TCP socket's own address and port); returns the fd.
+//  - udpSocketConnect(fd, addr, port): connect() it to the peer.
+#include <napi.h>
+#include <openssl/blowfish.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tund {
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  const char* code = err == EADDRINUSE ? "EADDRINUSE" : err == EPERM ? "EPERM" : err == EACCES ? "EACCES"
+                   : err == ENOTSOCK ? "ENOTSOCK" : err == EBADF ? "EBADF" : err == EINVAL ? "EINVAL"
+                   : err == ECONNREFUSED ? "ECONNREFUSED" : "EIO";
+  e.Set("code", Napi::String::New(env, code));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value BlowfishEcb(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsBoolean()) {
+    Napi::TypeError::New(env, "blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto key = info[0].As<Napi::Buffer<uint8_t>>();
+  auto data = info[1].As<Napi::Buffer<uint8_t>>();
+  bool encrypt = info[2].As<Napi::Boolean>().Value();
+  if (key.Length() < 1 || key.Length() > 56 || data.Length() % 8 != 0) {
+    Napi::RangeError::New(env, "blowfishEcb: key must be 1..56 bytes and data a multiple of 8 bytes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  BF_KEY bf;
+  BF_set_key(&bf, static_cast<int>(key.Length()), key.Data());
+  auto out = Napi::Buffer<uint8_t>::New(env, data.Length());
+  for (size_t i = 0; i < data.Length(); i += 8) {
+    BF_ecb_encrypt(data.Data() + i, out.Data() + i, &bf, encrypt ? BF_ENCRYPT : BF_DECRYPT);
+  }
+  memset(&bf, 0, sizeof bf);
+  return out;
+}
+
+Napi::Value SocketAcceptsConnections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int val = 0;
+  socklen_t len = sizeof val;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return ThrowErrno(env, errno, "getsockopt");
+  return Napi::Boolean::New(env, val != 0);
+}
+
+bool ParseV4(const std::string& addr, int port, sockaddr_in* sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(static_cast<uint16_t>(port));
+  return inet_pton(AF_INET, addr.c_str(), &sa->sin_addr) == 1;
+}
+
+Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string addr = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  sockaddr_in sa;
+  if (!ParseV4(addr, port, &sa)) return ThrowErrno(env, EINVAL, "inet_pton");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "bind");
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value UdpSocketConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string addr = info[1].As<Napi::String>().Utf8Value();
+  int port = info[2].As<Napi::Number>().Int32Value();
+  sockaddr_in sa;
+  if (!ParseV4(addr, port, &sa)) return ThrowErrno(env, EINVAL, "inet_pton");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return ThrowErrno(env, errno, "connect");
+  return env.Undefined();
+}
+
+}  // namespace
+
+Napi::Object InitAuth(Napi::Env env, Napi::Object exports) {
+  exports.Set("blowfishEcb", Napi::Function::New(env, BlowfishEcb, "blowfishEcb"));
+  exports.Set("socketAcceptsConnections", Napi::Function::New(env, SocketAcceptsConnections, "socketAcceptsConnections"));
+  exports.Set("udpSocketBind", Napi::Function::New(env, UdpSocketBind, "udpSocketBind"));
+  exports.Set("udpSocketConnect", Napi::Function::New(env, UdpSocketConnect, "udpSocketConnect"));
+  return exports;
+}
+
+}  // namespace tund
