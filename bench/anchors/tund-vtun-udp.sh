@@ -1,0 +1,4 @@
+# shellcheck shell=bash
+# tund-vtun-udp - tund on both ends, VTun 3.0 over UDP, encrypt no, no compression.
+source "$(dirname "${BASH_SOURCE[0]}")/_tund.sh"
+anchor_start() { tund_start udp no; }
