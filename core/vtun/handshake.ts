@@ -1,0 +1,334 @@
+// The VTun 3.0 authentication phase (vtun-protocol.md sections 3 and 5.3): 50-byte NUL-padded
+// blocks, greeting, HOST, challenge, response, OK FLAGS or ERR; then, for UDP, the 2-byte port
+// exchange. Both roles. Everything here works on a net.Socket (or any Duplex) through a
+// BlockChannel that buffers what arrives, so that bytes the peer sends right after the handshake
+// (its first frames) are handed to the packet pump, not lost.
+import type { Duplex } from 'node:stream';
+import { checkResponse, challengeResponse, decodeLetters, encodeLetters, randomChallenge } from './challenge.js';
+import { FlagsError, buildFlags, parseFlags, type VtunFlags } from './flags.js';
+
+export const BLOCK_SIZE = 50;
+/** What Debian's vtund 3.0.4 sends; clients only check the "VTUN" prefix. */
+export const GREETING = 'VTUN server ver 3.X 05/14/2022\n';
+export const ERR_TEXT = 'ERR\n';
+/** "HOST: " + name + "\n" must fit in 48 characters. */
+export const MAX_HOST_LENGTH = 41;
+
+export type HandshakeFailureKind = 'timeout' | 'closed' | 'protocol' | 'denied' | 'unknown_session' | 'auth' | 'refused';
+
+export class HandshakeError extends Error {
+  constructor(
+    readonly kind: HandshakeFailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HandshakeError';
+  }
+}
+
+/** Text -> 50-byte block: at most 48 characters, NUL padding (bytes 48 and 49 always NUL). */
+export function encodeBlock(text: string): Buffer {
+  const bytes = Buffer.from(text, 'latin1');
+  if (bytes.length > BLOCK_SIZE - 2) throw new RangeError(`handshake message too long (${bytes.length} > ${BLOCK_SIZE - 2})`);
+  const block = Buffer.alloc(BLOCK_SIZE);
+  bytes.copy(block);
+  return block;
+}
+
+/** 50-byte block -> text up to the first NUL (the last byte is forced to NUL, as vtund does). */
+export function decodeBlock(block: Buffer): string {
+  const b = Buffer.from(block.subarray(0, BLOCK_SIZE));
+  b[BLOCK_SIZE - 1] = 0;
+  const nul = b.indexOf(0);
+  return b.subarray(0, nul < 0 ? b.length : nul).toString('latin1');
+}
+
+/** Server parsing of client lines (3.3): cut at CR/LF, split at runs of spaces/colons. */
+export function tokenize(text: string): string[] {
+  const cut = text.search(/[\r\n]/);
+  const line = cut < 0 ? text : text.slice(0, cut);
+  return line.split(/[ :]+/).filter((t) => t !== '');
+}
+
+/** `<` + exactly 32 letters before the next `>` -> 16 bytes, else null. */
+export function parseChallengeText(text: string): Buffer | null {
+  const lt = text.indexOf('<');
+  if (lt < 0) return null;
+  const rest = text.slice(lt + 1);
+  const gt = rest.indexOf('>');
+  const letters = gt < 0 ? rest : rest.slice(0, gt);
+  if (letters.length !== 32) return null;
+  return decodeLetters(letters);
+}
+
+/**
+ * Buffered reads of exact sizes from a socket, with the timeouts of spec 3.7: the first byte of a
+ * read must arrive within `firstByteMs`; the rest within `restMs` (vtund waits for ever there; we
+ * do not, so a half-sent block cannot hold a process for ever).
+ */
+export class BlockChannel {
+  private buffered: Buffer[] = [];
+  private size = 0;
+  private ended: Error | null = null;
+  private waiter: (() => void) | null = null;
+  private detached = false;
+  private readonly onData = (chunk: Buffer) => {
+    this.buffered.push(chunk);
+    this.size += chunk.length;
+    // Never keep more than a few blocks of a babbling peer in memory.
+    if (this.size > 64 * 1024) this.fail(new HandshakeError('protocol', 'peer sent too much data during the handshake'));
+    this.wake();
+  };
+  private readonly onEnd = () => this.fail(new HandshakeError('closed', 'connection closed by the peer'));
+  private readonly onError = (error: Error) => this.fail(new HandshakeError('closed', `connection error: ${error.message}`));
+
+  constructor(readonly socket: Duplex) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
+    socket.on('error', this.onError);
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private fail(error: Error): void {
+    if (!this.ended) this.ended = error;
+    this.wake();
+  }
+
+  private take(n: number): Buffer {
+    const all = Buffer.concat(this.buffered);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.buffered = rest.length ? [rest] : [];
+    this.size = rest.length;
+    return Buffer.from(out);
+  }
+
+  private wait(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        resolve(false);
+      }, ms);
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  /** Reads exactly n bytes. */
+  async read(n: number, firstByteMs: number, restMs = firstByteMs): Promise<Buffer> {
+    let waitingFirst = this.size === 0;
+    let deadline = Date.now() + (waitingFirst ? firstByteMs : restMs);
+    while (this.size < n) {
+      if (this.ended) throw this.ended;
+      if (waitingFirst && this.size > 0) {
+        waitingFirst = false;
+        deadline = Date.now() + restMs;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new HandshakeError('timeout', waitingFirst ? 'timed out waiting for the peer' : 'timed out in the middle of a handshake message');
+      }
+      await this.wait(left);
+    }
+    return this.take(n);
+  }
+
+  readBlock(firstByteMs: number, restMs = firstByteMs): Promise<Buffer> {
+    return this.read(BLOCK_SIZE, firstByteMs, restMs);
+  }
+
+  write(data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (error) => (error ? reject(new HandshakeError('closed', `write failed: ${error.message}`)) : resolve()));
+    });
+  }
+
+  writeText(text: string): Promise<void> {
+    return this.write(encodeBlock(text));
+  }
+
+  /**
+   * Stops listening and returns every byte received but not consumed (the start of the frame
+   * stream). Stops the socket's reading first, so nothing else arrives in JS afterwards.
+   */
+  detach(): Buffer {
+    if (this.detached) return Buffer.alloc(0);
+    this.detached = true;
+    const handle = (this.socket as unknown as { _handle?: { readStop?: () => number } })._handle;
+    handle?.readStop?.();
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
+    this.socket.off('error', this.onError);
+    // Anything still in the stream's own buffer.
+    const chunks = [...this.buffered];
+    for (;;) {
+      const c = this.socket.read() as Buffer | null;
+      if (!c) break;
+      chunks.push(c);
+    }
+    this.buffered = [];
+    this.size = 0;
+    return Buffer.concat(chunks);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// client
+
+export interface ClientHandshakeOptions {
+  host: string;
+  password: Buffer;
+  sslAuth: boolean;
+  /** per server block, milliseconds */
+  timeoutMs: number;
+}
+
+export interface ClientHandshakeResult {
+  flags: VtunFlags;
+  flagsText: string;
+  greeting: string;
+}
+
+export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
+  if (o.host.length === 0 || o.host.length > MAX_HOST_LENGTH || /[ :\r\n\0]/.test(o.host)) {
+    throw new HandshakeError('protocol', `session name "${o.host}" cannot be sent in a HOST line`);
+  }
+  const greeting = decodeBlock(await ch.readBlock(o.timeoutMs));
+  if (!greeting.startsWith('VTUN')) throw new HandshakeError('protocol', `not a VTun server (greeting "${printable(greeting)}")`);
+  await ch.writeText(`HOST: ${o.host}\n`);
+  const chal = decodeBlock(await ch.readBlock(o.timeoutMs));
+  if (!chal.startsWith('OK')) {
+    throw new HandshakeError('denied', `server refused before the challenge ("${printable(chal)}")`);
+  }
+  const challenge = parseChallengeText(chal);
+  if (!challenge) throw new HandshakeError('protocol', `malformed challenge "${printable(chal)}"`);
+  const response = challengeResponse(challenge, o.password, o.sslAuth);
+  await ch.writeText(`CHAL: <${encodeLetters(response)}>\n`);
+  const final = decodeBlock(await ch.readBlock(o.timeoutMs));
+  if (!final.startsWith('OK')) {
+    throw new HandshakeError('auth', `authentication failed (server said "${printable(final)}")`);
+  }
+  try {
+    const flags = parseFlags(final);
+    const lt = final.indexOf('<');
+    const gt = final.indexOf('>', lt);
+    return { flags, flagsText: final.slice(lt, gt + 1), greeting: greeting.replace(/\n$/, '') };
+  } catch (error) {
+    throw new HandshakeError('protocol', `server sent flags that cannot be parsed ("${printable(final)}": ${(error as FlagsError).message})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// server
+
+export interface ServerSessionEntry {
+  password: Buffer;
+  sslAuth: boolean;
+  flags: VtunFlags;
+}
+
+export interface ServerHandshakeOptions {
+  timeoutMs: number;
+  /** Finds the session for a HOST name; null when unknown. Called after the response arrived. */
+  lookup(host: string): Promise<ServerSessionEntry | null> | ServerSessionEntry | null;
+  /**
+   * Called after a correct response, before OK FLAGS (the `multi` policy, spec 3.9). Return a
+   * string to refuse (the reason, logged), or nothing to accept.
+   */
+  authorize?(host: string, entry: ServerSessionEntry): Promise<string | void> | string | void;
+  /** Test seam: the challenge to send. */
+  challenge?: Buffer;
+}
+
+export interface ServerHandshakeResult {
+  host: string;
+  entry: ServerSessionEntry;
+  flagsText: string;
+}
+
+/**
+ * Runs the server side. On any failure it sends the ERR block (best effort) and throws a
+ * HandshakeError whose message says why (for the log; the client only ever sees ERR).
+ */
+export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOptions): Promise<ServerHandshakeResult> {
+  let host: string | null = null;
+  try {
+    await ch.writeText(GREETING);
+    const hostTokens = tokenize(decodeBlock(await ch.readBlock(o.timeoutMs)));
+    if (hostTokens[0] !== 'HOST' || hostTokens.length < 2) {
+      throw new HandshakeError('protocol', `expected "HOST: name", got "${printable(hostTokens.join(' '))}"`);
+    }
+    host = hostTokens[1]!;
+    const challenge = o.challenge ?? randomChallenge();
+    await ch.writeText(`OK CHAL: <${encodeLetters(challenge)}>\n`);
+    const chalTokens = tokenize(decodeBlock(await ch.readBlock(o.timeoutMs)));
+    if (chalTokens[0] !== 'CHAL' || chalTokens.length < 2) {
+      throw new HandshakeError('protocol', `expected "CHAL: <response>", got "${printable(chalTokens.join(' '))}"`);
+    }
+    const response = parseChallengeText(chalTokens[1]!);
+    if (!response) throw new HandshakeError('protocol', `malformed challenge response from "${printable(host)}"`);
+    const entry = await o.lookup(host);
+    if (!entry) throw new HandshakeError('unknown_session', `unknown session "${printable(host)}"`);
+    if (!checkResponse(challenge, response, entry.password, entry.sslAuth)) {
+      throw new HandshakeError('auth', `authentication failed for session "${printable(host)}" (wrong password)`);
+    }
+    const refusal = await o.authorize?.(host, entry);
+    if (typeof refusal === 'string') throw new HandshakeError('refused', refusal);
+    const flagsText = buildFlags(entry.flags);
+    await ch.writeText(`OK FLAGS: ${flagsText}\n`);
+    return { host, entry, flagsText };
+  } catch (error) {
+    try {
+      await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => setTimeout(r, 1000))]);
+    } catch {
+      // the peer is gone; nothing to tell it
+    }
+    if (error instanceof HandshakeError) throw error;
+    throw new HandshakeError('protocol', String((error as Error)?.message ?? error));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP port exchange (5.3)
+
+/** Our UDP port as vtund on Debian (little-endian on x86) sends it. */
+export function encodePort(port: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(port);
+  return b;
+}
+
+/**
+ * The peer's 2 bytes -> port. Debian sends little-endian, upstream big-endian; vtund always
+ * announces the port its UDP socket shares with its TCP socket, so pick the reading that equals
+ * the peer's TCP port, else little-endian.
+ */
+export function decodePort(bytes: Buffer, peerTcpPort: number): number {
+  const le = bytes.readUInt16LE(0);
+  const be = bytes.readUInt16BE(0);
+  if (le === peerTcpPort) return le;
+  if (be === peerTcpPort) return be;
+  return le;
+}
+
+export async function exchangeUdpPort(ch: BlockChannel, ourPort: number, peerTcpPort: number, timeoutMs: number): Promise<number> {
+  await ch.write(encodePort(ourPort));
+  const bytes = await ch.read(2, timeoutMs);
+  return decodePort(bytes, peerTcpPort);
+}
+
+/** For log lines: control characters escaped, at most 60 characters. */
+export function printable(text: string): string {
+  const s = text.replace(/[\x00-\x1f\x7f-\xff"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
+}

@@ -1,0 +1,304 @@
+// VTun authentication phase against the spec's worked examples (vtun-protocol.md 3.5, 3.6, 4) and
+// the captured exchange V1 (/work/shared/interop/vectors/v01-tcp-tun-plain.json, copied below).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { challengeKey, challengeResponse, checkResponse, decodeLetters, encodeLetters } from '../../core/vtun/challenge.js';
+import { buildFlags, parseFlags, FlagsError, type VtunFlags } from '../../core/vtun/flags.js';
+import {
+  BLOCK_SIZE,
+  BlockChannel,
+  GREETING,
+  HandshakeError,
+  clientHandshake,
+  decodeBlock,
+  decodePort,
+  encodeBlock,
+  encodePort,
+  serverHandshake,
+  tokenize,
+  type ServerSessionEntry,
+} from '../../core/vtun/handshake.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+// V1 handshake blocks, as captured.
+const V1 = {
+  greeting: '5654554e207365727665722076657220332e582030352f31342f323032320a00000000000000000000000000000000000000',
+  host: '484f53543a20767464656d6f0a00000000000000000000000000000000000000000000000000000000000000000000000000',
+  chal: '4f4b204348414c3a203c6968676e65646568656c686c666b6e63626969686d63676c6a616a636d6b6e6c3e0a000000000000',
+  resp: '4348414c3a203c636a626c6d66616465686164646d6c696a6d6f70686963706f6f6f6b61626f673e0a000000000000000000',
+  flags: '4f4b20464c4147533a203c54754b3e0a00000000000000000000000000000000000000000000000000000000000000000000',
+  challenge: '876d43474b7b5ad21887c26b9092cadb',
+  response: '291bc50347033cb89cef782feeea01e6',
+};
+const PW = Buffer.from('interop-pw');
+const TUN_TCP_K: VtunFlags = { transport: 'tcp', type: 'tun', compression: { kind: 'none' }, cipher: 0, keepalive: true, speed: 0 };
+
+test('letters: high nibble first, a..p (spec 3.5)', () => {
+  assert.equal(encodeLetters(hex('876d4347')), 'ihgnedeh');
+  assert.deepEqual(decodeLetters('ihgnedeh'), hex('876d4347'));
+  assert.equal(decodeLetters('ihgnedeq'), null);
+  assert.equal(decodeLetters('abc'), null);
+});
+
+test('challenge response: both worked examples of spec 3.6', () => {
+  assert.deepEqual(challengeKey(PW), hex('0e8b96fbfab4460b8b2793aab7ee5d9d'));
+  assert.deepEqual(challengeResponse(hex(V1.challenge), PW), hex(V1.response));
+  assert.equal(encodeLetters(challengeResponse(decodeLetters('ihgnedehelhlfkncbiihmcgljajcmknl')!, PW)), 'cjblmfadehaddmlijmophicpoookabog');
+  const c2 = hex('a1 53 56 e5 0d 7c a7 44 e1 e5 84 2b 89 51 b3 f9');
+  assert.deepEqual(challengeKey(Buffer.from('s3cret-pw')), hex('b4cd6aace270f1aef7c0f0eeee54b5c4'));
+  assert.deepEqual(challengeResponse(c2, Buffer.from('s3cret-pw')), hex('9f 0f 5c 0b a5 88 5b f2 6c bf bb a0 16 2b 0b 63'));
+  assert.ok(checkResponse(c2, hex('9f0f5c0ba5885bf26cbfbba0162b0b63'), Buffer.from('s3cret-pw')));
+  assert.ok(!checkResponse(c2, hex('9f0f5c0ba5885bf26cbfbba0162b0b64'), Buffer.from('s3cret-pw')));
+  assert.ok(!checkResponse(c2, hex('9f0f5c0ba5885bf26cbfbba0162b0b63'), Buffer.from('s3cret-pX')));
+});
+
+test('challenge response: sslauth no is XOR with the password', () => {
+  const c = hex('00112233445566778899aabbccddeeff');
+  const r = challengeResponse(c, Buffer.from('ab'), false);
+  assert.equal(r[0], 0x00 ^ 0x61);
+  assert.equal(r[1], 0x11 ^ 0x62);
+  assert.equal(r[2], 0x22 ^ 0x61);
+  assert.ok(checkResponse(c, r, Buffer.from('ab'), false));
+});
+
+test('blocks: 50 bytes, NUL padded, at most 48 characters, last byte forced NUL', () => {
+  assert.deepEqual(encodeBlock(GREETING), hex(V1.greeting));
+  assert.deepEqual(encodeBlock('HOST: vtdemo\n'), hex(V1.host));
+  assert.equal(decodeBlock(hex(V1.flags)), 'OK FLAGS: <TuK>\n');
+  assert.throws(() => encodeBlock('x'.repeat(49)), RangeError);
+  assert.equal(encodeBlock('x'.repeat(48)).length, BLOCK_SIZE);
+  assert.equal(decodeBlock(Buffer.alloc(50, 0x41)), 'A'.repeat(49));
+});
+
+test('flags: observed strings round-trip in vtund order (spec 4.1)', () => {
+  for (const s of ['<TuK>', '<UuK>', '<TeK>', '<Tt>', '<Tp>', '<TuC9>', '<UuC1K>', '<TuL1K>', '<TuS128K>', '<TuKE>', '<TuKE1>', '<TuKE16>', '<TuL1KE1>', '<UeC9KE14>', '<UuL1KE10>']) {
+    assert.equal(buildFlags(parseFlags(s)), s, s);
+  }
+  assert.equal(buildFlags(TUN_TCP_K), '<TuK>');
+  assert.deepEqual(parseFlags('OK FLAGS: <UeL1KE10>\n'), { transport: 'udp', type: 'ether', compression: { kind: 'lzo', level: 1 }, cipher: 10, keepalive: true, speed: 0 });
+});
+
+test('flags: client parsing rules (spec 4.2)', () => {
+  assert.deepEqual(parseFlags('<KuE0U>'), { transport: 'udp', type: 'tun', compression: { kind: 'none' }, cipher: 999, keepalive: true, speed: 0 });
+  assert.equal(parseFlags('<TuFS0>').speed, 0);
+  assert.throws(() => parseFlags('<TuC>'), FlagsError);
+  assert.throws(() => parseFlags('<TuL>'), FlagsError);
+  assert.throws(() => parseFlags('<TuSx>'), FlagsError);
+  assert.throws(() => parseFlags('<TuX>'), FlagsError);
+  assert.throws(() => parseFlags('<TuK'), FlagsError);
+  assert.throws(() => parseFlags('TuK'), FlagsError);
+});
+
+test('server tokenizer: spaces and colons, first token exact (spec 3.3)', () => {
+  assert.deepEqual(tokenize('HOST: name\n'), ['HOST', 'name']);
+  assert.deepEqual(tokenize('HOST:name'), ['HOST', 'name']);
+  assert.deepEqual(tokenize('  HOST ::  name  x\r\nHOST: other'), ['HOST', 'name', 'x']);
+  assert.equal(tokenize('host: name\n')[0], 'host');
+});
+
+test('udp port: sent little-endian, read in either order by matching the TCP port (spec 5.3)', () => {
+  assert.deepEqual(encodePort(36995), hex('8390'));
+  assert.equal(decodePort(hex('8813'), 5000), 5000);
+  assert.equal(decodePort(hex('1388'), 5000), 5000);
+  assert.equal(decodePort(hex('8390'), 1), 36995);
+});
+
+// --- over real loopback sockets -------------------------------------------------------------
+
+async function socketPair(): Promise<[net.Socket, net.Socket, () => void]> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r) => client.once('connect', () => r()));
+  const s = await accepted;
+  return [client, s, () => { client.destroy(); s.destroy(); server.close(); }];
+}
+
+test('server handshake reproduces V1 byte for byte and hands over the bytes after it', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
+    const ch = new BlockChannel(s);
+    const result = serverHandshake(ch, { timeoutMs: 3000, challenge: hex(V1.challenge), lookup: (h) => (h === 'vtdemo' ? entry : null) });
+    const peer = new BlockChannel(c);
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.greeting));
+    c.write(hex(V1.host));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.chal));
+    c.write(Buffer.concat([hex(V1.resp), hex('2000')])); // the response, then the first frame at once
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.flags));
+    const r = await result;
+    assert.equal(r.host, 'vtdemo');
+    assert.equal(r.flagsText, '<TuK>');
+    await new Promise((res) => setTimeout(res, 50));
+    assert.deepEqual(ch.detach(), hex('2000'));
+  } finally {
+    done();
+  }
+});
+
+test('client handshake answers V1 byte for byte', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const ch = new BlockChannel(c);
+    const result = clientHandshake(ch, { host: 'vtdemo', password: PW, sslAuth: true, timeoutMs: 3000 });
+    const peer = new BlockChannel(s);
+    s.write(hex(V1.greeting));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.host));
+    s.write(hex(V1.chal));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.resp));
+    s.write(Buffer.concat([hex(V1.flags), hex('20004000')]));
+    const r = await result;
+    assert.equal(r.flagsText, '<TuK>');
+    assert.deepEqual(r.flags, TUN_TCP_K);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.deepEqual(ch.detach(), hex('20004000'));
+  } finally {
+    done();
+  }
+});
+
+test('client: ERR after the response is an authentication failure', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const result = clientHandshake(new BlockChannel(c), { host: 'vtdemo', password: Buffer.from('wrong'), sslAuth: true, timeoutMs: 3000 });
+    const peer = new BlockChannel(s);
+    s.write(hex(V1.greeting));
+    await peer.readBlock(3000);
+    s.write(hex(V1.chal));
+    const resp = decodeBlock(await peer.readBlock(3000));
+    assert.notEqual(resp, 'CHAL: <cjblmfadehaddmlijmophicpoookabog>\n');
+    s.write(encodeBlock('ERR\n'));
+    await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.kind === 'auth' && /authentication failed/.test(e.message));
+  } finally {
+    done();
+  }
+});
+
+test('client: a non-VTun greeting and a server that stays silent are refused', async () => {
+  {
+    const [c, s, done] = await socketPair();
+    try {
+      const result = clientHandshake(new BlockChannel(c), { host: 'x', password: PW, sslAuth: true, timeoutMs: 3000 });
+      s.write(encodeBlock('SSH-2.0-OpenSSH\n'));
+      await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.kind === 'protocol');
+    } finally {
+      done();
+    }
+  }
+  {
+    const [c, , done] = await socketPair();
+    try {
+      const t0 = Date.now();
+      const result = clientHandshake(new BlockChannel(c), { host: 'x', password: PW, sslAuth: true, timeoutMs: 300 });
+      await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.kind === 'timeout');
+      assert.ok(Date.now() - t0 >= 250);
+    } finally {
+      done();
+    }
+  }
+});
+
+async function serverCase(
+  clientWrites: (c: net.Socket, peer: BlockChannel) => Promise<void>,
+  opts: { timeoutMs?: number; lookup?: (h: string) => ServerSessionEntry | null; authorize?: () => string | void } = {},
+): Promise<{ error: HandshakeError; lastBlock: string }> {
+  const [c, s, done] = await socketPair();
+  try {
+    const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
+    const result = serverHandshake(new BlockChannel(s), {
+      timeoutMs: opts.timeoutMs ?? 3000,
+      challenge: hex(V1.challenge),
+      lookup: opts.lookup ?? ((h) => (h === 'vtdemo' ? entry : null)),
+      ...(opts.authorize ? { authorize: opts.authorize } : {}),
+    });
+    const settled = result.then(
+      () => null,
+      (e: unknown) => e as HandshakeError,
+    );
+    const peer = new BlockChannel(c);
+    await peer.readBlock(3000); // greeting
+    await clientWrites(c, peer);
+    const error = await settled;
+    assert.ok(error instanceof HandshakeError);
+    const lastBlock = decodeBlock(await peer.readBlock(3000));
+    return { error, lastBlock };
+  } finally {
+    done();
+  }
+}
+
+test('server: wrong password and unknown session both get ERR after CHAL', async () => {
+  const wrong = await serverCase(async (c, peer) => {
+    c.write(hex(V1.host));
+    await peer.readBlock(3000);
+    c.write(encodeBlock('CHAL: <cjblmfadehaddmlijmophicpoookaboh>\n'));
+  });
+  assert.equal(wrong.error.kind, 'auth');
+  assert.equal(wrong.lastBlock, 'ERR\n');
+  const unknown = await serverCase(async (c, peer) => {
+    c.write(encodeBlock('HOST: nosuch\n'));
+    assert.match(decodeBlock(await peer.readBlock(3000)), /^OK CHAL: <[a-p]{32}>\n$/);
+    c.write(hex(V1.resp));
+  });
+  assert.equal(unknown.error.kind, 'unknown_session');
+  assert.equal(unknown.lastBlock, 'ERR\n');
+});
+
+test('server: HOST:name without space is accepted, lower-case host is refused', async () => {
+  const ok = await serverCase(
+    async (c, peer) => {
+      c.write(encodeBlock('HOST:vtdemo'));
+      await peer.readBlock(3000);
+      c.write(hex(V1.resp));
+    },
+    { authorize: () => 'multi no: already connected' },
+  );
+  assert.equal(ok.error.kind, 'refused');
+  const lower = await serverCase(async (c) => {
+    c.write(encodeBlock('host: vtdemo\n'));
+  });
+  assert.equal(lower.error.kind, 'protocol');
+  assert.equal(lower.lastBlock, 'ERR\n');
+});
+
+test('server: garbage, oversized and never-ending lines end in ERR, nothing hangs', async () => {
+  const garbage = await serverCase(async (c) => {
+    c.write(Buffer.alloc(50, 0xff));
+  });
+  assert.equal(garbage.lastBlock, 'ERR\n');
+  const oversized = await serverCase(async (c, peer) => {
+    c.write(Buffer.from(`HOST: ${'a'.repeat(200)}\n`)); // 207 bytes: the first 50 are one block
+    await peer.readBlock(3000); // challenge for the truncated name
+  });
+  assert.equal(oversized.error.kind, 'protocol');
+  assert.equal(oversized.lastBlock, 'ERR\n');
+  const endless = await serverCase(async (c) => {
+    c.write(Buffer.alloc(100 * 1024, 0x41)); // a line without end
+  });
+  assert.equal(endless.lastBlock, 'ERR\n');
+  const badChal = await serverCase(async (c, peer) => {
+    c.write(hex(V1.host));
+    await peer.readBlock(3000);
+    c.write(encodeBlock('CHAL: <abc>\n'));
+  });
+  assert.equal(badChal.error.kind, 'protocol');
+});
+
+test('server: silence and a half block time out with ERR (spec 3.7)', async () => {
+  const t0 = Date.now();
+  const silent = await serverCase(async () => {}, { timeoutMs: 300 });
+  assert.equal(silent.error.kind, 'timeout');
+  assert.equal(silent.lastBlock, 'ERR\n');
+  assert.ok(Date.now() - t0 >= 250);
+  const half = await serverCase(
+    async (c) => {
+      c.write(Buffer.from('HOST: vt'));
+    },
+    { timeoutMs: 300 },
+  );
+  assert.equal(half.error.kind, 'timeout');
+});
