@@ -1,0 +1,194 @@
+// The control socket of a running session: runDir()/NAME.sock, AF_UNIX stream, mode 0600, created
+// by the session itself. A leftover socket of a crashed session is probed with a connect first (as
+// wireguard-go's UAPIOpen does) and only unlinked when nobody answers.
+// Protocol: core/status/protocol.ts.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { TundError } from '../errors.js';
+import { describeState, type SessionSnapshot } from './types.js';
+import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
+
+export interface ControlServerOptions {
+  /** current snapshot (counters pulled on demand) */
+  snapshot: () => SessionSnapshot;
+  route?: () => RouteInfo | null;
+  dns?: () => DnsInfo | null;
+  /** more keys for the status reply (e.g. the systemd unit) */
+  extra?: () => { unit: string | null };
+  /** how many state changes `watch` replays (default 64) */
+  historySize?: number;
+}
+
+/** What is at PATH: a live socket, a stale one (nobody listening), or nothing. */
+export async function probeSocket(socketPath: string, timeoutMs = 1000): Promise<'alive' | 'stale' | 'absent'> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(socketPath);
+  } catch {
+    return 'absent';
+  }
+  if (!st.isSocket()) {
+    throw new TundError(`control socket: "${socketPath}" exists and is not a socket`, {
+      hint: 'remove it by hand if it is not needed',
+    });
+  }
+  return new Promise((resolve) => {
+    const sock = net.connect(socketPath);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve('alive'); // it accepted nothing in time, but something holds it: do not steal it
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve('alive');
+    });
+    sock.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(error.code === 'ENOENT' ? 'absent' : 'stale');
+    });
+  });
+}
+
+export function eventOf(s: SessionSnapshot): StateEvent {
+  return {
+    time: s.since,
+    name: s.name,
+    state: s.state,
+    reason: s.reason,
+    endpoint: s.endpoint,
+    status: describeState(s),
+  };
+}
+
+function sameEvent(a: StateEvent, b: StateEvent): boolean {
+  return a.state === b.state && a.reason === b.reason && a.endpoint === b.endpoint && a.time === b.time;
+}
+
+export class ControlServer {
+  private readonly clients = new Set<net.Socket>();
+  private readonly watchers = new Set<net.Socket>();
+  private readonly history: StateEvent[] = [];
+  private readonly historySize: number;
+  private closed = false;
+
+  private constructor(
+    readonly socketPath: string,
+    private readonly server: net.Server,
+    private readonly options: ControlServerOptions,
+  ) {
+    this.historySize = options.historySize ?? 64;
+    server.on('connection', (sock) => this.accept(sock));
+  }
+
+  /** Create the socket (mode 0600) at socketPath; fails if another live process holds it. */
+  static async listen(socketPath: string, options: ControlServerOptions): Promise<ControlServer> {
+    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+    const found = await probeSocket(socketPath);
+    if (found === 'alive') {
+      throw new TundError(`control socket: "${socketPath}" is in use: the session is already running`, {
+        hint: `see "tunctl status ${path.basename(socketPath, '.sock')}"`,
+      });
+    }
+    if (found === 'stale') fs.rmSync(socketPath, { force: true });
+    const server = net.createServer({ allowHalfOpen: false });
+    const oldMask = process.umask(0o177); // the socket is born 0600: no window where others may connect
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(socketPath, 0o600);
+    server.unref(); // the control socket never keeps a session alive by itself
+    const control = new ControlServer(socketPath, server, options);
+    control.record(eventOf(options.snapshot()));
+    return control;
+  }
+
+  /** A state change: remember it and stream it to every watcher. */
+  publish(snapshot: SessionSnapshot): void {
+    const event = eventOf(snapshot);
+    if (!this.record(event)) return;
+    const line = `${JSON.stringify({ type: 'event', event } satisfies ControlReply)}\n`;
+    for (const w of this.watchers) w.write(line);
+  }
+
+  private record(event: StateEvent): boolean {
+    const last = this.history[this.history.length - 1];
+    if (last && sameEvent(last, event)) return false;
+    this.history.push(event);
+    if (this.history.length > this.historySize) this.history.shift();
+    return true;
+  }
+
+  statusOf(): StatusSession {
+    return {
+      ...this.options.snapshot(),
+      route: this.options.route?.() ?? null,
+      dns: this.options.dns?.() ?? null,
+      unit: this.options.extra?.().unit ?? null,
+    };
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.closed) {
+      sock.destroy();
+      return;
+    }
+    this.clients.add(sock);
+    sock.setEncoding('utf8');
+    const reply = (r: ControlReply) => {
+      if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
+    };
+    const onLine = lineSplitter((line) => {
+      if (this.watchers.has(sock)) return; // a watching connection only streams
+      let cmd: unknown;
+      try {
+        cmd = (JSON.parse(line) as { cmd?: unknown }).cmd;
+      } catch {
+        reply({ type: 'error', error: `bad request: not JSON (expected {"cmd":"status"} or {"cmd":"watch"})` });
+        return;
+      }
+      if (cmd === 'status') {
+        try {
+          reply({ type: 'status', session: this.statusOf() });
+        } catch (error) {
+          reply({ type: 'error', error: `status: ${error instanceof Error ? error.message : String(error)}` });
+        }
+      } else if (cmd === 'watch') {
+        // history and registration in the same tick: no event can fall between them
+        reply({ type: 'history', events: [...this.history] });
+        this.watchers.add(sock);
+      } else {
+        reply({ type: 'error', error: `unknown command ${JSON.stringify(String(cmd))} (expected status or watch)` });
+      }
+    });
+    sock.on('data', onLine);
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => {
+      this.clients.delete(sock);
+      this.watchers.delete(sock);
+    });
+  }
+
+  /** Close every connection, stop listening and remove the socket file (only if it is still ours). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.clients) c.destroy();
+    this.server.close();
+    try {
+      // net.Server.close() unlinks the path itself on Linux; make sure, without touching a successor's
+      if (fs.lstatSync(this.socketPath).isSocket()) fs.rmSync(this.socketPath, { force: true });
+    } catch {
+      /* gone already */
+    }
+  }
+}

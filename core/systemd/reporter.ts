@@ -1,0 +1,153 @@
+// The SessionReporter a session uses in production: every report fans out to
+//   - sd_notify (READY=1, STATUS=, WATCHDOG=1, STOPPING=1, RELOADING=1) through Notifier,
+//   - the control socket runDir()/NAME.sock (tunctl status / wait / watch),
+//   - one log line `NAME: <state text>` on stderr (the journal adds the timestamps).
+import fs from 'node:fs';
+import { controlSocketPath } from '../paths.js';
+import { ControlServer } from '../status/server.js';
+import type { DnsInfo, RouteInfo } from '../status/protocol.js';
+import { describeState, type SessionReporter, type SessionSnapshot } from '../status/types.js';
+import { installTestLoopBlocker, Notifier } from './notify.js';
+
+export interface SystemdReporterOptions {
+  notifier?: Notifier;
+  /** default: one line on stderr */
+  log?: (line: string) => void;
+  /** control socket path; default runDir()/NAME.sock; null = no control socket */
+  socketPath?: string | null;
+  role?: 'client' | 'server';
+  /** route / DNS info for `status` (from tunroute), when the session knows it */
+  route?: () => RouteInfo | null;
+  dns?: () => DnsInfo | null;
+}
+
+/** The systemd unit this process runs in (from /proc/self/cgroup), or null outside systemd. */
+export function currentUnit(cgroupFile = '/proc/self/cgroup'): string | null {
+  try {
+    const text = fs.readFileSync(cgroupFile, 'utf8');
+    for (const line of text.split('\n')) {
+      const cg = line.split(':').slice(2).join(':');
+      const last = cg.split('/').pop() ?? '';
+      if (/^tund[^/]*\.service$/.test(last)) return last;
+    }
+  } catch {
+    /* not Linux or no procfs */
+  }
+  return null;
+}
+
+let loopBlockerArmed = false;
+
+export class SystemdReporter implements SessionReporter {
+  readonly notifier: Notifier;
+  readonly unit: string | null;
+  private readonly log: (line: string) => void;
+  private source: (() => SessionSnapshot) | undefined;
+  private last: SessionSnapshot;
+  private control: ControlServer | null = null;
+  private lastLogged: string | null = null;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly options: SystemdReporterOptions = {},
+  ) {
+    this.notifier = options.notifier ?? new Notifier();
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.unit = currentUnit();
+    this.last = {
+      name,
+      protocol: 'vtun',
+      role: options.role ?? 'client',
+      state: 'starting',
+      since: new Date().toISOString(),
+      reason: null,
+      endpoint: null,
+      device: null,
+      latest_handshake: null,
+      latest_keepalive: null,
+      flags: null,
+      counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
+      pid: process.pid,
+    };
+    this.notifier.startWatchdog();
+    if (!loopBlockerArmed && installTestLoopBlocker(process.env, (l) => this.log(`${name}: ${l}`))) loopBlockerArmed = true;
+  }
+
+  /** Constructor + control socket. Throws TundError when another live session holds the socket. */
+  static async open(name: string, options: SystemdReporterOptions = {}): Promise<SystemdReporter> {
+    const reporter = new SystemdReporter(name, options);
+    await reporter.listen();
+    return reporter;
+  }
+
+  /** Create the control socket (unless disabled with socketPath: null). */
+  async listen(): Promise<void> {
+    if (this.control || this.options.socketPath === null) return;
+    const unit = this.unit;
+    this.control = await ControlServer.listen(this.options.socketPath ?? controlSocketPath(this.name), {
+      snapshot: () => this.snapshot(),
+      route: this.options.route,
+      dns: this.options.dns,
+      extra: () => ({ unit }),
+    });
+  }
+
+  get socketPath(): string | null {
+    return this.control?.socketPath ?? null;
+  }
+
+  /** The current snapshot: from the session's source when set, else the last reported one. */
+  snapshot(): SessionSnapshot {
+    if (this.source) {
+      try {
+        return this.source();
+      } catch {
+        /* fall back to the last report */
+      }
+    }
+    return this.last;
+  }
+
+  ready(): void {
+    this.notifier.ready(describeState(this.snapshot()));
+  }
+
+  state(snapshot: SessionSnapshot): void {
+    this.last = snapshot;
+    const text = describeState(snapshot);
+    this.notifier.status(text);
+    this.control?.publish(snapshot);
+    const line = `${snapshot.name}: ${text}`;
+    if (line !== this.lastLogged) {
+      this.lastLogged = line;
+      this.log(line);
+    }
+  }
+
+  stopping(): void {
+    this.notifier.stopping('stopping');
+  }
+
+  reloading(): void {
+    this.notifier.reloading();
+    this.log(`${this.name}: reloading`);
+  }
+
+  reloaded(): void {
+    this.notifier.reloaded(describeState(this.snapshot()));
+    this.log(`${this.name}: reloaded`);
+  }
+
+  setSnapshotSource(source: () => SessionSnapshot): void {
+    this.source = source;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.notifier.stopWatchdog();
+    this.control?.close();
+    this.control = null;
+  }
+}
