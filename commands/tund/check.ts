@@ -1,0 +1,75 @@
+// tund check NAME | tund check --file PATH: validate a session file (and its secret) without
+// touching the system; every problem as `file:line: problem`, exit 78 when there is any.
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../../core/cli/base.js';
+import { checkName } from '../../core/names.js';
+import { ConfigFailure, UsageFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
+import { ConfigLoadFailure, loadSessionConfig, loadSessionConfigFile, readSecret, type SessionConfig } from '../../core/config/index.js';
+
+export class CheckSessionCommand extends BaseCommand {
+  static override paths = [['check']];
+
+  static override usage = Command.Usage({
+    category: 'Sessions',
+    description: 'validate a session configuration without touching the system',
+    details: `
+      Reads \`/etc/tund/NAME.conf\` (the directory is \`$TUND_CONFIG_DIR\` when set), or the file given with \`--file\`, validates every key and the secret file (present, mode 0600), and prints every problem at once as \`file:line: problem\` on stderr.
+
+      Exits 0 and prints a one-line summary on stdout when the session is fine, 78 when there is any problem. Warnings (\`tund: warning: ...\`) do not change the exit status.
+    `,
+    examples: [
+      ['Check the session "office"', '$0 check office'],
+      ['Check a file before installing it', '$0 check --file ./office.conf'],
+    ],
+  });
+
+  name = Option.String({ required: false, name: 'NAME' });
+
+  file = Option.String('--file', {
+    description: 'Check this file instead of $TUND_CONFIG_DIR/NAME.conf (NAME is the file name without .conf)',
+  });
+
+  async run(): Promise<number> {
+    if (this.name === undefined && this.file === undefined) throw new UsageFailure('check: missing session NAME or --file PATH', 'run "tund check NAME" or "tund check --file PATH"');
+    if (this.name !== undefined && this.file !== undefined) throw new UsageFailure('check: give either NAME or --file, not both');
+    if (this.name !== undefined) checkName(this.name, 'session');
+
+    const problems: ConfigProblem[] = [];
+    let config: SessionConfig | null = null;
+    let hint: string | undefined;
+    try {
+      const loaded = this.file !== undefined ? await loadSessionConfigFile(this.file) : await loadSessionConfig(this.name!);
+      for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
+      config = loaded.config;
+    } catch (error) {
+      if (!(error instanceof ConfigFailure)) throw error;
+      if (error instanceof ConfigLoadFailure) for (const w of error.warnings) this.warn(formatConfigProblem(w));
+      problems.push(...error.problems);
+      hint = error.hint;
+    }
+    if (config) {
+      try {
+        await readSecret(config);
+      } catch (error) {
+        if (!(error instanceof ConfigFailure)) throw error;
+        problems.push(...error.problems);
+        hint = error.hint;
+      }
+    }
+    if (problems.length > 0) throw new ConfigFailure(problems, hint);
+    this.out(`${config!.name}: ok (${summarize(config!)})`);
+    return 0;
+  }
+}
+
+export function summarize(c: SessionConfig): string {
+  const s = c.session;
+  const where = s.role === 'client' ? `to ${hostPort(s.endpoint!)}` : `on ${hostPort(s.listen)}`;
+  const dev = c.device.mode === 'pipe' || c.device.mode === 'tty' ? `${c.device.mode} program` : `${c.device.mode} device ${c.device.name}`;
+  return `${s.role}, ${s.protocol} over ${s.transport} ${where}, ${dev}`;
+}
+
+function hostPort(hp: { host: string; port: number }): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+

@@ -1,0 +1,9 @@
+// tund: runs one VTun session (tund NAME), validates and imports session files.
+import { main } from '../../core/cli/main.js';
+import { CheckSessionCommand } from './check.js';
+
+main({
+  name: 'tund',
+  label: 'tund - one VPN session (VTun 3.0 compatible), run by systemd as tund@NAME',
+  commands: [CheckSessionCommand],
+});

@@ -1,0 +1,145 @@
+// Reading session files from disk: /etc/tund/NAME.conf (TUND_CONFIG_DIR), the secret file, and the
+// list of sessions. Problems are ConfigFailure (exit 78) with `file:line:` messages.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
+import { configDir, sessionConfigPath } from '../paths.js';
+import { NAME_PATTERN } from '../names.js';
+import { parseSessionConfig } from './parse.js';
+import type { SessionConfig } from './types.js';
+
+/** A ConfigFailure that also carries the warnings found on the way (print them before the problems). */
+export class ConfigLoadFailure extends ConfigFailure {
+  readonly warnings: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[], warnings: ConfigProblem[], hint?: string) {
+    super(problems, hint);
+    this.warnings = warnings;
+  }
+}
+
+export interface LoadedConfig {
+  config: SessionConfig;
+  warnings: ConfigProblem[];
+}
+
+/** Reads and validates FILE as session NAME (NAME defaults to the file stem). */
+export async function loadSessionConfigFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<LoadedConfig> {
+  let text: string;
+  let mode: number;
+  try {
+    const handle = await fs.open(file, 'r');
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new ConfigFailure([{ file, line: 0, message: 'not a regular file' }]);
+      mode = st.mode;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof ConfigFailure) throw error;
+    const code = errnoOf(error);
+    if (code === 'ENOENT') {
+      throw new ConfigFailure([{ file, line: 0, message: `no such session (expected ${file})` }], `create it, or import one with "tund import-vtun /etc/vtund.conf"`);
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigFailure([{ file, line: 0, message: 'cannot read the file (permission denied)' }], 'run as root, or as the user tund runs as');
+    }
+    throw new ConfigFailure([{ file, line: 0, message: `cannot read the file (${code ?? String(error)})` }]);
+  }
+  const result = parseSessionConfig(text, file, name);
+  const warnings: ConfigProblem[] = [];
+  if ((mode & 0o077) !== 0) {
+    warnings.push({ file, line: 0, message: `readable or writable by group/others (mode ${octal(mode)}; expected 0600: run "chmod 600 ${file}")` });
+  }
+  warnings.push(...result.warnings);
+  if (!result.config) throw new ConfigLoadFailure(result.problems, warnings);
+  return { config: result.config, warnings };
+}
+
+/** Reads and validates CONFIG_DIR/NAME.conf. */
+export async function loadSessionConfig(name: string): Promise<LoadedConfig> {
+  return loadSessionConfigFile(sessionConfigPath(name), name);
+}
+
+/** Names of the sessions configured in CONFIG_DIR (*.conf with a valid name), sorted. */
+export async function listSessions(): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(configDir());
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+  return entries
+    .filter((f) => f.endsWith('.conf'))
+    .map((f) => f.slice(0, -'.conf'.length))
+    .filter((n) => NAME_PATTERN.test(n))
+    .sort();
+}
+
+export interface SecretLocation {
+  file: string;
+  /** true when it comes from $CREDENTIALS_DIRECTORY (systemd LoadCredential) */
+  credential: boolean;
+}
+
+/** Where the secret of this session is read from: $CREDENTIALS_DIRECTORY/NAME.secret when it exists. */
+export async function locateSecret(config: SessionConfig): Promise<SecretLocation> {
+  const credDir = process.env.CREDENTIALS_DIRECTORY;
+  if (credDir) {
+    const candidate = path.join(credDir, `${config.name}.secret`);
+    try {
+      await fs.access(candidate);
+      return { file: candidate, credential: true };
+    } catch {
+      // fall back to SecretFile
+    }
+  }
+  return { file: config.session.secretFile, credential: false };
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+}
+
+/**
+ * The session's password (VTun shared secret). Refuses a secret file that group or others may read
+ * or write; strips one trailing newline. The secret itself never appears in any message.
+ */
+export async function readSecret(config: SessionConfig): Promise<Buffer> {
+  const { file } = await locateSecret(config);
+  let data: Buffer;
+  try {
+    const handle = await fs.open(file, 'r');
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new ConfigFailure([{ file, line: 0, message: 'secret file is not a regular file' }]);
+      if ((st.mode & 0o077) !== 0) {
+        throw new ConfigFailure(
+          [{ file, line: 0, message: `secret file is accessible by group/others (mode ${octal(st.mode)}; expected 0600)` }],
+          `run "chmod 600 ${file}"`,
+        );
+      }
+      data = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof ConfigFailure) throw error;
+    const code = errnoOf(error);
+    if (code === 'ENOENT') {
+      throw new ConfigFailure([{ file, line: 0, message: `no secret file for session "${config.name}" (expected ${file})` }], `set the password with "tunauth passwd ${config.name}"`);
+    }
+    throw new ConfigFailure([{ file, line: 0, message: `cannot read the secret file (${code === 'EACCES' ? 'permission denied' : (code ?? 'error')})` }]);
+  }
+  let end = data.length;
+  if (end > 0 && data[end - 1] === 0x0a) end--;
+  if (end > 0 && data[end - 1] === 0x0d) end--;
+  const secret = data.subarray(0, end);
+  if (secret.length === 0) {
+    throw new ConfigFailure([{ file, line: 0, message: 'secret file is empty' }], `set the password with "tunauth passwd ${config.name}"`);
+  }
+  return Buffer.from(secret);
+}

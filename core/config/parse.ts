@@ -1,0 +1,307 @@
+// tund.conf(5) parser: text -> SessionConfig, one validator per key, every problem at once as
+// `file:line: problem`, warnings (that do not fail) separately.
+import path from 'node:path';
+import type { ConfigProblem } from '../errors.js';
+import { nameProblem } from '../names.js';
+import { parseIni, type IniEntry } from './ini.js';
+import { closest } from './suggest.js';
+import type { Compression, DeviceMode, Keepalive, MultiPolicy, PersistPolicy, Role, SessionConfig, Transport, VtunCipherName } from './types.js';
+import {
+  DEFAULT_PORT, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
+  parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefix, parseSpeed, parseTable, parseVtunHost,
+  type ParsedCidr, type Parsed,
+} from './values.js';
+import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
+
+export interface ParseResult {
+  config: SessionConfig | null;
+  problems: ConfigProblem[];
+  warnings: ConfigProblem[];
+}
+
+interface KeySpec {
+  /** the key as documented (PascalCase) */
+  name: string;
+  /** may appear more than once; values accumulate */
+  repeatable?: boolean;
+  /** a value may be a comma-separated list (implies repeatable) */
+  list?: boolean;
+  parse: (value: string) => Parsed<unknown>;
+}
+
+const str = (value: string): Parsed<string> => ({ ok: true, value });
+
+const SECTIONS: Record<string, KeySpec[]> = {
+  Session: [
+    { name: 'Protocol', parse: (v) => parseEnum(v, ['vtun'] as const) },
+    { name: 'Role', parse: (v) => parseEnum(v, ['client', 'server'] as const) },
+    { name: 'Endpoint', parse: (v) => parseHostPort(v, 'endpoint') },
+    { name: 'Listen', parse: (v) => parseHostPort(v, 'listen') },
+    { name: 'Host', parse: parseVtunHost },
+    { name: 'Transport', parse: (v) => parseEnum(v, ['tcp', 'udp'] as const) },
+    { name: 'Encrypt', parse: parseCipher },
+    { name: 'Compress', parse: parseCompression },
+    { name: 'Keepalive', parse: parseKeepalive },
+    { name: 'Persist', parse: parsePersist },
+    { name: 'Multi', parse: parseMulti },
+    { name: 'Timeout', parse: (v) => parseInteger(v, ...TIMEOUT_RANGE) },
+    { name: 'NatHack', parse: parseBool },
+    { name: 'Speed', parse: parseSpeed },
+    { name: 'SslAuth', parse: parseBool },
+    { name: 'SecretFile', parse: (v) => (v.includes('\0') ? { ok: false, problem: 'invalid path' } : str(v)) },
+  ],
+  Device: [
+    { name: 'Mode', parse: (v) => parseEnum(v, ['tun', 'tap', 'ether', 'pipe', 'tty'] as const) },
+    { name: 'Name', parse: parseDeviceName },
+    { name: 'Address', list: true, parse: parsePrefix },
+    { name: 'Peer', parse: parseAddress },
+    { name: 'MTU', parse: (v) => parseInteger(v, MTU_MIN, MTU_MAX) },
+    { name: 'MultiQueue', parse: parseBool },
+    { name: 'Program', parse: str },
+  ],
+  Route: [
+    { name: 'Mode', parse: (v) => parseEnum(v, ['none', 'split', 'full'] as const) },
+    { name: 'AllowedIPs', list: true, parse: parsePrefix },
+    { name: 'Exclude', list: true, parse: parsePrefix },
+    { name: 'Table', parse: parseTable },
+    { name: 'Metric', parse: (v) => parseInteger(v, 0, 4294967295) },
+    { name: 'DNS', list: true, parse: parseAddress },
+    { name: 'DNSDomains', list: true, parse: parseDomain },
+  ],
+  Hooks: [
+    { name: 'Up', repeatable: true, parse: str },
+    { name: 'Down', repeatable: true, parse: str },
+  ],
+};
+
+export const SECTION_NAMES = Object.keys(SECTIONS);
+
+/** Every documented key, per section (for completion, docs and tests). */
+export function knownKeys(): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(SECTIONS).map(([s, keys]) => [s, keys.map((k) => k.name)]));
+}
+
+interface Value<T = unknown> {
+  value: T;
+  line: number;
+}
+
+type Collected = Map<string, Value[]>; // key (documented spelling) -> values in order
+
+export function parseSessionConfig(text: string, file: string, name: string): ParseResult {
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const problem = (line: number, message: string) => problems.push({ file, line, message });
+  const warning = (line: number, message: string) => warnings.push({ file, line, message });
+
+  const nameIssue = nameProblem(name);
+  if (nameIssue) problem(0, `session name ${JSON.stringify(name)} ${nameIssue} (expected 1-15 letters, digits or _ = + . -)`);
+
+  const doc = parseIni(text);
+  for (const p of doc.problems) problem(p.line, p.message);
+
+  const sectionOf = (key: string): string | undefined =>
+    Object.entries(SECTIONS).find(([, keys]) => keys.some((k) => k.name.toLowerCase() === key.toLowerCase()))?.[0];
+
+  for (const e of doc.orphans) {
+    const home = sectionOf(e.key);
+    problem(e.line, `key ${JSON.stringify(e.key)} outside of a section${home ? ` (expected it under [${home}])` : ' (expected [Session], [Device], [Route] or [Hooks] first)'}`);
+  }
+
+  const collected: Record<string, Collected> = {};
+  const headerLine: Record<string, number> = {};
+  for (const section of doc.sections) {
+    const canonical = SECTION_NAMES.find((s) => s.toLowerCase() === section.name.toLowerCase());
+    if (!canonical) {
+      if (section.name === '') continue;
+      const guess = closest(section.name, SECTION_NAMES);
+      problem(section.line, `unknown section [${section.name}] (${guess ? `did you mean [${guess}]?` : `expected ${SECTION_NAMES.map((s) => `[${s}]`).join(', ')}`})`);
+      continue;
+    }
+    headerLine[canonical] ??= section.line;
+    const into = (collected[canonical] ??= new Map());
+    for (const entry of section.entries) collectEntry(canonical, entry, into);
+  }
+
+  function collectEntry(section: string, entry: IniEntry, into: Collected): void {
+    const specs = SECTIONS[section]!;
+    const spec = specs.find((k) => k.name.toLowerCase() === entry.key.toLowerCase());
+    if (!spec) {
+      const home = sectionOf(entry.key);
+      if (home) {
+        problem(entry.line, `key ${JSON.stringify(entry.key)} does not belong in [${section}] (it is a [${home}] key)`);
+      } else {
+        const guess = closest(entry.key, specs.map((k) => k.name));
+        const elsewhere = guess ? undefined : closest(entry.key, Object.values(SECTIONS).flat().map((k) => k.name));
+        const hint = guess ? `did you mean "${guess}"?` : elsewhere ? `did you mean "${elsewhere}" in [${sectionOf(elsewhere)}]?` : `expected one of ${specs.map((k) => k.name).join(', ')}`;
+        problem(entry.line, `unknown key ${JSON.stringify(entry.key)} in [${section}] (${hint})`);
+      }
+      return;
+    }
+    const values = into.get(spec.name) ?? [];
+    if (!spec.repeatable && !spec.list && values.length > 0) {
+      problem(entry.line, `${spec.name} set twice (first at line ${values[0]!.line}; only Address, AllowedIPs, Exclude, DNS, DNSDomains, Up and Down may repeat)`);
+      return;
+    }
+    const parts = spec.list ? entry.value.split(',').map((p) => p.trim()) : [entry.value];
+    for (const part of parts) {
+      if (part === '') {
+        problem(entry.line, `${spec.name} has an empty value${spec.list && parts.length > 1 ? ' in its list' : ''}`);
+        continue;
+      }
+      const r = spec.parse(part);
+      if (!r.ok) {
+        const comment = / [#;]/.test(part) ? ' (comments must be on a line of their own)' : '';
+        problem(entry.line, `${spec.name} ${JSON.stringify(part)} ${r.problem}${comment}`);
+        continue;
+      }
+      values.push({ value: r.value, line: entry.line });
+    }
+    // even when the value was bad, remember the key was set (duplicate detection, cross checks)
+    if (values.length === 0 && !spec.repeatable && !spec.list) values.push({ value: undefined, line: entry.line });
+    into.set(spec.name, values);
+  }
+
+  const get = <T>(section: string, key: string): Value<T> | undefined => {
+    const v = collected[section]?.get(key)?.[0];
+    return v && v.value !== undefined ? (v as Value<T>) : undefined;
+  };
+  const lineOf = (section: string, key: string): number | undefined => collected[section]?.get(key)?.[0]?.line;
+  const all = <T>(section: string, key: string): Value<T>[] => (collected[section]?.get(key) ?? []).filter((v) => v.value !== undefined) as Value<T>[];
+  const isSet = (section: string, key: string) => lineOf(section, key) !== undefined;
+
+  // ---- [Session]
+  if (!collected.Session) problem(0, 'no [Session] section (expected at least "[Session]" with "Role = client" or "Role = server")');
+  const role = get<Role>('Session', 'Role');
+  if (collected.Session && !isSet('Session', 'Role')) problem(headerLine.Session!, 'missing Role in [Session] (expected client or server)');
+  const transport = get<Transport>('Session', 'Transport')?.value ?? 'tcp';
+  const endpoint = get<{ host: string; port: number }>('Session', 'Endpoint');
+  const listen = get<{ host: string; port: number }>('Session', 'Listen');
+  const cipher = get<VtunCipherName>('Session', 'Encrypt');
+  const compression = get<Compression>('Session', 'Compress');
+  const natHack = get<boolean>('Session', 'NatHack');
+
+  if (role?.value === 'client' && !isSet('Session', 'Endpoint')) {
+    problem(role.line, 'Role = client needs an Endpoint in [Session] (expected HOST[:PORT], such as 198.18.0.2:5000)');
+  }
+  if (role?.value === 'server' && isSet('Session', 'Endpoint')) {
+    warning(lineOf('Session', 'Endpoint')!, 'Endpoint is only used by Role = client; ignored for a server');
+  }
+  if (role?.value === 'client' && isSet('Session', 'Listen')) {
+    warning(lineOf('Session', 'Listen')!, 'Listen is only used by Role = server; ignored for a client');
+  }
+  if (natHack?.value === true && transport !== 'udp') {
+    problem(natHack.line, `NatHack = yes needs Transport = udp (the transport is ${transport})`);
+  }
+  if (compression && compression.value.kind === 'zlib' && transport === 'udp') {
+    warning(compression.line, 'zlib compression over udp is fragile: one lost or reordered datagram breaks the stream and ends the session (prefer lzo:N over udp)');
+  }
+  if (cipher) {
+    if (/^blowfish(128|256)(cbc|cfb|ofb)$/.test(cipher.value)) {
+      warning(cipher.line, `Encrypt "${cipher.value}" does not work with vtund on 64-bit systems (it corrupts the first bytes of every packet); prefer an aes cipher`);
+    } else if (/^blowfish(128|256)ecb$/.test(cipher.value)) {
+      warning(cipher.line, `Encrypt "${cipher.value}" needs the OpenSSL legacy provider in Debian's vtund (without it vtund crashes); prefer an aes cipher or oldblowfish128ecb`);
+    }
+  }
+
+  // ---- [Device]
+  const modeValue = get<string>('Device', 'Mode');
+  const mode: DeviceMode = modeValue ? (modeValue.value === 'ether' ? 'tap' : (modeValue.value as DeviceMode)) : 'tun';
+  const byteStream = mode === 'pipe' || mode === 'tty';
+  const program = get<string>('Device', 'Program');
+  if (byteStream && !isSet('Device', 'Program')) {
+    problem(modeValue!.line, `Mode = ${mode} needs a Program in [Device] (the command that carries the data)`);
+  }
+  if (!byteStream && isSet('Device', 'Program')) {
+    problem(lineOf('Device', 'Program')!, `Program is only used with Mode = pipe or tty (the mode is ${mode})`);
+  }
+  if (isSet('Device', 'Peer') && mode !== 'tun') {
+    problem(lineOf('Device', 'Peer')!, `Peer is only used with Mode = tun (the mode is ${mode}); use Address with a prefix length instead`);
+  }
+  if (isSet('Device', 'Peer') && mode === 'tun' && !isSet('Device', 'Address')) {
+    problem(lineOf('Device', 'Peer')!, 'Peer needs an Address (the local end of the point-to-point link)');
+  }
+  if (byteStream) {
+    for (const key of ['Address', 'MTU', 'MultiQueue']) {
+      if (isSet('Device', key)) problem(lineOf('Device', key)!, `${key} needs a network device (the mode is ${mode}, which has none)`);
+    }
+  }
+
+  // ---- [Route]
+  const routeMode = get<'none' | 'split' | 'full'>('Route', 'Mode');
+  const allowed = all<ParsedCidr>('Route', 'AllowedIPs');
+  const exclude = all<ParsedCidr>('Route', 'Exclude');
+  for (const [key, list] of [['AllowedIPs', allowed], ['Exclude', exclude]] as const) {
+    for (const p of list) {
+      if (p.value.hostBitsSet) warning(p.line, `${key} "${p.value.text}" has host bits set (using ${p.value.network})`);
+    }
+  }
+  const rmode = routeMode?.value ?? 'none';
+  if (rmode === 'split' && allowed.length === 0 && !isSet('Route', 'AllowedIPs')) {
+    problem(routeMode!.line, 'Mode = split needs AllowedIPs (the prefixes to route into the tunnel)');
+  }
+  if (rmode === 'none' && allowed.length > 0) warning(allowed[0]!.line, 'AllowedIPs is ignored because [Route] Mode is none (set Mode = split to route them)');
+  if (rmode !== 'full' && exclude.length > 0) warning(exclude[0]!.line, 'Exclude is only used with [Route] Mode = full; ignored');
+  if (rmode !== 'none' && byteStream) problem(routeMode!.line, `[Route] Mode = ${rmode} needs a network device (the mode is ${mode}, which has none)`);
+
+  problems.sort((a, b) => a.line - b.line);
+  warnings.sort((a, b) => a.line - b.line);
+  if (problems.length > 0) return { config: null, problems, warnings };
+
+  const config: SessionConfig = {
+    name,
+    file,
+    session: {
+      protocol: 'vtun',
+      role: role!.value,
+      endpoint: endpoint?.value ?? null,
+      listen: listen?.value ?? { host: '0.0.0.0', port: DEFAULT_PORT },
+      host: get<string>('Session', 'Host')?.value ?? name,
+      transport,
+      cipher: cipher?.value ?? 'no',
+      compression: compression?.value ?? { kind: 'none' },
+      keepalive: get<Keepalive>('Session', 'Keepalive')?.value ?? { enabled: false, interval: 30, count: 4 },
+      persist: get<PersistPolicy>('Session', 'Persist')?.value ?? 'no',
+      multi: get<MultiPolicy>('Session', 'Multi')?.value ?? 'yes',
+      timeout: get<number>('Session', 'Timeout')?.value ?? 30,
+      natHack: natHack?.value ?? false,
+      speed: get<{ out: number; in: number }>('Session', 'Speed')?.value ?? { out: 0, in: 0 },
+      sslAuth: get<boolean>('Session', 'SslAuth')?.value ?? true,
+      secretFile: resolveSecretFile(file, name, get<string>('Session', 'SecretFile')?.value),
+    },
+    device: {
+      mode,
+      name: get<string>('Device', 'Name')?.value ?? name,
+      addresses: all<ParsedCidr>('Device', 'Address').map((a) => a.value.text),
+      peer: get<string>('Device', 'Peer')?.value ?? null,
+      mtu: get<number>('Device', 'MTU')?.value ?? null,
+      multiQueue: get<boolean>('Device', 'MultiQueue')?.value ?? false,
+      program: program?.value ?? null,
+    },
+    route: {
+      mode: rmode,
+      allowedIps: unique(allowed.map((p) => p.value.network)),
+      exclude: unique(exclude.map((p) => p.value.network)),
+      table: get<'auto' | 'off' | number>('Route', 'Table')?.value ?? 'auto',
+      metric: get<number>('Route', 'Metric')?.value ?? null,
+      dns: unique(all<string>('Route', 'DNS').map((d) => d.value)),
+      dnsDomains: unique(all<string>('Route', 'DNSDomains').map((d) => d.value)),
+    },
+    hooks: {
+      up: all<string>('Hooks', 'Up').map((h) => h.value),
+      down: all<string>('Hooks', 'Down').map((h) => h.value),
+    },
+  };
+  return { config, problems, warnings };
+}
+
+/** SecretFile: absolute, or relative to the directory of the config file; default NAME.secret there. */
+export function resolveSecretFile(file: string, name: string, value: string | undefined): string {
+  const dir = path.dirname(path.resolve(file));
+  if (value === undefined) return path.join(dir, `${name}.secret`);
+  return path.isAbsolute(value) ? value : path.join(dir, value);
+}
+
+function unique(list: string[]): string[] {
+  return [...new Set(list)];
+}

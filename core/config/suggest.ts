@@ -1,0 +1,37 @@
+// "did you mean" for unknown keys and sections: the closest candidate by edit distance.
+
+/** Damerau-Levenshtein distance (optimal string alignment), case-insensitive. */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  const d: number[][] = [];
+  for (let i = 0; i <= s.length; i++) d.push([i, ...Array<number>(t.length).fill(0)]);
+  for (let j = 0; j <= t.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= s.length; i++) {
+    for (let j = 1; j <= t.length; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[s.length]![t.length]!;
+}
+
+/** The closest candidate, if it is close enough to be a plausible typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(word, c);
+    if (dist < bestDistance) {
+      best = c;
+      bestDistance = dist;
+    }
+  }
+  if (best === undefined) return undefined;
+  const limit = Math.max(1, Math.min(3, Math.floor(Math.max(word.length, best.length) / 3)));
+  // a prefix (Keepalive vs Keep) also counts
+  const prefix = word.length >= 3 && best.toLowerCase().startsWith(word.toLowerCase());
+  return bestDistance <= limit || prefix ? best : undefined;
+}
