@@ -19,7 +19,7 @@ export const isPort = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRan
 export const isSeconds = t.cascade(t.isNumber(), [t.isInInclusiveRange(0, 86400)]);
 
 export const isCidr = t.makeValidator<unknown, string>({
-  test: (value, state) => {
+  test: (value, state): value is string => {
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const parsed = parseCidr(value);
     if (!parsed.ok) return fail(state, `expected an address with prefix length such as 198.18.0.1/24 (got ${JSON.stringify(value)}: ${parsed.problem})`);
@@ -28,7 +28,7 @@ export const isCidr = t.makeValidator<unknown, string>({
 });
 
 export const isAddress = t.makeValidator<unknown, string>({
-  test: (value, state) => {
+  test: (value, state): value is string => {
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const parsed = parseCidr(value);
     if (!parsed.ok || value.includes('/')) return fail(state, `expected an IP address such as 198.18.0.2 (got ${JSON.stringify(value)})`);
@@ -37,7 +37,7 @@ export const isAddress = t.makeValidator<unknown, string>({
 });
 
 export const isName = t.makeValidator<unknown, string>({
-  test: (value, state) => {
+  test: (value, state): value is string => {
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const problem = nameProblem(value);
     if (problem) return fail(state, `expected a name of 1-15 letters, digits or _ = + . - (got ${JSON.stringify(value)}: ${problem})`);
