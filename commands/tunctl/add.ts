@@ -1,0 +1,75 @@
+// tunctl add NAME --mode tun|tap: create a persistent TUN/TAP device.
+import { Command, Option } from 'clipanion';
+import * as t from 'typanion';
+import { BaseCommand } from '../../core/cli/base.js';
+import { checkName } from '../../core/names.js';
+import { resolveId } from '../../core/tunctl/ids.js';
+import { addDevice } from '../../core/tunctl/devices.js';
+import { ipFor, processRunner } from '../../core/tunctl/system.js';
+
+export class AddDeviceCommand extends BaseCommand {
+  static override paths = [['add']];
+
+  static override usage = Command.Usage({
+    category: 'Device commands',
+    description: 'create a persistent TUN/TAP device',
+    details: `
+      Creates the device NAME (1-15 letters, digits or \`_ = + . -\`) and marks it persistent, so
+      that it stays after tunctl exits. \`--owner\` and \`--group\` (names or numbers) let that user or
+      group open the device without CAP_NET_ADMIN. Packet information headers are always off
+      (IFF_NO_PI).
+
+      Adding a device that already exists fails (exit 1) unless \`--exist-ok\` is given; then the
+      existing device must be of the same kind (tun or tap, multi-queue or not).
+
+      Needs CAP_NET_ADMIN (exit 77 without it) and /dev/net/tun (exit 69 without it).
+    `,
+    examples: [
+      ['Create a TUN device', '$0 add office --mode tun'],
+      ['Create a multi-queue TAP device that user "tund" may open', '$0 add lan0 --mode tap --owner tund --multi-queue'],
+      ['Make sure a TUN device exists (no error if it does)', '$0 add office --mode tun --exist-ok'],
+    ],
+  });
+
+  name = Option.String({ name: 'NAME' });
+
+  mode = Option.String('--mode', 'tun', {
+    description: 'Device kind: tun (IP packets, layer 3) or tap (Ethernet frames, layer 2)',
+    validator: t.isEnum(['tun', 'tap'] as const),
+  });
+
+  owner = Option.String('--owner', {
+    description: 'User (name or uid) allowed to open the device without CAP_NET_ADMIN',
+  });
+
+  group = Option.String('--group', {
+    description: 'Group (name or gid) allowed to open the device without CAP_NET_ADMIN',
+  });
+
+  multiQueue = Option.Boolean('--multi-queue', false, {
+    description: 'Create a multi-queue device (IFF_MULTI_QUEUE: several fds, one per queue)',
+  });
+
+  existOk = Option.Boolean('--exist-ok', false, {
+    description: 'Succeed when a device of that name and kind already exists',
+  });
+
+  async run(): Promise<number> {
+    checkName(this.name);
+    const runner = processRunner();
+    const uid = this.owner === undefined ? undefined : await resolveId('passwd', this.owner, runner);
+    const gid = this.group === undefined ? undefined : await resolveId('group', this.group, runner);
+    const result = await addDevice({
+      name: this.name,
+      kind: this.mode,
+      multiQueue: this.multiQueue,
+      ...(uid === undefined ? {} : { uid }),
+      ...(gid === undefined ? {} : { gid }),
+      existOk: this.existOk,
+      ip: ipFor(this),
+      echo: (line) => this.echo(line),
+    });
+    if (result === 'exists' && this.verbose > 0) this.note(`${this.name}: ${this.mode} device exists already`);
+    return 0;
+  }
+}
