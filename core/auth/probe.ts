@@ -1,0 +1,173 @@
+// `tunauth probe`: only the client side of the VTun authentication phase (vtun-protocol.md 3),
+// through the session engineer's handshake (core/vtun/handshake.ts), then the connection is closed
+// at once. No device, no link phase. Every way it can end is a distinct outcome, so the command
+// can say exactly what went wrong.
+import net from 'node:net';
+import { BlockChannel, clientHandshake, HandshakeError } from '../vtun/handshake.js';
+import { cipherName, type VtunFlags } from '../vtun/flags.js';
+
+export type ProbeOutcome =
+  | 'ok'
+  | 'unreachable' // no route, DNS failure, host down
+  | 'refused' // nothing listening (RST)
+  | 'timeout' // connect or a server block did not come in time
+  | 'auth_failed' // ERR after CHAL: wrong password, unknown session, or multi=no busy
+  | 'closed' // the server closed the connection before the exchange ended
+  | 'protocol'; // the server said something that is not VTun
+
+export interface ProbeOptions {
+  host: string;
+  port: number;
+  /** The VTun session name sent in `HOST:`. */
+  session: string;
+  password: Buffer;
+  /** Debian's sslauth: true = Blowfish-ECB of the challenge (default), false = XOR variant. */
+  sslAuth: boolean;
+  /** Seconds for the TCP connect and for each server block. */
+  timeout: number;
+}
+
+/** The flags decoded for people and for JSON (snake_case, every key present). */
+export interface DecodedFlags {
+  raw: string;
+  transport: 'tcp' | 'udp';
+  type: 'tty' | 'pipe' | 'ether' | 'tun';
+  compression: 'none' | 'zlib' | 'lzo';
+  compression_level: number | null;
+  cipher: string;
+  keepalive: boolean;
+  /** kbit/s the client may send; null when the server sets no limit. */
+  client_rate_kbps: number | null;
+}
+
+export interface ProbeResult {
+  outcome: ProbeOutcome;
+  /** What happened, for people (no secret in it). */
+  message: string;
+  /** The server's greeting, when one came. */
+  greeting: string | null;
+  flags: DecodedFlags | null;
+  /** The server's address as connected. */
+  address: string | null;
+  elapsedMs: number;
+}
+
+export function decodeFlags(f: VtunFlags, raw: string): DecodedFlags {
+  const name = f.cipher === 0 ? 'no' : cipherName(f.cipher);
+  return {
+    raw,
+    transport: f.transport,
+    type: f.type,
+    compression: f.compression.kind,
+    compression_level: f.compression.kind === 'none' ? null : f.compression.level,
+    cipher: name === 'unknown' ? `unknown (E${f.cipher})` : name,
+    keepalive: f.keepalive,
+    client_rate_kbps: f.speed > 0 ? f.speed : null,
+  };
+}
+
+/** One line for people: "tcp, tun, no compression, no encryption, keepalive on". */
+export function describeFlags(f: DecodedFlags): string {
+  const parts = [
+    f.transport,
+    f.type === 'ether' ? 'ether (tap)' : f.type,
+    f.compression === 'none' ? 'no compression' : `${f.compression} level ${f.compression_level}`,
+    f.cipher === 'no' ? 'no encryption' : `cipher ${f.cipher}`,
+    `keepalive ${f.keepalive ? 'on' : 'off'}`,
+  ];
+  if (f.client_rate_kbps !== null) parts.push(`client rate ${f.client_rate_kbps} kbit/s`);
+  return parts.join(', ');
+}
+
+function connectFailure(error: NodeJS.ErrnoException, where: string): { outcome: ProbeOutcome; message: string } {
+  switch (error.code) {
+    case 'ECONNREFUSED':
+      return { outcome: 'refused', message: `connection refused by ${where} (nothing listening on that port)` };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return { outcome: 'unreachable', message: `cannot resolve the host of ${where}` };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
+    case 'EADDRNOTAVAIL':
+      return { outcome: 'unreachable', message: `${where} is unreachable (${error.code})` };
+    case 'ETIMEDOUT':
+      return { outcome: 'timeout', message: `timeout connecting to ${where}` };
+    default:
+      return { outcome: 'unreachable', message: `cannot connect to ${where} (${error.code ?? error.message})` };
+  }
+}
+
+function connect(host: string, port: number, timeoutMs: number, where: string): Promise<net.Socket | { outcome: ProbeOutcome; message: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ outcome: 'timeout', message: `timeout after ${timeoutMs / 1000} s connecting to ${where}` });
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(connectFailure(error, where));
+    });
+  });
+}
+
+/** Runs the handshake once; network outcomes are in the result, never thrown. */
+export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
+  const started = process.hrtime.bigint();
+  const elapsed = () => Number((process.hrtime.bigint() - started) / 1000000n);
+  const where = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
+  const timeoutMs = Math.max(1, Math.round(opts.timeout * 1000));
+  const result: ProbeResult = { outcome: 'ok', message: '', greeting: null, flags: null, address: null, elapsedMs: 0 };
+
+  const connected = await connect(opts.host, opts.port, timeoutMs, where);
+  if (!(connected instanceof net.Socket)) {
+    return { ...result, ...connected, elapsedMs: elapsed() };
+  }
+  const socket = connected;
+  result.address = `${socket.remoteAddress}:${socket.remotePort}`;
+  const channel = new BlockChannel(socket);
+  try {
+    const hs = await clientHandshake(channel, { host: opts.session, password: opts.password, sslAuth: opts.sslAuth, timeoutMs });
+    result.greeting = hs.greeting;
+    result.flags = decodeFlags(hs.flags, hs.flagsText);
+    result.message = `authenticated to ${where} as session "${opts.session}"`;
+  } catch (error) {
+    if (!(error instanceof HandshakeError)) throw error;
+    switch (error.kind) {
+      case 'auth':
+        result.outcome = 'auth_failed';
+        result.message = 'authentication failed or session busy (the server does not say which)';
+        break;
+      case 'denied':
+        result.outcome = 'auth_failed';
+        result.message = `authentication failed: ${error.message}`;
+        break;
+      case 'timeout':
+        result.outcome = 'timeout';
+        result.message = `timeout after ${opts.timeout} s: ${where} accepted the connection but did not answer (${error.message})`;
+        break;
+      case 'closed':
+        result.outcome = 'closed';
+        result.message = `${where} closed the connection during the handshake (${error.message})`;
+        break;
+      default:
+        result.outcome = 'protocol';
+        result.message = `${where}: ${error.message}`;
+    }
+  } finally {
+    // Close at once: after OK FLAGS the server starts its link phase and sees EOF.
+    channel.detach();
+    socket.destroy();
+    result.elapsedMs = elapsed();
+  }
+  return result;
+}

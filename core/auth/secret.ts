@@ -1,0 +1,97 @@
+// Session secrets (the VTun password): one file per session, mode 0600, owned by root, written
+// atomically under umask 077. The secret is never on argv and never printed or logged.
+//
+// File format: the secret, then a newline. Readers take the file's content without one trailing
+// "\n" (or "\r\n"), so `printf 'pw\n' > NAME.secret` and `printf pw > NAME.secret` are the same.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { errnoOf, isPermissionErrno, PermissionFailure, TundError } from '../errors.js';
+
+
+/**
+ * Writes `secret` + "\n" to `file` atomically: a temporary file in the same directory created
+ * with mode 0600 under umask 077, fsync, rename over the target, fsync of the directory.
+ */
+export function writeSecretFile(file: string, secret: Buffer): void {
+  const dir = path.dirname(file);
+  const oldMask = process.umask(0o077);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    fs.fchmodSync(fd, 0o600);
+    const body = Buffer.concat([secret, Buffer.from('\n')]);
+    let off = 0;
+    while (off < body.length) off += fs.writeSync(fd, body, off, body.length - off);
+    body.fill(0);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+    try {
+      const dfd = fs.openSync(dir, 'r');
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
+    } catch {
+      // a directory fsync is best effort (some filesystems refuse it)
+    }
+  } catch (error) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    const code = errnoOf(error);
+    if (isPermissionErrno(code)) {
+      throw new PermissionFailure(`cannot write the secret file "${file}" (${code})`, 'run as root', error);
+    }
+    throw new TundError(`cannot write the secret file "${file}" (${code ?? String(error)})`, { cause: error });
+  } finally {
+    process.umask(oldMask);
+  }
+}
+
+export interface SecretProblem {
+  session: string;
+  file: string;
+  /** missing, empty, unreadable, not_regular, mode, owner */
+  kind: 'missing' | 'empty' | 'unreadable' | 'not_regular' | 'mode' | 'owner';
+  message: string;
+  /** The exact command that fixes it. */
+  fix: string;
+}
+
+/** Shell quoting for the fix commands we print (only when needed). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Everything wrong with one session's secret file (empty list: fine). */
+export function checkSecretFile(session: string, file: string): SecretProblem[] {
+  const passwd = `tunauth passwd ${shellQuote(session)}`;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT') return [{ session, file, kind: 'missing', message: 'no secret file', fix: passwd }];
+    return [{ session, file, kind: 'unreadable', message: `cannot inspect the secret file (${code ?? String(error)})`, fix: 'run "tunauth check" as root' }];
+  }
+  if (!st.isFile()) {
+    return [{ session, file, kind: 'not_regular', message: st.isSymbolicLink() ? 'the secret file is a symbolic link' : 'the secret file is not a regular file', fix: `rm ${shellQuote(file)} && ${passwd}` }];
+  }
+  const problems: SecretProblem[] = [];
+  if (st.size === 0) problems.push({ session, file, kind: 'empty', message: 'the secret file is empty', fix: passwd });
+  const mode = st.mode & 0o7777;
+  if (mode & 0o077) {
+    const who = mode & 0o007 ? 'others' : 'the group';
+    const can = mode & 0o022 ? (mode & 0o044 ? 'readable and writable' : 'writable') : mode & 0o044 ? 'readable' : 'accessible';
+    problems.push({ session, file, kind: 'mode', message: `mode ${mode.toString(8).padStart(4, '0')}: ${can} by ${who} (expected 0600)`, fix: `chmod 600 ${shellQuote(file)}` });
+  }
+  if (st.uid !== 0) {
+    problems.push({ session, file, kind: 'owner', message: `owned by uid ${st.uid} (expected root)`, fix: `chown root: ${shellQuote(file)}` });
+  }
+  return problems;
+}
