@@ -1,0 +1,158 @@
+// How `tunctl status` / `tunctl watch` print what the control socket says: the `--json` document
+// (conventions.md "Status output shape": snake_case, every key always present, integer bytes,
+// RFC 3339 UTC times, "format": 1) and the human view modelled on `wg show`.
+import type { StateEvent, StatusSession } from './protocol.js';
+import type { SessionState } from './types.js';
+
+export const STATUS_FORMAT = 1;
+
+export interface StatusJsonSession {
+  name: string;
+  unit: string | null;
+  protocol: string;
+  role: 'client' | 'server';
+  state: SessionState;
+  since: string;
+  reason: string | null;
+  pid: number;
+  endpoint: string | null;
+  device: { ifname: string; kind: string; mtu: number | null; multi_queue: boolean; persist: boolean } | null;
+  latest_handshake: string | null;
+  latest_keepalive: string | null;
+  flags: string | null;
+  rx_bytes: number;
+  tx_bytes: number;
+  rx_packets: number;
+  tx_packets: number;
+  route: { mode: string; prefixes: string[]; table: number | null } | null;
+  dns: { backend: string | null; servers: string[]; domains: string[] } | null;
+}
+
+export interface StatusJson {
+  format: number;
+  sessions: StatusJsonSession[];
+}
+
+const int = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0);
+const strOrNull = (s: unknown): string | null => (typeof s === 'string' && s !== '' ? s : null);
+/** RFC 3339 UTC (second precision, "Z"), or null. */
+export function rfc3339(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) return null;
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** One session of the --json document: fixed keys and types, whatever the session sent. */
+export function toJsonSession(s: StatusSession): StatusJsonSession {
+  const d = s.device;
+  const r = s.route;
+  const n = s.dns;
+  return {
+    name: s.name,
+    unit: strOrNull(s.unit),
+    protocol: s.protocol ?? 'vtun',
+    role: s.role,
+    state: s.state,
+    since: rfc3339(s.since) ?? new Date(0).toISOString(),
+    reason: strOrNull(s.reason),
+    pid: int(s.pid),
+    endpoint: strOrNull(s.endpoint),
+    device: d
+      ? { ifname: d.ifname, kind: d.kind, mtu: typeof d.mtu === 'number' ? d.mtu : null, multi_queue: Boolean(d.multi_queue), persist: Boolean(d.persist) }
+      : null,
+    latest_handshake: rfc3339(s.latest_handshake),
+    latest_keepalive: rfc3339(s.latest_keepalive),
+    flags: strOrNull(s.flags),
+    rx_bytes: int(s.counters?.rx_bytes),
+    tx_bytes: int(s.counters?.tx_bytes),
+    rx_packets: int(s.counters?.rx_packets),
+    tx_packets: int(s.counters?.tx_packets),
+    route: r ? { mode: r.mode, prefixes: [...(r.prefixes ?? [])], table: typeof r.table === 'number' ? r.table : null } : null,
+    dns: n ? { backend: n.backend ?? null, servers: [...(n.servers ?? [])], domains: [...(n.domains ?? [])] } : null,
+  };
+}
+
+/** Most recent activity first (last frame from the peer, else handshake, else state change). */
+export function sortByActivity(sessions: StatusJsonSession[]): StatusJsonSession[] {
+  const activity = (s: StatusJsonSession) =>
+    Math.max(...[s.latest_keepalive, s.latest_handshake, s.since].map((t) => (t ? Date.parse(t) : 0)));
+  return [...sessions].sort((a, b) => activity(b) - activity(a) || a.name.localeCompare(b.name));
+}
+
+export function statusDocument(sessions: StatusSession[]): StatusJson {
+  return { format: STATUS_FORMAT, sessions: sortByActivity(sessions.map(toJsonSession)) };
+}
+
+/** "1 hour, 2 minutes, 3 seconds ago", as wg show prints it; "now" under a second. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  let secs = Math.floor((now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(secs)) return 'never';
+  if (secs <= 0) return 'now';
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+    ['second', 1],
+  ] as const) {
+    const n = Math.floor(secs / size);
+    secs -= n * size;
+    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`);
+  }
+  return `${parts.join(', ')} ago`;
+}
+
+/** 1536 -> "1.50 KiB", as wg show prints transfer counters. */
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(2)} ${units[i]}`;
+}
+
+function stateLine(s: StatusJsonSession, now: number): string {
+  const what = s.reason ? `${s.state}: ${s.reason}` : s.state;
+  return `${what} since ${s.since} (${relativeTime(s.since, now)})`;
+}
+
+/** The human block of one session (wg show style). */
+export function renderSession(s: StatusJsonSession, now = Date.now()): string {
+  const lines = [`session: ${s.name} (${s.unit ?? `tund@${s.name}.service`})`];
+  const kv = (k: string, v: string) => lines.push(`  ${k}: ${v}`);
+  kv('state', stateLine(s, now));
+  kv('role', `${s.role} (${s.protocol}${s.flags ? ` ${s.flags}` : ''}), pid ${s.pid}`);
+  kv('device', s.device ? `${s.device.ifname} (${s.device.kind}, mtu ${s.device.mtu ?? 'unknown'})` : 'none');
+  kv('endpoint', s.endpoint ?? 'none');
+  kv('latest handshake', s.latest_handshake ? relativeTime(s.latest_handshake, now) : 'never');
+  kv('transfer', `${humanBytes(s.rx_bytes)} received, ${humanBytes(s.tx_bytes)} sent`);
+  kv('routes', s.route && s.route.mode !== 'none' ? `${s.route.mode} ${s.route.prefixes.join(', ') || '(none)'}${s.route.table !== null ? ` table ${s.route.table}` : ''}` : 'none');
+  if (s.dns) kv('dns', `${s.dns.backend ?? 'none'} ${[...s.dns.servers, ...s.dns.domains].join(' ')}`.trim());
+  return lines.join('\n');
+}
+
+export function renderStatus(doc: StatusJson, now = Date.now()): string {
+  return doc.sessions.map((s) => renderSession(s, now)).join('\n\n');
+}
+
+/** One `tunctl watch --json` line: {"time","name","state","reason","endpoint","status"}. */
+export function eventJson(e: StateEvent): string {
+  return JSON.stringify({
+    time: rfc3339(e.time),
+    name: e.name,
+    state: e.state,
+    reason: e.reason ?? null,
+    endpoint: e.endpoint ?? null,
+    status: e.status,
+  });
+}
+
+/** One human `tunctl watch` line: "TIME NAME: status text". */
+export function eventLine(e: StateEvent): string {
+  return `${rfc3339(e.time) ?? e.time} ${e.name}: ${e.status}`;
+}

@@ -1,0 +1,289 @@
+// The control socket (server + client) and tunctl status / wait / watch, against a fake session
+// (a ControlServer fed by hand) in a temporary TUND_RUN_DIR.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { Cli } from 'clipanion';
+import { buildCli } from '../../core/cli/main.js';
+import { ControlServer, probeSocket } from '../../core/status/server.js';
+import { collectStatus, requestStatus, watchSession } from '../../core/status/client.js';
+import { humanBytes, relativeTime, renderStatus, statusDocument } from '../../core/status/format.js';
+import type { StateEvent } from '../../core/status/protocol.js';
+import type { SessionSnapshot } from '../../core/status/types.js';
+import { StatusSessionCommand } from '../../commands/tunctl/status.js';
+import { WaitSessionCommand, parseDuration } from '../../commands/tunctl/wait.js';
+import { WatchSessionCommand } from '../../commands/tunctl/watch.js';
+
+let dir: string;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tund-status-'));
+  process.env.TUND_RUN_DIR = path.join(dir, 'run');
+  process.env.TUND_CONFIG_DIR = path.join(dir, 'etc');
+  fs.mkdirSync(process.env.TUND_CONFIG_DIR);
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+class FakeSession {
+  snap: SessionSnapshot;
+  constructor(name: string, extra: Partial<SessionSnapshot> = {}) {
+    this.snap = {
+      name,
+      protocol: 'vtun',
+      role: 'client',
+      state: 'connecting',
+      since: '2026-11-22T06:00:00.000Z',
+      reason: null,
+      endpoint: null,
+      device: { ifname: name, kind: 'tun', mtu: 1450, multi_queue: false, persist: false },
+      latest_handshake: null,
+      latest_keepalive: null,
+      flags: null,
+      counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
+      pid: 4242,
+      ...extra,
+    };
+  }
+  async listen(): Promise<ControlServer> {
+    return ControlServer.listen(path.join(process.env.TUND_RUN_DIR!, `${this.snap.name}.sock`), {
+      snapshot: () => this.snap,
+      route: () => ({ mode: 'split', prefixes: ['198.19.0.0/24'], table: null }),
+    });
+  }
+  set(server: ControlServer, extra: Partial<SessionSnapshot>): void {
+    this.snap = { ...this.snap, ...extra };
+    server.publish(this.snap);
+  }
+}
+
+async function tunctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = buildCli({ name: 'tunctl', label: 'test', commands: [StatusSessionCommand, WaitSessionCommand, WatchSessionCommand] });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const context = { ...Cli.defaultContext, stdout, stderr };
+  let code: number;
+  try {
+    code = await cli.run(cli.process(args, context), context);
+  } catch {
+    code = 2; // as core/cli/main.ts runCli: parse and validation errors are usage errors
+  }
+  return { code, stdout: out, stderr: err };
+}
+
+test('status reply over the socket; the socket is 0600; a second live listener is refused', async () => {
+  const s = new FakeSession('office', { state: 'connected', endpoint: '198.18.0.1:5000', counters: { rx_bytes: 1536, tx_bytes: 10, rx_packets: 2, tx_packets: 1 } });
+  const server = await s.listen();
+  try {
+    const sockPath = path.join(process.env.TUND_RUN_DIR!, 'office.sock');
+    assert.equal(fs.statSync(sockPath).mode & 0o777, 0o600);
+    const reply = await requestStatus(sockPath);
+    assert.equal(reply.state, 'connected');
+    assert.equal(reply.counters.rx_bytes, 1536);
+    assert.deepEqual(reply.route, { mode: 'split', prefixes: ['198.19.0.0/24'], table: null });
+    assert.equal(reply.unit, null);
+    assert.equal(await probeSocket(sockPath), 'alive');
+    await assert.rejects(s.listen(), /already running/);
+  } finally {
+    server.close();
+  }
+});
+
+test('a stale socket (nobody listening) is probed and replaced; a regular file is not touched', async () => {
+  const runDir = process.env.TUND_RUN_DIR!;
+  fs.mkdirSync(runDir, { recursive: true });
+  const stale = path.join(runDir, 'stale.sock');
+  // make a socket file nobody listens on: a listener that dies without unlinking (child process)
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync('python3', ['-c', `import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)`, stale]);
+  assert.equal(r.status, 0);
+  assert.equal(await probeSocket(stale), 'stale');
+  const s = new FakeSession('stale');
+  const server = await s.listen();
+  assert.equal((await requestStatus(stale)).name, 'stale');
+  server.close();
+  assert.equal(fs.existsSync(stale), false, 'close() removes the socket');
+  fs.writeFileSync(path.join(runDir, 'file.sock'), 'x');
+  await assert.rejects(new FakeSession('file').listen(), /not a socket/);
+  fs.rmSync(path.join(runDir, 'file.sock'));
+});
+
+test('watch: history (current state last), then every change in order; unknown command -> error', async () => {
+  const s = new FakeSession('w1');
+  const server = await s.listen();
+  try {
+    s.set(server, { state: 'handshaking', since: '2026-11-22T06:00:01.000Z' });
+    const got: string[] = [];
+    let history: StateEvent[] = [];
+    const ended = new Promise<void>((resolve) => {
+      void watchSession(server.socketPath, {
+        history: (e) => (history = e),
+        event: (e) => got.push(`${e.state}:${e.reason ?? ''}`),
+        end: () => resolve(),
+      });
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(history.map((e) => e.state), ['connecting', 'handshaking']);
+    s.set(server, { state: 'connected', since: '2026-11-22T06:00:02.000Z', endpoint: '198.18.0.1:5000' });
+    s.set(server, { state: 'reconnecting', since: '2026-11-22T06:00:03.000Z', reason: 'keepalive timeout' });
+    await new Promise((r) => setTimeout(r, 100));
+    server.close();
+    await ended;
+    assert.deepEqual(got, ['connected:', 'reconnecting:keepalive timeout']);
+    // a bad request gets an error line, not a disconnect
+  } finally {
+    server.close();
+  }
+  const s2 = new FakeSession('w2');
+  const server2 = await s2.listen();
+  const line = await new Promise<string>((resolve) => {
+    const c = net.connect(server2.socketPath, () => c.write('{"cmd":"bogus"}\n'));
+    c.on('data', (d) => {
+      resolve(d.toString());
+      c.destroy();
+    });
+  });
+  server2.close();
+  assert.deepEqual(JSON.parse(line), { type: 'error', error: 'unknown command "bogus" (expected status or watch)' });
+});
+
+test('format: every key present with fixed types, sorted by activity, wg-style units', () => {
+  const a = new FakeSession('a', { since: '2026-11-22T06:00:00.000Z' }).snap;
+  const b = new FakeSession('b', { since: '2026-11-22T05:00:00.000Z', latest_keepalive: '2026-11-22T06:30:00.500Z', latest_handshake: '2026-11-22T05:00:01Z', state: 'connected', endpoint: '198.18.0.1:5000' }).snap;
+  const doc = statusDocument([
+    { ...a, route: null, dns: null, unit: null },
+    { ...b, route: null, dns: null, unit: 'tund@b.service' },
+  ]);
+  assert.equal(doc.format, 1);
+  assert.deepEqual(doc.sessions.map((s) => s.name), ['b', 'a']);
+  assert.deepEqual(Object.keys(doc.sessions[0]!).sort(), [
+    'device', 'dns', 'endpoint', 'flags', 'latest_handshake', 'latest_keepalive', 'name', 'pid', 'protocol', 'reason', 'role', 'route',
+    'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
+  ]);
+  assert.equal(doc.sessions[0]!.latest_keepalive, '2026-11-22T06:30:00Z');
+  assert.equal(doc.sessions[1]!.latest_handshake, null);
+  assert.equal(humanBytes(1536), '1.50 KiB');
+  assert.equal(humanBytes(12), '12 B');
+  assert.equal(humanBytes(5 * 1024 * 1024), '5.00 MiB');
+  const now = Date.parse('2026-11-22T06:01:05Z');
+  assert.equal(relativeTime('2026-11-22T06:00:00Z', now), '1 minute, 5 seconds ago');
+  const text = renderStatus(doc, now);
+  assert.match(text, /^session: b \(tund@b\.service\)\n  state: connected since 2026-11-22T05:00:00Z/);
+  assert.match(text, /\n\nsession: a \(tund@a\.service\)\n/);
+  assert.match(text, /  latest handshake: never\n/);
+  assert.match(text, /  device: a \(tun, mtu 1450\)\n/);
+});
+
+test('tunctl status: human view, --json, exit 3 when NAME is not running or nothing runs', async () => {
+  let r = await tunctl(['status']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /^tunctl: no session is running/);
+  assert.equal(r.stdout, '');
+  r = await tunctl(['status', '--json']);
+  assert.equal(r.code, 3);
+  assert.deepEqual(JSON.parse(r.stdout), { format: 1, sessions: [] });
+
+  const s1 = new FakeSession('office', { state: 'connected', endpoint: '198.18.0.1:5000', latest_handshake: '2026-11-22T06:00:00Z', counters: { rx_bytes: 2048, tx_bytes: 1024, rx_packets: 2, tx_packets: 1 } });
+  const s2 = new FakeSession('lab');
+  const [v1, v2] = [await s1.listen(), await s2.listen()];
+  try {
+    r = await tunctl(['status']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^session: office \(tund@office\.service\)$/m);
+    assert.match(r.stdout, /^session: lab \(tund@lab\.service\)$/m);
+    assert.match(r.stdout, /^  transfer: 2\.00 KiB received, 1\.00 KiB sent$/m);
+    assert.match(r.stdout, /^  routes: split 198\.19\.0\.0\/24$/m);
+    r = await tunctl(['status', 'lab', '--json']);
+    assert.equal(r.code, 0);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.sessions.length, 1);
+    assert.equal(doc.sessions[0].name, 'lab');
+    assert.equal(doc.sessions[0].state, 'connecting');
+    assert.equal(doc.sessions[0].rx_bytes, 0);
+    r = await tunctl(['status', 'nothere']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /tunctl: nothere: session is not running\nhint: start it with "systemctl start tund@nothere"/);
+    r = await tunctl(['status', 'bad/name']);
+    assert.equal(r.code, 2);
+  } finally {
+    v1.close();
+    v2.close();
+  }
+});
+
+test('tunctl wait: waits for a session that is not up yet; times out with 1; unknown session 3', async () => {
+  assert.equal(parseDuration('30s'), 30000);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('2'), 2000);
+  assert.equal(parseDuration('1m'), 60000);
+  assert.equal(parseDuration('x'), null);
+
+  let r = await tunctl(['wait', 'ghost', '--timeout', '1']);
+  assert.equal(r.code, 3);
+  r = await tunctl(['wait', 'ghost', '--timeout', 'soon']);
+  assert.equal(r.code, 2);
+  r = await tunctl(['wait', 'ghost', '--state', 'happy']);
+  assert.equal(r.code, 2);
+
+  fs.writeFileSync(path.join(process.env.TUND_CONFIG_DIR!, 'later.conf'), '');
+  const s = new FakeSession('later');
+  let server: ControlServer | null = null;
+  const started = Date.now();
+  const waiting = tunctl(['wait', 'later', '--state', 'connected', '--timeout', '10s']);
+  // the session comes up after 0.5 s and connects after 1 s
+  await new Promise((res) => setTimeout(res, 500));
+  server = await s.listen();
+  await new Promise((res) => setTimeout(res, 500));
+  s.set(server, { state: 'connected', since: new Date().toISOString() });
+  r = await waiting;
+  const took = Date.now() - started;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(took >= 900 && took < 8000, `took ${took} ms`);
+
+  // already connected: returns at once; a state never reached: exit 1 after the timeout
+  r = await tunctl(['wait', 'later']);
+  assert.equal(r.code, 0);
+  const t0 = Date.now();
+  r = await tunctl(['wait', 'later', '--state', 'stopped', '--timeout', '700ms']);
+  assert.equal(r.code, 1);
+  assert.ok(Date.now() - t0 >= 650);
+  assert.match(r.stderr, /later: timed out after 700ms waiting for state "stopped" \(current state: connected/);
+  server.close();
+});
+
+test('tunctl watch --json: history then events as NDJSON, exit 0 when the session ends; 3 when not running', async () => {
+  let r = await tunctl(['watch', 'nobody']);
+  assert.equal(r.code, 3);
+  const s = new FakeSession('wj');
+  const server = await s.listen();
+  const watching = tunctl(['watch', 'wj', '--json']);
+  await new Promise((res) => setTimeout(res, 200));
+  s.set(server, { state: 'reconnecting', reason: 'connection refused', since: '2026-11-22T06:00:09.000Z' });
+  await new Promise((res) => setTimeout(res, 200));
+  server.close();
+  r = await watching;
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines, [
+    { time: '2026-11-22T06:00:00Z', name: 'wj', state: 'connecting', reason: null, endpoint: null, status: 'connecting' },
+    { time: '2026-11-22T06:00:09Z', name: 'wj', state: 'reconnecting', reason: 'connection refused', endpoint: null, status: 'reconnecting: connection refused' },
+  ]);
+});
+
+test('collectStatus skips sockets nobody answers on', async () => {
+  const s = new FakeSession('alive1');
+  const server = await s.listen();
+  try {
+    const names = (await collectStatus()).map((x) => x.name);
+    assert.ok(names.includes('alive1'));
+    assert.ok(!names.includes('stale'));
+  } finally {
+    server.close();
+  }
+});
