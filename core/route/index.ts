@@ -1,0 +1,255 @@
+// tunroute's library: routes, split and full tunnel, DNS and crash-safe cleanup for a session.
+// tund calls applySessionRoutes() when a tunnel comes up and removeSessionRoutes() when it goes
+// down; the unit runs `tunroute cleanup NAME` before start and after stop.
+import { lookup } from 'node:dns/promises';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import type { SessionConfig } from '../config/types.js';
+import { ConfigFailure, TundError, UsageFailure, errnoOf } from '../errors.js';
+import { detectBackend, noBackendError, planDns, type DnsSetting } from '../dns/index.js';
+import { loadSessionConfig } from '../config/load.js';
+import { makeContext, applyEntries, removeEntries, strayRoutes, describeEntry, type Context, type RouteOptions } from './engine.js';
+import { present, snapshot, tablesInUse, type Snapshot } from './kernel.js';
+import { fullTableProblem, planFull, planSplit, tableRef, TABLE_BASE, TABLE_SEARCH } from './plan.js';
+import { canonicalAddress, parsePrefix } from './prefix.js';
+import { emptyState, listStates, readState, type DnsEntry, type Entry, type Origin, type RouteState, type TableRef } from './state.js';
+
+export type { RouteOptions } from './engine.js';
+export type { RouteState, Entry, RouteEntry, RuleEntry, DnsEntry, TableRef } from './state.js';
+export { ROUTE_PROTO, statePath, readState, listStates } from './state.js';
+export { PRIORITY_EXCEPT, PRIORITY_SUPPRESS, PRIORITY_TABLE, TABLE_BASE } from './plan.js';
+
+export interface ApplyOptions extends RouteOptions {
+  /** Device to route through (default: [Device] Name of the config). */
+  device?: string;
+  /** Endpoint addresses for a full tunnel (default: the host of [Session] Endpoint, resolved). */
+  endpoints?: string[];
+}
+
+export interface ApplyResult {
+  name: string;
+  device: string;
+  mode: 'none' | 'split' | 'full';
+  table: number | null;
+  entries: Entry[];
+  dns: DnsEntry | null;
+}
+
+/** Resolves a host name (or takes an IP literal) to the addresses to keep outside the tunnel. */
+export async function resolveEndpoint(host: string): Promise<string[]> {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(bare)) return [canonicalAddress(bare)];
+  try {
+    const found = await lookup(bare, { all: true });
+    return [...new Set(found.map((a) => canonicalAddress(a.address)))];
+  } catch (error) {
+    throw new TundError(`cannot resolve endpoint ${JSON.stringify(host)}: ${errnoOf(error) ?? String(error)}`, {
+      hint: 'use an IP address in [Session] Endpoint or --endpoint, or fix name resolution',
+    });
+  }
+}
+
+/** Does IPv6 work on DEVICE (kernel built with it and not disabled on the link)? */
+async function ipv6Usable(device: string): Promise<boolean> {
+  try {
+    const v = await fs.readFile(`/proc/sys/net/ipv6/conf/${device}/disable_ipv6`, 'utf8');
+    return v.trim() === '0';
+  } catch {
+    return false;
+  }
+}
+
+/** First table from 51820 upward that no route, rule or other session uses. */
+export async function pickTable(snap: Snapshot, name: string): Promise<number> {
+  const used = tablesInUse(snap);
+  for (const s of await listStates()) if (s.name !== name && s.table !== null) used.add(String(s.table));
+  for (let t = TABLE_BASE; t < TABLE_BASE + TABLE_SEARCH; t++) if (!used.has(String(t))) return t;
+  throw new TundError(`no free routing table between ${TABLE_BASE} and ${TABLE_BASE + TABLE_SEARCH - 1}`, { hint: 'set Table = N in [Route]' });
+}
+
+async function currentState(name: string, device: string): Promise<RouteState> {
+  const state = (await readState(name)) ?? emptyState(name, device);
+  if (state.entries.length === 0 && state.dns === null) state.device = device;
+  return state;
+}
+
+function refuseIfUp(state: RouteState): void {
+  if (state.entries.some((e) => e.origin === 'up' || e.origin === 'full') || state.dns) {
+    throw new TundError(`${state.name}: routes are already up (mode ${state.mode ?? 'unknown'}, device ${state.device})`, {
+      hint: `run "tunroute down ${state.name}" (or "tunroute cleanup ${state.name}") first`,
+    });
+  }
+}
+
+async function dnsFor(ctx: Context, name: string, device: string, mode: 'none' | 'split' | 'full', servers: string[], domains: string[], origin: Origin): Promise<DnsEntry | null> {
+  if (servers.length === 0 && domains.length === 0) return null;
+  const backend = await detectBackend(ctx.system);
+  if (!backend) throw noBackendError(name);
+  if (servers.length === 0) ctx.opts.warn?.(`${name}: DNSDomains without DNS servers: the domains are set on ${device} but nothing answers for them there`);
+  if (mode === 'split' && domains.length === 0 && backend === 'resolved') {
+    ctx.opts.warn?.(`${name}: DNS without DNSDomains in a split tunnel: resolved uses these servers only as a fallback`);
+  }
+  const s: DnsSetting = planDns(backend, { link: device, servers, domains, mode });
+  return { ...s, origin };
+}
+
+interface FullRequest {
+  name: string;
+  device: string;
+  endpoints: string[];
+  exclude: string[];
+  table: 'auto' | number;
+  metric: number | null;
+  dns: DnsEntry | null;
+  origin: Origin;
+}
+
+async function applyFull(ctx: Context, req: FullRequest): Promise<ApplyResult> {
+  const state = await currentState(req.name, req.device);
+  refuseIfUp(state);
+  const snap = await snapshot(ctx.ip);
+  const table = req.table === 'auto' ? await pickTable(snap, req.name) : req.table;
+  const families: (4 | 6)[] = [4];
+  if (await ipv6Usable(req.device)) families.push(6);
+  else if (!ctx.system.dryRun) ctx.opts.warn?.(`${req.name}: IPv6 is disabled on "${req.device}": only IPv4 goes into the tunnel`);
+  if (req.endpoints.length === 0) ctx.opts.warn?.(`${req.name}: full tunnel without an endpoint: traffic to the peer itself would go into the tunnel`);
+  const entries = planFull({ device: req.device, endpoints: req.endpoints, exclude: req.exclude, table, metric: req.metric, origin: req.origin, families }, ctx.opts.warn);
+  await applyEntries(ctx, state, entries, req.dns, { mode: 'full', table, endpoints: req.endpoints });
+  return { name: req.name, device: req.device, mode: 'full', table, entries, dns: req.dns };
+}
+
+/** Applies what the session config asks: [Route] Mode, AllowedIPs, Exclude, Table, Metric, DNS, DNSDomains. */
+export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const ctx = makeContext(opts);
+  const name = config.name;
+  const device = opts.device ?? config.device.name ?? name;
+  const r = config.route;
+  const dns = await dnsFor(ctx, name, device, r.mode, r.dns, r.dnsDomains, 'up');
+  if (r.mode === 'full') {
+    const problem = fullTableProblem(config.file, r.table);
+    if (problem) throw problem;
+    let endpoints = opts.endpoints;
+    if (!endpoints) {
+      const host = config.session.role === 'client' ? config.session.endpoint?.host : undefined;
+      endpoints = host ? await resolveEndpoint(host) : [];
+    }
+    return applyFull(ctx, { name, device, endpoints, exclude: r.exclude, table: r.table as 'auto' | number, metric: r.metric, dns, origin: 'up' });
+  }
+  const state = await currentState(name, device);
+  refuseIfUp(state);
+  const table: TableRef = tableRef(r.table);
+  const entries = r.mode === 'split' ? planSplit({ device, prefixes: r.allowedIps, table, metric: r.metric, origin: 'up', withRule: true }, opts.warn) : [];
+  await applyEntries(ctx, state, entries, dns, { mode: r.mode, table: table === 'main' ? null : table, endpoints: [] });
+  return { name, device, mode: r.mode, table: table === 'main' ? null : table, entries, dns };
+}
+
+/** Removes what applySessionRoutes (or `tunroute full`) made for NAME; ad-hoc `add` routes stay. */
+export async function removeSessionRoutes(name: string, opts: RouteOptions = {}): Promise<number> {
+  const ctx = makeContext(opts);
+  const state = await readState(name);
+  if (!state) return 0;
+  return removeEntries(ctx, state, (e) => e.origin === 'up' || e.origin === 'full', true);
+}
+
+/**
+ * Removes everything tunroute made for NAME (state + tag), and nothing else. Idempotent: 0
+ * changes and no error when there is nothing left. DEVICE is used for the tag sweep when no state
+ * file exists (default: the config's [Device] Name, else NAME).
+ */
+export async function cleanupSession(name: string, opts: RouteOptions & { device?: string } = {}): Promise<number> {
+  const ctx = makeContext(opts);
+  const state = (await readState(name)) ?? emptyState(name, opts.device ?? (await deviceOf(name)));
+  const snap = await snapshot(ctx.ip);
+  // routes with our tag on the session's device that no state lists (a lost state file)
+  const stray = strayRoutes(snap, state.device, state.entries);
+  state.entries.push(...stray);
+  if (stray.length > 0) ctx.opts.warn?.(`${name}: ${stray.length} tagged route(s) on "${state.device}" were not in the state file; removing them too`);
+  return removeEntries(ctx, state, () => true, true, snap);
+}
+
+/** The device of session NAME: [Device] Name of its config; NAME when there is no (valid) config. */
+export async function deviceOf(name: string): Promise<string> {
+  try {
+    const { config } = await loadSessionConfig(name);
+    return config.device.name || name;
+  } catch (error) {
+    if (error instanceof ConfigFailure) return name;
+    throw error;
+  }
+}
+
+export interface AddOptions extends RouteOptions {
+  device: string;
+  via?: string | null;
+  table?: TableRef;
+  metric?: number | null;
+}
+
+/** Ad-hoc routes through the session's device, tagged and recorded (origin "add"). */
+export async function addRoutes(name: string, prefixes: string[], opts: AddOptions): Promise<Entry[]> {
+  const ctx = makeContext(opts);
+  const state = await currentState(name, opts.device);
+  const entries = planSplit({ device: opts.device, prefixes, via: opts.via ?? null, table: opts.table ?? 'main', metric: opts.metric ?? null, origin: 'add', withRule: false }, opts.warn);
+  for (const e of entries) {
+    if (state.entries.some((s) => s.kind === 'route' && e.kind === 'route' && s.dst === e.dst && s.table === e.table && s.metric === e.metric)) {
+      throw new TundError(`${name}: ${describeEntry(e)} is already routed by this session`, { hint: `see "tunroute show ${name}"` });
+    }
+  }
+  await applyEntries(ctx, state, entries, null);
+  return entries;
+}
+
+/** Removes routes of NAME with these prefixes (any origin), optionally only in TABLE. */
+export async function delRoutes(name: string, prefixes: string[], opts: RouteOptions & { table?: TableRef } = {}): Promise<number> {
+  const ctx = makeContext(opts);
+  const state = await readState(name);
+  const wanted = prefixes.map((p) => {
+    const x = parsePrefix(p);
+    if (!x.ok) throw new UsageFailure(`prefix ${JSON.stringify(p)}: ${x.problem} (expected an address with prefix length such as 198.18.0.0/24)`);
+    return x;
+  });
+  const match = (e: Entry) => e.kind === 'route' && wanted.some((w) => w.dst === e.dst && w.family === e.family) && (opts.table === undefined || e.table === opts.table);
+  const missing = wanted.filter((w) => !state?.entries.some((e) => e.kind === 'route' && e.dst === w.dst && e.family === w.family && (opts.table === undefined || e.table === opts.table)));
+  if (!state || missing.length > 0) {
+    throw new TundError(`${name}: no route ${missing.map((m) => JSON.stringify(m.cidr)).join(', ') || JSON.stringify(prefixes[0])} recorded for this session`, { hint: `see "tunroute show ${name}"` });
+  }
+  return removeEntries(ctx, state, match, false);
+}
+
+export interface FullOptions extends RouteOptions {
+  device: string;
+  endpoints: string[];
+  exclude?: string[];
+  table?: 'auto' | number;
+  metric?: number | null;
+}
+
+/** Ad-hoc full tunnel (origin "full"): `tunroute full NAME --endpoint ADDR [--exclude P...]`. */
+export async function fullTunnel(name: string, opts: FullOptions): Promise<ApplyResult> {
+  const ctx = makeContext(opts);
+  const table = opts.table ?? 'auto';
+  if (table !== 'auto') {
+    const problem = fullTableProblem(null, table);
+    if (problem) throw new UsageFailure(`--table ${table}: a full tunnel needs its own routing table (expected auto or a number such as 51820)`);
+  }
+  return applyFull(ctx, { name, device: opts.device, endpoints: opts.endpoints, exclude: opts.exclude ?? [], table, metric: opts.metric ?? null, dns: null, origin: 'full' });
+}
+
+export interface SessionView {
+  state: RouteState;
+  /** per entry: does the kernel have it (null when it could not be checked) */
+  present: (boolean | null)[];
+}
+
+/** The recorded sessions (or one), each entry checked against the kernel. */
+export async function showSessions(name?: string, opts: RouteOptions = {}): Promise<SessionView[]> {
+  const ctx = makeContext(opts);
+  const states = name ? [await readState(name)].filter((s): s is RouteState => s !== null) : await listStates();
+  let snap: Snapshot | null = null;
+  try {
+    snap = await snapshot(ctx.ip);
+  } catch {
+    snap = null;
+  }
+  return states.map((state) => ({ state, present: state.entries.map((e) => (snap ? present(snap, e) : null)) }));
+}

@@ -1,0 +1,149 @@
+// What tunroute made for a session, kept in runDir()/routes/NAME.json. It is written *before* the
+// system is changed (an intent log), so that after a crash at any point `tunroute cleanup NAME`
+// knows every route, rule and DNS setting that may exist. Writes are atomic (temp file + rename).
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { runDir } from '../paths.js';
+
+/** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
+export const ROUTE_PROTO = 250;
+/** Names `ip -json` may print for our protocol (if rt_protos.d registers one). */
+export const ROUTE_PROTO_NAMES = ['250', 'tunroute'];
+
+/** Which verb made an entry: `up`/`full` entries go on `down`; `add` entries on `del`; all on `cleanup`. */
+export type Origin = 'up' | 'full' | 'add';
+
+export type TableRef = number | 'main';
+
+export interface RouteEntry {
+  kind: 'route';
+  family: 4 | 6;
+  /** `ip -json` form: default | ADDR | ADDR/LEN */
+  dst: string;
+  dev: string;
+  via: string | null;
+  table: TableRef;
+  metric: number | null;
+  origin: Origin;
+}
+
+export interface RuleEntry {
+  kind: 'rule';
+  family: 4 | 6;
+  priority: number;
+  /** `ip rule ... to CIDR`, or null for all destinations */
+  to: string | null;
+  table: TableRef;
+  suppressPrefixlength: number | null;
+  origin: Origin;
+}
+
+export type Entry = RouteEntry | RuleEntry;
+
+export interface DnsEntry {
+  backend: 'resolved' | 'resolvconf';
+  link: string;
+  servers: string[];
+  domains: string[];
+  /** resolved: the link is a default route for DNS (full tunnel) */
+  defaultRoute: boolean | null;
+  /** resolvconf: the interface record name (LINK.tund) */
+  record: string | null;
+  origin: Origin;
+}
+
+export interface RouteState {
+  format: 1;
+  name: string;
+  device: string;
+  mode: 'none' | 'split' | 'full' | null;
+  table: number | null;
+  endpoints: string[];
+  entries: Entry[];
+  dns: DnsEntry | null;
+  updated: string;
+}
+
+export function stateDir(): string {
+  return path.join(runDir(), 'routes');
+}
+
+export function statePath(name: string): string {
+  return path.join(stateDir(), `${name}.json`);
+}
+
+export function emptyState(name: string, device: string): RouteState {
+  return { format: 1, name, device, mode: null, table: null, endpoints: [], entries: [], dns: null, updated: new Date().toISOString() };
+}
+
+export async function readState(name: string): Promise<RouteState | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(statePath(name), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const state = JSON.parse(text) as RouteState;
+    if (state && state.format === 1 && Array.isArray(state.entries)) return state;
+  } catch {
+    // fall through: a damaged file is treated as missing (cleanup then sweeps by tag)
+  }
+  return null;
+}
+
+/** Atomic replace: write a temp file in the same directory, fsync, rename over the old one. */
+export async function writeState(state: RouteState): Promise<void> {
+  const dir = stateDir();
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const file = statePath(state.name);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const body = `${JSON.stringify({ ...state, updated: new Date().toISOString() }, null, 2)}\n`;
+  const handle = await fs.open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+export async function deleteState(name: string): Promise<void> {
+  await fs.rm(statePath(name), { force: true });
+}
+
+/** Saves the state, or removes the file when nothing is left in it. */
+export async function saveOrDelete(state: RouteState): Promise<void> {
+  if (state.entries.length === 0 && state.dns === null) await deleteState(state.name);
+  else await writeState(state);
+}
+
+export async function listStates(): Promise<RouteState[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(stateDir());
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const out: RouteState[] = [];
+  for (const file of names.sort()) {
+    if (!file.endsWith('.json')) continue;
+    const state = await readState(file.slice(0, -'.json'.length));
+    if (state) out.push(state);
+  }
+  return out;
+}
+
+export function sameEntry(a: Entry, b: Entry): boolean {
+  if (a.kind !== b.kind || a.family !== b.family || a.table !== b.table) return false;
+  if (a.kind === 'route' && b.kind === 'route') {
+    return a.dst === b.dst && a.dev === b.dev && a.via === b.via && a.metric === b.metric;
+  }
+  if (a.kind === 'rule' && b.kind === 'rule') {
+    return a.priority === b.priority && a.to === b.to && a.suppressPrefixlength === b.suppressPrefixlength;
+  }
+  return false;
+}
