@@ -6,6 +6,9 @@ import { UpDeviceCommand } from './up.js';
 import { DownDeviceCommand } from './down.js';
 import { ShowDeviceCommand } from './show.js';
 import { ListDevicesCommand } from './list.js';
+import { StatusSessionCommand } from './status.js';
+import { WaitSessionCommand } from './wait.js';
+import { WatchSessionCommand } from './watch.js';
 
 main({
   name: 'tunctl',
@@ -17,5 +20,8 @@ main({
     DownDeviceCommand,
     ShowDeviceCommand,
     ListDevicesCommand,
+    StatusSessionCommand,
+    WaitSessionCommand,
+    WatchSessionCommand,
   ],
 });
