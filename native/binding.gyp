@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/tun.cc",
         "src/pump.cc",
+        "src/vtun_codec.cc",
         "src/auth.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -57,8 +57,16 @@ export interface PumpStats {
   badFrames: number; // oversized, garbled or undecryptable frames that were dropped
   echoRequestsReceived: number;
   echoRepliesReceived: number;
+  /** ECHO_REQ frames sent (the initial one, sendControl('echo_req')). */
+  echoRequestsSent: number;
+  /** Decoded packets not written to the device: tun/tap not up yet (EIO) or its queue full. */
+  deviceDownDrops: number;
+  /** UDP frames not sent: nat_hack before the peer's first datagram, or ICMP errors on send. */
+  txDropped: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
+  /** Threads running: started, not stopped, not ended. */
+  running: boolean;
 }
 
 export type PumpEndReason =
@@ -75,13 +83,55 @@ export interface PumpEvent {
   message: string;
 }
 
+/**
+ * The VTun packet pump (native/src/pump.cc). Behaviour:
+ * - start() sets both fds non-blocking, sends one ECHO_REQ (unless natHack) and starts a tx thread
+ *   (device -> net) and an rx thread (net -> device). Throws if called twice.
+ * - Every ECHO_REQ from the peer is answered with ECHO_REP natively; ECHO_REP/any frame updates
+ *   msSinceRx (keep-alive policy stays in JS: sendControl('echo_req'), stats().msSinceRx).
+ * - Exactly one 'ended' event per pump: peer_closed (CONN_CLOSE), eof (TCP EOF/RST),
+ *   device_error, network_error, codec_error, or 'stopped' when stop() ends a running pump.
+ *   After peer_closed, device_error and codec_error the pump itself sends one CONN_CLOSE (as
+ *   vtund); after the event the threads are gone, JS still calls stop() to free the socket.
+ * - Oversized frames (> 2148 bytes), `00 00` headers, BAD frames, UDP datagrams whose length does
+ *   not match the header, and undecryptable frames are dropped and counted in badFrames.
+ * - A tun/tap write that fails with EIO while the interface is down (our own `up` has not run yet,
+ *   spec 5.5) drops the packet (deviceDownDrops) instead of ending the session as vtund would.
+ * - Data frames are held back (the device is not read) for sendDelayMs after start(); speedKbps
+ *   stops reading the device while this second's output exceeds speedKbps*1024/8 + 400 bytes.
+ * - Events arrive through a ThreadSafeFunction that keeps the event loop alive until stop().
+ */
 export interface NativePump {
   start(): void;
-  /** Queue a control frame to the peer: ECHO_REQ or CONN_CLOSE. */
+  /** Queue a control frame to the peer: ECHO_REQ or CONN_CLOSE (sent by the tx thread; a CONN_CLOSE
+   * queued right before stop() is still flushed). No-op before start() and after the pump ended. */
   sendControl(kind: 'echo_req' | 'conn_close'): void;
   stats(): PumpStats;
-  /** Stops the threads and closes netFd (the device fd is left to its owner). Idempotent. */
+  /** Stops and joins the threads and closes netFd (the device fd is left to its owner); sends
+   * nothing itself. Idempotent; also done when the object is garbage-collected. */
   stop(): void;
+}
+
+/** Options of VtunCodec: the same fields as PumpOptions. */
+export interface VtunCodecOptions {
+  compression: CompressionSpec;
+  /** 0 none, 999 legacy Blowfish (flag "E"), 1..16 (spec 10.2). */
+  cipher: number;
+  /** 16 or 32 bytes as the cipher needs (vtunKey); empty for cipher 0. */
+  key: Buffer;
+}
+
+/**
+ * The VTun module chain (compression -> encryption), synchronous, same C++ code as the pump.
+ * Stateful like one pump: encode() is this side's sending direction (one zlib stream, one
+ * CBC/CFB/OFB stream with its side-band on the first frame), decode() the receiving direction.
+ */
+export interface NativeVtunCodec {
+  /** One packet (1..2048 bytes) -> the frame payload (no 2-byte header). Throws RangeError otherwise. */
+  encode(packet: Buffer): Buffer;
+  /** A frame payload -> the packet, or null when the frame is dropped (bad padding, garbled cipher
+   * text, wrong size). Throws when decompression fails (the pump ends with 'codec_error'). */
+  decode(payload: Buffer): Buffer | null;
 }
 
 export interface NativeAddon {
@@ -100,6 +150,9 @@ export interface NativeAddon {
   /** MTU of an interface by name (SIOCGIFMTU). */
   interfaceMtu(name: string): number;
   Pump: new (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
+  VtunCodec: new (options: VtunCodecOptions) => NativeVtunCodec;
+  /** VTun key derivation (spec 10.1): 16 -> MD5(password); 32 -> MD5(first floor(len/2) bytes) || MD5(rest). */
+  vtunKey(password: Buffer, bytes: 16 | 32): Buffer;
   // auth.cc: session set-up helpers (not the packet path).
   /** Blowfish-ECB over whole 8-byte blocks with OpenSSL's BF_ecb_encrypt (VTun challenge, spec 3.6). */
   blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;
