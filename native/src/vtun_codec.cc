@@ -188,9 +188,6 @@ class CompressorImpl {
 // Encryption
 
 namespace {
-constexpr int kSyncReq = 1;       // decoder lost the peer's stream: our sender tags "rsyn"
-constexpr int kSyncReinit = 2;    // re-initialise our sender (new side-band + IV)
-constexpr int kSyncClearReq = 4;  // the peer sent a fresh side-band: stop tagging "rsyn"
 constexpr int kMaxGibberish = 10;
 constexpr int64_t kMaxGibberishMs = 2000;
 constexpr int64_t kMinReinitIntervalMs = 1000;
@@ -264,11 +261,10 @@ class CipherImpl {
       if (!Ecb(sb, 2 * B, error)) return -1;
       pos = 2 * B;
       encState_ = EncState::Sequence;
-      lastReinitMs_ = NowMs();
     }
     uint8_t* hdr = out + pos;
     std::memset(hdr, 0, B);
-    std::memcpy(hdr, encState_ == EncState::ReqInit ? "rsyn" : "seq#", 4);
+    std::memcpy(hdr, sync_ && sync_->wantRsyn.load() ? "rsyn" : "seq#", 4);
     hdr[4] = static_cast<uint8_t>(seq_ >> 24);
     hdr[5] = static_cast<uint8_t>(seq_ >> 16);
     hdr[6] = static_cast<uint8_t>(seq_ >> 8);
@@ -318,18 +314,19 @@ class CipherImpl {
         int64_t now = NowMs();
         if (gibberish_++ == 0) {
           gibStartMs_ = now;
-          Signal(kSyncReq);
+          if (sync_) sync_->wantRsyn = true;
         }
         if (gibberish_ >= kMaxGibberish || now - gibStartMs_ >= kMaxGibberishMs) {
+          // Nothing useful for a while: maybe the peer lost our stream too; start a new one.
           gibberish_ = 0;
-          Signal(kSyncReinit);
+          if (sync_) sync_->reinit = true;
         }
         return DecodeResult::Drop;
       }
       if (!StreamInit(p + 4, error)) return DecodeResult::Drop;
       decState_ = DecState::Sequence;
       gibberish_ = 0;
-      Signal(kSyncClearReq);
+      if (sync_) sync_->wantRsyn = false;
       p += 2 * B;
       n -= 2 * B;
     }
@@ -342,7 +339,7 @@ class CipherImpl {
     if (std::memcmp(p, "seq#", 4) == 0) {
       // normal frame
     } else if (std::memcmp(p, "rsyn", 4) == 0) {
-      Signal(kSyncReinit);
+      if (sync_) sync_->reinit = true;
     } else {
       LoseStream();
       return DecodeResult::Drop;
@@ -354,25 +351,20 @@ class CipherImpl {
   }
 
  private:
-  enum class EncState { Init, Sequence, ReqInit };
+  enum class EncState { Init, Sequence };
   enum class DecState { Init, Sequence };
 
-  void Signal(int bit) {
-    if (sync_) sync_->request.fetch_or(bit);
-  }
   void LoseStream() {
     decState_ = DecState::Init;
-    Signal(kSyncReq);
+    if (sync_) sync_->wantRsyn = true;
   }
   void ApplySyncSignals() {
-    if (!sync_) return;
-    int bits = sync_->request.exchange(0);
-    if (!bits) return;
-    if ((bits & kSyncClearReq) && encState_ == EncState::ReqInit) encState_ = EncState::Sequence;
-    if ((bits & kSyncReq) && encState_ == EncState::Sequence) encState_ = EncState::ReqInit;
-    if (bits & kSyncReinit) {
-      // A peer stuck in "rsyn" keeps asking; one new side-band per second is plenty.
-      if (encState_ != EncState::Init && NowMs() - lastReinitMs_ >= kMinReinitIntervalMs) encState_ = EncState::Init;
+    if (!sync_ || !sync_->reinit.exchange(false)) return;
+    // A peer that keeps tagging "rsyn" keeps asking; one new side-band per second is plenty.
+    int64_t now = NowMs();
+    if (encState_ != EncState::Init && now - lastReinitMs_ >= kMinReinitIntervalMs) {
+      encState_ = EncState::Init;
+      lastReinitMs_ = now;
     }
   }
 

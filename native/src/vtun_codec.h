@@ -48,7 +48,8 @@ size_t CipherKeyBytes(int cipher);
 // What a receiver learns that its own sender must act on (CBC/CFB/OFB resynchronisation, 10.5.4).
 // Shared between the encoder and the decoder of one session; touched from two threads.
 struct ResyncSignal {
-  std::atomic<int> request{0};  // 0 nothing, 1 peer lost our stream: send "rsyn" tags, 2 re-init now
+  std::atomic<bool> wantRsyn{false};  // our decoder lost the peer's stream: tag frames "rsyn"
+  std::atomic<bool> reinit{false};    // the peer asked ("rsyn"): start a new stream (side-band + IV)
 };
 
 class CipherImpl;
