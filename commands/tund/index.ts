@@ -1,9 +1,12 @@
 // tund: runs one VTun session (tund NAME), validates and imports session files.
 import { main } from '../../core/cli/main.js';
 import { CheckSessionCommand } from './check.js';
+import { RunSessionCommand } from './run.js';
+import { ServeCommand } from './serve.js';
+import { ImportVtunCommand } from './import-vtun.js';
 
 main({
   name: 'tund',
   label: 'tund - one VPN session (VTun 3.0 compatible), run by systemd as tund@NAME',
-  commands: [CheckSessionCommand],
+  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ImportVtunCommand],
 });
