@@ -1,0 +1,63 @@
+// tund NAME | tund --instance NAME: run one session in the foreground (what tund@NAME.service
+// runs). A client connects to its Endpoint and reconnects per Persist; a server session listens on
+// its Listen address (or on the socket systemd passes as fd 3) and serves only that session.
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../../core/cli/base.js';
+import { loadSessionConfig } from '../../core/config/load.js';
+import { formatConfigProblem, UsageFailure } from '../../core/errors.js';
+import { checkName } from '../../core/names.js';
+import { runSession } from '../../core/session/index.js';
+import { listenFds } from '../../core/systemd/listen-fds.js';
+import { native } from '../../native/index.js';
+import { sessionContext } from './session-context.js';
+
+export class RunSessionCommand extends BaseCommand {
+  static override paths = [Command.Default];
+
+  static override usage = Command.Usage({
+    category: 'Sessions',
+    description: 'run one VTun session in the foreground',
+    details: `
+      Reads \`/etc/tund/NAME.conf\` (\`$TUND_CONFIG_DIR\` overrides the directory) and its secret file, then runs the session until SIGTERM or SIGINT. Logs go to stderr, one line per event, prefixed with \`NAME:\`; system changes are echoed as \`[#] ip ...\` unless \`--quiet\`.
+
+      A client (\`Role = client\`) connects to \`Endpoint\`, authenticates, opens the tun/tap device the server asks for, sets its addresses and MTU, and moves packets until the link ends. With \`Persist = yes\` it reconnects (after 1 s, then 5 s, doubling up to 60 s); with \`Persist = keep\` the device and its addresses also stay across reconnects.
+
+      A server session (\`Role = server\`) listens on \`Listen\` (or on the listening socket systemd passes, \`Accept=no\`) and serves only this session; to serve many sessions on one port use \`tund serve\`.
+
+      VTun has no integrity or replay protection: use it only over networks you trust.
+
+      Exit status: 0 after SIGTERM/SIGINT (an orderly stop is not a failure) or when the peer closed the link; 1 on authentication failure or a lost link (without Persist); 77 without CAP_NET_ADMIN; 78 for an invalid configuration.
+    `,
+    examples: [
+      ['Run the session "office" in the foreground', '$0 office'],
+      ['The same, as the systemd unit tund@office.service runs it', '$0 --instance office'],
+    ],
+  });
+
+  name = Option.String({ required: false, name: 'NAME' });
+
+  instance = Option.String('--instance', { description: 'Session NAME (as used by tund@NAME.service)' });
+
+  async run(): Promise<number> {
+    if (this.name !== undefined && this.instance !== undefined && this.name !== this.instance) {
+      throw new UsageFailure(`two different session names "${this.name}" and "${this.instance}"`, 'give the NAME once');
+    }
+    const name = this.instance ?? this.name;
+    if (name === undefined) throw new UsageFailure('missing session NAME', 'run "tund NAME", or see "tund --help"');
+    checkName(name, 'session');
+    const loaded = await loadSessionConfig(name);
+    for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
+    const config = loaded.config;
+    const session = sessionContext(this, { controlSocket: true });
+    try {
+      let passedFd: { fd: number; listening: boolean } | null = null;
+      if (config.session.role === 'server') {
+        const fds = listenFds().filter((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
+        if (fds[0]) passedFd = { fd: fds[0].fd, listening: native().socketAcceptsConnections(fds[0].fd) };
+      }
+      return await runSession(config, { ...session.ctx, passedFd });
+    } finally {
+      session.dispose();
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// The session's tun/tap device: opened after OK FLAGS (the server decides tun or ether), attached
+// to when a persistent device of that name exists, addressed and brought up with `ip` (each call
+// echoed as `[#] ip ...`). Addresses already present (Persist = keep, or a device that survived
+// a restart) are left alone.
+import fs from 'node:fs';
+import type { SessionConfig } from '../config/types.js';
+import { TunDevice } from '../device/tun.js';
+import { TundError } from '../errors.js';
+import type { Ip } from '../ip.js';
+import type { DeviceInfo } from '../status/types.js';
+import type { VtunType } from '../vtun/flags.js';
+
+export interface SessionDevice {
+  device: TunDevice;
+  kind: 'tun' | 'tap';
+  /** the interface existed before we opened it (a persistent device, e.g. from tunctl) */
+  preexisting: boolean;
+  info: DeviceInfo;
+}
+
+interface AddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+  address?: string;
+}
+
+export function deviceKindFor(type: VtunType): 'tun' | 'tap' {
+  if (type === 'tun') return 'tun';
+  if (type === 'ether') return 'tap';
+  throw new TundError(`VTun type "${type}" (pty/pipe tunnels) is not supported by tund`, {
+    hint: 'use Mode = tun or tap on the server (vtund.conf "type tun;" or "type ether;")',
+  });
+}
+
+export async function openSessionDevice(config: SessionConfig, type: VtunType, ip: Ip, log: (line: string) => void): Promise<SessionDevice> {
+  const kind = deviceKindFor(type);
+  const name = config.device.name;
+  const configured = config.device.mode === 'tap' ? 'tap' : config.device.mode === 'tun' ? 'tun' : null;
+  if (configured && configured !== kind) log(`the server asked for a ${kind} device (this config says ${configured}); using ${kind}`);
+  const preexisting = fs.existsSync(`/sys/class/net/${name}`);
+  const device = TunDevice.open(name, { kind, multiQueue: config.device.multiQueue });
+  try {
+    await configureDevice(device.name, config, kind, ip);
+  } catch (error) {
+    device.close();
+    throw error;
+  }
+  return {
+    device,
+    kind,
+    preexisting,
+    info: { ifname: device.name, kind, mtu: safeMtu(device), multi_queue: config.device.multiQueue, persist: preexisting },
+  };
+}
+
+function safeMtu(device: TunDevice): number | null {
+  try {
+    return device.mtu();
+  } catch {
+    return null;
+  }
+}
+
+function stripPrefix(a: string): string {
+  const i = a.indexOf('/');
+  return i < 0 ? a : a.slice(0, i);
+}
+
+export async function configureDevice(ifname: string, config: SessionConfig, kind: 'tun' | 'tap', ip: Ip): Promise<void> {
+  const d = config.device;
+  if (d.mtu !== null) {
+    const links = await ip.jsonOrEmpty<Array<{ mtu?: number }>>(['link', 'show', 'dev', ifname]);
+    if (links[0]?.mtu !== d.mtu) await ip.run(['link', 'set', 'dev', ifname, 'mtu', String(d.mtu)]);
+  }
+  const present = await ip.jsonOrEmpty<Array<{ addr_info?: AddrInfo[] }>>(['addr', 'show', 'dev', ifname]);
+  const have = new Set((present[0]?.addr_info ?? []).map((a) => a.local));
+  for (const address of d.addresses) {
+    const local = stripPrefix(address);
+    if (have.has(local)) continue;
+    const family = local.includes(':') ? '-6' : '-4';
+    if (d.peer !== null && kind === 'tun' && !local.includes(':') === !d.peer.includes(':')) {
+      await ip.run([family, 'addr', 'add', local, 'peer', d.peer, 'dev', ifname]);
+    } else {
+      await ip.run([family, 'addr', 'add', address, 'dev', ifname]);
+    }
+  }
+  await ip.run(['link', 'set', 'dev', ifname, 'up']);
+}
