@@ -76,7 +76,8 @@ export class ImportVtunCommand extends BaseCommand {
     let written = 0;
     for (const s of result.sessions) {
       const at = (line: number, message: string) => formatConfigProblem({ file: this.file, line, message });
-      if (this.verbose > 0) for (const n of s.notes) this.note(at(n.line, n.message));
+      if (this.verbose > 0) for (const n of s.infos) this.note(at(n.line, n.message));
+      for (const n of s.notes) this.note(`note: ${at(n.line, n.message)}`);
       for (const w of s.warnings) this.warn(at(w.line, w.message));
       if (s.conf === null) {
         invalid++;

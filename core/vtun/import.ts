@@ -49,7 +49,10 @@ export interface ImportedSession {
   config: SessionConfig | null;
   errors: ImportMessage[];
   warnings: ImportMessage[];
+  /** remarks worth reading (something behaves differently or was dropped on purpose) */
   notes: ImportMessage[];
+  /** what became what (shown with -v) */
+  infos: ImportMessage[];
 }
 
 export interface ImportResult {
@@ -94,14 +97,15 @@ interface Draft {
 }
 
 function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions): ImportedSession {
-  const out: ImportedSession = { name: s.name, line: s.line, conf: null, secret: s.password ?? '', config: null, errors: [], warnings: [], notes: [] };
+  const out: ImportedSession = { name: s.name, line: s.line, conf: null, secret: s.password ?? '', config: null, errors: [], warnings: [], notes: [], infos: [] };
   const err = (line: number, message: string) => out.errors.push({ line, message: `session "${s.name}": ${message}` });
   const warn = (line: number, message: string) => out.warnings.push({ line, message: `session "${s.name}": ${message}` });
   const note = (line: number, message: string) => out.notes.push({ line, message: `session "${s.name}": ${message}` });
+  const info = (line: number, message: string) => out.infos.push({ line, message: `session "${s.name}": ${message}` });
 
   const problem = nameProblem(s.name);
   if (problem) {
-    err(s.line, `cannot be a tund session name: the name ${problem} (expected 1-15 letters, digits or _ = + . -); rename the section in a copy of the file, then set "Host = ${s.name}" in [Session] so that the VTun peer still sees the old name`);
+    err(s.line, `cannot be a tund session name (${problem.replace(/ \(expected.*\)$/, '')}; expected 1-15 letters, digits or _ = + . -): rename the section in a copy of the file, then set "Host = ${s.name}" in [Session] so that the VTun peer still sees the old name`);
     return out;
   }
   const role = opts.client ? 'client' : 'server';
@@ -204,8 +208,9 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
   if (speed) {
     const sp = parseSpeed(speed.value);
     if (!sp.ok) err(speed.line, `speed "${speed.value}" ${sp.problem}`);
-    else if (role === 'server') d.session.push({ key: 'Speed', value: sp.value.out === sp.value.in ? String(sp.value.out) : `${sp.value.out}:${sp.value.in}` });
-    else if (sp.value.out !== 0 || sp.value.in !== 0) note(speed.line, 'speed is decided by the server (the client sends at the rate the server gives); not set for a client');
+    else if (role === 'server') {
+      if (sp.value.out !== 0 || sp.value.in !== 0) d.session.push({ key: 'Speed', value: sp.value.out === sp.value.in ? String(sp.value.out) : `${sp.value.out}:${sp.value.in}` });
+    } else if (sp.value.out !== 0 || sp.value.in !== 0) note(speed.line, 'speed is decided by the server (the client sends at the rate the server gives); not set for a client');
   }
   const sslauth = get('sslauth');
   if (sslauth) {
@@ -246,7 +251,7 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
     }
   }
 
-  const ctx: CommandContext = { cfg, s, d, mode, vtunDevice, warn, note, err };
+  const ctx: CommandContext = { cfg, s, d, mode, vtunDevice, warn, note, info, err };
   for (const cmd of s.up) convertCommand(ctx, cmd, 'up');
   for (const cmd of s.down) convertCommand(ctx, cmd, 'down');
   if ((mode === 'pipe' || mode === 'tty') && d.program === null) {
@@ -265,7 +270,7 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
 
   const conf = renderSessionConfig({
     header: [
-      `tund session "${s.name}", imported from ${opts.file} (line ${s.line}) by "tund import-vtun".`,
+      `tund session "${s.name}", imported from ${path.resolve(opts.file)} (line ${s.line}) by "tund import-vtun".`,
       'See tund.conf(5). The password is in the secret file (SecretFile, default NAME.secret beside this file).',
     ],
     sections: [
@@ -311,6 +316,7 @@ interface CommandContext {
   vtunDevice: string | null;
   warn: (line: number, message: string) => void;
   note: (line: number, message: string) => void;
+  info: (line: number, message: string) => void;
   err: (line: number, message: string) => void;
 }
 
@@ -329,11 +335,11 @@ function convertCommand(ctx: CommandContext, cmd: VtundCommand, phase: 'up' | 'd
   const byteStream = mode === 'pipe' || mode === 'tty';
   if (byteStream && phase === 'up' && d.program === null && (cmd.kind === 'program' || cmd.kind === 'ppp')) {
     d.program = toShell(ctx, cmd);
-    ctx.note(cmd.line, `${describe(cmd)} becomes [Device] Program (its stdin/stdout or pty carries the ${mode} data)`);
+    ctx.info(cmd.line, `${describe(cmd)} becomes [Device] Program (its stdin/stdout or pty carries the ${mode} data)`);
     return;
   }
   if (!byteStream) {
-    const mapped = cmd.kind === 'ip' ? mapIp(ctx, cmd, phase) : cmd.kind === 'ifconfig' ? mapIfconfig(ctx, cmd, phase) : cmd.kind === 'route' ? mapRoute(ctx, cmd, phase) : cmd.kind === 'program' ? mapProgram(ctx, cmd) : false;
+    const mapped = cmd.kind === 'ip' ? mapIp(ctx, cmd, phase) : cmd.kind === 'ifconfig' ? mapIfconfig(ctx, cmd, phase) : cmd.kind === 'route' ? mapRoute(ctx, cmd, phase) : cmd.kind === 'program' ? mapProgram(ctx, cmd, phase) : false;
     if (mapped) return;
   }
   const shell = toShell(ctx, cmd);
@@ -400,7 +406,7 @@ function mapIpAddrAdd(ctx: CommandContext, cmd: VtundCommand, t: string[]): bool
     ctx.d.peer = p;
   }
   if (!ctx.d.addresses.includes(addr)) ctx.d.addresses.push(addr);
-  ctx.note(cmd.line, `${describe(cmd)} becomes [Device] Address = ${addr}${peer !== undefined ? `, Peer = ${ctx.d.peer}` : ''}`);
+  ctx.info(cmd.line, `${describe(cmd)} becomes [Device] Address = ${addr}${peer !== undefined ? `, Peer = ${ctx.d.peer}` : ''}`);
   return true;
 }
 
@@ -424,7 +430,7 @@ function mapIpLinkSet(ctx: CommandContext, cmd: VtundCommand, t: string[], phase
       rest.push(k, t[++i]!);
     } else return false;
   }
-  if (mapped.length > 0) ctx.note(cmd.line, `${describe(cmd)}: ${mapped.join(', ')}`);
+  if (mapped.length > 0) ctx.info(cmd.line, `${describe(cmd)}: ${mapped.join(', ')}`);
   if (rest.length > 0) {
     const shell = [shellWord(ctx, programOf(ctx, cmd)), 'link', 'set', 'dev', '"${TUND_DEVICE}"', ...rest.map((r) => shellWord(ctx, r))].join(' ');
     ctx.d.hooks.push({ key: phase === 'up' ? 'Up' : 'Down', value: shell });
@@ -460,7 +466,7 @@ function addRoute(ctx: CommandContext, cmd: VtundCommand, prefix: string | undef
     return false;
   }
   if (!ctx.d.allowed.includes(p)) ctx.d.allowed.push(p);
-  ctx.note(cmd.line, `${describe(cmd)} becomes [Route] Mode = split, AllowedIPs = ${p}`);
+  ctx.info(cmd.line, `${describe(cmd)} becomes [Route] Mode = split, AllowedIPs = ${p}`);
   return true;
 }
 
@@ -471,7 +477,7 @@ function mapRouteDel(ctx: CommandContext, cmd: VtundCommand, prefix: string | un
 }
 
 function dropWithNote(ctx: CommandContext, cmd: VtundCommand, why: string): boolean {
-  ctx.note(cmd.line, `${describe(cmd)} dropped (${why})`);
+  ctx.info(cmd.line, `${describe(cmd)} dropped (${why})`);
   return true;
 }
 
@@ -517,7 +523,7 @@ function mapIfconfig(ctx: CommandContext, cmd: VtundCommand, phase: 'up' | 'down
   if (peer !== undefined) ctx.d.peer = peer;
   if (mtu !== undefined) ctx.d.mtu = mtu;
   const parts = [cidr && `Address = ${cidr}`, peer && `Peer = ${peer}`, mtu !== undefined && `MTU = ${mtu}`].filter(Boolean);
-  ctx.note(cmd.line, parts.length > 0 ? `${describe(cmd)} becomes [Device] ${parts.join(', ')}` : `${describe(cmd)} dropped (tund brings the device up)`);
+  ctx.info(cmd.line, parts.length > 0 ? `${describe(cmd)} becomes [Device] ${parts.join(', ')}` : `${describe(cmd)} dropped (tund brings the device up)`);
   return true;
 }
 
@@ -556,11 +562,15 @@ function mapRoute(ctx: CommandContext, cmd: VtundCommand, phase: 'up' | 'down'):
   return false;
 }
 
-function mapProgram(ctx: CommandContext, cmd: VtundCommand): boolean {
+function mapProgram(ctx: CommandContext, cmd: VtundCommand, phase: 'up' | 'down'): boolean {
   const t = tokensOf(cmd);
   const prog = cmd.path ? path.basename(cmd.path) : null;
-  if (prog === 'sysctl' && t.some((a) => /^net\.ipv6\.conf\.(%d|%%)\.disable_ipv6=1$/.test(a))) {
-    return dropWithNote(ctx, cmd, 'tund keeps the tunnel device quiet until the link is ready; add an Up hook if you still want IPv6 off');
+  if (phase === 'up' && prog === 'sysctl' && t.some((a) => /^net\.ipv6\.conf\.(%d|%%)\.disable_ipv6=1$/.test(a))) {
+    // keeps IPv6 router solicitations off the tunnel, which a vtund peer can choke on (spec 5.5)
+    const shell = toShell(ctx, cmd);
+    ctx.d.hooks.push({ key: 'Up', value: shell });
+    ctx.note(cmd.line, `${describe(cmd)} kept as Up = ${shell} (it keeps IPv6 traffic off the tunnel; remove it if you want IPv6 there)`);
+    return true;
   }
   return false;
 }
