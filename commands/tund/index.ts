@@ -3,9 +3,10 @@ import { main } from '../../core/cli/main.js';
 import { CheckSessionCommand } from './check.js';
 import { RunSessionCommand } from './run.js';
 import { ServeCommand } from './serve.js';
+import { ImportVtunCommand } from './import-vtun.js';
 
 main({
   name: 'tund',
   label: 'tund - one VPN session (VTun 3.0 compatible), run by systemd as tund@NAME',
-  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand],
+  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ImportVtunCommand],
 });
