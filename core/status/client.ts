@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { controlSocketPath, runDir } from '../paths.js';
-import { lineSplitter, type ControlReply, type StateEvent, type StatusSession } from './protocol.js';
+import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 
 export class ControlUnavailable extends Error {
   constructor(
@@ -130,13 +130,44 @@ export function socketNames(dir = runDir()): string[] {
     .sort();
 }
 
+/**
+ * Routes and DNS as tunroute recorded them (runDir()/routes/NAME.json, core/route/state.ts), for
+ * sessions whose status reply has none. Read defensively: any problem means "unknown" (null).
+ */
+export function routeInfoFromState(name: string, dir = runDir()): { route: RouteInfo | null; dns: DnsInfo | null } {
+  try {
+    const st = JSON.parse(fs.readFileSync(path.join(dir, 'routes', `${name}.json`), 'utf8')) as {
+      device?: string;
+      mode?: RouteInfo['mode'] | null;
+      table?: number | null;
+      entries?: { kind?: string; dst?: string; dev?: string }[];
+      dns?: { backend?: DnsInfo['backend']; servers?: string[]; domains?: string[] } | null;
+    };
+    const prefixes = (st.entries ?? [])
+      .filter((e) => e.kind === 'route' && typeof e.dst === 'string' && (st.device === undefined || e.dev === st.device))
+      .map((e) => (e.dst === 'default' ? 'default' : e.dst!));
+    const route: RouteInfo | null = st.mode ? { mode: st.mode, prefixes: [...new Set(prefixes)], table: typeof st.table === 'number' ? st.table : null } : null;
+    const dns: DnsInfo | null = st.dns ? { backend: st.dns.backend ?? null, servers: st.dns.servers ?? [], domains: st.dns.domains ?? [] } : null;
+    return { route, dns };
+  } catch {
+    return { route: null, dns: null };
+  }
+}
+
 /** Status of every running session (stale sockets are skipped), or of the named ones. */
 export async function collectStatus(names?: string[], timeoutMs = 3000): Promise<StatusSession[]> {
   const wanted = names && names.length > 0 ? names : socketNames();
   const results = await Promise.all(
     wanted.map(async (name) => {
       try {
-        return await requestStatus(controlSocketPath(name), timeoutMs);
+        const status = await requestStatus(controlSocketPath(name), timeoutMs);
+        if (!status.route || !status.dns) {
+          const known = routeInfoFromState(status.name);
+          status.route ??= known.route;
+          status.dns ??= known.dns;
+        }
+        status.unit ??= null;
+        return status;
       } catch (error) {
         if (error instanceof ControlUnavailable) return null;
         throw error;
