@@ -3,6 +3,7 @@
 //   - the control socket runDir()/NAME.sock (tunctl status / wait / watch),
 //   - one log line `NAME: <state text>` on stderr (the journal adds the timestamps).
 import fs from 'node:fs';
+import { loadSessionConfig } from '../config/load.js';
 import { controlSocketPath } from '../paths.js';
 import { ControlServer } from '../status/server.js';
 import type { DnsInfo, RouteInfo } from '../status/protocol.js';
@@ -19,7 +20,15 @@ export interface SystemdReporterOptions {
   /** route / DNS info for `status` (from tunroute), when the session knows it */
   route?: () => RouteInfo | null;
   dns?: () => DnsInfo | null;
+  /**
+   * Install a SIGHUP handler (systemctl reload = ExecReload=kill -HUP): RELOADING=1, the reload
+   * handler, READY=1. Default true when nothing else listens for SIGHUP yet.
+   */
+  handleSighup?: boolean;
 }
+
+/** What a reload does; set by the session with setReloadHandler(). */
+export type ReloadHandler = () => Promise<void> | void;
 
 /** The systemd unit this process runs in (from /proc/self/cgroup), or null outside systemd. */
 export function currentUnit(cgroupFile = '/proc/self/cgroup'): string | null {
@@ -47,6 +56,9 @@ export class SystemdReporter implements SessionReporter {
   private control: ControlServer | null = null;
   private lastLogged: string | null = null;
   private closed = false;
+  private reloadHandler: ReloadHandler;
+  private reloadRunning = false;
+  private readonly onSighup = () => void this.reload();
 
   constructor(
     readonly name: string,
@@ -70,6 +82,8 @@ export class SystemdReporter implements SessionReporter {
       counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
       pid: process.pid,
     };
+    this.reloadHandler = () => this.checkConfig();
+    if (options.handleSighup ?? process.listenerCount('SIGHUP') === 0) process.on('SIGHUP', this.onSighup);
     this.notifier.startWatchdog();
     if (!loopBlockerArmed && installTestLoopBlocker(process.env, (l) => this.log(`${name}: ${l}`))) loopBlockerArmed = true;
   }
@@ -139,6 +153,42 @@ export class SystemdReporter implements SessionReporter {
     this.log(`${this.name}: reloaded`);
   }
 
+  /** What SIGHUP does between RELOADING=1 and READY=1 (default: checkConfig). */
+  setReloadHandler(handler: ReloadHandler): void {
+    this.reloadHandler = handler;
+  }
+
+  /**
+   * The default reload: read and validate /etc/tund/NAME.conf again and log the outcome. The running
+   * tunnel is left as it is (a changed file takes effect on restart); a broken file is reported and
+   * the session keeps running with the configuration it started with.
+   */
+  async checkConfig(): Promise<void> {
+    try {
+      await loadSessionConfig(this.name);
+      this.log(`${this.name}: reload: configuration is valid; changes take effect on restart`);
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      this.log(`${this.name}: reload: configuration has problems, keeping the running session:`);
+      for (const line of text.split('\n')) this.log(`${this.name}:   ${line}`);
+    }
+  }
+
+  /** SIGHUP: RELOADING=1, the reload handler, READY=1 (with the current STATUS=). */
+  async reload(): Promise<void> {
+    if (this.reloadRunning || this.closed) return;
+    this.reloadRunning = true;
+    this.reloading();
+    try {
+      await this.reloadHandler();
+    } catch (error) {
+      this.log(`${this.name}: reload failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.reloadRunning = false;
+      if (!this.closed) this.reloaded();
+    }
+  }
+
   setSnapshotSource(source: () => SessionSnapshot): void {
     this.source = source;
   }
@@ -146,6 +196,7 @@ export class SystemdReporter implements SessionReporter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    process.off('SIGHUP', this.onSighup);
     this.notifier.stopWatchdog();
     this.control?.close();
     this.control = null;

@@ -223,3 +223,50 @@ test('currentUnit reads the unit from /proc/self/cgroup', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SIGHUP: RELOADING=1, the reload handler, then READY=1 with the current STATUS=', async () => {
+  const sink = new FakeSink();
+  const logs: string[] = [];
+  const r = new SystemdReporter('office', {
+    notifier: new Notifier({ env: { NOTIFY_SOCKET: '/x' }, sink }),
+    log: (l) => logs.push(l),
+    socketPath: null,
+    handleSighup: true,
+  });
+  try {
+    r.state(snap('connected', { endpoint: '198.18.0.1:5000' }));
+    let ran = 0;
+    r.setReloadHandler(async () => {
+      ran++;
+      assert.equal(sink.messages[sink.messages.length - 1], 'RELOADING=1\nSTATUS=reloading');
+      await new Promise((res) => setTimeout(res, 20));
+    });
+    sink.messages.length = 0;
+    process.emit('SIGHUP', 'SIGHUP');
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(ran, 1);
+    assert.deepEqual(sink.messages, ['RELOADING=1\nSTATUS=reloading', 'READY=1\nSTATUS=connected to 198.18.0.1:5000 since 2026-11-22T06:00:00.000Z']);
+  } finally {
+    r.close();
+  }
+  assert.equal(process.listenerCount('SIGHUP'), 0, 'close() removes the SIGHUP handler');
+});
+
+test('the default reload re-reads the config and keeps running when it is broken', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tund-reload-'));
+  const saved = process.env.TUND_CONFIG_DIR;
+  process.env.TUND_CONFIG_DIR = dir;
+  const logs: string[] = [];
+  const r = new SystemdReporter('office', { notifier: new Notifier({ env: {} }), log: (l) => logs.push(l), socketPath: null, handleSighup: false });
+  try {
+    fs.writeFileSync(path.join(dir, 'office.conf'), '[Session]\nRole = client\nEndpoint = 198.18.0.1:5000\nMTU = x\n', { mode: 0o600 });
+    await r.reload();
+    assert.ok(logs.some((l) => l.startsWith('office: reload: configuration has problems')), logs.join('\n'));
+    assert.equal(logs[logs.length - 1], 'office: reloaded');
+  } finally {
+    r.close();
+    if (saved === undefined) delete process.env.TUND_CONFIG_DIR;
+    else process.env.TUND_CONFIG_DIR = saved;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
