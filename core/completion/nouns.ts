@@ -1,0 +1,76 @@
+// Dynamic nouns for shell completion (`tunctl __complete KIND PREFIX`): session names from
+// CONFIG_DIR/*.conf, TUN/TAP devices of the current network namespace, running sessions from
+// RUN_DIR/*.sock. Every function is quiet: on any error it returns what it has (maybe nothing).
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { NAME_PATTERN } from '../names.js';
+import { configDir, runDir } from '../paths.js';
+
+export const NOUN_KINDS = ['sessions', 'devices', 'running'] as const;
+export type NounKind = (typeof NOUN_KINDS)[number];
+
+export interface Candidate {
+  value: string;
+  description: string | null;
+}
+
+async function stems(dir: string, suffix: string): Promise<string[]> {
+  try {
+    return (await readdir(dir))
+      .filter((f) => f.endsWith(suffix))
+      .map((f) => f.slice(0, -suffix.length))
+      .filter((n) => NAME_PATTERN.test(n))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+interface IpLink {
+  ifname?: string;
+  linkinfo?: { info_kind?: string; info_data?: { type?: string } };
+}
+
+function tunDevices(): Promise<Candidate[]> {
+  return new Promise((resolve) => {
+    execFile('ip', ['-j', '-d', 'link', 'show'], { env: { ...process.env, LC_ALL: 'C' }, timeout: 3000, maxBuffer: 8 << 20 }, (error, stdout) => {
+      if (error) return resolve([]);
+      try {
+        const links = JSON.parse(stdout) as IpLink[];
+        resolve(
+          links
+            .filter((l) => l.ifname && l.linkinfo?.info_kind === 'tun')
+            .map((l) => ({ value: l.ifname!, description: `${l.linkinfo?.info_data?.type ?? 'tun'} device` }))
+            .sort((a, b) => a.value.localeCompare(b.value)),
+        );
+      } catch {
+        resolve([]);
+      }
+    });
+  });
+}
+
+export async function nouns(kind: string, prefix: string): Promise<Candidate[]> {
+  let all: Candidate[];
+  switch (kind) {
+    case 'sessions': {
+      const running = new Set(await stems(runDir(), '.sock'));
+      all = (await stems(configDir(), '.conf')).map((n) => ({ value: n, description: running.has(n) ? 'session (running)' : 'session' }));
+      break;
+    }
+    case 'running':
+      all = (await stems(runDir(), '.sock')).map((n) => ({ value: n, description: 'running session' }));
+      break;
+    case 'devices':
+      all = await tunDevices();
+      break;
+    default:
+      all = [];
+  }
+  return all.filter((c) => c.value.startsWith(prefix));
+}
+
+/** One candidate per line, `value<TAB>description` (cobra's __complete format). */
+export function formatCandidates(list: Candidate[]): string {
+  return list.map((c) => (c.description ? `${c.value}\t${c.description}\n` : `${c.value}\n`)).join('');
+}
