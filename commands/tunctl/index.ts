@@ -9,6 +9,8 @@ import { ListDevicesCommand } from './list.js';
 import { StatusSessionCommand } from './status.js';
 import { WaitSessionCommand } from './wait.js';
 import { WatchSessionCommand } from './watch.js';
+import { CompleteNounsCommand } from './complete.js';
+import { CompletionScriptCommand } from './completion.js';
 
 main({
   name: 'tunctl',
@@ -23,5 +25,7 @@ main({
     StatusSessionCommand,
     WaitSessionCommand,
     WatchSessionCommand,
+    CompleteNounsCommand,
+    CompletionScriptCommand,
   ],
 });
