@@ -40,6 +40,10 @@ if [[ -z ${npm_config_nodedir:-} ]]; then
   [[ -f $nodedir/include/node/node_api.h ]] && export npm_config_nodedir=$nodedir
 fi
 
+# One build at a time in this tree (npm ci replaces node_modules; node-gyp rewrites native/build).
+exec 9>/tmp/tund-native.lock
+flock 9
+
 # npm ci only when the lock file or the native sources changed since the last successful run.
 stamp_value=$( (cat package-lock.json package.json native/binding.gyp native/src/* 2>/dev/null; node --version) | sha256sum | cut -d' ' -f1)
 stamp_file=node_modules/.tund-setup-stamp
@@ -54,4 +58,5 @@ fi
 
 say "compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
+flock -u 9
 say "ready"
