@@ -30,8 +30,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   if (best === undefined) return undefined;
-  const limit = Math.max(1, Math.min(3, Math.floor(Math.max(word.length, best.length) / 3)));
-  // a prefix (Keepalive vs Keep) also counts
-  const prefix = word.length >= 3 && best.toLowerCase().startsWith(word.toLowerCase());
+  const limit = Math.max(1, Math.min(3, Math.ceil(Math.max(word.length, best.length) / 3)));
+  // a prefix either way (Keep vs Keepalive, tunnel vs tun) also counts
+  const [w, b] = [word.toLowerCase(), best.toLowerCase()];
+  const prefix = Math.min(w.length, b.length) >= 3 && (b.startsWith(w) || w.startsWith(b));
   return bestDistance <= limit || prefix ? best : undefined;
 }
