@@ -1,0 +1,68 @@
+// A deliberately misbehaving VTun client for vtun-faults.bats: authenticates with tund's own
+// handshake code (dist/), then sends frames a correct peer never sends and reports on stdout
+// whether the server still answers ECHO_REQ.
+//   node vtun-raw-client.mjs HOST PORT SESSION PASSWORD_FILE MODE
+//   MODE: oversized | badflags | garbage-data
+import fs from 'node:fs';
+import net from 'node:net';
+import { BlockChannel, clientHandshake } from '../../dist/core/vtun/handshake.js';
+
+const [host, port, session, pwFile, mode] = process.argv.slice(2);
+const password = fs.readFileSync(pwFile);
+const sock = net.connect(Number(port), host);
+await new Promise((resolve, reject) => {
+  sock.once('connect', resolve);
+  sock.once('error', reject);
+});
+const ch = new BlockChannel(sock);
+const hs = await clientHandshake(ch, { host: session, password, sslAuth: true, timeoutMs: 5000 });
+console.log(`flags ${hs.flagsText}`);
+
+const frame = (word, payload = Buffer.alloc(0)) => {
+  const h = Buffer.alloc(2);
+  h.writeUInt16BE(word);
+  return Buffer.concat([h, payload]);
+};
+
+/** Sends ECHO_REQ and waits (answering the peer's ECHO_REQs) for ECHO_REP. */
+async function alive(ms) {
+  sock.write(frame(0x2000));
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let h;
+    try {
+      h = (await ch.read(2, left)).readUInt16BE(0);
+    } catch {
+      return false;
+    }
+    if (h & 0x4000) return true;
+    if (h & 0x2000) sock.write(frame(0x4000));
+    else if (h & 0x1000) return false;
+    else if ((h & 0xf000) === 0) {
+      try {
+        await ch.read(h & 0x0fff, left);
+      } catch {
+        return false;
+      }
+    }
+  }
+}
+
+if (mode === 'oversized') {
+  // length 4095 > 2148: read and dropped by the receiver (spec 6.2)
+  sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x45)));
+  sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x00)));
+} else if (mode === 'badflags') {
+  sock.write(frame(0x8000)); // BAD_FRAME: logged and ignored
+  sock.write(frame(0x3000)); // REQ|CLS combination: ignored by vtund
+} else if (mode === 'garbage-data') {
+  // well-formed frames with content that is no IP packet: the session of this client may end
+  for (let i = 0; i < 5; i++) sock.write(frame(40, Buffer.alloc(40, 0xa5)));
+}
+// give the server the time to chew on it, then ask whether it still talks to us
+await new Promise((r) => setTimeout(r, 500));
+console.log((await alive(4000)) ? 'alive' : 'gone');
+sock.destroy();
+process.exit(0);

@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# Helpers for the VTun suites (vtun-interop, vtun-tund2tund, vtun-faults): two namespaces joined by
+# a veth pair (underlay 198.18.77.1/30 server - 198.18.77.2/30 client), tunnel 198.19.77.1 (server)
+# - 198.19.77.2 (client); tund sessions written into per-side config dirs; the real Debian vtund
+# through /work/shared/interop/vtund-peer.sh. Load after common.bash:
+#
+#   load ../helpers/common
+#   load ../helpers/vtun
+#   setup()    { common_setup; vtun_setup; }
+#   teardown() { vtun_teardown; common_teardown; }
+
+VTUND_PEER=${VTUND_PEER:-/work/shared/interop/vtund-peer.sh}
+VT_SADDR=198.18.77.1
+VT_CADDR=198.18.77.2
+VT_TS=198.19.77.1
+VT_TC=198.19.77.2
+VT_PW=interop-pw
+VT_HOST=vtdemo
+
+vtun_setup() {
+  NS_S=$(make_netns s) || return 1
+  NS_C=$(make_netns c) || return 1
+  veth_pair "$NS_S" "$VT_SADDR/30" "$NS_C" "$VT_CADDR/30"
+  SDIR=$BATS_TEST_TMPDIR/etc-s CDIR=$BATS_TEST_TMPDIR/etc-c
+  SRUN=$BATS_TEST_TMPDIR/run-s CRUN=$BATS_TEST_TMPDIR/run-c
+  mkdir -p "$SDIR" "$CDIR" "$SRUN" "$CRUN"
+  VTUND_PIDFILES=$BATS_TEST_TMPDIR/vtund.pids
+  : >"$VTUND_PIDFILES"
+}
+
+vtun_teardown() {
+  local f
+  if [[ -f ${VTUND_PIDFILES:-/nonexistent} ]]; then
+    while read -r f; do [[ -n $f ]] && "$VTUND_PEER" stop "$f" >/dev/null 2>&1; done <"$VTUND_PIDFILES"
+  fi
+  # on failure, show the logs of everything that ran
+  if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+    {
+      for f in "$BATS_TEST_TMPDIR"/*.log; do
+        [[ -f $f ]] && { echo "---- $f"; tail -n 40 "$f"; }
+      done
+      if [[ -f ${VTUND_PIDFILES:-/nonexistent} ]]; then
+        while read -r f; do
+          [[ -f $(dirname "$f")/vtund.log ]] && { echo "---- vtund: $(dirname "$f")/vtund.log"; tail -n 20 "$(dirname "$f")/vtund.log"; }
+        done <"$VTUND_PIDFILES"
+      fi
+    } >&3 2>/dev/null || true
+  fi
+}
+
+# tund_conf DIR NAME ROLE PROTO TYPE(tun|ether) ENCRYPT COMPRESS [extra [Session] lines...]
+# The server end of the tunnel is 198.19.77.1, the client end .2.
+tund_conf() {
+  local dir=$1 name=$2 role=$3 proto=$4 type=$5 enc=$6 comp=$7
+  shift 7
+  local mode=tun local_ip peer_ip
+  [[ $type == ether ]] && mode=tap
+  if [[ $role == server ]]; then local_ip=$VT_TS peer_ip=$VT_TC; else local_ip=$VT_TC peer_ip=$VT_TS; fi
+  {
+    echo "[Session]"
+    echo "Protocol = vtun"
+    echo "Role = $role"
+    if [[ $role == client ]]; then echo "Endpoint = $VT_SADDR:5000"; else echo "Listen = $VT_SADDR:5000"; fi
+    echo "Host = $VT_HOST"
+    echo "Transport = $proto"
+    echo "Encrypt = $enc"
+    echo "Compress = $comp"
+    echo "Keepalive = 10:3"
+    echo "Timeout = 5"
+    local l
+    for l in "$@"; do echo "$l"; done
+    echo
+    echo "[Device]"
+    echo "Mode = $mode"
+    if [[ $mode == tun ]]; then
+      echo "Address = $local_ip/32"
+      echo "Peer = $peer_ip"
+    else
+      echo "Address = $local_ip/24"
+    fi
+  } >"$dir/$name.conf"
+  printf '%s' "${VT_SECRET:-$VT_PW}" >"$dir/$name.secret"
+  chmod 600 "$dir/$name.conf" "$dir/$name.secret"
+}
+
+# start_tund NS DIR RUNDIR LOG ARGS... : tund in the background inside NS; prints its PID.
+start_tund() {
+  local ns=$1 dir=$2 run=$3 log=$4
+  shift 4
+  spawn_bg "$log" env TUND_CONFIG_DIR="$dir" TUND_RUN_DIR="$run" ip netns exec "$ns" timeout 300 tund "$@"
+}
+
+# vtund_server ARGS... / vtund_client ARGS...: the real vtund via the harness (session vtdemo).
+vtund_server() {
+  local pf
+  pf=$("$VTUND_PEER" server --netns "$NS_S" --session "$VT_HOST" --password "${VT_SECRET:-$VT_PW}" \
+    --server-addr "$VT_SADDR" --lifetime 300 "$@") || return 1
+  echo "$pf" >>"$VTUND_PIDFILES"
+  VTUND_LOG=$(dirname "$pf")/vtund.log
+}
+
+vtund_client() {
+  local pf
+  pf=$("$VTUND_PEER" client --netns "$NS_C" --session "$VT_HOST" --password "${VT_SECRET:-$VT_PW}" \
+    --server-addr "$VT_SADDR" --lifetime 300 "$@") || return 1
+  echo "$pf" >>"$VTUND_PIDFILES"
+  VTUND_LOG=$(dirname "$pf")/vtund.log
+  VTUND_PIDFILE=$pf
+}
+
+# ping_through NS ADDR [SECONDS]: waits until ADDR answers through the tunnel.
+ping_through() {
+  local ns=$1 addr=$2 secs=${3:-15}
+  wait_for "$secs" ip netns exec "$ns" ping -c 1 -W 1 "$addr"
+}
+
+# transfer NS_FROM NS_TO TO_ADDR MB: MB of random data through the tunnel over TCP (socat), the
+# sha256 of what arrived must equal what was sent.
+transfer() {
+  local from=$1 to=$2 addr=$3 mb=$4 port=$((7000 + RANDOM % 1000))
+  local src=$BATS_TEST_TMPDIR/xfer.in dst=$BATS_TEST_TMPDIR/xfer.out
+  head -c "${mb}M" /dev/urandom >"$src"
+  rm -f "$dst"
+  ip netns exec "$to" timeout 90 socat -u "TCP-LISTEN:$port,bind=$addr,reuseaddr" "CREATE:$dst" &
+  local lpid=$!
+  wait_for 5 sh -c "ip netns exec $to ss -Hltn 'sport = :$port' | grep -q LISTEN" || { kill "$lpid" 2>/dev/null; return 1; }
+  if ! ip netns exec "$from" timeout 90 socat -u "OPEN:$src" "TCP:$addr:$port,connect-timeout=10"; then
+    kill "$lpid" 2>/dev/null
+    echo "transfer: sender failed" >&2
+    return 1
+  fi
+  wait "$lpid" || { echo "transfer: receiver failed" >&2; return 1; }
+  local a b
+  a=$(sha256sum <"$src" | cut -d' ' -f1)
+  b=$(sha256sum <"$dst" | cut -d' ' -f1)
+  [[ $a == "$b" ]] || { echo "transfer: checksum mismatch ($(stat -c %s "$dst") of $((mb * 1048576)) bytes arrived)" >&2; return 1; }
+}
+
+# link_kind NS DEV -> tun | tap (from the kernel)
+link_kind() { ip -n "$1" -j -d link show dev "$2" | jq -r '.[0].linkinfo.info_data.type'; }
+
+# has_addr NS DEV ADDR: the kernel has ADDR on DEV
+has_addr() { ip -n "$1" -j addr show dev "$2" | jq -e --arg a "$3" '[.[0].addr_info[] | select(.local == $a)] | length == 1' >/dev/null; }
