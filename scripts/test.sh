@@ -41,13 +41,21 @@ run_unit() {
   fi
 }
 
+# npm 11 no longer links bats' bin directory into node_modules/.bin: use the package's own script.
+BATS=node_modules/.bin/bats
+[[ -x $BATS ]] || BATS=node_modules/bats/bin/bats
+
 run_bats() { # run_bats FILE...
   local f name
   for f in "$@"; do
     name=$(basename "$f" .bats)
     echo "== $f"
-    timeout 1200 node_modules/.bin/bats --tap "$f" 2>&1 | tee "$LOGDIR/$name.tap"
+    timeout 1200 "$BATS" --tap "$f" 2>&1 | tee "$LOGDIR/$name.tap"
     count_tap "$LOGDIR/$name.tap" "$name"
+    # a suite that did not even start (no TAP plan) is a failure, not "0 passed"
+    if ! grep -qE '^1\.\.[0-9]+' "$LOGDIR/$name.tap"; then
+      FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name: did not run")
+    fi
   done
 }
 
