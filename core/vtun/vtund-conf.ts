@@ -407,6 +407,7 @@ export function parseVtundConf(text: string): VtundConfig {
     return { kind, path: null, args: st.values[0]!.text, wait: kind !== 'ppp', line: st.line };
   }
 
+  problems.sort((a, b) => a.line - b.line);
   return { options, sessions, problems, warnings };
 }
 
