@@ -153,6 +153,8 @@ export interface NativeAddon {
   VtunCodec: new (options: VtunCodecOptions) => NativeVtunCodec;
   /** VTun key derivation (spec 10.1): 16 -> MD5(password); 32 -> MD5(first floor(len/2) bytes) || MD5(rest). */
   vtunKey(password: Buffer, bytes: 16 | 32): Buffer;
+  /** socketpair(AF_UNIX, kind): two connected fds (close-on-exec); e.g. VTun's `pipe` type, tests. */
+  socketPair(kind: 'stream' | 'dgram' | 'seqpacket'): [number, number];
   // auth.cc: session set-up helpers (not the packet path).
   /** Blowfish-ECB over whole 8-byte blocks with OpenSSL's BF_ecb_encrypt (VTun challenge, spec 3.6). */
   blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;

@@ -223,6 +223,27 @@ Napi::Value VtunKey(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// socketPair('stream' | 'dgram' | 'seqpacket'): an AF_UNIX socketpair (close-on-exec), e.g. for
+// VTun's `pipe` type or as a stand-in device/transport in tests.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "stream";
+  int type = kind == "stream" ? SOCK_STREAM : kind == "dgram" ? SOCK_DGRAM : kind == "seqpacket" ? SOCK_SEQPACKET : -1;
+  if (type < 0) {
+    Napi::TypeError::New(env, "socketPair('stream' | 'dgram' | 'seqpacket')").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int sv[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) {
+    ThrowErrno(env, errno, "socketpair");
+    return env.Undefined();
+  }
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, sv[0]));
+  a.Set(1u, Napi::Number::New(env, sv[1]));
+  return a;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The pump
 
@@ -362,7 +383,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
     dec_ = std::make_unique<VtunDecoder>(codec_, sync);
     tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "tund-pump", 0, 1);
     udpConnected_ = tcp_ || !natHack_;
-    if (!natHack_) pendingEchoReq_ = 1;  // spec 6.5
+    if (!natHack_) {
+      pendingEchoReq_ = 1;  // spec 6.5
+      Wake();
+    }
     startMs_ = NowMs();
     started_ = true;
     txThread_ = std::thread([this] { tcp_ ? TxTcp() : TxUdp(); TxExit(); });
@@ -433,7 +457,8 @@ class Pump : public Napi::ObjectWrap<Pump> {
     stopFd_ = wakeFd_ = -1;
     if (ctlSock_ >= 0) close(ctlSock_);
     ctlSock_ = -1;
-    if (emit && !ended_.exchange(true)) {
+    ended_ = true;
+    if (emit && !eventSent_.exchange(true)) {
       auto* d = new EventData{"stopped", "stop() was called"};
       if (tsfn_.BlockingCall(d, CallJs) != napi_ok) delete d;
     }
@@ -457,7 +482,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     if (reason == EndReason::PeerClosed || reason == EndReason::DeviceError || reason == EndReason::CodecError) {
       pendingClose_ = 1;
     }
-    if (!stopping_) {
+    if (!stopping_ && !eventSent_.exchange(true)) {
       auto* d = new EventData{ReasonName(reason), message};
       if (tsfn_.BlockingCall(d, CallJs) != napi_ok) delete d;
     }
@@ -798,20 +823,26 @@ class Pump : public Napi::ObjectWrap<Pump> {
     return (ifr.ifr_flags & IFF_UP) != 0;
   }
 
-  // Handles a control header; false = the session ended.
+  // Handles a control header (spec 6.7: exact flag values; other combinations are ignored);
+  // false = the session ended.
   bool HandleControl(uint16_t h) {
-    if (h & vtun::kConnClose) {
-      End(EndReason::PeerClosed, "connection closed by the peer (CONN_CLOSE)");
-      return false;
-    }
-    if (h & vtun::kEchoReq) {
-      c_.echoReqRx.fetch_add(1, std::memory_order_relaxed);
-      pendingEchoRep_++;
-      Wake();
-    } else if (h & vtun::kEchoRep) {
-      c_.echoRepRx.fetch_add(1, std::memory_order_relaxed);
-    } else if (h & vtun::kBadFrame) {
-      c_.badFrames.fetch_add(1, std::memory_order_relaxed);
+    switch (h & 0xf000) {
+      case vtun::kConnClose:
+        End(EndReason::PeerClosed, "connection closed by the peer (CONN_CLOSE)");
+        return false;
+      case vtun::kEchoReq:
+        c_.echoReqRx.fetch_add(1, std::memory_order_relaxed);
+        pendingEchoRep_++;
+        Wake();
+        break;
+      case vtun::kEchoRep:
+        c_.echoRepRx.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case vtun::kBadFrame:
+        c_.badFrames.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
     }
     return true;
   }
@@ -984,7 +1015,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   std::string ifname_;
   std::thread txThread_, rxThread_;
   bool started_ = false, stopped_ = false;
-  std::atomic<bool> stopping_{false}, ended_{false}, udpConnected_{false};
+  std::atomic<bool> stopping_{false}, ended_{false}, eventSent_{false}, udpConnected_{false};
   std::atomic<int> pendingEchoReq_{0}, pendingEchoRep_{0}, pendingClose_{0};
   std::atomic<int64_t> lastRxMs_{-1};
   int64_t startMs_ = 0;
@@ -999,6 +1030,7 @@ Napi::Object InitPump(Napi::Env env, Napi::Object exports) {
   exports.Set("Pump", Pump::Define(env));
   exports.Set("VtunCodec", VtunCodecWrap::Define(env));
   exports.Set("vtunKey", Napi::Function::New(env, VtunKey, "vtunKey"));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   return exports;
 }
 
