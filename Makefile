@@ -50,8 +50,8 @@ check-built:
 install: check-built
 	@set -eu; \
 	D='$(DESTDIR)'; M=$$(mktemp); trap 'rm -f "$$M"' EXIT; \
-	newdir() { p=$$1; list=""; while [ ! -d "$$D$$p" ]; do list="$$p $$list"; p=$$(dirname "$$p"); done; \
-	  for x in $$list; do mkdir -m 0755 "$$D$$x"; echo "dir $$x" >>"$$M"; done; }; \
+	newdir() { _nd=$$1; _nl=""; while [ ! -d "$$D$$_nd" ]; do _nl="$$_nd $$_nl"; _nd=$$(dirname "$$_nd"); done; \
+	  for _nx in $$_nl; do mkdir -m 0755 "$$D$$_nx"; echo "dir $$_nx" >>"$$M"; done; }; \
 	file() { echo "file $$1" >>"$$M"; }; \
 	newdir '$(LIBDIR)'; \
 	echo "install: app tree in $$D$(LIBDIR)"; \

@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# tund under a real systemd (../shared/systemd-sandbox): `make install PREFIX=/usr/local` inside the
+# sandbox, then the units as a user runs them: tund.socket (Accept=yes, inetd style) serving
+# clients started as tund@NAME.service, sd_notify STATUS=, tunctl status/wait against the control
+# sockets, clean stop (routes gone), watchdog restart of a hung event loop, exit 78 without
+# restart, reload, and the Accept=no template tund-listen@NAME.socket (TCP and UDP).
+#
+# Network (inside the sandbox's own network namespace, 198.18.0.0/15 only): server side
+# 198.18.50.1 in the sandbox namespace, clients in the namespace "cli" (198.18.50.2) through a
+# NetworkNamespacePath= drop-in; tunnel addresses 198.19.5x.y.
+
+load ../helpers/common
+load ../helpers/sandbox
+
+setup_file() {
+  sandbox_available || skip "needs root and $TUND_SANDBOX_SH"
+  sandbox_start systemd >&3 2>&1
+  sandbox_install >&3 2>&1
+  sandbox_net
+  sb systemctl start tund.socket
+}
+
+teardown_file() {
+  sandbox_stop >&3 2>&1 || true
+}
+
+setup() {
+  sandbox_available || skip "needs root and $TUND_SANDBOX_SH"
+}
+
+# journal of units matching a pattern, messages only
+journal() { sb journalctl --no-pager -o cat -u "$1"; }
+
+ping_cli() { sb ip netns exec cli ping -c 3 -i 0.2 -W 2 "$1"; }
+
+@test "make install PREFIX=/usr/local: commands work from any directory, systemd finds the units" {
+  run sb sh -c 'cd / && tunctl --version && tund --version && command -v tund'
+  assert_success
+  assert_line --index 2 /usr/local/bin/tund
+  run sb systemctl cat tund@office.service
+  assert_success
+  assert_output --partial '# /usr/local/lib/systemd/system/tund@.service'
+  assert_output --partial 'ExecStart=/usr/local/bin/tund --instance %i'
+  refute_output --partial '@BINDIR@'
+  run sb systemctl show -P Id tund.socket
+  assert_output tund-inetd.socket
+}
+
+# every installed unit, with concrete instance names and the per-instance drop-in of the Accept=no
+# template, copied to a scratch directory inside the sandbox (systemd-analyze verify wants files)
+verify_units() { # extra verify options...
+  sb sh -ec '
+    d=$(mktemp -d /run/tund-verify.XXXXXX)
+    for f in /usr/local/lib/systemd/system/tund*; do cp -P "$f" "$d/"; done
+    mkdir -p "$d/tund-listen@office.socket.d"
+    printf "[Socket]\nListenStream=198.18.50.1:5001\nListenDatagram=198.18.50.1:5001\n" >"$d/tund-listen@office.socket.d/port.conf"
+    for u in tund@office.service tund-inetd.socket tund-inetd@0-198.18.50.1:5000-198.18.50.2:40000.service tund-listen@office.socket; do
+      systemd-analyze verify "$@" "$d/$u" 2>&1
+    done
+    rm -rf "$d"' sh "$@"
+}
+
+@test "systemd-analyze verify prints nothing for every unit (man: references not checked)" {
+  run verify_units --man=no
+  assert_success
+  assert_output ''
+}
+
+@test "systemd-analyze verify prints nothing for every unit, man pages included" {
+  for p in tund.8 tund.conf.5 tunctl.8; do
+    [[ -f $PROJECT_ROOT/man/$p ]] || skip "man/$p is not written yet (verify would report the missing page)"
+  done
+  run verify_units
+  assert_success
+  assert_output ''
+}
+
+@test "systemd-analyze security --offline: tund@.service exposure is 2.0 or lower" {
+  run sb systemd-analyze security --offline=true --threshold=20 --no-pager /usr/local/lib/systemd/system/tund@.service
+  assert_success
+  local score
+  score=$(sed -n 's/.*Overall exposure level for tund@i.service: \([0-9.]*\).*/\1/p' <<<"$output")
+  echo "exposure: $score" >&3
+  [[ -n $score ]]
+  awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+  # the hardening keeps what a VPN needs: /dev/net/tun and CAP_NET_ADMIN
+  run sb systemctl show -P DeviceAllow tund@office.service
+  assert_output --partial '/dev/net/tun rw'
+  run sb systemctl show -P CapabilityBoundingSet tund@office.service
+  assert_output 'cap_net_bind_service cap_net_admin'
+}
+
+@test "tund@office reaches a server started through tund.socket; STATUS=, tunctl status and ping" {
+  server_conf srv-office office 198.19.50.1 198.19.50.2
+  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
+  in_cli office
+  sb systemctl daemon-reload
+  sb systemctl start tund@office
+  # READY=1 comes before the tunnel is up (tund(8)); tunctl wait is the ordering tool
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run sb systemctl status tund@office --no-pager
+  assert_success
+  assert_output --partial "Status: \"connected to $SB_SRV_ADDR:5000 since"
+  # the server side is a tund-inetd@ instance of the socket, serving srv-office
+  run sb sh -c "systemctl list-units --no-legend --state=running 'tund-inetd@*' | wc -l"
+  assert_output 1
+  run sb tunctl wait srv-office --state connected --timeout 10s
+  assert_success
+  run sb systemctl show -P StatusText 'tund-inetd@*'
+  assert_output --partial "connected to ::ffff:$SB_CLI_ADDR:"
+  # the kernel: both tun devices have their addresses, and ping crosses the tunnel
+  run sb sh -c "ip -4 -j addr show dev srv-office | jq -r '.[0].addr_info[].local'"
+  assert_output 198.19.50.1
+  run sb sh -c "ip -n cli -j -d link show dev office | jq -r '.[0].linkinfo.info_kind'"
+  assert_output tun
+  run ping_cli 198.19.50.1
+  assert_success
+  assert_output --partial '3 received'
+  run sb sh -c 'cd / && tunctl status office'
+  assert_success
+  assert_line --index 0 'session: office (tund@office.service)'
+  assert_line --regexp '^  state: connected since '
+  assert_line "  endpoint: $SB_SRV_ADDR:5000"
+  assert_line --regexp '^  device: office \(tun, mtu [0-9]+\)$'
+}
+
+@test "two sessions on port 5000 become two tund-inetd@ instances; tunctl status lists both" {
+  server_conf srv-lab lab 198.19.51.1 198.19.51.2
+  client_conf lab lab "$SB_SRV_ADDR:5000" 198.19.51.2 198.19.51.1
+  in_cli lab
+  sb systemctl daemon-reload
+  sb systemctl start tund@office tund@lab
+  run sb tunctl wait lab --state connected --timeout 20s
+  assert_success
+  run sb tunctl wait srv-lab --state connected --timeout 10s
+  assert_success
+  run sb tunctl wait srv-office --state connected --timeout 10s
+  assert_success
+  run sb sh -c "systemctl list-units --no-legend --state=running 'tund-inetd@*' | wc -l"
+  assert_output 2
+  run sb tunctl status --json
+  assert_success
+  run jq -r '.sessions[] | "\(.name) \(.unit) \(.state)"' <<<"$output"
+  assert_line --regexp '^srv-office tund-inetd@[0-9]+-198\.18\.50\.1:5000-198\.18\.50\.2:[0-9]+\.service connected$'
+  assert_line --regexp '^srv-lab tund-inetd@[0-9]+-198\.18\.50\.1:5000-198\.18\.50\.2:[0-9]+\.service connected$'
+  assert_line 'office tund@office.service connected'
+  assert_line 'lab tund@lab.service connected'
+  run sb sh -c 'tunctl status --json | jq -r ".sessions | map(.unit) | unique | length"'
+  assert_output 4
+  run ping_cli 198.19.51.1
+  assert_success
+  sb systemctl stop tund@lab
+}
+
+@test "systemctl stop ends the tunnel cleanly: the peer logs the close, routes and device are gone" {
+  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1 '' '[Route]' 'Mode = split' 'AllowedIPs = 198.19.70.0/24'
+  sb systemctl daemon-reload
+  sb systemctl restart tund@office
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  # routes are set up once connected: give tunroute a moment, bounded
+  sb_until 10 "ip -n cli -j route show 198.19.70.0/24 | grep -q office"
+  run sb sh -c "ip -n cli -j route show 198.19.70.0/24 | jq -r '.[0].dev'"
+  assert_output office
+  local before
+  before=$(journal 'tund-inetd@*' | wc -l)
+  run sb systemctl stop tund@office
+  assert_success
+  run sb systemctl is-active tund@office
+  assert_output inactive
+  run sb systemctl show -P Result tund@office
+  assert_output success
+  # the peer (the inetd instance of srv-office) saw the close and ended
+  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  local since_stop
+  since_stop=$(journal 'tund-inetd@*' | tail -n +$((before + 1)))
+  run echo "$since_stop"
+  assert_line 'srv-office: session ended: connection closed by the peer'
+  assert_line 'srv-office: stopped'
+  # nothing left in the client namespace: no route, no device, no control socket
+  run sb sh -c "ip -n cli -j route show 198.19.70.0/24 | jq length"
+  assert_output 0
+  run sb sh -c "ip -n cli -j route show proto 250 | jq length"
+  assert_output 0
+  run sb ip -n cli link show dev office
+  assert_failure
+  run sb test -e /run/tund/office.sock
+  assert_failure
+  # the other side's device went with its instance
+  run sb ip link show dev srv-office
+  assert_failure
+}
+
+@test "watchdog: a session whose event loop hangs is killed and restarted" {
+  printf '[Service]\nEnvironment=TUND_TEST_BLOCK_LOOP_ON=SIGUSR2 TUND_TEST_BLOCK_LOOP_SECONDS=60\nWatchdogSec=3s\nRestartSec=1s\n' |
+    sb_write /etc/systemd/system/tund@office.service.d/watchdog.conf 0644
+  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
+  sb systemctl daemon-reload
+  sb systemctl start tund@office
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  local pid
+  pid=$(sb systemctl show -P MainPID tund@office)
+  [ "$pid" -gt 0 ]
+  # a healthy session feeds the watchdog: still the same process after two watchdog periods
+  sleep 6.5
+  run sb systemctl show -P MainPID tund@office
+  assert_output "$pid"
+  sb systemctl kill --kill-whom=main -s SIGUSR2 tund@office
+  sb_until 20 "[ \"\$(systemctl show -P NRestarts tund@office)\" = 1 ] && [ \"\$(systemctl show -P MainPID tund@office)\" != $pid ] && [ \"\$(systemctl show -P MainPID tund@office)\" != 0 ]"
+  run journal tund@office
+  assert_output --partial 'office: test: SIGUSR2: blocking the event loop'
+  assert_output --partial 'Watchdog timeout (limit 3s)!'
+  assert_output --partial "Failed with result 'watchdog'"
+  run sb systemctl show -P NRestarts tund@office
+  assert_output 1
+  # and the restarted session connects again
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run ping_cli 198.19.50.1
+  assert_success
+  sb rm /etc/systemd/system/tund@office.service.d/watchdog.conf
+  sb systemctl daemon-reload
+  sb systemctl stop tund@office
+}
+
+@test "a bad config exits 78 and is not restarted" {
+  printf '[Session]\nRole = client\nEndpoint = 198.18.50.1:99999\nMTU = 90000\n' | sb_write /etc/tund/broken.conf 0600
+  run sb systemctl start tund@broken
+  assert_failure
+  # give a restart (RestartSec=2s) the time to happen if it were going to
+  sleep 3
+  run sb systemctl show -P ExecMainStatus tund@broken
+  assert_output 78
+  run sb systemctl show -P NRestarts tund@broken
+  assert_output 0
+  run sb systemctl is-active tund@broken
+  assert_output failed
+  run journal tund@broken
+  assert_output --partial '/etc/tund/broken.conf:'
+  sb systemctl reset-failed tund@broken
+}
+
+@test "systemctl reload: RELOADING=1 then READY=1, the tunnel survives" {
+  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
+  sb systemctl daemon-reload
+  sb systemctl start tund@office
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  local pid
+  pid=$(sb systemctl show -P MainPID tund@office)
+  run sb systemctl reload tund@office
+  assert_success
+  run sb systemctl is-active tund@office
+  assert_output active
+  run sb systemctl show -P MainPID tund@office
+  assert_output "$pid"
+  run journal tund@office
+  assert_output --partial 'office: reloading'
+  assert_output --partial 'office: reloaded'
+  assert_output --partial 'Reloaded tund@office.service'
+  run sb systemctl show -P StatusText tund@office
+  assert_output --partial 'connected to'
+  run sb tunctl status office --json
+  assert_success
+  run jq -r '.sessions[0].state' <<<"$output"
+  assert_output connected
+  run ping_cli 198.19.50.1
+  assert_success
+  # a reload with a broken file keeps the running session
+  sb sh -c 'printf "MTU = x\n" >>/etc/tund/office.conf'
+  run sb systemctl reload tund@office
+  assert_success
+  run sb systemctl show -P MainPID tund@office
+  assert_output "$pid"
+  run journal tund@office
+  assert_output --partial 'reload: configuration has problems, keeping the running session'
+  run ping_cli 198.19.50.1
+  assert_success
+  sb systemctl stop tund@office
+}
+
+@test "tund-listen@hq.socket (Accept=no, TCP): the first connection starts tund@hq" {
+  server_conf hq hq 198.19.52.1 198.19.52.2 'Listen = 198.18.50.1:5011'
+  client_conf branch hq "$SB_SRV_ADDR:5001" 198.19.52.2 198.19.52.1
+  in_cli branch
+  printf '[Socket]\nListenStream=198.18.50.1:5001\n' | sb_write /etc/systemd/system/tund-listen@hq.socket.d/port.conf 0644
+  sb systemctl daemon-reload
+  sb systemctl start tund-listen@hq.socket
+  run sb systemctl is-active tund@hq
+  assert_output inactive
+  sb systemctl start tund@branch
+  run sb tunctl wait branch --state connected --timeout 20s
+  assert_success
+  run sb systemctl is-active tund@hq
+  assert_output active
+  run journal tund@hq
+  assert_output --partial 'Started tund@hq.service'
+  # tund@hq serves on the socket systemd passed, not on its own Listen address
+  run sb sh -c "ss -Hltn 'sport = :5011' | wc -l"
+  assert_output 0
+  run ping_cli 198.19.52.1
+  assert_success
+  sb systemctl stop tund@branch tund@hq tund-listen@hq.socket
+}
+
+@test "tund-listen@udps.socket (Accept=no, UDP): the first datagram starts tund@udps, which adopts the socket" {
+  server_conf udps udps 198.19.53.1 198.19.53.2 'Transport = udp' 'Listen = 198.18.50.1:5012'
+  printf '[Socket]\nListenDatagram=198.18.50.1:5002\n' | sb_write /etc/systemd/system/tund-listen@udps.socket.d/port.conf 0644
+  sb systemctl daemon-reload
+  sb systemctl start tund-listen@udps.socket
+  run sb systemctl is-active tund@udps
+  assert_output inactive
+  sb ip netns exec cli bash -c 'echo wake-up >/dev/udp/198.18.50.1/5002'
+  sb_until 15 '[ "$(systemctl is-active tund@udps)" = active ]'
+  run sb systemctl is-active tund@udps
+  assert_output active
+  # the session holds the passed UDP socket and reads from it: the datagram that woke it is drained
+  sb_until 10 "[ \"\$(ss -Huan 'sport = :5002' | awk '{print \$2}')\" = 0 ]"
+  run sb sh -c "ss -Huanp 'sport = :5002'"
+  assert_output --regexp 'users:\(\(.*"node",pid=[0-9]+'
+  assert_output --regexp '^UNCONN +0 '
+  sb systemctl stop tund@udps tund-listen@udps.socket
+}

@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# bats helpers for tests under a real systemd (../shared/systemd-sandbox): systemd as PID 1 in its
+# own namespaces (private network, overlay root discarded at stop). tund is installed inside with
+# `make install PREFIX=/usr/local`, as a user would.
+#
+#   load ../helpers/common
+#   load ../helpers/sandbox
+#   setup_file()    { sandbox_start systemd; sandbox_install; }
+#   teardown_file() { sandbox_stop; }
+#   sb systemctl start tund@office       # any command inside (stdin/stdout/exit code pass through)
+
+TUND_SANDBOX_SH=${TUND_SANDBOX_SH:-$(cd "$PROJECT_ROOT/.." && pwd)/shared/systemd-sandbox/systemd-sandbox.sh}
+
+sandbox_available() { [[ -x $TUND_SANDBOX_SH ]] && [[ $(id -u) -eq 0 ]]; }
+
+# sandbox_start TAG: a sandbox unique to this run (name tund-TAG-PID), /tmp and the project bound.
+sandbox_start() {
+  export SANDBOX_NAME="tund-$1-$$"
+  export SANDBOX_BIND="/tmp $PROJECT_ROOT"
+  "$TUND_SANDBOX_SH" start
+}
+
+sandbox_stop() {
+  [[ -n ${SANDBOX_NAME:-} ]] || return 0
+  "$TUND_SANDBOX_SH" stop
+}
+
+# Inside, commands see a user's environment: the installed /usr/local/bin first, not the repo's
+# bin/ that common.bash puts on PATH, and no TUND_* test overrides.
+SB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+sb() { "$TUND_SANDBOX_SH" exec env -u TUND_CONFIG_DIR -u TUND_RUN_DIR PATH="$SB_PATH" "$@"; }
+
+# make install inside, under the lock the addon builders take, so that a concurrent rebuild of
+# native/ by someone else never hands us a half-written .node file.
+sandbox_install() {
+  sb flock -w 600 /tmp/tund-native.lock make -C "$PROJECT_ROOT" install PREFIX=/usr/local
+}
+
+# sb_until SECONDS 'shell condition': poll inside the sandbox every 0.2 s (one nsenter, bounded).
+sb_until() {
+  local secs=$1 cond=$2
+  sb timeout "$secs" sh -c "until $cond; do sleep 0.2; done" >/dev/null 2>&1
+}
+
+# sb_write PATH MODE < content: write a file inside the sandbox
+sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$1'"; }
+
+# The network inside the sandbox (198.18.0.0/15 only): the sandbox's own namespace is the server
+# side; a namespace "cli" joined by a veth is the client side, and tund@NAME.service instances of
+# client sessions are moved into it by a drop-in (NetworkNamespacePath=/run/netns/cli).
+#   server side 198.18.50.1/30 (sb0), client side 198.18.50.2/30 (sb1 in cli)
+SB_SRV_ADDR=198.18.50.1
+SB_CLI_ADDR=198.18.50.2
+sandbox_net() {
+  sb sh -ec '
+    ip link set lo up
+    ip netns add cli
+    ip link add sb0 type veth peer name sb1
+    ip link set sb1 netns cli
+    ip addr add 198.18.50.1/30 dev sb0
+    ip link set sb0 up
+    ip -n cli link set lo up
+    ip -n cli addr add 198.18.50.2/30 dev sb1
+    ip -n cli link set sb1 up'
+}
+
+# in_cli NAME: run tund@NAME.service in the client namespace
+in_cli() {
+  printf '[Service]\nNetworkNamespacePath=/run/netns/cli\n' | sb_write "/etc/systemd/system/tund@$1.service.d/netns.conf" 0644
+}
+
+# server_conf NAME HOST TUN_LOCAL TUN_PEER [extra [Session] lines...]
+server_conf() {
+  local name=$1 host=$2 lo=$3 pe=$4
+  shift 4
+  {
+    printf '[Session]\nRole = server\nHost = %s\nTimeout = 5\n' "$host"
+    local l
+    for l in "$@"; do printf '%s\n' "$l"; done
+    printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
+  } | sb_write "/etc/tund/$name.conf" 0600
+  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+}
+
+# client_conf NAME HOST ENDPOINT TUN_LOCAL TUN_PEER [extra lines appended after [Device]...]
+client_conf() {
+  local name=$1 host=$2 ep=$3 lo=$4 pe=$5
+  shift 5
+  {
+    printf '[Session]\nRole = client\nEndpoint = %s\nHost = %s\nTimeout = 5\nPersist = yes\n' "$ep" "$host"
+    printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
+    local l
+    for l in "$@"; do printf '%s\n' "$l"; done
+  } | sb_write "/etc/tund/$name.conf" 0600
+  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+}
