@@ -1,7 +1,7 @@
 // The link phase of one VTun connection: the native pump moves the frames (never the JS event
 // loop); JS runs the keep-alive algorithm of vtund (vtun-protocol.md 7) from the pump's counters
 // and ends the link on CONN_CLOSE, EOF, errors or a dead peer.
-import { native, type NativePump, type PumpEndReason, type PumpStats } from '../../native/index.js';
+import { native, type NativePump, type PumpEndReason, type PumpEvent, type PumpOptions, type PumpStats } from '../../native/index.js';
 import type { VtunFlags } from '../vtun/flags.js';
 import { dataKey } from './keys.js';
 
@@ -25,6 +25,8 @@ export interface LinkOptions {
   speedKbps: number;
   /** hold data back after start (vtund's `up {}` race, spec 5.5) */
   sendDelayMs?: number;
+  /** test seam: builds the pump (default: the native addon's Pump) */
+  createPump?: (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
 }
 
 /** Human wording of an end reason, for logs and STATUS=. */
@@ -53,8 +55,8 @@ export class Link {
 
   constructor(private readonly o: LinkOptions) {
     this.ended = new Promise((resolve) => (this.resolveEnd = resolve));
-    const Pump = native().Pump;
-    this.pump = new Pump(
+    const create = o.createPump ?? ((options: PumpOptions, onEvent: (event: PumpEvent) => void) => new (native().Pump)(options, onEvent));
+    this.pump = create(
       {
         deviceFd: o.deviceFd,
         deviceKind: o.flags.type === 'tun' || o.flags.type === 'ether' ? 'packet' : 'stream',
