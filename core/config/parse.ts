@@ -26,6 +26,8 @@ interface KeySpec {
   repeatable?: boolean;
   /** a value may be a comma-separated list (implies repeatable) */
   list?: boolean;
+  /** a command for /bin/sh: the value is kept whole (no inline comment stripping) */
+  command?: boolean;
   parse: (value: string) => Parsed<unknown>;
 }
 
@@ -57,7 +59,7 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'Peer', parse: parseAddress },
     { name: 'MTU', parse: (v) => parseInteger(v, MTU_MIN, MTU_MAX) },
     { name: 'MultiQueue', parse: parseBool },
-    { name: 'Program', parse: str },
+    { name: 'Program', command: true, parse: str },
   ],
   Route: [
     { name: 'Mode', parse: (v) => parseEnum(v, ['none', 'split', 'full'] as const) },
@@ -69,8 +71,8 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'DNSDomains', list: true, parse: parseDomain },
   ],
   Hooks: [
-    { name: 'Up', repeatable: true, parse: str },
-    { name: 'Down', repeatable: true, parse: str },
+    { name: 'Up', repeatable: true, command: true, parse: str },
+    { name: 'Down', repeatable: true, command: true, parse: str },
   ],
 };
 
@@ -143,7 +145,10 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       problem(entry.line, `${spec.name} set twice (first at line ${values[0]!.line}; only Address, AllowedIPs, Exclude, DNS, DNSDomains, Up and Down may repeat)`);
       return;
     }
-    const parts = spec.list ? entry.value.split(',').map((p) => p.trim()) : [entry.value];
+    // `Key = value  # comment`: a "#" after whitespace starts a comment, except in commands, which
+    // go to /bin/sh whole (where an unquoted " #" starts a comment anyway)
+    const value = spec.command ? entry.value : entry.value.replace(/(^|\s)#.*$/, '').trim();
+    const parts = spec.list ? value.split(',').map((p) => p.trim()) : [value];
     for (const part of parts) {
       if (part === '') {
         problem(entry.line, `${spec.name} has an empty value${spec.list && parts.length > 1 ? ' in its list' : ''}`);
@@ -151,8 +156,7 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       }
       const r = spec.parse(part);
       if (!r.ok) {
-        const comment = / [#;]/.test(part) ? ' (comments must be on a line of their own)' : '';
-        problem(entry.line, `${spec.name} ${JSON.stringify(part)} ${r.problem}${comment}`);
+        problem(entry.line, `${spec.name} ${JSON.stringify(part)} ${r.problem}`);
         continue;
       }
       values.push({ value: r.value, line: entry.line });

@@ -313,7 +313,15 @@ describe('structure problems', () => {
     assert.equal(config!.device.mtu, 1400);
     assert.deepEqual(config!.device.addresses, ['198.19.0.1/24']);
   });
-  test('inline comments are not comments, and the message says so', () => problem(`${CLIENT}[Device]\nMTU = 1400 # small\n`, 5, /^MTU "1400 # small" is not a whole number .*\(comments must be on a line of their own\)/));
+  test('inline comments after whitespace, except in commands (kept whole for /bin/sh)', () => {
+    const { config } = ok(`${CLIENT}Host = office   # the VTun name\n[Device]\nMTU = 1400 # small\nAddress = 198.19.0.1/24, 198.19.1.1/24 # two\n[Hooks]\nUp = echo 'a # b' # c\n`);
+    assert.equal(config!.session.host, 'office');
+    assert.equal(config!.device.mtu, 1400);
+    assert.deepEqual(config!.device.addresses, ['198.19.0.1/24', '198.19.1.1/24']);
+    assert.deepEqual(config!.hooks.up, ["echo 'a # b' # c"]);
+    problem(`${CLIENT}[Device]\nMTU = 1400#small\n`, 5, /^MTU "1400#small" is not a whole number/);
+    problem(`${CLIENT}[Device]\nMTU = # none\n`, 5, /^MTU has an empty value/);
+  });
   test('full-line comments and blank lines anywhere', () => {
     ok(`# top\n\n[Session]\n  # indented\n; semicolon\nRole = server\n\n`);
   });
