@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# tund import-vtun: real vtund.conf files (test/fixtures/vtund) become NAME.conf + NAME.secret
+# (mode 0600) that `tund check` accepts; problems as file:line on stderr; summary on stdout;
+# nothing overwritten without --force; a bad session does not stop the others.
+
+load ../helpers/common
+bats_require_minimum_version 1.5.0
+
+FIX=$BATS_TEST_DIRNAME/../fixtures/vtund
+
+setup() {
+  common_setup
+  FIX=$(cd "$BATS_TEST_DIRNAME/../fixtures/vtund" && pwd)
+}
+
+teardown() { common_teardown; }
+
+mode_of() { stat -c %a "$1"; }
+
+@test "server sessions: one conf + secret per session, mode 0600, summary on stdout, tund check accepts each" {
+  run --separate-stderr tund import-vtun "$FIX/server-site.conf"
+  assert_success
+  # stdout: exactly one line per written session, nothing else
+  [ "${#lines[@]}" -eq 4 ]
+  assert_line --index 0 "branch: wrote $TUND_CONFIG_DIR/branch.conf and $TUND_CONFIG_DIR/branch.secret (server, vtun over udp on 198.18.0.1:5000, tun device branch)"
+  assert_line --index 1 --partial "lab: wrote $TUND_CONFIG_DIR/lab.conf"
+  assert_line --index 2 --partial "kiosk: wrote"
+  assert_line --index 3 --partial "backup: wrote"
+  for s in branch lab kiosk backup; do
+    [ "$(mode_of "$TUND_CONFIG_DIR/$s.conf")" = 600 ]
+    [ "$(mode_of "$TUND_CONFIG_DIR/$s.secret")" = 600 ]
+    run --separate-stderr tund check "$s"
+    assert_success
+    assert_output --partial "$s: ok (server, vtun over"
+  done
+  # the session without passwd and the duplicate were skipped, with warnings naming their lines
+  [ ! -e "$TUND_CONFIG_DIR/unfinished.conf" ]
+  ls -A "$TUND_CONFIG_DIR" | grep -v '\.\(conf\|secret\)$' && false
+  [ "$(cat "$TUND_CONFIG_DIR/branch.secret")" = 'Br4nch&^pw' ]
+  [ "$(cat "$TUND_CONFIG_DIR/lab.secret")" = 'l4b#secret' ]
+}
+
+@test "warnings name the vtund.conf line; stdout carries no diagnostics" {
+  run --separate-stderr tund import-vtun "$FIX/server-site.conf"
+  assert_success
+  [[ $stderr == *"tund: warning: $FIX/server-site.conf:90: session \"unfinished\" has no passwd; ignored"* ]]
+  [[ $stderr == *"tund: warning: $FIX/server-site.conf:96: session \"branch\" is defined again"* ]]
+  [[ $stderr == *"tund: warning: $FIX/server-site.conf:55: session \"lab\": route \"add -net 198.19.200.0 netmask 255.255.255.0 gw 198.19.2.2\" kept as a hook: Up = /sbin/route add"* ]]
+  [[ $stderr == *"tund: warning: $FIX/server-site.conf:52: session \"lab\": stat is not supported"* ]]
+  # every stderr line is "tund: warning: FILE:LINE: ..." or "tund: note: FILE:LINE: ..."
+  while IFS= read -r l; do
+    [[ $l =~ ^tund:\ (warning|note):\ $FIX/server-site\.conf:[0-9]+:\  ]] || { echo "bad line: $l"; false; }
+  done <<<"$stderr"
+  [[ $output != *warning* ]]
+}
+
+@test "the converted settings are what the session needs (addresses, peer, MTU, routes, hooks)" {
+  run --separate-stderr tund import-vtun "$FIX/server-site.conf"
+  assert_success
+  c=$TUND_CONFIG_DIR/branch.conf
+  grep -qx 'Role = server' "$c"
+  grep -qx 'Listen = 198.18.0.1:5000' "$c"
+  grep -qx 'Transport = udp' "$c"
+  grep -qx 'Encrypt = aes128cbc' "$c"
+  grep -qx 'Compress = lzo:9' "$c"
+  grep -qx 'Keepalive = 10:3' "$c"
+  grep -qx 'Multi = killold' "$c"
+  grep -qx 'Address = 198.19.1.1/32' "$c"
+  grep -qx 'Peer = 198.19.1.2' "$c"
+  grep -qx 'MTU = 1450' "$c"
+  grep -qx 'Mode = split' "$c"
+  grep -qx 'AllowedIPs = 198.19.100.0/24' "$c"
+  grep -qx 'Up = /sbin/ip link set dev "${TUND_DEVICE}" multicast off' "$c"
+  grep -qx 'Name = tap7' "$TUND_CONFIG_DIR/lab.conf"
+  grep -qx 'Mode = tap' "$TUND_CONFIG_DIR/lab.conf"
+  grep -qx "Program = /bin/sh -c 'tar cf - /srv/export'" "$TUND_CONFIG_DIR/backup.conf"
+}
+
+@test "--client SERVER: client sessions; a session with a bad name fails alone (exit 78), the others are written" {
+  run --separate-stderr tund import-vtun "$FIX/client-site.conf" --client 198.18.0.1
+  assert_failure 78
+  assert_line --index 0 "branch: wrote $TUND_CONFIG_DIR/branch.conf and $TUND_CONFIG_DIR/branch.secret (client, vtun over udp to 198.18.0.1:5005, tun device tun3)"
+  assert_line --index 1 --partial "kiosk: wrote"
+  [ "${#lines[@]}" -eq 2 ]
+  [[ $stderr == *"tund: $FIX/client-site.conf:40: session \"a-very-long-session-name\": cannot be a tund session name"* ]]
+  [[ $stderr == *"import-vtun: 2 sessions written, 1 not"* ]]
+  [ ! -e "$TUND_CONFIG_DIR/a-very-long-session-name.conf" ]
+  grep -qx 'Role = client' "$TUND_CONFIG_DIR/branch.conf"
+  grep -qx 'Endpoint = 198.18.0.1:5005' "$TUND_CONFIG_DIR/branch.conf"
+  for s in branch kiosk; do
+    run --separate-stderr tund check "$s"
+    assert_success
+    assert_output --partial "$s: ok (client, vtun over"
+  done
+}
+
+@test "--client with an explicit port, and --out DIR" {
+  out=$BATS_TEST_TMPDIR/review
+  run --separate-stderr tund import-vtun "$FIX/harness.conf" --client 198.18.0.1:6000 --out "$out"
+  assert_success
+  grep -qx 'Endpoint = 198.18.0.1:6000' "$out/vtpeer.conf"
+  [ "$(mode_of "$out/vtpeer.secret")" = 600 ]
+  [ -z "$(ls -A "$TUND_CONFIG_DIR")" ]
+  run --separate-stderr tund check --file "$out/vtpeer-tap.conf"
+  assert_success
+  assert_output 'vtpeer-tap: ok (client, vtun over udp to 198.18.0.1:6000, tap device vtpeer-tap)'
+}
+
+@test "existing files are not overwritten without --force (exit 1, content intact); --force replaces them" {
+  printf 'old secret\n' >"$TUND_CONFIG_DIR/vtpeer.secret"; chmod 600 "$TUND_CONFIG_DIR/vtpeer.secret"
+  run --separate-stderr tund import-vtun "$FIX/harness.conf"
+  assert_failure 1
+  [[ $stderr == *"vtpeer: $TUND_CONFIG_DIR/vtpeer.secret already exists; not overwritten (use --force to replace)"* ]]
+  [[ $stderr == *'hint: use --force to replace existing files'* ]]
+  [ "$(cat "$TUND_CONFIG_DIR/vtpeer.secret")" = 'old secret' ]
+  [ ! -e "$TUND_CONFIG_DIR/vtpeer.conf" ]
+  assert_line --partial 'vtpeer-tap: wrote'
+  run --separate-stderr tund import-vtun "$FIX/harness.conf" --force
+  assert_success
+  [ "$(cat "$TUND_CONFIG_DIR/vtpeer.secret")" = 'vtpeer-secret' ]
+  [ "$(mode_of "$TUND_CONFIG_DIR/vtpeer.secret")" = 600 ]
+  [ "$(mode_of "$TUND_CONFIG_DIR/vtpeer.conf")" = 600 ]
+  ls -A "$TUND_CONFIG_DIR" | grep -q '\.tmp$' && false
+  true
+}
+
+@test "a broken vtund.conf: every problem as file:line, exit 78, nothing written" {
+  run --separate-stderr tund import-vtun "$FIX/broken.conf"
+  assert_failure 78
+  [ -z "$output" ]
+  [[ $stderr == *"tund: $FIX/broken.conf:3: unknown keyword \"persist\" in options"* ]]
+  [[ $stderr == *"tund: $FIX/broken.conf:7: unknown keyword \"comp\" in session \"one\" (vtund does not accept abbreviations; write \"compress\")"* ]]
+  [[ $stderr == *"tund: $FIX/broken.conf:10: a session may not be named \"speed\""* ]]
+  [[ $stderr == *"tund: $FIX/broken.conf:16: unterminated string"* ]]
+  [ "$(grep -c "^tund: $FIX/broken.conf:[0-9]*: " <<<"$stderr")" -eq 7 ]
+  [ -z "$(ls -A "$TUND_CONFIG_DIR")" ]
+}
+
+@test "usage and input errors: missing FILE (2), bad --client (2), no such file (78)" {
+  run --separate-stderr tund import-vtun
+  assert_failure 2
+  run --separate-stderr tund import-vtun "$FIX/harness.conf" --client 'bad host!'
+  assert_failure 2
+  [[ $stderr == *'--client "bad host!"'* ]]
+  run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/none.conf"
+  assert_failure 78
+  [[ $stderr == *"tund: $BATS_TEST_TMPDIR/none.conf: no such file"* ]]
+  [ -z "$(ls -A "$TUND_CONFIG_DIR")" ]
+}
+
+@test "the Debian example files import and every written file passes tund check" {
+  [ -r /usr/share/doc/vtun/examples/vtund-server.conf ] || skip "Debian's vtun examples are not installed"
+  run --separate-stderr tund import-vtun /usr/share/doc/vtun/examples/vtund-server.conf
+  assert_success
+  n=0
+  for f in "$TUND_CONFIG_DIR"/*.conf; do
+    run --separate-stderr tund check --file "$f"
+    assert_success
+    n=$((n + 1))
+  done
+  [ "$n" -ge 4 ]
+  out=$BATS_TEST_TMPDIR/clients
+  run --separate-stderr tund import-vtun /usr/share/doc/vtun/examples/vtund-client.conf --client 198.18.0.1 --out "$out"
+  assert_success
+  for f in "$out"/*.conf; do
+    run --separate-stderr tund check --file "$f"
+    assert_success
+  done
+}
