@@ -24,6 +24,8 @@ export interface ApplyOptions extends RouteOptions {
   device?: string;
   /** Endpoint addresses for a full tunnel (default: the host of [Session] Endpoint, resolved). */
   endpoints?: string[];
+  /** Remove what a previous up/full left for this session first, instead of failing with "already up". */
+  replace?: boolean;
 }
 
 export interface ApplyResult {
@@ -123,6 +125,7 @@ export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptio
   const ctx = makeContext(opts);
   const name = config.name;
   const device = opts.device ?? config.device.name ?? name;
+  if (opts.replace && !ctx.system.dryRun) await removeSessionRoutes(name, opts);
   const r = config.route;
   const dns = await dnsFor(ctx, name, device, r.mode, r.dns, r.dnsDomains, 'up');
   if (r.mode === 'full') {

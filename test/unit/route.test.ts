@@ -224,6 +224,14 @@ describe('engine (fake ip)', () => {
     assert.deepEqual(kernel.routes.map((x) => x.table), ['51820']);
   });
 
+  test('replace: a second up with replace swaps the routes instead of failing', async () => {
+    await applySessionRoutes(config({ mode: 'split', allowedIps: ['198.19.10.0/24'] }), { runner: kernel });
+    await assert.rejects(applySessionRoutes(config({ mode: 'split', allowedIps: ['198.19.20.0/24'] }), { runner: kernel }), /already up/);
+    await applySessionRoutes(config({ mode: 'split', allowedIps: ['198.19.20.0/24'] }), { runner: kernel, replace: true });
+    assert.deepEqual(kernel.routes.map((r) => r.dst), ['198.19.20.0/24']);
+    assert.deepEqual((await readState('office'))?.entries.map((e) => e.kind === 'route' && e.dst), ['198.19.20.0/24']);
+  });
+
   test('a failure half-way rolls back in reverse order and restores the state file', async () => {
     await addRoutes('office', ['198.19.77.0/24'], { runner: kernel, device: 'tr0' });
     const stateBefore = readFileSync(statePath('office'), 'utf8');
