@@ -35,7 +35,10 @@ export function tunFailure(error: unknown, name: string, action = 'cannot open T
     );
   }
   if (code === 'EPERM' || code === 'EACCES') {
-    return new PermissionFailure(`${label}: operation not permitted (${code}): CAP_NET_ADMIN is needed`, CAP_NET_ADMIN_HINT, error);
+    const hint = syscall === 'TUNSETIFF' && name !== '' && !name.includes('%')
+      ? `${CAP_NET_ADMIN_HINT}; an existing persistent device may also be opened by its owner or group ("tunctl add NAME --owner USER")`
+      : CAP_NET_ADMIN_HINT;
+    return new PermissionFailure(`${label}: operation not permitted (${code}): CAP_NET_ADMIN is needed`, hint, error);
   }
   if (code === 'EBUSY') {
     return new TundError(`${label}: device is busy (${code}): another process has it open`, {
