@@ -70,8 +70,21 @@ export async function applyEntries(ctx: Context, state: RouteState, entries: Ent
   await writeState(state); // intent first
   const done: Entry[] = [];
   let dnsTouched = false;
+  // SIGINT/SIGTERM half-way: finish the step under way, then roll back like any other failure
+  let interrupted: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted ??= signal;
+  };
+  const interruptedError = (signal: NodeJS.Signals) =>
+    new TundError(`${state.name}: interrupted by ${signal}; rolled back`, { exitCode: 128 + (signal === 'SIGINT' ? 2 : 15) });
+  const checkInterrupted = () => {
+    if (interrupted) throw interruptedError(interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     for (const e of entries) {
+      checkInterrupted();
       try {
         await ctx.ip.run(entryArgs('add', e));
       } catch (error) {
@@ -80,10 +93,12 @@ export async function applyEntries(ctx: Context, state: RouteState, entries: Ent
       }
       done.push(e);
     }
+    checkInterrupted();
     if (dns) {
       dnsTouched = true;
       await applyDns(ctx.system, dns);
     }
+    checkInterrupted();
   } catch (error) {
     // roll back in reverse order; each step is best effort, the first error is the one reported
     if (dnsTouched && dns) await removeDns(ctx.system, dns).catch(() => undefined);
@@ -95,7 +110,11 @@ export async function applyEntries(ctx: Context, state: RouteState, entries: Ent
     state.entries = before.entries;
     state.dns = before.dns;
     await saveOrDelete(state);
-    throw error;
+    // a step that failed because of the signal (its child was killed too) reports the signal
+    throw interrupted ? interruptedError(interrupted) : error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

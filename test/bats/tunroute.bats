@@ -214,6 +214,40 @@ SHIM
   assert_success
 }
 
+@test "SIGTERM in the middle of up rolls back by itself (exit 143)" {
+  write_conf office 'Mode = split' 'AllowedIPs = 198.19.10.0/24, 198.19.11.0/24, 198.19.12.0/24'
+  before=$(tables "$NS")
+  real_ip=$(command -v ip)
+  shim=$BATS_TEST_TMPDIR/shim
+  mkdir -p "$shim"
+  # stop (sleeping) in the 2nd "add", which then does nothing
+  cat >"$shim/ip" <<SHIM
+#!/bin/bash
+if [[ " \$* " == *" add "* ]]; then
+  n=\$(( \$(cat "$shim/count" 2>/dev/null || echo 0) + 1 )); echo \$n >"$shim/count"
+  if (( n == 2 )); then echo \$\$ >"$shim/paused"; exec sleep 30; fi
+fi
+exec $real_ip "\$@"
+SHIM
+  chmod +x "$shim/ip"
+  # started here (not through spawn_bg's subshell) so that `wait` gets its exit status
+  PATH="$shim:$PATH" ip netns exec "$NS" tunroute up office >"$BATS_TEST_TMPDIR/up.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >>"$TEST_PIDS_LIST"
+  wait_for 30 test -s "$shim/paused"
+  [[ $(our_routes) -eq 1 ]]
+  kill -TERM "$pid"
+  sleep 0.3
+  kill -KILL "$(cat "$shim/paused")"
+  rc=0
+  wait "$pid" || rc=$?
+  cat "$BATS_TEST_TMPDIR/up.log"
+  [[ $rc -eq 143 ]]
+  grep -q 'interrupted by SIGTERM; rolled back' "$BATS_TEST_TMPDIR/up.log"
+  assert_equal "$(tables "$NS")" "$before"
+  [[ ! -e $TUND_RUN_DIR/routes/office.json ]]
+}
+
 @test "--dry-run changes nothing and prints the plan" {
   write_conf office 'Mode = full' 'Exclude = 198.19.100.0/24'
   before=$(tables "$NS")
