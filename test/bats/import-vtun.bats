@@ -167,3 +167,31 @@ mode_of() { stat -c %a "$1"; }
     assert_success
   done
 }
+
+# run_vtund_parse NS FILE: the real vtund reads FILE as a stand-alone server for at most 3 s
+# (private /run, inside NS); its log goes to stdout.
+run_vtund_parse() {
+  local ns=$1 file=$2 rundir=$BATS_TEST_TMPDIR/vtrun
+  mkdir -p "$rundir"
+  ip netns exec "$ns" unshare --mount --propagation private -- \
+    sh -c 'mount --bind "$1" /run || exit 97; shift; exec timeout 3 vtund -n -s -P 5999 -f "$1"' sh "$rundir" "$file" 2>&1
+}
+
+@test "the fixtures are real vtund.conf files: Debian's vtund reads them (and stops at broken.conf:3)" {
+  command -v vtund >/dev/null || skip "vtund is not installed"
+  ns=$(make_netns v)
+  ip -n "$ns" addr add 198.18.0.1/32 dev lo
+  for f in server-site client-site harness; do
+    run run_vtund_parse "$ns" "$FIX/$f.conf"
+    [[ $output == *"waiting for connections on port 5999"* ]] || { echo "$f: $output"; false; }
+    [[ $output != *"syntax error"* && $output != *"Unknown"* ]]
+  done
+  run run_vtund_parse "$ns" "$FIX/server-site.conf"
+  [[ $output == *"Ignored incomplete session definition 'unfinished'"* ]]
+  run run_vtund_parse "$ns" "$FIX/broken.conf"
+  [[ $output == *"syntax error line 3"* ]]
+  # tund reports that line too (and every later problem)
+  run --separate-stderr tund import-vtun "$FIX/broken.conf"
+  assert_failure 78
+  [[ $stderr == *"broken.conf:3: "* ]]
+}
