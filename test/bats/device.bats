@@ -81,3 +81,22 @@ finished() { wait_for "$2" grep -q '^done ' "$1" || { cat "$1"; false; }; }
   assert_failure
   assert_output --partial ', 0 received'
 }
+
+@test "a single-queue device held by a process is busy (exit 1, clear); a multi-queue one takes several fds" {
+  ns=$(make_netns d)
+  log=$BATS_TEST_TMPDIR/echo.log
+  spawn_bg "$log" ip netns exec "$ns" node "$ECHO" --name dvs0 --replies 1 --timeout 30 >/dev/null
+  wait_for 15 grep -q '^ready dvs0' "$log" || { cat "$log"; false; }
+  run --separate-stderr in_ns "$ns" node "$PROJECT_ROOT/test/helpers/tun-attach.mjs" dvs0
+  assert_failure 1
+  [[ $stderr == *'dvs0: cannot open TUN/TAP device: device is busy'* ]]
+  [[ $stderr == *'hint: '*'multi-queue'* ]]
+
+  in_ns "$ns" tunctl add dvm0 --mode tap --multi-queue -q
+  alog=$BATS_TEST_TMPDIR/attach.log
+  spawn_bg "$alog" ip netns exec "$ns" node "$PROJECT_ROOT/test/helpers/tun-attach.mjs" dvm0 --queues 3 --hold-ms 20000 >/dev/null
+  wait_for 15 grep -q '^attached dvm0 tap' "$alog" || { cat "$alog"; false; }
+  grep -q 'queues=3' "$alog"
+  # the kernel sees three attached queues
+  assert_equal "$(link_json "$ns" dvm0 | jq .linkinfo.info_data.numqueues)" 3
+}
