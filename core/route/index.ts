@@ -12,7 +12,7 @@ import { makeContext, applyEntries, removeEntries, strayRoutes, describeEntry, t
 import { present, snapshot, tablesInUse, type Snapshot } from './kernel.js';
 import { fullTableProblem, planFull, planSplit, tableRef, TABLE_BASE, TABLE_SEARCH } from './plan.js';
 import { canonicalAddress, parsePrefix } from './prefix.js';
-import { emptyState, listStates, readState, type DnsEntry, type Entry, type Origin, type RouteState, type TableRef } from './state.js';
+import { emptyState, listStates, readState, withSessionLock, type DnsEntry, type Entry, type Origin, type RouteState, type TableRef } from './state.js';
 
 export type { RouteOptions } from './engine.js';
 export type { RouteState, Entry, RouteEntry, RuleEntry, DnsEntry, TableRef } from './state.js';
@@ -122,10 +122,14 @@ async function applyFull(ctx: Context, req: FullRequest): Promise<ApplyResult> {
 
 /** Applies what the session config asks: [Route] Mode, AllowedIPs, Exclude, Table, Metric, DNS, DNSDomains. */
 export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  return locked(config.name, opts, () => applySessionRoutesUnlocked(config, opts));
+}
+
+async function applySessionRoutesUnlocked(config: SessionConfig, opts: ApplyOptions): Promise<ApplyResult> {
   const ctx = makeContext(opts);
   const name = config.name;
   const device = opts.device ?? config.device.name ?? name;
-  if (opts.replace && !ctx.system.dryRun) await removeSessionRoutes(name, opts);
+  if (opts.replace && !ctx.system.dryRun) await removeSessionRoutesUnlocked(name, opts);
   const r = config.route;
   const dns = await dnsFor(ctx, name, device, r.mode, r.dns, r.dnsDomains, 'up');
   if (r.mode === 'full') {
@@ -148,6 +152,10 @@ export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptio
 
 /** Removes what applySessionRoutes (or `tunroute full`) made for NAME; ad-hoc `add` routes stay. */
 export async function removeSessionRoutes(name: string, opts: RouteOptions = {}): Promise<number> {
+  return locked(name, opts, () => removeSessionRoutesUnlocked(name, opts));
+}
+
+async function removeSessionRoutesUnlocked(name: string, opts: RouteOptions): Promise<number> {
   const ctx = makeContext(opts);
   const state = await readState(name);
   if (!state) return 0;
@@ -160,14 +168,16 @@ export async function removeSessionRoutes(name: string, opts: RouteOptions = {})
  * file exists (default: the config's [Device] Name, else NAME).
  */
 export async function cleanupSession(name: string, opts: RouteOptions & { device?: string } = {}): Promise<number> {
-  const ctx = makeContext(opts);
-  const state = (await readState(name)) ?? emptyState(name, opts.device ?? (await deviceOf(name)));
-  const snap = await snapshot(ctx.ip);
-  // routes with our tag on the session's device that no state lists (a lost state file)
-  const stray = strayRoutes(snap, state.device, state.entries);
-  state.entries.push(...stray);
-  if (stray.length > 0) ctx.opts.warn?.(`${name}: ${stray.length} tagged route(s) on "${state.device}" were not in the state file; removing them too`);
-  return removeEntries(ctx, state, () => true, true, snap);
+  return locked(name, opts, async () => {
+    const ctx = makeContext(opts);
+    const state = (await readState(name)) ?? emptyState(name, opts.device ?? (await deviceOf(name)));
+    const snap = await snapshot(ctx.ip);
+    // routes with our tag on the session's device that no state lists (a lost state file)
+    const stray = strayRoutes(snap, state.device, state.entries);
+    state.entries.push(...stray);
+    if (stray.length > 0) ctx.opts.warn?.(`${name}: ${stray.length} tagged route(s) on "${state.device}" were not in the state file; removing them too`);
+    return removeEntries(ctx, state, () => true, true, snap);
+  });
 }
 
 /** The device of session NAME: [Device] Name of its config; NAME when there is no (valid) config. */
@@ -190,26 +200,29 @@ export interface AddOptions extends RouteOptions {
 
 /** Ad-hoc routes through the session's device, tagged and recorded (origin "add"). */
 export async function addRoutes(name: string, prefixes: string[], opts: AddOptions): Promise<Entry[]> {
-  const ctx = makeContext(opts);
-  const state = await currentState(name, opts.device);
-  const entries = planSplit({ device: opts.device, prefixes, via: opts.via ?? null, table: opts.table ?? 'main', metric: opts.metric ?? null, origin: 'add', withRule: false }, opts.warn);
-  for (const e of entries) {
-    if (state.entries.some((s) => s.kind === 'route' && e.kind === 'route' && s.dst === e.dst && s.table === e.table && s.metric === e.metric)) {
-      throw new TundError(`${name}: ${describeEntry(e)} is already routed by this session`, { hint: `see "tunroute show ${name}"` });
+  return locked(name, opts, async () => {
+    const ctx = makeContext(opts);
+    const state = await currentState(name, opts.device);
+    const entries = planSplit({ device: opts.device, prefixes, via: opts.via ?? null, table: opts.table ?? 'main', metric: opts.metric ?? null, origin: 'add', withRule: false }, opts.warn);
+    for (const e of entries) {
+      if (state.entries.some((s) => s.kind === 'route' && e.kind === 'route' && s.dst === e.dst && s.table === e.table && s.metric === e.metric)) {
+        throw new TundError(`${name}: ${describeEntry(e)} is already routed by this session`, { hint: `see "tunroute show ${name}"` });
+      }
     }
-  }
-  await applyEntries(ctx, state, entries, null);
-  return entries;
+    await applyEntries(ctx, state, entries, null);
+    return entries;
+  });
 }
 
 /** Removes routes of NAME with these prefixes (any origin), optionally only in TABLE. */
 export async function delRoutes(name: string, prefixes: string[], opts: RouteOptions & { table?: TableRef } = {}): Promise<number> {
-  const ctx = makeContext(opts);
-  const state = await readState(name);
-  const wanted = prefixes.map((p) => {
-    const x = parsePrefix(p);
-    if (!x.ok) throw new UsageFailure(`prefix ${JSON.stringify(p)}: ${x.problem} (expected an address with prefix length such as 198.18.0.0/24)`);
-    return x;
+  return locked(name, opts, async () => {
+    const ctx = makeContext(opts);
+    const state = await readState(name);
+    const wanted = prefixes.map((p) => {
+      const x = parsePrefix(p);
+      if (!x.ok) throw new UsageFailure(`prefix ${JSON.stringify(p)}: ${x.problem} (expected an address with prefix length such as 198.18.0.0/24)`);
+      return x;
   });
   const match = (e: Entry) => e.kind === 'route' && wanted.some((w) => w.dst === e.dst && w.family === e.family) && (opts.table === undefined || e.table === opts.table);
   const missing = wanted.filter((w) => !state?.entries.some((e) => e.kind === 'route' && e.dst === w.dst && e.family === w.family && (opts.table === undefined || e.table === opts.table)));
@@ -217,6 +230,7 @@ export async function delRoutes(name: string, prefixes: string[], opts: RouteOpt
     throw new TundError(`${name}: no route ${missing.map((m) => JSON.stringify(m.cidr)).join(', ') || JSON.stringify(prefixes[0])} recorded for this session`, { hint: `see "tunroute show ${name}"` });
   }
   return removeEntries(ctx, state, match, false);
+  });
 }
 
 export interface FullOptions extends RouteOptions {
@@ -235,7 +249,14 @@ export async function fullTunnel(name: string, opts: FullOptions): Promise<Apply
     const problem = fullTableProblem(null, table);
     if (problem) throw new UsageFailure(`--table ${table}: a full tunnel needs its own routing table (expected auto or a number such as 51820)`);
   }
-  return applyFull(ctx, { name, device: opts.device, endpoints: opts.endpoints, exclude: opts.exclude ?? [], table, metric: opts.metric ?? null, dns: null, origin: 'full' });
+  return locked(name, opts, () =>
+    applyFull(ctx, { name, device: opts.device, endpoints: opts.endpoints, exclude: opts.exclude ?? [], table, metric: opts.metric ?? null, dns: null, origin: 'full' }),
+  );
+}
+
+/** Runs FN under the session lock (not in dry-run, which changes nothing). */
+function locked<T>(name: string, opts: RouteOptions, fn: () => Promise<T>): Promise<T> {
+  return opts.dryRun ? fn() : withSessionLock(name, fn);
 }
 
 export interface SessionView {

@@ -3,6 +3,7 @@
 // knows every route, rule and DNS setting that may exist. Writes are atomic (temp file + rename).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
 
 /** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
@@ -146,4 +147,48 @@ export function sameEntry(a: Entry, b: Entry): boolean {
     return a.priority === b.priority && a.to === b.to && a.suppressPrefixlength === b.suppressPrefixlength;
   }
   return false;
+}
+
+/**
+ * A per-session lock (routes/NAME.lock holding the owner's PID), so that tund and a tunroute
+ * command never edit the same session's routes and state at once. A lock whose PID is gone
+ * (kill -9) is taken over. Waits up to timeoutMs, then fails.
+ */
+export async function withSessionLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 10000): Promise<T> {
+  await fs.mkdir(stateDir(), { recursive: true, mode: 0o755 });
+  const file = path.join(stateDir(), `${name}.lock`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const handle = await fs.open(file, 'wx', 0o644);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || owner === process.pid) {
+        await fs.rm(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new TundError(`${name}: another tunroute (PID ${owner}) is changing this session's routes (lock ${file})`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

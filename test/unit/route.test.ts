@@ -9,7 +9,8 @@ import { canonicalAddress, parsePrefix } from '../../core/route/prefix.js';
 import { planFull, planSplit } from '../../core/route/plan.js';
 import { routeArgs, ruleArgs, routeMatches, ruleMatches } from '../../core/route/kernel.js';
 import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, fullTunnel, removeSessionRoutes, showSessions } from '../../core/route/index.js';
-import { readState, statePath, writeState, emptyState } from '../../core/route/state.js';
+import { readState, statePath, writeState, emptyState, stateDir, withSessionLock } from '../../core/route/state.js';
+import { spawnSync } from 'node:child_process';
 import type { CommandResult, ProcessRunner } from "../../core/ip.js";
 import type { SessionConfig } from '../../core/config/types.js';
 export interface FakeRoute { family: 4 | 6; dst: string; dev: string; gateway?: string; table: string; protocol?: string; metric?: number }
@@ -230,6 +231,18 @@ describe('engine (fake ip)', () => {
     await applySessionRoutes(config({ mode: 'split', allowedIps: ['198.19.20.0/24'] }), { runner: kernel, replace: true });
     assert.deepEqual(kernel.routes.map((r) => r.dst), ['198.19.20.0/24']);
     assert.deepEqual((await readState('office'))?.entries.map((e) => e.kind === 'route' && e.dst), ['198.19.20.0/24']);
+  });
+
+  test('session lock: a stale lock (dead PID) is taken over, a live one makes us wait and fail', async () => {
+    mkdirSync(stateDir(), { recursive: true });
+    const lock = path.join(stateDir(), 'office.lock');
+    const dead = spawnSync('true').pid;
+    writeFileSync(lock, `${dead}\n`);
+    assert.equal(await withSessionLock('office', async () => readFileSync(lock, 'utf8').trim()), String(process.pid));
+    assert.equal(existsSync(lock), false);
+    writeFileSync(lock, `${process.ppid}\n`);
+    await assert.rejects(withSessionLock('office', async () => 1, 300), /another tunroute \(PID \d+\) is changing/);
+    rmSync(lock);
   });
 
   test('a failure half-way rolls back in reverse order and restores the state file', async () => {
