@@ -137,10 +137,19 @@ export class TunDevice implements Device {
     return this.fdValue;
   }
 
+  /**
+   * Non-blocking: reads until EAGAIN or the batch is full; 0 when nothing is ready. A read error
+   * after some packets ends the batch early (the error comes back on the next call).
+   */
   readBatch(bufs: Buffer[], sizes: Int32Array, offset: number): number {
     return this.addon.readBatch(this.liveFd(), bufs, sizes, offset);
   }
 
+  /**
+   * Writes one packet per buffer until EAGAIN; returns how many were written. A packet the kernel
+   * refuses (e.g. EINVAL: not IPv4/IPv6 on a tun) throws when it is first in the batch, else ends
+   * the batch there: call again with the returned offset, and skip a packet that throws.
+   */
   writeBatch(bufs: Buffer[], offset: number): number {
     return this.addon.writeBatch(this.liveFd(), bufs, offset);
   }
