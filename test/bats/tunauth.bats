@@ -273,3 +273,19 @@ EOC
   rm -rf "$d"
   assert_failure 77
 }
+
+@test "probe while the session is connected and the server says multi no: busy, and the session survives" {
+  two_namespaces
+  start_vtund_server busy-pw --multi no --local-ip 198.19.61.1 --remote-ip 198.19.61.2 >/dev/null
+  cpid=$("$PEER" client --netns "$NS_C" --session vtpeer --password busy-pw --server-addr 198.18.61.1 \
+    --local-ip 198.19.61.2 --remote-ip 198.19.61.1 --wait-tunnel 15 --lifetime 120)
+  PEER_PIDFILES+=("$cpid")
+  in_ns "$NS_C" ping -c 1 -W 5 198.19.61.1
+  write_client_conf office 198.18.61.1:5000
+  printf 'busy-pw\n' | tunauth passwd office
+  run --separate-stderr in_ns "$NS_C" tunauth probe office
+  assert_failure 1
+  [[ $stderr == *"authentication failed or session busy (the server does not say which)"* ]]
+  # the running vtund session is still there and passes traffic
+  in_ns "$NS_C" ping -c 1 -W 5 198.19.61.1
+}
