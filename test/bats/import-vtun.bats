@@ -4,6 +4,7 @@
 # nothing overwritten without --force; a bad session does not stop the others.
 
 load ../helpers/common
+load ../helpers/vtun
 bats_require_minimum_version 1.5.0
 
 FIX=$BATS_TEST_DIRNAME/../fixtures/vtund
@@ -13,7 +14,10 @@ setup() {
   FIX=$(cd "$BATS_TEST_DIRNAME/../fixtures/vtund" && pwd)
 }
 
-teardown() { common_teardown; }
+teardown() {
+  [[ -n ${VTUND_PIDFILES:-} ]] && vtun_teardown
+  common_teardown
+}
 
 mode_of() { stat -c %a "$1"; }
 
@@ -194,4 +198,43 @@ run_vtund_parse() {
   run --separate-stderr tund import-vtun "$FIX/broken.conf"
   assert_failure 78
   [[ $stderr == *"broken.conf:3: "* ]]
+}
+
+# vtund_conf ROLE ARGS...: the vtund.conf the interop harness would run (its --dry-run output)
+vtund_conf() {
+  local role=$1; shift
+  "$VTUND_PEER" "$role" --netns none --session "$VT_HOST" --password "$VT_PW" --server-addr "$VT_SADDR" "$@" --dry-run 2>&1 >/dev/null
+}
+
+@test "an imported server session runs against the real vtund client (ping through the tunnel)" {
+  command -v vtund >/dev/null || skip "vtund is not installed"
+  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  vtun_setup
+  vtund_conf server --local-ip "$VT_TS" --remote-ip "$VT_TC" --proto udp --encrypt aes128cbc --compress lzo:1 >"$BATS_TEST_TMPDIR/vtund-server.conf"
+  run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/vtund-server.conf" --out "$SDIR"
+  assert_success
+  assert_output "$VT_HOST: wrote $SDIR/$VT_HOST.conf and $SDIR/$VT_HOST.secret (server, vtun over udp on $VT_SADDR:5000, tun device $VT_HOST)"
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/tund-server.log" "$VT_HOST" >/dev/null
+  wait_for 15 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  vtund_client --local-ip "$VT_TC" --remote-ip "$VT_TS" --wait-tunnel 15
+  ping_through "$NS_C" "$VT_TS" 20
+  # the kernel has what the imported file says: tun device, address and peer, the hook ran
+  [ "$(link_kind "$NS_S" "$VT_HOST")" = tun ]
+  has_addr "$NS_S" "$VT_HOST" "$VT_TS"
+  [ "$(ip netns exec "$NS_S" sysctl -n "net.ipv6.conf.$VT_HOST.disable_ipv6")" = 1 ]
+}
+
+@test "an imported client session (--client) runs against the real vtund server" {
+  command -v vtund >/dev/null || skip "vtund is not installed"
+  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  vtun_setup
+  vtund_conf client --local-ip "$VT_TC" --remote-ip "$VT_TS" >"$BATS_TEST_TMPDIR/vtund-client.conf"
+  run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/vtund-client.conf" --client "$VT_SADDR" --out "$CDIR"
+  assert_success
+  grep -qx "Endpoint = $VT_SADDR:5000" "$CDIR/$VT_HOST.conf"
+  vtund_server --local-ip "$VT_TS" --remote-ip "$VT_TC" --proto udp --compress lzo:1 --encrypt aes256ecb
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund-client.log" "$VT_HOST" >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  [ "$(link_kind "$NS_C" "$VT_HOST")" = tun ]
+  has_addr "$NS_C" "$VT_HOST" "$VT_TC"
 }
