@@ -50,6 +50,18 @@ function conflictMessage(name: string, e: Entry, error: CommandFailed): TundErro
       cause: error,
     });
   }
+  if (e.kind === 'route' && /Cannot find device/i.test(stderr)) {
+    return new TundError(`${name}: cannot add ${describeEntry(e)}: device "${e.dev}" does not exist; rolled back`, {
+      hint: `start the session (tund@${name}) or create the device with "tunctl add ${e.dev}"`,
+      cause: error,
+    });
+  }
+  if (e.kind === 'route' && /not up|Network is down/i.test(stderr)) {
+    return new TundError(`${name}: cannot add ${describeEntry(e)}: device "${e.dev}" is down; rolled back`, {
+      hint: `bring it up first ("tunctl up ${e.dev}" or "ip link set ${e.dev} up")`,
+      cause: error,
+    });
+  }
   return new TundError(`${name}: cannot add ${describeEntry(e)}: ${error.message}; rolled back`, { hint: error.hint, cause: error });
 }
 

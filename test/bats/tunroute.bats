@@ -366,3 +366,18 @@ SHIM
   assert_failure 78
   [[ $stderr == *"needs its own routing table"* ]]
 }
+
+@test "a missing or down device: clear error, nothing left behind" {
+  before=$(tables "$NS")
+  run --separate-stderr tr add nosuch 198.19.30.0/24
+  assert_failure 1
+  [[ $stderr == *'device "nosuch" does not exist; rolled back'* ]]
+  ip -n "$NS" link set tr0 down
+  write_conf office 'Mode = split' 'AllowedIPs = 198.19.10.0/24'
+  run --separate-stderr tr up office
+  assert_failure 1
+  [[ $stderr == *'device "tr0" is down; rolled back'* ]]
+  ip -n "$NS" link set tr0 up
+  assert_equal "$(tables "$NS")" "$before"
+  [[ ! -e $TUND_RUN_DIR/routes/office.json && ! -e $TUND_RUN_DIR/routes/nosuch.json ]]
+}
