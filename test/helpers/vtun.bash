@@ -31,10 +31,17 @@ vtun_setup() {
 vtun_teardown() {
   local f
   if [[ -f ${VTUND_PIDFILES:-/nonexistent} ]]; then
-    while read -r f; do [[ -n $f ]] && "$VTUND_PEER" stop "$f" >/dev/null 2>&1; done <"$VTUND_PIDFILES"
+    # vtund-peer.sh's PID file names the process-group leader of that vtund and its children; the
+    # graceful `vtund-peer.sh stop` waits up to 5 s, which adds up over a matrix, so kill the group.
+    while read -r f; do
+      [[ -n $f && -f $f ]] || continue
+      local pg
+      pg=$(cat "$f" 2>/dev/null)
+      [[ $pg =~ ^[0-9]+$ ]] && kill -KILL -- "-$pg" 2>/dev/null
+    done <"$VTUND_PIDFILES"
   fi
-  # on failure, show the logs of everything that ran
-  if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+  # the logs of everything that ran (bats shows them only when the test failed)
+  if true; then
     {
       for f in "$BATS_TEST_TMPDIR"/*.log; do
         [[ -f $f ]] && { echo "---- $f"; tail -n 40 "$f"; }
@@ -44,7 +51,7 @@ vtun_teardown() {
           [[ -f $(dirname "$f")/vtund.log ]] && { echo "---- vtund: $(dirname "$f")/vtund.log"; tail -n 20 "$(dirname "$f")/vtund.log"; }
         done <"$VTUND_PIDFILES"
       fi
-    } >&3 2>/dev/null || true
+    } 2>/dev/null || true
   fi
 }
 
@@ -83,11 +90,32 @@ tund_conf() {
   chmod 600 "$dir/$name.conf" "$dir/$name.secret"
 }
 
-# start_tund NS DIR RUNDIR LOG ARGS... : tund in the background inside NS; prints its PID.
+# start_tund NS DIR RUNDIR LOG ARGS... : tund in the background inside NS; prints the PID of the
+# wrapper (killed in teardown). Its exit status lands in LOG.rc; node_of PID finds the tund process.
 start_tund() {
   local ns=$1 dir=$2 run=$3 log=$4
   shift 4
-  spawn_bg "$log" env TUND_CONFIG_DIR="$dir" TUND_RUN_DIR="$run" ip netns exec "$ns" timeout 300 tund "$@"
+  rm -f "$log.rc"
+  spawn_bg "$log" env TUND_CONFIG_DIR="$dir" TUND_RUN_DIR="$run" \
+    sh -c 'log=$1 ns=$2; shift 2; ip netns exec "$ns" timeout 300 tund "$@"; echo $? >"$log.rc"' sh "$log" "$ns" "$@"
+}
+
+# tund_rc LOG [SECONDS]: waits for the tund started with that LOG to exit and prints its status.
+tund_rc() {
+  wait_for "${2:-15}" test -s "$1.rc" || { echo timeout; return 1; }
+  cat "$1.rc"
+}
+
+# node_of PID: the tund (node) process below a start_tund wrapper.
+node_of() {
+  local pid=$1 c depth
+  for depth in 1 2 3 4 5; do
+    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == node ]] && { echo "$pid"; return 0; }
+    c=$(pgrep -P "$pid" | head -n1)
+    [[ -n $c ]] || return 1
+    pid=$c
+  done
+  return 1
 }
 
 # vtund_server ARGS... / vtund_client ARGS...: the real vtund via the harness (session vtdemo).

@@ -1,0 +1,241 @@
+#!/usr/bin/env bats
+# VTun faults: wrong password, unknown session, hostile handshakes, silent clients, malformed
+# frames, a peer killed or frozen mid-transfer, a restarted server, the multi policy, clean stops.
+# Every case checks that only the session at fault suffers.
+
+load ../helpers/common
+load ../helpers/vtun
+
+setup() { common_setup; vtun_setup; }
+teardown() { vtun_teardown; common_teardown; }
+
+RAW=$PROJECT_ROOT/test/helpers/vtun-raw-client.mjs
+
+# a second server session "other" (tunnel 198.19.78.1 <-> .2) next to vts (vtdemo)
+other_sessions() {
+  tund_conf "$SDIR" vts server tcp tun no no
+  VT_HOST=other VT_SECRET=other-pw tund_conf "$SDIR" vto server tcp tun no no
+  sed -i -e 's/198\.19\.77\./198.19.78./g' "$SDIR/vto.conf"
+  VT_HOST=other VT_SECRET=other-pw tund_conf "$CDIR" vco client tcp tun no no
+  sed -i -e 's/198\.19\.77\./198.19.78./g' "$CDIR/vco.conf"
+}
+
+start_serve() {
+  SERVE_PID=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/serve.log" serve --listen "$VT_SADDR:5000" --timeout "${1:-5}")
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+}
+
+# session children of tund serve
+serve_children() { local n; n=$(node_of "$SERVE_PID") || return 1; pgrep -P "$n" 2>/dev/null | wc -l; }
+
+# wait_children MAX SECONDS: until tund serve has at most MAX session processes
+wait_children() {
+  local max=$1 end=$((SECONDS + $2)) n
+  for (( ; ; )); do
+    n=$(serve_children) && (( n <= max )) && return 0
+    (( SECONDS >= end )) && { echo "tund serve still has $n session processes" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+good_client_works() {
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/good.log" vco >/dev/null
+  ping_through "$NS_C" 198.19.78.1 20
+}
+
+@test "wrong password: client says authentication failed (exit 1), server logs it and keeps serving" {
+  other_sessions
+  start_serve
+  VT_SECRET=not-the-password tund_conf "$CDIR" vtc client tcp tun no no
+  run env TUND_CONFIG_DIR="$CDIR" TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" timeout 30 tund vtc
+  assert_failure 1
+  assert_output --partial 'vtc: authentication failed'
+  grep -q 'denied connection from 198.18.77.2:[0-9]*: authentication failed for session "vtdemo"' "$BATS_TEST_TMPDIR/serve.log"
+  # no device was left behind on either side
+  run ip -n "$NS_C" link show dev vtc
+  assert_failure
+  good_client_works
+  kill -0 "$SERVE_PID"
+}
+
+@test "unknown session: ERR after the challenge, logged, the listener keeps serving" {
+  other_sessions
+  start_serve
+  tund_conf "$CDIR" vtc client tcp tun no no "Host = nosuch"
+  sed -i '/^Host = vtdemo/d' "$CDIR/vtc.conf"
+  run env TUND_CONFIG_DIR="$CDIR" TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" timeout 30 tund vtc
+  assert_failure 1
+  assert_output --partial 'authentication failed'
+  grep -q 'unknown session "nosuch"' "$BATS_TEST_TMPDIR/serve.log"
+  good_client_works
+}
+
+@test "garbage, oversized and never-ending handshake lines get ERR; the server goes on" {
+  other_sessions
+  start_serve 2
+  good_client_works
+  local out=$BATS_TEST_TMPDIR/raw.out t0
+  # 50 bytes of garbage instead of HOST: greeting, then ERR, then close
+  head -c 50 /dev/zero | tr '\0' '\377' | ip netns exec "$NS_C" timeout 10 socat -t 5 - "TCP:$VT_SADDR:5000" >"$out"
+  assert_equal "$(head -c 4 "$out")" "VTUN"
+  assert_equal "$(tail -c +51 "$out" | head -c 3)" "ERR"
+  # an oversized HOST line: the first 50 bytes are one block, the rest is not a CHAL line
+  { printf 'HOST: '; head -c 10000 /dev/zero | tr '\0' 'a'; } | ip netns exec "$NS_C" timeout 10 socat -t 5 - "TCP:$VT_SADDR:5000" >"$out"
+  run grep -c 'OK CHAL' "$out"
+  assert_output 1
+  assert_equal "$(tail -c +101 "$out" | head -c 3)" "ERR"
+  # a line that never ends: the server must answer ERR and close, not read for ever
+  t0=$SECONDS
+  run sh -c "yes 'HOST: never-ending-line-without-a-block-boundary' | ip netns exec $NS_C timeout 20 socat -t 5 - TCP:$VT_SADDR:5000 2>/dev/null | head -c 150 | tail -c 50 | head -c 3"
+  assert_output "ERR"
+  (( SECONDS - t0 < 15 ))
+  grep -q 'denied connection' "$BATS_TEST_TMPDIR/serve.log"
+  # the established session did not notice, and no session process is left over
+  ip netns exec "$NS_C" ping -c 2 -W 2 198.19.78.1
+  wait_children 1 10
+  kill -0 "$SERVE_PID"
+}
+
+@test "a client that connects and says nothing is dropped after the timeout; its process is gone" {
+  other_sessions
+  start_serve 2
+  local out=$BATS_TEST_TMPDIR/silent.out t0=$SECONDS
+  ip netns exec "$NS_C" timeout 15 socat -u "TCP:$VT_SADDR:5000" - >"$out"
+  local took=$((SECONDS - t0))
+  (( took >= 1 && took <= 8 ))
+  assert_equal "$(head -c 4 "$out")" "VTUN"
+  assert_equal "$(tail -c +51 "$out" | head -c 3)" "ERR"
+  grep -q 'timed out waiting for the peer' "$BATS_TEST_TMPDIR/serve.log"
+  wait_children 0 5
+  good_client_works
+}
+
+@test "oversized and malformed frames are dropped; garbage data only hurts its own session" {
+  other_sessions
+  start_serve
+  good_client_works
+  printf '%s' "$VT_PW" >"$BATS_TEST_TMPDIR/pw"
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" oversized
+  assert_success
+  assert_line 'flags <TuK>'
+  assert_line 'alive'
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" badflags
+  assert_success
+  assert_line 'alive'
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" garbage-data
+  assert_success
+  # whatever happened to that session, the other one still carries traffic
+  ip netns exec "$NS_C" ping -c 3 -W 2 198.19.78.1
+  kill -0 "$SERVE_PID"
+}
+
+@test "peer killed with SIGKILL mid-transfer: the client notices and reconnects (Persist = yes)" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  sed -i 's/^Keepalive = .*/Keepalive = 2:2/' "$SDIR/vts.conf"
+  tund_conf "$CDIR" vtc client tcp tun no no "Persist = yes"
+  sed -i 's/^Keepalive = .*/Keepalive = 2:2/' "$CDIR/vtc.conf"
+  local spid cpid
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  # a long transfer in the background, then the server dies hard
+  ip netns exec "$NS_S" timeout 30 socat -u TCP-LISTEN:7100,bind=$VT_TS,reuseaddr OPEN:/dev/null &
+  sleep 0.5
+  ip netns exec "$NS_C" timeout 30 socat -u OPEN:/dev/zero TCP:$VT_TS:7100 &
+  sleep 1
+  kill -KILL "$(node_of "$spid")"
+  wait_for 15 grep -q 'session ended' "$BATS_TEST_TMPDIR/client.log"
+  wait_for 5 grep -q 'reconnecting' "$BATS_TEST_TMPDIR/client.log"
+  kill -0 "$cpid"
+  # the server comes back: the client reconnects by itself
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server2.log" vts >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 30
+  assert_success
+}
+
+@test "a frozen peer (SIGSTOP) is declared dead within the keepalive window" {
+  tund_conf "$SDIR" vts server udp tun no no
+  sed -i 's/^Keepalive = .*/Keepalive = 2:2/' "$SDIR/vts.conf"
+  tund_conf "$CDIR" vtc client udp tun no no
+  sed -i 's/^Keepalive = .*/Keepalive = 2:2/' "$CDIR/vtc.conf"
+  local spid cpid snode t0
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  snode=$(node_of "$spid")
+  kill -STOP "$snode"
+  t0=$SECONDS
+  # (COUNT + 2) x (INTERVAL + 1) = 12 s, plus up to one period, plus slack for a busy machine
+  wait_for 25 grep -q 'network timeout' "$BATS_TEST_TMPDIR/client.log"
+  local took=$((SECONDS - t0))
+  kill -KILL "$snode"
+  (( took >= 6 ))
+  # Persist = no: the client ends with status 1 and its device is gone
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/client.log" 10)" 1
+  run ip -n "$NS_C" link show dev vtc
+  assert_failure
+}
+
+@test "server restarted: the client reconnects, device and addresses survive (Persist = keep)" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  tund_conf "$CDIR" vtc client tcp tun no no "Persist = keep"
+  local spid ifindex
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  ifindex=$(ip -n "$NS_C" -j link show dev vtc | jq '.[0].ifindex')
+  kill -TERM "$(node_of "$spid")"
+  wait_for 10 grep -q 'reconnecting' "$BATS_TEST_TMPDIR/client.log"
+  # while the server is away the device and its address stay
+  has_addr "$NS_C" vtc "$VT_TC"
+  assert_equal "$(ip -n "$NS_C" -j link show dev vtc | jq '.[0].ifindex')" "$ifindex"
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server2.log" vts >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 30
+  assert_success
+  assert_equal "$(ip -n "$NS_C" -j link show dev vtc | jq '.[0].ifindex')" "$ifindex"
+  has_addr "$NS_C" vtc "$VT_TC"
+}
+
+@test "Multi = no refuses a second connection of a session; killold replaces the first" {
+  tund_conf "$SDIR" vts server tcp tun no no "Multi = no"
+  tund_conf "$CDIR" vtc client tcp tun no no
+  start_serve
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/first.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  printf '%s' "$VT_PW" >"$BATS_TEST_TMPDIR/pw"
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" badflags
+  assert_failure
+  assert_output --partial 'authentication failed'
+  grep -q 'is already connected' "$BATS_TEST_TMPDIR/serve.log"
+  ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_TS"
+  # killold: the next connection stops the old session process
+  sed -i 's/^Multi = no/Multi = killold/' "$SDIR/vts.conf"
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" badflags
+  assert_success
+  assert_line 'alive'
+  grep -q 'Multi = killold: stopping the old session' "$BATS_TEST_TMPDIR/serve.log"
+  wait_for 10 grep -q 'session ended' "$BATS_TEST_TMPDIR/first.log"
+}
+
+@test "SIGTERM and SIGINT stop a session cleanly: exit 0, CONN_CLOSE sent, device removed" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  tund_conf "$CDIR" vtc client tcp tun no no
+  local spid cpid
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  kill -TERM "$(node_of "$cpid")"
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/client.log")" 0
+  run ip -n "$NS_C" link show dev vtc
+  assert_failure
+  # the server saw the CONN_CLOSE and went back to listening
+  wait_for 10 grep -q 'session ended: connection closed by the peer' "$BATS_TEST_TMPDIR/server.log"
+  kill -INT "$(node_of "$spid")"
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/server.log")" 0
+  run ip -n "$NS_S" link show dev vts
+  assert_failure
+}

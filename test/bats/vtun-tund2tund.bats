@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# tund to tund: a server session listening itself (`tund NAME`, Role = server) and a client, for the
+# same matrix as vtun-interop.bats (proto tcp|udp x type tun|ether x encrypt no|yes x compress
+# no|lzo:1, zlib:1 over tcp, keepalive on) plus two newer ciphers. Each case pings through the
+# tunnel and moves 20 MB over TCP inside it (sha256 compared), and checks the devices in the kernel.
+
+load ../helpers/common
+load ../helpers/vtun
+
+setup() { common_setup; vtun_setup; }
+teardown() { vtun_teardown; common_teardown; }
+
+VT_MB=${VT_MB:-20}
+
+# PROTO TYPE ENC COMP
+t2t_case() {
+  local proto=$1 type=$2 enc=$3 comp=$4 kind=tun
+  [[ $type == ether ]] && kind=tap
+  tund_conf "$SDIR" vts server "$proto" "$type" "$enc" "$comp"
+  tund_conf "$CDIR" vtc client "$proto" "$type" no no
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts >/dev/null
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  assert_equal "$(link_kind "$NS_S" vts)" "$kind"
+  assert_equal "$(link_kind "$NS_C" vtc)" "$kind"
+  has_addr "$NS_S" vts "$VT_TS"
+  has_addr "$NS_C" vtc "$VT_TC"
+  run transfer "$NS_C" "$NS_S" "$VT_TS" "$VT_MB"
+  assert_success
+  # the other direction too, smaller
+  run transfer "$NS_S" "$NS_C" "$VT_TC" 2
+  assert_success
+}
+
+for proto in tcp udp; do
+  for type in tun ether; do
+    for enc in no yes; do
+      comps=(no lzo:1)
+      [[ $proto == tcp ]] && comps+=(zlib:1)
+      for comp in "${comps[@]}"; do
+        bats_test_function --description "tund client -> tund server: $proto $type encrypt=$enc compress=$comp" -- t2t_case "$proto" "$type" "$enc" "$comp"
+      done
+    done
+  done
+done
+bats_test_function --description "tund client -> tund server: udp tun encrypt=aes128cbc compress=lzo:1" -- t2t_case udp tun aes128cbc lzo:1
+bats_test_function --description "tund client -> tund server: tcp ether encrypt=aes256ofb compress=zlib:9" -- t2t_case tcp ether aes256ofb zlib:9
