@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { configDir, sessionConfigPath } from '../paths.js';
-import { NAME_PATTERN } from '../names.js';
+import { NAME_PATTERN, checkName } from '../names.js';
 import { parseSessionConfig } from './parse.js';
 import type { SessionConfig } from './types.js';
 
@@ -58,8 +58,9 @@ export async function loadSessionConfigFile(file: string, name = path.basename(f
   return { config: result.config, warnings };
 }
 
-/** Reads and validates CONFIG_DIR/NAME.conf. */
+/** Reads and validates CONFIG_DIR/NAME.conf. An invalid NAME is a usage error (exit 2), never a path. */
 export async function loadSessionConfig(name: string): Promise<LoadedConfig> {
+  checkName(name, 'session');
   return loadSessionConfigFile(sessionConfigPath(name), name);
 }
 

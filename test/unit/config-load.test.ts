@@ -80,6 +80,9 @@ describe('loadSessionConfig', () => {
     assert.ok(e instanceof ConfigLoadFailure);
     assert.equal(e.warnings.length, 1);
   });
+  test('an invalid NAME is a usage error (exit 2) and never becomes a path', async () => {
+    await assert.rejects(loadSessionConfig('../etc/x'), (e: Error & { exitCode?: number }) => e.exitCode === 2 && /invalid session name/.test(e.message));
+  });
   test('loadSessionConfigFile takes NAME from the file name', async () => {
     const f = write('lab.conf', '[Session]\nRole = server\n');
     const { config } = await loadSessionConfigFile(f);
