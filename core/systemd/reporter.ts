@@ -88,10 +88,19 @@ export class SystemdReporter implements SessionReporter {
     if (!loopBlockerArmed && installTestLoopBlocker(process.env, (l) => this.log(`${name}: ${l}`))) loopBlockerArmed = true;
   }
 
-  /** Constructor + control socket. Throws TundError when another live session holds the socket. */
+  /**
+   * Constructor + control socket. When the socket cannot be made (another live process of the same
+   * session holds it, e.g. a second connection with Multi = yes, or /run/tund is not writable) the
+   * reporter still notifies systemd and logs; only `tunctl status` cannot see this process.
+   */
   static async open(name: string, options: SystemdReporterOptions = {}): Promise<SystemdReporter> {
     const reporter = new SystemdReporter(name, options);
-    await reporter.listen();
+    try {
+      await reporter.listen();
+    } catch (error) {
+      const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      reporter.log(`${name}: warning: no control socket: ${first}`);
+    }
     return reporter;
   }
 

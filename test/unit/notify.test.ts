@@ -270,3 +270,28 @@ test('the default reload re-reads the config and keeps running when it is broken
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('SystemdReporter.open without a control socket (another live process holds it) still notifies', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tund-rep2-'));
+  const socketPath = path.join(dir, 'office.sock');
+  const first = await SystemdReporter.open('office', { notifier: new Notifier({ env: {} }), log: () => {}, socketPath, handleSighup: false });
+  const sink = new FakeSink();
+  const logs: string[] = [];
+  const second = await SystemdReporter.open('office', {
+    notifier: new Notifier({ env: { NOTIFY_SOCKET: '/x' }, sink }),
+    log: (l) => logs.push(l),
+    socketPath,
+    handleSighup: false,
+  });
+  try {
+    assert.equal(second.socketPath, null);
+    assert.match(logs[0] ?? '', /^office: warning: no control socket: .*already running/);
+    second.ready();
+    assert.deepEqual(sink.messages, ['READY=1\nSTATUS=starting']);
+    assert.equal(first.socketPath, socketPath);
+  } finally {
+    second.close();
+    first.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
