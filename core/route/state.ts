@@ -155,9 +155,15 @@ export function sameEntry(a: Entry, b: Entry): boolean {
  * (kill -9) is taken over. Waits up to timeoutMs, then fails.
  */
 export async function withSessionLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 10000): Promise<T> {
-  await fs.mkdir(stateDir(), { recursive: true, mode: 0o755 });
   const file = path.join(stateDir(), `${name}.lock`);
   const deadline = Date.now() + timeoutMs;
+  try {
+    await fs.mkdir(stateDir(), { recursive: true, mode: 0o755 });
+  } catch (error) {
+    // a read-only /run (a unit without ReadWritePaths): cleanup with nothing recorded must still work
+    if (['EROFS', 'EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) return fn();
+    throw error;
+  }
   for (;;) {
     try {
       const handle = await fs.open(file, 'wx', 0o644);
@@ -165,7 +171,9 @@ export async function withSessionLock<T>(name: string, fn: () => Promise<T>, tim
       await handle.close();
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (['EROFS', 'EACCES', 'EPERM'].includes(code)) return fn();
+      if (code !== 'EEXIST') throw error;
       const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
       if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || owner === process.pid) {
         await fs.rm(file, { force: true });
