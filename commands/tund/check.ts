@@ -49,7 +49,7 @@ export class CheckSessionCommand extends BaseCommand {
     }
     if (config) {
       try {
-        await readSecret(config);
+        (await readSecret(config)).fill(0);
       } catch (error) {
         if (!(error instanceof ConfigFailure)) throw error;
         problems.push(...error.problems);
