@@ -18,14 +18,15 @@ page_text() { mandoc -T ascii -O width=1000 "$1" | col -bx; }
 # missing_from_page BIN PAGE: prints each "BIN VERB" path and each option of BIN's definitions
 # that PAGE does not mention.
 missing_from_page() {
-  local bin=$1 page=$2 text path opt
+  local bin=$1 page=$2 text defs path opt
   text=$(page_text "$page")
+  defs=$("$bin" --clipanion=definitions) && jq -e 'length > 0' <<<"$defs" >/dev/null || { echo "no definitions from $bin"; return; }
   while IFS= read -r path; do
     grep -qF -- "$path" <<<"$text" || echo "verb: $path"
-  done < <("$bin" --clipanion=definitions | jq -r '.[].path')
+  done < <(jq -r '.[].path' <<<"$defs")
   while IFS= read -r opt; do
     grep -qE -- "(^|[^[:alnum:]-])${opt}([^[:alnum:]-]|$)" <<<"$text" || echo "option: $opt"
-  done < <("$bin" --clipanion=definitions | jq -r '.[].options[].definition | split(" ")[0] | split(",")[]' | sort -u)
+  done < <(jq -r '.[].options[].definition | split(" ")[0] | split(",")[]' <<<"$defs" | sort -u)
 }
 
 # missing_keys PAGE: each "[Section] Key" the parser accepts that PAGE does not mention in the
