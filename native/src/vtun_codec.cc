@@ -190,7 +190,7 @@ class CompressorImpl {
 namespace {
 constexpr int kMaxGibberish = 10;
 constexpr int64_t kMaxGibberishMs = 2000;
-constexpr int64_t kMinReinitIntervalMs = 1000;
+constexpr int64_t kMinReinitIntervalMs = 100;
 }  // namespace
 
 class CipherImpl {
@@ -303,6 +303,13 @@ class CipherImpl {
     }
     uint8_t* p = in;
     size_t n = len;
+    if (decState_ == DecState::Sequence && n >= 3 * B) {
+      // A peer may start a new stream at any time (it re-initialised after our "rsyn", or after
+      // its own loss of sync): recognise its side-band instead of decrypting it as stream data.
+      uint8_t peek[32];
+      std::memcpy(peek, p, 2 * B);
+      if (Ecb(peek, 2 * B, error) && std::memcmp(peek, "ivec", 4) == 0) decState_ = DecState::Init;
+    }
     if (decState_ == DecState::Init) {
       bool ok = false;
       if (n >= 2 * B) {
@@ -326,21 +333,27 @@ class CipherImpl {
       if (!StreamInit(p + 4, error)) return DecodeResult::Drop;
       decState_ = DecState::Sequence;
       gibberish_ = 0;
+      badRun_ = 0;
       if (sync_) sync_->wantRsyn = false;
       p += 2 * B;
       n -= 2 * B;
     }
-    if (n < B || (s_.mode == Mode::Cbc && n % B != 0)) {
-      // Cannot be a frame of the stream; with CBC it would desynchronise the chain, so restart.
-      if (n != 0) LoseStream();
-      return DecodeResult::Drop;
-    }
+    // Not a frame of the stream (too short, or not whole blocks for CBC): drop it without feeding
+    // it to the stream, whose state therefore stays right.
+    if (n < 2 * B || n % B != 0) return DecodeResult::Drop;
     if (!Stream(p, n, error)) return DecodeResult::Drop;
     if (std::memcmp(p, "seq#", 4) == 0) {
-      // normal frame
+      badRun_ = 0;
     } else if (std::memcmp(p, "rsyn", 4) == 0) {
+      badRun_ = 0;
       if (sync_) sync_->reinit = true;
     } else {
+      // A lost or reordered datagram before this frame. CBC and full-block CFB resynchronise by
+      // themselves after one block (the chaining value is the last cipher block received), so a
+      // single bad header block costs only this frame; a second one in a row, or OFB (whose key
+      // stream position is now wrong), needs a new stream from the peer (10.5.4).
+      if (s_.mode != Mode::Ofb && badRun_++ == 0) return DecodeResult::Drop;
+      badRun_ = 0;
       LoseStream();
       return DecodeResult::Drop;
     }
@@ -360,7 +373,8 @@ class CipherImpl {
   }
   void ApplySyncSignals() {
     if (!sync_ || !sync_->reinit.exchange(false)) return;
-    // A peer that keeps tagging "rsyn" keeps asking; one new side-band per second is plenty.
+    // A peer keeps tagging "rsyn" until our new side-band reaches it: frames already on the way
+    // must not restart the stream again and again.
     int64_t now = NowMs();
     if (encState_ != EncState::Init && now - lastReinitMs_ >= kMinReinitIntervalMs) {
       encState_ = EncState::Init;
@@ -445,6 +459,7 @@ class CipherImpl {
   DecState decState_ = DecState::Init;
   uint32_t seq_ = 0;
   int gibberish_ = 0;
+  int badRun_ = 0;
   int64_t gibStartMs_ = 0;
   int64_t lastReinitMs_ = -1000000;
 };

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// One end of a pump-to-pump tunnel for test/bats/pump.bats: opens a tun through the addon,
+// makes the transport socket (TCP: listen/accept or connect with node:net, then the fd is dup'ed
+// out of the JS socket; UDP: the addon's udpSocketBind/udpSocketConnect), writes READY (JSON with
+// the tun name) and waits for the GO file, then runs a native Pump until SIGTERM.
+// While running it rewrites STATS (JSON: pump stats + the end event, if any) every 200 ms.
+// SIGUSR1 queues a CONN_CLOSE (sendControl). Exit: 0 after SIGTERM, 3 when the pump ended itself.
+//
+//   node pump-pair.mjs --role listen|connect --transport tcp|udp --local A --peer B --port P \
+//        --tun NAME --dir DIR [--compress none|lzo:N|zlib:N] [--cipher N] [--password PW]
+//        [--send-delay MS] [--speed KBPS] [--nat-hack]
+//   files in DIR: ready, go (created by the test), stats
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const addon = native();
+
+const args = {
+  role: 'listen',
+  transport: 'tcp',
+  compress: 'none',
+  cipher: '0',
+  password: 'pump-pair-secret',
+  'send-delay': '0',
+  speed: '0',
+  'nat-hack': false,
+};
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const k = argv[i].replace(/^--/, '');
+  if (k === 'nat-hack') args[k] = true;
+  else args[k] = argv[++i];
+}
+for (const k of ['local', 'peer', 'port', 'tun', 'dir']) {
+  if (!args[k]) {
+    console.error(`pump-pair: --${k} is required`);
+    process.exit(2);
+  }
+}
+const port = Number(args.port);
+const dir = args.dir;
+const log = (...m) => console.log(`[pump-pair ${args.role}]`, ...m);
+
+function compression(spec) {
+  if (spec === 'none') return { kind: 'none' };
+  const [kind, level] = spec.split(':');
+  return { kind, level: Number(level ?? 1) };
+}
+const cipher = Number(args.cipher);
+const keyBytes = cipher === 0 ? 0 : [5, 6, 7, 8, 13, 14, 15, 16].includes(cipher) ? 32 : 16;
+const key = keyBytes ? addon.vtunKey(Buffer.from(args.password), keyBytes) : Buffer.alloc(0);
+
+const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: false });
+log('tun', tun.name, 'fd', tun.fd);
+
+function fdOf(socket) {
+  socket.pause();
+  const fd = addon.dupFd(socket._handle.fd);
+  socket.destroy();
+  return fd;
+}
+
+async function tcpSocket() {
+  if (args.role === 'listen') {
+    return await new Promise((resolve, reject) => {
+      const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+        server.close();
+        resolve(fdOf(socket));
+      });
+      server.on('error', reject);
+      server.listen(port, args.local, () => log('listening', `${args.local}:${port}`));
+    });
+  }
+  // connect, retrying while the listener is not there yet (bounded)
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      return await new Promise((resolve, reject) => {
+        const s = net.connect({ host: args.peer, port, localAddress: args.local });
+        s.once('connect', () => resolve(fdOf(s)));
+        s.once('error', reject);
+      });
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('could not connect');
+}
+
+function udpSocket() {
+  const fd = addon.udpSocketBind(args.local, port);
+  if (!args['nat-hack']) addon.udpSocketConnect(fd, args.peer, port);
+  return fd;
+}
+
+const netFd = args.transport === 'tcp' ? await tcpSocket() : udpSocket();
+log('transport', args.transport, 'fd', netFd);
+fs.writeFileSync(path.join(dir, 'ready'), JSON.stringify({ tun: tun.name }) + '\n');
+
+const goFile = path.join(dir, 'go');
+for (let i = 0; !fs.existsSync(goFile); i++) {
+  if (i > 600) {
+    console.error('pump-pair: no go file after 60 s');
+    process.exit(4);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+let ended = null;
+const pump = new addon.Pump(
+  {
+    deviceFd: tun.fd,
+    deviceKind: 'packet',
+    netFd,
+    transport: args.transport,
+    natHack: args['nat-hack'],
+    compression: compression(args.compress),
+    cipher,
+    key,
+    sendDelayMs: Number(args['send-delay']),
+    speedKbps: Number(args.speed),
+  },
+  (event) => {
+    log('event', JSON.stringify(event));
+    ended = event;
+    writeStats();
+    if (event.reason !== 'stopped') {
+      pump.stop();
+      addon.closeFd(tun.fd);
+      process.exit(3);
+    }
+  },
+);
+
+function writeStats() {
+  const tmp = path.join(dir, 'stats.tmp');
+  fs.writeFileSync(tmp, JSON.stringify({ ...pump.stats(), event: ended }) + '\n');
+  fs.renameSync(tmp, path.join(dir, 'stats'));
+}
+
+pump.start();
+log('pump started');
+const timer = setInterval(writeStats, 200);
+writeStats();
+
+process.on('SIGUSR1', () => {
+  log('sending CONN_CLOSE');
+  pump.sendControl('conn_close');
+});
+process.on('SIGTERM', () => {
+  clearInterval(timer);
+  writeStats();
+  pump.stop();
+  addon.closeFd(tun.fd);
+  log('stopped', JSON.stringify(pump.stats()));
+  process.exit(0);
+});
