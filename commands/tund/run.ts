@@ -48,6 +48,7 @@ export class RunSessionCommand extends BaseCommand {
     const loaded = await loadSessionConfig(name);
     for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
     const config = loaded.config;
+    native(); // load the addon now: a broken build fails here, not in the middle of a handshake
     const session = sessionContext(this, { controlSocket: true });
     try {
       let passedFd: { fd: number; listening: boolean } | null = null;

@@ -13,6 +13,7 @@ import { ExitCode } from '../../core/exit.js';
 import { parseEndpoint } from '../../core/net.js';
 import { serveConnection } from '../../core/session/index.js';
 import { listenFds } from '../../core/systemd/listen-fds.js';
+import { Notifier } from '../../core/systemd/notify.js';
 import { native } from '../../native/index.js';
 import { sessionContext } from './session-context.js';
 
@@ -49,6 +50,7 @@ export class ServeCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const timeoutMs = this.timeout * 1000;
+    native(); // load the addon now: a broken build fails here, not in the middle of a handshake
     const session = sessionContext(this, { controlSocket: true });
     const ctx = session.ctx;
     try {
@@ -92,6 +94,9 @@ export class ServeCommand extends BaseCommand {
     });
     server.on('error', (error) => log(`serve: listener: ${error.message}`));
     log(`serve: listening on ${label}`);
+    const notifier = new Notifier();
+    notifier.ready(`listening on ${label}`);
+    notifier.startWatchdog();
     const children = new Set<ChildProcess>();
     const script = process.argv[1]!;
     const childArgs = [script, 'serve', '--inetd', '--timeout', String(this.timeout), ...(this.quiet ? ['--quiet'] : []), ...Array(this.verbose).fill('-v')];
@@ -116,11 +121,13 @@ export class ServeCommand extends BaseCommand {
     });
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     log('serve: stopping');
+    notifier.stopping('stopping');
     server.close();
     for (const c of children) c.kill('SIGTERM');
     const deadline = Date.now() + 5000;
     while (children.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     for (const c of children) c.kill('SIGKILL');
+    notifier.stopWatchdog();
     return ExitCode.ok;
   }
 }
