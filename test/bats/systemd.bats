@@ -33,6 +33,15 @@ journal() { sb journalctl --no-pager -o cat -u "$1"; }
 
 ping_cli() { sb ip netns exec cli ping -c 3 -i 0.2 -W 2 "$1"; }
 
+# the pair used by most tests: client tund@office (in cli) -> tund.socket -> server session srv-office
+# office_pair [extra lines for office.conf after [Device]...]
+office_pair() {
+  server_conf srv-office office 198.19.50.1 198.19.50.2
+  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1 "$@"
+  in_cli office
+  sb systemctl daemon-reload
+}
+
 @test "make install PREFIX=/usr/local: commands work from any directory, systemd finds the units" {
   run sb sh -c 'cd / && tunctl --version && tund --version && command -v tund'
   assert_success
@@ -93,10 +102,7 @@ verify_units() { # extra verify options...
 }
 
 @test "tund@office reaches a server started through tund.socket; STATUS=, tunctl status and ping" {
-  server_conf srv-office office 198.19.50.1 198.19.50.2
-  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
-  in_cli office
-  sb systemctl daemon-reload
+  office_pair
   sb systemctl start tund@office
   # READY=1 comes before the tunnel is up (tund(8)); tunctl wait is the ordering tool
   run sb tunctl wait office --state connected --timeout 20s
@@ -128,6 +134,7 @@ verify_units() { # extra verify options...
 }
 
 @test "two sessions on port 5000 become two tund-inetd@ instances; tunctl status lists both" {
+  office_pair
   server_conf srv-lab lab 198.19.51.1 198.19.51.2
   client_conf lab lab "$SB_SRV_ADDR:5000" 198.19.51.2 198.19.51.1
   in_cli lab
@@ -156,8 +163,7 @@ verify_units() { # extra verify options...
 }
 
 @test "systemctl stop ends the tunnel cleanly: the peer logs the close, routes and device are gone" {
-  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1 '' '[Route]' 'Mode = split' 'AllowedIPs = 198.19.70.0/24'
-  sb systemctl daemon-reload
+  office_pair '' '[Route]' 'Mode = split' 'AllowedIPs = 198.19.70.0/24'
   sb systemctl restart tund@office
   run sb tunctl wait office --state connected --timeout 20s
   assert_success
@@ -165,6 +171,11 @@ verify_units() { # extra verify options...
   sb_until 10 "ip -n cli -j route show 198.19.70.0/24 | grep -q office"
   run sb sh -c "ip -n cli -j route show 198.19.70.0/24 | jq -r '.[0].dev'"
   assert_output office
+  # tunctl status shows what tunroute set up for the session
+  run sb sh -c "tunctl status office --json | jq -c '.sessions[0].route'"
+  assert_output '{"mode":"split","prefixes":["198.19.70.0/24"],"table":null}'
+  run sb tunctl status office
+  assert_line '  routes: split 198.19.70.0/24'
   local before
   before=$(journal 'tund-inetd@*' | wc -l)
   run sb systemctl stop tund@office
@@ -194,11 +205,37 @@ verify_units() { # extra verify options...
   assert_failure
 }
 
+@test "tunctl watch --json follows a real session: history, then the changes until it stops" {
+  office_pair
+  sb systemctl start tund@office
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  local out=$BATS_TEST_TMPDIR/watch.ndjson
+  sb timeout 30 tunctl watch office --json >"$out" &
+  local watcher=$! i
+  # the history arrives first: stop only once the watcher has printed it (bounded: 15 s)
+  for i in $(seq 75); do
+    grep -q '"connected"' "$out" 2>/dev/null && break
+    sleep 0.2
+  done
+  sb systemctl stop tund@office
+  # the stream ends by itself when the session goes away (exit 0)
+  run wait "$watcher"
+  assert_success
+  # in order: the history (starting, connecting, handshaking, connected), then the stop
+  run sh -c "jq -r .state '$out' | tr '\n' ' '"
+  assert_output --regexp '^starting connecting handshaking connected (.* )?stopping '
+  # every line has the documented keys and an RFC 3339 time
+  run jq -e -s 'all(.[]; (keys == ["endpoint","name","reason","state","status","time"]) and (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$")) and .name == "office")' "$out"
+  assert_success
+  run jq -r 'select(.state == "connected") | .status' "$out"
+  assert_output --regexp "^connected to $SB_SRV_ADDR:5000 since "
+}
+
 @test "watchdog: a session whose event loop hangs is killed and restarted" {
   printf '[Service]\nEnvironment=TUND_TEST_BLOCK_LOOP_ON=SIGUSR2 TUND_TEST_BLOCK_LOOP_SECONDS=60\nWatchdogSec=3s\nRestartSec=1s\n' |
     sb_write /etc/systemd/system/tund@office.service.d/watchdog.conf 0644
-  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
-  sb systemctl daemon-reload
+  office_pair
   sb systemctl start tund@office
   run sb tunctl wait office --state connected --timeout 20s
   assert_success
@@ -245,8 +282,7 @@ verify_units() { # extra verify options...
 }
 
 @test "systemctl reload: RELOADING=1 then READY=1, the tunnel survives" {
-  client_conf office office "$SB_SRV_ADDR:5000" 198.19.50.2 198.19.50.1
-  sb systemctl daemon-reload
+  office_pair
   sb systemctl start tund@office
   run sb tunctl wait office --state connected --timeout 20s
   assert_success
