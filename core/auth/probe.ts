@@ -166,6 +166,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
   } finally {
     // Close at once: after OK FLAGS the server starts its link phase and sees EOF.
     channel.detach();
+    socket.on('error', () => {}); // a late reset must not become an uncaught error
     socket.destroy();
     result.elapsedMs = elapsed();
   }
