@@ -56,7 +56,7 @@ export class RunSessionCommand extends BaseCommand {
         const fds = listenFds().filter((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
         if (fds[0]) passedFd = { fd: fds[0].fd, listening: native().socketAcceptsConnections(fds[0].fd) };
       }
-      return await runSession(config, { ...session.ctx, passedFd });
+      return await runSession(config, { ...session.ctx, passedFd, reloadConfig: async () => (await loadSessionConfig(name)).config });
     } finally {
       session.dispose();
     }

@@ -1,5 +1,6 @@
 // What `tund NAME` and `tund serve` share: signal handling (SIGTERM/SIGINT -> orderly stop) and the
 // reporter factory (sd_notify + control socket through SystemdReporter, else log lines only).
+import { EventEmitter } from 'node:events';
 import type { BaseCommand } from '../../core/cli/base.js';
 import type { ReporterFactory, SessionContext } from '../../core/session/index.js';
 import { LogReporter, type SessionReporter } from '../../core/status/types.js';
@@ -30,6 +31,13 @@ export function sessionContext(cmd: BaseCommand, options: { controlSocket: boole
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP must never kill a session (Node's default): a client reconnects with a fresh config
+  const hangups = new EventEmitter();
+  const onHangup = () => {
+    if (hangups.listenerCount('hangup') === 0) log(`${cmd.programName}: SIGHUP ignored (nothing to reload)`);
+    hangups.emit('hangup');
+  };
+  process.on('SIGHUP', onHangup);
   const reporterFactory: ReporterFactory = async (name: string, role: 'client' | 'server'): Promise<SessionReporter> => {
     try {
       return options.controlSocket ? await SystemdReporter.open(name, { role, log }) : new SystemdReporter(name, { role, log, socketPath: null });
@@ -44,11 +52,13 @@ export function sessionContext(cmd: BaseCommand, options: { controlSocket: boole
       echo: cmd.quiet ? undefined : (line: string) => cmd.echo(line),
       signal: controller.signal,
       reporterFactory,
+      hangups,
     },
     stoppedBy: () => stoppedBy,
     dispose: () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
     },
   };
 }

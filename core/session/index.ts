@@ -5,6 +5,7 @@
 //                                handshake's HOST line among the Role = server sessions
 //                                (`tund serve` children, inetd / systemd Accept=yes).
 // The packet path is the native pump (link.ts); this file only sets things up and tears them down.
+import type { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
@@ -36,6 +37,10 @@ export interface SessionContext {
   passedFd?: { fd: number; listening: boolean } | null;
   /** reconnect delays in ms (test seam): first retry, then from `base` doubling up to `max` */
   backoff?: { first: number; base: number; max: number };
+  /** emits 'hangup' on SIGHUP: a client re-reads its config and reconnects at once (as vtund) */
+  hangups?: EventEmitter;
+  /** re-reads the session's config (for SIGHUP) */
+  reloadConfig?: () => Promise<SessionConfig>;
 }
 
 export const INSECURE_WARNING =
@@ -195,23 +200,49 @@ export async function runSession(config: SessionConfig, ctx: SessionContext): Pr
   return config.session.role === 'client' ? runClient(config, ctx) : runServerSession(config, ctx);
 }
 
-async function runClient(config: SessionConfig, ctx: SessionContext): Promise<number> {
+async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Promise<number> {
+  let config = initialConfig;
   const name = config.name;
   const log = (m: string) => ctx.log(`${name}: ${m}`);
-  const endpoint = config.session.endpoint;
-  if (!endpoint) throw new TundError(`${name}: a client session needs [Session] Endpoint`);
+  if (!config.session.endpoint) throw new TundError(`${name}: a client session needs [Session] Endpoint`);
   log(INSECURE_WARNING);
-  const password = await readSecret(config);
+  let password = await readSecret(config);
   const reporter = await reporterOf(ctx, name, 'client');
   const status = new SessionStatus(name, 'client', reporter);
   const backoff = ctx.backoff ?? DEFAULT_BACKOFF;
-  const persist = config.session.persist;
   let kept: SessionDevice | null = null;
   let failures = 0;
   let exitCode: number = ExitCode.ok;
+  // SIGHUP: drop the link (or the back-off wait), re-read the config, reconnect at once
+  let hangup = false;
+  let activeLink: Link | null = null;
+  let wake: (() => void) | null = null;
+  const onHangup = () => {
+    hangup = true;
+    reporter.reloading();
+    log('SIGHUP: reloading the configuration and reconnecting');
+    void activeLink?.close('reload (SIGHUP)');
+    wake?.();
+  };
+  ctx.hangups?.on('hangup', onHangup);
   reporter.ready();
   try {
     while (!ctx.signal.aborted) {
+      if (hangup) {
+        hangup = false;
+        try {
+          const fresh = ctx.reloadConfig ? await ctx.reloadConfig() : config;
+          const freshPassword = await readSecret(fresh);
+          if (fresh.session.role !== 'client' || !fresh.session.endpoint) throw new TundError('the session is no longer a client with an Endpoint');
+          config = fresh;
+          password = freshPassword;
+        } catch (error) {
+          log(`reload failed, keeping the old configuration: ${(error as Error).message.split('\n')[0]}`);
+        }
+        reporter.reloaded();
+      }
+      const endpoint = config.session.endpoint!;
+      const persist = config.session.persist;
       if (status.state !== 'reconnecting') status.set('connecting', `${endpoint.host}:${endpoint.port}`);
       let socket: net.Socket | null = null;
       const onAbort = () => socket?.destroy();
@@ -230,7 +261,12 @@ async function runClient(config: SessionConfig, ctx: SessionContext): Promise<nu
         const result = await runConnection(
           { config, password, flags: hs.flags, ch, socket, status, ctx, device: kept, speedKbps: hs.flags.speed },
           log,
+          (link) => {
+            activeLink = link;
+            if (hangup) void link.close('reload (SIGHUP)');
+          },
         );
+        activeLink = null;
         failures = 0;
         kept = result.device;
         reason = describeEnd(result.end);
@@ -241,11 +277,16 @@ async function runClient(config: SessionConfig, ctx: SessionContext): Promise<nu
           kept = null;
           status.device = null;
         }
+        if (hangup) {
+          status.set('reconnecting', 'reload (SIGHUP)');
+          continue;
+        }
         if (persist === 'no') {
           exitCode = result.end.reason === 'peer_closed' ? ExitCode.ok : ExitCode.failure;
           break;
         }
       } catch (error) {
+        activeLink = null;
         socket?.destroy();
         if (ctx.signal.aborted) break;
         if (isFatal(error)) throw error;
@@ -256,6 +297,7 @@ async function runClient(config: SessionConfig, ctx: SessionContext): Promise<nu
           reason = error instanceof Error ? error.message : String(error);
           log(reason);
         }
+        if (hangup) continue;
         if (persist === 'no') {
           exitCode = ExitCode.failure;
           break;
@@ -266,9 +308,14 @@ async function runClient(config: SessionConfig, ctx: SessionContext): Promise<nu
       const delay = failures === 0 ? backoff.first : Math.min(backoff.max, backoff.base * 2 ** (failures - 1));
       failures++;
       status.set('reconnecting', `${reason}; next attempt in ${Math.round(delay / 100) / 10} s`);
-      await sleep(delay, ctx.signal);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        void sleep(delay, ctx.signal).then(resolve);
+      });
+      wake = null;
     }
   } finally {
+    ctx.hangups?.off('hangup', onHangup);
     if (ctx.signal.aborted) reporter.stopping();
     status.set('stopping', ctx.signal.aborted ? 'signal' : null);
     closeDevice(kept);

@@ -239,3 +239,25 @@ good_client_works() {
   run ip -n "$NS_S" link show dev vts
   assert_failure
 }
+
+@test "SIGHUP: a client re-reads its config and reconnects at once; a server session ignores it" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  tund_conf "$CDIR" vtc client tcp tun no no
+  local spid cpid
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  # the new config takes effect: keepalive now 3:5 (the server decides K, so only the log shows it)
+  sed -i 's/^Keepalive = .*/Keepalive = 3:5/' "$CDIR/vtc.conf"
+  kill -HUP "$(node_of "$cpid")"
+  wait_for 10 grep -q 'SIGHUP: reloading' "$BATS_TEST_TMPDIR/client.log"
+  wait_for 10 sh -c "test \$(grep -c 'authenticated to' '$BATS_TEST_TMPDIR/client.log') -ge 2"
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  kill -HUP "$(node_of "$spid")"
+  sleep 0.5
+  kill -0 "$(node_of "$spid")"
+  kill -0 "$(node_of "$cpid")"
+  ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_TS"
+}
