@@ -7,7 +7,7 @@ import { BaseCommand } from '../../core/cli/base.js';
 import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath, sessionConfigPath } from '../../core/paths.js';
-import { ControlUnavailable, watchSession, type WatchHandle } from '../../core/status/client.js';
+import { ControlUnavailable, permissionFailure, watchSession, type WatchHandle } from '../../core/status/client.js';
 import { SESSION_STATES, type StateEvent } from '../../core/status/protocol.js';
 import type { SessionState } from '../../core/status/types.js';
 
@@ -67,11 +67,11 @@ export class WaitSessionCommand extends BaseCommand {
     const deadline = Date.now() + timeoutMs;
     let current: StateEvent | null = null;
 
-    const attempt = (): Promise<'reached' | 'retry'> =>
+    const attempt = (): Promise<'reached' | 'retry' | 'denied'> =>
       new Promise((resolve) => {
         let handle: WatchHandle | null = null;
         let settled = false;
-        const finish = (r: 'reached' | 'retry') => {
+        const finish = (r: 'reached' | 'retry' | 'denied') => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -96,6 +96,10 @@ export class WaitSessionCommand extends BaseCommand {
             if (settled) h.close();
           },
           (error) => {
+            if (error instanceof ControlUnavailable && (error.code === 'EACCES' || error.code === 'EPERM')) {
+              finish('denied');
+              return;
+            }
             if (!(error instanceof ControlUnavailable)) this.note(`${name}: ${error instanceof Error ? error.message : String(error)}`);
             finish('retry');
           },
@@ -103,7 +107,9 @@ export class WaitSessionCommand extends BaseCommand {
       });
 
     for (;;) {
-      if ((await attempt()) === 'reached') return 0;
+      const result = await attempt();
+      if (result === 'reached') return 0;
+      if (result === 'denied') throw permissionFailure(socketPath);
       const left = deadline - Date.now();
       if (left <= 0) break;
       await new Promise((r) => setTimeout(r, Math.min(RETRY_MS, left)));

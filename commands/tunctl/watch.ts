@@ -5,7 +5,7 @@ import { BaseCommand } from '../../core/cli/base.js';
 import { NotRunningFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath } from '../../core/paths.js';
-import { ControlUnavailable, watchSession } from '../../core/status/client.js';
+import { ControlUnavailable, permissionFailure, watchSession } from '../../core/status/client.js';
 import { eventJson, eventLine } from '../../core/status/format.js';
 import type { StateEvent } from '../../core/status/protocol.js';
 
@@ -46,6 +46,7 @@ export class WatchSessionCommand extends BaseCommand {
         end: () => done(),
       });
     } catch (error) {
+      if (error instanceof ControlUnavailable && (error.code === 'EACCES' || error.code === 'EPERM')) throw permissionFailure(error.socketPath);
       if (error instanceof ControlUnavailable) {
         throw new NotRunningFailure(`${this.name}: session is not running`, `start it with "systemctl start tund@${this.name}"`);
       }

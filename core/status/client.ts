@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { PermissionFailure } from '../errors.js';
 import { controlSocketPath, runDir } from '../paths.js';
 import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 
@@ -31,6 +32,11 @@ function connect(socketPath: string, timeoutMs: number): Promise<net.Socket> {
       reject(new ControlUnavailable(socketPath, error.code ?? 'EIO'));
     });
   });
+}
+
+/** A control socket we may not open (mode 0600, root's): exit 77 rather than "not running". */
+export function permissionFailure(socketPath: string): PermissionFailure {
+  return new PermissionFailure(`cannot open the control socket "${socketPath}": permission denied`, 'run as root (the sockets are mode 0600)');
 }
 
 /** One `status` request. Rejects with ControlUnavailable when nobody answers. */
@@ -169,6 +175,7 @@ export async function collectStatus(names?: string[], timeoutMs = 3000): Promise
         status.unit ??= null;
         return status;
       } catch (error) {
+        if (error instanceof ControlUnavailable && (error.code === 'EACCES' || error.code === 'EPERM')) throw permissionFailure(error.socketPath);
         if (error instanceof ControlUnavailable) return null;
         throw error;
       }

@@ -287,3 +287,26 @@ test('collectStatus skips sockets nobody answers on', async () => {
     server.close();
   }
 });
+
+test('a control socket the caller may not open: exit 77, not "not running"', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to drop privileges in a child');
+    return;
+  }
+  const s = new FakeSession('perm');
+  const server = await s.listen();
+  try {
+    // a child running as nobody: the 0600 socket refuses it (EACCES)
+    const { spawnSync } = await import('node:child_process');
+    const tunctlJs = path.join(path.dirname(new URL(import.meta.url).pathname), '../../commands/tunctl/index.js');
+    fs.chmodSync(dir, 0o755);
+    fs.chmodSync(process.env.TUND_RUN_DIR!, 0o755);
+    for (const args of [['status', 'perm'], ['watch', 'perm'], ['wait', 'perm', '--timeout', '5']]) {
+      const r = spawnSync(process.execPath, [tunctlJs, ...args], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env }, timeout: 10000 });
+      assert.equal(r.status, 77, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /permission denied/);
+    }
+  } finally {
+    server.close();
+  }
+});
