@@ -39,7 +39,7 @@ export interface ApplyResult {
 
 /** Resolves a host name (or takes an IP literal) to the addresses to keep outside the tunnel. */
 export async function resolveEndpoint(host: string): Promise<string[]> {
-  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const bare = host.replace(/^\[(.*)\]$/, '$1').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
   if (net.isIP(bare)) return [canonicalAddress(bare)];
   try {
     const found = await lookup(bare, { all: true });
@@ -135,7 +135,8 @@ async function applySessionRoutesUnlocked(config: SessionConfig, opts: ApplyOpti
   if (r.mode === 'full') {
     const problem = fullTableProblem(config.file, r.table);
     if (problem) throw problem;
-    let endpoints = opts.endpoints;
+    // given by tund (the peer's address of this connection): literals, maybe [v6] or v4-mapped
+    let endpoints = opts.endpoints ? [...new Set((await Promise.all(opts.endpoints.map(resolveEndpoint))).flat())] : undefined;
     if (!endpoints) {
       const host = config.session.role === 'client' ? config.session.endpoint?.host : undefined;
       endpoints = host ? await resolveEndpoint(host) : [];

@@ -245,6 +245,12 @@ describe('engine (fake ip)', () => {
     rmSync(lock);
   });
 
+  test('endpoints from tund may come bracketed or v4-mapped', async () => {
+    await applySessionRoutes(config({ mode: 'full' }), { runner: kernel, endpoints: ['[::ffff:198.18.9.1]', '198.18.9.1'] });
+    assert.deepEqual((await readState('office'))?.endpoints, ['198.18.9.1']);
+    assert.equal(kernel.rules.filter((u) => u.priority === 31000).length, 1);
+  });
+
   test('a failure half-way rolls back in reverse order and restores the state file', async () => {
     await addRoutes('office', ['198.19.77.0/24'], { runner: kernel, device: 'tr0' });
     const stateBefore = readFileSync(statePath('office'), 'utf8');
