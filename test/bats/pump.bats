@@ -160,9 +160,10 @@ done
   (($(stat_of "$DIR_B" echoRequestsReceived) >= 1))
 }
 
-@test "pump: throughput over tcp (iperf3 through the tunnel, 5 s)" {
+# iperf_case TRANSPORT COMPRESS CIPHER: one TCP stream through the tunnel for 5 s; prints Mbit/s.
+iperf_case() {
   command -v iperf3 >/dev/null || skip "iperf3 not installed"
-  start_pair tcp none 0
+  start_pair "$1" "$2" "$3"
   run ping_across
   assert_success
   spawn_bg "$BATS_TEST_TMPDIR/iperf-s.log" ip netns exec "$NS_A" iperf3 -s -B "$TA" -1 >/dev/null
@@ -171,7 +172,13 @@ done
   assert_success
   local bps
   bps=$(jq '.end.sum_received.bits_per_second' <<<"$output")
-  echo "# pump tcp throughput: $(jq -n "$bps / 1000000 | floor") Mbit/s" >&3
+  echo "# pump $1 compress=$2 cipher=$3 throughput: $(jq -n "$bps / 1000000 | floor") Mbit/s" >&3
   # generous floor: others run tests on this 2-core machine at the same time
   (($(jq -n "$bps | floor") > 20000000))
+  assert_equal "$(stat_of "$DIR_A" event)" null
 }
+
+bats_test_function --description "pump: throughput tcp (iperf3 through the tunnel, 5 s)" -- iperf_case tcp none 0
+bats_test_function --description "pump: throughput udp (iperf3 through the tunnel, 5 s)" -- iperf_case udp none 0
+bats_test_function --description "pump: throughput tcp lzo:1 aes128cbc (iperf3, 5 s)" -- iperf_case tcp lzo:1 10
+bats_test_function --description "pump: throughput udp legacy blowfish (iperf3, 5 s)" -- iperf_case udp none 999
