@@ -278,3 +278,16 @@ export async function showSessions(name?: string, opts: RouteOptions = {}): Prom
   }
   return states.map((state) => ({ state, present: state.entries.map((e) => (snap ? present(snap, e) : null)) }));
 }
+
+/** For `tunctl status` (core/status RouteInfo/DnsInfo): what a session's routes and DNS are. */
+export function routeInfo(x: Pick<ApplyResult, 'mode' | 'table' | 'entries'> | RouteState): { mode: 'none' | 'split' | 'full'; prefixes: string[]; table: number | null } {
+  const mode = x.mode ?? 'none';
+  const prefixes = x.entries
+    .filter((e): e is Extract<Entry, { kind: 'route' }> => e.kind === 'route' && e.origin !== 'add')
+    .map((e) => (e.dst === 'default' ? (e.family === 4 ? '0.0.0.0/0' : '::/0') : e.dst.includes('/') ? e.dst : `${e.dst}/${e.family === 4 ? 32 : 128}`));
+  return { mode, prefixes, table: x.table ?? null };
+}
+
+export function dnsInfo(x: { dns: DnsEntry | null }): { backend: 'resolved' | 'resolvconf' | null; servers: string[]; domains: string[] } | null {
+  return x.dns ? { backend: x.dns.backend, servers: [...x.dns.servers], domains: [...x.dns.domains] } : null;
+}

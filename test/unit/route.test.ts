@@ -8,7 +8,7 @@ import path from 'node:path';
 import { canonicalAddress, parsePrefix } from '../../core/route/prefix.js';
 import { planFull, planSplit } from '../../core/route/plan.js';
 import { routeArgs, ruleArgs, routeMatches, ruleMatches } from '../../core/route/kernel.js';
-import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, fullTunnel, removeSessionRoutes, showSessions } from '../../core/route/index.js';
+import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, dnsInfo, fullTunnel, removeSessionRoutes, routeInfo, showSessions } from '../../core/route/index.js';
 import { readState, statePath, writeState, emptyState, stateDir, withSessionLock } from '../../core/route/state.js';
 import { spawnSync } from 'node:child_process';
 import type { CommandResult, ProcessRunner } from "../../core/ip.js";
@@ -249,6 +249,15 @@ describe('engine (fake ip)', () => {
     await applySessionRoutes(config({ mode: 'full' }), { runner: kernel, endpoints: ['[::ffff:198.18.9.1]', '198.18.9.1'] });
     assert.deepEqual((await readState('office'))?.endpoints, ['198.18.9.1']);
     assert.equal(kernel.rules.filter((u) => u.priority === 31000).length, 1);
+  });
+
+  test('routeInfo/dnsInfo give the status shapes', async () => {
+    const r = await applySessionRoutes(config({ mode: 'full' }), { runner: kernel, endpoints: ['198.18.9.1'] });
+    assert.deepEqual(routeInfo(r), { mode: 'full', prefixes: ['0.0.0.0/0'], table: 51820 });
+    assert.equal(dnsInfo(r), null);
+    assert.deepEqual(dnsInfo({ dns: { backend: 'resolved', link: 'tr0', servers: ['198.18.0.53'], domains: ['~.'], defaultRoute: true, record: null, origin: 'up' } }), { backend: 'resolved', servers: ['198.18.0.53'], domains: ['~.'] });
+    const state = await readState('office');
+    assert.deepEqual(routeInfo(state!), { mode: 'full', prefixes: ['0.0.0.0/0'], table: 51820 });
   });
 
   test('a failure half-way rolls back in reverse order and restores the state file', async () => {
