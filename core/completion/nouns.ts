@@ -33,7 +33,7 @@ interface IpLink {
 
 function tunDevices(): Promise<Candidate[]> {
   return new Promise((resolve) => {
-    execFile('ip', ['-j', '-d', 'link', 'show'], { env: { ...process.env, LC_ALL: 'C' }, timeout: 3000, maxBuffer: 8 << 20 }, (error, stdout) => {
+    execFile('ip', ['-j', '-d', 'link', 'show'], { env: { ...process.env, LC_ALL: 'C' }, timeout: 10000, maxBuffer: 8 << 20 }, (error, stdout) => {
       if (error) return resolve([]);
       try {
         const links = JSON.parse(stdout) as IpLink[];
