@@ -184,14 +184,14 @@ zpty -w z "PS1='%% '; autoload -U compinit; compinit -u -D; source $1; unsetopt 
 zpty -w -n z "$2"$'\t'
 out= chunk=
 integer idle=0 total=0
-while (( idle < 20 && total < 150 )); do
+while (( idle < 40 && total < 300 )); do
   if zpty -r -t z chunk; then out+=$chunk; idle=0; else sleep 0.1; idle+=1; fi
   total+=1
 done
 zpty -d z
 print -r -- "$out" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g'
 ZSH
-  timeout 30 zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$1" "$2"
+  timeout 60 zsh -f "$BATS_TEST_TMPDIR/zc.zsh" "$1" "$2"
 }
 
 @test "zsh: TAB completes verbs and session names in an interactive zsh" {
