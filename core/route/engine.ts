@@ -70,6 +70,7 @@ function conflictMessage(name: string, e: Entry, error: CommandFailed): TundErro
  * the state file and throws. STATE is the current state (possibly empty) and is updated in place.
  */
 export async function applyEntries(ctx: Context, state: RouteState, entries: Entry[], dns: DnsEntry | null, meta: Partial<Pick<RouteState, 'mode' | 'table' | 'endpoints'>> = {}): Promise<void> {
+  if (entries.length === 0 && dns === null) return; // Mode = none without DNS: nothing to record
   if (ctx.system.dryRun) {
     for (const e of entries) await ctx.ip.run(entryArgs('add', e));
     if (dns) await applyDns(ctx.system, dns);
