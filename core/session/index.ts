@@ -85,7 +85,10 @@ function isFatal(error: unknown): boolean {
 const ROUTE_MODULE = '../route/index.js';
 
 interface RouteApi {
-  applySessionRoutes(config: SessionConfig, opts: { device?: string; endpoints?: string[]; echo?: (l: string) => void; warn?: (m: string) => void }): Promise<unknown>;
+  applySessionRoutes(
+    config: SessionConfig,
+    opts: { device?: string; endpoints?: string[]; replace?: boolean; echo?: (l: string) => void; warn?: (m: string) => void },
+  ): Promise<unknown>;
   removeSessionRoutes(name: string, opts: { echo?: (l: string) => void; warn?: (m: string) => void }): Promise<number>;
 }
 
@@ -100,6 +103,24 @@ async function routeApi(): Promise<RouteApi | null> {
 
 function wantsRoutes(config: SessionConfig): boolean {
   return config.route.mode !== 'none' || config.route.dns.length > 0;
+}
+
+/** Routes of a session: with a kept device they stay up between connections (no leak while
+ * reconnecting) and go when the session stops. */
+interface RouteKeeper {
+  applied: boolean;
+  keep: boolean;
+}
+
+async function removeRoutes(config: SessionConfig, keeper: RouteKeeper, ctx: SessionContext, log: (m: string) => void): Promise<void> {
+  if (!keeper.applied) return;
+  keeper.applied = false;
+  const routes = await routeApi();
+  try {
+    await routes?.removeSessionRoutes(config.name, { echo: ctx.echo, warn: log });
+  } catch (error) {
+    log(`routes: ${(error as Error).message}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +138,7 @@ interface ConnectionParams {
   device: SessionDevice | null;
   /** this side's send limit, kbit/s */
   speedKbps: number;
+  routes: RouteKeeper;
 }
 
 interface ConnectionResult {
@@ -162,12 +184,14 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
   };
   status.set('connected');
   const env = { TUND_SESSION: config.name, TUND_DEVICE: device.device.name, TUND_PEER: handed.endpoint, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-  const routes = wantsRoutes(config) ? await routeApi() : null;
-  if (wantsRoutes(config)) {
+  if (wantsRoutes(config) && !p.routes.applied) {
+    const routes = await routeApi();
     if (!routes) log('routes: the routing library is not available; [Route] ignored');
     else {
       try {
-        await routes.applySessionRoutes(config, { device: device.device.name, endpoints: [stripV4Mapped(handed.endpoint.replace(/:\d+$/, ''))], echo: ctx.echo, warn: log });
+        const peerHost = stripV4Mapped(handed.endpoint.replace(/:\d+$/, ''));
+        await routes.applySessionRoutes(config, { device: device.device.name, endpoints: [peerHost], replace: true, echo: ctx.echo, warn: log });
+        p.routes.applied = true;
       } catch (error) {
         log(`routes: ${(error as Error).message}`);
       }
@@ -179,13 +203,7 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
   const final = await link.ended;
   status.detachCounters();
   if (config.hooks.down.length) await runHooks(config.hooks.down, env, ctx.echo, log);
-  if (routes) {
-    try {
-      await routes.removeSessionRoutes(config.name, { echo: ctx.echo, warn: log });
-    } catch (error) {
-      log(`routes: ${(error as Error).message}`);
-    }
-  }
+  if (!p.routes.keep) await removeRoutes(config, p.routes, ctx, log);
   return { end: final, device };
 }
 
@@ -211,6 +229,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
   const status = new SessionStatus(name, 'client', reporter);
   const backoff = ctx.backoff ?? DEFAULT_BACKOFF;
   let kept: SessionDevice | null = null;
+  const routes: RouteKeeper = { applied: false, keep: false };
   let failures = 0;
   let exitCode: number = ExitCode.ok;
   // SIGHUP: drop the link (or the back-off wait), re-read the config, reconnect at once
@@ -243,6 +262,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
       }
       const endpoint = config.session.endpoint!;
       const persist = config.session.persist;
+      routes.keep = persist === 'keep';
       if (status.state !== 'reconnecting') status.set('connecting', `${endpoint.host}:${endpoint.port}`);
       let socket: net.Socket | null = null;
       const onAbort = () => socket?.destroy();
@@ -259,7 +279,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
         status.flags = hs.flagsText;
         log(`authenticated to ${status.endpoint} as "${config.session.host}", flags ${hs.flagsText}`);
         const result = await runConnection(
-          { config, password, flags: hs.flags, ch, socket, status, ctx, device: kept, speedKbps: hs.flags.speed },
+          { config, password, flags: hs.flags, ch, socket, status, ctx, device: kept, speedKbps: hs.flags.speed, routes },
           log,
           (link) => {
             activeLink = link;
@@ -318,6 +338,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
     ctx.hangups?.off('hangup', onHangup);
     if (ctx.signal.aborted) reporter.stopping();
     status.set('stopping', ctx.signal.aborted ? 'signal' : null);
+    await removeRoutes(config, routes, ctx, log);
     closeDevice(kept);
     status.device = null;
     status.set('stopped');
@@ -406,7 +427,10 @@ export async function serveConnection(socket: net.Socket, ctx: SessionContext, o
     log(`accepted connection from ${peer}`);
     log(INSECURE_WARNING);
     reporter.ready();
-    const result = await runConnection({ config, password, flags, ch, socket, status, ctx, device: null, speedKbps: config.session.speed.out }, log);
+    const result = await runConnection(
+      { config, password, flags, ch, socket, status, ctx, device: null, speedKbps: config.session.speed.out, routes: { applied: false, keep: false } },
+      log,
+    );
     device = result.device;
     if (!ctx.signal.aborted) log(`session ended: ${describeEnd(result.end)}`);
     code = result.end.reason === 'peer_closed' || result.end.reason === 'eof' || result.end.reason === 'stopped' ? ExitCode.ok : ExitCode.failure;
@@ -445,6 +469,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
   const reporter = await reporterOf(ctx, name, 'server');
   const status = new SessionStatus(name, 'server', reporter);
   let device: SessionDevice | null = null;
+  const routes: RouteKeeper = { applied: false, keep: true };
   let active: { link: Link | null; socket: net.Socket; done: Promise<void> } | null = null;
   const server = net.createServer({ pauseOnConnect: false });
   const listenOn = ctx.passedFd ? `fd ${ctx.passedFd.fd}` : `${config.session.listen.host}:${config.session.listen.port}`;
@@ -501,7 +526,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
       log(`accepted connection from ${peer}`);
       status.set('handshaking', peer);
       const result = await runConnection(
-        { config, password, flags: flagsFromConfig(config), ch, socket, status, ctx, device, speedKbps: config.session.speed.out },
+        { config, password, flags: flagsFromConfig(config), ch, socket, status, ctx, device, speedKbps: config.session.speed.out, routes },
         log,
         (link) => (me.link = link),
       );
@@ -525,6 +550,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
   server.close();
   const current = active as { link: Link | null; done: Promise<void> } | null;
   if (current) await Promise.race([current.done, new Promise((r) => setTimeout(r, 3000))]);
+  await removeRoutes(config, routes, ctx, log);
   closeDevice(device);
   status.device = null;
   status.set('stopped');

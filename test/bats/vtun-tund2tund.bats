@@ -47,3 +47,24 @@ for proto in tcp udp; do
 done
 bats_test_function --description "tund client -> tund server: udp tun encrypt=aes128cbc compress=lzo:1" -- t2t_case udp tun aes128cbc lzo:1
 bats_test_function --description "tund client -> tund server: tcp ether encrypt=aes256ofb compress=zlib:9" -- t2t_case tcp ether aes256ofb zlib:9
+
+@test "[Route] split: routes come up with the link, stay across a reconnect with Persist = keep, go on stop" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  tund_conf "$CDIR" vtc client tcp tun no no "Persist = keep"
+  printf '\n[Route]\nMode = split\nAllowedIPs = 198.19.100.0/24\nTable = off\n' >>"$CDIR/vtc.conf"
+  local spid cpid
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  wait_for 10 sh -c "ip -n $NS_C -j route show 198.19.100.0/24 | jq -e '.[0].dev == \"vtc\"'"
+  # the server goes away: with keep the route stays while the client reconnects
+  kill -TERM "$(node_of "$spid")"
+  wait_for 10 grep -q reconnecting "$BATS_TEST_TMPDIR/client.log"
+  run sh -c "ip -n $NS_C -j route show 198.19.100.0/24 | jq -r '.[0].dev'"
+  assert_output vtc
+  kill -TERM "$(node_of "$cpid")"
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/client.log")" 0
+  run sh -c "ip -n $NS_C -j route show 198.19.100.0/24 | jq length"
+  assert_output 0
+}
