@@ -652,7 +652,14 @@ class Pump : public Napi::ObjectWrap<Pump> {
           uint8_t* into = enc_->Identity() ? dst + 2 : pkt.data();
           ssize_t len = ReadDevice(into, readCap);
           if (len < 0) return;
-          if (len == 0) break;
+          if (len == 0) {
+            if (i == 0 && (p[2].revents & POLLHUP)) {
+              // readable by hang-up only, nothing to read: the device is gone (no busy loop)
+              End(EndReason::DeviceError, "device hung up");
+              return;
+            }
+            break;
+          }
           int f = BuildFrame(into, static_cast<size_t>(len), dst);
           if (f < 0) return;
           pos += static_cast<size_t>(f);
@@ -734,7 +741,14 @@ class Pump : public Napi::ObjectWrap<Pump> {
           uint8_t* into = enc_->Identity() ? dst + 2 : pkt.data();
           ssize_t len = ReadDevice(into, vtun::kMaxPacket);
           if (len < 0) return;
-          if (len == 0) break;
+          if (len == 0) {
+            if (i == 0 && (p[2].revents & POLLHUP)) {
+              // readable by hang-up only, nothing to read: the device is gone (no busy loop)
+              End(EndReason::DeviceError, "device hung up");
+              return;
+            }
+            break;
+          }
           int f = BuildFrame(into, static_cast<size_t>(len), dst);
           if (f < 0) return;
           add(dst, static_cast<size_t>(f));
