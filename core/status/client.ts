@@ -73,6 +73,40 @@ export async function requestStatus(socketPath: string, timeoutMs = 3000): Promi
   });
 }
 
+/** One `reload` request: resolves once the session reports the reload done. */
+export async function requestReload(socketPath: string, timeoutMs = 90_000): Promise<void> {
+  const sock = await connect(socketPath, 3000);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`control socket "${socketPath}": reload not finished after ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    let settled = false;
+    const done = (error: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    sock.on(
+      'data',
+      lineSplitter((line) => {
+        let reply: ControlReply;
+        try {
+          reply = JSON.parse(line) as ControlReply;
+        } catch {
+          done(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
+          return;
+        }
+        if (reply.type === 'reloaded') done(null);
+        else if (reply.type === 'error') done(new Error(reply.error));
+      }),
+    );
+    sock.on('error', (error: NodeJS.ErrnoException) => done(new ControlUnavailable(socketPath, error.code ?? 'EIO')));
+    sock.on('close', () => done(new ControlUnavailable(socketPath, 'ECONNRESET')));
+    sock.write(`${JSON.stringify({ cmd: 'reload' })}\n`);
+  });
+}
+
 export interface WatchHandlers {
   /** the replayed history (oldest first; the last one is the current state) */
   history(events: StateEvent[]): void;

@@ -5,6 +5,8 @@
 //   -> {"cmd":"watch"}
 //   <- {"type":"history","events":[StateEvent, ...]}     (oldest first; the last one is the current state)
 //   <- {"type":"event","event":StateEvent}               (one line per state change, until either side closes)
+//   -> {"cmd":"reload"}                                   (what ExecReload= runs: `tunctl reload NAME`)
+//   <- {"type":"reloaded"}                               once the session finished reloading (as SIGHUP)
 //   -> anything else
 //   <- {"type":"error","error":"unknown command \"x\" (expected status or watch)"}
 //
@@ -44,12 +46,13 @@ export interface StateEvent {
   status: string;
 }
 
-export type ControlRequest = { cmd: 'status' } | { cmd: 'watch' };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'watch' } | { cmd: 'reload' };
 
 export type ControlReply =
   | { type: 'status'; session: StatusSession }
   | { type: 'history'; events: StateEvent[] }
   | { type: 'event'; event: StateEvent }
+  | { type: 'reloaded' }
   | { type: 'error'; error: string };
 
 export const SESSION_STATES: readonly SessionState[] = [

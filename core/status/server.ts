@@ -14,6 +14,8 @@ export interface ControlServerOptions {
   snapshot: () => SessionSnapshot;
   route?: () => RouteInfo | null;
   dns?: () => DnsInfo | null;
+  /** `reload` request: resolves when the session has reloaded (absent: reload is refused) */
+  reload?: () => Promise<void>;
   /** more keys for the status reply (e.g. the systemd unit) */
   extra?: () => { unit: string | null };
   /** how many state changes `watch` replays (default 64) */
@@ -166,8 +168,17 @@ export class ControlServer {
         // history and registration in the same tick: no event can fall between them
         reply({ type: 'history', events: [...this.history] });
         this.watchers.add(sock);
+      } else if (cmd === 'reload') {
+        if (!this.options.reload) {
+          reply({ type: 'error', error: 'reload: not supported by this session' });
+          return;
+        }
+        this.options.reload().then(
+          () => reply({ type: 'reloaded' }),
+          (error: unknown) => reply({ type: 'error', error: `reload: ${error instanceof Error ? error.message : String(error)}` }),
+        );
       } else {
-        reply({ type: 'error', error: `unknown command ${JSON.stringify(String(cmd))} (expected status or watch)` });
+        reply({ type: 'error', error: `unknown command ${JSON.stringify(String(cmd))} (expected status, watch or reload)` });
       }
     });
     sock.on('data', onLine);

@@ -58,6 +58,8 @@ export class SystemdReporter implements SessionReporter {
   private closed = false;
   private reloadHandler: ReloadHandler;
   private reloadRunning = false;
+  private ownSighup = false;
+  private reloadWaiters: { started: boolean; resolve: () => void }[] = [];
   private readonly onSighup = () => void this.reload();
 
   constructor(
@@ -83,7 +85,10 @@ export class SystemdReporter implements SessionReporter {
       pid: process.pid,
     };
     this.reloadHandler = () => this.checkConfig();
-    if (options.handleSighup ?? process.listenerCount('SIGHUP') === 0) process.on('SIGHUP', this.onSighup);
+    if (options.handleSighup ?? process.listenerCount('SIGHUP') === 0) {
+      process.on('SIGHUP', this.onSighup);
+      this.ownSighup = true;
+    }
     this.notifier.startWatchdog();
     if (!loopBlockerArmed && installTestLoopBlocker(process.env, (l) => this.log(`${name}: ${l}`))) loopBlockerArmed = true;
   }
@@ -113,6 +118,7 @@ export class SystemdReporter implements SessionReporter {
       route: this.options.route,
       dns: this.options.dns,
       extra: () => ({ unit }),
+      reload: () => this.requestReload(),
     });
   }
 
@@ -153,6 +159,7 @@ export class SystemdReporter implements SessionReporter {
   }
 
   reloading(): void {
+    for (const w of this.reloadWaiters) w.started = true;
     this.notifier.reloading();
     this.log(`${this.name}: reloading`);
   }
@@ -160,6 +167,37 @@ export class SystemdReporter implements SessionReporter {
   reloaded(): void {
     this.notifier.reloaded(describeState(this.snapshot()));
     this.log(`${this.name}: reloaded`);
+    const done = this.reloadWaiters.filter((w) => w.started);
+    this.reloadWaiters = this.reloadWaiters.filter((w) => !w.started);
+    for (const w of done) w.resolve();
+  }
+
+  /**
+   * A reload asked for over the control socket (`tunctl reload NAME`, the unit's ExecReload=):
+   * the same as SIGHUP, but the caller learns when it is finished. systemd 252 has no
+   * Type=notify-reload, and with `ExecReload=kill -HUP` a RELOADING=1 that arrives after kill
+   * exited starts a second, racing reload job; a waiting ExecReload= keeps both RELOADING=1 and
+   * READY=1 inside the reload job. Resolves once reloaded() was called after a reloading(), or
+   * after 3 s when whoever handles SIGHUP did not start a reload (nothing to reload).
+   */
+  requestReload(timeoutMs = 60_000): Promise<void> {
+    if (this.ownSighup) return this.reload();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { started: false, resolve: () => finish() };
+      const finish = (error?: Error) => {
+        clearTimeout(idle);
+        clearTimeout(limit);
+        this.reloadWaiters = this.reloadWaiters.filter((w) => w !== waiter);
+        if (error) reject(error);
+        else resolve();
+      };
+      const idle = setTimeout(() => {
+        if (!waiter.started) finish();
+      }, 3000);
+      const limit = setTimeout(() => finish(new Error(`not finished after ${timeoutMs / 1000} s`)), timeoutMs);
+      this.reloadWaiters.push(waiter);
+      process.kill(process.pid, 'SIGHUP');
+    });
   }
 
   /** What SIGHUP does between RELOADING=1 and READY=1 (default: checkConfig). */

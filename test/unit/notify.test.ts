@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { Notifier, installTestLoopBlocker, watchdogUsec, type NotifySink } from '../../core/systemd/notify.js';
 import { SystemdReporter, currentUnit } from '../../core/systemd/reporter.js';
 import type { SessionSnapshot } from '../../core/status/types.js';
+import { requestReload } from '../../core/status/client.js';
 
 class FakeSink implements NotifySink {
   messages: string[] = [];
@@ -292,6 +293,44 @@ test('SystemdReporter.open without a control socket (another live process holds 
   } finally {
     second.close();
     first.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reload over the control socket: the session SIGHUP handler runs; the reply waits for READY=1', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tund-rl-'));
+  const socketPath = path.join(dir, 'office.sock');
+  const sink = new FakeSink();
+  // a session that handles SIGHUP itself (as core/session does) and reports through the reporter
+  let r: SystemdReporter | null = null;
+  const sessionHup = () => {
+    r!.reloading();
+    setTimeout(() => r!.reloaded(), 200);
+  };
+  process.on('SIGHUP', sessionHup);
+  try {
+    r = await SystemdReporter.open('office', { notifier: new Notifier({ env: { NOTIFY_SOCKET: '/x' }, sink }), log: () => {}, socketPath });
+    r.state(snap('connected', { endpoint: '198.18.0.1:5000' }));
+    sink.messages.length = 0;
+    const t0 = Date.now();
+    await requestReload(socketPath, 10_000);
+    assert.ok(Date.now() - t0 >= 180, 'the reply came after the reload finished');
+    assert.deepEqual(sink.messages, ['RELOADING=1\nSTATUS=reloading', 'READY=1\nSTATUS=connected to 198.18.0.1:5000 since 2026-11-22T06:00:00.000Z']);
+  } finally {
+    process.off('SIGHUP', sessionHup);
+    r?.close();
+  }
+  // a process whose SIGHUP handler does not reload: the request still returns (after 3 s)
+  const ignore = () => {};
+  process.on('SIGHUP', ignore);
+  try {
+    r = await SystemdReporter.open('office', { notifier: new Notifier({ env: {} }), log: () => {}, socketPath });
+    const t0 = Date.now();
+    await requestReload(socketPath, 10_000);
+    assert.ok(Date.now() - t0 >= 2900);
+  } finally {
+    process.off('SIGHUP', ignore);
+    r?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -150,7 +150,7 @@ test('watch: history (current state last), then every change in order; unknown c
     });
   });
   server2.close();
-  assert.deepEqual(JSON.parse(line), { type: 'error', error: 'unknown command "bogus" (expected status or watch)' });
+  assert.deepEqual(JSON.parse(line), { type: 'error', error: 'unknown command "bogus" (expected status, watch or reload)' });
 });
 
 test('format: every key present with fixed types, sorted by activity, wg-style units', () => {
