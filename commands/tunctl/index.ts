@@ -9,6 +9,7 @@ import { ListDevicesCommand } from './list.js';
 import { StatusSessionCommand } from './status.js';
 import { WaitSessionCommand } from './wait.js';
 import { WatchSessionCommand } from './watch.js';
+import { ReloadSessionCommand } from './reload.js';
 import { CompleteNounsCommand } from './complete.js';
 import { CompletionScriptCommand } from './completion.js';
 
@@ -25,6 +26,7 @@ main({
     StatusSessionCommand,
     WaitSessionCommand,
     WatchSessionCommand,
+    ReloadSessionCommand,
     CompleteNounsCommand,
     CompletionScriptCommand,
   ],
