@@ -115,6 +115,18 @@ async function applyFull(ctx: Context, req: FullRequest): Promise<ApplyResult> {
   if (await ipv6Usable(req.device)) families.push(6);
   else if (!ctx.system.dryRun) ctx.opts.warn?.(`${req.name}: IPv6 is disabled on "${req.device}": only IPv4 goes into the tunnel`);
   if (req.endpoints.length === 0) ctx.opts.warn?.(`${req.name}: full tunnel without an endpoint: traffic to the peer itself would go into the tunnel`);
+  for (const ep of req.endpoints) {
+    // the endpoint keeps using the main table: it needs a route there that is not the tunnel
+    let via: { dev?: string }[] = [];
+    try {
+      via = await ctx.ip.json<{ dev?: string }[]>([net.isIPv6(ep) ? '-6' : '-4', 'route', 'get', ep]);
+    } catch {
+      via = [];
+    }
+    if (via.length === 0 || via[0]?.dev === req.device) {
+      ctx.opts.warn?.(`${req.name}: the endpoint ${ep} has no route outside "${req.device}" in the main table: the tunnel's own traffic would loop into it`);
+    }
+  }
   const entries = planFull({ device: req.device, endpoints: req.endpoints, exclude: req.exclude, table, metric: req.metric, origin: req.origin, families }, ctx.opts.warn);
   await applyEntries(ctx, state, entries, req.dns, { mode: 'full', table, endpoints: req.endpoints });
   return { name: req.name, device: req.device, mode: 'full', table, entries, dns: req.dns };

@@ -81,6 +81,7 @@ our_rules() { echo $(( $(ip -n "$NS" -j -4 rule show | count_ours) + $(ip -n "$N
   before=$(tables "$NS")
   run --separate-stderr tr up office
   assert_success
+  [[ $stderr != *warning* ]]
   # the kernel's decision, not our output
   run ip -n "$NS" -j route get 198.19.200.1
   assert_equal "$(jq -r '.[0].dev' <<<"$output")" tr0
@@ -380,4 +381,12 @@ SHIM
   ip -n "$NS" link set tr0 up
   assert_equal "$(tables "$NS")" "$before"
   [[ ! -e $TUND_RUN_DIR/routes/office.json && ! -e $TUND_RUN_DIR/routes/nosuch.json ]]
+}
+
+@test "full: an endpoint without a route outside the tunnel gets a warning" {
+  ip -n "$NS" route del default via 198.18.0.1
+  run --separate-stderr tr full tr0 --endpoint 198.19.250.1
+  assert_success
+  [[ $stderr == *'warning: tr0: the endpoint 198.19.250.1 has no route outside "tr0" in the main table'* ]]
+  tr cleanup tr0
 }

@@ -45,6 +45,11 @@ export class FakeKernel implements ProcessRunner {
       if (object === 'route') return ok(JSON.stringify(this.routes.filter((r) => r.family === family).map(({ family: _f, table, ...r }) => ({ ...r, ...(table === 'main' ? {} : { table }) }))));
       return ok(JSON.stringify([{ priority: 0, src: 'all', table: 'local' }, ...this.rules.filter((r) => r.family === family).map(({ family: _f, ...r }) => ({ src: 'all', ...r })), { priority: 32766, src: 'all', table: 'main' }]));
     }
+    if (json && verb === 'get') {
+      // route get: the longest match in main, as the endpoint check asks it
+      const hit = this.routes.find((r) => r.family === family && r.table === 'main' && r.dst === 'default');
+      return ok(JSON.stringify(hit ? [{ dst: rest[0], dev: hit.dev, gateway: hit.gateway }] : []));
+    }
     options.echo?.(line);
     this.beforeChange?.(line);
     if (this.failOn && line.includes(this.failOn.text)) return fail(this.failOn.stderr);
@@ -258,6 +263,17 @@ describe('engine (fake ip)', () => {
     assert.deepEqual(dnsInfo({ dns: { backend: 'resolved', link: 'tr0', servers: ['198.18.0.53'], domains: ['~.'], defaultRoute: true, record: null, origin: 'up' } }), { backend: 'resolved', servers: ['198.18.0.53'], domains: ['~.'] });
     const state = await readState('office');
     assert.deepEqual(routeInfo(state!), { mode: 'full', prefixes: ['0.0.0.0/0'], table: 51820 });
+  });
+
+  test('full: a warning when the endpoint has no route outside the tunnel', async () => {
+    const warnings: string[] = [];
+    await fullTunnel('office', { runner: kernel, device: 'tr0', endpoints: ['198.18.9.1'], warn: (m) => warnings.push(m) });
+    assert.ok(warnings.some((w) => /endpoint 198.18.9.1 has no route outside "tr0"/.test(w)));
+    await cleanupSession('office', { runner: kernel });
+    kernel.routes.push({ family: 4, dst: 'default', dev: 'eth0', gateway: '198.18.0.1', table: 'main', protocol: 'boot' });
+    warnings.length = 0;
+    await fullTunnel('office', { runner: kernel, device: 'tr0', endpoints: ['198.18.9.1'], warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings.filter((w) => /endpoint/.test(w)), []);
   });
 
   test('a failure half-way rolls back in reverse order and restores the state file', async () => {
