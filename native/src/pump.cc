@@ -4,6 +4,7 @@
 //   device -> net (tx thread): read packets until EAGAIN (up to batchSize), run each through the
 //     module chain (compression -> encryption), prefix the 2-byte frame header; TCP: all frames of
 //     a batch go out in one coalesced send(); UDP: one datagram per frame with sendmmsg().
+//   start() also sets TCP_NODELAY and SO_KEEPALIVE on a TCP socket, as vtund does.
 //   net -> device (rx thread): TCP: large reads, split into frames (starting with initialRx);
 //     UDP: recvmmsg(), one frame per datagram. Decryption -> decompression -> write to the device.
 //
@@ -32,6 +33,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/md5.h>
 #include <poll.h>
 #include <string.h>
@@ -369,6 +371,13 @@ class Pump : public Napi::ObjectWrap<Pump> {
         ThrowErrno(env, err, "fcntl");
         return env.Undefined();
       }
+    }
+    if (tcp_) {
+      // As vtund after authentication (spec 2): no Nagle delay (we coalesce ourselves), keep-alive.
+      // Errors are ignored (e.g. an AF_UNIX stand-in in tests).
+      int one = 1;
+      setsockopt(netFd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      setsockopt(netFd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     }
     if (!stream_) {
       struct ifreq ifr;
