@@ -160,7 +160,7 @@ export interface NativeAddon {
   blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;
   /** getsockopt(SO_ACCEPTCONN): true for a listening socket (systemd Accept=no), false for a connected one. */
   socketAcceptsConnections(fd: number): boolean;
-  /** An IPv4 UDP socket with SO_REUSEADDR bound to addr:port (VTun UDP port exchange); returns the fd. */
+  /** An IPv4 or IPv6 (addr contains ':') UDP socket with SO_REUSEADDR bound to addr:port (VTun UDP port exchange); returns the fd. */
   udpSocketBind(addr: string, port: number): number;
   /** connect() a UDP socket from udpSocketBind to addr:port. */
   udpSocketConnect(fd: number, addr: string, port: number): void;

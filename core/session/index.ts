@@ -14,7 +14,7 @@ import { ExitCode } from '../exit.js';
 import { Ip, SystemRunner } from '../ip.js';
 import { LogReporter, type SessionReporter } from '../status/types.js';
 import { BlockChannel, HandshakeError, clientHandshake, serverHandshake, type ServerSessionEntry } from '../vtun/handshake.js';
-import { flagsFromConfig, type VtunFlags } from '../vtun/flags.js';
+import { buildFlags, flagsFromConfig, type VtunFlags } from '../vtun/flags.js';
 import { openSessionDevice, deviceKindFor, type SessionDevice } from './device.js';
 import { runHooks } from './hooks.js';
 import { Link, describeEnd, type LinkEnd } from './link.js';
@@ -161,7 +161,10 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
   status.device = device.info;
   let handed;
   try {
-    handed = flags.transport === 'udp' ? await handOverUdp(p.ch, p.socket, timeoutMs) : handOverTcp(p.ch, p.socket);
+    handed =
+      flags.transport === 'udp'
+        ? await handOverUdp(p.ch, p.socket, timeoutMs, config.session.natHack)
+        : handOverTcp(p.ch, p.socket);
   } catch (error) {
     return { end: { reason: 'network_error', message: error instanceof Error ? error.message : String(error) }, device };
   }
@@ -420,7 +423,7 @@ export async function serveConnection(socket: net.Socket, ctx: SessionContext, o
   status.endpoint = peer;
   status.latestHandshake = new Date().toISOString();
   const flags = flagsFromConfig(config);
-  status.flags = null;
+  status.flags = buildFlags(flags);
   let device: SessionDevice | null = null;
   let code: number = ExitCode.ok;
   try {
@@ -522,7 +525,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
     active = me;
     try {
       status.latestHandshake = new Date().toISOString();
-      status.flags = null;
+      status.flags = buildFlags(flagsFromConfig(config));
       log(`accepted connection from ${peer}`);
       status.set('handshaking', peer);
       const result = await runConnection(

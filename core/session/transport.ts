@@ -54,10 +54,10 @@ export function handOverTcp(ch: BlockChannel, socket: net.Socket): HandedOver {
 }
 
 /**
- * UDP (spec 5.3): bind a UDP socket to the TCP socket's own address and port, send our port
+ * UDP (spec 5.3; IPv4 and IPv6): bind a UDP socket to the TCP socket's own address and port, send our port
  * (little-endian, as Debian's vtund), read the peer's, connect, close the TCP connection.
  */
-export async function handOverUdp(ch: BlockChannel, socket: net.Socket, timeoutMs: number): Promise<HandedOver> {
+export async function handOverUdp(ch: BlockChannel, socket: net.Socket, timeoutMs: number, natHack = false): Promise<HandedOver> {
   const addon = native();
   const localAddress = stripV4Mapped(socket.localAddress ?? '0.0.0.0');
   const localPort = socket.localPort ?? 0;
@@ -71,7 +71,8 @@ export async function handOverUdp(ch: BlockChannel, socket: net.Socket, timeoutM
   }
   try {
     const peerPort = await exchangeUdpPort(ch, localPort, peerTcpPort, timeoutMs);
-    addon.udpSocketConnect(fd, peerAddress, peerPort);
+    // nat_hack (5.4): stay unconnected; the pump connects to the first datagram's source
+    if (!natHack) addon.udpSocketConnect(fd, peerAddress, peerPort);
     ch.detach();
     socket.destroy();
     return { netFd: fd, initialRx: Buffer.alloc(0), endpoint: `${peerAddress}:${peerPort}` };

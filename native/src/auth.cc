@@ -4,7 +4,7 @@
 //    the low-level BF_* functions exported by Node's own OpenSSL do.
 //  - socketAcceptsConnections(fd): getsockopt(SO_ACCEPTCONN), to tell a listening socket passed
 //    by systemd (Accept=no) from a connected one (Accept=yes).
-//  - udpSocketBind(addr, port): an IPv4 UDP socket with SO_REUSEADDR bound to addr:port (the
+//  - udpSocketBind(addr, port): an IPv4 or IPv6 UDP socket with SO_REUSEADDR bound to addr:port (the
 //    VTun UDP port exchange binds to the TCP socket's own address and port); returns the fd.
 //  - udpSocketConnect(fd, addr, port): connect() it to the peer.
 #include <napi.h>
@@ -64,10 +64,20 @@ Napi::Value SocketAcceptsConnections(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, val != 0);
 }
 
-bool ParseV4(const std::string& addr, int port, sockaddr_in* sa) {
-  memset(sa, 0, sizeof *sa);
+// An IPv4 or IPv6 (text contains ':') socket address.
+bool ParseAddr(const std::string& addr, int port, sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof *ss);
+  if (addr.find(':') != std::string::npos) {
+    auto* sa6 = reinterpret_cast<sockaddr_in6*>(ss);
+    sa6->sin6_family = AF_INET6;
+    sa6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *sa6;
+    return inet_pton(AF_INET6, addr.c_str(), &sa6->sin6_addr) == 1;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(ss);
   sa->sin_family = AF_INET;
   sa->sin_port = htons(static_cast<uint16_t>(port));
+  *len = sizeof *sa;
   return inet_pton(AF_INET, addr.c_str(), &sa->sin_addr) == 1;
 }
 
@@ -75,13 +85,14 @@ Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string addr = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
-  sockaddr_in sa;
-  if (!ParseV4(addr, port, &sa)) return ThrowErrno(env, EINVAL, "inet_pton");
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!ParseAddr(addr, port, &ss, &len)) return ThrowErrno(env, EINVAL, "inet_pton");
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return ThrowErrno(env, errno, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
     int err = errno;
     close(fd);
     return ThrowErrno(env, err, "bind");
@@ -94,9 +105,10 @@ Napi::Value UdpSocketConnect(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   std::string addr = info[1].As<Napi::String>().Utf8Value();
   int port = info[2].As<Napi::Number>().Int32Value();
-  sockaddr_in sa;
-  if (!ParseV4(addr, port, &sa)) return ThrowErrno(env, EINVAL, "inet_pton");
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return ThrowErrno(env, errno, "connect");
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!ParseAddr(addr, port, &ss, &len)) return ThrowErrno(env, EINVAL, "inet_pton");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return ThrowErrno(env, errno, "connect");
   return env.Undefined();
 }
 
