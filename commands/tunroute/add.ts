@@ -32,7 +32,7 @@ export class RouteAddCommand extends BaseCommand {
   prefixes = Option.Rest({ name: 'PREFIX', required: 1 });
 
   via = Option.String('--via', { description: 'Next hop (gateway) on the tunnel side', validator: isAddress });
-  table = Option.String('--table', { description: 'Routing table: main (default) or a number' });
+  table = Option.String('--table', { description: 'Routing table: main (default; off is the same) or a number' });
   metric = Option.String('--metric', { description: 'Route metric (priority), 0-4294967295' });
 
   dryRun = Option.Boolean('-n,--dry-run', false, {

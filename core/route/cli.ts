@@ -18,7 +18,7 @@ export function routeOptionsFor(cmd: BaseCommand, dryRun: boolean): RouteOptions
 export function parseTableOption(text: string | undefined, allowAuto: boolean): TableRef | 'auto' | undefined {
   if (text === undefined) return undefined;
   const v = text.trim().toLowerCase();
-  if (v === 'main' || v === '254') return 'main';
+  if (v === 'main' || v === '254' || (v === 'off' && !allowAuto)) return 'main';
   if (v === 'auto' && allowAuto) return 'auto';
   if (/^\d{1,10}$/.test(v)) {
     const n = Number(v);

@@ -331,6 +331,7 @@ SHIM
   [[ $output == *"session: office"* && $output == *"mode: full (table 51820)"* && $output == *"(missing)"* ]]
   run --separate-stderr tr show nosuch
   assert_failure 3
+  assert_equal "$(jq -c . <<<"$(tr show nosuch --json 2>/dev/null)")" '{"format":1,"sessions":[]}'
   tr cleanup office
 }
 
