@@ -59,3 +59,15 @@ activate() { # LOG ARGS... : systemd-socket-activate inside the server namespace
   assert_success
   grep -q 'vts: accepted connection' "$BATS_TEST_TMPDIR/inetd.log"
 }
+
+@test "Accept=yes: a server session (tund NAME) serves the passed connection and exits when it ends" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  activate "$BATS_TEST_TMPDIR/activate.log" --accept "$PROJECT_ROOT/bin/tund" vts
+  vtund_client --type tun --local-ip "$VT_TC" --remote-ip "$VT_TS"
+  run ping_through "$NS_S" "$VT_TC" 20
+  assert_success
+  grep -q 'vts: accepted connection from 198.18.77.2' "$BATS_TEST_TMPDIR/activate.log"
+  # the peer goes: the per-connection process ends, its device with it
+  kill -KILL -- "-$(cat "$VTUND_PIDFILE")"
+  wait_for 10 sh -c "! ip -n $NS_S link show dev vts"
+}

@@ -70,3 +70,24 @@ for role in client server; do
     done
   done
 done
+
+@test "nat_hack: vtund server with nat_hack server waits for tund's first datagram (udp)" {
+  vtund_server --proto udp --type tun --encrypt no --compress no --keepalive yes \
+    --local-ip "$VT_TS/32" --remote-ip "$VT_TC" --extra-session 'nat_hack server;'
+  tund_conf "$CDIR" vtc client udp tun no no
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+}
+
+@test "nat_hack: tund client with NatHack = yes connects its UDP socket to vtund's first datagram" {
+  vtund_server --proto udp --type tun --encrypt no --compress no --keepalive yes \
+    --local-ip "$VT_TS/32" --remote-ip "$VT_TC"
+  tund_conf "$CDIR" vtc client udp tun no no "NatHack = yes"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  # tund's UDP socket ended up connected to vtund's port 5000
+  run ip netns exec "$NS_C" ss -Hun state established "dport = :5000"
+  assert_output --partial "$VT_SADDR:5000"
+}
