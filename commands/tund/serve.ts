@@ -4,6 +4,7 @@
 // Role = server sessions in the config directory. With systemd socket activation (LISTEN_FDS),
 // fd 3 is either the connection itself (Accept=yes) or the listening socket (Accept=no).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
@@ -56,6 +57,9 @@ export class ServeCommand extends BaseCommand {
     try {
       if (this.inetd) {
         if (this.listen !== undefined) throw new UsageFailure('serve: --inetd and --listen exclude each other');
+        if (!fstatSync(0).isSocket()) {
+          throw new UsageFailure('serve --inetd: stdin is not a socket', 'inetd (or systemd with StandardInput=socket) passes the connection as stdin; to listen, run "tund serve"');
+        }
         const socket = new net.Socket({ fd: 0, readable: true, writable: true });
         return await serveConnection(socket, ctx, { timeoutMs });
       }
