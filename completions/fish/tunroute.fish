@@ -83,7 +83,7 @@ complete -c tunroute -n '__tunroute_at \'full\' 0' -a '(command tunctl __complet
 complete -c tunroute -n '__tunroute_at \'add\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunroute -n '__tunroute_at \'add\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunroute -n '__tunroute_at \'add\'' -l 'via' -x -d 'Next hop (gateway) on the tunnel side'
-complete -c tunroute -n '__tunroute_at \'add\'' -l 'table' -x -a 'auto main off' -d 'Routing table: main (default) or a number'
+complete -c tunroute -n '__tunroute_at \'add\'' -l 'table' -x -a 'auto main off' -d 'Routing table: main (default; off is the same) or a number'
 complete -c tunroute -n '__tunroute_at \'add\'' -l 'metric' -x -d 'Route metric (priority), 0-4294967295'
 complete -c tunroute -n '__tunroute_at \'add\'' -s 'n' -l 'dry-run' -d 'Print the [#] plan of commands without running them'
 complete -c tunroute -n '__tunroute_at \'add\'' -s 'h' -l 'help' -d 'Show the help of this command'
