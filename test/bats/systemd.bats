@@ -53,6 +53,15 @@ office_pair() {
   refute_output --partial '@BINDIR@'
   run sb systemctl show -P Id tund.socket
   assert_output tund-inetd.socket
+  # tund.socket is the alias of tund-inetd.socket: enabling it by either name works
+  run sb systemctl enable tund.socket
+  assert_success
+  run sb systemctl is-enabled tund-inetd.socket
+  assert_output enabled
+  run sb systemctl disable tund.socket
+  assert_success
+  run sb systemctl is-enabled tund-inetd.socket
+  assert_output disabled
 }
 
 # every installed unit, with concrete instance names and the per-instance drop-in of the Accept=no
