@@ -391,3 +391,13 @@ SHIM
   [[ $stderr == *'warning: tr0: the endpoint 198.19.250.1 has no route outside "tr0" in the main table'* ]]
   tr cleanup tr0
 }
+
+@test "without CAP_NET_ADMIN: exit 77, nothing recorded" {
+  command -v setpriv >/dev/null || skip "setpriv not installed"
+  before=$(tables "$NS")
+  run --separate-stderr in_ns "$NS" setpriv --bounding-set=-net_admin --inh-caps=-net_admin "$PROJECT_ROOT/bin/tunroute" add tr0 198.19.30.0/24
+  assert_failure 77
+  [[ $stderr == *"Operation not permitted"* && $stderr == *"hint: this needs CAP_NET_ADMIN"* ]]
+  assert_equal "$(tables "$NS")" "$before"
+  [[ ! -e $TUND_RUN_DIR/routes/tr0.json ]]
+}
