@@ -4,7 +4,7 @@
 
 function __tunctl_is_path
     switch "$argv[1]"
-        case 'add' 'del' 'up' 'down' 'show' 'list' 'status' 'wait' 'watch' 'completion'
+        case 'add' 'del' 'up' 'down' 'show' 'list' 'status' 'wait' 'watch' 'reload' 'completion'
             return 0
     end
     return 1
@@ -12,7 +12,7 @@ end
 
 function __tunctl_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case 'add --mode' 'add --owner' 'add --group' 'up --address' 'up --peer' 'up --mtu' 'wait --state' 'wait --timeout'
+        case 'add --mode' 'add --owner' 'add --group' 'up --address' 'up --peer' 'up --mtu' 'wait --state' 'wait --timeout' 'reload --timeout'
             return 0
     end
     return 1
@@ -61,6 +61,7 @@ complete -c tunctl -n '__tunctl_at \'\' 0' -a 'list' -d 'list the names of the T
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'status' -d 'show the state of running sessions'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'wait' -d 'wait until a session reaches a state'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'watch' -d 'follow the state changes of a session'
+complete -c tunctl -n '__tunctl_at \'\' 0' -a 'reload' -d 'reload a running session and wait until it is done'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'completion' -d 'print the shell completion of tunctl, tund, tunauth and tunroute'
 complete -c tunctl -n '__tunctl_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
 complete -c tunctl -n '__tunctl_at \'\'' -l 'version' -d 'Show the version'
@@ -114,6 +115,11 @@ complete -c tunctl -n '__tunctl_at \'watch\'' -s 'v' -l 'verbose' -d 'Say more o
 complete -c tunctl -n '__tunctl_at \'watch\'' -l 'json' -d 'Print one JSON object per line (NDJSON) instead of text'
 complete -c tunctl -n '__tunctl_at \'watch\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tunctl -n '__tunctl_at \'watch\' 0' -a '(command tunctl __complete running (commandline -ct) 2>/dev/null)'
+complete -c tunctl -n '__tunctl_at \'reload\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tunctl -n '__tunctl_at \'reload\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tunctl -n '__tunctl_at \'reload\'' -l 'timeout' -x -a '5s 10s 30s 1m' -d 'Give up after this long: seconds, or a number with ms, s, m or h (default 90s)'
+complete -c tunctl -n '__tunctl_at \'reload\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tunctl -n '__tunctl_at \'reload\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
 complete -c tunctl -n '__tunctl_at \'completion\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunctl -n '__tunctl_at \'completion\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunctl -n '__tunctl_at \'completion\'' -s 'h' -l 'help' -d 'Show the help of this command'
