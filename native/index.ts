@@ -96,7 +96,9 @@ export interface PumpEvent {
  * - Oversized frames (> 2148 bytes), `00 00` headers, BAD frames, UDP datagrams whose length does
  *   not match the header, and undecryptable frames are dropped and counted in badFrames.
  * - A tun/tap write that fails with EIO while the interface is down (our own `up` has not run yet,
- *   spec 5.5) drops the packet (deviceDownDrops) instead of ending the session as vtund would.
+ *   spec 5.5) drops the packet (deviceDownDrops) instead of ending the session as vtund would;
+ *   a decoded 1-byte packet for a tun/tap (vtund's "rsyn" carrier, spec 10.5.4, which any tun/tap
+ *   would refuse with EINVAL) is dropped and counted in badFrames.
  * - Data frames are held back (the device is not read) for sendDelayMs after start(); speedKbps
  *   stops reading the device while this second's output exceeds speedKbps*1024/8 + 400 bytes.
  * - Events arrive through a ThreadSafeFunction that keeps the event loop alive until stop().

@@ -21,7 +21,8 @@
 //
 // Robustness beyond vtund: a write to a tun/tap that fails with EIO while the interface is not
 // up (our own `up` commands have not run yet, spec 5.5) drops the packet (counted in
-// deviceDownDrops) instead of ending the session. Any other device write error ends it.
+// deviceDownDrops) instead of ending the session; and a 1-byte packet for a tun/tap (vtund's
+// resync carrier, spec 10.5.4) is dropped (badFrames). Any other device write error ends it.
 //
 // Also exported here: VtunCodec (the same module chain, synchronous, for tests and tools) and
 // vtunKey (the VTun key derivation, spec 10.1).
@@ -885,6 +886,12 @@ class Pump : public Napi::ObjectWrap<Pump> {
         c_.badFrames.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
+    }
+    if (n == 1 && !stream_) {
+      // vtund's resynchronisation carrier (spec 10.5.4): a dummy 1-byte packet sent only to carry
+      // an "rsyn" tag. No tun/tap accepts it (EINVAL would end the session): drop it.
+      c_.badFrames.fetch_add(1, std::memory_order_relaxed);
+      return true;
     }
     return WriteDevice(out, n);
   }
