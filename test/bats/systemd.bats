@@ -316,11 +316,8 @@ verify_units() { # extra verify options...
   assert_success
   run ping_cli 198.19.50.1
   assert_success
-  # nothing changed in the file: the same link goes on (no new handshake, the same device)
-  run sb sh -c "tunctl status office --json | jq -r '.sessions[0].latest_handshake'"
-  assert_output "$hs"
-  run sb sh -c "ip -n cli -j link show dev office | jq '.[0].ifindex'"
-  assert_output "$ifindex"
+  # for the next test: the link before and after this reload of an unchanged file
+  echo "$hs $ifindex $(sb sh -c "tunctl status office --json | jq -r '.sessions[0].latest_handshake'") $(sb sh -c "ip -n cli -j link show dev office | jq '.[0].ifindex'")" >"$BATS_FILE_TMPDIR/reload-link"
   # a reload with a broken file keeps the running session
   sb sh -c 'printf "MTU = x\n" >>/etc/tund/office.conf'
   before=$(journal tund@office | wc -l)
@@ -335,6 +332,15 @@ verify_units() { # extra verify options...
   assert_success
   run ping_cli 198.19.50.1
   assert_success
+}
+
+@test "systemctl reload with an unchanged file keeps the same link (no new handshake, same device)" {
+  [[ -f $BATS_FILE_TMPDIR/reload-link ]] || skip "needs the previous test"
+  local hs ifindex hs_after ifindex_after
+  read -r hs ifindex hs_after ifindex_after <"$BATS_FILE_TMPDIR/reload-link"
+  echo "latest handshake before/after: $hs $hs_after; ifindex before/after: $ifindex $ifindex_after"
+  assert_equal "$hs_after" "$hs"
+  assert_equal "$ifindex_after" "$ifindex"
   sb systemctl stop tund@office
 }
 
@@ -362,7 +368,7 @@ verify_units() { # extra verify options...
   sb systemctl stop tund@branch tund@hq tund-listen@hq.socket
 }
 
-@test "tund-listen@udps.socket (Accept=no, UDP): the first datagram starts tund@udps, which serves on the passed sockets" {
+@test "tund-listen@udps.socket (Accept=no, UDP): the first datagram starts tund@udps; a UDP session runs through it" {
   # VTun over UDP: the handshake runs over TCP, then the server's UDP socket is the one bound to the
   # same address and port (vtun-protocol.md 5.3). So the socket unit passes both, on port 5002.
   server_conf udps udps 198.19.53.1 198.19.53.2 'Transport = udp' 'Listen = 198.18.50.1:5012'
@@ -389,8 +395,17 @@ verify_units() { # extra verify options...
   assert_success
   run ping_cli 198.19.53.1
   assert_success
-  # the kernel: the session's UDP traffic uses the one socket systemd bound (no second socket on :5002)
+  # (left running for the next test)
+}
+
+@test "tund-listen@udps.socket (Accept=no, UDP): the session uses the passed UDP socket, not a second one" {
+  run sb systemctl is-active tund@udps tund@udpc
+  [[ ${lines[0]} == active && ${lines[1]} == active ]] || skip "needs the previous test's sessions"
+  # the kernel: the session's UDP traffic uses the one socket systemd bound (no second socket on
+  # :5002), and the datagram that woke the session was read from it
   run sb sh -c "ss -Huan 'sport = :5002' | wc -l"
   assert_output 1
+  run sb sh -c "ss -Huan 'sport = :5002' | awk '{print \$2}'"
+  assert_output 0
   sb systemctl stop tund@udpc tund@udps tund-listen@udps.socket
 }
