@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { Cli } from 'clipanion';
 import { buildCli } from '../../core/cli/main.js';
 import { ControlServer, probeSocket } from '../../core/status/server.js';
-import { collectStatus, requestStatus, watchSession } from '../../core/status/client.js';
+import { collectStatus, requestStatus, routeInfoFromState, watchSession } from '../../core/status/client.js';
 import { humanBytes, relativeTime, renderStatus, statusDocument } from '../../core/status/format.js';
 import type { StateEvent } from '../../core/status/protocol.js';
 import type { SessionSnapshot } from '../../core/status/types.js';
@@ -309,4 +309,29 @@ test('a control socket the caller may not open: exit 77, not "not running"', asy
   } finally {
     server.close();
   }
+});
+
+test('routes and DNS come from tunroute state (runDir()/routes/NAME.json) when the session has none', () => {
+  const run = path.join(dir, 'routes-run');
+  fs.mkdirSync(path.join(run, 'routes'), { recursive: true });
+  fs.writeFileSync(
+    path.join(run, 'routes', 'office.json'),
+    JSON.stringify({
+      format: 1, name: 'office', device: 'office', mode: 'full', table: 51820, endpoints: ['198.18.0.1'],
+      entries: [
+        { kind: 'route', family: 4, dst: 'default', dev: 'office', via: null, table: 51820, metric: null, origin: 'full' },
+        { kind: 'route', family: 4, dst: '198.18.0.1', dev: 'eth0', via: '198.18.1.1', table: 'main', metric: null, origin: 'full' },
+        { kind: 'rule', family: 4, priority: 100, to: null, table: 51820, suppressPrefixlength: null, origin: 'full' },
+      ],
+      dns: { backend: 'resolved', link: 'office', servers: ['198.19.0.53'], domains: ['~.'], defaultRoute: true, record: null, origin: 'up' },
+      updated: '2026-11-22T06:00:00Z',
+    }),
+  );
+  assert.deepEqual(routeInfoFromState('office', run), {
+    route: { mode: 'full', prefixes: ['default'], table: 51820 },
+    dns: { backend: 'resolved', servers: ['198.19.0.53'], domains: ['~.'] },
+  });
+  assert.deepEqual(routeInfoFromState('absent', run), { route: null, dns: null });
+  fs.writeFileSync(path.join(run, 'routes', 'bad.json'), '{not json');
+  assert.deepEqual(routeInfoFromState('bad', run), { route: null, dns: null });
 });
