@@ -204,6 +204,71 @@ for (const transport of ['tcp', 'udp'] as const) {
   });
 }
 
+test('udp with lost datagrams: stream ciphers resynchronise between two pumps (rsyn / new side-band)', async () => {
+  for (const cipher of [10, 12, 16, 3]) {
+    const [devA, devAT] = addon.socketPair('seqpacket');
+    const [devB, devBT] = addon.socketPair('seqpacket');
+    const [netA, relayA] = addon.socketPair('dgram');
+    const [netB, relayB] = addon.socketPair('dgram');
+    const key = keyFor(cipher);
+    const A = makePump({ deviceFd: devA, netFd: netA, transport: 'udp', cipher, key });
+    const B = makePump({ deviceFd: devB, netFd: netB, transport: 'udp', cipher, key });
+    const ta = new End(devAT);
+    const tb = new End(devBT);
+    const ra = new End(relayA);
+    const rb = new End(relayB);
+    try {
+      A.pump.start();
+      B.pump.start();
+      const count = 200;
+      const gotB: Buffer[] = [];
+      const gotA: Buffer[] = [];
+      let forwarded = 0;
+      let dropped = 0;
+      const pkt = (dir: number, i: number) => Buffer.concat([Buffer.from([0x45, dir, i >> 8, i & 0xff]), Buffer.alloc(60, i & 0xff)]);
+      for (let i = 0; i < count; i++) {
+        ta.write([pkt(1, i)]);
+        tb.write([pkt(2, i)]);
+        // relay, dropping every 25th data datagram from A to B (and every 40th from B to A), except
+        // during the last 20 rounds: by then both streams must have recovered
+        for (let spin = 0; spin < 50; spin++) {
+          for (const d of ra.read()) {
+            forwarded++;
+            if (d.length > 2 && i < count - 20 && forwarded % 25 === 0) dropped++;
+            else rb.write([d]);
+          }
+          for (const d of rb.read()) {
+            forwarded++;
+            if (d.length > 2 && i < count - 20 && forwarded % 40 === 0) dropped++;
+            else ra.write([d]);
+          }
+          gotB.push(...tb.read());
+          gotA.push(...ta.read());
+          if (gotB.length > 0 && gotB[gotB.length - 1]!.readUInt16BE(2) === i && gotA.length > 0 && gotA[gotA.length - 1]!.readUInt16BE(2) === i) break;
+          await sleep(1);
+        }
+      }
+      assert.ok(dropped >= 8, `cipher ${cipher}: ${dropped} datagrams dropped`);
+      // most packets arrive, and the stream works again at the end (recovered from every loss)
+      assert.ok(gotB.length >= count * 0.7, `cipher ${cipher}: a->b ${gotB.length}/${count}`);
+      assert.ok(gotA.length >= count * 0.7, `cipher ${cipher}: b->a ${gotA.length}/${count}`);
+      const lastB = new Set(gotB.map((b) => b.readUInt16BE(2)));
+      const lastA = new Set(gotA.map((b) => b.readUInt16BE(2)));
+      for (let i = count - 10; i < count; i++) {
+        assert.ok(lastB.has(i) && lastA.has(i), `cipher ${cipher}: packet ${i} lost after recovery (${gotB.length}, ${gotA.length} arrived)`);
+      }
+      for (const b of gotB) assert.deepEqual(b, pkt(1, b.readUInt16BE(2)), `cipher ${cipher}: a->b content`);
+      for (const a of gotA) assert.deepEqual(a, pkt(2, a.readUInt16BE(2)), `cipher ${cipher}: b->a content`);
+      assert.equal(A.events.length + B.events.length, 0);
+    } finally {
+      A.pump.stop();
+      B.pump.stop();
+      for (const fd of [devA, devB]) addon.closeFd(fd);
+      for (const e of [ta, tb, ra, rb]) e.close();
+    }
+  }
+});
+
 test('tcp: initial ECHO_REQ, native ECHO_REP, receive rules of spec 6.7, CONN_CLOSE', async () => {
   const t = single();
   try {
