@@ -12,6 +12,7 @@ import type { SessionConfig } from '../config/types.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { Ip, SystemRunner } from '../ip.js';
+import { native } from '../../native/index.js';
 import { LogReporter, type SessionReporter } from '../status/types.js';
 import { BlockChannel, HandshakeError, clientHandshake, serverHandshake, type ServerSessionEntry } from '../vtun/handshake.js';
 import { buildFlags, flagsFromConfig, type VtunFlags } from '../vtun/flags.js';
@@ -169,17 +170,27 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
     return { end: { reason: 'network_error', message: error instanceof Error ? error.message : String(error) }, device };
   }
   status.endpoint = handed.endpoint;
-  const link = new Link({
-    flags,
-    netFd: handed.netFd,
-    deviceFd: device.device.fd,
-    password: p.password,
-    initialRx: handed.initialRx,
-    keepalive: config.session.keepalive,
-    natHack: config.session.natHack && flags.transport === 'udp',
-    speedKbps: p.speedKbps,
-  });
-  link.start();
+  let link: Link;
+  try {
+    link = new Link({
+      flags,
+      netFd: handed.netFd,
+      deviceFd: device.device.fd,
+      password: p.password,
+      initialRx: handed.initialRx,
+      keepalive: config.session.keepalive,
+      natHack: config.session.natHack && flags.transport === 'udp',
+      speedKbps: p.speedKbps,
+    });
+    link.start();
+  } catch (error) {
+    try {
+      native().closeFd(handed.netFd);
+    } catch {
+      // the pump may own it already
+    }
+    return { end: { reason: 'network_error', message: `cannot start the packet pump: ${(error as Error).message}` }, device };
+  }
   onLink?.(link);
   status.counters = () => {
     const s = link.stats();
