@@ -68,3 +68,20 @@ bats_test_function --description "tund client -> tund server: tcp ether encrypt=
   run sh -c "ip -n $NS_C -j route show 198.19.100.0/24 | jq length"
   assert_output 0
 }
+
+@test "status: both ends publish state, flags, device and counters on their control socket" {
+  tund_conf "$SDIR" vts server tcp tun no lzo:1
+  tund_conf "$CDIR" vtc client tcp tun no no
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts >/dev/null
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  ip netns exec "$NS_C" ping -c 5 -i 0.2 -q "$VT_TS" >/dev/null
+  run env TUND_RUN_DIR="$CRUN" TUND_CONFIG_DIR="$CDIR" tunctl status vtc --json
+  assert_success
+  echo "$output" | jq -e '.sessions[0] | .state == "connected" and .role == "client" and .flags == "<TuL1K>"
+    and .device.kind == "tun" and .rx_packets >= 5 and .tx_packets >= 5 and .endpoint == "198.18.77.1:5000"'
+  run env TUND_RUN_DIR="$SRUN" TUND_CONFIG_DIR="$SDIR" tunctl status vts --json
+  assert_success
+  echo "$output" | jq -e '.sessions[0] | .state == "connected" and .role == "server" and .flags == "<TuL1K>" and .rx_packets >= 5'
+}
