@@ -261,3 +261,21 @@ good_client_works() {
   kill -0 "$(node_of "$cpid")"
   ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_TS"
 }
+
+@test "wrong password against the real vtund, both ways" {
+  # tund client -> vtund server
+  vtund_server --proto tcp --type tun --local-ip "$VT_TS/32" --remote-ip "$VT_TC"
+  VT_SECRET=not-the-password tund_conf "$CDIR" vtc client tcp tun no no
+  run env TUND_CONFIG_DIR="$CDIR" TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" timeout 30 tund vtc
+  assert_failure 1
+  assert_output --partial 'vtc: authentication failed'
+  wait_for 5 grep -q 'Denied connection' "$VTUND_LOG"
+  kill -KILL -- "-$(tail -n1 "$VTUND_PIDFILES" | xargs cat)"
+  # vtund client -> tund serve
+  tund_conf "$SDIR" vts server tcp tun no no
+  start_serve
+  VT_SECRET=not-the-password vtund_client --type tun --local-ip "$VT_TC" --remote-ip "$VT_TS"
+  wait_for 10 grep -q 'Connection denied' "$VTUND_LOG"
+  grep -q 'authentication failed for session "vtdemo"' "$BATS_TEST_TMPDIR/serve.log"
+  kill -0 "$SERVE_PID"
+}
