@@ -292,6 +292,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
         status.latestHandshake = new Date().toISOString();
         status.flags = hs.flagsText;
         log(`authenticated to ${status.endpoint} as "${config.session.host}", flags ${hs.flagsText}`);
+        const linkStarted = Date.now();
         const result = await runConnection(
           { config, password, flags: hs.flags, ch, socket, status, ctx, device: kept, speedKbps: hs.flags.speed, routes },
           log,
@@ -301,7 +302,8 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
           },
         );
         activeLink = null;
-        failures = 0;
+        // a link that held for a while resets the back-off; one that dies at once does not
+        if (Date.now() - linkStarted >= 10_000) failures = 0;
         kept = result.device;
         reason = describeEnd(result.end);
         if (ctx.signal.aborted) break;
