@@ -279,3 +279,19 @@ good_client_works() {
   grep -q 'authentication failed for session "vtdemo"' "$BATS_TEST_TMPDIR/serve.log"
   kill -0 "$SERVE_PID"
 }
+
+@test "Persist = yes: an authentication failure is retried with back-off; SIGHUP picks up a fixed secret" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  start_serve
+  VT_SECRET=not-the-password tund_conf "$CDIR" vtc client tcp tun no no "Persist = yes"
+  local cpid
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  # first retry after 1 s, the next after 5 s
+  wait_for 15 sh -c "test \$(grep -c 'authentication failed:' '$BATS_TEST_TMPDIR/client.log') -ge 2"
+  grep -q 'reconnecting: authentication failed; next attempt in 5 s' "$BATS_TEST_TMPDIR/client.log"
+  kill -0 "$(node_of "$cpid")"
+  printf '%s' "$VT_PW" >"$CDIR/vtc.secret"
+  kill -HUP "$(node_of "$cpid")"
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+}
