@@ -166,6 +166,10 @@ export interface NativeAddon {
   udpSocketBind(addr: string, port: number): number;
   /** connect() a UDP socket from udpSocketBind to addr:port. */
   udpSocketConnect(fd: number, addr: string, port: number): void;
+  // pty.cc: VTun's `tty` type.
+  /** A new pseudo-terminal: the master fd (non-blocking, close-on-exec, O_NOCTTY) and the slave's
+   * path (/dev/pts/N), granted and unlocked. raw = true puts the line discipline in raw mode. */
+  openPty(raw?: boolean): { master: number; slavePath: string };
 }
 
 let loaded: NativeAddon | undefined;

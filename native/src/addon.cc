@@ -5,12 +5,14 @@ namespace tund {
 Napi::Object InitTun(Napi::Env env, Napi::Object exports);
 Napi::Object InitPump(Napi::Env env, Napi::Object exports);
 Napi::Object InitAuth(Napi::Env env, Napi::Object exports);
+Napi::Object InitPty(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitTun(env, exports);
   tund::InitPump(env, exports);
   tund::InitAuth(env, exports);
+  tund::InitPty(env, exports);
   return exports;
 }
 
