@@ -213,9 +213,6 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
   const mode: DeviceMode = modeValue ? (modeValue.value === 'ether' ? 'tap' : (modeValue.value as DeviceMode)) : 'tun';
   const byteStream = mode === 'pipe' || mode === 'tty';
   const program = get<string>('Device', 'Program');
-  if (byteStream) {
-    warning(modeValue!.line, `Mode = ${mode} is accepted for VTun compatibility, but tund does not run ${mode} sessions yet (the session will not start)`);
-  }
   if (byteStream && !isSet('Device', 'Program')) {
     problem(modeValue!.line, `Mode = ${mode} needs a Program in [Device] (the command that carries the data)`);
   }

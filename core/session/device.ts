@@ -6,13 +6,18 @@ import fs from 'node:fs';
 import type { SessionConfig } from '../config/types.js';
 import { TunDevice } from '../device/tun.js';
 import { TundError } from '../errors.js';
+import { ExitCode } from '../exit.js';
 import type { Ip } from '../ip.js';
 import type { DeviceInfo } from '../status/types.js';
 import type { VtunType } from '../vtun/flags.js';
+import { StreamDevice } from './stream-device.js';
+
+export type SessionDeviceKind = 'tun' | 'tap' | 'pipe' | 'tty';
 
 export interface SessionDevice {
-  device: TunDevice;
-  kind: 'tun' | 'tap';
+  /** a tun/tap, or the socketpair/pty of a pipe/tty session (stream-device.ts) */
+  device: TunDevice | StreamDevice;
+  kind: SessionDeviceKind;
   /** the interface existed before we opened it (a persistent device, e.g. from tunctl) */
   preexisting: boolean;
   info: DeviceInfo;
@@ -25,16 +30,15 @@ interface AddrInfo {
   address?: string;
 }
 
-export function deviceKindFor(type: VtunType): 'tun' | 'tap' {
+export function deviceKindFor(type: VtunType): SessionDeviceKind {
   if (type === 'tun') return 'tun';
   if (type === 'ether') return 'tap';
-  throw new TundError(`VTun type "${type}" (pty/pipe tunnels) is not supported by tund`, {
-    hint: 'use Mode = tun or tap on the server (vtund.conf "type tun;" or "type ether;")',
-  });
+  return type; // pipe, tty: byte streams (stream-device.ts)
 }
 
 export async function openSessionDevice(config: SessionConfig, type: VtunType, ip: Ip, log: (line: string) => void): Promise<SessionDevice> {
-  const kind = deviceKindFor(type);
+  if (type === 'pipe' || type === 'tty') return openStreamSessionDevice(config, type, log);
+  const kind = type === 'tun' ? 'tun' : 'tap';
   const name = config.device.name;
   const configured = config.device.mode === 'tap' ? 'tap' : config.device.mode === 'tun' ? 'tun' : null;
   if (configured && configured !== kind) log(`the server asked for a ${kind} device (this config says ${configured}); using ${kind}`);
@@ -52,6 +56,21 @@ export async function openSessionDevice(config: SessionConfig, type: VtunType, i
     preexisting,
     info: { ifname: device.name, kind, mtu: safeMtu(device), multi_queue: config.device.multiQueue, persist: preexisting },
   };
+}
+
+function openStreamSessionDevice(config: SessionConfig, kind: 'pipe' | 'tty', log: (line: string) => void): SessionDevice {
+  const mode = config.device.mode;
+  if (mode !== kind) {
+    if (config.device.program === null) {
+      throw new TundError(`the server asked for a VTun ${kind} session, but this config has Mode = ${mode} and no [Device] Program`, {
+        exitCode: ExitCode.badConfig,
+        hint: `set "Mode = ${kind}" and "Program = COMMAND" in [Device] of ${config.file}, or make the server use tun/ether`,
+      });
+    }
+    log(`the server asked for a ${kind} device (this config says ${mode}); using ${kind}`);
+  }
+  const device = StreamDevice.open(kind);
+  return { device, kind, preexisting: false, info: device.info() };
 }
 
 function safeMtu(device: TunDevice): number | null {

@@ -21,6 +21,7 @@ import { runHooks } from './hooks.js';
 import { Link, describeEnd, type LinkEnd } from './link.js';
 import { acquireHostLock, type HostLock } from './lock.js';
 import { SessionStatus } from './status.js';
+import { localEnd, programEnv, startStreamProgram } from './stream-device.js';
 import { connectWithTimeout, handOverTcp, handOverUdp, stripV4Mapped } from './transport.js';
 
 export type ReporterFactory = (name: string, role: 'client' | 'server') => SessionReporter | Promise<SessionReporter>;
@@ -160,6 +161,7 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
   // The device goes up first: frames the peer sends meanwhile wait in the socket buffer.
   if (!device) device = await openSessionDevice(config, flags.type, ip, log);
   status.device = device.info;
+  const localSide = localEnd(p.socket);
   let handed;
   try {
     handed =
@@ -212,9 +214,11 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
     }
   }
   if (config.hooks.up.length) await runHooks(config.hooks.up, env, ctx.echo, log);
+  // pipe/tty: the [Device] Program on the other end of the socketpair / on the pty
+  const program = await startStreamProgram(device.device, config, programEnv(env, localSide, handed.endpoint), link, log);
   const end = await Promise.race([link.ended, abortPromise(ctx.signal).then(() => null)]);
   if (end === null) await link.close('stopped by signal');
-  const final = await link.ended;
+  const final = program ? await program.finish(await link.ended) : await link.ended;
   status.detachCounters();
   if (config.hooks.down.length) await runHooks(config.hooks.down, env, ctx.echo, log);
   if (!p.routes.keep) await removeRoutes(config, p.routes, ctx, log);
