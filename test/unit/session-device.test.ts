@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ip, SystemRunner, type ProcessRunner } from '../../core/ip.js';
-import { configureDevice, deviceKindFor } from '../../core/session/device.js';
+import { configureDevice, deviceKindFor, openSessionDevice } from '../../core/session/device.js';
 import type { SessionConfig } from '../../core/config/types.js';
 import { TundError } from '../../core/errors.js';
 
@@ -53,9 +53,19 @@ test('tap: addresses with their prefix; addresses already present are left alone
   assert.deepEqual(ran, ['ip -4 addr add 198.19.1.2/24 dev office', 'ip link set dev office up']);
 });
 
-test('the server chooses the device kind; pty and pipe tunnels are refused with a hint', () => {
+test('the server chooses the device kind (pipe and tty are byte streams, stream-device.ts)', () => {
   assert.equal(deviceKindFor('tun'), 'tun');
   assert.equal(deviceKindFor('ether'), 'tap');
-  assert.throws(() => deviceKindFor('tty'), (e: unknown) => e instanceof TundError && /not supported/.test(e.message) && e.hint !== undefined);
-  assert.throws(() => deviceKindFor('pipe'), TundError);
+  assert.equal(deviceKindFor('tty'), 'tty');
+  assert.equal(deviceKindFor('pipe'), 'pipe');
+});
+
+test('a client whose config has no Program refuses a pipe/tty session from the server (exit 78, hint)', async () => {
+  const ip = new Ip(new SystemRunner({ context: 'test' }));
+  for (const type of ['pipe', 'tty'] as const) {
+    await assert.rejects(
+      openSessionDevice(config({ mode: 'tun' }), type, ip, () => {}),
+      (e: unknown) => e instanceof TundError && e.exitCode === 78 && new RegExp(`asked for a VTun ${type} session`).test(e.message) && /Program/.test(e.hint ?? ''),
+    );
+  }
 });
