@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load ../helpers/common
 
-SB=${SYSTEMD_SANDBOX:-$(cd "$(dirname "$BATS_TEST_FILENAME")/../../.." && pwd)/shared/systemd-sandbox/systemd-sandbox.sh}
+SB=${SYSTEMD_SANDBOX:-$TUND_SHARED_DIR/systemd-sandbox/systemd-sandbox.sh}
 DEB_CACHE=/var/cache/tund-test
 
 fetch_debs() {
@@ -31,7 +31,8 @@ start_sandbox() { # start_sandbox NAME PACKAGE
 }
 
 setup_file() {
-  [[ -x $SB ]] || { export SKIP_REASON="no systemd sandbox at $SB"; return 0; }
+  # A missing sandbox is a broken test set-up, not a reason to skip: fail in setup().
+  [[ -x $SB ]] || { export SETUP_FAILURE="no systemd sandbox at $SB (shared/ must be beside the clone, or set TUND_SHARED_DIR)"; return 0; }
   fetch_debs || { export SKIP_REASON="cannot download systemd-resolved/resolvconf .debs (no apt network and nothing in $DEB_CACHE)"; return 0; }
   export SB_RESOLVED="trdns$$r" SB_RESOLVCONF="trdns$$c"
   export HOST_RESOLV_SUM
@@ -51,6 +52,7 @@ teardown_file() {
 }
 
 setup() {
+  [[ -z ${SETUP_FAILURE:-} ]] || fail "$SETUP_FAILURE"
   [[ -z ${SKIP_REASON:-} ]] || skip "$SKIP_REASON"
   common_setup
 }
