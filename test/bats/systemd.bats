@@ -13,7 +13,9 @@ load ../helpers/common
 load ../helpers/sandbox
 
 setup_file() {
-  sandbox_available || skip "needs root and $TUND_SANDBOX_SH"
+  SETUP_FAILURE=$(sandbox_problem)
+  export SETUP_FAILURE
+  [[ -z $SETUP_FAILURE ]] || return 0
   sandbox_start systemd >&3 2>&1
   sandbox_install >&3 2>&1
   sandbox_net
@@ -25,7 +27,7 @@ teardown_file() {
 }
 
 setup() {
-  sandbox_available || skip "needs root and $TUND_SANDBOX_SH"
+  [[ -z ${SETUP_FAILURE:-} ]] || fail "$SETUP_FAILURE"
 }
 
 # journal of units matching a pattern, messages only

@@ -9,9 +9,17 @@
 #   teardown_file() { sandbox_stop; }
 #   sb systemctl start tund@office       # any command inside (stdin/stdout/exit code pass through)
 
-TUND_SANDBOX_SH=${TUND_SANDBOX_SH:-$(cd "$PROJECT_ROOT/.." && pwd)/shared/systemd-sandbox/systemd-sandbox.sh}
+TUND_SANDBOX_SH=${TUND_SANDBOX_SH:-${TUND_SHARED_DIR:-$(cd "$PROJECT_ROOT/.." && pwd)/shared}/systemd-sandbox/systemd-sandbox.sh}
 
-sandbox_available() { [[ -x $TUND_SANDBOX_SH ]] && [[ $(id -u) -eq 0 ]]; }
+# Why the sandbox cannot run here (empty when it can). A missing sandbox is a broken test set-up,
+# not a reason to skip: the suites fail with this message.
+sandbox_problem() {
+  if [[ ! -x $TUND_SANDBOX_SH ]]; then
+    echo "no systemd sandbox at $TUND_SANDBOX_SH (shared/ must be beside the clone, or set TUND_SHARED_DIR)"
+  elif [[ $(id -u) -ne 0 ]]; then
+    echo "the systemd sandbox needs root"
+  fi
+}
 
 # sandbox_start TAG: a sandbox unique to this run (name tund-TAG-PID), /tmp and the project bound.
 sandbox_start() {
