@@ -322,7 +322,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
           continue;
         }
         if (persist === 'no') {
-          exitCode = result.end.reason === 'peer_closed' ? ExitCode.ok : ExitCode.failure;
+          exitCode = result.end.reason === 'peer_closed' || result.end.clean ? ExitCode.ok : ExitCode.failure;
           break;
         }
       } catch (error) {
@@ -453,7 +453,7 @@ export async function serveConnection(socket: net.Socket, ctx: SessionContext, o
     );
     device = result.device;
     if (!ctx.signal.aborted) log(`session ended: ${describeEnd(result.end)}`);
-    code = result.end.reason === 'peer_closed' || result.end.reason === 'eof' || result.end.reason === 'stopped' ? ExitCode.ok : ExitCode.failure;
+    code = result.end.reason === 'peer_closed' || result.end.reason === 'eof' || result.end.reason === 'stopped' || result.end.clean ? ExitCode.ok : ExitCode.failure;
   } catch (error) {
     socket.destroy();
     if (isFatal(error)) throw error;

@@ -10,6 +10,8 @@ export type LinkEndReason = PumpEndReason | 'keepalive_timeout';
 export interface LinkEnd {
   reason: LinkEndReason;
   message: string;
+  /** an orderly end decided locally (a pipe/tty program that exited with status 0): exit 0 */
+  clean?: boolean;
 }
 
 export interface LinkOptions {
@@ -31,6 +33,7 @@ export interface LinkOptions {
 
 /** Human wording of an end reason, for logs and STATUS=. */
 export function describeEnd(end: LinkEnd): string {
+  if (end.clean && end.message) return end.message;
   switch (end.reason) {
     case 'peer_closed':
       return 'connection closed by the peer';

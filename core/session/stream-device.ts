@@ -25,6 +25,8 @@ export type StreamKind = 'pipe' | 'tty';
 export const SETSID = '/usr/bin/setsid';
 /** how long a program that has exited gets for the pump to drain its output before the link is closed */
 export const DRAIN_GRACE_MS = 3000;
+/** after EOF/EIO on the device: how long to wait for the program's exit status */
+export const EXIT_WAIT_MS = 1000;
 /** SIGTERM -> SIGKILL */
 export const KILL_GRACE_MS = 3000;
 
@@ -189,6 +191,14 @@ export class StreamDevice {
     return child.pid!;
   }
 
+  /** Resolves when the program has ended or after ms, whichever comes first. */
+  async waitExit(ms: number): Promise<void> {
+    if (!this.exited || this.exit) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise<void>((r) => (t = setTimeout(r, ms)))]);
+    clearTimeout(t);
+  }
+
   /** Ends the program (SIGTERM to its process group, SIGKILL after killMs), waits for it, closes the fds. */
   async stop(killMs = KILL_GRACE_MS): Promise<ProgramExit | null> {
     const child = this.child;
@@ -318,12 +328,17 @@ export async function startStreamProgram(
   return {
     async finish(end: LinkEnd): Promise<LinkEnd> {
       if (drain) clearTimeout(drain);
+      // the pump saw EOF (socketpair) or EIO (pty master): the program is ending on its own, and
+      // its exit status may not have arrived yet
+      if (end.reason === 'device_error' && !device.programExit) await device.waitExit(EXIT_WAIT_MS);
       const stopping = !device.programExit;
       const exit = await device.stop();
       if (stopping && exit) log(`program stopped (${describeExit(exit)})`);
-      const programEnded = !stopping && exit !== null;
-      // the pump saw the program's end (EOF on the socketpair, EIO on the pty master)
-      if (programEnded && end.reason === 'device_error') return { reason: 'device_error', message: `program ${describeExit(exit)}` };
+      if (stopping || exit === null) return end;
+      // the program's end ended the link (EOF/EIO, or closed after the drain grace)
+      if (end.reason === 'device_error' || end.reason === 'stopped') {
+        return { reason: 'device_error', message: `program ${describeExit(exit)}`, clean: exit.code === 0 && !exit.signal };
+      }
       return end;
     },
   };
