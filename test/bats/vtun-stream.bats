@@ -28,7 +28,7 @@ stream_prog() {
   local type=$1 send=$2 recv=$3 envf=${4:-}
   local p=""
   [[ $type == tty ]] && p="stty raw -echo; "
-  [[ -n $envf ]] && p+="echo \$TUND_SESSION \$TUND_DEVICE \$TUND_PEER \$TUND_REMOTE_ADDR \$TUND_LOCAL_PORT > $envf; ps -o tty= -p \$\$ >> $envf; "
+  [[ -n $envf ]] && p+="echo \$TUND_SESSION \$TUND_DEVICE \$TUND_PEER \$TUND_REMOTE_ADDR \$TUND_LOCAL_PORT > $envf; ps -o tty= -p \$\$ >> $envf; echo \$\$ >> $envf; "
   echo "${p}cat $send & exec cat > $recv"
 }
 
@@ -118,12 +118,17 @@ t2t() {
   local type=$1 proto=$2 shaping=()
   # a byte stream over UDP has no retransmission: a datagram dropped by a full socket buffer is a
   # hole in the stream; shape both directions well below what the receivers absorb
-  [[ $proto == udp ]] && shaping=("Speed = 1000:1000")
+  # (bursts of one second's quota must fit the receiver's socket buffer: 400 kbit/s, smaller files)
+  if [[ $proto == udp ]]; then
+    shaping=("Speed = 400:400")
+    head -c $((300 * 1024)) /dev/urandom >"$S_SEND"
+    head -c $((200 * 1024 + 77)) /dev/urandom >"$C_SEND"
+  fi
   stream_conf "$SDIR" vts server "$type" "$(stream_prog "$type" "$S_SEND" "$S_RECV" "$BATS_TEST_TMPDIR/s.env")" "Transport = $proto" "Compress = lzo:1" "Encrypt = aes128cbc" "${shaping[@]}"
   stream_conf "$CDIR" vtc client "$type" "$(stream_prog "$type" "$C_SEND" "$C_RECV" "$BATS_TEST_TMPDIR/c.env")"
   start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts >/dev/null
   wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
-  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  CLIENT_PID=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
   run both_ways 60
   assert_success
   check_env "$BATS_TEST_TMPDIR/s.env" "$type" vts
@@ -135,6 +140,25 @@ t2t() {
   assert_success
   assert_equal "$(jq -r '(.sessions[0] // .).device.kind' <<<"$output")" "$type"
   assert_equal "$(jq -r '(.sessions[0] // .).device.ifname' <<<"$output")" "$want"
+  # stopping the client (SIGTERM) stops both programs; the server keeps listening, and the next
+  # connection gets a new program
+  local cpid spid node
+  cpid=$(sed -n 3p "$BATS_TEST_TMPDIR/c.env") spid=$(sed -n 3p "$BATS_TEST_TMPDIR/s.env")
+  kill -0 "$cpid" && kill -0 "$spid"
+  node=$(node_of "$CLIENT_PID")
+  kill -TERM "$node"
+  run tund_rc "$BATS_TEST_TMPDIR/client.log" 20
+  assert_output 0
+  run wait_for 10 sh -c "! kill -0 $cpid 2>/dev/null && ! kill -0 $spid 2>/dev/null"
+  assert_success
+  grep -q "vts: program stopped (was killed by SIGTERM)" "$BATS_TEST_TMPDIR/server.log"
+  rm -f "$BATS_TEST_TMPDIR/s.env"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client2.log" vtc >/dev/null
+  wait_for 20 sh -c "test \$(wc -l < $BATS_TEST_TMPDIR/s.env) -ge 3"
+  local spid2
+  spid2=$(sed -n 3p "$BATS_TEST_TMPDIR/s.env")
+  [[ $spid2 != "$spid" ]]
+  kill -0 "$spid2"
 }
 
 for type in pipe tty; do
@@ -142,7 +166,7 @@ for type in pipe tty; do
   bats_test_function --description "$type: vtund client -> tund serve, data both ways (sha256)" -- server_vs_vtund "$type"
   for proto in tcp udp; do
     d="$type: tund to tund over $proto (lzo, aes128cbc"
-    [[ $proto == udp ]] && d+=", shaped to 1000 kbit/s"
+    [[ $proto == udp ]] && d+=", shaped to 400 kbit/s"
     bats_test_function --description "$d), data both ways (sha256), status" -- t2t "$type" "$proto"
   done
 done
