@@ -52,11 +52,18 @@ export class RunSessionCommand extends BaseCommand {
     const session = sessionContext(this, { controlSocket: true });
     try {
       let passedFd: { fd: number; listening: boolean } | null = null;
+      let passedUdpFd: number | null = null;
       if (config.session.role === 'server') {
-        const fds = listenFds().filter((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
-        if (fds[0]) passedFd = { fd: fds[0].fd, listening: native().socketAcceptsConnections(fds[0].fd) };
+        // one call: it reads LISTEN_* and then clears them
+        const passed = listenFds();
+        const stream = passed.find((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
+        if (stream) passedFd = { fd: stream.fd, listening: native().socketAcceptsConnections(stream.fd) };
+        const dgram = passed.find((f) => f.kind === 'udp');
+        // VTun's UDP socket has the TCP socket's port (spec 5.3): the unit passes both on one port
+        if (dgram && passedFd?.listening) passedUdpFd = dgram.fd;
+        else if (dgram) this.warn(`${name}: warning: ignoring the UDP socket systemd passed (fd ${dgram.fd}): it needs a ListenStream= socket on the same port`);
       }
-      return await runSession(config, { ...session.ctx, passedFd, reloadConfig: async () => (await loadSessionConfig(name)).config });
+      return await runSession(config, { ...session.ctx, passedFd, passedUdpFd, reloadConfig: async () => (await loadSessionConfig(name)).config });
     } finally {
       session.dispose();
     }

@@ -37,6 +37,8 @@ export interface SessionContext {
   ip?: Ip;
   /** a systemd-passed socket (fd 3) for a server session: listening (Accept=no) or connected */
   passedFd?: { fd: number; listening: boolean } | null;
+  /** a systemd-passed bound UDP socket (ListenDatagram=, Accept=no): a server session's UDP links use it */
+  passedUdpFd?: number | null;
   /** reconnect delays in ms (test seam): first retry, then from `base` doubling up to `max` */
   backoff?: { first: number; base: number; max: number };
   /** emits 'hangup' on SIGHUP: a client re-reads its config and reconnects at once (as vtund) */
@@ -166,7 +168,7 @@ async function runConnection(p: ConnectionParams, log: (m: string) => void, onLi
   try {
     handed =
       flags.transport === 'udp'
-        ? await handOverUdp(p.ch, p.socket, timeoutMs, config.session.natHack)
+        ? await handOverUdp(p.ch, p.socket, timeoutMs, config.session.natHack, ctx.passedUdpFd ?? null)
         : handOverTcp(p.ch, p.socket);
   } catch (error) {
     return { end: { reason: 'network_error', message: error instanceof Error ? error.message : String(error) }, device };

@@ -54,20 +54,37 @@ export function handOverTcp(ch: BlockChannel, socket: net.Socket): HandedOver {
 }
 
 /**
- * UDP (spec 5.3; IPv4 and IPv6): bind a UDP socket to the TCP socket's own address and port, send our port
+ * UDP (spec 5.3; IPv4 and IPv6): bind a UDP socket to the TCP socket's own address and port (or use
+ * the one systemd passed, already bound there), send our port
  * (little-endian, as Debian's vtund), read the peer's, connect, close the TCP connection.
  */
-export async function handOverUdp(ch: BlockChannel, socket: net.Socket, timeoutMs: number, natHack = false): Promise<HandedOver> {
+export async function handOverUdp(
+  ch: BlockChannel,
+  socket: net.Socket,
+  timeoutMs: number,
+  natHack = false,
+  passedUdpFd: number | null = null,
+): Promise<HandedOver> {
   const addon = native();
   const localAddress = stripV4Mapped(socket.localAddress ?? '0.0.0.0');
   const localPort = socket.localPort ?? 0;
   const peerAddress = stripV4Mapped(socket.remoteAddress ?? '');
   const peerTcpPort = socket.remotePort ?? 0;
   let fd: number;
-  try {
-    fd = addon.udpSocketBind(localAddress, localPort);
-  } catch (error) {
-    throw new TundError(`cannot bind the UDP socket to ${localAddress}:${localPort}: ${(error as Error).message}`);
+  if (passedUdpFd !== null) {
+    // systemd bound it already (ListenDatagram=, same port): the pump gets a dup, the session keeps
+    // the original for the next connection; datagrams queued on it are read by the pump
+    try {
+      fd = addon.dupFd(passedUdpFd);
+    } catch (error) {
+      throw new TundError(`cannot use the UDP socket systemd passed (fd ${passedUdpFd}): ${(error as Error).message}`);
+    }
+  } else {
+    try {
+      fd = addon.udpSocketBind(localAddress, localPort);
+    } catch (error) {
+      throw new TundError(`cannot bind the UDP socket to ${localAddress}:${localPort}: ${(error as Error).message}`);
+    }
   }
   try {
     const peerPort = await exchangeUdpPort(ch, localPort, peerTcpPort, timeoutMs);
