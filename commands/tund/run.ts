@@ -24,6 +24,8 @@ export class RunSessionCommand extends BaseCommand {
 
       A server session (\`Role = server\`) listens on \`Listen\` (or on the listening socket systemd passes, \`Accept=no\`) and serves only this session; to serve many sessions on one port use \`tund serve\`.
 
+      SIGHUP (\`systemctl reload tund@NAME\`) re-reads the configuration and the secret. A client keeps a connected link as it is when neither changed, and reconnects at once with the new configuration when something did (or when the link is not up); a server session keeps its link and applies the new configuration to the next connection. A broken new file is reported and the old configuration kept.
+
       VTun has no integrity or replay protection: use it only over networks you trust.
 
       Exit status: 0 after SIGTERM/SIGINT (an orderly stop is not a failure) or when the peer closed the link; 1 on authentication failure or a lost link (without Persist); 77 without CAP_NET_ADMIN; 78 for an invalid configuration.

@@ -31,7 +31,7 @@ export function sessionContext(cmd: BaseCommand, options: { controlSocket: boole
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP must never kill a session (Node's default): a client reconnects with a fresh config
+  // SIGHUP must never kill a session (Node's default): the session re-reads its config
   const hangups = new EventEmitter();
   const onHangup = () => {
     if (hangups.listenerCount('hangup') === 0) log(`${cmd.programName}: SIGHUP ignored (nothing to reload)`);

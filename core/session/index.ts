@@ -7,6 +7,7 @@
 // The packet path is the native pump (link.ts); this file only sets things up and tears them down.
 import type { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
 import { TundError } from '../errors.js';
@@ -41,7 +42,8 @@ export interface SessionContext {
   passedUdpFd?: number | null;
   /** reconnect delays in ms (test seam): first retry, then from `base` doubling up to `max` */
   backoff?: { first: number; base: number; max: number };
-  /** emits 'hangup' on SIGHUP: a client re-reads its config and reconnects at once (as vtund) */
+  /** emits 'hangup' on SIGHUP: the session re-reads its config and secret; a client keeps a healthy
+   * link when nothing changed and reconnects otherwise; a server session applies it to the next connection */
   hangups?: EventEmitter;
   /** re-reads the session's config (for SIGHUP) */
   reloadConfig?: () => Promise<SessionConfig>;
@@ -252,33 +254,68 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
   const routes: RouteKeeper = { applied: false, keep: false };
   let failures = 0;
   let exitCode: number = ExitCode.ok;
-  // SIGHUP: drop the link (or the back-off wait), re-read the config, reconnect at once
+  // SIGHUP: re-read the config and the secret. Unchanged and the link is up: keep it as it is.
+  // Changed (or no link up): drop the link (or the back-off wait) and reconnect with the new one.
   let hangup = false;
+  let pending: { config: SessionConfig; password: Buffer } | null = null;
   let activeLink: Link | null = null;
   let wake: (() => void) | null = null;
-  const onHangup = () => {
+  let reloads: Promise<void> = Promise.resolve();
+  const reload = async () => {
+    let fresh: SessionConfig;
+    let freshPassword: Buffer;
+    try {
+      fresh = ctx.reloadConfig ? await ctx.reloadConfig() : config;
+      freshPassword = await readSecret(fresh);
+      if (fresh.session.role !== 'client' || !fresh.session.endpoint) throw new TundError('the session is no longer a client with an Endpoint');
+    } catch (error) {
+      const lines = (error instanceof Error ? error.message : String(error)).split('\n').filter((l) => l.trim() !== '');
+      for (const line of lines) log(`reload: ${line}`);
+      const up = activeLink !== null && status.state === 'connected';
+      log(`reload failed, keeping the old configuration${up ? ' and the running link' : ''}`);
+      if (!up) {
+        // nothing to keep: retry at once with the old configuration (as before)
+        hangup = true;
+        wake?.();
+      }
+      return;
+    }
+    if (ctx.signal.aborted) return;
+    const up = activeLink !== null && status.state === 'connected' && !hangup;
+    if (up && isDeepStrictEqual(fresh, config) && freshPassword.equals(password)) {
+      pending = null;
+      log('SIGHUP: configuration unchanged, keeping the link');
+      return;
+    }
+    pending = { config: fresh, password: freshPassword };
     hangup = true;
-    reporter.reloading();
-    log('SIGHUP: reloading the configuration and reconnecting');
+    log(up ? 'SIGHUP: configuration changed, reconnecting' : 'SIGHUP: reconnecting');
     void activeLink?.close('reload (SIGHUP)');
     wake?.();
   };
+  const onHangup = () => {
+    reporter.reloading();
+    log('SIGHUP: reloading the configuration');
+    reloads = reloads
+      .then(reload)
+      .catch((error) => log(`reload failed: ${(error as Error).message}`))
+      .finally(() => {
+        if (!closed) reporter.reloaded();
+      });
+  };
+  let closed = false;
   ctx.hangups?.on('hangup', onHangup);
   reporter.ready();
   try {
     while (!ctx.signal.aborted) {
       if (hangup) {
         hangup = false;
-        try {
-          const fresh = ctx.reloadConfig ? await ctx.reloadConfig() : config;
-          const freshPassword = await readSecret(fresh);
-          if (fresh.session.role !== 'client' || !fresh.session.endpoint) throw new TundError('the session is no longer a client with an Endpoint');
-          config = fresh;
-          password = freshPassword;
-        } catch (error) {
-          log(`reload failed, keeping the old configuration: ${(error as Error).message.split('\n')[0]}`);
+        const next = pending as { config: SessionConfig; password: Buffer } | null;
+        if (next) {
+          config = next.config;
+          password = next.password;
+          pending = null;
         }
-        reporter.reloaded();
       }
       const endpoint = config.session.endpoint!;
       const persist = config.session.persist;
@@ -364,6 +401,7 @@ async function runClient(initialConfig: SessionConfig, ctx: SessionContext): Pro
     closeDevice(kept);
     status.device = null;
     status.set('stopped');
+    closed = true;
     reporter.close();
   }
   return exitCode;
@@ -476,11 +514,12 @@ export async function serveConnection(socket: net.Socket, ctx: SessionContext, o
 // ---------------------------------------------------------------------------------------------
 // server session that listens itself (`tund NAME` with Role = server, systemd Accept=no)
 
-async function runServerSession(config: SessionConfig, ctx: SessionContext): Promise<number> {
+async function runServerSession(initialConfig: SessionConfig, ctx: SessionContext): Promise<number> {
+  let config = initialConfig;
   const name = config.name;
   const log = (m: string) => ctx.log(`${name}: ${m}`);
   log(INSECURE_WARNING);
-  const password = await readSecret(config);
+  let password = await readSecret(config);
   const only = { config, password };
   const timeoutMs = config.session.timeout * 1000;
   if (ctx.passedFd && !ctx.passedFd.listening) {
@@ -508,6 +547,41 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
   });
   server.on('error', (error) => log(`listener: ${error.message}`));
   status.set('listening', listenOn);
+  // SIGHUP: re-read the config and the secret; the running link stays, the next connection uses them
+  let closed = false;
+  let reloads: Promise<void> = Promise.resolve();
+  const reload = async () => {
+    try {
+      const fresh = ctx.reloadConfig ? await ctx.reloadConfig() : config;
+      const freshPassword = await readSecret(fresh);
+      if (fresh.session.role !== 'server') throw new TundError('the session is no longer a server');
+      if (isDeepStrictEqual(fresh, config) && freshPassword.equals(password)) {
+        log('SIGHUP: configuration unchanged');
+        return;
+      }
+      if (!ctx.passedFd && (fresh.session.listen.host !== config.session.listen.host || fresh.session.listen.port !== config.session.listen.port)) {
+        log(`SIGHUP: a new Listen address takes effect after a restart; still listening on ${listenOn}`);
+      }
+      config = fresh;
+      password = freshPassword;
+      log('SIGHUP: configuration changed; it applies to the next connection');
+    } catch (error) {
+      const lines = (error instanceof Error ? error.message : String(error)).split('\n').filter((l) => l.trim() !== '');
+      for (const line of lines) log(`reload: ${line}`);
+      log('reload failed, keeping the old configuration');
+    }
+  };
+  const onHangup = () => {
+    reporter.reloading();
+    log('SIGHUP: reloading the configuration');
+    reloads = reloads
+      .then(reload)
+      .catch((error) => log(`reload failed: ${(error as Error).message}`))
+      .finally(() => {
+        if (!closed) reporter.reloaded();
+      });
+  };
+  ctx.hangups?.on('hangup', onHangup);
   reporter.ready();
 
   const handle = async (socket: net.Socket) => {
@@ -515,13 +589,16 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
     socket.on('error', () => {});
     const ch = new BlockChannel(socket);
     let replaced: Promise<void> | null = null;
+    // this connection keeps the configuration it started with (a SIGHUP applies to the next one)
+    const connConfig = config;
+    const connPassword = password;
     try {
       await serverHandshake(ch, {
         timeoutMs,
-        lookup: (host) => (host === config.session.host ? { password, sslAuth: config.session.sslAuth, flags: flagsFromConfig(config) } : null),
+        lookup: (host) => (host === connConfig.session.host ? { password: connPassword, sslAuth: connConfig.session.sslAuth, flags: flagsFromConfig(connConfig) } : null),
         authorize: async () => {
           if (!active) return;
-          if (config.session.multi === 'no') return `session "${config.session.host}" is already connected and Multi = no`;
+          if (connConfig.session.multi === 'no') return `session "${connConfig.session.host}" is already connected and Multi = no`;
           log(`new connection from ${peer} replaces the current one`);
           const old = active;
           await old.link?.close('replaced by a new connection');
@@ -544,11 +621,11 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
     active = me;
     try {
       status.latestHandshake = new Date().toISOString();
-      status.flags = buildFlags(flagsFromConfig(config));
+      status.flags = buildFlags(flagsFromConfig(connConfig));
       log(`accepted connection from ${peer}`);
       status.set('handshaking', peer);
       const result = await runConnection(
-        { config, password, flags: flagsFromConfig(config), ch, socket, status, ctx, device, speedKbps: config.session.speed.out, routes },
+        { config: connConfig, password: connPassword, flags: flagsFromConfig(connConfig), ch, socket, status, ctx, device, speedKbps: connConfig.session.speed.out, routes },
         log,
         (link) => (me.link = link),
       );
@@ -567,6 +644,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
   };
   server.on('connection', (socket) => void handle(socket));
   await abortPromise(ctx.signal);
+  ctx.hangups?.off('hangup', onHangup);
   reporter.stopping();
   status.set('stopping', 'signal');
   server.close();
@@ -576,6 +654,7 @@ async function runServerSession(config: SessionConfig, ctx: SessionContext): Pro
   closeDevice(device);
   status.device = null;
   status.set('stopped');
+  closed = true;
   reporter.close();
   return ExitCode.ok;
 }
