@@ -240,23 +240,40 @@ good_client_works() {
   assert_failure
 }
 
-@test "SIGHUP: a client re-reads its config and reconnects at once; a server session ignores it" {
+@test "SIGHUP: a client keeps an unchanged link, reconnects on a changed file; a server session keeps its link" {
   tund_conf "$SDIR" vts server tcp tun no no
   tund_conf "$CDIR" vtc client tcp tun no no
-  local spid cpid
+  local spid cpid hs ifindex log=$BATS_TEST_TMPDIR/client.log
   spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
   wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
-  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$log" vtc)
   ping_through "$NS_C" "$VT_TS" 20
-  # the new config takes effect: keepalive now 3:5 (the server decides K, so only the log shows it)
-  sed -i 's/^Keepalive = .*/Keepalive = 3:5/' "$CDIR/vtc.conf"
+  hs=$(env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status vtc --json | jq -r '.sessions[0].latest_handshake')
+  ifindex=$(ip -n "$NS_C" -j link show dev vtc | jq '.[0].ifindex')
+  [[ -n $hs && $hs != null && -n $ifindex && $ifindex != null ]]
+  # an unchanged file: the same link (no new handshake, the same device)
   kill -HUP "$(node_of "$cpid")"
-  wait_for 10 grep -q 'SIGHUP: reloading' "$BATS_TEST_TMPDIR/client.log"
-  wait_for 10 sh -c "test \$(grep -c 'authenticated to' '$BATS_TEST_TMPDIR/client.log') -ge 2"
+  wait_for 10 grep -q 'SIGHUP: configuration unchanged, keeping the link' "$log"
+  wait_for 10 grep -q 'vtc: reloaded' "$log"
   run ping_through "$NS_C" "$VT_TS" 20
   assert_success
+  assert_equal "$(env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status vtc --json | jq -r '.sessions[0].latest_handshake')" "$hs"
+  assert_equal "$(ip -n "$NS_C" -j link show dev vtc | jq '.[0].ifindex')" "$ifindex"
+  assert_equal "$(grep -c 'authenticated to' "$log")" 1
+  # a changed file (keepalive now 3:5; the server decides K, so only the log shows it): a new link
+  sed -i 's/^Keepalive = .*/Keepalive = 3:5/' "$CDIR/vtc.conf"
+  grep -q '^Keepalive = 3:5' "$CDIR/vtc.conf"
+  kill -HUP "$(node_of "$cpid")"
+  wait_for 10 grep -q 'SIGHUP: configuration changed, reconnecting' "$log"
+  wait_for 10 sh -c "test \$(grep -c 'authenticated to' '$log') -ge 2"
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  run env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status vtc --json
+  assert_success
+  [[ $(jq -r '.sessions[0].latest_handshake' <<<"$output") != "$hs" ]]
+  # a server session re-reads its file and keeps serving the current link
   kill -HUP "$(node_of "$spid")"
-  sleep 0.5
+  wait_for 10 grep -q 'vts: SIGHUP: configuration unchanged' "$BATS_TEST_TMPDIR/server.log"
   kill -0 "$(node_of "$spid")"
   kill -0 "$(node_of "$cpid")"
   ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_TS"
