@@ -20,7 +20,11 @@ PIDS=()
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cleanup() {
-  local pid
+  local pid ns
+  # Everything running in our two namespaces was started by this demo.
+  for ns in "$NS_S" "$NS_C"; do
+    [[ -e /run/netns/$ns ]] && PIDS+=($(ip netns pids "$ns" 2>/dev/null))
+  done
   for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
@@ -79,10 +83,16 @@ cp "$WORK/server/etc/demo.secret" "$WORK/client/etc/demo.secret"
 umask 022
 chmod 600 "$WORK"/*/etc/*
 
-in_host() { # in_host server|client CMD...
+in_host() { # in_host server|client CMD... ; exec, so that "in_host ... &" gives $! = the command's PID
   local side=$1; shift
   local ns=$NS_S; [[ $side == client ]] && ns=$NS_C
-  ip netns exec "$ns" env TUND_CONFIG_DIR="$WORK/$side/etc" TUND_RUN_DIR="$WORK/$side/run" "$@"
+  (exec ip netns exec "$ns" env TUND_CONFIG_DIR="$WORK/$side/etc" TUND_RUN_DIR="$WORK/$side/run" "$@")
+}
+start_in_host() { # start_in_host server|client LOG CMD... : in the background, PID recorded
+  local side=$1 log=$2; shift 2
+  local ns=$NS_S; [[ $side == client ]] && ns=$NS_C
+  ip netns exec "$ns" env TUND_CONFIG_DIR="$WORK/$side/etc" TUND_RUN_DIR="$WORK/$side/run" "$@" >"$log" 2>&1 &
+  PIDS+=($!)
 }
 
 step "configuration check (tund check demo)"
@@ -90,9 +100,9 @@ in_host server tund check demo
 in_host client tund check demo
 
 step "start the server (tund demo, role server) and the client (tund demo, role client)"
-in_host server tund demo >"$WORK/server.log" 2>&1 & PIDS+=($!)
+start_in_host server "$WORK/server.log" tund demo
 for _ in $(seq 50); do ip netns exec "$NS_S" ss -Hltn "sport = :5000" | grep -q . && break; sleep 0.1; done
-in_host client tund demo >"$WORK/client.log" 2>&1 & PIDS+=($!)
+start_in_host client "$WORK/client.log" tund demo
 
 if ! in_host client tunctl wait demo --state connected --timeout 20; then
   echo "the session did not connect; logs:"; cat "$WORK/server.log" "$WORK/client.log"; exit 1
@@ -115,6 +125,6 @@ sed 's/^/  client| /' "$WORK/client.log"
 
 step "stop the client (SIGTERM: it sends VTun's close frame), then tear everything down"
 kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-sleep 0.5
-sed -n '$p' "$WORK/server.log" | sed 's/^/  server| /'
+for _ in $(seq 30); do grep -q 'closed\|ended\|lost' "$WORK/server.log" && break; sleep 0.1; done
+tail -n 3 "$WORK/server.log" | sed 's/^/  server| /'
 echo "demo done"
