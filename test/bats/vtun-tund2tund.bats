@@ -85,3 +85,51 @@ bats_test_function --description "tund client -> tund server: tcp ether encrypt=
   assert_success
   echo "$output" | jq -e '.sessions[0] | .state == "connected" and .role == "server" and .flags == "<TuL1K>" and .rx_packets >= 5'
 }
+
+# Every routing table and rule of a namespace, sorted, for before/after comparisons.
+route_snapshot() {
+  local ns=$1
+  {
+    ip -n "$ns" -j -4 route show table all
+    ip -n "$ns" -j -6 route show table all
+    ip -n "$ns" -j -4 rule show
+    ip -n "$ns" -j -6 rule show
+  } | jq -S -s .
+}
+
+@test "[Route] full: a session killed with SIGKILL is cleaned up to the exact previous tables" {
+  # the client's "previous gateway": a default route over the underlay
+  ip -n "$NS_C" route add default via "$VT_SADDR"
+  # the underlay's IPv6 link-local address settles first (DAD), or it would show up as a difference
+  wait_for 10 sh -c "ip -n $NS_C -j -6 addr show dev ${TEST_TAG}b | jq -e '[.[0].addr_info[] | select(.scope == \"link\" and (.tentative | not))] | length > 0'"
+  tund_conf "$SDIR" vts server udp tun no no
+  tund_conf "$CDIR" vtc client udp tun no no
+  printf '\n[Route]\nMode = full\nExclude = 198.19.150.0/24\n' >>"$CDIR/vtc.conf"
+  local before spid cpid
+  before=$(route_snapshot "$NS_C")
+  spid=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
+  ping_through "$NS_C" "$VT_TS" 20
+  # full tunnel in force: ordinary destinations go into the tunnel, the endpoint and the excluded
+  # prefix through the underlay, and the endpoint still answers a real ping over the underlay
+  wait_for 10 sh -c "ip -n $NS_C -j route get 198.19.200.1 | jq -e '.[0].dev == \"vtc\"'"
+  run sh -c "ip -n $NS_C -j route get $VT_SADDR | jq -r '.[0].dev'"
+  assert_output "${TEST_TAG}b"
+  run sh -c "ip -n $NS_C -j route get 198.19.150.1 | jq -r '.[0].dev'"
+  assert_output "${TEST_TAG}b"
+  ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_SADDR" >/dev/null
+  run sh -c "ip -n $NS_C -j rule show | jq '[.[] | select(.protocol == \"250\" or .protocol == \"tunroute\")] | length'"
+  refute_output 0
+  # a crash: no chance to clean up
+  kill -KILL "$(node_of "$cpid")"
+  wait_for 10 sh -c "! ip -n $NS_C link show vtc"
+  refute [ "$(route_snapshot "$NS_C")" = "$before" ]   # the rules and the table outlived tund
+  run env TUND_CONFIG_DIR="$CDIR" TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunroute cleanup vtc
+  assert_success
+  assert_equal "$(route_snapshot "$NS_C")" "$before"
+  # idempotent
+  run env TUND_CONFIG_DIR="$CDIR" TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunroute cleanup vtc
+  assert_success
+  assert_equal "$(route_snapshot "$NS_C")" "$before"
+}
