@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
+import { isProcessAlive } from '../process.js';
 
 /** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
 export const ROUTE_PROTO = 250;
@@ -175,7 +176,7 @@ export async function withSessionLock<T>(name: string, fn: () => Promise<T>, tim
       if (['EROFS', 'EACCES', 'EPERM'].includes(code)) return fn();
       if (code !== 'EEXIST') throw error;
       const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
-      if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || owner === process.pid) {
+      if (!Number.isInteger(owner) || owner <= 0 || !isProcessAlive(owner) || owner === process.pid) {
         await fs.rm(file, { force: true });
         continue;
       }
@@ -192,11 +193,3 @@ export async function withSessionLock<T>(name: string, fn: () => Promise<T>, tim
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -4,18 +4,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { MultiPolicy } from '../config/types.js';
 import { runDir } from '../paths.js';
+import { isProcessAlive } from '../process.js';
 
 export function lockPath(host: string): string {
   return path.join(runDir(), 'lock', host);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readPid(file: string): Promise<number | null> {
@@ -59,7 +51,7 @@ export async function acquireHostLock(host: string, policy: MultiPolicy, log: (l
   for (let attempt = 0; attempt < 3; attempt++) {
     if (await tryCreate(file, pid)) return { release: () => releaseLock(file, pid) };
     const holder = await readPid(file);
-    if (holder === null || holder === pid || !alive(holder)) {
+    if (holder === null || holder === pid || !isProcessAlive(holder)) {
       await fs.rm(file, { force: true }); // stale
       continue;
     }
@@ -71,8 +63,8 @@ export async function acquireHostLock(host: string, policy: MultiPolicy, log: (l
     } catch {
       // gone already
     }
-    for (let i = 0; i < 10 && alive(holder); i++) await new Promise((r) => setTimeout(r, 500));
-    if (alive(holder)) {
+    for (let i = 0; i < 10 && isProcessAlive(holder); i++) await new Promise((r) => setTimeout(r, 500));
+    if (isProcessAlive(holder)) {
       log(`${host}: old session (pid ${holder}) still alive after 5 s: SIGKILL`);
       try {
         process.kill(holder, 'SIGKILL');
