@@ -8,6 +8,8 @@
 //    VTun UDP port exchange binds to the TCP socket's own address and port); returns the fd.
 //  - udpSocketConnect(fd, addr, port): connect() it to the peer.
 #include <napi.h>
+
+#include "errors.h"
 #include <openssl/blowfish.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,15 +22,9 @@
 namespace tund {
 namespace {
 
-Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  const char* code = err == EADDRINUSE ? "EADDRINUSE" : err == EPERM ? "EPERM" : err == EACCES ? "EACCES"
-                   : err == ENOTSOCK ? "ENOTSOCK" : err == EBADF ? "EBADF" : err == EINVAL ? "EINVAL"
-                   : err == ECONNREFUSED ? "ECONNREFUSED" : "EIO";
-  e.Set("code", Napi::String::New(env, code));
-  e.ThrowAsJavaScriptException();
+// Throws (errors.h) and gives the value a binding returns right after.
+Napi::Value FailErrno(Napi::Env env, int err, const char* syscall) {
+  ThrowErrno(env, err, syscall);
   return env.Undefined();
 }
 
@@ -60,7 +56,7 @@ Napi::Value SocketAcceptsConnections(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   int val = 0;
   socklen_t len = sizeof val;
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return ThrowErrno(env, errno, "getsockopt");
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return FailErrno(env, errno, "getsockopt");
   return Napi::Boolean::New(env, val != 0);
 }
 
@@ -87,15 +83,15 @@ Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
   int port = info[1].As<Napi::Number>().Int32Value();
   sockaddr_storage ss;
   socklen_t len;
-  if (!ParseAddr(addr, port, &ss, &len)) return ThrowErrno(env, EINVAL, "inet_pton");
+  if (!ParseAddr(addr, port, &ss, &len)) return FailErrno(env, EINVAL, "inet_pton");
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  if (fd < 0) return FailErrno(env, errno, "socket");
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
     int err = errno;
     close(fd);
-    return ThrowErrno(env, err, "bind");
+    return FailErrno(env, err, "bind");
   }
   return Napi::Number::New(env, fd);
 }
@@ -107,8 +103,8 @@ Napi::Value UdpSocketConnect(const Napi::CallbackInfo& info) {
   int port = info[2].As<Napi::Number>().Int32Value();
   sockaddr_storage ss;
   socklen_t len;
-  if (!ParseAddr(addr, port, &ss, &len)) return ThrowErrno(env, EINVAL, "inet_pton");
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return ThrowErrno(env, errno, "connect");
+  if (!ParseAddr(addr, port, &ss, &len)) return FailErrno(env, EINVAL, "inet_pton");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return FailErrno(env, errno, "connect");
   return env.Undefined();
 }
 

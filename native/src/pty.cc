@@ -8,6 +8,8 @@
 // Errors are thrown as JS Errors with `code` (errno name), `errno` and `syscall`.
 #include <napi.h>
 
+#include "errors.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -21,13 +23,7 @@ namespace tund {
 namespace {
 
 Napi::Value PtyThrow(Napi::Env env, int err, const char* syscall) {
-  const char* name = strerrorname_np(err);
-  std::string message = std::string(syscall) + ": " + std::strerror(err);
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, name != nullptr ? name : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
+  ThrowErrno(env, err, syscall);
   return env.Undefined();
 }
 

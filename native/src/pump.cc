@@ -28,6 +28,8 @@
 // vtunKey (the VTun key derivation, spec 10.1).
 #include <napi.h>
 
+#include "errors.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -65,29 +67,6 @@ using vtun::VtunEncoder;
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-const char* ErrnoName(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case ENOTSOCK: return "ENOTSOCK";
-    case EADDRINUSE: return "EADDRINUSE";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ENOMEM: return "ENOMEM";
-    case EMFILE: return "EMFILE";
-    default: return "EIO";
-  }
-}
-
-void ThrowErrno(Napi::Env env, int err, const char* syscall) {
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.Set("code", Napi::String::New(env, ErrnoName(err)));
-  e.ThrowAsJavaScriptException();
 }
 
 // Reads {compression, cipher, key} (the PumpOptions / VtunCodec options). Throws on error.

@@ -3,6 +3,8 @@
 // (errno name such as "EPERM"), `errno` (number) and `syscall` (such as "TUNSETIFF").
 #include <napi.h>
 
+#include "errors.h"
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -16,26 +18,6 @@
 
 namespace tund {
 namespace {
-
-const char* ErrnoName(int err) {
-  const char* name = strerrorname_np(err);  // glibc >= 2.32
-  return name != nullptr ? name : "EUNKNOWN";
-}
-
-// Builds the Error and schedules it; the caller returns right after.
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  std::string message = what.empty() ? std::string(syscall) : what;
-  message += ": ";
-  message += std::strerror(err);
-  message += " (";
-  message += ErrnoName(err);
-  message += ")";
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, ErrnoName(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  error.ThrowAsJavaScriptException();
-}
 
 void ThrowType(Napi::Env env, const char* message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
