@@ -14,12 +14,14 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 (( node_major >= 20 )) || { say "Node.js 20 or later is needed (found $(node --version))"; exit 69; }
 
 # Debian packages: build tools for the addon (liblzo2 for VTun's LZO, libsystemd for sd-notify),
-# the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund
-# as interop peer, mandoc for the man-page lint, and the shells whose completions are tested.
+# the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund,
+# wireguard-go and wg (wireguard-tools) as interop peers, mandoc for the man-page lint, and the
+# shells whose completions are tested. --no-install-recommends keeps wireguard-tools from pulling
+# in a kernel image.
 PACKAGES=(
   build-essential python3 pkg-config liblzo2-dev libsystemd-dev
   iproute2 iputils-ping procps psmisc util-linux kmod jq socat netcat-openbsd
-  vtun iperf3 mandoc man-db bash-completion zsh fish
+  vtun wireguard-tools wireguard-go iperf3 mandoc man-db bash-completion zsh fish
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -28,8 +30,8 @@ done
 if (( ${#missing[@]} > 0 )); then
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 [[ -e /dev/net/tun ]] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200 2>/dev/null || true; }
