@@ -10,7 +10,8 @@
         "src/auth.cc",
         "src/pty.cc",
         "src/errors.cc",
-        "src/wg_crypto.cc"
+        "src/wg_crypto.cc",
+        "src/wg_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],

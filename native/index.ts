@@ -170,6 +170,56 @@ export interface NativeAddon {
   /** A new pseudo-terminal: the master fd (non-blocking, close-on-exec, O_NOCTTY) and the slave's
    * path (/dev/pts/N), granted and unlocked. raw = true puts the line discipline in raw mode. */
   openPty(raw?: boolean): { master: number; slavePath: string };
+  /** WireGuard: primitives, handshake and cookies (wg_addon.cc). */
+  wg: NativeWireGuard;
+}
+
+/** A counter for WireGuard's nonce (4 zero bytes || 64-bit little-endian counter). */
+export type WgCounter = number | bigint;
+
+/**
+ * The reusable ChaCha20-Poly1305 of one key (wg_crypto.h ChaCha20Poly1305): the transport's AEAD,
+ * its contexts built once. seal/open copy; sealInPlace encrypts buf[0:len] in place and appends
+ * the tag (buf needs len + 16 bytes), openInPlace opens buf[0:len] (ciphertext || tag) in place;
+ * both return the output length, or -1 (open: the tag did not verify, the output is zeroed).
+ */
+export interface NativeWgAead {
+  seal(counter: WgCounter, plaintext: Buffer, aad?: Buffer): Buffer;
+  open(counter: WgCounter, sealed: Buffer, aad?: Buffer): Buffer | null;
+  sealInPlace(counter: WgCounter, buf: Buffer, len: number, aad?: Buffer): number;
+  openInPlace(counter: WgCounter, buf: Buffer, len: number, aad?: Buffer): number;
+}
+
+/** WireGuard's primitives (native/src/wg_crypto.h), through native/src/wg_addon.cc. */
+export interface NativeWireGuard {
+  /** 32 random bytes clamped as an X25519 private key (what `wg genkey` prints, base64). */
+  generatePrivateKey(): Buffer;
+  /** X25519 public key of a private key (`wg pubkey`). */
+  publicKey(privateKey: Buffer): Buffer;
+  /** X25519(privateKey, publicKey); null when the result is all zeros (a low-order point). */
+  x25519(privateKey: Buffer, publicKey: Buffer): Buffer | null;
+  /** BLAKE2s-256 of the concatenation of the parts (incremental hashing). */
+  blake2s(...parts: Buffer[]): Buffer;
+  /** BLAKE2s-256 of a || b through the one-shot function the handshake uses. */
+  blake2sOneShot(a: Buffer, b?: Buffer): Buffer;
+  /** Keyed BLAKE2s with a 16-byte output (mac1, mac2, cookies); key 1..32 bytes. */
+  mac(key: Buffer, data: Buffer): Buffer;
+  /** HMAC over BLAKE2s-256. */
+  hmac(key: Buffer, data: Buffer): Buffer;
+  /** KDF1/KDF2/KDF3 of the whitepaper: [t1..tn]. */
+  kdf(n: 1 | 2 | 3, key: Buffer, input: Buffer): Buffer[];
+  /** TAI64N of now (nanoseconds whitened as wireguard-go does), or of a given Unix time. */
+  tai64n(seconds?: number, nanoseconds?: number): Buffer;
+  /** ChaCha20-Poly1305: nonce is 12 bytes or a counter. Returns ciphertext || tag. */
+  aeadSeal(key: Buffer, nonce: Buffer | WgCounter, plaintext: Buffer, aad?: Buffer): Buffer;
+  /** null when the tag does not verify. */
+  aeadOpen(key: Buffer, nonce: Buffer | WgCounter, sealed: Buffer, aad?: Buffer): Buffer | null;
+  /** HChaCha20(key, 16-byte nonce) -> 32-byte subkey. */
+  hchacha20(key: Buffer, nonce: Buffer): Buffer;
+  /** XChaCha20-Poly1305 with a 24-byte nonce (cookie replies). */
+  xaeadSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad?: Buffer): Buffer;
+  xaeadOpen(key: Buffer, nonce: Buffer, sealed: Buffer, aad?: Buffer): Buffer | null;
+  Aead: new (key: Buffer) => NativeWgAead;
 }
 
 let loaded: NativeAddon | undefined;

@@ -6,6 +6,7 @@ Napi::Object InitTun(Napi::Env env, Napi::Object exports);
 Napi::Object InitPump(Napi::Env env, Napi::Object exports);
 Napi::Object InitAuth(Napi::Env env, Napi::Object exports);
 Napi::Object InitPty(Napi::Env env, Napi::Object exports);
+Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitPump(env, exports);
   tund::InitAuth(env, exports);
   tund::InitPty(env, exports);
+  tund::InitWireGuard(env, exports);
   return exports;
 }
 
