@@ -11,6 +11,8 @@
         "src/pty.cc",
         "src/errors.cc",
         "src/wg_crypto.cc",
+        "src/wg_noise.cc",
+        "src/wg_cookie.cc",
         "src/wg_addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -190,7 +190,119 @@ export interface NativeWgAead {
   openInPlace(counter: WgCounter, buf: Buffer, len: number, aad?: Buffer): number;
 }
 
-/** WireGuard's primitives (native/src/wg_crypto.h), through native/src/wg_addon.cc. */
+/** Why a handshake step failed (wg_noise.h HandshakeError). */
+export type WgHandshakeError =
+  | 'bad_message' // wrong type or length
+  | 'decrypt' // an AEAD field did not open: not for us, or forged
+  | 'bad_key' // a DH result was all zeros (low-order key)
+  | 'wrong_peer' // the initiation is from another static key than this handshake's peer
+  | 'wrong_state' // e.g. a response without our initiation, or for another index
+  | 'replay' // the initiation's timestamp is not newer than the last one consumed
+  | 'flood' // an initiation less than 20 ms after the last one consumed for this peer
+  | 'crypto'; // OpenSSL failed
+
+export type WgHandshakeState =
+  | 'zeroed'
+  | 'initiation_created'
+  | 'initiation_consumed'
+  | 'response_created'
+  | 'response_consumed';
+
+/** This side's static key (wg_noise.h StaticIdentity). `new Identity(privateKey, prologue?)`:
+ * the prologue is for the Noise test vectors only (WireGuard's by default). */
+export interface NativeWgIdentity {
+  readonly publicKey: Buffer;
+  /** Opens the ephemeral and static fields of a type-1 message (148 bytes; mac1/mac2 are the
+   * CookieChecker's business): who is initiating. Finish with that peer's consumeInitiation. */
+  readInitiation(message: Buffer): NativeWgInitiation | WgHandshakeError;
+  /** The same for a bare Noise message 1 (no WireGuard framing): the Noise vectors. */
+  readNoiseMessage1(body: Buffer): NativeWgInitiation | WgHandshakeError;
+}
+
+/** An initiation read by an Identity, not yet consumed (its secrets stay native). */
+export interface NativeWgInitiation {
+  readonly peerPublicKey: Buffer;
+  readonly senderIndex: number;
+}
+
+/** The transport keys of a finished handshake. */
+export interface WgKeypair {
+  sendKey: Buffer;
+  recvKey: Buffer;
+  /** Receiver index the peer puts on its type-4 packets to us. */
+  localIndex: number;
+  /** Receiver index we put on our type-4 packets. */
+  remoteIndex: number;
+  /** We initiated: confirmed already. The responder's keypair is confirmed by the first data. */
+  initiator: boolean;
+}
+
+/**
+ * One peer's handshake (wg_noise.h Handshake). `new Handshake(identity, remotePublicKey,
+ * presharedKey?, prologue?)`. Created messages have mac1/mac2 zero: CookieGenerator.addMacs fills
+ * them. Fallible steps return the value, or the error's name.
+ */
+export interface NativeWgHandshake {
+  /** false when DH(local static, remote static) is zero: no handshake can succeed. */
+  readonly valid: boolean;
+  readonly state: WgHandshakeState;
+  readonly remotePublicKey: Buffer;
+  readonly localIndex: number;
+  readonly remoteIndex: number;
+  setIdentity(identity: NativeWgIdentity): void;
+  setPresharedKey(psk: Buffer | null): void;
+  /** Initiator: type-1 message, timestamped now (or with a given TAI64N). */
+  createInitiation(localIndex: number, timestamp?: Buffer): Buffer | WgHandshakeError;
+  /** Responder: finish an initiation of this peer; refuses replays and floods. Returns its TAI64N. */
+  consumeInitiation(initiation: NativeWgInitiation, nowMs?: number): Buffer | WgHandshakeError;
+  /** Responder: type-2 message (after consumeInitiation). */
+  createResponse(localIndex: number): Buffer | WgHandshakeError;
+  /** Initiator: a type-2 message for our localIndex; null when consumed. */
+  consumeResponse(message: Buffer): null | WgHandshakeError;
+  /** After createResponse or consumeResponse: the keys; the handshake state is wiped. */
+  deriveKeypair(): WgKeypair | null;
+  clear(): void;
+  /** Noise level (known-answer tests): the handshake hash, a fixed next ephemeral, any payload. */
+  handshakeHash(): Buffer;
+  setNextEphemeral(privateKey: Buffer): void;
+  writeNoiseMessage1(payload: Buffer): Buffer | WgHandshakeError;
+  consumeNoiseMessage1(initiation: NativeWgInitiation): Buffer | WgHandshakeError;
+  writeNoiseMessage2(payload: Buffer): Buffer | WgHandshakeError;
+  readNoiseMessage2(body: Buffer): Buffer | WgHandshakeError;
+}
+
+export type WgCookieVerdict = 'drop' | 'accept' | 'cookie_reply' | 'rate_limited';
+
+/** The receiving side of mac1/mac2 (wg_cookie.h CookieChecker, with its own RateLimiter).
+ * `new CookieChecker(localPublicKey?)`. Times are monotonic ms (monotonicMs()). */
+export interface NativeWgCookieChecker {
+  setLocalPublicKey(publicKey: Buffer): void;
+  checkMac1(message: Buffer): boolean;
+  checkMac2(message: Buffer, address: string, port: number, nowMs?: number): boolean;
+  /** The 64-byte type-3 reply to a type-1/2 message from address:port, or null. */
+  createReply(message: Buffer, address: string, port: number, nowMs?: number): Buffer | null;
+  /** The whole receive-path decision: drop (bad mac1), accept, cookie_reply (under load without a
+   * valid mac2; `reply` is the datagram to send back) or rate_limited. */
+  vet(message: Buffer, address: string, port: number, underLoad: boolean, nowMs?: number): { verdict: WgCookieVerdict; reply?: Buffer };
+}
+
+/** The sending side (wg_cookie.h CookieGenerator): `new CookieGenerator(remotePublicKey)`. */
+export interface NativeWgCookieGenerator {
+  /** Writes mac1, and mac2 while a cookie younger than 2 minutes is held, into a type-1/2 message. */
+  addMacs(message: Buffer, nowMs?: number): void;
+  /** A type-3 reply to our last message: true when its cookie was stored. */
+  consumeReply(message: Buffer, nowMs?: number): boolean;
+  hasFreshCookie(nowMs?: number): boolean;
+}
+
+/** Token bucket per source (20/s, bursts of 5, IPv6 per /64): `new RateLimiter(maxEntries?)`. */
+export interface NativeWgRateLimiter {
+  allow(address: string, nowMs?: number): boolean;
+  readonly size: number;
+}
+
+/** WireGuard's primitives (native/src/wg_crypto.h), handshake (wg_noise.h) and cookies
+ * (wg_cookie.h), through native/src/wg_addon.cc. */
 export interface NativeWireGuard {
   /** 32 random bytes clamped as an X25519 private key (what `wg genkey` prints, base64). */
   generatePrivateKey(): Buffer;
@@ -220,6 +332,15 @@ export interface NativeWireGuard {
   xaeadSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad?: Buffer): Buffer;
   xaeadOpen(key: Buffer, nonce: Buffer, sealed: Buffer, aad?: Buffer): Buffer | null;
   Aead: new (key: Buffer) => NativeWgAead;
+  Identity: new (privateKey: Buffer, prologue?: string) => NativeWgIdentity;
+  Handshake: new (identity: NativeWgIdentity, remotePublicKey: Buffer, presharedKey?: Buffer | null, prologue?: string) => NativeWgHandshake;
+  CookieChecker: new (localPublicKey?: Buffer) => NativeWgCookieChecker;
+  CookieGenerator: new (remotePublicKey: Buffer) => NativeWgCookieGenerator;
+  RateLimiter: new (maxEntries?: number) => NativeWgRateLimiter;
+  /** 1..4 for a well-formed message of that type (length included), else 0. */
+  messageType(message: Buffer): number;
+  /** The monotonic clock the native side uses, in milliseconds. */
+  monotonicMs(): number;
 }
 
 let loaded: NativeAddon | undefined;

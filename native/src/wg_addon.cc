@@ -1,5 +1,7 @@
 // N-API bindings of the WireGuard building blocks (wg_crypto, wg_noise, wg_cookie): thin argument
-// checking and Buffer conversion, no logic of their own. Exported as `exports.wg` (native/index.ts
+// checking and Buffer conversion, no logic of their own. Fallible handshake steps return the
+// value on success and the error's name (HandshakeErrorName: "decrypt", "replay", ...) on
+// failure. Times are milliseconds on the monotonic clock (monotonicMs()), optional everywhere. Exported as `exports.wg` (native/index.ts
 // describes every function). Used by the known-answer tests, tunauth (keys, probe) and the JS
 // handshake driver; the packet path calls the C++ classes directly.
 #include <napi.h>
@@ -8,7 +10,11 @@
 #include <memory>
 #include <string>
 
+#include <arpa/inet.h>
+
+#include "wg_cookie.h"
 #include "wg_crypto.h"
+#include "wg_noise.h"
 
 namespace tund {
 namespace {
@@ -325,6 +331,542 @@ class AeadObject : public Napi::ObjectWrap<AeadObject> {
   std::unique_ptr<ChaCha20Poly1305> aead_;
 };
 
+
+// ---- handshake and cookies
+
+// Optional time argument in monotonic milliseconds -> nanoseconds (default: now).
+bool NowArg(const Napi::CallbackInfo& info, size_t i, const char* fn, int64_t* out) {
+  if (info.Length() <= i || info[i].IsUndefined()) {
+    *out = MonotonicNanos();
+    return true;
+  }
+  if (!info[i].IsNumber()) return Fail(info.Env(), std::string(fn) + ": now must be a number (monotonic ms)");
+  *out = static_cast<int64_t>(info[i].As<Napi::Number>().DoubleValue() * 1e6);
+  return true;
+}
+
+bool IndexArg(const Napi::CallbackInfo& info, size_t i, const char* fn, uint32_t* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return Fail(info.Env(), std::string(fn) + ": index must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    return Fail(info.Env(), std::string(fn) + ": index must be an integer 0..2^32-1", true);
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// An IP address text and a port -> SourceAddress.
+bool SourceArg(const Napi::CallbackInfo& info, size_t i, const char* fn, SourceAddress* out) {
+  if (info.Length() <= i + 1 || !info[i].IsString() || !info[i + 1].IsNumber()) {
+    return Fail(info.Env(), std::string(fn) + ": expected an address string and a port");
+  }
+  std::string addr = info[i].As<Napi::String>().Utf8Value();
+  int port = info[i + 1].As<Napi::Number>().Int32Value();
+  uint8_t ip[16];
+  bool ok = false;
+  if (port >= 0 && port <= 65535) {
+    if (inet_pton(AF_INET, addr.c_str(), ip) == 1) {
+      ok = SourceFromBytes(ip, 4, static_cast<uint16_t>(port), out);
+    } else if (inet_pton(AF_INET6, addr.c_str(), ip) == 1) {
+      ok = SourceFromBytes(ip, 16, static_cast<uint16_t>(port), out);
+    }
+  }
+  if (!ok) return Fail(info.Env(), std::string(fn) + ": bad address \"" + addr + "\" or port", true);
+  return true;
+}
+
+Napi::Value ErrorName(Napi::Env env, HandshakeError e) { return Napi::String::New(env, HandshakeErrorName(e)); }
+
+const char* StateName(HandshakeState s) {
+  switch (s) {
+    case HandshakeState::kZeroed: return "zeroed";
+    case HandshakeState::kInitiationCreated: return "initiation_created";
+    case HandshakeState::kInitiationConsumed: return "initiation_consumed";
+    case HandshakeState::kResponseCreated: return "response_created";
+    case HandshakeState::kResponseConsumed: return "response_consumed";
+  }
+  return "unknown";
+}
+
+// Type tags tell our wrapped objects apart when they come back as arguments.
+const napi_type_tag kIdentityTag = {0x7e1a6c1e5b9d4c01ULL, 0x9a3f0c2d4b5e6f71ULL};
+const napi_type_tag kInitiationTag = {0x7e1a6c1e5b9d4c02ULL, 0x9a3f0c2d4b5e6f72ULL};
+
+class IdentityObject : public Napi::ObjectWrap<IdentityObject> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit IdentityObject(const Napi::CallbackInfo& info);
+  std::shared_ptr<const StaticIdentity> identity;
+
+ private:
+  Napi::Value PublicKeyGetter(const Napi::CallbackInfo& info) {
+    if (!identity) return info.Env().Undefined();
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), identity->PublicKey(), kKeySize);
+  }
+  Napi::Value ReadInitiation(const Napi::CallbackInfo& info);
+  Napi::Value ReadNoiseMessage1(const Napi::CallbackInfo& info);
+  std::shared_ptr<const Protocol> protocol_;
+};
+
+// The opaque result of Identity.readInitiation: the initiator's static key and sender index in
+// the open, the rest (handshake secrets) stays native and is wiped when consumed or collected.
+class InitiationObject : public Napi::ObjectWrap<InitiationObject> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function f = DefineClass(env, "Initiation",
+                                   {InstanceAccessor("peerPublicKey", &InitiationObject::Peer, nullptr),
+                                    InstanceAccessor("senderIndex", &InitiationObject::Sender, nullptr)});
+    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    return f;
+  }
+  explicit InitiationObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InitiationObject>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kInitiationTag);
+  }
+  ~InitiationObject() { data.Clear(); }
+  InitiationInfo data;
+  bool used = false;
+
+ private:
+  Napi::Value Peer(const Napi::CallbackInfo& info) {
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), data.peerStatic, kKeySize);
+  }
+  Napi::Value Sender(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data.senderIndex); }
+};
+Napi::FunctionReference* InitiationObject::constructor = nullptr;
+
+Napi::Function IdentityObject::Define(Napi::Env env) {
+  return DefineClass(env, "Identity",
+                     {InstanceAccessor("publicKey", &IdentityObject::PublicKeyGetter, nullptr),
+                      InstanceMethod("readInitiation", &IdentityObject::ReadInitiation),
+                      InstanceMethod("readNoiseMessage1", &IdentityObject::ReadNoiseMessage1)});
+}
+
+// new Identity(privateKey, prologue?): prologue only for the Noise test vectors.
+IdentityObject::IdentityObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IdentityObject>(info) {
+  Napi::Buffer<uint8_t> priv;
+  if (!BufferArg(info, 0, "Identity", "privateKey", kKeySize, &priv)) return;
+  protocol_ = Protocol::WireGuard();
+  if (info.Length() > 1 && info[1].IsString()) {
+    protocol_ = std::make_shared<Protocol>(info[1].As<Napi::String>().Utf8Value());
+  }
+  auto id = std::make_shared<StaticIdentity>(priv.Data());
+  if (!id->Ok()) {
+    CryptoFailure(info.Env(), "Identity");
+    return;
+  }
+  identity = id;
+  info.This().As<Napi::Object>().TypeTag(&kIdentityTag);
+}
+
+Napi::Value IdentityObject::ReadInitiation(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> msg;
+  if (!BufferArg(info, 0, "readInitiation", "message", 0, &msg)) return info.Env().Undefined();
+  Napi::Object obj = InitiationObject::constructor->New({});
+  InitiationObject* init = InitiationObject::Unwrap(obj);
+  HandshakeError e = wg::ReadInitiation(*identity, msg.Data(), msg.Length(), &init->data, *protocol_);
+  if (e != HandshakeError::kNone) return ErrorName(info.Env(), e);
+  return obj;
+}
+
+Napi::Value IdentityObject::ReadNoiseMessage1(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> body;
+  if (!BufferArg(info, 0, "readNoiseMessage1", "message", 0, &body)) return info.Env().Undefined();
+  Napi::Object obj = InitiationObject::constructor->New({});
+  InitiationObject* init = InitiationObject::Unwrap(obj);
+  HandshakeError e = wg::ReadNoiseMessage1(*identity, body.Data(), body.Length(), &init->data, *protocol_);
+  if (e != HandshakeError::kNone) return ErrorName(info.Env(), e);
+  return obj;
+}
+
+bool IdentityArg(const Napi::CallbackInfo& info, size_t i, const char* fn, IdentityObject** out) {
+  if (info.Length() <= i || !info[i].IsObject() || !info[i].As<Napi::Object>().CheckTypeTag(&kIdentityTag)) {
+    return Fail(info.Env(), std::string(fn) + ": expected a wg.Identity");
+  }
+  *out = IdentityObject::Unwrap(info[i].As<Napi::Object>());
+  return true;
+}
+
+bool InitiationArg(const Napi::CallbackInfo& info, size_t i, const char* fn, InitiationObject** out) {
+  if (info.Length() <= i || !info[i].IsObject() || !info[i].As<Napi::Object>().CheckTypeTag(&kInitiationTag)) {
+    return Fail(info.Env(), std::string(fn) + ": expected the result of readInitiation");
+  }
+  *out = InitiationObject::Unwrap(info[i].As<Napi::Object>());
+  return true;
+}
+
+// Optional 32-byte key: undefined/null -> nullptr.
+bool OptionalKeyArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* what, const uint8_t** out) {
+  const uint8_t* data;
+  size_t len;
+  if (!OptionalBufferArg(info, i, fn, what, &data, &len)) return false;
+  if (data != nullptr && len != kKeySize) return Fail(info.Env(), std::string(fn) + ": " + what + " must be 32 bytes", true);
+  *out = data;
+  return true;
+}
+
+class HandshakeObject : public Napi::ObjectWrap<HandshakeObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "Handshake",
+        {InstanceAccessor("valid", &HandshakeObject::ValidGetter, nullptr),
+         InstanceAccessor("state", &HandshakeObject::StateGetter, nullptr),
+         InstanceAccessor("remotePublicKey", &HandshakeObject::RemoteGetter, nullptr),
+         InstanceAccessor("localIndex", &HandshakeObject::LocalIndexGetter, nullptr),
+         InstanceAccessor("remoteIndex", &HandshakeObject::RemoteIndexGetter, nullptr),
+         InstanceMethod("setIdentity", &HandshakeObject::SetIdentity),
+         InstanceMethod("setPresharedKey", &HandshakeObject::SetPsk),
+         InstanceMethod("createInitiation", &HandshakeObject::CreateInitiation),
+         InstanceMethod("consumeInitiation", &HandshakeObject::ConsumeInitiation),
+         InstanceMethod("createResponse", &HandshakeObject::CreateResponse),
+         InstanceMethod("consumeResponse", &HandshakeObject::ConsumeResponse),
+         InstanceMethod("deriveKeypair", &HandshakeObject::DeriveKeypair),
+         InstanceMethod("clear", &HandshakeObject::Clear),
+         InstanceMethod("handshakeHash", &HandshakeObject::HashGetter),
+         InstanceMethod("setNextEphemeral", &HandshakeObject::SetNextEphemeral),
+         InstanceMethod("writeNoiseMessage1", &HandshakeObject::WriteNoise1),
+         InstanceMethod("consumeNoiseMessage1", &HandshakeObject::ConsumeNoise1),
+         InstanceMethod("writeNoiseMessage2", &HandshakeObject::WriteNoise2),
+         InstanceMethod("readNoiseMessage2", &HandshakeObject::ReadNoise2)});
+  }
+
+  // new Handshake(identity, remotePublicKey, presharedKey?, prologue?)
+  explicit HandshakeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HandshakeObject>(info) {
+    IdentityObject* id;
+    Napi::Buffer<uint8_t> remote;
+    const uint8_t* psk = nullptr;
+    if (!IdentityArg(info, 0, "Handshake", &id) || !BufferArg(info, 1, "Handshake", "remotePublicKey", kKeySize, &remote) ||
+        !OptionalKeyArg(info, 2, "Handshake", "presharedKey", &psk)) {
+      return;
+    }
+    auto protocol = Protocol::WireGuard();
+    if (info.Length() > 3 && info[3].IsString()) {
+      protocol = std::make_shared<Protocol>(info[3].As<Napi::String>().Utf8Value());
+    }
+    hs_.reset(new Handshake(id->identity, remote.Data(), psk, protocol));
+  }
+
+ private:
+  bool Ready(const Napi::CallbackInfo& info) {
+    if (hs_) return true;
+    return Fail(info.Env(), "Handshake: not constructed");
+  }
+  Napi::Value ValidGetter(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), hs_ && hs_->Valid()); }
+  Napi::Value StateGetter(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), hs_ ? StateName(hs_->State()) : "zeroed");
+  }
+  Napi::Value RemoteGetter(const Napi::CallbackInfo& info) {
+    if (!Ready(info)) return info.Env().Undefined();
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), hs_->RemoteStatic(), kKeySize);
+  }
+  Napi::Value LocalIndexGetter(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), hs_ ? hs_->LocalIndex() : 0); }
+  Napi::Value RemoteIndexGetter(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), hs_ ? hs_->RemoteIndex() : 0); }
+  Napi::Value HashGetter(const Napi::CallbackInfo& info) {
+    if (!Ready(info)) return info.Env().Undefined();
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), hs_->HandshakeHash(), kHashSize);
+  }
+
+  Napi::Value SetIdentity(const Napi::CallbackInfo& info) {
+    IdentityObject* id;
+    if (Ready(info) && IdentityArg(info, 0, "setIdentity", &id)) hs_->SetLocalIdentity(id->identity);
+    return info.Env().Undefined();
+  }
+  Napi::Value SetPsk(const Napi::CallbackInfo& info) {
+    const uint8_t* psk = nullptr;
+    if (Ready(info) && OptionalKeyArg(info, 0, "setPresharedKey", "presharedKey", &psk)) hs_->SetPresharedKey(psk);
+    return info.Env().Undefined();
+  }
+
+  // createInitiation(localIndex, timestamp?) -> 148-byte message (mac1/mac2 zero) | error name
+  Napi::Value CreateInitiation(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t index;
+    const uint8_t* ts = nullptr;
+    size_t tsLen = 0;
+    if (!Ready(info) || !IndexArg(info, 0, "createInitiation", &index) ||
+        !OptionalBufferArg(info, 1, "createInitiation", "timestamp", &ts, &tsLen)) {
+      return env.Undefined();
+    }
+    if (ts != nullptr && tsLen != kTai64nSize) {
+      Fail(env, "createInitiation: timestamp must be 12 bytes", true);
+      return env.Undefined();
+    }
+    auto out = Napi::Buffer<uint8_t>::New(env, kInitiationSize);
+    HandshakeError e = hs_->CreateInitiation(index, out.Data(), ts);
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return out;
+  }
+
+  // consumeInitiation(initiation, nowMs?) -> the TAI64N timestamp | error name
+  Napi::Value ConsumeInitiation(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    InitiationObject* init;
+    int64_t now;
+    if (!Ready(info) || !InitiationArg(info, 0, "consumeInitiation", &init) || !NowArg(info, 1, "consumeInitiation", &now)) {
+      return env.Undefined();
+    }
+    uint8_t ts[kTai64nSize];
+    HandshakeError e = hs_->ConsumeInitiation(init->data, now, ts);
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return Napi::Buffer<uint8_t>::Copy(env, ts, kTai64nSize);
+  }
+
+  Napi::Value CreateResponse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t index;
+    if (!Ready(info) || !IndexArg(info, 0, "createResponse", &index)) return env.Undefined();
+    auto out = Napi::Buffer<uint8_t>::New(env, kResponseSize);
+    HandshakeError e = hs_->CreateResponse(index, out.Data());
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return out;
+  }
+
+  // consumeResponse(message) -> null | error name
+  Napi::Value ConsumeResponse(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Buffer<uint8_t> msg;
+    if (!Ready(info) || !BufferArg(info, 0, "consumeResponse", "message", 0, &msg)) return env.Undefined();
+    HandshakeError e = hs_->ConsumeResponse(msg.Data(), msg.Length());
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return env.Null();
+  }
+
+  // deriveKeypair() -> { sendKey, recvKey, localIndex, remoteIndex, initiator } | null
+  Napi::Value DeriveKeypair(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Ready(info)) return env.Undefined();
+    Keypair kp;
+    if (!hs_->DeriveKeypair(&kp)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("sendKey", Napi::Buffer<uint8_t>::Copy(env, kp.sendKey, kKeySize));
+    o.Set("recvKey", Napi::Buffer<uint8_t>::Copy(env, kp.recvKey, kKeySize));
+    o.Set("localIndex", Napi::Number::New(env, kp.localIndex));
+    o.Set("remoteIndex", Napi::Number::New(env, kp.remoteIndex));
+    o.Set("initiator", Napi::Boolean::New(env, kp.initiator));
+    kp.Clear();
+    return o;
+  }
+
+  Napi::Value Clear(const Napi::CallbackInfo& info) {
+    if (Ready(info)) hs_->Clear();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetNextEphemeral(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> priv;
+    if (Ready(info) && BufferArg(info, 0, "setNextEphemeral", "privateKey", kKeySize, &priv)) hs_->SetNextEphemeral(priv.Data());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WriteNoise(const Napi::CallbackInfo& info, bool first) {
+    Napi::Env env = info.Env();
+    const char* fn = first ? "writeNoiseMessage1" : "writeNoiseMessage2";
+    Napi::Buffer<uint8_t> payload;
+    if (!Ready(info) || !BufferArg(info, 0, fn, "payload", 0, &payload)) return env.Undefined();
+    uint8_t out[kKeySize + kKeySize + kTagSize + kMaxNoisePayload + kTagSize];
+    size_t outLen = 0;
+    HandshakeError e = first ? hs_->WriteNoiseMessage1(payload.Data(), payload.Length(), out, &outLen)
+                             : hs_->WriteNoiseMessage2(payload.Data(), payload.Length(), out, &outLen);
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return Napi::Buffer<uint8_t>::Copy(env, out, outLen);
+  }
+  Napi::Value WriteNoise1(const Napi::CallbackInfo& info) { return WriteNoise(info, true); }
+  Napi::Value WriteNoise2(const Napi::CallbackInfo& info) { return WriteNoise(info, false); }
+
+  Napi::Value ConsumeNoise1(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    InitiationObject* init;
+    if (!Ready(info) || !InitiationArg(info, 0, "consumeNoiseMessage1", &init)) return env.Undefined();
+    uint8_t payload[kMaxNoisePayload];
+    size_t n = 0;
+    HandshakeError e = hs_->ConsumeNoiseMessage1(init->data, payload, &n);
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return Napi::Buffer<uint8_t>::Copy(env, payload, n);
+  }
+
+  Napi::Value ReadNoise2(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Buffer<uint8_t> body;
+    if (!Ready(info) || !BufferArg(info, 0, "readNoiseMessage2", "message", 0, &body)) return env.Undefined();
+    uint8_t payload[kMaxNoisePayload];
+    size_t n = 0;
+    HandshakeError e = hs_->ReadNoiseMessage2(body.Data(), body.Length(), payload, &n);
+    if (e != HandshakeError::kNone) return ErrorName(env, e);
+    return Napi::Buffer<uint8_t>::Copy(env, payload, n);
+  }
+
+  std::unique_ptr<Handshake> hs_;
+};
+
+// new CookieChecker(localPublicKey?): one per device; owns the RateLimiter its vet() uses and a
+// LoadTracker that force(true) can hold "under load" (tests, the interop suite).
+class CookieCheckerObject : public Napi::ObjectWrap<CookieCheckerObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CookieChecker",
+                       {InstanceMethod("setLocalPublicKey", &CookieCheckerObject::SetKey),
+                        InstanceMethod("checkMac1", &CookieCheckerObject::CheckMac1),
+                        InstanceMethod("checkMac2", &CookieCheckerObject::CheckMac2),
+                        InstanceMethod("createReply", &CookieCheckerObject::CreateReply),
+                        InstanceMethod("vet", &CookieCheckerObject::Vet)});
+  }
+  explicit CookieCheckerObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CookieCheckerObject>(info) {
+    if (info.Length() > 0 && !info[0].IsUndefined()) SetKey(info);
+  }
+
+ private:
+  Napi::Value SetKey(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> pub;
+    if (BufferArg(info, 0, "CookieChecker.setLocalPublicKey", "publicKey", kKeySize, &pub)) checker_.SetLocalPublicKey(pub.Data());
+    return info.Env().Undefined();
+  }
+  Napi::Value CheckMac1(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> msg;
+    if (!BufferArg(info, 0, "checkMac1", "message", 0, &msg)) return info.Env().Undefined();
+    return Napi::Boolean::New(info.Env(), checker_.CheckMac1(msg.Data(), msg.Length()));
+  }
+  // checkMac2(message, address, port, nowMs?)
+  Napi::Value CheckMac2(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> msg;
+    SourceAddress src;
+    int64_t now;
+    if (!BufferArg(info, 0, "checkMac2", "message", 0, &msg) || !SourceArg(info, 1, "checkMac2", &src) ||
+        !NowArg(info, 3, "checkMac2", &now)) {
+      return info.Env().Undefined();
+    }
+    return Napi::Boolean::New(info.Env(), checker_.CheckMac2(msg.Data(), msg.Length(), src, now));
+  }
+  // createReply(message, address, port, nowMs?) -> 64-byte type-3 message | null
+  Napi::Value CreateReply(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> msg;
+    SourceAddress src;
+    int64_t now;
+    if (!BufferArg(info, 0, "createReply", "message", 0, &msg) || !SourceArg(info, 1, "createReply", &src) ||
+        !NowArg(info, 3, "createReply", &now)) {
+      return info.Env().Undefined();
+    }
+    auto out = Napi::Buffer<uint8_t>::New(info.Env(), kCookieReplySize);
+    if (!checker_.CreateReply(msg.Data(), msg.Length(), src, now, out.Data())) return info.Env().Null();
+    return out;
+  }
+  // vet(message, address, port, underLoad, nowMs?) -> { verdict, reply? }
+  Napi::Value Vet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Buffer<uint8_t> msg;
+    SourceAddress src;
+    int64_t now;
+    if (!BufferArg(info, 0, "vet", "message", 0, &msg) || !SourceArg(info, 1, "vet", &src)) return env.Undefined();
+    if (info.Length() < 4 || !info[3].IsBoolean()) {
+      Fail(env, "vet: underLoad must be a boolean");
+      return env.Undefined();
+    }
+    if (!NowArg(info, 4, "vet", &now)) return env.Undefined();
+    uint8_t reply[kCookieReplySize];
+    auto verdict = checker_.Vet(msg.Data(), msg.Length(), src, info[3].As<Napi::Boolean>().Value(), &limiter_, now, reply);
+    Napi::Object o = Napi::Object::New(env);
+    const char* name = "drop";
+    switch (verdict) {
+      case CookieChecker::Verdict::kDrop: name = "drop"; break;
+      case CookieChecker::Verdict::kAccept: name = "accept"; break;
+      case CookieChecker::Verdict::kCookieReply: name = "cookie_reply"; break;
+      case CookieChecker::Verdict::kRateLimited: name = "rate_limited"; break;
+    }
+    o.Set("verdict", Napi::String::New(env, name));
+    if (verdict == CookieChecker::Verdict::kCookieReply) o.Set("reply", Napi::Buffer<uint8_t>::Copy(env, reply, kCookieReplySize));
+    return o;
+  }
+
+  CookieChecker checker_;
+  RateLimiter limiter_;
+};
+
+class CookieGeneratorObject : public Napi::ObjectWrap<CookieGeneratorObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CookieGenerator",
+                       {InstanceMethod("addMacs", &CookieGeneratorObject::AddMacs),
+                        InstanceMethod("consumeReply", &CookieGeneratorObject::ConsumeReply),
+                        InstanceMethod("hasFreshCookie", &CookieGeneratorObject::HasFresh)});
+  }
+  // new CookieGenerator(remotePublicKey)
+  explicit CookieGeneratorObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CookieGeneratorObject>(info) {
+    Napi::Buffer<uint8_t> pub;
+    if (BufferArg(info, 0, "CookieGenerator", "remotePublicKey", kKeySize, &pub)) gen_.reset(new CookieGenerator(pub.Data()));
+  }
+
+ private:
+  // addMacs(message, nowMs?): mac1 (and mac2 with a fresh cookie) written into the message in place.
+  Napi::Value AddMacs(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> msg;
+    int64_t now;
+    if (!gen_ || !BufferArg(info, 0, "addMacs", "message", 0, &msg) || !NowArg(info, 1, "addMacs", &now)) {
+      return info.Env().Undefined();
+    }
+    if (!gen_->AddMacs(msg.Data(), msg.Length(), now)) {
+      Fail(info.Env(), "addMacs: not a handshake initiation or response", true);
+      return info.Env().Undefined();
+    }
+    return info.Env().Undefined();
+  }
+  Napi::Value ConsumeReply(const Napi::CallbackInfo& info) {
+    Napi::Buffer<uint8_t> msg;
+    int64_t now;
+    if (!gen_ || !BufferArg(info, 0, "consumeReply", "message", 0, &msg) || !NowArg(info, 1, "consumeReply", &now)) {
+      return info.Env().Undefined();
+    }
+    return Napi::Boolean::New(info.Env(), gen_->ConsumeReply(msg.Data(), msg.Length(), now));
+  }
+  Napi::Value HasFresh(const Napi::CallbackInfo& info) {
+    int64_t now;
+    if (!gen_ || !NowArg(info, 0, "hasFreshCookie", &now)) return info.Env().Undefined();
+    return Napi::Boolean::New(info.Env(), gen_->HasFreshCookie(now));
+  }
+  std::unique_ptr<CookieGenerator> gen_;
+};
+
+class RateLimiterObject : public Napi::ObjectWrap<RateLimiterObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "RateLimiter", {InstanceMethod("allow", &RateLimiterObject::Allow),
+                                            InstanceAccessor("size", &RateLimiterObject::Size, nullptr)});
+  }
+  // new RateLimiter(maxEntries?)
+  explicit RateLimiterObject(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<RateLimiterObject>(info),
+        limiter_(info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 65536) {}
+
+ private:
+  // allow(address, nowMs?)
+  Napi::Value Allow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      Fail(env, "allow: address must be a string");
+      return env.Undefined();
+    }
+    std::string addr = info[0].As<Napi::String>().Utf8Value();
+    int64_t now;
+    if (!NowArg(info, 1, "allow", &now)) return env.Undefined();
+    uint8_t ip[16];
+    if (inet_pton(AF_INET, addr.c_str(), ip) == 1) return Napi::Boolean::New(env, limiter_.Allow(ip, 4, now));
+    if (inet_pton(AF_INET6, addr.c_str(), ip) == 1) return Napi::Boolean::New(env, limiter_.Allow(ip, 16, now));
+    Fail(env, "allow: bad address \"" + addr + "\"", true);
+    return env.Undefined();
+  }
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(limiter_.Size())); }
+  RateLimiter limiter_;
+};
+
+Napi::Value MessageTypeJs(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> msg;
+  if (!BufferArg(info, 0, "messageType", "message", 0, &msg)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), MessageTypeOf(msg.Data(), msg.Length()));
+}
+
+Napi::Value MonotonicMs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(MonotonicNanos()) / 1e6);
+}
+
 }  // namespace
 
 Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports) {
@@ -344,6 +886,14 @@ Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports) {
   wg.Set("xaeadSeal", Napi::Function::New(env, XAeadSealJs, "xaeadSeal"));
   wg.Set("xaeadOpen", Napi::Function::New(env, XAeadOpenJs, "xaeadOpen"));
   wg.Set("Aead", AeadObject::Define(env));
+  wg.Set("Identity", IdentityObject::Define(env));
+  wg.Set("Initiation", InitiationObject::Define(env));
+  wg.Set("Handshake", HandshakeObject::Define(env));
+  wg.Set("CookieChecker", CookieCheckerObject::Define(env));
+  wg.Set("CookieGenerator", CookieGeneratorObject::Define(env));
+  wg.Set("RateLimiter", RateLimiterObject::Define(env));
+  wg.Set("messageType", Napi::Function::New(env, MessageTypeJs, "messageType"));
+  wg.Set("monotonicMs", Napi::Function::New(env, MonotonicMs, "monotonicMs"));
   exports.Set("wg", wg);
   return exports;
 }
