@@ -4,7 +4,7 @@
 
 function __tunauth_is_path
     switch "$argv[1]"
-        case 'passwd' 'probe' 'check'
+        case 'genkey' 'pubkey' 'genpsk' 'passwd' 'probe' 'check'
             return 0
     end
     return 1
@@ -12,7 +12,7 @@ end
 
 function __tunauth_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case 'probe --timeout'
+        case 'genkey -o' 'genkey --output' 'genpsk -o' 'genpsk --output' 'probe --timeout'
             return 0
     end
     return 1
@@ -52,11 +52,25 @@ function __tunauth_at
 end
 
 complete -c tunauth -f
+complete -c tunauth -n '__tunauth_at \'\' 0' -a 'genkey' -d 'generate a WireGuard private key'
+complete -c tunauth -n '__tunauth_at \'\' 0' -a 'pubkey' -d 'print the public key of a WireGuard private key'
+complete -c tunauth -n '__tunauth_at \'\' 0' -a 'genpsk' -d 'generate a WireGuard preshared key'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'passwd' -d 'set a session\'s secret (the VTun password)'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'probe' -d 'try the VTun handshake against a session\'s peer'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'check' -d 'find missing or unsafe secrets'
 complete -c tunauth -n '__tunauth_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
 complete -c tunauth -n '__tunauth_at \'\'' -l 'version' -d 'Show the version'
+complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'o' -l 'output' -x -d 'Write the key to this file (mode 0600, replaced atomically) instead of stdout'
+complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tunauth -n '__tunauth_at \'pubkey\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tunauth -n '__tunauth_at \'pubkey\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tunauth -n '__tunauth_at \'pubkey\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tunauth -n '__tunauth_at \'genpsk\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tunauth -n '__tunauth_at \'genpsk\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tunauth -n '__tunauth_at \'genpsk\'' -s 'o' -l 'output' -x -d 'Write the key to this file (mode 0600, replaced atomically) instead of stdout'
+complete -c tunauth -n '__tunauth_at \'genpsk\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tunauth -n '__tunauth_at \'passwd\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunauth -n '__tunauth_at \'passwd\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunauth -n '__tunauth_at \'passwd\'' -s 'h' -l 'help' -d 'Show the help of this command'
