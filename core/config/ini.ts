@@ -29,7 +29,13 @@ export interface IniDocument {
   problems: IniSyntaxProblem[];
 }
 
-export function parseIni(text: string): IniDocument {
+export interface IniOptions {
+  /** The sections this kind of file has, for the "empty section name" message. */
+  expectedSections?: string;
+}
+
+export function parseIni(text: string, options: IniOptions = {}): IniDocument {
+  const expectedSections = options.expectedSections ?? '[Session], [Device], [Route] or [Hooks]';
   const doc: IniDocument = { sections: [], orphans: [], problems: [] };
   let current: IniSection | null = null;
   const lines = text.split(/\r?\n/);
@@ -47,7 +53,7 @@ export function parseIni(text: string): IniDocument {
         return;
       }
       if (m[1] === '') {
-        doc.problems.push({ line, message: 'empty section name (expected [Session], [Device], [Route] or [Hooks])' });
+        doc.problems.push({ line, message: `empty section name (expected ${expectedSections})` });
       }
       current = { name: m[1]!, line, entries: [] };
       doc.sections.push(current);

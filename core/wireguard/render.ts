@@ -1,0 +1,60 @@
+// Text forms of WireGuard configuration:
+//  - renderShowconf: a device's state exactly as `wg showconf IFNAME` prints it (the format
+//    `wg setconf`/`wg syncconf` read back);
+//  - renderWgQuick: a parsed wg-quick file written back (SaveConfig, tools that edit sessions),
+//    tund's additions (PrivateKeyFile, PresharedKeyFile) included, comments not kept.
+import net from 'node:net';
+import type { KeySource, WgQuickConfig } from './conf.js';
+import { keyToBase64 } from './keys.js';
+import type { WgDeviceState, WgEndpoint } from './types.js';
+
+/** HOST:PORT, with brackets around IPv6 addresses ([2001:2::1]:51820). */
+export function formatEndpoint(e: WgEndpoint): string {
+  return net.isIPv6(e.host) ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+export function renderShowconf(state: WgDeviceState): string {
+  const lines = ['[Interface]'];
+  if (state.listenPort) lines.push(`ListenPort = ${state.listenPort}`);
+  if (state.fwMark) lines.push(`FwMark = 0x${state.fwMark.toString(16)}`);
+  if (state.privateKey) lines.push(`PrivateKey = ${keyToBase64(state.privateKey)}`);
+  lines.push('');
+  state.peers.forEach((p, i) => {
+    lines.push('[Peer]', `PublicKey = ${keyToBase64(p.publicKey)}`);
+    if (p.presharedKey && p.presharedKey.some((b) => b !== 0)) lines.push(`PresharedKey = ${keyToBase64(p.presharedKey)}`);
+    if (p.allowedIps.length > 0) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
+    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint)}`);
+    if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
+    if (i < state.peers.length - 1) lines.push('');
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+function keyLines(src: KeySource | null, inlineKey: string, fileKey: string): string[] {
+  if (!src) return [];
+  return src.kind === 'inline' ? [`${inlineKey} = ${keyToBase64(src.key)}`] : [`${fileKey} = ${src.path}`];
+}
+
+export function renderWgQuick(config: WgQuickConfig): string {
+  const i = config.interface;
+  const lines = ['[Interface]'];
+  lines.push(...keyLines(i.privateKey, 'PrivateKey', 'PrivateKeyFile'));
+  if (i.listenPort !== null) lines.push(`ListenPort = ${i.listenPort}`);
+  if (i.fwMark) lines.push(`FwMark = 0x${i.fwMark.toString(16)}`);
+  if (i.addresses.length) lines.push(`Address = ${i.addresses.join(', ')}`);
+  if (i.dns.length || i.dnsSearch.length) lines.push(`DNS = ${[...i.dns, ...i.dnsSearch].join(', ')}`);
+  if (i.mtu !== null) lines.push(`MTU = ${i.mtu}`);
+  if (i.table.kind !== 'auto') lines.push(`Table = ${i.table.kind === 'off' ? 'off' : i.table.table}`);
+  for (const [key, list] of [['PreUp', i.preUp], ['PostUp', i.postUp], ['PreDown', i.preDown], ['PostDown', i.postDown]] as const) {
+    for (const command of list) lines.push(`${key} = ${command}`);
+  }
+  if (i.saveConfig) lines.push('SaveConfig = true');
+  for (const p of config.peers) {
+    lines.push('', '[Peer]', `PublicKey = ${p.publicKey}`);
+    lines.push(...keyLines(p.presharedKey, 'PresharedKey', 'PresharedKeyFile'));
+    if (p.allowedIps.length) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
+    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint)}`);
+    if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
