@@ -2,10 +2,10 @@
 // by the session itself. A leftover socket of a crashed session is probed with a connect first (as
 // wireguard-go's UAPIOpen does) and only unlinked when nobody answers.
 // Protocol: core/status/protocol.ts.
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
+import { listenPrivateSocket, removeSocketFile } from '../unix-socket.js';
 import { describeState, type SessionSnapshot } from './types.js';
 import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 
@@ -22,36 +22,7 @@ export interface ControlServerOptions {
   historySize?: number;
 }
 
-/** What is at PATH: a live socket, a stale one (nobody listening), or nothing. */
-export async function probeSocket(socketPath: string, timeoutMs = 1000): Promise<'alive' | 'stale' | 'absent'> {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(socketPath);
-  } catch {
-    return 'absent';
-  }
-  if (!st.isSocket()) {
-    throw new TundError(`control socket: "${socketPath}" exists and is not a socket`, {
-      hint: 'remove it by hand if it is not needed',
-    });
-  }
-  return new Promise((resolve) => {
-    const sock = net.connect(socketPath);
-    const timer = setTimeout(() => {
-      sock.destroy();
-      resolve('alive'); // it accepted nothing in time, but something holds it: do not steal it
-    }, timeoutMs);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve('alive');
-    });
-    sock.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(error.code === 'ENOENT' ? 'absent' : 'stale');
-    });
-  });
-}
+export { probeSocket } from '../unix-socket.js';
 
 export function eventOf(s: SessionSnapshot): StateEvent {
   return {
@@ -86,28 +57,13 @@ export class ControlServer {
 
   /** Create the socket (mode 0600) at socketPath; fails if another live process holds it. */
   static async listen(socketPath: string, options: ControlServerOptions): Promise<ControlServer> {
-    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
-    const found = await probeSocket(socketPath);
-    if (found === 'alive') {
-      throw new TundError(`control socket: "${socketPath}" is in use: the session is already running`, {
-        hint: `see "tunctl status ${path.basename(socketPath, '.sock')}"`,
-      });
-    }
-    if (found === 'stale') fs.rmSync(socketPath, { force: true });
-    const server = net.createServer({ allowHalfOpen: false });
-    const oldMask = process.umask(0o177); // the socket is born 0600: no window where others may connect
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(oldMask);
-    }
-    fs.chmodSync(socketPath, 0o600);
+    const server = await listenPrivateSocket(socketPath, {
+      dirMode: 0o755,
+      inUse: (p) =>
+        new TundError(`control socket: "${p}" is in use: the session is already running`, {
+          hint: `see "tunctl status ${path.basename(p, '.sock')}"`,
+        }),
+    });
     server.unref(); // the control socket never keeps a session alive by itself
     const control = new ControlServer(socketPath, server, options);
     control.record(eventOf(options.snapshot()));
@@ -195,11 +151,7 @@ export class ControlServer {
     this.closed = true;
     for (const c of this.clients) c.destroy();
     this.server.close();
-    try {
-      // net.Server.close() unlinks the path itself on Linux; make sure, without touching a successor's
-      if (fs.lstatSync(this.socketPath).isSocket()) fs.rmSync(this.socketPath, { force: true });
-    } catch {
-      /* gone already */
-    }
+    // net.Server.close() unlinks the path itself on Linux; make sure, without touching a successor's
+    removeSocketFile(this.socketPath);
   }
 }
