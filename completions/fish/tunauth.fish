@@ -12,7 +12,7 @@ end
 
 function __tunauth_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case 'genkey -o' 'genkey --output' 'genpsk -o' 'genpsk --output' 'probe --timeout'
+        case 'genkey -o' 'genkey --output' 'genpsk -o' 'genpsk --output' 'probe --timeout' 'probe --peer'
             return 0
     end
     return 1
@@ -56,7 +56,7 @@ complete -c tunauth -n '__tunauth_at \'\' 0' -a 'genkey' -d 'generate a WireGuar
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'pubkey' -d 'print the public key of a WireGuard private key'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'genpsk' -d 'generate a WireGuard preshared key'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'passwd' -d 'set a session\'s secret (the VTun password)'
-complete -c tunauth -n '__tunauth_at \'\' 0' -a 'probe' -d 'try the VTun handshake against a session\'s peer'
+complete -c tunauth -n '__tunauth_at \'\' 0' -a 'probe' -d 'try the handshake against a session\'s peer'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'check' -d 'find missing or unsafe secrets'
 complete -c tunauth -n '__tunauth_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
 complete -c tunauth -n '__tunauth_at \'\'' -l 'version' -d 'Show the version'
@@ -78,7 +78,8 @@ complete -c tunauth -n '__tunauth_at \'passwd\' 0' -a '(command tunctl __complet
 complete -c tunauth -n '__tunauth_at \'probe\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunauth -n '__tunauth_at \'probe\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunauth -n '__tunauth_at \'probe\'' -l 'json' -d 'Print the result as one JSON document'
-complete -c tunauth -n '__tunauth_at \'probe\'' -l 'timeout' -x -d 'Seconds to wait for the connection and for each server message (default: [Session] Timeout)'
+complete -c tunauth -n '__tunauth_at \'probe\'' -l 'timeout' -x -d 'Seconds to wait: VTun, for the connection and each server message (default: [Session] Timeout); WireGuard, for an answer (default: 5)'
+complete -c tunauth -n '__tunauth_at \'probe\'' -l 'peer' -x -d 'WireGuard: probe only the [Peer] with this public key (base64)'
 complete -c tunauth -n '__tunauth_at \'probe\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tunauth -n '__tunauth_at \'probe\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
 complete -c tunauth -n '__tunauth_at \'check\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
