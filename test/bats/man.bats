@@ -29,13 +29,14 @@ missing_from_page() {
   done < <(jq -r '.[].options[].definition | split(" ")[0] | split(",")[]' <<<"$defs" | sort -u)
 }
 
-# missing_keys PAGE: each "[Section] Key" the parser accepts that PAGE does not mention in the
-# part of the page about that section (the subsection headed "[Section]").
+# missing_keys PAGE [MODULE FUNCTION]: each "[Section] Key" the parser accepts (FUNCTION of MODULE
+# under dist/, default core/config knownKeys) that PAGE does not mention in the part of the page
+# about that section (the subsection headed "[Section]").
 missing_keys() {
-  local page=$1 keys
+  local page=$1 module=${2:-core/config/index.js} fn=${3:-knownKeys} keys
   keys=$(cd "$PROJECT_ROOT" && node --input-type=module -e \
-    'const m = await import("./dist/core/config/index.js"); const k = m.knownKeys(); for (const s of Object.keys(k)) for (const key of k[s]) console.log(s + " " + key)')
-  [ -n "$keys" ] || { echo "no keys from core/config knownKeys()"; return; }
+    "const m = await import('./dist/$module'); const k = m.$fn(); for (const s of Object.keys(k)) for (const key of k[s]) console.log(s + ' ' + key)")
+  [ -n "$keys" ] || { echo "no keys from $module $fn()"; return; }
   page_text "$page" | awk -v keys="$keys" '
     BEGIN { n = split(keys, lines, "\n") }
     /^   \[[A-Za-z]+\][[:space:]]*$/ { s = $1; gsub(/[\[\]]/, "", s); section = s; next }
@@ -121,4 +122,13 @@ missing_keys() {
   sed -i -e 's/\bMTU\b/M_T_U/g' "$BATS_TEST_TMPDIR/tund.conf.5"
   run missing_keys "$BATS_TEST_TMPDIR/tund.conf.5"
   assert_line 'key: [Device] MTU'
+}
+
+@test "drift: tund.conf(5) documents every wg-quick key the WireGuard parser accepts, under [Interface] and [Peer]" {
+  run missing_keys "$PROJECT_ROOT/man/tund.conf.5" core/wireguard/conf.js wgQuickKeys
+  assert_success
+  assert_output ''
+  sed -e 's/PersistentKeepalive/Persistent_Keepalive/g' "$PROJECT_ROOT/man/tund.conf.5" >"$BATS_TEST_TMPDIR/tund.conf.5"
+  run missing_keys "$BATS_TEST_TMPDIR/tund.conf.5" core/wireguard/conf.js wgQuickKeys
+  assert_line 'key: [Peer] PersistentKeepalive'
 }
