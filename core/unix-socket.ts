@@ -74,3 +74,43 @@ export function removeSocketFile(socketPath: string): void {
     /* gone already */
   }
 }
+
+/**
+ * The connections of a listening private socket: each new one (utf8, destroyed on error) goes to
+ * onConnection while open; close() ends them all, stops listening and removes the socket file.
+ */
+export class SocketConnections {
+  private readonly clients = new Set<net.Socket>();
+  private closed = false;
+
+  constructor(
+    readonly socketPath: string,
+    private readonly server: net.Server,
+    onConnection: (sock: net.Socket) => void,
+  ) {
+    server.on('connection', (sock: net.Socket) => {
+      if (this.closed) {
+        sock.destroy();
+        return;
+      }
+      this.clients.add(sock);
+      sock.setEncoding('utf8');
+      sock.on('error', () => sock.destroy());
+      sock.on('close', () => this.clients.delete(sock));
+      onConnection(sock);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.clients) c.destroy();
+    this.server.close();
+    // net.Server.close() unlinks the path itself on Linux; make sure, without touching a successor's
+    removeSocketFile(this.socketPath);
+  }
+}

@@ -23,8 +23,17 @@ export interface LoadedConfig {
   warnings: ConfigProblem[];
 }
 
-/** Reads and validates FILE as session NAME (NAME defaults to the file stem). */
-export async function loadSessionConfigFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<LoadedConfig> {
+export interface ConfigText {
+  text: string;
+  /** "readable or writable by group/others" when the mode is looser than 0600 (a warning). */
+  modeWarning: ConfigProblem | null;
+}
+
+/**
+ * Reads a session file as text (any protocol's): a regular file, readable, with a warning when
+ * group or others may read or write it. Problems are ConfigFailure (78) naming the file.
+ */
+export async function readConfigText(file: string): Promise<ConfigText> {
   let text: string;
   let mode: number;
   try {
@@ -48,11 +57,18 @@ export async function loadSessionConfigFile(file: string, name = path.basename(f
     }
     throw new ConfigFailure([{ file, line: 0, message: `cannot read the file (${code ?? String(error)})` }]);
   }
+  const modeWarning =
+    (mode & 0o077) !== 0
+      ? { file, line: 0, message: `readable or writable by group/others (mode ${octal(mode)}; expected 0600: run "chmod 600 ${file}")` }
+      : null;
+  return { text, modeWarning };
+}
+
+/** Reads and validates FILE as session NAME (NAME defaults to the file stem). */
+export async function loadSessionConfigFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<LoadedConfig> {
+  const { text, modeWarning } = await readConfigText(file);
   const result = parseSessionConfig(text, file, name);
-  const warnings: ConfigProblem[] = [];
-  if ((mode & 0o077) !== 0) {
-    warnings.push({ file, line: 0, message: `readable or writable by group/others (mode ${octal(mode)}; expected 0600: run "chmod 600 ${file}")` });
-  }
+  const warnings: ConfigProblem[] = modeWarning ? [modeWarning] : [];
   warnings.push(...result.warnings);
   if (!result.config) throw new ConfigLoadFailure(result.problems, warnings);
   return { config: result.config, warnings };
@@ -101,7 +117,7 @@ export async function locateSecret(config: SessionConfig): Promise<SecretLocatio
   return { file: config.session.secretFile, credential: false };
 }
 
-function octal(mode: number): string {
+export function octal(mode: number): string {
   return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { nameProblem } from '../names.js';
 import { parseIni, type IniEntry } from './ini.js';
-import { closest } from './suggest.js';
+import { closest, unknownKeyMessage } from './suggest.js';
 import type { Compression, DeviceMode, Keepalive, MultiPolicy, PersistPolicy, Role, SessionConfig, Transport, VtunCipherName } from './types.js';
 import {
   DEFAULT_PORT, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
@@ -129,15 +129,11 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
     const specs = SECTIONS[section]!;
     const spec = specs.find((k) => k.name.toLowerCase() === entry.key.toLowerCase());
     if (!spec) {
-      const home = sectionOf(entry.key);
-      if (home) {
-        problem(entry.line, `key ${JSON.stringify(entry.key)} does not belong in [${section}] (it is a [${home}] key)`);
-      } else {
-        const guess = closest(entry.key, specs.map((k) => k.name));
-        const elsewhere = guess ? undefined : closest(entry.key, Object.values(SECTIONS).flat().map((k) => k.name));
-        const hint = guess ? `did you mean "${guess}"?` : elsewhere ? `did you mean "${elsewhere}" in [${sectionOf(elsewhere)}]?` : `expected one of ${specs.map((k) => k.name).join(', ')}`;
-        problem(entry.line, `unknown key ${JSON.stringify(entry.key)} in [${section}] (${hint})`);
-      }
+      const elsewhere = (key: string) => {
+        const other = closest(key, Object.values(SECTIONS).flat().map((k) => k.name));
+        return other ? { key: other, section: sectionOf(other)! } : undefined;
+      };
+      problem(entry.line, unknownKeyMessage(entry.key, section, specs.map((k) => k.name), sectionOf(entry.key), elsewhere));
       return;
     }
     const values = into.get(spec.name) ?? [];

@@ -36,3 +36,22 @@ export function closest(word: string, candidates: readonly string[]): string | u
   const prefix = Math.min(w.length, b.length) >= 3 && (b.startsWith(w) || w.startsWith(b));
   return bestDistance <= limit || prefix ? best : undefined;
 }
+
+/**
+ * The problem with a key that `section` does not have: it belongs in another section (`home`),
+ * or the closest key of this section, or a close key of another section (`elsewhere`, when given
+ * and nothing here is close), or the list of this section's keys.
+ */
+export function unknownKeyMessage(
+  key: string,
+  section: string,
+  known: readonly string[],
+  home: string | undefined,
+  elsewhere?: (key: string) => { key: string; section: string } | undefined,
+): string {
+  if (home) return `key ${JSON.stringify(key)} does not belong in [${section}] (it is a [${home}] key)`;
+  const guess = closest(key, known);
+  const other = guess ? undefined : elsewhere?.(key);
+  const hint = guess ? `did you mean "${guess}"?` : other ? `did you mean "${other.key}" in [${other.section}]?` : `expected one of ${known.join(', ')}`;
+  return `unknown key ${JSON.stringify(key)} in [${section}] (${hint})`;
+}

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
-import { listenPrivateSocket, removeSocketFile } from '../unix-socket.js';
+import { listenPrivateSocket, SocketConnections } from '../unix-socket.js';
 import { describeState, type SessionSnapshot } from './types.js';
 import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 
@@ -40,19 +40,18 @@ function sameEvent(a: StateEvent, b: StateEvent): boolean {
 }
 
 export class ControlServer {
-  private readonly clients = new Set<net.Socket>();
   private readonly watchers = new Set<net.Socket>();
   private readonly history: StateEvent[] = [];
   private readonly historySize: number;
-  private closed = false;
+  private readonly connections: SocketConnections;
 
   private constructor(
     readonly socketPath: string,
-    private readonly server: net.Server,
+    server: net.Server,
     private readonly options: ControlServerOptions,
   ) {
     this.historySize = options.historySize ?? 64;
-    server.on('connection', (sock) => this.accept(sock));
+    this.connections = new SocketConnections(socketPath, server, (sock) => this.accept(sock));
   }
 
   /** Create the socket (mode 0600) at socketPath; fails if another live process holds it. */
@@ -96,12 +95,6 @@ export class ControlServer {
   }
 
   private accept(sock: net.Socket): void {
-    if (this.closed) {
-      sock.destroy();
-      return;
-    }
-    this.clients.add(sock);
-    sock.setEncoding('utf8');
     const reply = (r: ControlReply) => {
       if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
     };
@@ -138,20 +131,11 @@ export class ControlServer {
       }
     });
     sock.on('data', onLine);
-    sock.on('error', () => sock.destroy());
-    sock.on('close', () => {
-      this.clients.delete(sock);
-      this.watchers.delete(sock);
-    });
+    sock.on('close', () => this.watchers.delete(sock));
   }
 
   /** Close every connection, stop listening and remove the socket file (only if it is still ours). */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const c of this.clients) c.destroy();
-    this.server.close();
-    // net.Server.close() unlinks the path itself on Linux; make sure, without touching a successor's
-    removeSocketFile(this.socketPath);
+    this.connections.close();
   }
 }

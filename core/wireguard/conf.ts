@@ -12,9 +12,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
-import { ConfigLoadFailure } from '../config/load.js';
+import { ConfigLoadFailure, octal, readConfigText } from '../config/load.js';
 import { parseIni, type IniEntry } from '../config/ini.js';
-import { closest } from '../config/suggest.js';
+import { closest, unknownKeyMessage } from '../config/suggest.js';
 import { isHostname, parseBool, parseInteger, parsePrefix, type Parsed, type ParsedCidr } from '../config/values.js';
 import { parseEndpoint } from '../net.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
@@ -289,13 +289,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
     const specs = SPECS[section];
     const spec = specs.find((k) => k.name.toLowerCase() === entry.key.toLowerCase());
     if (!spec) {
-      const home = homeOf(entry.key);
-      if (home) {
-        problem(entry.line, `key ${JSON.stringify(entry.key)} does not belong in [${section}] (it is a [${home}] key)`);
-      } else {
-        const guess = closest(entry.key, specs.map((k) => k.name));
-        problem(entry.line, `unknown key ${JSON.stringify(entry.key)} in [${section}] (${guess ? `did you mean "${guess}"?` : `expected one of ${specs.map((k) => k.name).join(', ')}`})`);
-      }
+      problem(entry.line, unknownKeyMessage(entry.key, section, specs.map((k) => k.name), homeOf(entry.key)));
       return;
     }
     const value = entry.value;
@@ -410,34 +404,12 @@ function keySource(c: Collected, inlineKey: string, fileKey: string): KeySource 
 
 // ---- files
 
-function octal(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-}
-
 /** Reads and validates a wg-quick file as session NAME (default: the file stem). */
 export async function loadWgQuickFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<{ config: WgQuickConfig; warnings: ConfigProblem[] }> {
-  let text: string;
-  let mode: number;
-  try {
-    const handle = await fs.open(file, 'r');
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw new ConfigFailure([{ file, line: 0, message: 'not a regular file' }]);
-      mode = st.mode;
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (error instanceof ConfigFailure) throw error;
-    const code = errnoOf(error);
-    if (code === 'ENOENT') throw new ConfigFailure([{ file, line: 0, message: 'no such file' }]);
-    throw new ConfigFailure([{ file, line: 0, message: `cannot read the file (${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(error))})` }]);
-  }
+  const { text, modeWarning } = await readConfigText(file);
   const result = parseWgQuick(text, file, name);
-  const warnings: ConfigProblem[] = [];
   // a file with an inline PrivateKey must not be readable by others (wg-quick warns the same way)
-  if ((mode & 0o077) !== 0) warnings.push({ file, line: 0, message: `readable or writable by group/others (mode ${octal(mode)}; expected 0600: run "chmod 600 ${file}")` });
+  const warnings: ConfigProblem[] = modeWarning ? [modeWarning] : [];
   warnings.push(...result.warnings);
   if (!result.config) throw new ConfigLoadFailure(result.problems, warnings);
   return { config: result.config, warnings };

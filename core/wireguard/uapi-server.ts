@@ -6,7 +6,7 @@
 import type net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
-import { listenPrivateSocket, removeSocketFile } from '../unix-socket.js';
+import { listenPrivateSocket, SocketConnections } from '../unix-socket.js';
 import { EIO, encodeErrno, encodeGetResponse, nextRequest, parseSetRequest, type UapiProvider } from './uapi.js';
 
 export const UAPI_DIR = '/run/wireguard';
@@ -25,15 +25,14 @@ export interface UapiServerOptions {
 }
 
 export class UapiServer {
-  private readonly clients = new Set<net.Socket>();
-  private closed = false;
+  private readonly connections: SocketConnections;
 
   private constructor(
     readonly socketPath: string,
-    private readonly server: net.Server,
+    server: net.Server,
     private readonly options: UapiServerOptions,
   ) {
-    server.on('connection', (sock) => this.accept(sock));
+    this.connections = new SocketConnections(socketPath, server, (sock) => this.accept(sock));
   }
 
   static async listen(options: UapiServerOptions): Promise<UapiServer> {
@@ -50,12 +49,6 @@ export class UapiServer {
   }
 
   private accept(sock: net.Socket): void {
-    if (this.closed) {
-      sock.destroy();
-      return;
-    }
-    this.clients.add(sock);
-    sock.setEncoding('utf8');
     let input = '';
     let busy = false;
     const log = (m: string) => this.options.log?.(`uapi: ${m}`);
@@ -92,8 +85,6 @@ export class UapiServer {
       }
       void pump();
     });
-    sock.on('error', () => sock.destroy());
-    sock.on('close', () => this.clients.delete(sock));
   }
 
   private async answer(request: { kind: 'get' } | { kind: 'set'; lines: string[] }, log: (m: string) => void): Promise<string> {
@@ -115,10 +106,6 @@ export class UapiServer {
 
   /** Close every connection, stop listening and remove the socket file. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const c of this.clients) c.destroy();
-    this.server.close();
-    removeSocketFile(this.socketPath);
+    this.connections.close();
   }
 }

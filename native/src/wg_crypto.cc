@@ -398,30 +398,27 @@ void HChaCha20(const uint8_t key[kKeySize], const uint8_t nonce[kHChaChaNonceSiz
 }
 
 namespace {
-void XSubkeyAndNonce(const uint8_t key[kKeySize], const uint8_t xnonce[kXNonceSize], uint8_t subkey[kKeySize],
-                     uint8_t nonce[kNonceSize]) {
+// ChaCha20-Poly1305 under HChaCha20(key, xnonce[0:16]) with nonce 00000000 || xnonce[16:24].
+bool XAead(bool seal, const uint8_t key[kKeySize], const uint8_t xnonce[kXNonceSize], const uint8_t* aad,
+           size_t aadLen, const uint8_t* in, size_t len, uint8_t* out) {
+  uint8_t subkey[kKeySize], nonce[kNonceSize];
   HChaCha20(key, xnonce, subkey);
   memset(nonce, 0, 4);
   memcpy(nonce + 4, xnonce + 16, 8);
+  bool ok = (seal ? AeadSeal : AeadOpen)(subkey, nonce, aad, aadLen, in, len, out);
+  Wipe(subkey, sizeof subkey);
+  return ok;
 }
 }  // namespace
 
 bool XAeadSeal(const uint8_t key[kKeySize], const uint8_t xnonce[kXNonceSize], const uint8_t* aad, size_t aadLen,
                const uint8_t* in, size_t len, uint8_t* out) {
-  uint8_t subkey[kKeySize], nonce[kNonceSize];
-  XSubkeyAndNonce(key, xnonce, subkey, nonce);
-  bool ok = AeadSeal(subkey, nonce, aad, aadLen, in, len, out);
-  Wipe(subkey, sizeof subkey);
-  return ok;
+  return XAead(true, key, xnonce, aad, aadLen, in, len, out);
 }
 
 bool XAeadOpen(const uint8_t key[kKeySize], const uint8_t xnonce[kXNonceSize], const uint8_t* aad, size_t aadLen,
                const uint8_t* in, size_t len, uint8_t* out) {
-  uint8_t subkey[kKeySize], nonce[kNonceSize];
-  XSubkeyAndNonce(key, xnonce, subkey, nonce);
-  bool ok = AeadOpen(subkey, nonce, aad, aadLen, in, len, out);
-  Wipe(subkey, sizeof subkey);
-  return ok;
+  return XAead(false, key, xnonce, aad, aadLen, in, len, out);
 }
 
 }  // namespace wg

@@ -16,7 +16,7 @@ setup() {
   T_PUB=$(wg_pub "$T_KEY")
 }
 teardown() {
-  for f in "$BATS_TEST_TMPDIR"/*.log; do [[ -f $f ]] && { echo "---- $f"; tail -n 30 "$f"; }; done
+  show_logs
   common_teardown
 }
 
@@ -24,6 +24,20 @@ peer() { ip netns exec "$NS_T" node "$PROJECT_ROOT/test/helpers/wg-peer.mjs" "$@
 
 # event NAME : the JSON lines of the helper's output with that event
 event() { jq -c "select(.event == \"$1\")" <<<"$output"; }
+
+# respond_to_ping PORT PING_WAIT [helper options...] : the helper answers on PORT, wireguard-go
+# pings through its device (which starts the handshake); output = the helper's events
+respond_to_ping() {
+  local port=$1 wait=$2; shift 2
+  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:$port"
+  spawn_bg "$BATS_TEST_TMPDIR/peer.out" ip netns exec "$NS_T" node "$PROJECT_ROOT/test/helpers/wg-peer.mjs" \
+    respond --key "$T_KEY" --peer "$(wg_pub "$WG_G_KEY")" --bind "$WG_T_ADDR:$port" --timeout 30 "$@" >/dev/null
+  wait_for 10 grep -q '"listening"' "$BATS_TEST_TMPDIR/peer.out"
+  wg_in "$HOLDER_G" ping -c 1 -W "$wait" "$WG_T_TUN" || return 1
+  wait_for 10 grep -q '"done"' "$BATS_TEST_TMPDIR/peer.out"
+  output=$(cat "$BATS_TEST_TMPDIR/peer.out")
+  echo "$output"
+}
 
 @test "tund side initiates: wireguard-go answers, shows the handshake and the bytes, the echo reply decrypts" {
   wg_go_peer wgt0 "$T_PUB"
@@ -44,16 +58,7 @@ event() { jq -c "select(.event == \"$1\")" <<<"$output"; }
 }
 
 @test "wireguard-go initiates: the helper responds, decrypts its echo request and answers it (ping succeeds)" {
-  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:40002"
-  local pid
-  pid=$(spawn_bg "$BATS_TEST_TMPDIR/peer.out" ip netns exec "$NS_T" node "$PROJECT_ROOT/test/helpers/wg-peer.mjs" \
-    respond --key "$T_KEY" --peer "$(wg_pub "$WG_G_KEY")" --bind "$WG_T_ADDR:40002" --timeout 20)
-  wait_for 10 grep -q '"listening"' "$BATS_TEST_TMPDIR/peer.out"
-  run wg_in "$HOLDER_G" ping -c 1 -W 10 "$WG_T_TUN"
-  assert_success
-  wait_for 10 grep -q '"done"' "$BATS_TEST_TMPDIR/peer.out"
-  output=$(cat "$BATS_TEST_TMPDIR/peer.out")
-  echo "$output"
+  respond_to_ping 40002 10
   assert_equal "$(event initiation_received | head -1 | jq -r .verdict)" accept
   assert_equal "$(event keypair | jq -r .initiator)" false
   assert_equal "$(event echo_request | jq -r .src)" "$WG_G_TUN"
@@ -61,16 +66,8 @@ event() { jq -c "select(.event == \"$1\")" <<<"$output"; }
 }
 
 @test "under load: wireguard-go's initiation gets a cookie reply, its retry carries a valid mac2 and completes" {
-  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:40003"
-  spawn_bg "$BATS_TEST_TMPDIR/peer.out" ip netns exec "$NS_T" node "$PROJECT_ROOT/test/helpers/wg-peer.mjs" \
-    respond --key "$T_KEY" --peer "$(wg_pub "$WG_G_KEY")" --bind "$WG_T_ADDR:40003" --under-load --timeout 30 >/dev/null
-  wait_for 10 grep -q '"listening"' "$BATS_TEST_TMPDIR/peer.out"
   # the first initiation is refused with a cookie; wireguard-go retries after REKEY_TIMEOUT (5 s)
-  run wg_in "$HOLDER_G" ping -c 1 -W 20 "$WG_T_TUN"
-  assert_success
-  wait_for 10 grep -q '"done"' "$BATS_TEST_TMPDIR/peer.out"
-  output=$(cat "$BATS_TEST_TMPDIR/peer.out")
-  echo "$output"
+  respond_to_ping 40003 20 --under-load
   local first last
   first=$(event initiation_received | head -1)
   last=$(event initiation_received | tail -1)

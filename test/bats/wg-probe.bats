@@ -16,7 +16,7 @@ setup() {
   G_PUB=$(wg_pub "$WG_G_KEY")
 }
 teardown() {
-  for f in "$BATS_TEST_TMPDIR"/*.log; do [[ -f $f ]] && { echo "---- $f"; tail -n 20 "$f"; }; done
+  show_logs
   common_teardown
 }
 

@@ -18,7 +18,7 @@ setup() {
   PEER2=$(wg genkey | wg pubkey)
 }
 teardown() {
-  for f in "$BATS_TEST_TMPDIR"/*.log; do [[ -f $f ]] && { echo "---- $f"; tail -n 30 "$f"; }; done
+  show_logs
   common_teardown
 }
 

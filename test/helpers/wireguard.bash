@@ -73,3 +73,10 @@ wg_go_peer() {
 
 # wg_show_field IFNAME FIELD : the value column of `wg show IFNAME FIELD` for the single peer.
 wg_show_field() { wg_in "$HOLDER_G" wg show "$1" "$2" | awk -F'\t' 'NR==1 {print $2}'; }
+
+# show_logs : the tail of every log of the test (bats prints it when the test failed)
+show_logs() {
+  local f
+  for f in "$BATS_TEST_TMPDIR"/*.log; do [[ -f $f ]] && { echo "---- $f"; tail -n 30 "$f"; }; done
+  return 0
+}
