@@ -1,5 +1,5 @@
 // The native VTun module chain (native/src/vtun_codec.cc through the addon's VtunCodec): the
-// captured vtund sessions of ../shared/interop/vectors decode frame by frame, deterministic modes
+// captured vtund sessions of test/fixtures/vtun-vectors decode frame by frame, deterministic modes
 // re-encode to the exact wire bytes, every cipher x compression round-trips, padding and
 // resynchronisation follow the spec (sections 9, 10), and bad input is refused.
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { native, type CompressionSpec, type NativeVtunCodec } from '../../native
 
 const addon = native();
 
-// dist/test/unit -> project root -> ../shared/interop/vectors
+// The capture vectors are test data of this repository (test/fixtures/vtun-vectors/README.md).
 const here = path.dirname(fileURLToPath(import.meta.url));
 function projectRoot(): string {
   let dir = here;
@@ -22,7 +22,20 @@ function projectRoot(): string {
   }
   return path.resolve(here, '..', '..', '..');
 }
-const VECTORS = path.resolve(projectRoot(), '..', 'shared', 'interop', 'vectors');
+const VECTORS = path.join(projectRoot(), 'test', 'fixtures', 'vtun-vectors');
+// The ten captures, by name: a missing or renamed file fails the tests below instead of shrinking them.
+const VECTOR_NAMES = [
+  'v01-tcp-tun-plain',
+  'v02-bf128ecb',
+  'v03-oldblowfish',
+  'v04-aes128cbc',
+  'v05-aes256ecb',
+  'v06-lzo',
+  'v07-zlib',
+  'v08-udp-tun',
+  'v09-tcp-ether',
+  'v10-udp-lzo-aes128cbc',
+];
 const PASSWORD = Buffer.from('interop-pw');
 
 interface VectorFrame {
@@ -47,15 +60,16 @@ const keyFor = (cipher: number, password = PASSWORD): Buffer => {
 const codec = (compression: CompressionSpec, cipher: number): NativeVtunCodec =>
   new addon.VtunCodec({ compression, cipher, key: keyFor(cipher) });
 
+// Throws (the test fails) when a vector file is missing or unreadable: the vectors are part of the
+// repository, so their absence is a broken checkout, never a reason to skip.
 function loadVectors(): Vector[] {
-  return fs
-    .readdirSync(VECTORS)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(VECTORS, f), 'utf8')) as Vector);
+  return VECTOR_NAMES.map((name) => {
+    const file = path.join(VECTORS, `${name}.json`);
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as Vector;
+    assert.equal(v.meta.name, name, `${file}: meta.name`);
+    return v;
+  });
 }
-const haveVectors = fs.existsSync(VECTORS);
-const skipVectors = haveVectors ? false : `test vectors not found at ${VECTORS}`;
 
 function vectorCodec(v: Vector): NativeVtunCodec {
   const compression: CompressionSpec =
@@ -73,7 +87,12 @@ test('vtunKey derives the keys of spec 10.1', () => {
   assert.throws(() => addon.vtunKey(PASSWORD, 24 as 16), RangeError);
 });
 
-test('every captured data frame of every vector decodes to its plaintext, in order', { skip: skipVectors }, () => {
+test('the ten capture vectors are in test/fixtures/vtun-vectors (decoded JSON and raw pcap)', () => {
+  const missing = VECTOR_NAMES.flatMap((n) => [`${n}.json`, `${n}.pcap`]).filter((f) => !fs.existsSync(path.join(VECTORS, f)));
+  assert.deepEqual(missing, [], `missing in ${VECTORS}`);
+});
+
+test('every captured data frame of every vector decodes to its plaintext, in order', () => {
   const vectors = loadVectors();
   assert.ok(vectors.length >= 10, `expected the 10 vectors, found ${vectors.length}`);
   let checked = 0;
@@ -94,7 +113,7 @@ test('every captured data frame of every vector decodes to its plaintext, in ord
   assert.ok(checked >= 40, `only ${checked} frames checked`);
 });
 
-test('deterministic modes re-encode the captured plaintext to the exact wire bytes', { skip: skipVectors }, () => {
+test('deterministic modes re-encode the captured plaintext to the exact wire bytes', () => {
   // none, LZO (same liblzo2 as vtund), legacy Blowfish, Blowfish/AES ECB when no random pad block.
   let checked = 0;
   for (const v of loadVectors()) {
@@ -114,7 +133,7 @@ test('deterministic modes re-encode the captured plaintext to the exact wire byt
   assert.ok(checked >= 20, `only ${checked} frames checked`);
 });
 
-test('zlib: one deflate stream per direction, sync-flushed frames (V7 shape)', { skip: skipVectors }, () => {
+test('zlib: one deflate stream per direction, sync-flushed frames (V7 shape)', () => {
   const v = loadVectors().find((x) => x.flags.zlib !== null)!;
   const plains = v.frames.filter((f) => f.dir === 'C->S' && f.plain_hex).map((f) => Buffer.from(f.plain_hex!, 'hex'));
   const tx = codec({ kind: 'zlib', level: 1 }, 0);

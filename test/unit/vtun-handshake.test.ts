@@ -1,5 +1,5 @@
 // VTun authentication phase against the spec's worked examples (vtun-protocol.md 3.5, 3.6, 4) and
-// the captured exchange V1 (/work/shared/interop/vectors/v01-tcp-tun-plain.json, copied below).
+// the captured exchange V1 (test/fixtures/vtun-vectors/v01-tcp-tun-plain.json, copied below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
