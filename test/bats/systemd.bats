@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tund under a real systemd (../shared/systemd-sandbox): `make install PREFIX=/usr/local` inside the
+# tund under a real systemd (test/helpers/systemd-sandbox.sh): `make install PREFIX=/usr/local` inside the
 # sandbox, then the units as a user runs them: tund.socket (Accept=yes, inetd style) serving
 # clients started as tund@NAME.service, sd_notify STATUS=, tunctl status/wait against the control
 # sockets, clean stop (routes gone), watchdog restart of a hung event loop, exit 78 without

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tunroute's DNS backends under a real systemd (../shared/systemd-sandbox): one sandbox runs
+# tunroute's DNS backends under a real systemd (test/helpers/systemd-sandbox.sh): one sandbox runs
 # systemd-resolved, the other has Debian's resolvconf. Neither package is installed on the host
 # (their postinst rewrites /etc/resolv.conf): the .debs are downloaded once into
 # /var/cache/tund-test/ and installed with dpkg *inside* the sandboxes, whose root is a throw-away
@@ -8,7 +8,7 @@
 bats_require_minimum_version 1.5.0
 load ../helpers/common
 
-SB=${SYSTEMD_SANDBOX:-$TUND_SHARED_DIR/systemd-sandbox/systemd-sandbox.sh}
+SB=$PROJECT_ROOT/test/helpers/systemd-sandbox.sh
 DEB_CACHE=/var/cache/tund-test
 
 fetch_debs() {
@@ -21,18 +21,18 @@ fetch_debs() {
 }
 
 # sb NAME CMD...: run CMD inside sandbox NAME
-sb() { local name=$1; shift; SANDBOX_NAME=$name "$SB" exec "$@"; }
+sb() { local name=$1; shift; "$SB" exec "$name" "$@"; }
 
 start_sandbox() { # start_sandbox NAME PACKAGE
   local name=$1 pkg=$2
-  SANDBOX_NAME=$name SANDBOX_BIND="/tmp $PROJECT_ROOT" "$SB" start >&2 || return 1
+  "$SB" start "$name" /tmp "$PROJECT_ROOT" >&2 || return 1
   sb "$name" sh -c "DEBIAN_FRONTEND=noninteractive dpkg -i --force-depends $DEB_CACHE/${pkg}_*.deb" >&2 || return 1
   sb "$name" sh -c 'ip tuntap add dev tr0 mode tun && ip addr add 198.18.100.2/24 dev tr0 && ip link set tr0 up' >&2 || return 1
 }
 
 setup_file() {
-  # A missing sandbox is a broken test set-up, not a reason to skip: fail in setup().
-  [[ -x $SB ]] || { export SETUP_FAILURE="no systemd sandbox at $SB (shared/ must be beside the clone, or set TUND_SHARED_DIR)"; return 0; }
+  # A sandbox that cannot run is a broken test set-up, not a reason to skip: fail in setup().
+  [[ -x /lib/systemd/systemd ]] || { export SETUP_FAILURE="the systemd sandbox needs systemd installed (apt-get install systemd)"; return 0; }
   fetch_debs || { export SKIP_REASON="cannot download systemd-resolved/resolvconf .debs (no apt network and nothing in $DEB_CACHE)"; return 0; }
   export SB_RESOLVED="trdns$$r" SB_RESOLVCONF="trdns$$c"
   export HOST_RESOLV_SUM
@@ -43,8 +43,8 @@ setup_file() {
 }
 
 teardown_file() {
-  [[ -n ${SB_RESOLVED:-} ]] && SANDBOX_NAME=$SB_RESOLVED "$SB" stop >&2
-  [[ -n ${SB_RESOLVCONF:-} ]] && SANDBOX_NAME=$SB_RESOLVCONF "$SB" stop >&2
+  [[ -n ${SB_RESOLVED:-} ]] && "$SB" stop "$SB_RESOLVED" >&2
+  [[ -n ${SB_RESOLVCONF:-} ]] && "$SB" stop "$SB_RESOLVCONF" >&2
   # the host's resolver configuration was never touched
   if [[ -n ${HOST_RESOLV_SUM:-} ]]; then
     [[ $(sha256sum /etc/resolv.conf | cut -d' ' -f1) == "$HOST_RESOLV_SUM" ]]

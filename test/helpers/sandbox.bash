@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# bats helpers for tests under a real systemd (../shared/systemd-sandbox): systemd as PID 1 in its
-# own namespaces (private network, overlay root discarded at stop). tund is installed inside with
-# `make install PREFIX=/usr/local`, as a user would.
+# bats helpers for tests under a real systemd (test/helpers/systemd-sandbox.sh): systemd as PID 1
+# in its own namespaces (private network, overlay root discarded at stop). tund is installed inside
+# with `make install PREFIX=/usr/local`, as a user would.
 #
 #   load ../helpers/common
 #   load ../helpers/sandbox
@@ -9,34 +9,32 @@
 #   teardown_file() { sandbox_stop; }
 #   sb systemctl start tund@office       # any command inside (stdin/stdout/exit code pass through)
 
-TUND_SANDBOX_SH=${TUND_SANDBOX_SH:-${TUND_SHARED_DIR:-$(cd "$PROJECT_ROOT/.." && pwd)/shared}/systemd-sandbox/systemd-sandbox.sh}
+TUND_SANDBOX_SH=$PROJECT_ROOT/test/helpers/systemd-sandbox.sh
 
-# Why the sandbox cannot run here (empty when it can). A missing sandbox is a broken test set-up,
-# not a reason to skip: the suites fail with this message.
+# Why the sandbox cannot run here (empty when it can): the suites fail with this message.
 sandbox_problem() {
-  if [[ ! -x $TUND_SANDBOX_SH ]]; then
-    echo "no systemd sandbox at $TUND_SANDBOX_SH (shared/ must be beside the clone, or set TUND_SHARED_DIR)"
-  elif [[ $(id -u) -ne 0 ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
     echo "the systemd sandbox needs root"
+  elif [[ ! -x /lib/systemd/systemd ]]; then
+    echo "the systemd sandbox needs systemd installed (apt-get install systemd; it need not be running)"
   fi
 }
 
-# sandbox_start TAG: a sandbox unique to this run (name tund-TAG-PID), /tmp and the project bound.
+# sandbox_start TAG: a sandbox unique to this run (name tund-TAG-PID), /tmp and the project shared.
 sandbox_start() {
   export SANDBOX_NAME="tund-$1-$$"
-  export SANDBOX_BIND="/tmp $PROJECT_ROOT"
-  "$TUND_SANDBOX_SH" start
+  "$TUND_SANDBOX_SH" start "$SANDBOX_NAME" /tmp "$PROJECT_ROOT"
 }
 
 sandbox_stop() {
   [[ -n ${SANDBOX_NAME:-} ]] || return 0
-  "$TUND_SANDBOX_SH" stop
+  "$TUND_SANDBOX_SH" stop "$SANDBOX_NAME"
 }
 
 # Inside, commands see a user's environment: the installed /usr/local/bin first, not the repo's
 # bin/ that common.bash puts on PATH, and no TUND_* test overrides.
 SB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-sb() { "$TUND_SANDBOX_SH" exec env -u TUND_CONFIG_DIR -u TUND_RUN_DIR PATH="$SB_PATH" "$@"; }
+sb() { "$TUND_SANDBOX_SH" exec "$SANDBOX_NAME" env -u TUND_CONFIG_DIR -u TUND_RUN_DIR PATH="$SB_PATH" "$@"; }
 
 # make install inside, under the lock the addon builders take, so that a concurrent rebuild of
 # native/ by someone else never hands us a half-written .node file.
