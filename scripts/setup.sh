@@ -14,13 +14,15 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 (( node_major >= 20 )) || { say "Node.js 20 or later is needed (found $(node --version))"; exit 69; }
 
 # Debian packages: build tools for the addon (liblzo2 for VTun's LZO, libsystemd for sd-notify),
-# the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund,
-# wireguard-go and wg (wireguard-tools) as interop peers, mandoc for the man-page lint, and the
-# shells whose completions are tested. --no-install-recommends keeps wireguard-tools from pulling
-# in a kernel image.
+# the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund
+# (test/helpers/vtund-peer.sh), wireguard-go and wg (wireguard-tools) as interop peers, systemd
+# and bsdutils for the systemd sandbox (test/helpers/systemd-sandbox.sh boots systemd as PID 1 in
+# namespaces; it need not be running here) and systemd-socket-activate, mandoc for the man-page
+# lint, and the shells whose completions are tested. --no-install-recommends keeps
+# wireguard-tools from pulling in a kernel image.
 PACKAGES=(
   build-essential python3 pkg-config liblzo2-dev libsystemd-dev
-  iproute2 iputils-ping procps psmisc util-linux kmod jq socat netcat-openbsd
+  iproute2 iputils-ping procps psmisc util-linux bsdutils kmod systemd jq socat netcat-openbsd
   vtun wireguard-tools wireguard-go iperf3 mandoc man-db bash-completion zsh fish
 )
 missing=()

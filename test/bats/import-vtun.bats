@@ -182,7 +182,7 @@ run_vtund_parse() {
 }
 
 @test "the fixtures are real vtund.conf files: Debian's vtund reads them (and stops at broken.conf:3)" {
-  command -v vtund >/dev/null || skip "vtund is not installed"
+  command -v vtund >/dev/null || fail "vtund is not installed (scripts/setup.sh installs it)"
   ns=$(make_netns v)
   ip -n "$ns" addr add 198.18.0.1/32 dev lo
   for f in server-site client-site harness; do
@@ -200,15 +200,14 @@ run_vtund_parse() {
   [[ $stderr == *"broken.conf:3: "* ]]
 }
 
-# vtund_conf ROLE ARGS...: the vtund.conf the interop harness would run (its --dry-run output)
+# vtund_conf ROLE ARGS...: the vtund.conf the vtund peer helper would run (its --dry-run output)
 vtund_conf() {
   local role=$1; shift
-  "$VTUND_PEER" "$role" --netns none --session "$VT_HOST" --password "$VT_PW" --server-addr "$VT_SADDR" "$@" --dry-run 2>&1 >/dev/null
+  "$VTUND_PEER" "$role" --session "$VT_HOST" --password "$VT_PW" --server-addr "$VT_SADDR" "$@" --dry-run
 }
 
 @test "an imported server session runs against the real vtund client (ping through the tunnel)" {
-  command -v vtund >/dev/null || skip "vtund is not installed"
-  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  command -v vtund >/dev/null || fail "vtund is not installed (scripts/setup.sh installs it)"
   vtun_setup
   vtund_conf server --local-ip "$VT_TS" --remote-ip "$VT_TC" --proto udp --encrypt aes128cbc --compress lzo:1 >"$BATS_TEST_TMPDIR/vtund-server.conf"
   run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/vtund-server.conf" --out "$SDIR"
@@ -225,8 +224,7 @@ vtund_conf() {
 }
 
 @test "an imported client session (--client) runs against the real vtund server" {
-  command -v vtund >/dev/null || skip "vtund is not installed"
-  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  command -v vtund >/dev/null || fail "vtund is not installed (scripts/setup.sh installs it)"
   vtun_setup
   vtund_conf client --local-ip "$VT_TC" --remote-ip "$VT_TS" >"$BATS_TEST_TMPDIR/vtund-client.conf"
   run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/vtund-client.conf" --client "$VT_SADDR" --out "$CDIR"

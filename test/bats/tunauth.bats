@@ -4,7 +4,7 @@
 load ../helpers/common
 bats_require_minimum_version 1.5.0
 
-PEER=$TUND_SHARED_DIR/interop/vtund-peer.sh
+PEER=$PROJECT_ROOT/test/helpers/vtund-peer.sh
 
 setup() {
   common_setup

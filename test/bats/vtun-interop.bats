@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tund against the real Debian vtund 3.0.4 (/work/shared/interop/vtund-peer.sh), both roles:
+# tund against the real Debian vtund 3.0.4 (test/helpers/vtund-peer.sh), both roles:
 #   tund client -> vtund server, vtund client -> tund serve,
 # for proto tcp|udp x type tun|ether x encrypt no|yes (Blowfish-128-ECB, vtund with the OpenSSL
 # legacy provider) x compress no|lzo:1 (and zlib:1 over tcp), keepalive on. Each case pings

@@ -14,10 +14,6 @@
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PROJECT_ROOT
 export PATH="$PROJECT_ROOT/bin:$PATH"
-# The shared test peers (the real vtund harness, the systemd sandbox, the bench) live in shared/
-# beside the clone, as CI has them; TUND_SHARED_DIR points elsewhere.
-TUND_SHARED_DIR=${TUND_SHARED_DIR:-$(cd "$PROJECT_ROOT/.." && pwd)/shared}
-export TUND_SHARED_DIR
 load "$PROJECT_ROOT/node_modules/bats-support/load"
 load "$PROJECT_ROOT/node_modules/bats-assert/load"
 

@@ -2,14 +2,14 @@
 # Helpers for the VTun suites (vtun-interop, vtun-tund2tund, vtun-faults): two namespaces joined by
 # a veth pair (underlay 198.18.77.1/30 server - 198.18.77.2/30 client), tunnel 198.19.77.1 (server)
 # - 198.19.77.2 (client); tund sessions written into per-side config dirs; the real Debian vtund
-# through ../shared/interop/vtund-peer.sh. Load after common.bash:
+# through test/helpers/vtund-peer.sh. Load after common.bash:
 #
 #   load ../helpers/common
 #   load ../helpers/vtun
 #   setup()    { common_setup; vtun_setup; }
 #   teardown() { vtun_teardown; common_teardown; }
 
-VTUND_PEER=${VTUND_PEER:-$TUND_SHARED_DIR/interop/vtund-peer.sh}
+VTUND_PEER=$PROJECT_ROOT/test/helpers/vtund-peer.sh
 VT_SADDR=198.18.77.1
 VT_CADDR=198.18.77.2
 VT_TS=198.19.77.1
@@ -31,8 +31,8 @@ vtun_setup() {
 vtun_teardown() {
   local f
   if [[ -f ${VTUND_PIDFILES:-/nonexistent} ]]; then
-    # vtund-peer.sh's PID file names the process-group leader of that vtund and its children; the
-    # graceful `vtund-peer.sh stop` waits up to 5 s, which adds up over a matrix, so kill the group.
+    # vtund-peer.sh's PID file names the process-group leader of that vtund and its children; a
+    # graceful `vtund-peer.sh stop` waits for vtund, which adds up over a matrix, so kill the group.
     while read -r f; do
       [[ -n $f && -f $f ]] || continue
       local pg
