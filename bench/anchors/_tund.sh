@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # _tund.sh - shared by the tund-vtun-* anchors (files starting with "_" are helpers, not NAMEs).
 # tund on both ends, speaking VTun 3.0 with the same settings as the vtun-* anchors of the bench
-# (keepalive on, multi killold, no compression), server in tb-b, client in tb-a, foreground.
-# Found by the bench through ANCHORS_PATH=<this project>/bench/anchors.
+# (keepalive on, multi killold, no compression), server in $NS_B, client in $NS_A, foreground.
+# The tund of this working tree (bin/tund; bench/run.sh runs scripts/setup.sh first).
 TUND_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TUND_BIN=$TUND_ROOT/bin/tund
 TUND_PORT=5000
@@ -44,11 +44,11 @@ tund_start() {
   spawn "$NS_B" "$RUN_DIR/server.log" env TUND_CONFIG_DIR="$RUN_DIR/server/etc" TUND_RUN_DIR="$RUN_DIR/server/run" \
     "$TUND_BIN" "$TUND_SESSION" >/dev/null
   wait_until 10 bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$TUND_PORT' | grep -q ." \
-    || { echo "tund server not listening"; cat "$RUN_DIR/server.log"; return 1; }
+    || { echo "tund server not listening"; tail -n 20 "$RUN_DIR/server.log"; return 1; }
   spawn "$NS_A" "$RUN_DIR/client.log" env TUND_CONFIG_DIR="$RUN_DIR/client/etc" TUND_RUN_DIR="$RUN_DIR/client/run" \
     "$TUND_BIN" "$TUND_SESSION" >/dev/null
   if ! wait_until 15 has_addr "$NS_A" "$INNER_A" || ! wait_until 10 has_addr "$NS_B" "$INNER_B"; then
-    echo "tund tunnel interfaces did not come up"; cat "$RUN_DIR/server.log" "$RUN_DIR/client.log"; return 1
+    echo "tund tunnel interfaces did not come up"; tail -n 20 "$RUN_DIR/server.log" "$RUN_DIR/client.log"; return 1
   fi
 }
 

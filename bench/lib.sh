@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# lib.sh - settings and helpers of the benchmark, sourced by bench/run.sh, bench/measure.sh and
+# every anchor file (bench/anchors/*.sh). See docs/benchmark.md.
+#
+# Topology (198.18.0.0/15 only, nothing in the root namespace):
+#   $NS_A (client side: iperf3 -c, ping)  --veth $UNDER_A <-> $UNDER_B--  $NS_B (server side)
+#   the tunnel: $INNER_A in $NS_A <====> $INNER_B in $NS_B
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+
+# Names unique to one bench run (run.sh exports BENCH_TAG, its PID); interface names stay under
+# the kernel's 15 characters.
+BENCH_TAG=${BENCH_TAG:-$$}
+NS_A=tund-bench-$BENCH_TAG-a
+NS_B=tund-bench-$BENCH_TAG-b
+VETH_A=tbv${BENCH_TAG}a
+VETH_B=tbv${BENCH_TAG}b
+UNDER_A=198.18.0.1
+UNDER_B=198.18.0.2
+INNER_A=198.19.0.1
+INNER_B=198.19.0.2
+TUN_MTU=${TUN_MTU:-1420}   # every tunnel's inner MTU: fits a 1500-byte underlay for all of them
+UP_TIMEOUT=${UP_TIMEOUT:-30}
+CLK_TCK=$(getconf CLK_TCK)
+
+# anchor_file NAME: bench/anchors/NAME.sh, or NAME.sh in a directory of ANCHORS_PATH (colon-separated,
+# searched first). Files whose name starts with "_" are shared helpers, not anchors.
+anchor_dirs() {
+  local dirs=() d
+  IFS=: read -r -a dirs <<<"${ANCHORS_PATH:-}"
+  for d in ${dirs[@]+"${dirs[@]}"} "$BENCH_DIR/anchors"; do [[ -n $d ]] && echo "$d"; done
+}
+anchor_file() {
+  local d
+  [[ $1 != _* ]] || return 1
+  while read -r d; do
+    [[ -f $d/$1.sh ]] && { echo "$d/$1.sh"; return 0; }
+  done < <(anchor_dirs)
+  return 1
+}
+anchor_names() {
+  local d f
+  while read -r d; do
+    for f in "$d"/[!_]*.sh; do [[ -f $f ]] && basename "$f" .sh; done
+  done < <(anchor_dirs) | awk '!seen[$0]++'
+}
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+
+in_a() { ip netns exec "$NS_A" "$@"; }
+in_b() { ip netns exec "$NS_B" "$@"; }
+
+# spawn NS LOGFILE CMD... : CMD in namespace NS in the background, in the foreground itself (no
+# daemon mode). Its PID is recorded for kill_spawned and printed. `ip netns exec` execs CMD, so
+# the PID is CMD's.
+spawn() {
+  local ns=$1 logf=$2
+  shift 2
+  ip netns exec "$ns" "$@" </dev/null >>"$logf" 2>&1 &
+  echo $! >>"$RUN_DIR/pids"
+  echo $!
+}
+
+# wait_until SECONDS CMD... : CMD every 0.1 s until it succeeds; fails after SECONDS.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# has_addr NS ADDR: ADDR is configured on some device in NS.
+has_addr() { ip -n "$1" -o -4 addr show | grep -qE " inet ${2//./\\.}[/ ]"; }
+
+# listening NS PROTO PORT: a socket of PROTO (tcp|udp) is bound to PORT in NS.
+listening() {
+  local flag=-Hltn
+  [[ $2 == udp ]] && flag=-Hlun
+  ip netns exec "$1" ss "$flag" "sport = :$3" | grep -q .
+}
+
+# The processes of a namespace, by PID (ip netns pids).
+ns_pids() { ip netns pids "$NS_A" 2>/dev/null; ip netns pids "$NS_B" 2>/dev/null; }
+
+comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
+
+# kill_pids PID...: TERM, then KILL after 3 s for what is still there.
+kill_pids() {
+  local p i
+  (($#)) || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  for ((i = 0; i < 30; i++)); do
+    for p in "$@"; do [[ -e /proc/$p ]] && break; done
+    [[ -e /proc/$p ]] || return 0
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null || true
+}
+
+# kill_spawned: every process spawn started, and their children.
+kill_spawned() {
+  local pids=() p
+  [[ -f $RUN_DIR/pids ]] || return 0
+  while read -r p; do
+    [[ -n $p ]] || continue
+    pids+=("$p")
+    mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$p")
+  done <"$RUN_DIR/pids"
+  kill_pids ${pids[@]+"${pids[@]}"}
+  : >"$RUN_DIR/pids"
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# run.sh [NAME...] - the benchmark (`npm run bench`): tund's modes next to the tunnels Debian ships,
+# in one run, on this machine, in namespaces of its own. See docs/benchmark.md.
+#
+#   npm run bench                                  every anchor, REPS times
+#   REPS=1 TCP_SECS=3 npm run bench -- veth tund-vtun-udp vtun-udp
+#   bash bench/run.sh --list                       the anchors there are
+#
+# Knobs (environment): REPS=3, TCP_SECS=8, UDP_SECS=4, PING_COUNT=100, IDLE_SECS=3, UP_TIMEOUT=30,
+# TUN_MTU=1420, RESULTS_DIR=bench/results, ANCHORS_PATH (more anchor directories, searched first),
+# BENCH_NO_INSTALL=1 (never run apt; anchors whose programs are missing then fail).
+# Results: RESULTS_DIR/run-STAMP.jsonl (one line per measurement), RESULTS_DIR/run-STAMP.md (the
+# tables), RESULTS_DIR/run-STAMP/ (configs and logs of every measurement).
+set -euo pipefail
+BENCH_TAG=$$
+export BENCH_TAG
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEFAULT_NAMES=(veth vtun-udp tund-vtun-udp vtun-tcp tund-vtun-tcp vtun-udp-enc tund-vtun-udp-enc
+  openvpn-udp wireguard-go wireguard-go-offload)
+REPS=${REPS:-3}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+LOCK=/run/tund-bench.lock
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+case ${1:-} in
+  -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --list) anchor_names; exit 0 ;;
+esac
+NAMES=("$@")
+((${#NAMES[@]})) || NAMES=("${DEFAULT_NAMES[@]}")
+mapfile -t KNOWN < <(anchor_names)
+for n in "${NAMES[@]}"; do
+  [[ " ${KNOWN[*]} " == *" $n "* ]] || die "no anchor \"$n\" (known: ${KNOWN[*]})"
+done
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS \"$REPS\" (expected a positive number)"
+[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices, apt)"
+
+# One benchmark at a time on this machine: two would measure each other.
+exec 8>>"$LOCK"
+if ! flock -n 8; then
+  echo "bench: another benchmark run holds $LOCK ($(cat "$LOCK.owner" 2>/dev/null || echo 'owner unknown'));" \
+    "numbers taken side by side with it would be worthless, so this run does not start. Try again when it has finished." >&2
+  exit 1
+fi
+echo "PID $$, started $(date -u +%FT%TZ) in $PROJECT_ROOT" >"$LOCK.owner"
+
+# ---- what the anchors need
+# shellcheck source=bench/install.sh
+source "$BENCH_DIR/install.sh"
+bench_packages "${NAMES[@]}"
+if [[ " ${NAMES[*]} " == *" tund-"* ]]; then
+  bash "$PROJECT_ROOT/scripts/setup.sh" || die "scripts/setup.sh failed: tund cannot be measured"
+fi
+if [[ " ${NAMES[*]} " == *" wireguard-go-offload "* ]]; then
+  WG_GO_OFFLOAD=$(offload_wireguard_go) || die "could not unpack wireguard-go 0.0.20231211 from bookworm-backports"
+  export WG_GO_OFFLOAD
+fi
+
+# ---- the namespaces, removed on any exit
+netns_down() {
+  local ns pids
+  for ns in "$NS_A" "$NS_B"; do
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+    ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -f "$LOCK.owner"
+}
+trap netns_down EXIT
+trap 'exit 130' INT TERM
+ip netns add "$NS_A"
+ip netns add "$NS_B"
+ip link add "$VETH_A" type veth peer name "$VETH_B"
+ip link set "$VETH_A" netns "$NS_A"
+ip link set "$VETH_B" netns "$NS_B"
+for side in A B; do
+  ns_var=NS_$side veth_var=VETH_$side addr_var=UNDER_$side
+  ns=${!ns_var}
+  ip -n "$ns" addr add "${!addr_var}/30" dev "${!veth_var}"
+  ip -n "$ns" link set "${!veth_var}" up
+  ip -n "$ns" link set lo up
+  # no IPv6 in the namespaces: no router solicitation enters a tunnel before its far end is up
+  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS_DIR"
+export RESULTS_FILE=$RESULTS_DIR/run-$STAMP.jsonl
+export RUN_ROOT=$RESULTS_DIR/run-$STAMP
+mkdir -p "$RUN_ROOT"
+: >"$RESULTS_FILE"
+log "bench: ${#NAMES[@]} anchors x $REPS, results in $RESULTS_FILE"
+
+t0=$SECONDS
+# repetitions outside, anchors inside: a slow drift of the machine touches every anchor alike
+for ((rep = 1; rep <= REPS; rep++)); do
+  for n in "${NAMES[@]}"; do
+    REP=$rep bash "$BENCH_DIR/measure.sh" "$n" >/dev/null || log "bench: $n rep $rep failed (see $RESULTS_FILE)"
+  done
+done
+elapsed=$((SECONDS - t0))
+
+{
+  echo "# tund benchmark $STAMP: $REPS repetition(s), ${elapsed}s, $(nproc) cores, kernel $(uname -r), load average before $LOAD0"
+  echo
+  bash "$BENCH_DIR/summarize.sh" "$RESULTS_FILE"
+} | tee "$RESULTS_DIR/run-$STAMP.md"
+log "bench: $RESULTS_DIR/run-$STAMP.md"
