@@ -6,18 +6,20 @@
 set -euo pipefail
 (($#)) || { echo "usage: summarize.sh FILE.jsonl..." >&2; exit 2; }
 
-# table: TSV on stdin (first line the header) -> an aligned Markdown table, text left, numbers right
+# table: TSV on stdin (first line the header) -> an aligned Markdown table; the columns named
+# anchor, vs and version are text (left), the others numbers (right)
 table() {
   awk -F'\t' '
     { rows = NR; for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > width[i]) width[i] = length($i) } if (NF > cols) cols = NF }
     END {
+      for (i = 1; i <= cols; i++) text[i] = (cell[1, i] == "anchor" || cell[1, i] == "vs" || cell[1, i] == "version")
       for (r = 1; r <= rows; r++) {
         line = "|"
-        for (i = 1; i <= cols; i++) line = line " " sprintf(i == 1 ? "%-" width[i] "s" : "%" width[i] "s", cell[r, i]) " |"
+        for (i = 1; i <= cols; i++) line = line " " sprintf(text[i] ? "%-" width[i] "s" : "%" width[i] "s", cell[r, i]) " |"
         print line
         if (r == 1) {
           line = "|"
-          for (i = 1; i <= cols; i++) { dash = sprintf("%" width[i] "s", ""); gsub(/ /, "-", dash); line = line " " (i == 1 ? dash : substr(dash, 2) ":") " |" }
+          for (i = 1; i <= cols; i++) { dash = sprintf("%" width[i] "s", ""); gsub(/ /, "-", dash); line = line " " (text[i] ? dash : substr(dash, 2) ":") " |" }
           print line
         }
       }
