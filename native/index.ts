@@ -31,11 +31,11 @@ export interface PumpOptions {
   /** VTun nat_hack on this side: UDP socket not connected; connect to the first datagram's source. */
   natHack: boolean;
   compression: CompressionSpec;
-  /** VTun cipher number: 0 none, 999 legacy Blowfish (flag "E"), 1..16 as in the spec's table. */
+  /** VTun cipher number: 0 none, 999 legacy Blowfish (flag "E"), 1..16 as in docs/vtun-protocol.md §10.2. */
   cipher: number;
   /** Key for the cipher (16 or 32 bytes); empty when cipher is 0. */
   key: Buffer;
-  /** Hold data frames back for this long after start (the vtund `up {}` race, spec 5.5). */
+  /** Hold data frames back for this long after start (the vtund `up {}` race, docs/vtun-protocol.md §6.5). */
   sendDelayMs: number;
   /** Shaping of what this side sends, kbit/s; 0 = unlimited. */
   speedKbps: number;
@@ -96,8 +96,8 @@ export interface PumpEvent {
  * - Oversized frames (> 2148 bytes), `00 00` headers, BAD frames, UDP datagrams whose length does
  *   not match the header, and undecryptable frames are dropped and counted in badFrames.
  * - A tun/tap write that fails with EIO while the interface is down (our own `up` has not run yet,
- *   spec 5.5) drops the packet (deviceDownDrops) instead of ending the session as vtund would;
- *   a decoded 1-byte packet for a tun/tap (vtund's "rsyn" carrier, spec 10.5.4, which any tun/tap
+ *   docs/vtun-protocol.md §6.5) drops the packet (deviceDownDrops) instead of ending the session as vtund would;
+ *   a decoded 1-byte packet for a tun/tap (vtund's "rsyn" carrier, docs/vtun-protocol.md §10.5.4, which any tun/tap
  *   would refuse with EINVAL) is dropped and counted in badFrames.
  * - Data frames are held back (the device is not read) for sendDelayMs after start(); speedKbps
  *   stops reading the device while this second's output exceeds speedKbps*1024/8 + 400 bytes.
@@ -117,7 +117,7 @@ export interface NativePump {
 /** Options of VtunCodec: the same fields as PumpOptions. */
 export interface VtunCodecOptions {
   compression: CompressionSpec;
-  /** 0 none, 999 legacy Blowfish (flag "E"), 1..16 (spec 10.2). */
+  /** 0 none, 999 legacy Blowfish (flag "E"), 1..16 (docs/vtun-protocol.md §10.2). */
   cipher: number;
   /** 16 or 32 bytes as the cipher needs (vtunKey); empty for cipher 0. */
   key: Buffer;
@@ -153,12 +153,12 @@ export interface NativeAddon {
   interfaceMtu(name: string): number;
   Pump: new (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
   VtunCodec: new (options: VtunCodecOptions) => NativeVtunCodec;
-  /** VTun key derivation (spec 10.1): 16 -> MD5(password); 32 -> MD5(first floor(len/2) bytes) || MD5(rest). */
+  /** VTun key derivation (docs/vtun-protocol.md §10.1): 16 -> MD5(password); 32 -> MD5(first floor(len/2) bytes) || MD5(rest). */
   vtunKey(password: Buffer, bytes: 16 | 32): Buffer;
   /** socketpair(AF_UNIX, kind): two connected fds (close-on-exec); e.g. VTun's `pipe` type, tests. */
   socketPair(kind: 'stream' | 'dgram' | 'seqpacket'): [number, number];
   // auth.cc: session set-up helpers (not the packet path).
-  /** Blowfish-ECB over whole 8-byte blocks with OpenSSL's BF_ecb_encrypt (VTun challenge, spec 3.6). */
+  /** Blowfish-ECB over whole 8-byte blocks with OpenSSL's BF_ecb_encrypt (VTun challenge, docs/vtun-protocol.md §4.6). */
   blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;
   /** getsockopt(SO_ACCEPTCONN): true for a listening socket (systemd Accept=no), false for a connected one. */
   socketAcceptsConnections(fd: number): boolean;

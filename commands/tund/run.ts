@@ -61,7 +61,7 @@ export class RunSessionCommand extends BaseCommand {
         const stream = passed.find((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
         if (stream) passedFd = { fd: stream.fd, listening: native().socketAcceptsConnections(stream.fd) };
         const dgram = passed.find((f) => f.kind === 'udp');
-        // VTun's UDP socket has the TCP socket's port (spec 5.3): the unit passes both on one port
+        // VTun's UDP socket has the TCP socket's port (docs/vtun-protocol.md §6.3): the unit passes both on one port
         if (dgram && passedFd?.listening) passedUdpFd = dgram.fd;
         else if (dgram) this.warn(`${name}: warning: ignoring the UDP socket systemd passed (fd ${dgram.fd}): it needs a ListenStream= socket on the same port`);
       }

@@ -1,4 +1,4 @@
-// `tunauth probe`: only the client side of the VTun authentication phase (vtun-protocol.md 3),
+// `tunauth probe`: only the client side of the VTun authentication phase (docs/vtun-protocol.md §4),
 // through the session engineer's handshake (core/vtun/handshake.ts), then the connection is closed
 // at once. No device, no link phase. Every way it can end is a distinct outcome, so the command
 // can say exactly what went wrong.

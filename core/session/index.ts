@@ -1,4 +1,4 @@
-// A VTun session, both roles (vtun-protocol.md; design.md "Sessions and processes"):
+// A VTun session, both roles (docs/vtun-protocol.md):
 //   runSession(config, ctx)      `tund NAME`: a client (connects, reconnects per Persist) or a
 //                                server session that listens itself (or on systemd's fd 3);
 //   serveConnection(socket, ctx) one accepted connection whose session is picked by the

@@ -1,4 +1,4 @@
-// The VTun data key (vtun-protocol.md 10.1): MD5(password) for the 128-bit ciphers, and
+// The VTun data key (docs/vtun-protocol.md §10.1): MD5(password) for the 128-bit ciphers, and
 // MD5(first half) || MD5(second half) for the 256-bit ones (the first half is floor(len/2) bytes).
 import { createHash } from 'node:crypto';
 import { cipherKeyLength } from '../vtun/flags.js';

@@ -1,5 +1,5 @@
 // The link phase of one VTun connection: the native pump moves the frames (never the JS event
-// loop); JS runs the keep-alive algorithm of vtund (vtun-protocol.md 7) from the pump's counters
+// loop); JS runs the keep-alive algorithm of vtund (docs/vtun-protocol.md §8) from the pump's counters
 // and ends the link on CONN_CLOSE, EOF, errors or a dead peer.
 import { native, type NativePump, type PumpEndReason, type PumpEvent, type PumpOptions, type PumpStats } from '../../native/index.js';
 import type { VtunFlags } from '../vtun/flags.js';
@@ -25,7 +25,7 @@ export interface LinkOptions {
   natHack: boolean;
   /** what this side may send, kbit/s (client: the server's S flag; server: its own speed OUT) */
   speedKbps: number;
-  /** hold data back after start (vtund's `up {}` race, spec 5.5) */
+  /** hold data back after start (vtund's `up {}` race, docs/vtun-protocol.md §6.5) */
   sendDelayMs?: number;
   /** test seam: builds the pump (default: the native addon's Pump) */
   createPump?: (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;

@@ -1,4 +1,4 @@
-// VTun's `multi` policy (vtun-protocol.md 3.9) with lock files runDir()/lock/HOST holding the PID
+// VTun's `multi` policy (docs/vtun-protocol.md §4.9) with lock files runDir()/lock/HOST holding the PID
 // of the session process. A lock whose PID is dead is stale and removed.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// VTun's byte-stream tunnel types (vtun-protocol.md 5.1): `pipe` and `tty`. After OK FLAGS the
+// VTun's byte-stream tunnel types (docs/vtun-protocol.md §6.1): `pipe` and `tty`. After OK FLAGS the
 // session gets a socketpair (pipe) or a pseudo-terminal (tty); the native pump moves byte chunks
 // between our end (the socketpair end / the pty master) and the VTun frames, and the [Device]
 // Program runs with `/bin/sh -c` with its stdin and stdout on the other end (pipe) or on the pty

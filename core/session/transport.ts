@@ -1,6 +1,6 @@
 // Sockets around the handshake: connecting with a timeout, and handing the connection over to the
 // native pump (TCP: a dup of the socket's fd plus the bytes already read; UDP: the port exchange
-// of spec 5.3 and a connected UDP socket).
+// of docs/vtun-protocol.md §6.3 and a connected UDP socket).
 import net from 'node:net';
 import { native } from '../../native/index.js';
 import { TundError } from '../errors.js';
@@ -54,7 +54,7 @@ export function handOverTcp(ch: BlockChannel, socket: net.Socket): HandedOver {
 }
 
 /**
- * UDP (spec 5.3; IPv4 and IPv6): bind a UDP socket to the TCP socket's own address and port (or use
+ * UDP (docs/vtun-protocol.md §6.3; IPv4 and IPv6): bind a UDP socket to the TCP socket's own address and port (or use
  * the one systemd passed, already bound there), send our port
  * (little-endian, as Debian's vtund), read the peer's, connect, close the TCP connection.
  */

@@ -1,5 +1,5 @@
 // How `tunctl status` / `tunctl watch` print what the control socket says: the `--json` document
-// (conventions.md "Status output shape": snake_case, every key always present, integer bytes,
+// (the house shape of status output: snake_case, every key always present, integer bytes,
 // RFC 3339 UTC times, "format": 1) and the human view modelled on `wg show`.
 import type { StateEvent, StatusSession } from './protocol.js';
 import type { SessionState } from './types.js';

@@ -85,7 +85,7 @@ export class LogReporter implements SessionReporter {
   close(): void {}
 }
 
-/** The STATUS= text and log wording (OpenVPN-style names, conventions.md). */
+/** The STATUS= text and log wording (OpenVPN-style names). */
 export function describeState(s: SessionSnapshot): string {
   switch (s.state) {
     case 'connected':

@@ -1,4 +1,4 @@
-// VTun challenge/response (vtun-protocol.md 3.5, 3.6): 16 random bytes written as 32 letters
+// VTun challenge/response (docs/vtun-protocol.md §4.5, §4.6): 16 random bytes written as 32 letters
 // a..p (high nibble first); the response is Blowfish-ECB(key = MD5(password)) of the two 8-byte
 // halves, or, with Debian's `sslauth no`, the challenge XORed with the password.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -17,7 +17,7 @@ export function encodeLetters(bytes: Buffer): string {
   return s;
 }
 
-/** Letters -> bytes; only a..p are accepted (vtund itself does not check, spec 3.5). */
+/** Letters -> bytes; only a..p are accepted (vtund itself does not check, docs/vtun-protocol.md §4.5). */
 export function decodeLetters(text: string): Buffer | null {
   if (text.length % 2 !== 0 || !/^[a-p]*$/.test(text)) return null;
   const out = Buffer.alloc(text.length / 2);

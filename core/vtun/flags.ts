@@ -1,4 +1,4 @@
-// The VTun `OK FLAGS: <...>` string (vtun-protocol.md section 4): built by the server from its
+// The VTun `OK FLAGS: <...>` string (docs/vtun-protocol.md §5): built by the server from its
 // session config in the exact order vtund emits, parsed by the client with vtund's rules.
 import type { Compression, SessionConfig, Transport, VtunCipherName } from '../config/types.js';
 
@@ -8,14 +8,14 @@ export interface VtunFlags {
   transport: Transport;
   type: VtunType;
   compression: Compression;
-  /** 0 none, 999 legacy Blowfish (bare "E"), 1..16 the cipher table of spec 10.2. */
+  /** 0 none, 999 legacy Blowfish (bare "E"), 1..16 the cipher table of docs/vtun-protocol.md §10.2. */
   cipher: number;
   keepalive: boolean;
   /** kbit/s the client may send (S<n>); 0 = no shaping. */
   speed: number;
 }
 
-/** Cipher names -> numbers (spec 10.2). `yes` is blowfish128ecb (1). */
+/** Cipher names -> numbers (docs/vtun-protocol.md §10.2). `yes` is blowfish128ecb (1). */
 export const CIPHER_NUMBERS: Record<VtunCipherName, number> = {
   no: 0,
   oldblowfish128ecb: 999,
@@ -50,7 +50,7 @@ export function cipherKeyLength(n: number): number {
 
 const TYPE_CHAR: Record<VtunType, string> = { tty: 't', pipe: 'p', ether: 'e', tun: 'u' };
 
-/** vtund's order: transport, type, S, C|L, K, E (spec 4.1). */
+/** vtund's order: transport, type, S, C|L, K, E (docs/vtun-protocol.md §5.1). */
 export function buildFlags(f: VtunFlags): string {
   let s = f.transport === 'udp' ? 'U' : 'T';
   s += TYPE_CHAR[f.type];
@@ -66,7 +66,7 @@ export function buildFlags(f: VtunFlags): string {
 export class FlagsError extends Error {}
 
 /**
- * Parses a flags string as vtund's client does (spec 4.2): skip to the first "<", read until ">".
+ * Parses a flags string as vtund's client does (docs/vtun-protocol.md §5.2): skip to the first "<", read until ">".
  * Starts from the defaults vtund uses before applying flags (tcp, tty, nothing else).
  */
 export function parseFlags(text: string): VtunFlags {

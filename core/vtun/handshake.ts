@@ -1,4 +1,4 @@
-// The VTun 3.0 authentication phase (vtun-protocol.md sections 3 and 5.3): 50-byte NUL-padded
+// The VTun 3.0 authentication phase (docs/vtun-protocol.md §4 and §6.3): 50-byte NUL-padded
 // blocks, greeting, HOST, challenge, response, OK FLAGS or ERR; then, for UDP, the 2-byte port
 // exchange. Both roles. Everything here works on a net.Socket (or any Duplex) through a
 // BlockChannel that buffers what arrives, so that bytes the peer sends right after the handshake
@@ -62,7 +62,7 @@ export function parseChallengeText(text: string): Buffer | null {
 }
 
 /**
- * Buffered reads of exact sizes from a socket, with the timeouts of spec 3.7: the first byte of a
+ * Buffered reads of exact sizes from a socket, with the timeouts of docs/vtun-protocol.md §4.7: the first byte of a
  * read must arrive within `firstByteMs`; the rest within `restMs` (vtund waits for ever there; we
  * do not, so a half-sent block cannot hold a process for ever).
  */
@@ -242,7 +242,7 @@ export interface ServerHandshakeOptions {
   /** Finds the session for a HOST name; null when unknown. Called after the response arrived. */
   lookup(host: string): Promise<ServerSessionEntry | null> | ServerSessionEntry | null;
   /**
-   * Called after a correct response, before OK FLAGS (the `multi` policy, spec 3.9). Return a
+   * Called after a correct response, before OK FLAGS (the `multi` policy, docs/vtun-protocol.md §4.9). Return a
    * string to refuse (the reason, logged), or nothing to accept.
    */
   authorize?(host: string, entry: ServerSessionEntry): Promise<string | void> | string | void;

@@ -566,7 +566,7 @@ function mapProgram(ctx: CommandContext, cmd: VtundCommand, phase: 'up' | 'down'
   const t = tokensOf(cmd);
   const prog = cmd.path ? path.basename(cmd.path) : null;
   if (phase === 'up' && prog === 'sysctl' && t.some((a) => /^net\.ipv6\.conf\.(%d|%%)\.disable_ipv6=1$/.test(a))) {
-    // keeps IPv6 router solicitations off the tunnel, which a vtund peer can choke on (spec 5.5)
+    // keeps IPv6 router solicitations off the tunnel, which a vtund peer can choke on (docs/vtun-protocol.md §6.5)
     const shell = toShell(ctx, cmd);
     ctx.d.hooks.push({ key: 'Up', value: shell });
     ctx.note(cmd.line, `${describe(cmd)} kept as Up = ${shell} (it keeps IPv6 traffic off the tunnel; remove it if you want IPv6 there)`);

@@ -1,4 +1,4 @@
-// A reader for vtund.conf (VTun 3.0.x, spec section 12): a lexer that follows vtund's own states
+// A reader for vtund.conf (VTun 3.0.x, docs/vtun-protocol.md §12): a lexer that follows vtund's own states
 // (keyword position vs. value position), a parser into sections/statements with line numbers, and a
 // semantic pass that gives the `options {}` settings and every complete session with `default {}`
 // applied. It never stops at the first problem: every problem is reported as `file:line`.
@@ -430,7 +430,7 @@ function copySession(from: VtundSession, name: string, line: number): VtundSessi
 }
 
 /**
- * vtund's argument splitting for up/down commands (spec 12.4): spaces separate arguments,
+ * vtund's argument splitting for up/down commands (docs/vtun-protocol.md §12.4): spaces separate arguments,
  * 'single quotes' group words, a backslash escapes the next character.
  */
 export function splitVtundArgs(args: string): string[] {

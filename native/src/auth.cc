@@ -1,6 +1,6 @@
 // Small helpers for the VTun session set-up (not the packet path):
 //  - blowfishEcb(key, data, encrypt): Blowfish-ECB over whole 8-byte blocks (the VTun challenge
-//    response, spec 3.6). Node's crypto does not offer Blowfish (OpenSSL legacy provider), but
+//    response, docs/vtun-protocol.md §4.6). Node's crypto does not offer Blowfish (OpenSSL legacy provider), but
 //    the low-level BF_* functions exported by Node's own OpenSSL do.
 //  - socketAcceptsConnections(fd): getsockopt(SO_ACCEPTCONN), to tell a listening socket passed
 //    by systemd (Accept=no) from a connected one (Accept=yes).

@@ -1,4 +1,4 @@
-// Pseudo-terminals for VTun's `tty` type (vtun-protocol.md 5.1): the master is the session's
+// Pseudo-terminals for VTun's `tty` type (docs/vtun-protocol.md §6.1): the master is the session's
 // device (the pump reads and writes byte chunks on it), the slave becomes the controlling
 // terminal and stdin/stdout of the [Device] Program (e.g. pppd).
 //  - openPty(raw): posix_openpt + grantpt + unlockpt + ptsname_r; the master is non-blocking,

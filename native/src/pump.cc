@@ -1,4 +1,4 @@
-// The VTun packet pump (spec sections 5-11): two native threads per session move packets between
+// The VTun packet pump (docs/vtun-protocol.md §6-§11): two native threads per session move packets between
 // a device fd (tun/tap, or a pipe/pty for VTun's pipe/tty types) and the transport socket.
 //
 //   device -> net (tx thread): read packets until EAGAIN (up to batchSize), run each through the
@@ -20,12 +20,12 @@
 // emits 'stopped' unless the pump had already ended, and releases the ThreadSafeFunction.
 //
 // Robustness beyond vtund: a write to a tun/tap that fails with EIO while the interface is not
-// up (our own `up` commands have not run yet, spec 5.5) drops the packet (counted in
+// up (our own `up` commands have not run yet, docs/vtun-protocol.md §6.5) drops the packet (counted in
 // deviceDownDrops) instead of ending the session; and a 1-byte packet for a tun/tap (vtund's
-// resync carrier, spec 10.5.4) is dropped (badFrames). Any other device write error ends it.
+// resync carrier, docs/vtun-protocol.md §10.5.4) is dropped (badFrames). Any other device write error ends it.
 //
 // Also exported here: VtunCodec (the same module chain, synchronous, for tests and tools) and
-// vtunKey (the VTun key derivation, spec 10.1).
+// vtunKey (the VTun key derivation, docs/vtun-protocol.md §10.1).
 #include <napi.h>
 
 #include "errors.h"
@@ -353,7 +353,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
       }
     }
     if (tcp_) {
-      // As vtund after authentication (spec 2): no Nagle delay (we coalesce ourselves), keep-alive.
+      // As vtund after authentication (docs/vtun-protocol.md §3): no Nagle delay (we coalesce ourselves), keep-alive.
       // Errors are ignored (e.g. an AF_UNIX stand-in in tests).
       int one = 1;
       setsockopt(netFd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -373,7 +373,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "tund-pump", 0, 1);
     udpConnected_ = tcp_ || !natHack_;
     if (!natHack_) {
-      pendingEchoReq_ = 1;  // spec 6.5
+      pendingEchoReq_ = 1;  // docs/vtun-protocol.md §7.5
       Wake();
     }
     startMs_ = NowMs();
@@ -826,7 +826,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     return (ifr.ifr_flags & IFF_UP) != 0;
   }
 
-  // Handles a control header (spec 6.7: exact flag values; other combinations are ignored);
+  // Handles a control header (docs/vtun-protocol.md §7.7: exact flag values; other combinations are ignored);
   // false = the session ended.
   bool HandleControl(uint16_t h) {
     switch (h & 0xf000) {
@@ -867,7 +867,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
       }
     }
     if (n == 1 && !stream_) {
-      // vtund's resynchronisation carrier (spec 10.5.4): a dummy 1-byte packet sent only to carry
+      // vtund's resynchronisation carrier (docs/vtun-protocol.md §10.5.4): a dummy 1-byte packet sent only to carry
       // an "rsyn" tag. No tun/tap accepts it (EINVAL would end the session): drop it.
       c_.badFrames.fetch_add(1, std::memory_order_relaxed);
       return true;

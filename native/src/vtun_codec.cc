@@ -1,4 +1,4 @@
-// VTun module chain: see vtun_codec.h and the spec (docs/vtun-protocol.md, sections 8-10).
+// VTun module chain: see vtun_codec.h and docs/vtun-protocol.md §9 and §10.
 #include "vtun_codec.h"
 
 #include <lzo/lzo1x.h>

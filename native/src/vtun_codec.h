@@ -1,4 +1,4 @@
-// VTun 3.0 module chain (spec sections 8-10): compression (LZO1X, zlib) then encryption (legacy
+// VTun 3.0 module chain (docs/vtun-protocol.md §9, §10): compression (LZO1X, zlib) then encryption (legacy
 // Blowfish, ECB modes, CBC/CFB/OFB stream modes with side-band IV and seq# header blocks).
 // One VtunEncoder per sending direction and one VtunDecoder per receiving direction; both keep the
 // per-direction state vtund keeps (one zlib stream, one continuous cipher stream). Shared by the
@@ -36,7 +36,7 @@ enum class Compression { None, Zlib, Lzo };
 struct CodecConfig {
   Compression compression = Compression::None;
   int level = 1;
-  int cipher = 0;            // 0 none, 999 legacy, 1..16 (spec 10.2)
+  int cipher = 0;            // 0 none, 999 legacy, 1..16 (docs/vtun-protocol.md §10.2)
   std::string key;           // raw key bytes (16 or 32)
 };
 

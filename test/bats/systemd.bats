@@ -372,7 +372,7 @@ verify_units() { # extra verify options...
 
 @test "tund-listen@udps.socket (Accept=no, UDP): the first datagram starts tund@udps; a UDP session runs through it" {
   # VTun over UDP: the handshake runs over TCP, then the server's UDP socket is the one bound to the
-  # same address and port (vtun-protocol.md 5.3). So the socket unit passes both, on port 5002.
+  # same address and port (docs/vtun-protocol.md §6.3). So the socket unit passes both, on port 5002.
   server_conf udps udps 198.19.53.1 198.19.53.2 'Transport = udp' 'Listen = 198.18.50.1:5012'
   client_conf udpc udps "$SB_SRV_ADDR:5002" 198.19.53.2 198.19.53.1
   in_cli udpc

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Socket activation and inetd: the three ways a VTun server gets its connection (design.md), driven
+# Socket activation and inetd: the three ways a VTun server gets its connection, driven
 # by systemd-socket-activate (the same LISTEN_FDS protocol as systemd) and by a pipe-free inetd
 # stand-in, with the real vtund as the client.
 

@@ -1,4 +1,4 @@
-// vtund.conf reader (lexer rules of spec 12.1, options/default/sessions) and the conversion to
+// vtund.conf reader (lexer rules of docs/vtun-protocol.md §12.1, options/default/sessions) and the conversion to
 // tund.conf on realistic fixtures; every converted file must pass tund's own parser.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

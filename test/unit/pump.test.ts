@@ -1,7 +1,7 @@
 // The native VTun pump (native/src/pump.cc) without kernel devices: AF_UNIX socketpairs stand in
 // for the tun/tap (SOCK_SEQPACKET keeps packet boundaries), for TCP (SOCK_STREAM) and for UDP
 // (SOCK_DGRAM). Two pumps back to back for every cipher x compression, and one pump against a
-// hand-written peer for the receive rules of spec 6.7, start/stop, initialRx, send delay, shaping.
+// hand-written peer for the receive rules of docs/vtun-protocol.md §7.7, start/stop, initialRx, send delay, shaping.
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
@@ -269,7 +269,7 @@ test('udp with lost datagrams: stream ciphers resynchronise between two pumps (r
   }
 });
 
-test('tcp: initial ECHO_REQ, native ECHO_REP, receive rules of spec 6.7, CONN_CLOSE', async () => {
+test('tcp: initial ECHO_REQ, native ECHO_REP, receive rules of docs/vtun-protocol.md §7.7, CONN_CLOSE', async () => {
   const t = single();
   try {
     t.pump.start();

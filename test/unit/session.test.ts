@@ -1,5 +1,5 @@
-// core/session: data keys (spec 10.1), the keep-alive algorithm of vtund (spec 7) on a fake pump,
-// the pump options a link passes, and the `multi` lock files (spec 3.9).
+// core/session: data keys (docs/vtun-protocol.md §10.1), the keep-alive algorithm of vtund (§8) on a fake pump,
+// the pump options a link passes, and the `multi` lock files (§4.9).
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ import type { VtunFlags } from '../../core/vtun/flags.js';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 
-test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (spec 10.1, V5)', () => {
+test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (docs/vtun-protocol.md §10.1, vector v05)', () => {
   const pw = Buffer.from('interop-pw');
   assert.deepEqual(dataKey(0, pw), Buffer.alloc(0));
   assert.deepEqual(dataKey(999, pw), hex('0e8b96fbfab4460b8b2793aab7ee5d9d'));

@@ -1,7 +1,7 @@
 // The native VTun module chain (native/src/vtun_codec.cc through the addon's VtunCodec): the
 // captured vtund sessions of test/fixtures/vtun-vectors decode frame by frame, deterministic modes
 // re-encode to the exact wire bytes, every cipher x compression round-trips, padding and
-// resynchronisation follow the spec (sections 9, 10), and bad input is refused.
+// resynchronisation follow docs/vtun-protocol.md §9 and §10, and bad input is refused.
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -78,7 +78,7 @@ function vectorCodec(v: Vector): NativeVtunCodec {
   return new addon.VtunCodec({ compression, cipher, key: keyFor(cipher, Buffer.from(v.meta.password)) });
 }
 
-test('vtunKey derives the keys of spec 10.1', () => {
+test('vtunKey derives the keys of docs/vtun-protocol.md §10.1', () => {
   assert.equal(addon.vtunKey(PASSWORD, 16).toString('hex'), '0e8b96fbfab4460b8b2793aab7ee5d9d');
   assert.equal(
     addon.vtunKey(PASSWORD, 32).toString('hex'),
@@ -266,7 +266,7 @@ test('CBC mode (E10): side-band ivec block on the first frame only, seq# header,
   assert.equal(body2.readUInt32BE(4), (body1.readUInt32BE(4) + 1) >>> 0, 'sequence number +1 per frame');
 });
 
-test('Blowfish stream modes carry the whole packet (no 64-bit seq# overwrite, spec 10.5.5)', () => {
+test('Blowfish stream modes carry the whole packet (no 64-bit seq# overwrite, docs/vtun-protocol.md §10.5.5)', () => {
   const c = codec({ kind: 'none' }, 2);
   const key = keyFor(2);
   const pkt = Buffer.from('4500002c0000000040010000c6134d02c6134d01', 'hex');
@@ -287,7 +287,7 @@ test('Blowfish stream modes carry the whole packet (no 64-bit seq# overwrite, sp
   assert.deepEqual(plain.subarray(8, 8 + pkt.length), pkt);
 });
 
-test('stream modes resynchronise after a lost frame (rsyn, new side-band; spec 10.5.4)', () => {
+test('stream modes resynchronise after a lost frame (rsyn, new side-band; docs/vtun-protocol.md §10.5.4)', () => {
   for (const cipher of [10, 11, 12, 2]) {
     const a = codec({ kind: 'none' }, cipher);
     const b = codec({ kind: 'none' }, cipher);

@@ -1,4 +1,4 @@
-// VTun authentication phase against the spec's worked examples (vtun-protocol.md 3.5, 3.6, 4) and
+// VTun authentication phase against the worked examples of docs/vtun-protocol.md (§4.5, §4.6, §5, Appendix A.1) and
 // the captured exchange V1 (test/fixtures/vtun-vectors/v01-tcp-tun-plain.json, copied below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,14 +35,14 @@ const V1 = {
 const PW = Buffer.from('interop-pw');
 const TUN_TCP_K: VtunFlags = { transport: 'tcp', type: 'tun', compression: { kind: 'none' }, cipher: 0, keepalive: true, speed: 0 };
 
-test('letters: high nibble first, a..p (spec 3.5)', () => {
+test('letters: high nibble first, a..p (docs/vtun-protocol.md §4.5)', () => {
   assert.equal(encodeLetters(hex('876d4347')), 'ihgnedeh');
   assert.deepEqual(decodeLetters('ihgnedeh'), hex('876d4347'));
   assert.equal(decodeLetters('ihgnedeq'), null);
   assert.equal(decodeLetters('abc'), null);
 });
 
-test('challenge response: both worked examples of spec 3.6', () => {
+test('challenge response: both worked examples of docs/vtun-protocol.md Appendix A.1', () => {
   assert.deepEqual(challengeKey(PW), hex('0e8b96fbfab4460b8b2793aab7ee5d9d'));
   assert.deepEqual(challengeResponse(hex(V1.challenge), PW), hex(V1.response));
   assert.equal(encodeLetters(challengeResponse(decodeLetters('ihgnedehelhlfkncbiihmcgljajcmknl')!, PW)), 'cjblmfadehaddmlijmophicpoookabog');
@@ -72,7 +72,7 @@ test('blocks: 50 bytes, NUL padded, at most 48 characters, last byte forced NUL'
   assert.equal(decodeBlock(Buffer.alloc(50, 0x41)), 'A'.repeat(49));
 });
 
-test('flags: observed strings round-trip in vtund order (spec 4.1)', () => {
+test('flags: observed strings round-trip in vtund order (docs/vtun-protocol.md §5.1)', () => {
   for (const s of ['<TuK>', '<UuK>', '<TeK>', '<Tt>', '<Tp>', '<TuC9>', '<UuC1K>', '<TuL1K>', '<TuS128K>', '<TuKE>', '<TuKE1>', '<TuKE16>', '<TuL1KE1>', '<UeC9KE14>', '<UuL1KE10>']) {
     assert.equal(buildFlags(parseFlags(s)), s, s);
   }
@@ -80,7 +80,7 @@ test('flags: observed strings round-trip in vtund order (spec 4.1)', () => {
   assert.deepEqual(parseFlags('OK FLAGS: <UeL1KE10>\n'), { transport: 'udp', type: 'ether', compression: { kind: 'lzo', level: 1 }, cipher: 10, keepalive: true, speed: 0 });
 });
 
-test('flags: client parsing rules (spec 4.2)', () => {
+test('flags: client parsing rules (docs/vtun-protocol.md §5.2)', () => {
   assert.deepEqual(parseFlags('<KuE0U>'), { transport: 'udp', type: 'tun', compression: { kind: 'none' }, cipher: 999, keepalive: true, speed: 0 });
   assert.equal(parseFlags('<TuFS0>').speed, 0);
   assert.throws(() => parseFlags('<TuC>'), FlagsError);
@@ -91,14 +91,14 @@ test('flags: client parsing rules (spec 4.2)', () => {
   assert.throws(() => parseFlags('TuK'), FlagsError);
 });
 
-test('server tokenizer: spaces and colons, first token exact (spec 3.3)', () => {
+test('server tokenizer: spaces and colons, first token exact (docs/vtun-protocol.md §4.3)', () => {
   assert.deepEqual(tokenize('HOST: name\n'), ['HOST', 'name']);
   assert.deepEqual(tokenize('HOST:name'), ['HOST', 'name']);
   assert.deepEqual(tokenize('  HOST ::  name  x\r\nHOST: other'), ['HOST', 'name', 'x']);
   assert.equal(tokenize('host: name\n')[0], 'host');
 });
 
-test('udp port: sent little-endian, read in either order by matching the TCP port (spec 5.3)', () => {
+test('udp port: sent little-endian, read in either order by matching the TCP port (docs/vtun-protocol.md §6.3)', () => {
   assert.deepEqual(encodePort(36995), hex('8390'));
   assert.equal(decodePort(hex('8813'), 5000), 5000);
   assert.equal(decodePort(hex('1388'), 5000), 5000);
@@ -288,7 +288,7 @@ test('server: garbage, oversized and never-ending lines end in ERR, nothing hang
   assert.equal(badChal.error.kind, 'protocol');
 });
 
-test('server: silence and a half block time out with ERR (spec 3.7)', async () => {
+test('server: silence and a half block time out with ERR (docs/vtun-protocol.md §4.7)', async () => {
   const t0 = Date.now();
   const silent = await serverCase(async () => {}, { timeoutMs: 300 });
   assert.equal(silent.error.kind, 'timeout');
