@@ -26,6 +26,7 @@ table() {
     }'
 }
 
+# shellcheck disable=SC2016 # jq's $variables, not the shell's
 JQ_LIB='
   def median: map(select(. != null)) | sort
     | if length == 0 then null elif length % 2 == 1 then .[(length - 1) / 2] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
