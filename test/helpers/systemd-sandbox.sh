@@ -155,11 +155,14 @@ do_start() {
 do_stop() {
   local pid i cg launcher
   if pid=$(init_pid); then
-    kill -s SIGRTMIN+4 "$pid" 2>/dev/null || true  # systemd's "poweroff"
-    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do running "$pid" || break; sleep 0.1; done
+    # systemd's "poweroff"; PID 1 that is not systemd yet (a failed start) has nothing to shut down
+    if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd ]]; then
+      kill -s SIGRTMIN+4 "$pid" 2>/dev/null || true
+      for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do running "$pid" || break; sleep 0.1; done
+    fi
     # SIGKILL to PID 1 ends every process of its PID namespace
     if running "$pid"; then
-      echo "$PROG: $NAME did not power off within ${STOP_TIMEOUT}s, killing it" >&2
+      [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd ]] && echo "$PROG: $NAME did not power off within ${STOP_TIMEOUT}s, killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
@@ -188,8 +191,8 @@ do_stop() {
     umount "$STATE/cgroup2" 2>/dev/null || true
   fi
   # the overlay, tmpfs and bind mounts only ever existed in the sandbox's mount namespace
-  [[ -d $STATE ]] && rm -rf --one-file-system "$STATE"
-  rmdir "$STATE_BASE" 2>/dev/null || true
+  # ($STATE_BASE stays: another sandbox may be starting in it right now)
+  if [[ -d $STATE ]]; then rm -rf --one-file-system "$STATE"; fi
 }
 
 do_exec() {
