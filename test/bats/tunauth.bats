@@ -268,7 +268,7 @@ EOC
   TUND_CONFIG_DIR=$d write_client_conf office 198.18.61.1:5000
   chmod 644 "$d/office.conf"
   printf 'pw\n' | TUND_CONFIG_DIR=$d tunauth passwd office
-  run setpriv --reuid=65534 --regid=65534 --clear-groups env TUND_CONFIG_DIR="$d" \
+  run "$AS_ANY_USER" setpriv --reuid=65534 --regid=65534 --clear-groups env TUND_CONFIG_DIR="$d" \
     node "$PROJECT_ROOT/bin/tunauth" probe office
   rm -rf "$d"
   assert_failure 77

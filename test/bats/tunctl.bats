@@ -63,7 +63,7 @@ addrs() {
   assert_equal "$(info "$ns" own1 user)" '"nobody"'
   assert_equal "$(info "$ns" own1 group)" null
   # the owner may open the device without any capability
-  run in_ns "$ns" setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
+  run in_ns "$ns" "$AS_ANY_USER" setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all \
     node "$PROJECT_ROOT/test/helpers/tun-attach.mjs" own0
   assert_success
   assert_output --partial 'attached own0 tun'
@@ -303,7 +303,7 @@ addrs() {
 
 @test "without CAP_NET_ADMIN: exit 77 with a message that says what is needed" {
   ns=$(make_netns a)
-  unpriv=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all)
+  unpriv=("$AS_ANY_USER" setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all)
   # precondition: the unprivileged user can run node and read the project (else we test nothing)
   run in_ns "$ns" "${unpriv[@]}" node -e "require('fs').accessSync('$PROJECT_ROOT/dist/commands/tunctl/index.js', require('fs').constants.R_OK)"
   assert_success

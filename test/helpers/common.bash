@@ -14,6 +14,9 @@
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PROJECT_ROOT
 export PATH="$PROJECT_ROOT/bin:$PATH"
+# AS_ANY_USER CMD...: CMD (a setpriv to another user) sees the project even in a clone that only
+# root can reach (see test/helpers/as-any-user.sh)
+AS_ANY_USER=$PROJECT_ROOT/test/helpers/as-any-user.sh
 load "$PROJECT_ROOT/node_modules/bats-support/load"
 load "$PROJECT_ROOT/node_modules/bats-assert/load"
 

@@ -299,10 +299,13 @@ test('a control socket the caller may not open: exit 77, not "not running"', asy
     // a child running as nobody: the 0600 socket refuses it (EACCES)
     const { spawnSync } = await import('node:child_process');
     const tunctlJs = path.join(path.dirname(new URL(import.meta.url).pathname), '../../commands/tunctl/index.js');
+    // as nobody, through test/helpers/as-any-user.sh: the project may sit in a directory only root can enter
+    const asAnyUser = path.join(path.dirname(new URL(import.meta.url).pathname), '../../../test/helpers/as-any-user.sh');
+    const asNobody = [asAnyUser, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, tunctlJs];
     fs.chmodSync(dir, 0o755);
     fs.chmodSync(process.env.TUND_RUN_DIR!, 0o755);
     for (const args of [['status', 'perm'], ['watch', 'perm'], ['wait', 'perm', '--timeout', '5']]) {
-      const r = spawnSync(process.execPath, [tunctlJs, ...args], { encoding: 'utf8', uid: 65534, gid: 65534, env: { ...process.env }, timeout: 10000 });
+      const r = spawnSync('bash', [...asNobody, ...args], { encoding: 'utf8', env: { ...process.env }, timeout: 10000 });
       assert.equal(r.status, 77, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /permission denied/);
     }
