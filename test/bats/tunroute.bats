@@ -21,6 +21,10 @@ setup() {
   ip -n "$NS" addr add 198.18.100.2/24 dev tr0
   ip -n "$NS" link set tr0 up
   UNDERLAY="${TEST_TAG}a"
+  # the underlay settles before any snapshot: carrier on (its routes lose "linkdown") and the
+  # IPv6 link-local address in place, which a loaded machine can take a moment to get to
+  wait_for 10 sh -c "ip -n $NS -j route show dev $UNDERLAY | jq -e 'length > 0 and all(.[]; (.flags // []) | index(\"linkdown\") | not)'"
+  wait_for 10 sh -c "ip -n $NS -6 -j addr show dev $UNDERLAY scope link | jq -e '.[0].addr_info | length > 0'"
 }
 
 teardown() { common_teardown; }
