@@ -13,7 +13,13 @@
         "src/wg_crypto.cc",
         "src/wg_noise.cc",
         "src/wg_cookie.cc",
-        "src/wg_addon.cc"
+        "src/wg_addon.cc",
+        "src/engine_napi.cc",
+        "src/engine/endpoint.cc",
+        "src/engine/engine.cc",
+        "src/engine/device.cc",
+        "src/engine/transport.cc",
+        "src/engine/vtun_transform.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],

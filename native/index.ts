@@ -1,7 +1,8 @@
-// The JS face of the C++ addon (native/src). Two parts:
+// The JS face of the C++ addon (native/src). Parts:
 //  - the TUN/TAP device: open/persist/owner ioctls and non-blocking batch read/write (tun.cc);
-//  - the packet pump: native threads that move frames between a device fd and a transport socket,
-//    with VTun framing, compression and encryption, off the JS event loop (pump.cc).
+//  - the packet engine (native/src/engine, docs/engine.md): native threads that move packets
+//    between a device fd and a transport socket, off the JS event loop, with a per-protocol
+//    transform: VTun's framing, compression and encryption (Pump, pump.cc).
 // Errors thrown by the addon are Error objects with `code` (errno name, e.g. "EPERM"),
 // `errno` (number) and `syscall` (e.g. "TUNSETIFF").
 import { createRequire } from 'node:module';
@@ -63,6 +64,9 @@ export interface PumpStats {
   deviceDownDrops: number;
   /** UDP frames not sent: nat_hack before the peer's first datagram, or ICMP errors on send. */
   txDropped: number;
+  /** Datagrams on the connected UDP socket from another source (queued before connect()): dropped.
+   * (Optional in the type so that fakes of the pump need not report it; the addon always does.) */
+  foreignDrops?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Threads running: started, not stopped, not ended. */
@@ -84,9 +88,15 @@ export interface PumpEvent {
 }
 
 /**
- * The VTun packet pump (native/src/pump.cc). Behaviour:
+ * The VTun packet pump: the engine with VTun's transform (native/src/pump.cc,
+ * native/src/engine/vtun_transform.h). Behaviour:
  * - start() sets both fds non-blocking, sends one ECHO_REQ (unless natHack) and starts a tx thread
- *   (device -> net) and an rx thread (net -> device). Throws if called twice.
+ *   (device -> net) and an rx thread (net -> device). Throws if called twice, or after stop()
+ *   (a pump runs once); stop() before start() leaves nothing running.
+ * - natHack (UDP): the socket stays unconnected until the first datagram that is a valid frame
+ *   (ECHO_REQ, ECHO_REP, or a data frame that decodes) arrives; then it is connected to that
+ *   source. Garbage, a stranger's CONN_CLOSE or undecodable data pick nothing and end nothing
+ *   (counted in badFrames). A connected UDP socket drops datagrams from other sources (foreignDrops).
  * - Every ECHO_REQ from the peer is answered with ECHO_REP natively; ECHO_REP/any frame updates
  *   msSinceRx (keep-alive policy stays in JS: sendControl('echo_req'), stats().msSinceRx).
  * - Exactly one 'ended' event per pump: peer_closed (CONN_CLOSE), eof (TCP EOF/RST),

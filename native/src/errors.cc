@@ -1,5 +1,6 @@
 #include "errors.h"
 
+#include <napi.h>
 #include <string.h>
 
 namespace tund {
@@ -9,13 +10,18 @@ const char* ErrnoName(int err) {
   return name != nullptr ? name : "EUNKNOWN";
 }
 
+std::string ErrnoText(int err) {
+  std::string text = strerror(err);
+  text += " (";
+  text += ErrnoName(err);
+  text += ")";
+  return text;
+}
+
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
   std::string message = what.empty() ? std::string(syscall) : what;
   message += ": ";
-  message += strerror(err);
-  message += " (";
-  message += ErrnoName(err);
-  message += ")";
+  message += ErrnoText(err);
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, ErrnoName(err)));
   error.Set("errno", Napi::Number::New(env, err));

@@ -1,0 +1,328 @@
+// The protocol-neutral packet engine (docs/engine.md): two native threads per engine move packets
+// between a device (tun/tap, or a pipe/pty byte stream) and a transport (a TCP stream or a UDP
+// socket that may serve many peers), in batches, off the JS event loop. What a protocol puts on
+// the wire is its Transform: VTun's framing and codec (vtun_transform.*), WireGuard's transport
+// data messages (wg_transform.*).
+//
+//   tx thread: poll(stop, wake, device) -> transform.CollectOutgoing (control messages, queued
+//     work) -> device.Read (a batch) -> transform.Seal per packet -> transport.Send (the batch).
+//   rx thread: transport.Receive (a batch of datagrams, or of frames cut from the stream by the
+//     transform's Framer) -> transform.Open per message -> device.Write (the delivered packets).
+//
+// Only the tx thread writes to the transport, so frames never interleave on a stream and the rx
+// thread never blocks behind a full socket: the rx thread and JS hand work to the tx thread and
+// wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
+// messages, peer events, the end), bounded for what a peer can cause, drops counted.
+//
+// Pure C++ (no N-API): the JS layer (engine_napi.*) owns an Engine and implements EventSink.
+#pragma once
+
+#include <poll.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "endpoint.h"
+
+namespace tund {
+namespace engine {
+
+int64_t NowMs();  // monotonic milliseconds
+
+// End reasons (the strings JS sees). Transforms may use their own (VTun: peer_closed, codec_error).
+constexpr const char* kEndEof = "eof";
+constexpr const char* kEndDeviceError = "device_error";
+constexpr const char* kEndNetworkError = "network_error";
+constexpr const char* kEndStopped = "stopped";
+
+// A view of one packet or wire message. Who owns the bytes is said where a Message is made.
+struct Message {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  // tx: where to send it (nullptr: the transport's connected peer); rx: where it came from
+  // (nullptr on a stream). Must outlive the send / the Open call.
+  const Endpoint* peer = nullptr;
+  bool truncated = false;  // rx: the datagram was larger than the slot (dropped by the engine)
+};
+
+// `count` buffers of `bytes` each, allocated once.
+class Slots {
+ public:
+  Slots(size_t count, size_t bytes) : count_(count), bytes_(bytes), mem_(count * bytes) {}
+  uint8_t* operator[](size_t i) { return mem_.data() + i * bytes_; }
+  size_t Count() const { return count_; }
+  size_t Bytes() const { return bytes_; }
+
+ private:
+  size_t count_, bytes_;
+  std::vector<uint8_t> mem_;
+};
+
+// Engine-wide counters (per-peer ones belong to the transform). Relaxed atomics: read by JS.
+struct Counters {
+  std::atomic<uint64_t> rxBytes{0}, txBytes{0};        // packet bytes written to / read from the device
+  std::atomic<uint64_t> rxPackets{0}, txPackets{0};
+  std::atomic<uint64_t> rxFrames{0}, txFrames{0};      // wire messages (frames, datagrams) in / out
+  std::atomic<uint64_t> rxWireBytes{0}, txWireBytes{0};
+  std::atomic<uint64_t> badFrames{0};                  // dropped as malformed / undecryptable
+  std::atomic<uint64_t> deviceDownDrops{0};            // not written: device down (EIO) or queue full
+  std::atomic<uint64_t> txDropped{0};                  // not sent: no peer yet, ICMP errors on send
+  std::atomic<uint64_t> foreignDrops{0};               // datagrams on a connected socket from elsewhere
+  std::atomic<uint64_t> eventDrops{0};                 // upward messages dropped: JS queue full
+};
+
+// What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
+struct Event {
+  std::string type;
+  std::string reason, message;  // "ended"
+  uint32_t peer = 0;            // transform events about a peer
+  std::vector<uint8_t> data;    // "message": the wire bytes
+  Endpoint from;                // "message": its source
+};
+
+// Implemented by the JS layer: called (from any thread) when the queue went from empty to not
+// empty; the JS thread then drains it with EventQueue::TakeAll.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Notify() = 0;
+};
+
+class EventQueue {
+ public:
+  explicit EventQueue(size_t limit) : limit_(limit) {}
+  void SetSink(EventSink* sink) { sink_.store(sink); }
+  // Bounded events (what a peer can cause) are dropped past the limit; the end never is.
+  bool Push(Event&& e, bool bounded, std::atomic<uint64_t>* drops);
+  std::deque<Event> TakeAll();
+  size_t Size();
+  size_t Limit() const { return limit_; }
+  // The sink calls this right before it drains (a later Push notifies again).
+  void Rearm() { notified_.store(false); }
+
+ private:
+  size_t limit_;
+  std::atomic<EventSink*> sink_{nullptr};
+  std::mutex mu_;
+  std::deque<Event> q_;
+  std::atomic<bool> notified_{false};
+};
+
+// A message JS asked to send as it is (a handshake message, a cookie reply) to an endpoint
+// (empty: the connected peer).
+struct Outgoing {
+  std::vector<uint8_t> data;
+  Endpoint to;
+};
+
+class Transform;
+
+// What devices, transports and transforms share with the engine.
+class Core {
+ public:
+  Counters c;
+
+  // The first terminal condition wins: one "ended" event (unless stop() came first), the
+  // transform's OnEnd, both threads told to exit. Any thread.
+  void End(const char* reason, const std::string& message);
+  bool Ended() const { return ended_.load(std::memory_order_relaxed); }
+  bool StopRequested() const;
+  // Waits until fd is ready for `events`; false on stop (or on timeout when timeoutMs >= 0).
+  bool WaitFd(int fd, short events, int timeoutMs = -1) const;
+  // Wakes the tx thread (work queued for it). Any thread.
+  void WakeTx();
+  EventQueue& Events() { return *events_; }
+  const std::shared_ptr<EventQueue>& EventsPtr() const { return events_; }
+  // Queues a message for the tx thread and wakes it (any thread); false when kMaxOutgoing are
+  // already waiting (counted in txDropped).
+  bool QueueOutgoing(Outgoing&& m);
+  static constexpr size_t kMaxOutgoing = 4096;
+
+ protected:
+  std::mutex outMu_;
+  std::deque<Outgoing> outgoing_;
+  std::shared_ptr<EventQueue> events_ = std::make_shared<EventQueue>(1024);
+  Transform* transform_ = nullptr;
+  int stopFd_ = -1, wakeFd_ = -1;
+  std::atomic<bool> ended_{false}, stopping_{false}, eventSent_{false};
+};
+
+// ---------------------------------------------------------------------------------------------
+// The device: a tun/tap (one read = one packet) or a byte stream (pipe, pty).
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual int Fd() const = 0;
+  virtual bool Stream() const = 0;
+  virtual void Start(Core&) {}
+  // Reads up to `max` packets: packet i into slots[first + i] + headroom, at most `cap` bytes,
+  // described in pkts[i]. Returns the count (0: nothing ready; with `hangup`, 0 ends the engine
+  // with "device hung up"), or -1 when the engine ended.
+  virtual int Read(Core& core, Slots& slots, size_t first, size_t headroom, size_t cap, Message* pkts, int max,
+                   bool hangup) = 0;
+  // Writes packets in order (whole; a stream device writes all bytes). false: ended or stop.
+  virtual bool Write(Core& core, const Message* pkts, size_t n) = 0;
+};
+
+std::unique_ptr<Device> MakePacketDevice(int fd);
+std::unique_ptr<Device> MakeStreamDevice(int fd);
+
+// ---------------------------------------------------------------------------------------------
+// The transport: a TCP stream (frames cut by the transform's Framer) or a UDP socket.
+
+// Cuts a byte stream into frames.
+struct Split {
+  enum Kind { More, Frame, Skip } kind = More;
+  size_t len = 0;  // Frame: the frame's bytes (header included); Skip: bytes to discard (a bad frame)
+};
+class Framer {
+ public:
+  virtual ~Framer() = default;
+  virtual Split Next(const uint8_t* p, size_t have) = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual int Fd() const = 0;
+  virtual bool IsStream() const = 0;
+  virtual void Start(Core&) {}
+  // Sends msgs in order; failures the protocol survives are counted. false: ended or stop.
+  virtual bool Send(Core& core, Message* msgs, size_t n) = 0;
+  // After the tx loop: sends what it can without waiting long (VTun's closing CONN_CLOSE).
+  virtual void SendFinal(Core& core, Message* msgs, size_t n) = 0;
+  // Waits for the next messages (at most max). Returns the count, or -1 (ended or stop).
+  // The messages stay valid until the next call.
+  virtual int Receive(Core& core, Message* out, int max) = 0;
+  // A single-peer UDP socket that is not connected yet (VTun's nat_hack) awaits its peer: it
+  // receives one datagram at a time until Pin connects it to the first one the transform
+  // accepted. Pin: false with the engine ended on failure.
+  virtual bool AwaitingPeer() const { return false; }
+  virtual bool Pin(Core&, const Endpoint&) { return true; }
+};
+
+// The stream starts with `initial` (bytes read before the engine took over).
+std::unique_ptr<Transport> MakeTcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial);
+// rxSlotBytes: receive buffer per datagram (a larger datagram is dropped as truncated).
+// A connect()ed socket has one peer: datagrams from elsewhere (queued before connect) are dropped
+// and counted. An unconnected one serves any number of peers (multiPeer), or awaits one (Pin).
+std::unique_ptr<Transport> MakeUdpTransport(int fd, size_t rxSlotBytes, int batch, bool multiPeer);
+
+// ---------------------------------------------------------------------------------------------
+// The protocol's part.
+
+// Where Seal and CollectOutgoing put wire messages (tx thread).
+class TxContext {
+ public:
+  virtual ~TxContext() = default;
+  // A message to fill: data points at a buffer of SlotBytes() owned by the batch; the transform
+  // may instead point data at memory that stays valid until the batch is sent (the packet's own
+  // slot, when it sealed in place). Flushes the batch first when it is full. nullptr: ended.
+  virtual Message* Add() = 0;
+  virtual size_t SlotBytes() const = 0;
+  // Sets m's destination (a copy: `to` may change after the call).
+  virtual void SetDestination(Message* m, const Endpoint& to) = 0;
+  // An unconnected single-peer socket waits for its peer: nothing can be sent yet.
+  virtual bool AwaitingPeer() const = 0;
+  virtual Core& core() = 0;
+};
+
+// Where Open puts packets for the device (rx thread).
+class RxContext {
+ public:
+  virtual ~RxContext() = default;
+  // A packet inside the message being opened (valid until the batch is written).
+  virtual void Deliver(uint8_t* p, size_t len) = 0;
+  // A packet in a transient buffer: copied (len <= the transform's MaxDelivered()).
+  virtual void DeliverCopy(const uint8_t* p, size_t len) = 0;
+  // An unconnected single-peer socket waits for its peer (VTun nat_hack): PinPeer connects it
+  // to the source of `msg` (a message the transform found valid) before the transform acts on
+  // it. false: the engine ended.
+  virtual bool AwaitingPeer() const = 0;
+  virtual bool PinPeer(const Message& msg) = 0;
+  virtual Core& core() = 0;
+};
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  // Buffer geometry: room before and after each device packet (to seal in place), largest
+  // device packet, owned tx message size, receive slot size, largest copied delivery.
+  virtual size_t Headroom() const { return 0; }
+  virtual size_t Tailroom() const { return 0; }
+  virtual size_t MaxPacket() const = 0;
+  virtual size_t TxSlotBytes() const = 0;
+  virtual size_t RxSlotBytes() const = 0;
+  virtual size_t MaxDelivered() const = 0;
+  // The stream framing (needed for a TCP transport).
+  virtual Framer* StreamFramer() { return nullptr; }
+
+  // JS thread, before the threads start.
+  virtual void Start(Core&) {}
+  // Once, on the thread that ended the engine (not after stop()).
+  virtual void OnEnd(const char* reason) {}
+
+  // tx thread: messages to send now (control frames, queued work), before any device packet.
+  virtual void CollectOutgoing(TxContext&) {}
+  // tx thread: one device packet (pkt.data, with Headroom()/Tailroom() free around it).
+  virtual void Seal(Message& pkt, TxContext& tx) = 0;
+  // tx thread, after the loop: last messages, sent best effort.
+  virtual void CollectFinal(TxContext&) {}
+
+  // rx thread: one received message (may be decrypted in place).
+  virtual void Open(Message& msg, RxContext& rx) = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+struct EngineOptions {
+  int batch = 32;                 // packets per device read batch / datagrams per recvmmsg
+  int64_t holdMs = 0;             // do not read the device for this long after start
+  int64_t txBytesPerSecond = 0;   // shaping of sealed data messages (1-second windows); 0 = off
+};
+
+class Engine : public Core {
+ public:
+  // The engine owns device and transport objects (not the device fd); the transform outlives it.
+  Engine(std::unique_ptr<Device> device, std::unique_ptr<Transport> transport, Transform* transform,
+         EngineOptions options);
+  ~Engine();
+
+  // Starts the threads. false with *error on failure (nothing left running).
+  bool Start(EventSink* sink, std::string* error);
+  // Joins the threads and closes the transport's fd; queues "ended" (reason "stopped") unless
+  // the engine had ended already or emit is false. Idempotent. After Stop, Start fails.
+  void Stop(bool emit = true);
+  bool Started() const { return started_; }
+  bool Stopped() const { return stopped_; }
+  bool Running() const { return started_ && !stopped_ && !Ended(); }
+
+  Transport& transport() { return *transport_; }
+  Device& device() { return *device_; }
+
+ private:
+  class Tx;
+  class Rx;
+  void TxLoop();
+  void RxLoop();
+  int HoldMs(int64_t now);
+
+  std::unique_ptr<Device> device_;
+  std::unique_ptr<Transport> transport_;
+  EngineOptions o_;
+  std::thread tx_, rx_;
+  bool started_ = false, stopped_ = false;
+  int64_t startMs_ = 0;
+  int64_t shapeStartMs_ = 0, shapeBytes_ = 0;  // tx thread only
+};
+
+}  // namespace engine
+}  // namespace tund
