@@ -172,9 +172,12 @@ export interface NativeAddon {
   blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean): Buffer;
   /** getsockopt(SO_ACCEPTCONN): true for a listening socket (systemd Accept=no), false for a connected one. */
   socketAcceptsConnections(fd: number): boolean;
-  /** An IPv4 or IPv6 (addr contains ':') UDP socket with SO_REUSEADDR bound to addr:port (VTun UDP port exchange); returns the fd. */
+  /** An IPv4 or IPv6 (addr contains ':') UDP socket bound to addr:port (VTun UDP port exchange); returns
+   * the fd. SO_REUSEPORT (sockets of the same user may share the port), never SO_REUSEADDR (which
+   * would let another local user bind beside it and take its datagrams). */
   udpSocketBind(addr: string, port: number): number;
-  /** connect() a UDP socket from udpSocketBind to addr:port. */
+  /** connect() a UDP socket from udpSocketBind to addr:port, then discard the datagrams other
+   * sources had queued on it before. */
   udpSocketConnect(fd: number, addr: string, port: number): void;
   // pty.cc: VTun's `tty` type.
   /** A new pseudo-terminal: the master fd (non-blocking, close-on-exec, O_NOCTTY) and the slave's

@@ -4,11 +4,14 @@
 //    the low-level BF_* functions exported by Node's own OpenSSL do.
 //  - socketAcceptsConnections(fd): getsockopt(SO_ACCEPTCONN), to tell a listening socket passed
 //    by systemd (Accept=no) from a connected one (Accept=yes).
-//  - udpSocketBind(addr, port): an IPv4 or IPv6 UDP socket with SO_REUSEADDR bound to addr:port (the
-//    VTun UDP port exchange binds to the TCP socket's own address and port); returns the fd.
-//  - udpSocketConnect(fd, addr, port): connect() it to the peer.
+//  - udpSocketBind(addr, port): an IPv4 or IPv6 UDP socket with SO_REUSEPORT (never SO_REUSEADDR)
+//    bound to addr:port (the VTun UDP port exchange binds to the TCP socket's own address and
+//    port); returns the fd.
+//  - udpSocketConnect(fd, addr, port): connect() it to the peer and discard what strangers had
+//    queued on it before.
 #include <napi.h>
 
+#include "engine/endpoint.h"
 #include "errors.h"
 #include <openssl/blowfish.h>
 #include <arpa/inet.h>
@@ -60,35 +63,20 @@ Napi::Value SocketAcceptsConnections(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, val != 0);
 }
 
-// An IPv4 or IPv6 (text contains ':') socket address.
-bool ParseAddr(const std::string& addr, int port, sockaddr_storage* ss, socklen_t* len) {
-  memset(ss, 0, sizeof *ss);
-  if (addr.find(':') != std::string::npos) {
-    auto* sa6 = reinterpret_cast<sockaddr_in6*>(ss);
-    sa6->sin6_family = AF_INET6;
-    sa6->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof *sa6;
-    return inet_pton(AF_INET6, addr.c_str(), &sa6->sin6_addr) == 1;
-  }
-  auto* sa = reinterpret_cast<sockaddr_in*>(ss);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons(static_cast<uint16_t>(port));
-  *len = sizeof *sa;
-  return inet_pton(AF_INET, addr.c_str(), &sa->sin_addr) == 1;
-}
-
 Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string addr = info[0].As<Napi::String>().Utf8Value();
   int port = info[1].As<Napi::Number>().Int32Value();
-  sockaddr_storage ss;
-  socklen_t len;
-  if (!ParseAddr(addr, port, &ss, &len)) return FailErrno(env, EINVAL, "inet_pton");
-  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  Endpoint local;
+  if (!Endpoint::Parse(addr, port, &local)) return FailErrno(env, EINVAL, "inet_pton");
+  int fd = socket(local.Family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return FailErrno(env, errno, "socket");
+  // Several links of one server share the address and port of its TCP listener. SO_REUSEPORT,
+  // not SO_REUSEADDR: the kernel lets only sockets of the same user join, so another local user
+  // cannot bind beside us and receive datagrams meant for an unconnected socket.
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+      bind(fd, local.Sockaddr(), local.len) < 0) {
     int err = errno;
     close(fd);
     return FailErrno(env, err, "bind");
@@ -96,15 +84,35 @@ Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// Discards the datagrams queued on fd (before it was connected) whose source is not `peer`, up
+// to the first one from the peer. The engine drops any later stranger's datagram by its source.
+void DrainForeign(int fd, const Endpoint& peer) {
+  uint8_t byte;
+  for (int i = 0; i < 4096; i++) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    ssize_t n = recvfrom(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;  // nothing queued (or an ICMP error: left for the engine)
+    if (Endpoint::From(ss, len).SameAs(peer)) return;
+    recv(fd, &byte, 1, MSG_DONTWAIT | MSG_TRUNC);
+  }
+}
+
 Napi::Value UdpSocketConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
   std::string addr = info[1].As<Napi::String>().Utf8Value();
   int port = info[2].As<Napi::Number>().Int32Value();
+  Endpoint peer;
+  if (!Endpoint::Parse(addr, port, &peer)) return FailErrno(env, EINVAL, "inet_pton");
   sockaddr_storage ss;
-  socklen_t len;
-  if (!ParseAddr(addr, port, &ss, &len)) return FailErrno(env, EINVAL, "inet_pton");
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return FailErrno(env, errno, "connect");
+  socklen_t len = sizeof ss;
+  int family = getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 ? ss.ss_family : peer.Family();
+  Endpoint to;
+  if (!peer.ForFamily(family, &to)) return FailErrno(env, EAFNOSUPPORT, "connect");
+  if (connect(fd, to.Sockaddr(), to.len) < 0) return FailErrno(env, errno, "connect");
+  DrainForeign(fd, peer);
   return env.Undefined();
 }
 
