@@ -2,7 +2,8 @@
 //  - the TUN/TAP device: open/persist/owner ioctls and non-blocking batch read/write (tun.cc);
 //  - the packet engine (native/src/engine, docs/engine.md): native threads that move packets
 //    between a device fd and a transport socket, off the JS event loop, with a per-protocol
-//    transform: VTun's framing, compression and encryption (Pump, pump.cc).
+//    transform: VTun's framing, compression and encryption (Pump, pump.cc) and WireGuard's
+//    transport data messages for many peers (WgEngine, wg_engine_napi.cc).
 // Errors thrown by the addon are Error objects with `code` (errno name, e.g. "EPERM"),
 // `errno` (number) and `syscall` (e.g. "TUNSETIFF").
 import { createRequire } from 'node:module';
@@ -146,6 +147,181 @@ export interface NativeVtunCodec {
   decode(payload: Buffer): Buffer | null;
 }
 
+/** A UDP endpoint. IPv4 addresses come back without the IPv4-mapped prefix. */
+export interface WgEndpoint {
+  address: string;
+  port: number;
+}
+
+/** The whitepaper's limits (section 6.1); tests shorten them. */
+export interface WgLimits {
+  /** Default 120000: past this age (initiator) the engine asks for a handshake ('rekey_time'). */
+  rekeyAfterTimeMs?: number;
+  /** Default 180000: a keypair this old neither sends nor receives. */
+  rejectAfterTimeMs?: number;
+  /** Default 10000 and 5000: with rejectAfterTimeMs, when a receiving initiator asks early. */
+  keepaliveTimeoutMs?: number;
+  rekeyTimeoutMs?: number;
+  /** Default 2^60: past this send counter the engine asks for a handshake ('rekey_messages'). */
+  rekeyAfterMessages?: number | bigint;
+  /** Default 2^64 - 2^13 - 1: no message is sent or accepted with a counter at or past it. */
+  rejectAfterMessages?: number | bigint;
+}
+
+export interface WgEngineOptions {
+  /** A tun fd (IFF_TUN | IFF_NO_PI). The engine never closes it. */
+  deviceFd: number;
+  /** A bound, unconnected UDP socket; an AF_INET6 one bound to '::' serves IPv4 peers too. The
+   * engine owns it from start() and closes it at stop(). */
+  netFd: number;
+  /** Padding of sealed packets stops at the MTU (default 1420). */
+  mtu?: number;
+  /** Packets per batch (device reads, recvmmsg, sendmmsg); default 32. */
+  batchSize?: number;
+  /** Packets kept per peer while it has no usable keypair (default 128, oldest dropped). */
+  maxStagedPackets?: number;
+  /** At most one 'handshake_needed' per peer per interval (default 1000 ms). */
+  handshakeEventIntervalMs?: number;
+  limits?: WgLimits;
+}
+
+/** Keys and indices of one session (from a completed handshake). */
+export interface WgKeypair {
+  /** 32 bytes: seals what we send. */
+  sendKey: Buffer;
+  /** 32 bytes: opens what the peer sends. */
+  receiveKey: Buffer;
+  /** Our index (receiver index in the peer's messages); unique among this engine's keypairs. */
+  localIndex: number;
+  /** The peer's index (receiver index in our messages). */
+  remoteIndex: number;
+  /** true: we initiated the handshake; the keypair is current at once. false: it waits as `next`
+   * until the first packet from the peer under it arrives ('keypair_confirmed'). */
+  initiator: boolean;
+}
+
+export interface WgKeypairInfo {
+  localIndex: number;
+  remoteIndex: number;
+  /** The next send counter: messages sent under this keypair (REKEY_AFTER_MESSAGES). */
+  sendCounter: bigint;
+  ageMs: number;
+  initiator: boolean;
+}
+
+/** Per-peer counters and timestamps; msSince* are -1 before the first such event. */
+export interface WgPeerStats {
+  /** Wire bytes of transport messages (what `wg show` calls transfer). */
+  rxBytes: number;
+  txBytes: number;
+  /** Data packets (keepalives not included). */
+  rxPackets: number;
+  txPackets: number;
+  keepalivesReceived: number;
+  keepalivesSent: number;
+  /** Since the last transport message sent (data or keepalive) / the last data packet sent. */
+  msSinceTx: number;
+  msSinceTxData: number;
+  /** Since the last authenticated transport message received (data or keepalive) / data packet. */
+  msSinceRx: number;
+  msSinceRxData: number;
+  /** Where the peer's messages go: set by JS, then following its authenticated packets (roaming). */
+  endpoint: WgEndpoint | null;
+  current: WgKeypairInfo | null;
+  previous: WgKeypairInfo | null;
+  next: WgKeypairInfo | null;
+  /** Packets waiting for a keypair, and those dropped because too many waited. */
+  staged: number;
+  stagedDrops: number;
+  replayDrops: number;
+  authFailures: number;
+  /** Authenticated packets whose inner source is not in the peer's allowed IPs. */
+  sourceDrops: number;
+  expiredDrops: number;
+  /** Packets for the peer while it had no endpoint. */
+  noEndpointDrops: number;
+}
+
+export interface WgEngineStats {
+  rxBytes: number; // packet bytes written to the device
+  txBytes: number; // packet bytes read from the device
+  rxPackets: number;
+  txPackets: number;
+  rxMessages: number; // datagrams received
+  txMessages: number;
+  rxWireBytes: number;
+  txWireBytes: number;
+  /** Every datagram dropped as malformed, forged, replayed, expired, misrouted or unknown. */
+  badMessages: number;
+  deviceDownDrops: number;
+  /** Datagrams not sent (ICMP errors, unreachable endpoints, JS queue full). */
+  txDropped: number;
+  /** Events (handshake messages, peer events) dropped because JS had 1024 unread. */
+  eventDrops: number;
+  /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
+  noRoute: number;
+  unknownIndex: number;
+  authFailures: number;
+  replayDrops: number;
+  expiredDrops: number;
+  sourceDrops: number;
+  invalidPackets: number;
+  shortMessages: number;
+  unknownTypes: number;
+  /** Handshake/cookie messages (types 1-3) handed up as 'message' events / dropped before. */
+  handshakeMessages: number;
+  handshakeDrops: number;
+  cookieReplies: number;
+  running: boolean;
+}
+
+export type WgEvent =
+  | { type: 'ended'; reason: 'device_error' | 'network_error' | 'stopped'; message: string }
+  /** A handshake initiation (type 1), response (2) or cookie reply (3), as received. */
+  | { type: 'message'; data: Buffer; from: WgEndpoint }
+  /** The peer has packets (or a keepalive) to send and no usable keypair ('no_keypair',
+   * 'expired'), or its current keypair is due for renewal ('rekey_messages', 'rekey_time').
+   * At most one per peer per handshakeEventIntervalMs; JS applies REKEY_TIMEOUT itself. */
+  | { type: 'handshake_needed'; peer: number; reason: 'no_keypair' | 'expired' | 'rekey_messages' | 'rekey_time' }
+  /** The first packet under a responder's `next` keypair arrived: it is current now. */
+  | { type: 'keypair_confirmed'; peer: number };
+
+/**
+ * WireGuard's transport on the native engine (native/src/engine/wg_transform.h): one tun and one
+ * UDP socket serve any number of peers. Type-4 messages are sealed and opened on the engine's
+ * threads (cryptokey routing by allowed IPs, replay window, roaming, staging); handshake and
+ * cookie messages go up as 'message' events and JS sends its own with send()/sendToPeer().
+ * JS owns the handshake, the timers and the policy; peers are numbered by JS (1..2^32-1).
+ * Methods throw an Error for an unknown peer or a bad argument; all may be called before start().
+ */
+export interface NativeWgEngine {
+  start(): void;
+  /** Joins the threads, closes netFd; emits 'ended' with reason 'stopped' unless it had ended. */
+  stop(): void;
+  addPeer(id: number, options?: { endpoint?: WgEndpoint | null; allowedIps?: string[] }): void;
+  /** Forgets the peer, its keypairs (indices), allowed IPs and staged packets. */
+  removePeer(id: number): void;
+  /** Also sends what waited for an endpoint (staged packets, once a keypair allows). */
+  setEndpoint(id: number, endpoint: WgEndpoint | null): void;
+  /** Replaces the peer's prefixes ("198.18.0.0/24", "2001:2::/64", an address alone = /32, /128);
+   * host bits are cleared; a prefix another peer had moves to this one. Every bad one is reported. */
+  setAllowedIps(id: number, prefixes: string[]): void;
+  allowedIps(id: number): string[];
+  /** Rotates keypairs as wireguard-go does; staged packets go out once the new one is current. */
+  installKeypair(id: number, keypair: WgKeypair): void;
+  clearKeypairs(id: number): void;
+  /** An empty transport message (staged like a packet when no keypair: 'handshake_needed'). */
+  sendKeepalive(id: number): void;
+  /** Any message as it is to any endpoint through the engine's socket; false if 4096 wait. */
+  send(data: Buffer, to: WgEndpoint): boolean;
+  /** A message as it is to the peer's current endpoint (throws when it has none). */
+  sendToPeer(id: number, data: Buffer): void;
+  peers(): number[];
+  /** null for an unknown peer. Cheap: counters and timestamps read under the peer's lock. */
+  peerStats(id: number): WgPeerStats | null;
+  stats(): WgEngineStats;
+}
+
 export interface NativeAddon {
   tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
@@ -162,6 +338,7 @@ export interface NativeAddon {
   /** MTU of an interface by name (SIOCGIFMTU). */
   interfaceMtu(name: string): number;
   Pump: new (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
+  WgEngine: new (options: WgEngineOptions, onEvent: (event: WgEvent) => void) => NativeWgEngine;
   VtunCodec: new (options: VtunCodecOptions) => NativeVtunCodec;
   /** VTun key derivation (docs/vtun-protocol.md §10.1): 16 -> MD5(password); 32 -> MD5(first floor(len/2) bytes) || MD5(rest). */
   vtunKey(password: Buffer, bytes: 16 | 32): Buffer;

@@ -7,6 +7,7 @@ Napi::Object InitPump(Napi::Env env, Napi::Object exports);
 Napi::Object InitAuth(Napi::Env env, Napi::Object exports);
 Napi::Object InitPty(Napi::Env env, Napi::Object exports);
 Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports);
+Napi::Object InitWgEngine(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitAuth(env, exports);
   tund::InitPty(env, exports);
   tund::InitWireGuard(env, exports);
+  tund::InitWgEngine(env, exports);
   return exports;
 }
 

@@ -1,0 +1,460 @@
+// The JS face of WireGuard's transport (engine/wg_transform.h): the WgEngine class. It reads
+// options, turns JS values into peers, prefixes, endpoints and keys, and reads counters; every
+// packet is handled by the engine's threads. The handshake, timers and policy stay in JS
+// (native/index.ts documents the API).
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/wg_transform.h"
+#include "engine_napi.h"
+
+namespace tund {
+namespace {
+
+
+
+Napi::Value EndpointToJs(Napi::Env env, const Endpoint& ep) {
+  if (ep.Empty()) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", ep.Address());
+  o.Set("port", ep.Port());
+  return o;
+}
+
+// {address, port} -> Endpoint; null/undefined -> empty when allowed. Throws otherwise.
+bool EndpointFromJs(Napi::Env env, Napi::Value v, bool allowNull, Endpoint* out, const char* what) {
+  *out = Endpoint{};
+  if (allowNull && (v.IsNull() || v.IsUndefined())) return true;
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value a = o.Get("address"), p = o.Get("port");
+    if (a.IsString() && p.IsNumber()) {
+      std::string address = a.As<Napi::String>().Utf8Value();
+      double port = p.As<Napi::Number>().DoubleValue();
+      if (port >= 1 && port <= 65535 && port == static_cast<int>(port) &&
+          Endpoint::Parse(address, static_cast<int>(port), out)) {
+        return true;
+      }
+      Napi::TypeError::New(env, std::string(what) + ": bad endpoint \"" + address + "\" port " + std::to_string(port) +
+                                    " (expected an IPv4/IPv6 address and a port 1..65535)")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  Napi::TypeError::New(env, std::string(what) + ": expected {address, port}" + (allowNull ? " or null" : ""))
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+bool PeerIdFromJs(const Napi::CallbackInfo& info, uint32_t* id, const char* what) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(what) + ": expected a peer id (number)").ThrowAsJavaScriptException();
+    return false;
+  }
+  double v = info[0].As<Napi::Number>().DoubleValue();
+  if (v < 1 || v > 4294967295.0 || v != static_cast<double>(static_cast<uint32_t>(v))) {
+    Napi::RangeError::New(info.Env(), std::string(what) + ": peer id " + std::to_string(v) + " (expected 1..4294967295)")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *id = static_cast<uint32_t>(v);
+  return true;
+}
+
+bool KeyFromJs(Napi::Env env, Napi::Object o, const char* key, uint8_t out[wg::kKeySize]) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBuffer() || v.As<Napi::Buffer<uint8_t>>().Length() != wg::kKeySize) {
+    Napi::TypeError::New(env, std::string("installKeypair: ") + key + " must be a 32-byte Buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  std::memcpy(out, v.As<Napi::Buffer<uint8_t>>().Data(), wg::kKeySize);
+  return true;
+}
+
+bool IndexFromJs(Napi::Env env, Napi::Object o, const char* key, uint32_t* out) {
+  Napi::Value v = o.Get(key);
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    Napi::TypeError::New(env, std::string("installKeypair: ") + key + " must be a 32-bit unsigned integer").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// A message count option: a number or a bigint.
+bool CountOption(Napi::Env env, Napi::Object o, const char* key, uint64_t* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return true;
+  } else if (v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= 1) {
+    *out = static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+    return true;
+  }
+  Napi::TypeError::New(env, std::string("WgEngine: limits.") + key + " must be a positive number or bigint").ThrowAsJavaScriptException();
+  return false;
+}
+
+Napi::Value EventToJs(Napi::Env env, engine::Event& e) {
+  if (e.type == "ended") return EndedToJs(env, e);
+  Napi::Object ev = Napi::Object::New(env);
+  ev.Set("type", e.type);
+  if (e.type == "message") {
+    ev.Set("data", Napi::Buffer<uint8_t>::Copy(env, e.data.data(), e.data.size()));
+    ev.Set("from", EndpointToJs(env, e.from));
+  } else {
+    ev.Set("peer", Napi::Number::New(env, e.peer));
+    if (!e.reason.empty()) ev.Set("reason", e.reason);
+  }
+  return ev;
+}
+
+class WgEngine : public Napi::ObjectWrap<WgEngine> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "WgEngine",
+                       {InstanceMethod("start", &WgEngine::Start), InstanceMethod("stop", &WgEngine::Stop),
+                        InstanceMethod("addPeer", &WgEngine::AddPeer), InstanceMethod("removePeer", &WgEngine::RemovePeer),
+                        InstanceMethod("setEndpoint", &WgEngine::SetEndpoint),
+                        InstanceMethod("setAllowedIps", &WgEngine::SetAllowedIps),
+                        InstanceMethod("allowedIps", &WgEngine::AllowedIps),
+                        InstanceMethod("installKeypair", &WgEngine::InstallKeypair),
+                        InstanceMethod("clearKeypairs", &WgEngine::ClearKeypairs),
+                        InstanceMethod("sendKeepalive", &WgEngine::SendKeepalive), InstanceMethod("send", &WgEngine::Send),
+                        InstanceMethod("sendToPeer", &WgEngine::SendToPeer), InstanceMethod("peers", &WgEngine::Peers),
+                        InstanceMethod("peerStats", &WgEngine::PeerStats), InstanceMethod("stats", &WgEngine::Stats)});
+  }
+
+  explicit WgEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WgEngine>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "new WgEngine(options, onEvent)").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    int devFd = IntOption(o, "deviceFd", -1);
+    int netFd = IntOption(o, "netFd", -1);
+    if (devFd < 0 || netFd < 0) {
+      Napi::TypeError::New(env, "WgEngine: deviceFd and netFd must be file descriptors").ThrowAsJavaScriptException();
+      return;
+    }
+    engine::WgOptions wo;
+    wo.mtu = IntOption(o, "mtu", 1420);
+    if (wo.mtu < 576 || wo.mtu > 65535) {
+      Napi::RangeError::New(env, "WgEngine: mtu " + std::to_string(wo.mtu) + " out of range (expected 576..65535)").ThrowAsJavaScriptException();
+      return;
+    }
+    wo.maxStaged = static_cast<size_t>(std::max(1, IntOption(o, "maxStagedPackets", 128)));
+    wo.handshakeEventIntervalMs = IntOption(o, "handshakeEventIntervalMs", 1000);
+    Napi::Value lv = o.Get("limits");
+    if (lv.IsObject()) {
+      Napi::Object l = lv.As<Napi::Object>();
+      wo.limits.rekeyAfterTimeMs = IntOption(l, "rekeyAfterTimeMs", static_cast<int>(wo.limits.rekeyAfterTimeMs));
+      wo.limits.rejectAfterTimeMs = IntOption(l, "rejectAfterTimeMs", static_cast<int>(wo.limits.rejectAfterTimeMs));
+      wo.limits.keepaliveTimeoutMs = IntOption(l, "keepaliveTimeoutMs", static_cast<int>(wo.limits.keepaliveTimeoutMs));
+      wo.limits.rekeyTimeoutMs = IntOption(l, "rekeyTimeoutMs", static_cast<int>(wo.limits.rekeyTimeoutMs));
+      if (!CountOption(env, l, "rekeyAfterMessages", &wo.limits.rekeyAfterMessages)) return;
+      if (!CountOption(env, l, "rejectAfterMessages", &wo.limits.rejectAfterMessages)) return;
+    }
+    engine::EngineOptions eo;
+    eo.batch = IntOption(o, "batchSize", 32);
+    wg_ = std::make_unique<engine::WgTransform>(wo);
+    engine_ = std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd),
+                                               engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true),
+                                               wg_.get(), eo);
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+  }
+
+  ~WgEngine() override {
+    engine_.reset();
+    events_.Release();
+  }
+
+ private:
+  // Throws an Error with `message` unless ok; returns undefined either way.
+  static Napi::Value Done(Napi::Env env, bool ok, const std::string& message) {
+    if (!ok) Napi::Error::New(env, message).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Undefined();
+    if (engine_->Started() || engine_->Stopped()) {
+      return Done(env, false, engine_->Stopped() ? "WgEngine: stopped (an engine runs once: make a new one)" : "WgEngine: already started");
+    }
+    events_.Open(env, callback_.Value(), engine_->EventsPtr(), EventToJs);
+    std::string error;
+    if (!engine_->Start(&events_, &error)) {
+      events_.Release();
+      return Done(env, false, "WgEngine: " + error);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (engine_ && !engine_->Stopped()) {
+      engine_->Stop();
+      events_.Release();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value AddPeer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "addPeer")) return env.Undefined();
+    Endpoint ep;
+    std::vector<engine::Prefix> prefixes;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      if (!EndpointFromJs(env, o.Get("endpoint"), true, &ep, "addPeer")) return env.Undefined();
+      if (!o.Get("allowedIps").IsUndefined() && !PrefixesFromJs(env, o.Get("allowedIps"), &prefixes, "addPeer")) return env.Undefined();
+    }
+    std::string error;
+    bool ok = wg_->AddPeer(id, &error) && (ep.Empty() || wg_->SetEndpoint(id, ep, &error)) &&
+              (prefixes.empty() || wg_->SetAllowedIps(id, prefixes, &error));
+    return Done(env, ok, "addPeer: " + error);
+  }
+
+  Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "removePeer")) return info.Env().Undefined();
+    std::string error;
+    bool ok = wg_->RemovePeer(id, &error);
+    return Done(info.Env(), ok, "removePeer: " + error);
+  }
+
+  Napi::Value SetEndpoint(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    Endpoint ep;
+    if (!wg_ || !PeerIdFromJs(info, &id, "setEndpoint")) return env.Undefined();
+    if (!EndpointFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), true, &ep, "setEndpoint")) return env.Undefined();
+    std::string error;
+    bool ok = wg_->SetEndpoint(id, ep, &error);
+    return Done(env, ok, "setEndpoint: " + error);
+  }
+
+  // Every bad prefix is reported at once.
+  static bool PrefixesFromJs(Napi::Env env, Napi::Value v, std::vector<engine::Prefix>* out, const char* what) {
+    if (!v.IsArray()) {
+      Napi::TypeError::New(env, std::string(what) + ": allowed IPs must be an array of strings").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::Array a = v.As<Napi::Array>();
+    std::string problems;
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value s = a.Get(i);
+      engine::Prefix p;
+      std::string error;
+      if (!s.IsString()) error = "element " + std::to_string(i) + " is not a string";
+      else if (engine::ParsePrefix(s.As<Napi::String>().Utf8Value(), &p, &error)) out->push_back(p);
+      if (!error.empty()) problems += (problems.empty() ? "" : "; ") + error;
+    }
+    if (problems.empty()) return true;
+    Napi::TypeError::New(env, std::string(what) + ": " + problems).ThrowAsJavaScriptException();
+    return false;
+  }
+
+  Napi::Value SetAllowedIps(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    std::vector<engine::Prefix> prefixes;
+    if (!wg_ || !PeerIdFromJs(info, &id, "setAllowedIps")) return env.Undefined();
+    if (!PrefixesFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), &prefixes, "setAllowedIps")) return env.Undefined();
+    std::string error;
+    bool ok = wg_->SetAllowedIps(id, prefixes, &error);
+    return Done(env, ok, "setAllowedIps: " + error);
+  }
+
+  Napi::Value AllowedIps(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "allowedIps")) return env.Undefined();
+    std::vector<engine::Prefix> prefixes = wg_->AllowedIpsOf(id);
+    Napi::Array a = Napi::Array::New(env, prefixes.size());
+    for (size_t i = 0; i < prefixes.size(); i++) a.Set(static_cast<uint32_t>(i), prefixes[i].ToString());
+    return a;
+  }
+
+  Napi::Value InstallKeypair(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "installKeypair")) return env.Undefined();
+    if (info.Length() < 2 || !info[1].IsObject()) {
+      return Done(env, false, "installKeypair(peer, {sendKey, receiveKey, localIndex, remoteIndex, initiator})");
+    }
+    Napi::Object o = info[1].As<Napi::Object>();
+    engine::WgKeypairSpec spec;
+    if (!KeyFromJs(env, o, "sendKey", spec.sendKey) || !KeyFromJs(env, o, "receiveKey", spec.receiveKey) ||
+        !IndexFromJs(env, o, "localIndex", &spec.localIndex) || !IndexFromJs(env, o, "remoteIndex", &spec.remoteIndex)) {
+      return env.Undefined();
+    }
+    Napi::Value init = o.Get("initiator");
+    if (!init.IsBoolean()) return Done(env, false, "installKeypair: initiator must be a boolean");
+    spec.initiator = init.As<Napi::Boolean>().Value();
+    std::string error;
+    bool ok = wg_->InstallKeypair(id, spec, &error);
+    wg::Wipe(spec.sendKey, sizeof spec.sendKey);
+    wg::Wipe(spec.receiveKey, sizeof spec.receiveKey);
+    return Done(env, ok, "installKeypair: " + error);
+  }
+
+  Napi::Value ClearKeypairs(const Napi::CallbackInfo& info) {
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "clearKeypairs")) return info.Env().Undefined();
+    std::string error;
+    bool ok = wg_->ClearKeypairs(id, &error);
+    return Done(info.Env(), ok, "clearKeypairs: " + error);
+  }
+
+  Napi::Value SendKeepalive(const Napi::CallbackInfo& info) {
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "sendKeepalive")) return info.Env().Undefined();
+    std::string error;
+    bool ok = wg_->QueueKeepalive(id, &error);
+    return Done(info.Env(), ok, "sendKeepalive: " + error);
+  }
+
+  static bool DataFromJs(Napi::Env env, Napi::Value v, std::vector<uint8_t>* out, const char* what) {
+    if (!v.IsBuffer() || v.As<Napi::Buffer<uint8_t>>().Length() == 0 || v.As<Napi::Buffer<uint8_t>>().Length() > 65507) {
+      Napi::TypeError::New(env, std::string(what) + ": data must be a Buffer of 1..65507 bytes").ThrowAsJavaScriptException();
+      return false;
+    }
+    auto b = v.As<Napi::Buffer<uint8_t>>();
+    out->assign(b.Data(), b.Data() + b.Length());
+    return true;
+  }
+
+  // send(data, endpoint): any message to any endpoint, through the engine's socket.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Undefined();
+    engine::Outgoing out;
+    if (!DataFromJs(env, info.Length() > 0 ? info[0] : env.Undefined(), &out.data, "send")) return env.Undefined();
+    if (!EndpointFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), false, &out.to, "send")) return env.Undefined();
+    return Napi::Boolean::New(env, engine_->QueueOutgoing(std::move(out)));
+  }
+
+  Napi::Value SendToPeer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    std::vector<uint8_t> data;
+    if (!wg_ || !PeerIdFromJs(info, &id, "sendToPeer")) return env.Undefined();
+    if (!DataFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), &data, "sendToPeer")) return env.Undefined();
+    std::string error;
+    bool ok = wg_->QueueToPeer(id, std::move(data), &error);
+    return Done(env, ok, "sendToPeer: " + error);
+  }
+
+  Napi::Value Peers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<uint32_t> ids = wg_ ? wg_->PeerIds() : std::vector<uint32_t>();
+    Napi::Array a = Napi::Array::New(env, ids.size());
+    for (size_t i = 0; i < ids.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ids[i]));
+    return a;
+  }
+
+  static Napi::Value KeypairToJs(Napi::Env env, const engine::WgKeypairInfo& k) {
+    if (!k.present) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("localIndex", Napi::Number::New(env, k.localIndex));
+    o.Set("remoteIndex", Napi::Number::New(env, k.remoteIndex));
+    o.Set("sendCounter", Napi::BigInt::New(env, k.sendCounter));
+    o.Set("ageMs", Napi::Number::New(env, static_cast<double>(k.ageMs)));
+    o.Set("initiator", Napi::Boolean::New(env, k.initiator));
+    return o;
+  }
+
+  Napi::Value PeerStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id;
+    if (!wg_ || !PeerIdFromJs(info, &id, "peerStats")) return env.Undefined();
+    engine::WgPeerStats s;
+    if (!wg_->PeerStats(id, &s)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+    num("rxBytes", static_cast<double>(s.rxBytes));
+    num("txBytes", static_cast<double>(s.txBytes));
+    num("rxPackets", static_cast<double>(s.rxPackets));
+    num("txPackets", static_cast<double>(s.txPackets));
+    num("keepalivesReceived", static_cast<double>(s.keepalivesReceived));
+    num("keepalivesSent", static_cast<double>(s.keepalivesSent));
+    num("msSinceTx", static_cast<double>(s.msSinceTx));
+    num("msSinceTxData", static_cast<double>(s.msSinceTxData));
+    num("msSinceRx", static_cast<double>(s.msSinceRx));
+    num("msSinceRxData", static_cast<double>(s.msSinceRxData));
+    o.Set("endpoint", EndpointToJs(env, s.endpoint));
+    o.Set("current", KeypairToJs(env, s.current));
+    o.Set("previous", KeypairToJs(env, s.previous));
+    o.Set("next", KeypairToJs(env, s.next));
+    num("staged", static_cast<double>(s.staged));
+    num("stagedDrops", static_cast<double>(s.stagedDrops));
+    num("replayDrops", static_cast<double>(s.replayDrops));
+    num("authFailures", static_cast<double>(s.authFailures));
+    num("sourceDrops", static_cast<double>(s.sourceDrops));
+    num("expiredDrops", static_cast<double>(s.expiredDrops));
+    num("noEndpointDrops", static_cast<double>(s.noEndpointDrops));
+    return o;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    if (!engine_) return o;
+    auto set = [&](const char* k, const std::atomic<uint64_t>& v) {
+      o.Set(k, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
+    };
+    const engine::Counters& c = engine_->c;
+    set("rxBytes", c.rxBytes);
+    set("txBytes", c.txBytes);
+    set("rxPackets", c.rxPackets);
+    set("txPackets", c.txPackets);
+    set("rxMessages", c.rxFrames);
+    set("txMessages", c.txFrames);
+    set("rxWireBytes", c.rxWireBytes);
+    set("txWireBytes", c.txWireBytes);
+    set("badMessages", c.badFrames);
+    set("deviceDownDrops", c.deviceDownDrops);
+    set("txDropped", c.txDropped);
+    set("eventDrops", c.eventDrops);
+    const engine::WgCounters& w = wg_->Counters();
+    set("noRoute", w.noRoute);
+    set("unknownIndex", w.unknownIndex);
+    set("authFailures", w.authFailures);
+    set("replayDrops", w.replayDrops);
+    set("expiredDrops", w.expiredDrops);
+    set("sourceDrops", w.sourceDrops);
+    set("invalidPackets", w.invalidPackets);
+    set("shortMessages", w.shortMessages);
+    set("unknownTypes", w.unknownTypes);
+    set("handshakeMessages", w.handshakeMessages);
+    set("handshakeDrops", w.handshakeDrops);
+    set("cookieReplies", w.cookieReplies);
+    o.Set("running", Napi::Boolean::New(env, engine_->Running()));
+    return o;
+  }
+
+  Napi::FunctionReference callback_;
+  JsEvents events_;
+  std::unique_ptr<engine::WgTransform> wg_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+}  // namespace
+
+Napi::Object InitWgEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("WgEngine", WgEngine::Define(env));
+  return exports;
+}
+
+}  // namespace tund

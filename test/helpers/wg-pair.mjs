@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// One end of a WireGuard transport test (test/bats/wg-transport.bats): a tun opened through the
+// addon, a UDP socket (udpSocketBind) and a native WgEngine whose peers and keys come from a JSON
+// file the test wrote (no handshake: keys are installed directly). Writes DIR/ready (JSON with
+// the tun name), waits for DIR/go, runs until SIGTERM, rewrites DIR/stats (engine stats, and
+// per peer: stats and allowed IPs) every 200 ms and appends every event to DIR/events.
+//
+//   node wg-pair.mjs --tun NAME --bind ADDR --port P --dir DIR --config FILE [--mtu N]
+//   FILE: {"peers": [{"id": 1, "endpoint": {"address": A, "port": P} | null,
+//          "allowedIps": [...], "keypair": {"sendKey": HEX, "receiveKey": HEX,
+//          "localIndex": N, "remoteIndex": N, "initiator": BOOL} | null}]}
+// Exit: 0 after SIGTERM, 3 when the engine ended by itself.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const addon = native();
+
+const args = {};
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
+for (const k of ['tun', 'bind', 'port', 'dir', 'config']) {
+  if (!args[k]) {
+    console.error(`wg-pair: --${k} is required`);
+    process.exit(2);
+  }
+}
+const dir = args.dir;
+const config = JSON.parse(fs.readFileSync(args.config, 'utf8'));
+const log = (...m) => console.log('[wg-pair]', ...m);
+
+const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: false });
+const netFd = addon.udpSocketBind(args.bind, Number(args.port));
+log('tun', tun.name, 'udp', `${args.bind}:${args.port}`);
+
+const events = path.join(dir, 'events');
+let ended = null;
+const engine = new addon.WgEngine({ deviceFd: tun.fd, netFd, mtu: Number(args.mtu ?? 1420) }, (event) => {
+  const shown = event.type === 'message' ? { ...event, data: event.data.toString('hex') } : event;
+  fs.appendFileSync(events, JSON.stringify(shown) + '\n');
+  if (event.type === 'ended') {
+    ended = event;
+    writeStats();
+    if (event.reason !== 'stopped') {
+      engine.stop();
+      addon.closeFd(tun.fd);
+      process.exit(3);
+    }
+  }
+});
+
+for (const p of config.peers) {
+  engine.addPeer(p.id, { endpoint: p.endpoint ?? null, allowedIps: p.allowedIps ?? [] });
+  if (p.keypair) {
+    const k = p.keypair;
+    engine.installKeypair(p.id, {
+      sendKey: Buffer.from(k.sendKey, 'hex'),
+      receiveKey: Buffer.from(k.receiveKey, 'hex'),
+      localIndex: k.localIndex,
+      remoteIndex: k.remoteIndex,
+      initiator: k.initiator,
+    });
+  }
+}
+
+function writeStats() {
+  const peers = {};
+  for (const id of engine.peers()) peers[id] = { ...engine.peerStats(id), allowedIps: engine.allowedIps(id) };
+  const tmp = path.join(dir, 'stats.tmp');
+  fs.writeFileSync(tmp, JSON.stringify({ ...engine.stats(), peers, event: ended }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
+  fs.renameSync(tmp, path.join(dir, 'stats'));
+}
+
+fs.writeFileSync(path.join(dir, 'ready'), JSON.stringify({ tun: tun.name }) + '\n');
+const goFile = path.join(dir, 'go');
+for (let i = 0; !fs.existsSync(goFile); i++) {
+  if (i > 600) {
+    console.error('wg-pair: no go file after 60 s');
+    process.exit(4);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+engine.start();
+log('engine started');
+const timer = setInterval(writeStats, 200);
+writeStats();
+process.on('SIGUSR1', () => {
+  // a keepalive to every peer (the responder's first message confirms the initiator's keypair)
+  for (const id of engine.peers()) engine.sendKeepalive(id);
+});
+process.on('SIGTERM', () => {
+  clearInterval(timer);
+  writeStats();
+  engine.stop();
+  addon.closeFd(tun.fd);
+  log('stopped');
+  process.exit(0);
+});
