@@ -42,6 +42,59 @@ void JsEvents::Release() {
   tsfn_.Release();
 }
 
+JsEngine::~JsEngine() {
+  engine_.reset();  // joins the threads (no event)
+  events_.Release();
+}
+
+void JsEngine::Init(Napi::Function callback, std::unique_ptr<engine::Engine> engine) {
+  callback_ = Napi::Persistent(callback);
+  engine_ = std::move(engine);
+}
+
+void JsEngine::Start(Napi::Env env, const char* cls, JsEvents::ToJs toJs) {
+  if (!engine_) return;
+  if (engine_->Started() || engine_->Stopped()) {
+    std::string why = engine_->Stopped() ? ": stopped (an engine runs once: make a new one)" : ": already started";
+    Napi::Error::New(env, cls + why).ThrowAsJavaScriptException();
+    return;
+  }
+  events_.Open(env, callback_.Value(), engine_->EventsPtr(), toJs);
+  std::string error;
+  if (!engine_->Start(&events_, &error)) {
+    events_.Release();
+    Napi::Error::New(env, std::string(cls) + ": " + error).ThrowAsJavaScriptException();
+  }
+}
+
+void JsEngine::Stop() {
+  if (!engine_ || engine_->Stopped()) return;
+  engine_->Stop();
+  events_.Release();
+}
+
+void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
+  if (!engine_) return;
+  const engine::Counters& c = engine_->c;
+  auto set = [&](const std::string& k, const std::atomic<uint64_t>& v) {
+    o.Set(k, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
+  };
+  set("rxBytes", c.rxBytes);
+  set("txBytes", c.txBytes);
+  set("rxPackets", c.rxPackets);
+  set("txPackets", c.txPackets);
+  set(std::string("rx") + unit, c.rxFrames);
+  set(std::string("tx") + unit, c.txFrames);
+  set("rxWireBytes", c.rxWireBytes);
+  set("txWireBytes", c.txWireBytes);
+  set(std::string("bad") + unit, c.badFrames);
+  set("deviceDownDrops", c.deviceDownDrops);
+  set("txDropped", c.txDropped);
+  set("foreignDrops", c.foreignDrops);
+  set("eventDrops", c.eventDrops);
+  o.Set("running", Napi::Boolean::New(env, engine_->Running()));
+}
+
 Napi::Object EndedToJs(Napi::Env env, const engine::Event& e) {
   Napi::Object ev = Napi::Object::New(env);
   ev.Set("type", "ended");
@@ -58,6 +111,22 @@ int IntOption(Napi::Object o, const char* key, int def) {
 std::string StringOption(Napi::Object o, const char* key) {
   Napi::Value v = o.Get(key);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, std::string("new ") + cls + "(options, onEvent)").ThrowAsJavaScriptException();
+    return false;
+  }
+  *options = info[0].As<Napi::Object>();
+  *deviceFd = IntOption(*options, "deviceFd", -1);
+  *netFd = IntOption(*options, "netFd", -1);
+  if (*deviceFd < 0 || *netFd < 0) {
+    Napi::TypeError::New(env, std::string(cls) + ": deviceFd and netFd must be file descriptors").ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace tund

@@ -33,11 +33,36 @@ class JsEvents : public engine::EventSink {
   std::atomic<bool> open_{false};
 };
 
+// What every engine class (Pump, WgEngine) holds: the engine, its event sink and the JS callback,
+// with start()/stop() as JS sees them. Declare it after the transform the engine uses: it is
+// destroyed first (the engine's threads are joined before the transform goes).
+class JsEngine {
+ public:
+  ~JsEngine();
+  void Init(Napi::Function callback, std::unique_ptr<engine::Engine> engine);
+  // Throws "cls: already started", "cls: stopped (...)" or why the threads did not start.
+  void Start(Napi::Env env, const char* cls, JsEvents::ToJs toJs);
+  void Stop();
+  engine::Engine* operator->() { return engine_.get(); }
+  explicit operator bool() const { return engine_ != nullptr; }
+  // The engine-wide counters into o; the protocol names its wire units ("Frames", "Messages").
+  void CountersToJs(Napi::Env env, Napi::Object o, const char* unit);
+
+ private:
+  Napi::FunctionReference callback_;
+  JsEvents events_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
 // {type: 'ended', reason, message} for an "ended" event; other types as the caller's ToJs says.
 Napi::Object EndedToJs(Napi::Env env, const engine::Event& e);
 
 // Option readers: an int field (default when absent), a string field ("" when absent).
 int IntOption(Napi::Object o, const char* key, int def);
 std::string StringOption(Napi::Object o, const char* key);
+
+// The constructor arguments every engine class takes: (options, onEvent) with options.deviceFd
+// and options.netFd. Throws a TypeError naming `cls` and returns false when they are not there.
+bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd);
 
 }  // namespace tund

@@ -200,17 +200,9 @@ class Pump : public Napi::ObjectWrap<Pump> {
 
   explicit Pump(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pump>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "new Pump(options, onEvent)").ThrowAsJavaScriptException();
-      return;
-    }
-    Napi::Object o = info[0].As<Napi::Object>();
-    int devFd = IntOption(o, "deviceFd", -1);
-    int netFd = IntOption(o, "netFd", -1);
-    if (devFd < 0 || netFd < 0) {
-      Napi::TypeError::New(env, "Pump: deviceFd and netFd must be file descriptors").ThrowAsJavaScriptException();
-      return;
-    }
+    Napi::Object o;
+    int devFd, netFd;
+    if (!EngineArgs(info, "Pump", &o, &devFd, &netFd)) return;
     std::string kind = StringOption(o, "deviceKind");
     if (kind != "" && kind != "packet" && kind != "stream") {
       Napi::TypeError::New(env, "Pump: deviceKind must be 'packet' or 'stream'").ThrowAsJavaScriptException();
@@ -247,40 +239,20 @@ class Pump : public Napi::ObjectWrap<Pump> {
     auto device = vo.streamDevice ? engine::MakeStreamDevice(devFd) : engine::MakePacketDevice(devFd);
     auto net = vo.tcp ? engine::MakeTcpTransport(netFd, vtun_->StreamFramer(), std::move(initialRx))
                       : engine::MakeUdpTransport(netFd, vtun_->RxSlotBytes(), eo.batch, false);
-    engine_ = std::make_unique<engine::Engine>(std::move(device), std::move(net), vtun_.get(), eo);
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
-  }
-
-  ~Pump() override {
-    engine_.reset();  // joins the threads (no event)
-    events_.Release();
+    engine_.Init(info[1].As<Napi::Function>(),
+                 std::make_unique<engine::Engine>(std::move(device), std::move(net), vtun_.get(), eo));
   }
 
  private:
   static constexpr size_t kMaxInitialRx = 128 * 1024;
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!engine_) return env.Undefined();
-    if (engine_->Started() || engine_->Stopped()) {
-      Napi::Error::New(env, engine_->Stopped() ? "Pump: stopped (a pump runs once: make a new one)" : "Pump: already started")
-          .ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    events_.Open(env, callback_.Value(), engine_->EventsPtr(), [](Napi::Env e, engine::Event& ev) -> Napi::Value { return EndedToJs(e, ev); });
-    std::string error;
-    if (!engine_->Start(&events_, &error)) {
-      events_.Release();
-      Napi::Error::New(env, "Pump: " + error).ThrowAsJavaScriptException();
-    }
-    return env.Undefined();
+    engine_.Start(info.Env(), "Pump", [](Napi::Env e, engine::Event& ev) -> Napi::Value { return EndedToJs(e, ev); });
+    return info.Env().Undefined();
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (engine_ && !engine_->Stopped()) {
-      engine_->Stop();
-      events_.Release();
-    }
+    engine_.Stop();
     return info.Env().Undefined();
   }
 
@@ -302,34 +274,16 @@ class Pump : public Napi::ObjectWrap<Pump> {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     if (!engine_) return o;
-    const engine::Counters& c = engine_->c;
-    auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-    auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
-    set("rxBytes", get(c.rxBytes));
-    set("txBytes", get(c.txBytes));
-    set("rxPackets", get(c.rxPackets));
-    set("txPackets", get(c.txPackets));
-    set("rxFrames", get(c.rxFrames));
-    set("txFrames", get(c.txFrames));
-    set("rxWireBytes", get(c.rxWireBytes));
-    set("txWireBytes", get(c.txWireBytes));
-    set("badFrames", get(c.badFrames));
-    set("echoRequestsReceived", vtun_->EchoRequestsReceived());
-    set("echoRepliesReceived", vtun_->EchoRepliesReceived());
-    set("echoRequestsSent", vtun_->EchoRequestsSent());
-    set("deviceDownDrops", get(c.deviceDownDrops));
-    set("txDropped", get(c.txDropped));
-    set("foreignDrops", get(c.foreignDrops));
+    engine_.CountersToJs(env, o, "Frames");
+    o.Set("echoRequestsReceived", Napi::Number::New(env, static_cast<double>(vtun_->EchoRequestsReceived())));
+    o.Set("echoRepliesReceived", Napi::Number::New(env, static_cast<double>(vtun_->EchoRepliesReceived())));
+    o.Set("echoRequestsSent", Napi::Number::New(env, static_cast<double>(vtun_->EchoRequestsSent())));
     o.Set("msSinceRx", Napi::Number::New(env, static_cast<double>(vtun_->MsSinceRx())));
-    o.Set("running", Napi::Boolean::New(env, engine_->Running()));
     return o;
   }
 
-  // declaration order = destruction order reversed: the engine goes before the sink it notifies
-  Napi::FunctionReference callback_;
-  JsEvents events_;
   std::unique_ptr<engine::VtunTransform> vtun_;
-  std::unique_ptr<engine::Engine> engine_;
+  JsEngine engine_;  // after vtun_: destroyed (threads joined) before it
 };
 
 }  // namespace

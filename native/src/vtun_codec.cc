@@ -120,62 +120,55 @@ class CompressorImpl {
   }
   // out has room for outCap bytes. Returns the length or -1.
   int Compress(const uint8_t* in, size_t len, uint8_t* out, size_t outCap, std::string* error) {
-    if (kind_ == Compression::Lzo) {
-      lzo_uint olen = outCap;
-      int r = level_ == 9 ? lzo1x_999_compress(in, len, out, &olen, wrk_.data())
-                          : lzo1x_1_15_compress(in, len, out, &olen, wrk_.data());
-      if (r != LZO_E_OK) {
-        *error = "LZO compression failed (" + std::to_string(r) + ")";
-        return -1;
-      }
-      return static_cast<int>(olen);
-    }
-    if (!zok_) {
-      *error = "zlib deflate stream not initialised";
+    if (kind_ == Compression::Zlib) return Zlib(in, len, out, outCap, error);
+    lzo_uint olen = outCap;
+    int r = level_ == 9 ? lzo1x_999_compress(in, len, out, &olen, wrk_.data())
+                        : lzo1x_1_15_compress(in, len, out, &olen, wrk_.data());
+    if (r != LZO_E_OK) {
+      *error = "LZO compression failed (" + std::to_string(r) + ")";
       return -1;
     }
-    z_.next_in = const_cast<Bytef*>(in);
-    z_.avail_in = static_cast<uInt>(len);
-    z_.next_out = out;
-    z_.avail_out = static_cast<uInt>(outCap);
-    int r = deflate(&z_, Z_SYNC_FLUSH);
-    if (r != Z_OK || z_.avail_in != 0 || z_.avail_out == 0) {
-      *error = "zlib deflate failed (" + std::to_string(r) + ")";
-      zok_ = false;  // the stream is unusable now
-      deflateEnd(&z_);
-      return -1;
-    }
-    return static_cast<int>(outCap - z_.avail_out);
+    return static_cast<int>(olen);
   }
   int Decompress(const uint8_t* in, size_t len, uint8_t* out, size_t outCap, std::string* error) {
-    if (kind_ == Compression::Lzo) {
-      lzo_uint olen = outCap;
-      int r = lzo1x_decompress_safe(in, len, out, &olen, nullptr);
-      if (r != LZO_E_OK) {
-        *error = "LZO decompression failed (" + std::to_string(r) + ")";
-        return -1;
-      }
-      return static_cast<int>(olen);
+    if (kind_ == Compression::Zlib) return Zlib(in, len, out, outCap, error);
+    lzo_uint olen = outCap;
+    int r = lzo1x_decompress_safe(in, len, out, &olen, nullptr);
+    if (r != LZO_E_OK) {
+      *error = "LZO decompression failed (" + std::to_string(r) + ")";
+      return -1;
     }
+    return static_cast<int>(olen);
+  }
+
+ private:
+  // One deflate (encoder) or inflate (decoder) call over the whole input, Z_SYNC_FLUSH: the one
+  // zlib stream of this direction. After a failure the stream is unusable, every later call fails.
+  int Zlib(const uint8_t* in, size_t len, uint8_t* out, size_t outCap, std::string* error) {
     if (!zok_) {
-      *error = "zlib inflate stream unusable after an earlier error";
+      *error = encoder_ ? "zlib deflate stream not initialised" : "zlib inflate stream unusable after an earlier error";
       return -1;
     }
     z_.next_in = const_cast<Bytef*>(in);
     z_.avail_in = static_cast<uInt>(len);
     z_.next_out = out;
     z_.avail_out = static_cast<uInt>(outCap);
-    int r = inflate(&z_, Z_SYNC_FLUSH);
-    if ((r != Z_OK && r != Z_BUF_ERROR) || z_.avail_in != 0) {
-      *error = std::string("zlib inflate failed: ") + (z_.msg ? z_.msg : std::to_string(r));
+    int r = encoder_ ? deflate(&z_, Z_SYNC_FLUSH) : inflate(&z_, Z_SYNC_FLUSH);
+    // deflate must take it all and leave room (else the output may be cut); inflate may stop
+    // with Z_BUF_ERROR when it needed no more input
+    bool ok = encoder_ ? r == Z_OK && z_.avail_in == 0 && z_.avail_out != 0
+                       : (r == Z_OK || r == Z_BUF_ERROR) && z_.avail_in == 0;
+    if (!ok) {
+      *error = encoder_ ? "zlib deflate failed (" + std::to_string(r) + ")"
+                        : std::string("zlib inflate failed: ") + (z_.msg ? z_.msg : std::to_string(r));
       zok_ = false;
-      inflateEnd(&z_);
+      if (encoder_) deflateEnd(&z_);
+      else inflateEnd(&z_);
       return -1;
     }
     return static_cast<int>(outCap - z_.avail_out);
   }
 
- private:
   Compression kind_;
   int level_;
   bool encoder_;
@@ -474,13 +467,16 @@ CipherSpec SpecOf(const CodecConfig& cfg) {
 }
 }  // namespace
 
-VtunEncoder::VtunEncoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync) {
-  if (cfg.compression != Compression::None) comp_ = std::make_unique<CompressorImpl>(cfg.compression, cfg.level, true);
-  cipher_ = std::make_unique<CipherImpl>(SpecOf(cfg), cfg.key, true, std::move(sync));
+ModuleChain::ModuleChain(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync, bool encoder, size_t scratch) {
+  if (cfg.compression != Compression::None) comp_ = std::make_unique<CompressorImpl>(cfg.compression, cfg.level, encoder);
+  cipher_ = std::make_unique<CipherImpl>(SpecOf(cfg), cfg.key, encoder, std::move(sync));
   identity_ = !comp_ && cipher_->Identity();
-  scratch_.resize(kMaxEncoded + 64);
+  scratch_.resize(scratch);
 }
-VtunEncoder::~VtunEncoder() = default;
+ModuleChain::~ModuleChain() = default;
+
+VtunEncoder::VtunEncoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync)
+    : ModuleChain(cfg, std::move(sync), true, kMaxEncoded + 64) {}
 
 int VtunEncoder::Encode(const uint8_t* in, size_t len, uint8_t* out, std::string* error) {
   if (len == 0 || len > kMaxPacket) {
@@ -499,13 +495,8 @@ int VtunEncoder::Encode(const uint8_t* in, size_t len, uint8_t* out, std::string
   return cipher_->Encrypt(p, n, out, error);
 }
 
-VtunDecoder::VtunDecoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync) {
-  if (cfg.compression != Compression::None) comp_ = std::make_unique<CompressorImpl>(cfg.compression, cfg.level, false);
-  cipher_ = std::make_unique<CipherImpl>(SpecOf(cfg), cfg.key, false, std::move(sync));
-  identity_ = !comp_ && cipher_->Identity();
-  scratch_.resize(kMaxDecoded);
-}
-VtunDecoder::~VtunDecoder() = default;
+VtunDecoder::VtunDecoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync)
+    : ModuleChain(cfg, std::move(sync), false, kMaxDecoded) {}
 
 DecodeResult VtunDecoder::Decode(uint8_t* in, size_t len, const uint8_t** out, size_t* outLen, std::string* error) {
   uint8_t* p = nullptr;

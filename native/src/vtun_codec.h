@@ -57,38 +57,37 @@ class CompressorImpl;
 
 enum class DecodeResult { Ok, Drop, Error };
 
-class VtunEncoder {
+// One direction of the chain: its compressor (if any), its cipher, a scratch buffer.
+class ModuleChain {
  public:
-  VtunEncoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync);
-  ~VtunEncoder();
-  // Encodes one packet (len <= kMaxPacket) into out (capacity >= kMaxEncoded).
-  // Returns the payload length (> 0), or -1 with error set (oversized input, library failure).
-  int Encode(const uint8_t* in, size_t len, uint8_t* out, std::string* error);
+  // No compression and no cipher: frames carry the packet as it is.
   bool Identity() const { return identity_; }
 
- private:
+ protected:
+  ModuleChain(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync, bool encoder, size_t scratch);
+  ~ModuleChain();
   bool identity_;
   std::unique_ptr<CompressorImpl> comp_;
   std::unique_ptr<CipherImpl> cipher_;
   std::vector<uint8_t> scratch_;
 };
 
-class VtunDecoder {
+class VtunEncoder : public ModuleChain {
+ public:
+  VtunEncoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync);
+  // Encodes one packet (len <= kMaxPacket) into out (capacity >= kMaxEncoded).
+  // Returns the payload length (> 0), or -1 with error set (oversized input, library failure).
+  int Encode(const uint8_t* in, size_t len, uint8_t* out, std::string* error);
+};
+
+class VtunDecoder : public ModuleChain {
  public:
   VtunDecoder(const CodecConfig& cfg, std::shared_ptr<ResyncSignal> sync);
-  ~VtunDecoder();
   // Decodes one frame payload. `in` may be modified (decrypted in place). On Ok *out points to
   // the packet (inside `in` or an internal buffer, valid until the next call) and *outLen > 0.
   // Drop: nothing to deliver (garbled cipher text, bad padding). Error: decompression failed
   // (the session must end), message in *error.
   DecodeResult Decode(uint8_t* in, size_t len, const uint8_t** out, size_t* outLen, std::string* error);
-  bool Identity() const { return identity_; }
-
- private:
-  bool identity_;
-  std::unique_ptr<CompressorImpl> comp_;
-  std::unique_ptr<CipherImpl> cipher_;
-  std::vector<uint8_t> scratch_;
 };
 
 }  // namespace vtun

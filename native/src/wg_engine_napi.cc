@@ -135,17 +135,9 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
 
   explicit WgEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WgEngine>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "new WgEngine(options, onEvent)").ThrowAsJavaScriptException();
-      return;
-    }
-    Napi::Object o = info[0].As<Napi::Object>();
-    int devFd = IntOption(o, "deviceFd", -1);
-    int netFd = IntOption(o, "netFd", -1);
-    if (devFd < 0 || netFd < 0) {
-      Napi::TypeError::New(env, "WgEngine: deviceFd and netFd must be file descriptors").ThrowAsJavaScriptException();
-      return;
-    }
+    Napi::Object o;
+    int devFd, netFd;
+    if (!EngineArgs(info, "WgEngine", &o, &devFd, &netFd)) return;
     engine::WgOptions wo;
     wo.mtu = IntOption(o, "mtu", 1420);
     if (wo.mtu < 576 || wo.mtu > 65535) {
@@ -167,81 +159,63 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     engine::EngineOptions eo;
     eo.batch = IntOption(o, "batchSize", 32);
     wg_ = std::make_unique<engine::WgTransform>(wo);
-    engine_ = std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd),
-                                               engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true),
-                                               wg_.get(), eo);
-    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
-  }
-
-  ~WgEngine() override {
-    engine_.reset();
-    events_.Release();
+    engine_.Init(info[1].As<Napi::Function>(),
+                 std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd),
+                                                  engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true),
+                                                  wg_.get(), eo));
   }
 
  private:
-  // Throws an Error with `message` unless ok; returns undefined either way.
-  static Napi::Value Done(Napi::Env env, bool ok, const std::string& message) {
-    if (!ok) Napi::Error::New(env, message).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-
   Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!engine_) return env.Undefined();
-    if (engine_->Started() || engine_->Stopped()) {
-      return Done(env, false, engine_->Stopped() ? "WgEngine: stopped (an engine runs once: make a new one)" : "WgEngine: already started");
-    }
-    events_.Open(env, callback_.Value(), engine_->EventsPtr(), EventToJs);
-    std::string error;
-    if (!engine_->Start(&events_, &error)) {
-      events_.Release();
-      return Done(env, false, "WgEngine: " + error);
-    }
-    return env.Undefined();
-  }
-
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    if (engine_ && !engine_->Stopped()) {
-      engine_->Stop();
-      events_.Release();
-    }
+    engine_.Start(info.Env(), "WgEngine", EventToJs);
     return info.Env().Undefined();
   }
 
-  Napi::Value AddPeer(const Napi::CallbackInfo& info) {
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    engine_.Stop();
+    return info.Env().Undefined();
+  }
+
+  // The methods on one peer: reads the id (first argument), runs op(id, &error) and throws
+  // "what: error" when it fails (op may also have thrown already, on a bad argument).
+  template <typename Op>
+  Napi::Value OnPeer(const Napi::CallbackInfo& info, const char* what, Op op) {
     Napi::Env env = info.Env();
     uint32_t id;
-    if (!wg_ || !PeerIdFromJs(info, &id, "addPeer")) return env.Undefined();
-    Endpoint ep;
-    std::vector<engine::Prefix> prefixes;
-    if (info.Length() > 1 && info[1].IsObject()) {
-      Napi::Object o = info[1].As<Napi::Object>();
-      if (!EndpointFromJs(env, o.Get("endpoint"), true, &ep, "addPeer")) return env.Undefined();
-      if (!o.Get("allowedIps").IsUndefined() && !PrefixesFromJs(env, o.Get("allowedIps"), &prefixes, "addPeer")) return env.Undefined();
-    }
+    if (!wg_ || !PeerIdFromJs(info, &id, what)) return env.Undefined();
     std::string error;
-    bool ok = wg_->AddPeer(id, &error) && (ep.Empty() || wg_->SetEndpoint(id, ep, &error)) &&
-              (prefixes.empty() || wg_->SetAllowedIps(id, prefixes, &error));
-    return Done(env, ok, "addPeer: " + error);
+    if (!op(id, &error) && !env.IsExceptionPending()) {
+      Napi::Error::New(env, std::string(what) + ": " + error).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+  Napi::Value Arg(const Napi::CallbackInfo& info, size_t i) { return info.Length() > i ? info[i] : info.Env().Undefined(); }
+
+  Napi::Value AddPeer(const Napi::CallbackInfo& info) {
+    return OnPeer(info, "addPeer", [&](uint32_t id, std::string* error) {
+      Napi::Env env = info.Env();
+      Endpoint ep;
+      std::vector<engine::Prefix> prefixes;
+      Napi::Value o = Arg(info, 1);
+      if (o.IsObject()) {
+        Napi::Object opts = o.As<Napi::Object>();
+        if (!EndpointFromJs(env, opts.Get("endpoint"), true, &ep, "addPeer")) return false;
+        if (!opts.Get("allowedIps").IsUndefined() && !PrefixesFromJs(env, opts.Get("allowedIps"), &prefixes, "addPeer")) return false;
+      }
+      return wg_->AddPeer(id, error) && (ep.Empty() || wg_->SetEndpoint(id, ep, error)) &&
+             (prefixes.empty() || wg_->SetAllowedIps(id, prefixes, error));
+    });
   }
 
   Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!wg_ || !PeerIdFromJs(info, &id, "removePeer")) return info.Env().Undefined();
-    std::string error;
-    bool ok = wg_->RemovePeer(id, &error);
-    return Done(info.Env(), ok, "removePeer: " + error);
+    return OnPeer(info, "removePeer", [&](uint32_t id, std::string* error) { return wg_->RemovePeer(id, error); });
   }
 
   Napi::Value SetEndpoint(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t id;
-    Endpoint ep;
-    if (!wg_ || !PeerIdFromJs(info, &id, "setEndpoint")) return env.Undefined();
-    if (!EndpointFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), true, &ep, "setEndpoint")) return env.Undefined();
-    std::string error;
-    bool ok = wg_->SetEndpoint(id, ep, &error);
-    return Done(env, ok, "setEndpoint: " + error);
+    return OnPeer(info, "setEndpoint", [&](uint32_t id, std::string* error) {
+      Endpoint ep;
+      return EndpointFromJs(info.Env(), Arg(info, 1), true, &ep, "setEndpoint") && wg_->SetEndpoint(id, ep, error);
+    });
   }
 
   // Every bad prefix is reported at once.
@@ -266,14 +240,10 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
   }
 
   Napi::Value SetAllowedIps(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t id;
-    std::vector<engine::Prefix> prefixes;
-    if (!wg_ || !PeerIdFromJs(info, &id, "setAllowedIps")) return env.Undefined();
-    if (!PrefixesFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), &prefixes, "setAllowedIps")) return env.Undefined();
-    std::string error;
-    bool ok = wg_->SetAllowedIps(id, prefixes, &error);
-    return Done(env, ok, "setAllowedIps: " + error);
+    return OnPeer(info, "setAllowedIps", [&](uint32_t id, std::string* error) {
+      std::vector<engine::Prefix> prefixes;
+      return PrefixesFromJs(info.Env(), Arg(info, 1), &prefixes, "setAllowedIps") && wg_->SetAllowedIps(id, prefixes, error);
+    });
   }
 
   Napi::Value AllowedIps(const Napi::CallbackInfo& info) {
@@ -287,42 +257,38 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
   }
 
   Napi::Value InstallKeypair(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t id;
-    if (!wg_ || !PeerIdFromJs(info, &id, "installKeypair")) return env.Undefined();
-    if (info.Length() < 2 || !info[1].IsObject()) {
-      return Done(env, false, "installKeypair(peer, {sendKey, receiveKey, localIndex, remoteIndex, initiator})");
-    }
-    Napi::Object o = info[1].As<Napi::Object>();
-    engine::WgKeypairSpec spec;
-    if (!KeyFromJs(env, o, "sendKey", spec.sendKey) || !KeyFromJs(env, o, "receiveKey", spec.receiveKey) ||
-        !IndexFromJs(env, o, "localIndex", &spec.localIndex) || !IndexFromJs(env, o, "remoteIndex", &spec.remoteIndex)) {
-      return env.Undefined();
-    }
-    Napi::Value init = o.Get("initiator");
-    if (!init.IsBoolean()) return Done(env, false, "installKeypair: initiator must be a boolean");
-    spec.initiator = init.As<Napi::Boolean>().Value();
-    std::string error;
-    bool ok = wg_->InstallKeypair(id, spec, &error);
-    wg::Wipe(spec.sendKey, sizeof spec.sendKey);
-    wg::Wipe(spec.receiveKey, sizeof spec.receiveKey);
-    return Done(env, ok, "installKeypair: " + error);
+    return OnPeer(info, "installKeypair", [&](uint32_t id, std::string* error) {
+      Napi::Env env = info.Env();
+      Napi::Value v = Arg(info, 1);
+      if (!v.IsObject()) {
+        *error = "expected (peer, {sendKey, receiveKey, localIndex, remoteIndex, initiator})";
+        return false;
+      }
+      Napi::Object o = v.As<Napi::Object>();
+      engine::WgKeypairSpec spec;
+      if (!KeyFromJs(env, o, "sendKey", spec.sendKey) || !KeyFromJs(env, o, "receiveKey", spec.receiveKey) ||
+          !IndexFromJs(env, o, "localIndex", &spec.localIndex) || !IndexFromJs(env, o, "remoteIndex", &spec.remoteIndex)) {
+        return false;
+      }
+      Napi::Value init = o.Get("initiator");
+      if (!init.IsBoolean()) {
+        *error = "initiator must be a boolean";
+        return false;
+      }
+      spec.initiator = init.As<Napi::Boolean>().Value();
+      bool ok = wg_->InstallKeypair(id, spec, error);
+      wg::Wipe(spec.sendKey, sizeof spec.sendKey);
+      wg::Wipe(spec.receiveKey, sizeof spec.receiveKey);
+      return ok;
+    });
   }
 
   Napi::Value ClearKeypairs(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!wg_ || !PeerIdFromJs(info, &id, "clearKeypairs")) return info.Env().Undefined();
-    std::string error;
-    bool ok = wg_->ClearKeypairs(id, &error);
-    return Done(info.Env(), ok, "clearKeypairs: " + error);
+    return OnPeer(info, "clearKeypairs", [&](uint32_t id, std::string* error) { return wg_->ClearKeypairs(id, error); });
   }
 
   Napi::Value SendKeepalive(const Napi::CallbackInfo& info) {
-    uint32_t id;
-    if (!wg_ || !PeerIdFromJs(info, &id, "sendKeepalive")) return info.Env().Undefined();
-    std::string error;
-    bool ok = wg_->QueueKeepalive(id, &error);
-    return Done(info.Env(), ok, "sendKeepalive: " + error);
+    return OnPeer(info, "sendKeepalive", [&](uint32_t id, std::string* error) { return wg_->QueueKeepalive(id, error); });
   }
 
   static bool DataFromJs(Napi::Env env, Napi::Value v, std::vector<uint8_t>* out, const char* what) {
@@ -340,20 +306,16 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     Napi::Env env = info.Env();
     if (!engine_) return env.Undefined();
     engine::Outgoing out;
-    if (!DataFromJs(env, info.Length() > 0 ? info[0] : env.Undefined(), &out.data, "send")) return env.Undefined();
-    if (!EndpointFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), false, &out.to, "send")) return env.Undefined();
+    if (!DataFromJs(env, Arg(info, 0), &out.data, "send")) return env.Undefined();
+    if (!EndpointFromJs(env, Arg(info, 1), false, &out.to, "send")) return env.Undefined();
     return Napi::Boolean::New(env, engine_->QueueOutgoing(std::move(out)));
   }
 
   Napi::Value SendToPeer(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    uint32_t id;
-    std::vector<uint8_t> data;
-    if (!wg_ || !PeerIdFromJs(info, &id, "sendToPeer")) return env.Undefined();
-    if (!DataFromJs(env, info.Length() > 1 ? info[1] : env.Undefined(), &data, "sendToPeer")) return env.Undefined();
-    std::string error;
-    bool ok = wg_->QueueToPeer(id, std::move(data), &error);
-    return Done(env, ok, "sendToPeer: " + error);
+    return OnPeer(info, "sendToPeer", [&](uint32_t id, std::string* error) {
+      std::vector<uint8_t> data;
+      return DataFromJs(info.Env(), Arg(info, 1), &data, "sendToPeer") && wg_->QueueToPeer(id, std::move(data), error);
+    });
   }
 
   Napi::Value Peers(const Napi::CallbackInfo& info) {
@@ -382,28 +344,30 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     engine::WgPeerStats s;
     if (!wg_->PeerStats(id, &s)) return env.Null();
     Napi::Object o = Napi::Object::New(env);
-    auto num = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
-    num("rxBytes", static_cast<double>(s.rxBytes));
-    num("txBytes", static_cast<double>(s.txBytes));
-    num("rxPackets", static_cast<double>(s.rxPackets));
-    num("txPackets", static_cast<double>(s.txPackets));
-    num("keepalivesReceived", static_cast<double>(s.keepalivesReceived));
-    num("keepalivesSent", static_cast<double>(s.keepalivesSent));
-    num("msSinceTx", static_cast<double>(s.msSinceTx));
-    num("msSinceTxData", static_cast<double>(s.msSinceTxData));
-    num("msSinceRx", static_cast<double>(s.msSinceRx));
-    num("msSinceRxData", static_cast<double>(s.msSinceRxData));
+    const std::pair<const char*, double> numbers[] = {
+        {"rxBytes", static_cast<double>(s.rxBytes)},
+        {"txBytes", static_cast<double>(s.txBytes)},
+        {"rxPackets", static_cast<double>(s.rxPackets)},
+        {"txPackets", static_cast<double>(s.txPackets)},
+        {"keepalivesReceived", static_cast<double>(s.keepalivesReceived)},
+        {"keepalivesSent", static_cast<double>(s.keepalivesSent)},
+        {"msSinceTx", static_cast<double>(s.msSinceTx)},
+        {"msSinceTxData", static_cast<double>(s.msSinceTxData)},
+        {"msSinceRx", static_cast<double>(s.msSinceRx)},
+        {"msSinceRxData", static_cast<double>(s.msSinceRxData)},
+        {"staged", static_cast<double>(s.staged)},
+        {"stagedDrops", static_cast<double>(s.stagedDrops)},
+        {"replayDrops", static_cast<double>(s.replayDrops)},
+        {"authFailures", static_cast<double>(s.authFailures)},
+        {"sourceDrops", static_cast<double>(s.sourceDrops)},
+        {"expiredDrops", static_cast<double>(s.expiredDrops)},
+        {"noEndpointDrops", static_cast<double>(s.noEndpointDrops)},
+    };
+    for (const auto& n : numbers) o.Set(n.first, Napi::Number::New(env, n.second));
     o.Set("endpoint", EndpointToJs(env, s.endpoint));
     o.Set("current", KeypairToJs(env, s.current));
     o.Set("previous", KeypairToJs(env, s.previous));
     o.Set("next", KeypairToJs(env, s.next));
-    num("staged", static_cast<double>(s.staged));
-    num("stagedDrops", static_cast<double>(s.stagedDrops));
-    num("replayDrops", static_cast<double>(s.replayDrops));
-    num("authFailures", static_cast<double>(s.authFailures));
-    num("sourceDrops", static_cast<double>(s.sourceDrops));
-    num("expiredDrops", static_cast<double>(s.expiredDrops));
-    num("noEndpointDrops", static_cast<double>(s.noEndpointDrops));
     return o;
   }
 
@@ -411,43 +375,24 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     if (!engine_) return o;
-    auto set = [&](const char* k, const std::atomic<uint64_t>& v) {
-      o.Set(k, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
-    };
-    const engine::Counters& c = engine_->c;
-    set("rxBytes", c.rxBytes);
-    set("txBytes", c.txBytes);
-    set("rxPackets", c.rxPackets);
-    set("txPackets", c.txPackets);
-    set("rxMessages", c.rxFrames);
-    set("txMessages", c.txFrames);
-    set("rxWireBytes", c.rxWireBytes);
-    set("txWireBytes", c.txWireBytes);
-    set("badMessages", c.badFrames);
-    set("deviceDownDrops", c.deviceDownDrops);
-    set("txDropped", c.txDropped);
-    set("eventDrops", c.eventDrops);
+    engine_.CountersToJs(env, o, "Messages");
     const engine::WgCounters& w = wg_->Counters();
-    set("noRoute", w.noRoute);
-    set("unknownIndex", w.unknownIndex);
-    set("authFailures", w.authFailures);
-    set("replayDrops", w.replayDrops);
-    set("expiredDrops", w.expiredDrops);
-    set("sourceDrops", w.sourceDrops);
-    set("invalidPackets", w.invalidPackets);
-    set("shortMessages", w.shortMessages);
-    set("unknownTypes", w.unknownTypes);
-    set("handshakeMessages", w.handshakeMessages);
-    set("handshakeDrops", w.handshakeDrops);
-    set("cookieReplies", w.cookieReplies);
-    o.Set("running", Napi::Boolean::New(env, engine_->Running()));
+    const std::pair<const char*, const std::atomic<uint64_t>*> counters[] = {
+        {"noRoute", &w.noRoute},           {"unknownIndex", &w.unknownIndex},
+        {"authFailures", &w.authFailures}, {"replayDrops", &w.replayDrops},
+        {"expiredDrops", &w.expiredDrops}, {"sourceDrops", &w.sourceDrops},
+        {"invalidPackets", &w.invalidPackets}, {"shortMessages", &w.shortMessages},
+        {"unknownTypes", &w.unknownTypes}, {"handshakeMessages", &w.handshakeMessages},
+        {"handshakeDrops", &w.handshakeDrops}, {"cookieReplies", &w.cookieReplies},
+    };
+    for (const auto& c : counters) {
+      o.Set(c.first, Napi::Number::New(env, static_cast<double>(c.second->load(std::memory_order_relaxed))));
+    }
     return o;
   }
 
-  Napi::FunctionReference callback_;
-  JsEvents events_;
   std::unique_ptr<engine::WgTransform> wg_;
-  std::unique_ptr<engine::Engine> engine_;
+  JsEngine engine_;  // after wg_: destroyed (threads joined) before it
 };
 
 }  // namespace

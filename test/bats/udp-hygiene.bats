@@ -32,21 +32,22 @@ teardown() { common_teardown; }
   assert_output --partial 'Address already in use'
 }
 
-@test "udp: datagrams a stranger queued before connect() are discarded by udpSocketConnect" {
+# in_lo_ns MODE: the helper's MODE in a namespace of its own where lo has 198.18.62.1.
+in_lo_ns() {
   local ns
-  ns=$(make_netns d)
+  ns=$(make_netns "$1")
   ip -n "$ns" addr add 198.18.62.1/32 dev lo
-  run ip netns exec "$ns" node "$HELPER" drain 198.18.62.1
+  run ip netns exec "$ns" node "$HELPER" "$1" 198.18.62.1
   assert_success
+}
+
+@test "udp: datagrams a stranger queued before connect() are discarded by udpSocketConnect" {
+  in_lo_ns drain
   assert_equal "$(jq -c .got <<<"$output")" '["peer"]'
 }
 
 @test "udp: the pump on a connected socket drops a stranger's datagram queued behind the peer's" {
-  local ns
-  ns=$(make_netns f)
-  ip -n "$ns" addr add 198.18.62.1/32 dev lo
-  run ip netns exec "$ns" node "$HELPER" filter 198.18.62.1
-  assert_success
+  in_lo_ns filter
   assert_equal "$(jq -c .device <<<"$output")" '["from-peer","from-peer-2"]'
   assert_equal "$(jq .foreignDrops <<<"$output")" 1
 }

@@ -77,62 +77,60 @@ peer() {
     '{id: $id, endpoint: (if $a == "" then null else {address: $a, port: $p} end), allowedIps: $ips, keypair: $kp}'
 }
 
-@test "wg transport: two engines over a veth, ping both ways and 20 MB each way with checksums" {
-  local ns_a ns_b k1 k2
-  ns_a=$(make_netns a)
-  ns_b=$(make_netns b)
-  veth_pair "$ns_a" 198.18.65.1/30 "$ns_b" 198.18.65.2/30
+# pair_up N PLEN BIND_A: namespaces NS_A and NS_B joined by a veth (198.18.N.1 and .2, /PLEN), one
+# end in each: A (peer 7 of B's) initiated, bound to BIND_A:51820; B (peer 9 of A's) responds from
+# 198.18.N.2:51821; tuns 198.19.N.1/24 and .2/24; both started.
+pair_up() {
+  local n=$1 plen=$2 bind_a=$3 k1 k2
+  NS_A=$(make_netns a)
+  NS_B=$(make_netns b)
+  veth_pair "$NS_A" "198.18.$n.1/$plen" "$NS_B" "198.18.$n.2/$plen"
   k1=$(hex32) k2=$(hex32)
   # A initiated the (imaginary) handshake: its keypair is current; B's waits for A's first packet
-  wg_end a "$ns_a" 198.18.65.1 51820 "{\"peers\": [$(peer 7 198.18.65.2 51821 '["198.19.65.2/32"]' "$(keypair "$k1" "$k2" 101 202 true)")]}"
-  wg_end b "$ns_b" 198.18.65.2 51821 "{\"peers\": [$(peer 9 198.18.65.1 51820 '["198.19.65.0/24"]' "$(keypair "$k2" "$k1" 202 101 false)")]}"
-  tun_up "$ns_a" "${TEST_TAG}wa" 198.19.65.1/24
-  tun_up "$ns_b" "${TEST_TAG}wb" 198.19.65.2/24
+  wg_end a "$NS_A" "$bind_a" 51820 "{\"peers\": [$(peer 9 "198.18.$n.2" 51821 "[\"198.19.$n.2/32\"]" "$(keypair "$k1" "$k2" 101 202 true)")]}"
+  wg_end b "$NS_B" "198.18.$n.2" 51821 "{\"peers\": [$(peer 7 "198.18.$n.1" 51820 "[\"198.19.$n.0/24\"]" "$(keypair "$k2" "$k1" 202 101 false)")]}"
+  tun_up "$NS_A" "${TEST_TAG}wa" "198.19.$n.1/24"
+  tun_up "$NS_B" "${TEST_TAG}wb" "198.19.$n.2/24"
   touch "$BATS_TEST_TMPDIR/a/go" "$BATS_TEST_TMPDIR/b/go"
-  run ping_through "$ns_a" 198.19.65.2
+}
+
+@test "wg transport: two engines over a veth, ping both ways and 20 MB each way with checksums" {
+  pair_up 65 30 198.18.65.1
+  run ping_through "$NS_A" 198.19.65.2
   assert_success
   grep -q keypair_confirmed "$BATS_TEST_TMPDIR/b/events"
-  run ping_through "$ns_b" 198.19.65.1
+  run ping_through "$NS_B" 198.19.65.1
   assert_success
-  run transfer "$ns_a" "$ns_b" 198.19.65.2 20
+  run transfer "$NS_A" "$NS_B" 198.19.65.2 20
   assert_success
-  run transfer "$ns_b" "$ns_a" 198.19.65.1 20
+  run transfer "$NS_B" "$NS_A" 198.19.65.1 20
   assert_success
   sleep 0.5
-  (($(stat a '.peers["7"].txBytes') > 20 * 1048576))
-  (($(stat b '.peers["9"].rxBytes') > 20 * 1048576))
-  (($(stat b '.peers["9"].txPackets') > 10000))
+  (($(stat a '.peers["9"].txBytes') > 20 * 1048576))
+  (($(stat b '.peers["7"].rxBytes') > 20 * 1048576))
+  (($(stat b '.peers["7"].txPackets') > 10000))
   assert_equal "$(stat a '.badMessages + .replayDrops + .authFailures')" 0
   assert_equal "$(stat b '.badMessages + .replayDrops + .authFailures')" 0
   assert_equal "$(stat a .event)" null
 }
 
 @test "wg transport: the initiator's underlay address changes mid-ping and the responder follows (roaming)" {
-  local ns_a ns_b k1 k2
-  ns_a=$(make_netns a)
-  ns_b=$(make_netns b)
-  veth_pair "$ns_a" 198.18.66.1/29 "$ns_b" 198.18.66.2/29
-  k1=$(hex32) k2=$(hex32)
   # A's socket is bound to the wildcard address: its source follows its addresses
-  wg_end a "$ns_a" 0.0.0.0 51820 "{\"peers\": [$(peer 1 198.18.66.2 51821 '["198.19.66.2/32"]' "$(keypair "$k1" "$k2" 11 22 true)")]}"
-  wg_end b "$ns_b" 198.18.66.2 51821 "{\"peers\": [$(peer 1 198.18.66.1 51820 '["198.19.66.1/32"]' "$(keypair "$k2" "$k1" 22 11 false)")]}"
-  tun_up "$ns_a" "${TEST_TAG}wa" 198.19.66.1/24
-  tun_up "$ns_b" "${TEST_TAG}wb" 198.19.66.2/24
-  touch "$BATS_TEST_TMPDIR/a/go" "$BATS_TEST_TMPDIR/b/go"
-  run ping_through "$ns_a" 198.19.66.2
+  pair_up 66 29 0.0.0.0
+  run ping_through "$NS_A" 198.19.66.2
   assert_success
-  wait_for 5 sh -c "jq -e '.peers[\"1\"].endpoint.address == \"198.18.66.1\"' $BATS_TEST_TMPDIR/b/stats"
+  wait_for 5 sh -c "jq -e '.peers[\"7\"].endpoint.address == \"198.18.66.1\"' $BATS_TEST_TMPDIR/b/stats"
   # a ping runs while A's address changes from .1 to .5 (.5 stays when .1, the primary, goes)
-  ip netns exec "$ns_a" sysctl -qw "net.ipv4.conf.${TEST_TAG}a.promote_secondaries=1"
-  ip netns exec "$ns_a" ping -c 30 -i 0.1 -W 1 198.19.66.2 >"$BATS_TEST_TMPDIR/ping.log" 2>&1 &
+  ip netns exec "$NS_A" sysctl -qw "net.ipv4.conf.${TEST_TAG}a.promote_secondaries=1"
+  ip netns exec "$NS_A" ping -c 30 -i 0.1 -W 1 198.19.66.2 >"$BATS_TEST_TMPDIR/ping.log" 2>&1 &
   local pid=$!
   sleep 0.5
-  ip -n "$ns_a" addr add 198.18.66.5/29 dev "${TEST_TAG}a"
-  ip -n "$ns_a" addr del 198.18.66.1/29 dev "${TEST_TAG}a"
+  ip -n "$NS_A" addr add 198.18.66.5/29 dev "${TEST_TAG}a"
+  ip -n "$NS_A" addr del 198.18.66.1/29 dev "${TEST_TAG}a"
   wait "$pid" || true
-  wait_for 5 sh -c "jq -e '.peers[\"1\"].endpoint.address == \"198.18.66.5\"' $BATS_TEST_TMPDIR/b/stats" || { cat "$BATS_TEST_TMPDIR/b/stats"; false; }
+  wait_for 5 sh -c "jq -e '.peers[\"7\"].endpoint.address == \"198.18.66.5\"' $BATS_TEST_TMPDIR/b/stats" || { cat "$BATS_TEST_TMPDIR/b/stats"; false; }
   # replies follow the new endpoint: the tunnel works from the new address
-  run ip netns exec "$ns_a" ping -c 3 -i 0.2 -W 1 198.19.66.2
+  run ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 1 198.19.66.2
   assert_success
   (($(grep -c 'bytes from' "$BATS_TEST_TMPDIR/ping.log") >= 20))
 }

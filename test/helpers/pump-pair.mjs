@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
 const addon = native();
 
 const args = {
@@ -98,16 +99,7 @@ function udpSocket() {
 
 const netFd = args.transport === 'tcp' ? await tcpSocket() : udpSocket();
 log('transport', args.transport, 'fd', netFd);
-fs.writeFileSync(path.join(dir, 'ready'), JSON.stringify({ tun: tun.name }) + '\n');
-
-const goFile = path.join(dir, 'go');
-for (let i = 0; !fs.existsSync(goFile); i++) {
-  if (i > 600) {
-    console.error('pump-pair: no go file after 60 s');
-    process.exit(4);
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+await readyThenWaitForGo(dir, 'pump-pair', { tun: tun.name });
 
 let ended = null;
 const pump = new addon.Pump(
@@ -136,9 +128,7 @@ const pump = new addon.Pump(
 );
 
 function writeStats() {
-  const tmp = path.join(dir, 'stats.tmp');
-  fs.writeFileSync(tmp, JSON.stringify({ ...pump.stats(), event: ended }) + '\n');
-  fs.renameSync(tmp, path.join(dir, 'stats'));
+  writeStatsFile(dir, { ...pump.stats(), event: ended });
 }
 
 pump.start();

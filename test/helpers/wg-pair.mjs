@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
 const addon = native();
 
 const args = {};
@@ -68,20 +69,10 @@ for (const p of config.peers) {
 function writeStats() {
   const peers = {};
   for (const id of engine.peers()) peers[id] = { ...engine.peerStats(id), allowedIps: engine.allowedIps(id) };
-  const tmp = path.join(dir, 'stats.tmp');
-  fs.writeFileSync(tmp, JSON.stringify({ ...engine.stats(), peers, event: ended }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n');
-  fs.renameSync(tmp, path.join(dir, 'stats'));
+  writeStatsFile(dir, { ...engine.stats(), peers, event: ended });
 }
 
-fs.writeFileSync(path.join(dir, 'ready'), JSON.stringify({ tun: tun.name }) + '\n');
-const goFile = path.join(dir, 'go');
-for (let i = 0; !fs.existsSync(goFile); i++) {
-  if (i > 600) {
-    console.error('wg-pair: no go file after 60 s');
-    process.exit(4);
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+await readyThenWaitForGo(dir, 'wg-pair', { tun: tun.name });
 
 engine.start();
 log('engine started');

@@ -14,18 +14,11 @@ import { native, type PumpEvent, type PumpOptions } from '../../native/index.js'
 const addon = native();
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const base = (deviceFd: number, netFd: number, transport: 'tcp' | 'udp'): PumpOptions => ({
-  deviceFd,
-  deviceKind: 'packet',
-  netFd,
-  transport,
-  natHack: false,
-  compression: { kind: 'none' },
-  cipher: 0,
-  key: Buffer.alloc(0),
-  sendDelayMs: 0,
-  speedKbps: 0,
-});
+// a plain pump: no compression, no cipher, no nat_hack, no delay, no shaping
+const base = (deviceFd: number, netFd: number, transport: 'tcp' | 'udp'): PumpOptions => {
+  const plain = { natHack: false, compression: { kind: 'none' }, cipher: 0, key: Buffer.alloc(0), sendDelayMs: 0, speedKbps: 0 } as const;
+  return { deviceFd, deviceKind: 'packet', netFd, transport, ...plain };
+};
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 

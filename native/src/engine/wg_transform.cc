@@ -109,6 +109,18 @@ WgTransform::PeerPtr WgTransform::FindPeer(uint32_t id) {
   return it == peers_.end() ? nullptr : it->second;
 }
 
+WgTransform::PeerPtr WgTransform::FindPeer(uint32_t id, std::string* error) {
+  PeerPtr peer = FindPeer(id);
+  if (!peer) *error = "no peer " + std::to_string(id);
+  return peer;
+}
+
+void WgTransform::RetireAll(Peer& peer) {
+  Retire(peer.previous);
+  Retire(peer.current);
+  Retire(peer.next);
+}
+
 // ---------------------------------------------------------------------------------------------
 // JS thread
 
@@ -128,16 +140,11 @@ bool WgTransform::AddPeer(uint32_t id, std::string* error) {
 
 bool WgTransform::RemovePeer(uint32_t id, std::string* error) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id);
-  if (!peer) {
-    *error = "no peer " + std::to_string(id);
-    return false;
-  }
+  PeerPtr peer = FindPeer(id, error);
+  if (!peer) return false;
   {
     std::lock_guard<std::mutex> pl(peer->mu);
-    Retire(peer->previous);
-    Retire(peer->current);
-    Retire(peer->next);
+    RetireAll(*peer);
     peer->staged.clear();
     peer->toSend.clear();
     peer->removed = true;
@@ -149,11 +156,8 @@ bool WgTransform::RemovePeer(uint32_t id, std::string* error) {
 
 bool WgTransform::SetEndpoint(uint32_t id, const Endpoint& ep, std::string* error) {
   std::shared_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id);
-  if (!peer) {
-    *error = "no peer " + std::to_string(id);
-    return false;
-  }
+  PeerPtr peer = FindPeer(id, error);
+  if (!peer) return false;
   {
     std::lock_guard<std::mutex> pl(peer->mu);
     peer->endpoint = ep;
@@ -165,10 +169,7 @@ bool WgTransform::SetEndpoint(uint32_t id, const Endpoint& ep, std::string* erro
 
 bool WgTransform::SetAllowedIps(uint32_t id, const std::vector<Prefix>& prefixes, std::string* error) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (!FindPeer(id)) {
-    *error = "no peer " + std::to_string(id);
-    return false;
-  }
+  if (!FindPeer(id, error)) return false;
   routes_.RemovePeer(id);
   for (const Prefix& p : prefixes) routes_.Insert(p, id);
   return true;
@@ -188,11 +189,8 @@ void WgTransform::Retire(KeypairPtr& kp) {
 
 bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::string* error) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id);
-  if (!peer) {
-    *error = "no peer " + std::to_string(id);
-    return false;
-  }
+  PeerPtr peer = FindPeer(id, error);
+  if (!peer) return false;
   if (index_.count(spec.localIndex)) {
     *error = "local index " + std::to_string(spec.localIndex) + " is in use";
     return false;
@@ -230,26 +228,18 @@ bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::st
 
 bool WgTransform::ClearKeypairs(uint32_t id, std::string* error) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id);
-  if (!peer) {
-    *error = "no peer " + std::to_string(id);
-    return false;
-  }
+  PeerPtr peer = FindPeer(id, error);
+  if (!peer) return false;
   std::lock_guard<std::mutex> pl(peer->mu);
-  Retire(peer->previous);
-  Retire(peer->current);
-  Retire(peer->next);
+  RetireAll(*peer);
   return true;
 }
 
 bool WgTransform::QueueKeepalive(uint32_t id, std::string* error) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    PeerPtr peer = FindPeer(id);
-    if (!peer) {
-      *error = "no peer " + std::to_string(id);
-      return false;
-    }
+    PeerPtr peer = FindPeer(id, error);
+    if (!peer) return false;
     std::lock_guard<std::mutex> pl(peer->mu);
     // as wireguard-go: a keepalive is an empty packet in the staged queue (none if packets wait)
     if (peer->staged.empty()) peer->staged.emplace_back();
@@ -261,11 +251,8 @@ bool WgTransform::QueueKeepalive(uint32_t id, std::string* error) {
 bool WgTransform::QueueToPeer(uint32_t id, std::vector<uint8_t> data, std::string* error) {
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    PeerPtr peer = FindPeer(id);
-    if (!peer) {
-      *error = "no peer " + std::to_string(id);
-      return false;
-    }
+    PeerPtr peer = FindPeer(id, error);
+    if (!peer) return false;
     std::lock_guard<std::mutex> pl(peer->mu);
     if (peer->endpoint.Empty()) {
       *error = "peer " + std::to_string(id) + " has no endpoint";

@@ -164,6 +164,8 @@ class WgTransform : public Transform {
   using PeerPtr = std::shared_ptr<Peer>;
 
   PeerPtr FindPeer(uint32_t id);  // under mu_
+  PeerPtr FindPeer(uint32_t id, std::string* error);  // ... or "no peer N"
+  void RetireAll(Peer& peer);  // mu_ exclusive, Peer::mu held
   // Seals data[0..len) (kHeader bytes free before, room for padding and tag after) for the peer
   // and adds it to tx; stages a copy when the peer cannot send now. Called with mu_ shared.
   void SealFor(Peer& peer, uint8_t* data, size_t len, TxContext& tx, int64_t now);
