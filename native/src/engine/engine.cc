@@ -159,6 +159,7 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   device_->Start(*this);
   transform_->Start(*this);
   startMs_ = NowMs();
+  WakeTx();  // a first round sends what JS queued before start()
   try {
     tx_ = std::thread([this] { TxLoop(); });
     rx_ = std::thread([this] { RxLoop(); });

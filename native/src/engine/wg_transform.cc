@@ -431,10 +431,14 @@ void WgTransform::CollectOutgoing(TxContext& tx) {
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   const int64_t now = NowMs();
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  for (uint32_t id : ids) {
-    PeerPtr peer = FindPeer(id);
-    if (!peer) continue;
+  std::vector<PeerPtr> peers;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (uint32_t id : ids) {
+      if (PeerPtr p = FindPeer(id)) peers.push_back(std::move(p));
+    }
+  }
+  for (const PeerPtr& peer : peers) {
     std::deque<std::vector<uint8_t>> staged, toSend;
     Endpoint to;
     {
@@ -472,13 +476,17 @@ void WgTransform::Seal(Message& pkt, TxContext& tx) {
     wc_.noRoute.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  uint32_t id = routes_.Lookup(ip.family, ip.dst);
-  PeerPtr peer = id ? FindPeer(id) : nullptr;
+  PeerPtr peer;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    uint32_t id = routes_.Lookup(ip.family, ip.dst);
+    if (id) peer = FindPeer(id);
+  }
   if (!peer) {
     wc_.noRoute.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  // (without mu_: sending may wait for the socket, and JS must not wait for that)
   SealFor(*peer, pkt.data, pkt.len, tx, NowMs());
 }
 

@@ -167,7 +167,8 @@ class WgTransform : public Transform {
   PeerPtr FindPeer(uint32_t id, std::string* error);  // ... or "no peer N"
   void RetireAll(Peer& peer);  // mu_ exclusive, Peer::mu held
   // Seals data[0..len) (kHeader bytes free before, room for padding and tag after) for the peer
-  // and adds it to tx; stages a copy when the peer cannot send now. Called with mu_ shared.
+  // and adds it to tx; stages a copy when the peer cannot send now. Called without mu_ (sending
+  // may wait for the socket; JS must never wait for that).
   void SealFor(Peer& peer, uint8_t* data, size_t len, TxContext& tx, int64_t now);
   void Stage(Peer& peer, const uint8_t* data, size_t len);  // Peer::mu held
   void NeedHandshake(Peer& peer, const char* reason, int64_t now);
