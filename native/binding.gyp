@@ -22,6 +22,7 @@
         "src/engine/vtun_transform.cc",
         "src/engine/allowed_ips.cc",
         "src/engine/wg_transform.cc",
+        "src/engine/wg_cookie_gate.cc",
         "src/wg_engine_napi.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -183,21 +183,11 @@ export interface WgEngineOptions {
   /** At most one 'handshake_needed' per peer per interval (default 1000 ms). */
   handshakeEventIntervalMs?: number;
   limits?: WgLimits;
-}
-
-/** Keys and indices of one session (from a completed handshake). */
-export interface WgKeypair {
-  /** 32 bytes: seals what we send. */
-  sendKey: Buffer;
-  /** 32 bytes: opens what the peer sends. */
-  receiveKey: Buffer;
-  /** Our index (receiver index in the peer's messages); unique among this engine's keypairs. */
-  localIndex: number;
-  /** The peer's index (receiver index in our messages). */
-  remoteIndex: number;
-  /** true: we initiated the handshake; the keypair is current at once. false: it waits as `next`
-   * until the first packet from the peer under it arrives ('keypair_confirmed'). */
-  initiator: boolean;
+  /** The device's public key (or later setPublicKey): from then on type-1/2 messages are vetted
+   * natively (wg_cookie's CookieChecker): a wrong mac1 is dropped; under load (the event queue at
+   * least 1/8 full, or forceUnderLoad) one without a fresh mac2 gets a cookie reply and a source
+   * sending too many is rate limited. Without it every well-formed message goes up. */
+  publicKey?: Buffer;
 }
 
 export interface WgKeypairInfo {
@@ -225,6 +215,11 @@ export interface WgPeerStats {
   /** Since the last authenticated transport message received (data or keepalive) / data packet. */
   msSinceRx: number;
   msSinceRxData: number;
+  /** Since the first data packet received after the last message sent (reset by every send), and
+   * the first data packet sent after the last authenticated message received (reset by every
+   * receive): the passive keepalive and new-handshake timers of the whitepaper. */
+  msSinceFirstRxDataSinceTx: number;
+  msSinceFirstTxDataSinceRx: number;
   /** Where the peer's messages go: set by JS, then following its authenticated packets (roaming). */
   endpoint: WgEndpoint | null;
   current: WgKeypairInfo | null;
@@ -277,14 +272,15 @@ export interface WgEngineStats {
 
 export type WgEvent =
   | { type: 'ended'; reason: 'device_error' | 'network_error' | 'stopped'; message: string }
-  /** A handshake initiation (type 1), response (2) or cookie reply (3), as received. */
+  /** A handshake initiation (type 1) or response (2) past the mac checks (once a public key is
+   * set), or a cookie reply (3), as received. */
   | { type: 'message'; data: Buffer; from: WgEndpoint }
   /** The peer has packets (or a keepalive) to send and no usable keypair ('no_keypair',
    * 'expired'), or its current keypair is due for renewal ('rekey_messages', 'rekey_time').
    * At most one per peer per handshakeEventIntervalMs; JS applies REKEY_TIMEOUT itself. */
   | { type: 'handshake_needed'; peer: number; reason: 'no_keypair' | 'expired' | 'rekey_messages' | 'rekey_time' }
-  /** The first packet under a responder's `next` keypair arrived: it is current now. */
-  | { type: 'keypair_confirmed'; peer: number };
+  /** The first packet under a responder's `next` keypair (localIndex) arrived: it is current now. */
+  | { type: 'keypair_confirmed'; peer: number; localIndex: number };
 
 /**
  * WireGuard's transport on the native engine (native/src/engine/wg_transform.h): one tun and one
@@ -307,9 +303,18 @@ export interface NativeWgEngine {
    * host bits are cleared; a prefix another peer had moves to this one. Every bad one is reported. */
   setAllowedIps(id: number, prefixes: string[]): void;
   allowedIps(id: number): string[];
-  /** Rotates keypairs as wireguard-go does; staged packets go out once the new one is current. */
+  /** Keys from a finished handshake (NativeWgHandshake.deriveKeypair), rotated as wireguard-go
+   * does: an initiator's keypair is current at once (staged packets go out), a responder's waits
+   * as `next` until the peer's first packet under it ('keypair_confirmed'). */
   installKeypair(id: number, keypair: WgKeypair): void;
+  /** Erases every keypair of the peer and drops its staged packets. */
   clearKeypairs(id: number): void;
+  /** Drops the peer's staged packets (its handshake attempts gave up). */
+  dropStaged(id: number): void;
+  /** The device's public key: mac1 of handshake messages must be ours from now on. */
+  setPublicKey(publicKey: Buffer): void;
+  /** Tests and the interop suite: act as if (not) under load; null measures again. */
+  forceUnderLoad(underLoad: boolean | null): void;
   /** An empty transport message (staged like a packet when no keypair: 'handshake_needed'). */
   sendKeepalive(id: number): void;
   /** Any message as it is to any endpoint through the engine's socket; false if 4096 wait. */

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/wg_cookie_gate.h"
 #include "engine/wg_transform.h"
 #include "engine_napi.h"
 
@@ -66,10 +67,11 @@ bool PeerIdFromJs(const Napi::CallbackInfo& info, uint32_t* id, const char* what
   return true;
 }
 
-bool KeyFromJs(Napi::Env env, Napi::Object o, const char* key, uint8_t out[wg::kKeySize]) {
-  Napi::Value v = o.Get(key);
+// A 32-byte key: o[key], or o itself when key is null. Throws naming `what` otherwise.
+bool KeyFromJs(Napi::Env env, Napi::Object o, const char* key, uint8_t out[wg::kKeySize], const char* what = "installKeypair") {
+  Napi::Value v = key ? o.Get(key) : static_cast<Napi::Value>(o);
   if (!v.IsBuffer() || v.As<Napi::Buffer<uint8_t>>().Length() != wg::kKeySize) {
-    Napi::TypeError::New(env, std::string("installKeypair: ") + key + " must be a 32-byte Buffer").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, std::string(what) + ": " + (key ? key : "the key") + " must be a 32-byte Buffer").ThrowAsJavaScriptException();
     return false;
   }
   std::memcpy(out, v.As<Napi::Buffer<uint8_t>>().Data(), wg::kKeySize);
@@ -113,6 +115,7 @@ Napi::Value EventToJs(Napi::Env env, engine::Event& e) {
   } else {
     ev.Set("peer", Napi::Number::New(env, e.peer));
     if (!e.reason.empty()) ev.Set("reason", e.reason);
+    if (e.type == "keypair_confirmed") ev.Set("localIndex", Napi::Number::New(env, e.index));
   }
   return ev;
 }
@@ -128,6 +131,9 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
                         InstanceMethod("allowedIps", &WgEngine::AllowedIps),
                         InstanceMethod("installKeypair", &WgEngine::InstallKeypair),
                         InstanceMethod("clearKeypairs", &WgEngine::ClearKeypairs),
+                        InstanceMethod("dropStaged", &WgEngine::DropStaged),
+                        InstanceMethod("setPublicKey", &WgEngine::SetPublicKey),
+                        InstanceMethod("forceUnderLoad", &WgEngine::ForceUnderLoad),
                         InstanceMethod("sendKeepalive", &WgEngine::SendKeepalive), InstanceMethod("send", &WgEngine::Send),
                         InstanceMethod("sendToPeer", &WgEngine::SendToPeer), InstanceMethod("peers", &WgEngine::Peers),
                         InstanceMethod("peerStats", &WgEngine::PeerStats), InstanceMethod("stats", &WgEngine::Stats)});
@@ -159,6 +165,18 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     engine::EngineOptions eo;
     eo.batch = IntOption(o, "batchSize", 32);
     wg_ = std::make_unique<engine::WgTransform>(wo);
+    auto gate = std::make_unique<engine::CookieGate>();
+    gate_ = gate.get();
+    wg_->SetHandshakeGate(std::move(gate));
+    if (!o.Get("publicKey").IsUndefined()) {
+      uint8_t pub[wg::kKeySize];
+      if (!o.Get("publicKey").IsObject() || !KeyFromJs(env, o.Get("publicKey").As<Napi::Object>(), nullptr, pub, "WgEngine: publicKey")) {
+        gate_ = nullptr;
+        wg_.reset();
+        return;
+      }
+      gate_->SetLocalPublicKey(pub);
+    }
     engine_.Init(info[1].As<Napi::Function>(),
                  std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd),
                                                   engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true),
@@ -261,12 +279,12 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
       Napi::Env env = info.Env();
       Napi::Value v = Arg(info, 1);
       if (!v.IsObject()) {
-        *error = "expected (peer, {sendKey, receiveKey, localIndex, remoteIndex, initiator})";
+        *error = "expected (peer, {sendKey, recvKey, localIndex, remoteIndex, initiator})";
         return false;
       }
       Napi::Object o = v.As<Napi::Object>();
       engine::WgKeypairSpec spec;
-      if (!KeyFromJs(env, o, "sendKey", spec.sendKey) || !KeyFromJs(env, o, "receiveKey", spec.receiveKey) ||
+      if (!KeyFromJs(env, o, "sendKey", spec.sendKey) || !KeyFromJs(env, o, "recvKey", spec.receiveKey) ||
           !IndexFromJs(env, o, "localIndex", &spec.localIndex) || !IndexFromJs(env, o, "remoteIndex", &spec.remoteIndex)) {
         return false;
       }
@@ -285,6 +303,34 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
 
   Napi::Value ClearKeypairs(const Napi::CallbackInfo& info) {
     return OnPeer(info, "clearKeypairs", [&](uint32_t id, std::string* error) { return wg_->ClearKeypairs(id, error); });
+  }
+
+  Napi::Value DropStaged(const Napi::CallbackInfo& info) {
+    return OnPeer(info, "dropStaged", [&](uint32_t id, std::string* error) { return wg_->DropStaged(id, error); });
+  }
+
+  // setPublicKey(key): the device's public key; from now on mac1 must be ours.
+  Napi::Value SetPublicKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint8_t pub[wg::kKeySize];
+    Napi::Value v = Arg(info, 0);
+    if (!gate_) return env.Undefined();
+    if (!v.IsObject()) {
+      Napi::TypeError::New(env, "setPublicKey: the key must be a 32-byte Buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!KeyFromJs(env, v.As<Napi::Object>(), nullptr, pub, "setPublicKey")) return env.Undefined();
+    gate_->SetLocalPublicKey(pub);
+    return env.Undefined();
+  }
+
+  // forceUnderLoad(true | false | null): the cookie gate acts as if (not) under load; null measures.
+  Napi::Value ForceUnderLoad(const Napi::CallbackInfo& info) {
+    Napi::Value v = Arg(info, 0);
+    if (!gate_) return info.Env().Undefined();
+    if (v.IsBoolean()) gate_->ForceLoad(v.As<Napi::Boolean>().Value());
+    else gate_->UnforceLoad();
+    return info.Env().Undefined();
   }
 
   Napi::Value SendKeepalive(const Napi::CallbackInfo& info) {
@@ -355,6 +401,8 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
         {"msSinceTxData", static_cast<double>(s.msSinceTxData)},
         {"msSinceRx", static_cast<double>(s.msSinceRx)},
         {"msSinceRxData", static_cast<double>(s.msSinceRxData)},
+        {"msSinceFirstRxDataSinceTx", static_cast<double>(s.msSinceFirstRxDataSinceTx)},
+        {"msSinceFirstTxDataSinceRx", static_cast<double>(s.msSinceFirstTxDataSinceRx)},
         {"staged", static_cast<double>(s.staged)},
         {"stagedDrops", static_cast<double>(s.stagedDrops)},
         {"replayDrops", static_cast<double>(s.replayDrops)},
@@ -392,6 +440,7 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
   }
 
   std::unique_ptr<engine::WgTransform> wg_;
+  engine::CookieGate* gate_ = nullptr;  // owned by wg_
   JsEngine engine_;  // after wg_: destroyed (threads joined) before it
 };
 

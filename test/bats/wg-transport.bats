@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # WireGuard's transport on the native engine (WgEngine), end to end without a handshake: the test
 # writes the keys. Against a hand-made peer (test/helpers/wg-crafted.mjs: replay, forgery,
-# truncation, window, roaming, staging, expiry, handshake messages), and engine to engine over
-# veth pairs (test/helpers/wg-pair.mjs): pings and a transfer with checksums, roaming when an
-# address changes, and one engine serving several peers routed by their allowed IPs.
+# truncation, window, roaming, staging, expiry, handshake messages and their mac1/cookie checks),
+# and engine to engine over veth pairs (test/helpers/wg-pair.mjs): pings and a transfer with
+# checksums, roaming when an address changes, and one engine serving several peers routed by
+# their allowed IPs.
 # Namespaces made per test; addresses from 198.18.0.0/15 and 2001:2::/48 only.
 
 load ../helpers/common
@@ -39,7 +40,7 @@ crafted() {
   crafted expiry
 }
 
-@test "wg transport: handshake messages go up to JS with their endpoint; JS sends any message" {
+@test "wg transport: handshake messages go up to JS with their endpoint (mac1, cookie replies under load); JS sends any message" {
   crafted messages
 }
 
@@ -68,7 +69,7 @@ stat() { jq -r "$2" "$BATS_TEST_TMPDIR/$1/stats"; }
 # keypair SEND RECV LOCAL REMOTE INITIATOR -> JSON
 keypair() {
   jq -nc --arg s "$1" --arg r "$2" --argjson l "$3" --argjson m "$4" --argjson i "$5" \
-    '{sendKey: $s, receiveKey: $r, localIndex: $l, remoteIndex: $m, initiator: $i}'
+    '{sendKey: $s, recvKey: $r, localIndex: $l, remoteIndex: $m, initiator: $i}'
 }
 
 # peer ID ENDPOINT_ADDR ENDPOINT_PORT ALLOWED_JSON KEYPAIR_JSON -> JSON

@@ -132,7 +132,7 @@ const limits = mode === 'expiry' ? { rekeyAfterMessages: 3, rekeyAfterTimeMs: 60
 const engine = new addon.WgEngine({ deviceFd: tun.fd, netFd, handshakeEventIntervalMs: 100, limits }, (e) => events.push(e));
 engine.addPeer(1, { endpoint: { address: V4, port: 40001 }, allowedIps: [`${INNER_PEER}/32`] });
 // the engine responded to a handshake: its keypair waits as `next` until the peer's first packet
-engine.installKeypair(1, { sendKey: toPeer, receiveKey: toEngine, localIndex: LOCAL_INDEX, remoteIndex: REMOTE_INDEX, initiator: false });
+engine.installKeypair(1, { sendKey: toPeer, recvKey: toEngine, localIndex: LOCAL_INDEX, remoteIndex: REMOTE_INDEX, initiator: false });
 engine.start();
 const peer = new PeerSocket('udp4', V4, 40001);
 await peer.bind();
@@ -153,7 +153,7 @@ async function roundTrip(sock, seq, counter) {
 try {
   const first = await roundTrip(peer, 1, 0);
   assert.equal(first.counter, 0, 'the engine\'s first counter is 0');
-  assert.ok(events.some((e) => e.type === 'keypair_confirmed' && e.peer === 1), 'next -> current on the first packet');
+  assert.ok(events.some((e) => e.type === 'keypair_confirmed' && e.peer === 1 && e.localIndex === LOCAL_INDEX), 'next -> current on the first packet');
   assert.equal(engine.peerStats(1).current.localIndex, LOCAL_INDEX);
   check('a sealed ping opens, is answered by the kernel, and the reply opens here (responder keypair confirmed)');
 
@@ -199,6 +199,23 @@ try {
     assert.equal(engine.peerStats(1).rxPackets, 5);
     assert.equal(stats().rxPackets, 5);
     check('counters add up');
+
+    // activity for the timers: an echo reply (the kernel does not answer it) is data received
+    // since the last message sent; the engine's answer to a ping is data sent since a receive
+    const reply = ping(40);
+    reply[20] = 0;
+    reply.writeUInt16BE(0, 22);
+    reply.writeUInt16BE(checksum(reply.subarray(20)), 22);
+    await peer.send(seal(reply, 10003));
+    await until('data received since sent', () => engine.peerStats(1).msSinceFirstRxDataSinceTx >= 0);
+    assert.equal(engine.peerStats(1).msSinceFirstTxDataSinceRx, -1, 'reset by the receive');
+    await roundTrip(peer, 41, 10004);
+    let a = engine.peerStats(1);
+    assert.equal(a.msSinceFirstRxDataSinceTx, -1, 'reset by the send');
+    assert.ok(a.msSinceFirstTxDataSinceRx >= 0, 'the echo reply is data sent since the receive');
+    await peer.send(seal(Buffer.alloc(0), 10005));
+    await until('reset by a keepalive', () => engine.peerStats(1).msSinceFirstTxDataSinceRx === -1);
+    check('msSinceFirstRxDataSinceTx / msSinceFirstTxDataSinceRx follow sends and receives');
   } else if (mode === 'roaming') {
     const v6 = new PeerSocket('udp6', V6, 40002);
     await v6.bind();
@@ -232,7 +249,7 @@ try {
     assert.equal(engine.peerStats(2).staged, 1);
     check('a packet for a peer without a keypair is staged and JS is asked for a handshake');
     const send2 = randomBytes(32);
-    engine.installKeypair(2, { sendKey: send2, receiveKey: randomBytes(32), localIndex: 0x3333, remoteIndex: 0x4444, initiator: true });
+    engine.installKeypair(2, { sendKey: send2, recvKey: randomBytes(32), localIndex: 0x3333, remoteIndex: 0x4444, initiator: true });
     const staged = open(await third.next('the staged packet'), send2);
     assert.equal(staged.counter, 0);
     assert.equal(staged.receiver, 0x4444);
@@ -263,6 +280,13 @@ try {
     await roundTrip(peer, 30, 1); // the reply to .2 still goes to peer 1's /32
     assert.equal(engine.peerStats(5).staged, 1);
     check('cryptokey routing picks the longest prefix (/32 over /25)');
+    engine.clearKeypairs(5);
+    assert.equal(engine.peerStats(5).staged, 0);
+    await toInner('198.19.64.5', 3);
+    await until('staged again', () => engine.peerStats(3).staged === 128);
+    engine.dropStaged(3);
+    assert.equal(engine.peerStats(3).staged, 0);
+    check('clearKeypairs and dropStaged drop what waits');
     engine.removePeer(2);
     assert.equal(engine.peerStats(2), null);
     await peer.send(seal(ping(9), 1, { index: 0x3333, key: send2 }));
@@ -312,6 +336,37 @@ try {
     engine.sendToPeer(1, Buffer.from('to the peer'));
     assert.equal((await peer.next('a message from sendToPeer()')).toString(), 'to the peer');
     check('JS sends any message to any endpoint, or to a peer\'s endpoint, through the engine\'s socket');
+
+    // with the device's public key set, type-1/2 messages are vetted natively (wg_cookie)
+    const pub = addon.wg.publicKey(addon.wg.generatePrivateKey());
+    engine.setPublicKey(pub);
+    const gen = new addon.wg.CookieGenerator(pub);
+    const initiation = (macs) => {
+      const m = randomBytes(148);
+      m.writeUInt32LE(1, 0);
+      if (macs) gen.addMacs(m);
+      return m;
+    };
+    const ups = () => events.filter((e) => e.type === 'message').length;
+    await peer.send(initiation(false));
+    await until('a wrong mac1 dropped', () => stats().handshakeDrops === 1);
+    const good = initiation(true);
+    await peer.send(good);
+    await until('mac1 accepted', () => ups() === 2);
+    assert.deepEqual(events.filter((e) => e.type === 'message')[1].data, good);
+    check('a wrong mac1 is dropped natively, a right one goes up');
+    engine.forceUnderLoad(true);
+    await peer.send(initiation(true));
+    const cookie = await peer.next('a cookie reply');
+    assert.equal(cookie.length, 64);
+    assert.equal(cookie.readUInt32LE(0), 3);
+    assert.equal(gen.consumeReply(cookie), true, 'the reply opens for the sender');
+    assert.equal(stats().cookieReplies, 1);
+    assert.equal(ups(), 2, 'the message without mac2 did not go up');
+    await peer.send(initiation(true)); // now with mac2
+    await until('mac2 accepted under load', () => ups() === 3);
+    engine.forceUnderLoad(null);
+    check('under load: a cookie reply without mac2, accepted with it');
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

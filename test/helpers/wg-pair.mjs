@@ -7,7 +7,7 @@
 //
 //   node wg-pair.mjs --tun NAME --bind ADDR --port P --dir DIR --config FILE [--mtu N]
 //   FILE: {"peers": [{"id": 1, "endpoint": {"address": A, "port": P} | null,
-//          "allowedIps": [...], "keypair": {"sendKey": HEX, "receiveKey": HEX,
+//          "allowedIps": [...], "keypair": {"sendKey": HEX, "recvKey": HEX,
 //          "localIndex": N, "remoteIndex": N, "initiator": BOOL} | null}]}
 // Exit: 0 after SIGTERM, 3 when the engine ended by itself.
 import fs from 'node:fs';
@@ -58,7 +58,7 @@ for (const p of config.peers) {
     const k = p.keypair;
     engine.installKeypair(p.id, {
       sendKey: Buffer.from(k.sendKey, 'hex'),
-      receiveKey: Buffer.from(k.receiveKey, 'hex'),
+      recvKey: Buffer.from(k.recvKey, 'hex'),
       localIndex: k.localIndex,
       remoteIndex: k.remoteIndex,
       initiator: k.initiator,

@@ -48,7 +48,7 @@ for (; done < rounds && Date.now() < deadline; done++) {
     engine.addPeer(1, { endpoint: { address: ADDR, port: port + 1 - i }, allowedIps: [`198.19.68.${2 - i}/32`] });
     engine.installKeypair(1, {
       sendKey: i === 0 ? kAB : kBA,
-      receiveKey: i === 0 ? kBA : kAB,
+      recvKey: i === 0 ? kBA : kAB,
       localIndex: 100 + i,
       remoteIndex: 101 - i,
       initiator: i === 0,

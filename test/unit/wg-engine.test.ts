@@ -26,7 +26,7 @@ function make(options: Record<string, unknown> = {}): { engine: NativeWgEngine; 
 
 const keypair = (localIndex: number, initiator = true) => ({
   sendKey: randomBytes(32),
-  receiveKey: randomBytes(32),
+  recvKey: randomBytes(32),
   localIndex,
   remoteIndex: localIndex + 1000,
   initiator,
@@ -101,6 +101,22 @@ test('keypairs rotate as wireguard-go: initiator current at once, responder wait
     engine.clearKeypairs(1);
     s = engine.peerStats(1)!;
     assert.deepEqual([s.current, s.previous, s.next], [null, null, null]);
+    engine.dropStaged(1);
+    assert.throws(() => engine.dropStaged(2), /dropStaged: no peer 2/);
+  } finally {
+    t.close();
+  }
+});
+
+test('the public key for mac1: a 32-byte Buffer, in the options or later', () => {
+  const pub = addon.wg.publicKey(addon.wg.generatePrivateKey());
+  assert.throws(() => make({ publicKey: Buffer.alloc(5) }), /publicKey: the key must be a 32-byte Buffer/);
+  const t = make({ publicKey: pub });
+  try {
+    t.engine.setPublicKey(pub);
+    assert.throws(() => t.engine.setPublicKey('key' as unknown as Buffer), /32-byte Buffer/);
+    t.engine.forceUnderLoad(true);
+    t.engine.forceUnderLoad(null);
   } finally {
     t.close();
   }

@@ -83,6 +83,7 @@ struct Event {
   std::string type;
   std::string reason, message;  // "ended"
   uint32_t peer = 0;            // transform events about a peer
+  uint32_t index = 0;           // ... and a keypair's local index
   std::vector<uint8_t> data;    // "message": the wire bytes
   Endpoint from;                // "message": its source
 };

@@ -90,6 +90,7 @@ struct WgTransform::Peer {
   bool removed = false;
   std::atomic<uint64_t> rxBytes{0}, txBytes{0}, rxPackets{0}, txPackets{0}, keepalivesReceived{0}, keepalivesSent{0};
   std::atomic<int64_t> lastTx{-1}, lastTxData{-1}, lastRx{-1}, lastRxData{-1};
+  std::atomic<int64_t> firstRxDataSinceTx{-1}, firstTxDataSinceRx{-1};
   std::atomic<int64_t> lastHandshakeEvent{-1000000000};
   std::atomic<uint64_t> stagedDrops{0}, replayDrops{0}, authFailures{0}, sourceDrops{0}, expiredDrops{0},
       noEndpointDrops{0};
@@ -232,6 +233,16 @@ bool WgTransform::ClearKeypairs(uint32_t id, std::string* error) {
   if (!peer) return false;
   std::lock_guard<std::mutex> pl(peer->mu);
   RetireAll(*peer);
+  peer->staged.clear();
+  return true;
+}
+
+bool WgTransform::DropStaged(uint32_t id, std::string* error) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  PeerPtr peer = FindPeer(id, error);
+  if (!peer) return false;
+  std::lock_guard<std::mutex> pl(peer->mu);
+  peer->staged.clear();
   return true;
 }
 
@@ -293,6 +304,8 @@ bool WgTransform::PeerStats(uint32_t id, WgPeerStats* out) {
   out->msSinceTxData = Since(p.lastTxData, now);
   out->msSinceRx = Since(p.lastRx, now);
   out->msSinceRxData = Since(p.lastRxData, now);
+  out->msSinceFirstRxDataSinceTx = Since(p.firstRxDataSinceTx, now);
+  out->msSinceFirstTxDataSinceRx = Since(p.firstTxDataSinceRx, now);
   out->stagedDrops = rd(p.stagedDrops);
   out->replayDrops = rd(p.replayDrops);
   out->authFailures = rd(p.authFailures);
@@ -408,11 +421,14 @@ void WgTransform::SealFor(Peer& peer, uint8_t* data, size_t len, TxContext& tx, 
   tx.SetDestination(m, to);
   peer.txBytes.fetch_add(m->len, std::memory_order_relaxed);
   peer.lastTx.store(now, std::memory_order_relaxed);
+  peer.firstRxDataSinceTx.store(-1, std::memory_order_relaxed);
   if (len == 0) {
     peer.keepalivesSent.fetch_add(1, std::memory_order_relaxed);
   } else {
     peer.txPackets.fetch_add(1, std::memory_order_relaxed);
     peer.lastTxData.store(now, std::memory_order_relaxed);
+    int64_t none = -1;
+    peer.firstTxDataSinceRx.compare_exchange_strong(none, now, std::memory_order_relaxed);
   }
   // the soft limits: time for a new handshake (JS applies REKEY_TIMEOUT between attempts)
   if (counter >= o_.limits.rekeyAfterMessages) NeedHandshake(peer, "rekey_messages", now);
@@ -606,6 +622,7 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
   const size_t plainLen = sealed - wg::kTagSize;
   peer->lastRx.store(now, std::memory_order_relaxed);
   peer->rxBytes.fetch_add(msg.len, std::memory_order_relaxed);
+  peer->firstTxDataSinceRx.store(-1, std::memory_order_relaxed);
   bool confirm = false, lastMinute = false;
   {
     std::lock_guard<std::mutex> pl(peer->mu);
@@ -641,6 +658,8 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
   }
   peer->rxPackets.fetch_add(1, std::memory_order_relaxed);
   peer->lastRxData.store(now, std::memory_order_relaxed);
+  int64_t none = -1;
+  peer->firstRxDataSinceTx.compare_exchange_strong(none, now, std::memory_order_relaxed);
   rx.Deliver(plain, ip.len);  // without the padding
 }
 
@@ -659,6 +678,7 @@ void WgTransform::Confirm(const PeerPtr& peer, const KeypairPtr& kp) {
     Event e;
     e.type = "keypair_confirmed";
     e.peer = peer->id;
+    e.index = kp->localIndex;
     core_->Events().Push(std::move(e), true, &core_->c.eventDrops);
   }
   ScheduleFlush(peer->id);

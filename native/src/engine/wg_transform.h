@@ -97,6 +97,10 @@ struct WgPeerStats {
   uint64_t rxPackets = 0, txPackets = 0;  // data packets (keepalives not included)
   uint64_t keepalivesReceived = 0, keepalivesSent = 0;
   int64_t msSinceTx = -1, msSinceTxData = -1, msSinceRx = -1, msSinceRxData = -1;
+  // The first data packet received since the last message sent (reset by every send), and the
+  // first data packet sent since the last authenticated message received (reset by every receive):
+  // what the whitepaper's passive keepalive and new-handshake timers look at.
+  int64_t msSinceFirstRxDataSinceTx = -1, msSinceFirstTxDataSinceRx = -1;
   Endpoint endpoint;
   WgKeypairInfo current, previous, next;
   uint64_t staged = 0, stagedDrops = 0;
@@ -131,8 +135,10 @@ class WgTransform : public Transform {
   bool SetAllowedIps(uint32_t id, const std::vector<Prefix>& prefixes, std::string* error);
   std::vector<Prefix> AllowedIpsOf(uint32_t id);
   bool InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::string* error);
-  // Forgets every keypair of the peer (staged packets stay and wait for the next one).
+  // Forgets every keypair of the peer and drops its staged packets.
   bool ClearKeypairs(uint32_t id, std::string* error);
+  // Drops the peer's staged packets (its handshake attempts gave up).
+  bool DropStaged(uint32_t id, std::string* error);
   // A keepalive (empty transport message) to the peer, staged like a packet when it has no keypair.
   bool QueueKeepalive(uint32_t id, std::string* error);
   // A message as it is (a handshake initiation) to the peer's current endpoint.
