@@ -122,6 +122,24 @@ void WgTransform::RetireAll(Peer& peer) {
   Retire(peer.next);
 }
 
+// Runs op(peer) under mu_ (exclusive when it retires keypairs) and the peer's lock; false with
+// "no peer N" or what op said. `flush`: then let the tx thread look at the peer's queues.
+template <typename Op>
+bool WgTransform::WithPeer(uint32_t id, bool exclusive, bool flush, std::string* error, Op op) {
+  {
+    std::unique_lock<std::shared_mutex> unique(mu_, std::defer_lock);
+    std::shared_lock<std::shared_mutex> shared(mu_, std::defer_lock);
+    if (exclusive) unique.lock();
+    else shared.lock();
+    PeerPtr peer = FindPeer(id, error);
+    if (!peer) return false;
+    std::lock_guard<std::mutex> pl(peer->mu);
+    if (!op(*peer)) return false;
+  }
+  if (flush) ScheduleFlush(id);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // JS thread
 
@@ -156,16 +174,11 @@ bool WgTransform::RemovePeer(uint32_t id, std::string* error) {
 }
 
 bool WgTransform::SetEndpoint(uint32_t id, const Endpoint& ep, std::string* error) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id, error);
-  if (!peer) return false;
-  {
-    std::lock_guard<std::mutex> pl(peer->mu);
-    peer->endpoint = ep;
-  }
-  lock.unlock();
-  ScheduleFlush(id);  // a keepalive or packets that waited for an endpoint
-  return true;
+  // (flush: a keepalive or packets that waited for an endpoint)
+  return WithPeer(id, false, true, error, [&](Peer& peer) {
+    peer.endpoint = ep;
+    return true;
+  });
 }
 
 bool WgTransform::SetAllowedIps(uint32_t id, const std::vector<Prefix>& prefixes, std::string* error) {
@@ -228,55 +241,41 @@ bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::st
 }
 
 bool WgTransform::ClearKeypairs(uint32_t id, std::string* error) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id, error);
-  if (!peer) return false;
-  std::lock_guard<std::mutex> pl(peer->mu);
-  RetireAll(*peer);
-  peer->staged.clear();
-  return true;
+  return WithPeer(id, true, false, error, [&](Peer& peer) {
+    RetireAll(peer);
+    peer.staged.clear();
+    return true;
+  });
 }
 
 bool WgTransform::DropStaged(uint32_t id, std::string* error) {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  PeerPtr peer = FindPeer(id, error);
-  if (!peer) return false;
-  std::lock_guard<std::mutex> pl(peer->mu);
-  peer->staged.clear();
-  return true;
+  return WithPeer(id, false, false, error, [&](Peer& peer) {
+    peer.staged.clear();
+    return true;
+  });
 }
 
 bool WgTransform::QueueKeepalive(uint32_t id, std::string* error) {
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    PeerPtr peer = FindPeer(id, error);
-    if (!peer) return false;
-    std::lock_guard<std::mutex> pl(peer->mu);
+  return WithPeer(id, false, true, error, [&](Peer& peer) {
     // as wireguard-go: a keepalive is an empty packet in the staged queue (none if packets wait)
-    if (peer->staged.empty()) peer->staged.emplace_back();
-  }
-  ScheduleFlush(id);
-  return true;
+    if (peer.staged.empty()) peer.staged.emplace_back();
+    return true;
+  });
 }
 
 bool WgTransform::QueueToPeer(uint32_t id, std::vector<uint8_t> data, std::string* error) {
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    PeerPtr peer = FindPeer(id, error);
-    if (!peer) return false;
-    std::lock_guard<std::mutex> pl(peer->mu);
-    if (peer->endpoint.Empty()) {
+  return WithPeer(id, false, true, error, [&](Peer& peer) {
+    if (peer.endpoint.Empty()) {
       *error = "peer " + std::to_string(id) + " has no endpoint";
       return false;
     }
-    if (peer->toSend.size() >= o_.maxStaged) {
+    if (peer.toSend.size() >= o_.maxStaged) {
       *error = "peer " + std::to_string(id) + ": too many messages waiting";
       return false;
     }
-    peer->toSend.push_back(std::move(data));
-  }
-  ScheduleFlush(id);
-  return true;
+    peer.toSend.push_back(std::move(data));
+    return true;
+  });
 }
 
 void WgTransform::ScheduleFlush(uint32_t id) {

@@ -172,6 +172,8 @@ class WgTransform : public Transform {
   PeerPtr FindPeer(uint32_t id);  // under mu_
   PeerPtr FindPeer(uint32_t id, std::string* error);  // ... or "no peer N"
   void RetireAll(Peer& peer);  // mu_ exclusive, Peer::mu held
+  template <typename Op>
+  bool WithPeer(uint32_t id, bool exclusive, bool flush, std::string* error, Op op);
   // Seals data[0..len) (kHeader bytes free before, room for padding and tag after) for the peer
   // and adds it to tx; stages a copy when the peer cannot send now. Called without mu_ (sending
   // may wait for the socket; JS must never wait for that).
