@@ -67,8 +67,8 @@ void VtunTransform::CollectOutgoing(TxContext& tx) {
 
 void VtunTransform::Seal(Message& pkt, TxContext& tx) {
   if (tx.AwaitingPeer()) {
-    // nat_hack: nowhere to send until the peer's first datagram shows its address (docs/vtun-protocol.md §6.4); the
-    // cipher stream must not start (its side-band would be lost) before then
+    // nat_hack (docs/vtun-protocol.md §6.4): nowhere to send until the peer's first valid frame
+    // shows its address; the cipher stream must not start (its side-band would be lost) before
     tx.core().c.txDropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }

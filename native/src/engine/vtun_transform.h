@@ -1,5 +1,5 @@
-// VTun 3.0 on the engine (docs/vtun-protocol.md §6-§11): the 2-byte frame header (flags | length), the
-// module chain of vtun_codec.h (compression -> encryption), and the control frames.
+// VTun 3.0 on the engine (docs/vtun-protocol.md §6-§11): the 2-byte frame header (flags |
+// length), the module chain of vtun_codec.h (compression -> encryption), and the control frames.
 //
 //   - every ECHO_REQ from the peer is answered with ECHO_REP by the engine itself; several queued
 //     requests/replies collapse into one each (they carry no data); one ECHO_REQ at start
@@ -9,11 +9,12 @@
 //     stop() is still sent;
 //   - oversized frames, `00 00`, BAD frames, UDP datagrams whose length does not match the
 //     header, undecryptable frames and 1-byte packets for a tun/tap (vtund's resync carrier,
-//     docs/vtun-protocol.md §10.5.4, which a tun/tap would refuse) are dropped and counted in badFrames;
-//   - nat_hack (UDP, docs/vtun-protocol.md §6.4): the socket waits unconnected; the first datagram that is a valid
-//     frame (ECHO_REQ, ECHO_REP, or a data frame that decodes) connects it. Nothing else picks
-//     the peer, a stranger's CONN_CLOSE or broken data does not end the session, and nothing is
-//     encoded before there is somewhere to send it.
+//     docs/vtun-protocol.md §10.5.4, which a tun/tap would refuse) are dropped and counted in
+//     badFrames;
+//   - nat_hack (UDP, docs/vtun-protocol.md §6.4): the socket waits unconnected; the first
+//     datagram that is a valid frame (ECHO_REQ, ECHO_REP, or a data frame that decodes) connects
+//     it. Nothing else picks the peer, a stranger's CONN_CLOSE or broken data does not end the
+//     session, and nothing is encoded before there is somewhere to send it.
 #pragma once
 
 #include <atomic>
