@@ -263,8 +263,15 @@ setsid ip netns exec "$NETNS" unshare --mount --propagation private -- \
   </dev/null >"$LOG" 2>&1 &
 PID=$!
 echo "$PID" >"$PIDFILE"
-# the process group is what stop and the tests kill: it must be led by PID
-PGID=$(ps -o pgid= -p "$PID" | tr -d ' ')
+# the process group is what stop and the tests kill: it must be led by PID. The background child
+# calls setsid() only once it has exec'd setsid(1); on a loaded machine that takes a moment, so
+# poll (bounded) instead of reading the group once.
+pgid_of() { ps -o pgid= -p "$1" 2>/dev/null | tr -d ' '; }
+for _ in $(seq 1 100); do
+  PGID=$(pgid_of "$PID")
+  [[ -z $PGID || $PGID == "$PID" ]] && break
+  sleep 0.05
+done
 [[ -z $PGID || $PGID == "$PID" ]] || { kill -KILL "$PID"; fail "vtund did not get its own process group"; }
 
 # wait_until SECONDS CHECK...: poll; fail early when vtund is gone.
