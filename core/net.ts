@@ -73,3 +73,14 @@ export function parseEndpoint(text: string, defaultPort: number): { host: string
   if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { problem: `port "${portText}" out of range (1-65535)` };
   return { host, port };
 }
+
+/** "::ffff:198.18.0.1" (an IPv4 peer of a dual-stack socket) -> "198.18.0.1"; anything else unchanged. */
+export function plainAddress(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}
+
+/** One way to print an address and port: "198.18.0.1:5000", "[2001:2::1]:5000" (v4-mapped as plain IPv4). */
+export function formatEndpoint(address: string, port: number): string {
+  const a = plainAddress(address);
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}

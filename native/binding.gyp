@@ -23,7 +23,8 @@
         "src/engine/allowed_ips.cc",
         "src/engine/wg_transform.cc",
         "src/engine/wg_cookie_gate.cc",
-        "src/wg_engine_napi.cc"
+        "src/wg_engine_napi.cc",
+        "src/socket.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],

@@ -361,6 +361,27 @@ export interface NativeAddon {
   /** connect() a UDP socket from udpSocketBind to addr:port, then discard the datagrams other
    * sources had queued on it before. */
   udpSocketConnect(fd: number, addr: string, port: number): void;
+  // socket.cc: TCP sockets owned by the addon (core/socket.ts) and flock(2) (core/lock.ts).
+  /** A non-blocking TCP socket whose connect() to addr:port has started; watch it for writable, then socketError(). */
+  socketConnect(addr: string, port: number): number;
+  /** A non-blocking TCP socket listening on addr:port (SO_REUSEADDR; "::" accepts IPv4 too). */
+  socketListen(addr: string, port: number, backlog: number): number;
+  /** The next waiting connection (non-blocking, close-on-exec), or null when none waits. */
+  socketAccept(fd: number): { fd: number; address: string | null; port: number | null } | null;
+  /** 1..max bytes, an empty Buffer at end of stream, or null when nothing is there yet. */
+  socketRecv(fd: number, max: number): Buffer | null;
+  /** Bytes sent (0 when the send buffer is full); never raises SIGPIPE. */
+  socketSend(fd: number, data: Buffer): number;
+  /** shutdown(SHUT_WR): nothing more to send (the peer reads EOF after what was sent). */
+  socketShutdown(fd: number): void;
+  /** The pending socket error (SO_ERROR) as an errno name, or null. */
+  socketError(fd: number): string | null;
+  /** Both ends of a socket as the kernel has them (remote null when not connected). */
+  socketNames(fd: number): { localAddress: string | null; localPort: number | null; remoteAddress: string | null; remotePort: number | null };
+  /** flock(fd, LOCK_EX | LOCK_NB) when lock, else LOCK_UN: true when done, false when another open file holds the lock. */
+  lockFile(fd: number, lock: boolean): boolean;
+  /** A poll handle on the JS event loop; while started, callback(readable, writable, error) runs on readiness. */
+  FdWatcher: new (fd: number, callback: (readable: boolean, writable: boolean, error: string | null) => void) => NativeFdWatcher;
   // pty.cc: VTun's `tty` type.
   /** A new pseudo-terminal: the master fd (non-blocking, close-on-exec, O_NOCTTY) and the slave's
    * path (/dev/pts/N), granted and unlocked. raw = true puts the line discipline in raw mode. */
@@ -539,6 +560,13 @@ export interface NativeWireGuard {
   /** bench/wg-crypto.mjs: nanoseconds for `packets` in-place seals (or opens) of `packetSize`
    * bytes with one reusable ChaCha20Poly1305, in a native loop (the engine's hot path). */
   benchmarkAead(packetSize: number, packets: number, direction: 'seal' | 'open'): number;
+}
+
+/** A libuv poll handle on one fd (socket.cc). The fd stays its owner's: close() only frees the handle. */
+export interface NativeFdWatcher {
+  start(readable: boolean, writable: boolean): void;
+  stop(): void;
+  close(): void;
 }
 
 let loaded: NativeAddon | undefined;

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
-import { isProcessAlive } from '../process.js';
+import { isBusy, lockWithin, type LockAttempt } from '../lock.js';
 
 /** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
 export const ROUTE_PROTO = 250;
@@ -151,45 +151,26 @@ export function sameEntry(a: Entry, b: Entry): boolean {
 }
 
 /**
- * A per-session lock (routes/NAME.lock holding the owner's PID), so that tund and a tunroute
- * command never edit the same session's routes and state at once. A lock whose PID is gone
- * (kill -9) is taken over. Waits up to timeoutMs, then fails.
+ * A per-session lock (routes/NAME.lock, core/lock.ts), so that tund and a tunroute command never
+ * edit the same session's routes and state at once. Waits up to timeoutMs, then fails.
  */
 export async function withSessionLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 10000): Promise<T> {
   const file = path.join(stateDir(), `${name}.lock`);
-  const deadline = Date.now() + timeoutMs;
+  let attempt: LockAttempt;
   try {
-    await fs.mkdir(stateDir(), { recursive: true, mode: 0o755 });
+    attempt = await lockWithin(file, timeoutMs);
   } catch (error) {
     // a read-only /run (a unit without ReadWritePaths): cleanup with nothing recorded must still work
     if (['EROFS', 'EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '')) return fn();
     throw error;
   }
-  for (;;) {
-    try {
-      const handle = await fs.open(file, 'wx', 0o644);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      break;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      if (['EROFS', 'EACCES', 'EPERM'].includes(code)) return fn();
-      if (code !== 'EEXIST') throw error;
-      const owner = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
-      if (!Number.isInteger(owner) || owner <= 0 || !isProcessAlive(owner) || owner === process.pid) {
-        await fs.rm(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new TundError(`${name}: another tunroute (PID ${owner}) is changing this session's routes (lock ${file})`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  if (isBusy(attempt)) {
+    const who = attempt.holder === null ? 'another tunroute' : `another tunroute (PID ${attempt.holder})`;
+    throw new TundError(`${name}: ${who} is changing this session's routes (lock ${file})`);
   }
   try {
     return await fn();
   } finally {
-    await fs.rm(file, { force: true });
+    attempt.release();
   }
 }
-

@@ -8,6 +8,7 @@ Napi::Object InitAuth(Napi::Env env, Napi::Object exports);
 Napi::Object InitPty(Napi::Env env, Napi::Object exports);
 Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports);
 Napi::Object InitWgEngine(Napi::Env env, Napi::Object exports);
+Napi::Object InitSocket(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -17,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitPty(env, exports);
   tund::InitWireGuard(env, exports);
   tund::InitWgEngine(env, exports);
+  tund::InitSocket(env, exports);
   return exports;
 }
 

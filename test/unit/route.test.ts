@@ -11,6 +11,7 @@ import { routeArgs, ruleArgs, routeMatches, ruleMatches } from '../../core/route
 import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, dnsInfo, fullTunnel, removeSessionRoutes, routeInfo, showSessions } from '../../core/route/index.js';
 import { readState, statePath, writeState, emptyState, stateDir, withSessionLock } from '../../core/route/state.js';
 import { spawnSync } from 'node:child_process';
+import { isBusy, tryLock } from '../../core/lock.js';
 import type { CommandResult, ProcessRunner } from "../../core/ip.js";
 import type { SessionConfig } from '../../core/config/types.js';
 export interface FakeRoute { family: 4 | 6; dst: string; dev: string; gateway?: string; table: string; protocol?: string; metric?: number }
@@ -238,16 +239,19 @@ describe('engine (fake ip)', () => {
     assert.deepEqual((await readState('office'))?.entries.map((e) => e.kind === 'route' && e.dst), ['198.19.20.0/24']);
   });
 
-  test('session lock: a stale lock (dead PID) is taken over, a live one makes us wait and fail', async () => {
+  test('session lock: a lock file left by a dead process is taken; a held one makes us wait and fail', async () => {
     mkdirSync(stateDir(), { recursive: true });
     const lock = path.join(stateDir(), 'office.lock');
     const dead = spawnSync('true').pid;
     writeFileSync(lock, `${dead}\n`);
     assert.equal(await withSessionLock('office', async () => readFileSync(lock, 'utf8').trim()), String(process.pid));
     assert.equal(existsSync(lock), false);
-    writeFileSync(lock, `${process.ppid}\n`);
-    await assert.rejects(withSessionLock('office', async () => 1, 300), /another tunroute \(PID \d+\) is changing/);
-    rmSync(lock);
+    // held (flock) by someone else: another open file, here in this same process
+    const held = tryLock(lock);
+    assert.ok(!isBusy(held));
+    await assert.rejects(withSessionLock('office', async () => 1, 300), new RegExp(`another tunroute \\(PID ${process.pid}\\) is changing`));
+    assert.ok(existsSync(lock), 'the waiting side never removes the lock of the holder');
+    held.release();
   });
 
   test('endpoints from tund may come bracketed or v4-mapped', async () => {
