@@ -70,6 +70,8 @@ export interface PumpStats {
   foreignDrops?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
+  /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
+  msSinceEchoReply: number;
   /** Threads running: started, not stopped, not ended. */
   running: boolean;
 }

@@ -1,13 +1,14 @@
-// tunctl reload NAME: ask a running session to reload (as SIGHUP) over its control socket and wait
-// until it is done. tund@.service runs it as ExecReload=, so that systemd 252 (no notify-reload)
-// sees RELOADING=1 and READY=1 inside the reload job instead of racing a bare `kill -HUP`.
+// tunctl reload NAME: ask a running session to reload (as SIGHUP) over its control socket, wait for
+// the outcome and report it: a broken file's problems on stderr and exit 1 (the session keeps its
+// old configuration). tund@.service runs it as ExecReload=, so that `systemctl reload` fails the
+// same way, and systemd 252 (no notify-reload) sees RELOADING=1 and READY=1 inside the reload job.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath } from '../../core/paths.js';
 import { ControlUnavailable, permissionFailure, requestReload } from '../../core/status/client.js';
-import { parseDuration } from './wait.js';
+import { parseDuration } from '../../core/duration.js';
 
 export class ReloadSessionCommand extends BaseCommand {
   static override paths = [['reload']];
@@ -16,9 +17,9 @@ export class ReloadSessionCommand extends BaseCommand {
     category: 'Sessions',
     description: 'reload a running session and wait until it is done',
     details: `
-      Asks the session over its control socket (\`/run/tund/NAME.sock\`) to reload, exactly as SIGHUP does (the session re-reads \`/etc/tund/NAME.conf\`; a broken file is reported in the journal and the running configuration is kept), and returns when the session reports the reload finished. \`systemctl reload tund@NAME\` runs this command.
+      Asks the session over its control socket (\`/run/tund/NAME.sock\`) to reload, exactly as SIGHUP does, and waits for the outcome. The session re-reads \`/etc/tund/NAME.conf\` and its secret: a client keeps a healthy link when nothing changed and reconnects with the new configuration when something did; a server applies it to the next connection. A broken file changes nothing: its problems are printed on stderr as \`file:line: problem\` and the session keeps running with its old configuration. \`systemctl reload tund@NAME\` runs this command, so it fails the same way.
 
-      Exits 0 when the reload finished, 1 when it failed or did not finish within \`--timeout\`, 3 when the session is not running.
+      Exits 0 when the session reloaded, 1 when the file is broken or the reload did not finish within \`--timeout\`, 3 when the session is not running.
     `,
     examples: [
       ['Reload the session "office" (what systemctl reload tund@office runs)', '$0 reload office'],
@@ -36,8 +37,9 @@ export class ReloadSessionCommand extends BaseCommand {
     checkName(this.name, 'session');
     const timeoutMs = parseDuration(this.timeout);
     if (timeoutMs === null) throw new UsageFailure(`reload: invalid timeout "${this.timeout}" (expected seconds, or a number with ms, s, m or h, e.g. 90s)`);
+    let outcome;
     try {
-      await requestReload(controlSocketPath(this.name), timeoutMs);
+      outcome = await requestReload(controlSocketPath(this.name), timeoutMs);
     } catch (error) {
       if (error instanceof ControlUnavailable && (error.code === 'EACCES' || error.code === 'EPERM')) throw permissionFailure(error.socketPath);
       if (error instanceof ControlUnavailable && error.code !== 'ECONNRESET') {
@@ -45,7 +47,11 @@ export class ReloadSessionCommand extends BaseCommand {
       }
       throw new TundError(`${this.name}: ${error instanceof Error ? error.message : String(error)}`, { hint: `see "journalctl -u tund@${this.name}"` });
     }
-    if (this.verbose > 0) this.note(`${this.name}: reloaded`);
+    if (!outcome.ok) {
+      for (const problem of outcome.problems) this.context.stderr.write(`${problem}\n`);
+      throw new TundError(`${this.name}: reload failed, the session keeps its old configuration`, { hint: `fix the file, then run "tunctl reload ${this.name}" again` });
+    }
+    if (this.verbose > 0) this.note(`${this.name}: reloaded: ${outcome.message}`);
     return 0;
   }
 }

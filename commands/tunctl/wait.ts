@@ -10,16 +10,7 @@ import { controlSocketPath, sessionConfigPath } from '../../core/paths.js';
 import { ControlUnavailable, permissionFailure, watchSession, type WatchHandle } from '../../core/status/client.js';
 import { SESSION_STATES, type StateEvent } from '../../core/status/protocol.js';
 import type { SessionState } from '../../core/status/types.js';
-
-/** "30", "30s", "500ms", "2m", "1h" -> milliseconds, or null. */
-export function parseDuration(text: string): number | null {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|min|h)?$/.exec(text.trim());
-  if (!m) return null;
-  const v = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? v : unit === 's' ? v * 1000 : unit === 'h' ? v * 3_600_000 : v * 60_000;
-  return Number.isFinite(ms) && ms <= 7 * 86_400_000 ? Math.round(ms) : null;
-}
+import { parseDuration } from '../../core/duration.js';
 
 const RETRY_MS = 200;
 

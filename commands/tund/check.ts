@@ -5,6 +5,7 @@ import { BaseCommand } from '../../core/cli/base.js';
 import { checkName } from '../../core/names.js';
 import { ConfigFailure, UsageFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
 import { ConfigLoadFailure, loadSessionConfig, loadSessionConfigFile, readSecret, type SessionConfig } from '../../core/config/index.js';
+import { summarize } from '../../core/config/summary.js';
 
 export class CheckSessionCommand extends BaseCommand {
   static override paths = [['check']];
@@ -61,15 +62,3 @@ export class CheckSessionCommand extends BaseCommand {
     return 0;
   }
 }
-
-export function summarize(c: SessionConfig): string {
-  const s = c.session;
-  const where = s.role === 'client' ? `to ${hostPort(s.endpoint!)}` : `on ${hostPort(s.listen)}`;
-  const dev = c.device.mode === 'pipe' || c.device.mode === 'tty' ? `${c.device.mode} program` : `${c.device.mode} device ${c.device.name}`;
-  return `${s.role}, ${s.protocol} over ${s.transport} ${where}, ${dev}`;
-}
-
-function hostPort(hp: { host: string; port: number }): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
-

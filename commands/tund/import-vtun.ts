@@ -10,7 +10,7 @@ import { ExitCode } from '../../core/exit.js';
 import { configDir } from '../../core/paths.js';
 import { parseHostPort } from '../../core/config/values.js';
 import { importVtundConf, writeImportedSession } from '../../core/vtun/import.js';
-import { summarize } from './check.js';
+import { summarize } from '../../core/config/summary.js';
 
 export class ImportVtunCommand extends BaseCommand {
   static override paths = [['import-vtun']];

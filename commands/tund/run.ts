@@ -6,10 +6,8 @@ import { BaseCommand } from '../../core/cli/base.js';
 import { loadSessionConfig } from '../../core/config/load.js';
 import { formatConfigProblem, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
-import { runSession } from '../../core/session/index.js';
-import { listenFds } from '../../core/systemd/listen-fds.js';
-import { native } from '../../native/index.js';
-import { sessionContext } from './session-context.js';
+import { runNamedSession } from '../../core/session/index.js';
+import { processIo } from '../../core/cli/process-io.js';
 
 export class RunSessionCommand extends BaseCommand {
   static override paths = [Command.Default];
@@ -49,25 +47,6 @@ export class RunSessionCommand extends BaseCommand {
     checkName(name, 'session');
     const loaded = await loadSessionConfig(name);
     for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
-    const config = loaded.config;
-    native(); // load the addon now: a broken build fails here, not in the middle of a handshake
-    const session = sessionContext(this, { controlSocket: true });
-    try {
-      let passedFd: { fd: number; listening: boolean } | null = null;
-      let passedUdpFd: number | null = null;
-      if (config.session.role === 'server') {
-        // one call: it reads LISTEN_* and then clears them
-        const passed = listenFds();
-        const stream = passed.find((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
-        if (stream) passedFd = { fd: stream.fd, listening: native().socketAcceptsConnections(stream.fd) };
-        const dgram = passed.find((f) => f.kind === 'udp');
-        // VTun's UDP socket has the TCP socket's port (docs/vtun-protocol.md §6.3): the unit passes both on one port
-        if (dgram && passedFd?.listening) passedUdpFd = dgram.fd;
-        else if (dgram) this.warn(`${name}: warning: ignoring the UDP socket systemd passed (fd ${dgram.fd}): it needs a ListenStream= socket on the same port`);
-      }
-      return await runSession(config, { ...session.ctx, passedFd, passedUdpFd, reloadConfig: async () => (await loadSessionConfig(name)).config });
-    } finally {
-      session.dispose();
-    }
+    return runNamedSession(loaded.config, processIo(this));
   }
 }

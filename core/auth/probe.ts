@@ -2,7 +2,8 @@
 // through the session engineer's handshake (core/vtun/handshake.ts), then the connection is closed
 // at once. No device, no link phase. Every way it can end is a distinct outcome, so the command
 // can say exactly what went wrong.
-import net from 'node:net';
+import { formatEndpoint } from '../net.js';
+import { ConnectFailure, StreamSocket } from '../socket.js';
 import { BlockChannel, clientHandshake, HandshakeError } from '../vtun/handshake.js';
 import { cipherName, type VtunFlags } from '../vtun/flags.js';
 
@@ -79,8 +80,8 @@ export function describeFlags(f: DecodedFlags): string {
   return parts.join(', ');
 }
 
-function connectFailure(error: NodeJS.ErrnoException, where: string): { outcome: ProbeOutcome; message: string } {
-  switch (error.code) {
+function connectFailure(code: string, where: string): { outcome: ProbeOutcome; message: string } {
+  switch (code) {
     case 'ECONNREFUSED':
       return { outcome: 'refused', message: `connection refused by ${where} (nothing listening on that port)` };
     case 'ENOTFOUND':
@@ -92,48 +93,32 @@ function connectFailure(error: NodeJS.ErrnoException, where: string): { outcome:
     case 'EHOSTDOWN':
     case 'ENETDOWN':
     case 'EADDRNOTAVAIL':
-      return { outcome: 'unreachable', message: `${where} is unreachable (${error.code})` };
+      return { outcome: 'unreachable', message: `${where} is unreachable (${code})` };
     case 'ETIMEDOUT':
       return { outcome: 'timeout', message: `timeout connecting to ${where}` };
     default:
-      return { outcome: 'unreachable', message: `cannot connect to ${where} (${error.code ?? error.message})` };
+      return { outcome: 'unreachable', message: `cannot connect to ${where} (${code})` };
   }
-}
-
-function connect(host: string, port: number, timeoutMs: number, where: string): Promise<net.Socket | { outcome: ProbeOutcome; message: string }> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ outcome: 'timeout', message: `timeout after ${timeoutMs / 1000} s connecting to ${where}` });
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(connectFailure(error, where));
-    });
-  });
 }
 
 /** Runs the handshake once; network outcomes are in the result, never thrown. */
 export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number((process.hrtime.bigint() - started) / 1000000n);
-  const where = opts.host.includes(':') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
+  const where = formatEndpoint(opts.host, opts.port);
   const timeoutMs = Math.max(1, Math.round(opts.timeout * 1000));
   const result: ProbeResult = { outcome: 'ok', message: '', greeting: null, flags: null, address: null, elapsedMs: 0 };
 
-  const connected = await connect(opts.host, opts.port, timeoutMs, where);
-  if (!(connected instanceof net.Socket)) {
-    return { ...result, ...connected, elapsedMs: elapsed() };
+  let socket: StreamSocket;
+  try {
+    socket = await StreamSocket.connect(opts.host, opts.port, timeoutMs);
+  } catch (error) {
+    if (!(error instanceof ConnectFailure)) throw error;
+    const failure = connectFailure(error.code, where);
+    if (error.code === 'ETIMEDOUT') failure.message = `timeout after ${timeoutMs / 1000} s connecting to ${where}`;
+    return { ...result, ...failure, elapsedMs: elapsed() };
   }
-  const socket = connected;
-  result.address = `${socket.remoteAddress}:${socket.remotePort}`;
+  result.address = socket.peer;
   const channel = new BlockChannel(socket);
   try {
     const hs = await clientHandshake(channel, { host: opts.session, password: opts.password, sslAuth: opts.sslAuth, timeoutMs });
@@ -164,10 +149,9 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
         result.message = `${where}: ${error.message}`;
     }
   } finally {
-    // Close at once: after OK FLAGS the server starts its link phase and sees EOF.
+    // Close at once: after OK FLAGS the server sees EOF instead of the link's first frame.
     channel.detach();
-    socket.on('error', () => {}); // a late reset must not become an uncaught error
-    socket.destroy();
+    socket.close();
     result.elapsedMs = elapsed();
   }
   return result;

@@ -1,4 +1,4 @@
-// The session's tun/tap device: opened after OK FLAGS (the server decides tun or ether), attached
+// The session's tun/tap device: opened once the protocol knows the kind (VTun: the server decides), attached
 // to when a persistent device of that name exists, addressed and brought up with `ip` (each call
 // echoed as `[#] ip ...`). Addresses already present (Persist = keep, or a device that survived
 // a restart) are left alone.
@@ -9,7 +9,6 @@ import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import type { Ip } from '../ip.js';
 import type { DeviceInfo } from '../status/types.js';
-import type { VtunType } from '../vtun/flags.js';
 import { StreamDevice } from './stream-device.js';
 
 export type SessionDeviceKind = 'tun' | 'tap' | 'pipe' | 'tty';
@@ -30,15 +29,8 @@ interface AddrInfo {
   address?: string;
 }
 
-export function deviceKindFor(type: VtunType): SessionDeviceKind {
-  if (type === 'tun') return 'tun';
-  if (type === 'ether') return 'tap';
-  return type; // pipe, tty: byte streams (stream-device.ts)
-}
-
-export async function openSessionDevice(config: SessionConfig, type: VtunType, ip: Ip, log: (line: string) => void): Promise<SessionDevice> {
-  if (type === 'pipe' || type === 'tty') return openStreamSessionDevice(config, type, log);
-  const kind = type === 'tun' ? 'tun' : 'tap';
+export async function openSessionDevice(config: SessionConfig, kind: SessionDeviceKind, ip: Ip, log: (line: string) => void): Promise<SessionDevice> {
+  if (kind === 'pipe' || kind === 'tty') return openStreamSessionDevice(config, kind, log);
   const name = config.device.name;
   const configured = config.device.mode === 'tap' ? 'tap' : config.device.mode === 'tun' ? 'tun' : null;
   if (configured && configured !== kind) log(`the server asked for a ${kind} device (this config says ${configured}); using ${kind}`);

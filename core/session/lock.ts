@@ -1,8 +1,12 @@
-// VTun's `multi` policy (docs/vtun-protocol.md §4.9) with lock files runDir()/lock/HOST holding the PID
-// of the session process. A lock whose PID is dead is stale and removed.
-import { promises as fs } from 'node:fs';
+// The locks of a session process (core/lock.ts, flock(2)):
+//  - instanceLock(NAME): one `tund NAME` at a time (runDir()/NAME.lock), taken before anything
+//    touches the network or a device;
+//  - acquireHostLock(HOST, Multi): VTun's `multi` policy (vtun-protocol.md 3.9) for the processes
+//    that serve connections of one HOST (runDir()/lock/HOST).
 import path from 'node:path';
 import type { MultiPolicy } from '../config/types.js';
+import { TundError } from '../errors.js';
+import { isBusy, tryLock, type HeldLock } from '../lock.js';
 import { runDir } from '../paths.js';
 import { isProcessAlive } from '../process.js';
 
@@ -10,29 +14,19 @@ export function lockPath(host: string): string {
   return path.join(runDir(), 'lock', host);
 }
 
-async function readPid(file: string): Promise<number | null> {
-  try {
-    const n = Number((await fs.readFile(file, 'utf8')).trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
+export function instanceLockPath(name: string): string {
+  return path.join(runDir(), `${name}.lock`);
 }
 
-/** Writes our PID atomically into the lock with link(): fails with EEXIST when someone holds it. */
-async function tryCreate(file: string, pid: number): Promise<boolean> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${pid}.tmp`;
-  await fs.writeFile(tmp, `${pid}\n`, { mode: 0o600 });
-  try {
-    await fs.link(tmp, file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    await fs.rm(tmp, { force: true });
+/** Refuses a second `tund NAME`: `NAME: already running (pid N)` (exit 1). */
+export function instanceLock(name: string): HeldLock {
+  const attempt = tryLock(instanceLockPath(name));
+  if (isBusy(attempt)) {
+    throw new TundError(`${name}: already running${attempt.holder === null ? '' : ` (pid ${attempt.holder})`}`, {
+      hint: `see "tunctl status ${name}"; stop it first to start it again`,
+    });
   }
+  return attempt;
 }
 
 export interface HostLock {
@@ -41,43 +35,48 @@ export interface HostLock {
 
 const noLock: HostLock = { release: async () => {} };
 
+const KILLOLD_WAIT_MS = 5000;
+const KILLOLD_POLL_MS = 100;
+
 /**
  * Applies the policy for HOST. Returns a lock to release when the session ends, or a string
  * (the reason) when the connection must be refused.
  */
-export async function acquireHostLock(host: string, policy: MultiPolicy, log: (line: string) => void, pid = process.pid): Promise<HostLock | string> {
+export async function acquireHostLock(host: string, policy: MultiPolicy, log: (line: string) => void): Promise<HostLock | string> {
   if (policy === 'yes') return noLock;
   const file = lockPath(host);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (await tryCreate(file, pid)) return { release: () => releaseLock(file, pid) };
-    const holder = await readPid(file);
-    if (holder === null || holder === pid || !isProcessAlive(holder)) {
-      await fs.rm(file, { force: true }); // stale
-      continue;
-    }
-    if (policy === 'no') return `session "${host}" is already connected (pid ${holder}) and Multi = no`;
-    // killold: SIGTERM, wait up to 5 s (every 0.5 s), then SIGKILL
-    log(`${host}: Multi = killold: stopping the old session (pid ${holder})`);
-    try {
-      process.kill(holder, 'SIGTERM');
-    } catch {
-      // gone already
-    }
-    for (let i = 0; i < 10 && isProcessAlive(holder); i++) await new Promise((r) => setTimeout(r, 500));
-    if (isProcessAlive(holder)) {
-      log(`${host}: old session (pid ${holder}) still alive after 5 s: SIGKILL`);
-      try {
-        process.kill(holder, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if ((await readPid(file)) === holder) await fs.rm(file, { force: true });
+  let attempt = tryLock(file);
+  if (isBusy(attempt) && policy === 'no') {
+    return `session "${host}" is already connected${attempt.holder === null ? '' : ` (pid ${attempt.holder})`} and Multi = no`;
   }
-  return `cannot take the lock ${file}`;
+  if (isBusy(attempt)) {
+    // killold: SIGTERM, wait up to 5 s for the lock, then SIGKILL
+    const holder = attempt.holder;
+    if (holder === null || holder === process.pid) return `cannot take the lock ${file}: held by an unknown process`;
+    log(`${host}: Multi = killold: stopping the old session (pid ${holder})`);
+    signal(holder, 'SIGTERM');
+    for (let waited = 0; isBusy(attempt) && waited < KILLOLD_WAIT_MS; waited += KILLOLD_POLL_MS) {
+      await new Promise((r) => setTimeout(r, KILLOLD_POLL_MS));
+      attempt = tryLock(file);
+    }
+    if (isBusy(attempt) && isProcessAlive(holder)) {
+      log(`${host}: old session (pid ${holder}) still alive after 5 s: SIGKILL`);
+      signal(holder, 'SIGKILL');
+      for (let waited = 0; isBusy(attempt) && waited < 2000; waited += KILLOLD_POLL_MS) {
+        await new Promise((r) => setTimeout(r, KILLOLD_POLL_MS));
+        attempt = tryLock(file);
+      }
+    }
+    if (isBusy(attempt)) return `cannot take the lock ${file}: still held${attempt.holder === null ? '' : ` by pid ${attempt.holder}`}`;
+  }
+  const held = attempt;
+  return { release: async () => held.release() };
 }
 
-async function releaseLock(file: string, pid: number): Promise<void> {
-  if ((await readPid(file)) === pid) await fs.rm(file, { force: true });
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone already
+  }
 }

@@ -1,22 +1,29 @@
 // What a running session knows about itself, reported through a SessionReporter (core/status).
+import { formatEndpoint } from '../net.js';
 import type { Counters, DeviceInfo, SessionReporter, SessionSnapshot, SessionState } from '../status/types.js';
+import type { KeepaliveStatus, Link } from './protocol.js';
+
+const ZERO: Counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 };
 
 export class SessionStatus {
   private current: SessionState = 'starting';
   private sinceValue = new Date().toISOString();
   private reasonValue: string | null = null;
+  private nextAttemptValue: string | null = null;
   endpoint: string | null = null;
   device: DeviceInfo | null = null;
   latestHandshake: string | null = null;
   flags: string | null = null;
-  /** live counters, set while a link runs */
-  counters: (() => { counters: Counters; msSinceRx: number }) | null = null;
-  private lastCounters: Counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 };
+  /** the running link, while there is one */
+  private link: Link | null = null;
+  private lastCounters: Counters = { ...ZERO };
   private lastRxAt: string | null = null;
+  private lastKeepalive: KeepaliveStatus | null = null;
 
   constructor(
     readonly name: string,
     readonly role: 'client' | 'server',
+    readonly protocol: string,
     readonly reporter: SessionReporter,
   ) {
     reporter.setSnapshotSource(() => this.snapshot());
@@ -26,41 +33,81 @@ export class SessionStatus {
     return this.current;
   }
 
-  set(state: SessionState, reason: string | null = null): void {
-    if (state === this.current && reason === this.reasonValue) return;
+  get reason(): string | null {
+    return this.reasonValue;
+  }
+
+  /**
+   * A state change (published: STATUS=, watch event, log line). nextAttempt: when the next
+   * connection attempt starts (reconnecting only).
+   */
+  set(state: SessionState, reason: string | null = null, nextAttempt: Date | null = null): void {
+    const next = nextAttempt ? nextAttempt.toISOString() : null;
+    if (state === this.current && reason === this.reasonValue && next === this.nextAttemptValue) return;
     this.current = state;
     this.reasonValue = reason;
+    this.nextAttemptValue = next;
     this.sinceValue = new Date().toISOString();
     this.reporter.state(this.snapshot());
   }
 
-  /** Freeze the counters of a link that ends (they stay visible until the next one). */
-  detachCounters(): void {
-    if (this.counters) {
-      const c = this.counters();
-      this.lastCounters = c.counters;
+  /** A link runs: counters, peer and keep-alive come from it. */
+  attach(link: Link): void {
+    this.link = link;
+    this.lastRxAt = null;
+    this.refreshPeer();
+  }
+
+  /** The link ended: freeze its counters (a client shows them until the next link). */
+  detach(): void {
+    if (this.link) {
+      this.refreshPeer();
+      this.lastCounters = this.link.counters().counters;
     }
-    this.counters = null;
+    this.link = null;
+  }
+
+  /** Nobody is connected (a server listening again): forget the last peer. */
+  clearPeer(): void {
+    this.link = null;
+    this.endpoint = null;
+    this.latestHandshake = null;
+    this.flags = null;
+    this.lastCounters = { ...ZERO };
+    this.lastRxAt = null;
+    this.lastKeepalive = null;
+  }
+
+  private refreshPeer(): void {
+    const peer = this.link?.peers()[0];
+    if (!peer) return;
+    if (peer.endpoint) this.endpoint = formatEndpoint(peer.endpoint.address, peer.endpoint.port);
+    this.latestHandshake = peer.latestHandshake;
+    this.flags = peer.parameters;
+    this.lastKeepalive = peer.keepalive;
   }
 
   snapshot(): SessionSnapshot {
     let counters = this.lastCounters;
-    if (this.counters) {
-      const c = this.counters();
+    if (this.link) {
+      this.refreshPeer();
+      const c = this.link.counters();
       counters = c.counters;
       if (c.msSinceRx >= 0) this.lastRxAt = new Date(Date.now() - c.msSinceRx).toISOString();
     }
     return {
       name: this.name,
-      protocol: 'vtun',
+      protocol: this.protocol,
       role: this.role,
       state: this.current,
       since: this.sinceValue,
       reason: this.reasonValue,
+      next_attempt: this.nextAttemptValue,
       endpoint: this.endpoint,
       device: this.device,
       latest_handshake: this.latestHandshake,
       latest_keepalive: this.lastRxAt,
+      keepalive: this.lastKeepalive ? { ...this.lastKeepalive } : null,
       flags: this.flags,
       counters: { ...counters },
       pid: process.pid,

@@ -12,13 +12,13 @@
 // the program's stderr is tund's stderr (vtund sends it to /dev/null).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import type net from 'node:net';
 import type { SessionConfig } from '../config/types.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { native, type NativeAddon } from '../../native/index.js';
 import type { DeviceInfo } from '../status/types.js';
-import type { LinkEnd } from './link.js';
+import type { Address } from '../socket.js';
+import type { LinkEnd } from './protocol.js';
 
 export type StreamKind = 'pipe' | 'tty';
 
@@ -255,39 +255,17 @@ export class StreamDevice {
 }
 
 /** The environment of the program: the hooks' variables plus the transport's addresses. */
-export function programEnv(
-  base: Record<string, string>,
-  local: { address: string | null; port: number | null },
-  remoteEndpoint: string | null,
-): Record<string, string> {
+export function programEnv(base: Record<string, string>, local: Address | null, remote: Address | null): Record<string, string> {
   const env: Record<string, string> = { ...base };
-  if (local.address) env.TUND_LOCAL_ADDR = local.address;
-  if (local.port !== null) env.TUND_LOCAL_PORT = String(local.port);
-  const remote = remoteEndpoint ? splitEndpoint(remoteEndpoint) : null;
+  if (local) {
+    env.TUND_LOCAL_ADDR = local.address;
+    env.TUND_LOCAL_PORT = String(local.port);
+  }
   if (remote) {
     env.TUND_REMOTE_ADDR = remote.address;
     env.TUND_REMOTE_PORT = String(remote.port);
   }
   return env;
-}
-
-/** "198.18.0.1:5000", "[::1]:5000", "::ffff:198.18.0.1:5000" -> address and port. */
-export function splitEndpoint(endpoint: string): { address: string; port: number } | null {
-  const i = endpoint.lastIndexOf(':');
-  if (i <= 0) return null;
-  const port = Number(endpoint.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return null;
-  let address = endpoint.slice(0, i);
-  if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
-  if (address.startsWith('::ffff:') && address.includes('.')) address = address.slice(7);
-  return { address, port };
-}
-
-/** Our side of the (TCP) connection, read before the socket is handed to the pump. */
-export function localEnd(socket: net.Socket): { address: string | null; port: number | null } {
-  let address = socket.localAddress ?? null;
-  if (address?.startsWith('::ffff:')) address = address.slice(7);
-  return { address, port: socket.localPort ?? null };
 }
 
 export interface RunningProgram {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PermissionFailure } from '../errors.js';
 import { controlSocketPath, runDir } from '../paths.js';
 import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
+import type { ReloadOutcome } from './types.js';
 
 export class ControlUnavailable extends Error {
   constructor(
@@ -73,19 +74,19 @@ export async function requestStatus(socketPath: string, timeoutMs = 3000): Promi
   });
 }
 
-/** One `reload` request: resolves once the session reports the reload done. */
-export async function requestReload(socketPath: string, timeoutMs = 90_000): Promise<void> {
+/** One `reload` request: resolves with the session's outcome once the reload is done. */
+export async function requestReload(socketPath: string, timeoutMs = 90_000): Promise<ReloadOutcome> {
   const sock = await connect(socketPath, 3000);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`control socket "${socketPath}": reload not finished after ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     let settled = false;
-    const done = (error: Error | null) => {
+    const done = (error: Error | null, outcome?: ReloadOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.destroy();
       if (error) reject(error);
-      else resolve();
+      else resolve(outcome!);
     };
     sock.on(
       'data',
@@ -97,7 +98,8 @@ export async function requestReload(socketPath: string, timeoutMs = 90_000): Pro
           done(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
           return;
         }
-        if (reply.type === 'reloaded') done(null);
+        if (reply.type === 'reloaded') done(null, { ok: true, message: reply.message });
+        else if (reply.type === 'reload_failed') done(null, { ok: false, problems: reply.problems });
         else if (reply.type === 'error') done(new Error(reply.error));
       }),
     );

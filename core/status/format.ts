@@ -14,11 +14,14 @@ export interface StatusJsonSession {
   state: SessionState;
   since: string;
   reason: string | null;
+  /** reconnecting: when the next attempt starts (RFC 3339), else null */
+  next_attempt: string | null;
   pid: number;
   endpoint: string | null;
   device: { ifname: string; kind: string; mtu: number | null; multi_queue: boolean; persist: boolean } | null;
   latest_handshake: string | null;
   latest_keepalive: string | null;
+  keepalive: { interval_s: number; count: number; last_echo: string | null } | null;
   flags: string | null;
   rx_bytes: number;
   tx_bytes: number;
@@ -56,6 +59,7 @@ export function toJsonSession(s: StatusSession): StatusJsonSession {
     state: s.state,
     since: rfc3339(s.since) ?? new Date(0).toISOString(),
     reason: strOrNull(s.reason),
+    next_attempt: rfc3339(s.next_attempt),
     pid: int(s.pid),
     endpoint: strOrNull(s.endpoint),
     device: d
@@ -63,6 +67,7 @@ export function toJsonSession(s: StatusSession): StatusJsonSession {
       : null,
     latest_handshake: rfc3339(s.latest_handshake),
     latest_keepalive: rfc3339(s.latest_keepalive),
+    keepalive: s.keepalive ? { interval_s: int(s.keepalive.interval_s), count: int(s.keepalive.count), last_echo: rfc3339(s.keepalive.last_echo) } : null,
     flags: strOrNull(s.flags),
     rx_bytes: int(s.counters?.rx_bytes),
     tx_bytes: int(s.counters?.tx_bytes),
@@ -116,9 +121,16 @@ export function humanBytes(n: number): string {
   return `${v.toFixed(2)} ${units[i]}`;
 }
 
+/** "in 4 s" for a time ahead (computed when printed, so it is never stale), "now" when it passed. */
+export function timeUntil(iso: string, now = Date.now()): string {
+  const secs = Math.ceil((Date.parse(iso) - now) / 1000);
+  return Number.isFinite(secs) && secs > 0 ? `in ${secs} s` : 'now';
+}
+
 function stateLine(s: StatusJsonSession, now: number): string {
   const what = s.reason ? `${s.state}: ${s.reason}` : s.state;
-  return `${what} since ${s.since} (${relativeTime(s.since, now)})`;
+  const next = s.next_attempt ? `; next attempt ${timeUntil(s.next_attempt, now)}` : '';
+  return `${what}${next} since ${s.since} (${relativeTime(s.since, now)})`;
 }
 
 /** The human block of one session (wg show style). */
@@ -130,6 +142,10 @@ export function renderSession(s: StatusJsonSession, now = Date.now()): string {
   kv('device', s.device ? `${s.device.ifname} (${s.device.kind}, mtu ${s.device.mtu ?? 'unknown'})` : 'none');
   kv('endpoint', s.endpoint ?? 'none');
   kv('latest handshake', s.latest_handshake ? relativeTime(s.latest_handshake, now) : 'never');
+  if (s.keepalive) {
+    const k = s.keepalive;
+    kv('keepalive', `every ${k.interval_s} s, dead after ${k.count} missed, last echo ${k.last_echo ? relativeTime(k.last_echo, now) : 'never'}`);
+  }
   kv('transfer', `${humanBytes(s.rx_bytes)} received, ${humanBytes(s.tx_bytes)} sent`);
   kv('routes', s.route && s.route.mode !== 'none' ? `${s.route.mode} ${s.route.prefixes.join(', ') || '(none)'}${s.route.table !== null ? ` table ${s.route.table}` : ''}` : 'none');
   if (s.dns) kv('dns', `${s.dns.backend ?? 'none'} ${[...s.dns.servers, ...s.dns.domains].join(' ')}`.trim());

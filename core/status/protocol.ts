@@ -6,9 +6,10 @@
 //   <- {"type":"history","events":[StateEvent, ...]}     (oldest first; the last one is the current state)
 //   <- {"type":"event","event":StateEvent}               (one line per state change, until either side closes)
 //   -> {"cmd":"reload"}                                   (what ExecReload= runs: `tunctl reload NAME`)
-//   <- {"type":"reloaded"}                               once the session finished reloading (as SIGHUP)
+//   <- {"type":"reloaded","message":"..."}               once the session reloaded (as SIGHUP does)
+//   <- {"type":"reload_failed","problems":["file:line: problem", ...]}   a broken file: nothing changed
 //   -> anything else
-//   <- {"type":"error","error":"unknown command \"x\" (expected status or watch)"}
+//   <- {"type":"error","error":"unknown command \"x\" (expected status, watch or reload)"}
 //
 // Several requests may be sent on one connection; after `watch` the connection only streams.
 import type { SessionSnapshot, SessionState } from './types.js';
@@ -52,7 +53,8 @@ export type ControlReply =
   | { type: 'status'; session: StatusSession }
   | { type: 'history'; events: StateEvent[] }
   | { type: 'event'; event: StateEvent }
-  | { type: 'reloaded' }
+  | { type: 'reloaded'; message: string }
+  | { type: 'reload_failed'; problems: string[] }
   | { type: 'error'; error: string };
 
 export const SESSION_STATES: readonly SessionState[] = [

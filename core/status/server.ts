@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { listenPrivateSocket, SocketConnections } from '../unix-socket.js';
-import { describeState, type SessionSnapshot } from './types.js';
+import { describeState, type ReloadOutcome, type SessionSnapshot } from './types.js';
 import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 
 export interface ControlServerOptions {
@@ -14,8 +14,8 @@ export interface ControlServerOptions {
   snapshot: () => SessionSnapshot;
   route?: () => RouteInfo | null;
   dns?: () => DnsInfo | null;
-  /** `reload` request: resolves when the session has reloaded (absent: reload is refused) */
-  reload?: () => Promise<void>;
+  /** `reload` request: the session's reload, answered with its outcome (absent: reload is refused) */
+  reload?: () => Promise<ReloadOutcome>;
   /** more keys for the status reply (e.g. the systemd unit) */
   extra?: () => { unit: string | null };
   /** how many state changes `watch` replays (default 64) */
@@ -123,7 +123,7 @@ export class ControlServer {
           return;
         }
         this.options.reload().then(
-          () => reply({ type: 'reloaded' }),
+          (outcome) => reply(outcome.ok ? { type: 'reloaded', message: outcome.message } : { type: 'reload_failed', problems: outcome.problems }),
           (error: unknown) => reply({ type: 'error', error: `reload: ${error instanceof Error ? error.message : String(error)}` }),
         );
       } else {

@@ -1,4 +1,4 @@
-// The contract between a running session (core/vtun/session.ts) and whoever publishes its state:
+// The contract between a running session (core/session/session.ts) and whoever publishes its state:
 // sd_notify (READY/STATUS/WATCHDOG), the control socket /run/tund/NAME.sock, and the log.
 // The session calls a SessionReporter; the systemd/status layer implements it.
 
@@ -27,16 +27,29 @@ export interface Counters {
   tx_packets: number;
 }
 
+/** Keep-alive of the link (every key always present). */
+export interface KeepaliveInfo {
+  /** seconds between checks */
+  interval_s: number;
+  /** missed checks before the link is declared dead */
+  count: number;
+  /** last keep-alive answer (ECHO_REP) from the peer (RFC 3339) or null */
+  last_echo: string | null;
+}
+
 /** What the session knows about itself; the control socket's `status` reply is built from it. */
 export interface SessionSnapshot {
   name: string;
-  protocol: 'vtun';
+  /** the protocol the session speaks ("vtun") */
+  protocol: string;
   role: 'client' | 'server';
   state: SessionState;
   /** when the current state was entered (RFC 3339 UTC) */
   since: string;
   /** why (for reconnecting / stopping), else null */
   reason: string | null;
+  /** reconnecting: when the next attempt starts (RFC 3339 UTC); null otherwise */
+  next_attempt: string | null;
   /** peer address:port once known */
   endpoint: string | null;
   device: DeviceInfo | null;
@@ -44,22 +57,32 @@ export interface SessionSnapshot {
   latest_handshake: string | null;
   /** last frame of any kind from the peer (RFC 3339) or null */
   latest_keepalive: string | null;
+  /** keep-alive settings and the last answer, null when the link runs without keep-alive (or none runs) */
+  keepalive: KeepaliveInfo | null;
   /** VTun flags in force, e.g. "<TuKE10>", or null */
   flags: string | null;
   counters: Counters;
   pid: number;
 }
 
+/** What a reload did: the message of one log line, or the problems of a broken file (`file:line: problem`). */
+export type ReloadOutcome = { ok: true; message: string } | { ok: false; problems: string[] };
+
 export interface SessionReporter {
-  /** The session is set up (config valid, device/sockets ready): READY=1. */
+  /**
+   * The session is ready: READY=1. A client or a connection: once connected (a packet sent now is
+   * delivered now); a server: once it listens.
+   */
   ready(): void;
   /** Every state change: STATUS=..., control socket `watch` event, one log line. */
   state(snapshot: SessionSnapshot): void;
   /** SIGTERM received: STOPPING=1. */
   stopping(): void;
-  /** SIGHUP reload started (RELOADING=1) / finished (READY=1). */
+  /** A reload started (RELOADING=1) / finished (READY=1); only between ready() and stopping(). */
   reloading(): void;
   reloaded(): void;
+  /** What `reload` over the control socket runs (the session's reload()). */
+  setReloadHandler(handler: () => Promise<ReloadOutcome>): void;
   /** Pull current counters when a client asks (status); set by the session. */
   setSnapshotSource(source: () => SessionSnapshot): void;
   close(): void;
@@ -76,6 +99,7 @@ export class LogReporter implements SessionReporter {
   stopping(): void {}
   reloading(): void {}
   reloaded(): void {}
+  setReloadHandler(): void {}
   setSnapshotSource(source: () => SessionSnapshot): void {
     this.source = source;
   }
@@ -85,13 +109,22 @@ export class LogReporter implements SessionReporter {
   close(): void {}
 }
 
-/** The STATUS= text and log wording (OpenVPN-style names). */
+/** HH:MM:SS in local time, as the journal prints its timestamps. */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/**
+ * The STATUS= text and log wording (OpenVPN-style names, conventions.md). Nothing relative in it
+ * (it is read later): a reconnect says when the next attempt starts, not in how long.
+ */
 export function describeState(s: SessionSnapshot): string {
   switch (s.state) {
     case 'connected':
       return `connected to ${s.endpoint ?? 'peer'} since ${s.since}`;
     case 'reconnecting':
-      return `reconnecting: ${s.reason ?? 'link lost'}`;
+      return `reconnecting: ${s.reason ?? 'link lost'}${s.next_attempt ? `; next attempt at ${clock(s.next_attempt)}` : ''}`;
     case 'stopping':
       return s.reason ? `stopping: ${s.reason}` : 'stopping';
     default:

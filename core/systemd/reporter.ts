@@ -3,11 +3,10 @@
 //   - the control socket runDir()/NAME.sock (tunctl status / wait / watch),
 //   - one log line `NAME: <state text>` on stderr (the journal adds the timestamps).
 import fs from 'node:fs';
-import { loadSessionConfig } from '../config/load.js';
 import { controlSocketPath } from '../paths.js';
 import { ControlServer } from '../status/server.js';
 import type { DnsInfo, RouteInfo } from '../status/protocol.js';
-import { describeState, type SessionReporter, type SessionSnapshot } from '../status/types.js';
+import { describeState, type ReloadOutcome, type SessionReporter, type SessionSnapshot } from '../status/types.js';
 import { installTestLoopBlocker, Notifier } from './notify.js';
 
 export interface SystemdReporterOptions {
@@ -20,15 +19,9 @@ export interface SystemdReporterOptions {
   /** route / DNS info for `status` (from tunroute), when the session knows it */
   route?: () => RouteInfo | null;
   dns?: () => DnsInfo | null;
-  /**
-   * Install a SIGHUP handler (systemctl reload = ExecReload=kill -HUP): RELOADING=1, the reload
-   * handler, READY=1. Default true when nothing else listens for SIGHUP yet.
-   */
-  handleSighup?: boolean;
+  /** the unit this process runs in (default: from /proc/self/cgroup) */
+  unit?: string | null;
 }
-
-/** What a reload does; set by the session with setReloadHandler(). */
-export type ReloadHandler = () => Promise<void> | void;
 
 /** The systemd unit this process runs in (from /proc/self/cgroup), or null outside systemd. */
 export function currentUnit(cgroupFile = '/proc/self/cgroup'): string | null {
@@ -56,11 +49,9 @@ export class SystemdReporter implements SessionReporter {
   private control: ControlServer | null = null;
   private lastLogged: string | null = null;
   private closed = false;
-  private reloadHandler: ReloadHandler;
-  private reloadRunning = false;
-  private ownSighup = false;
-  private reloadWaiters: { started: boolean; resolve: () => void }[] = [];
-  private readonly onSighup = () => void this.reload();
+  private isReady = false;
+  private isStopping = false;
+  private reloadHandler: (() => Promise<ReloadOutcome>) | null = null;
 
   constructor(
     readonly name: string,
@@ -68,7 +59,7 @@ export class SystemdReporter implements SessionReporter {
   ) {
     this.notifier = options.notifier ?? new Notifier();
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.unit = currentUnit();
+    this.unit = options.unit !== undefined ? options.unit : currentUnit();
     this.last = {
       name,
       protocol: 'vtun',
@@ -76,19 +67,16 @@ export class SystemdReporter implements SessionReporter {
       state: 'starting',
       since: new Date().toISOString(),
       reason: null,
+      next_attempt: null,
       endpoint: null,
       device: null,
       latest_handshake: null,
       latest_keepalive: null,
+      keepalive: null,
       flags: null,
       counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
       pid: process.pid,
     };
-    this.reloadHandler = () => this.checkConfig();
-    if (options.handleSighup ?? process.listenerCount('SIGHUP') === 0) {
-      process.on('SIGHUP', this.onSighup);
-      this.ownSighup = true;
-    }
     this.notifier.startWatchdog();
     if (!loopBlockerArmed && installTestLoopBlocker(process.env, (l) => this.log(`${name}: ${l}`))) loopBlockerArmed = true;
   }
@@ -118,7 +106,7 @@ export class SystemdReporter implements SessionReporter {
       route: this.options.route,
       dns: this.options.dns,
       extra: () => ({ unit }),
-      reload: () => this.requestReload(),
+      reload: () => (this.reloadHandler ? this.reloadHandler() : Promise.resolve({ ok: false, problems: ['this process has nothing to reload'] })),
     });
   }
 
@@ -138,16 +126,25 @@ export class SystemdReporter implements SessionReporter {
     return this.last;
   }
 
+  /**
+   * STATUS= text: the state, prefixed with the session's name unless the unit already says it
+   * (tund@NAME.service); a connection under tund.socket runs as tund-inetd@N-ADDR:PORT-....
+   */
+  private statusText(snapshot: SessionSnapshot): string {
+    const text = describeState(snapshot);
+    return this.unit === `tund@${snapshot.name}.service` ? text : `${snapshot.name}: ${text}`;
+  }
+
   ready(): void {
-    this.notifier.ready(describeState(this.snapshot()));
+    this.isReady = true;
+    this.notifier.ready(this.statusText(this.snapshot()));
   }
 
   state(snapshot: SessionSnapshot): void {
     this.last = snapshot;
-    const text = describeState(snapshot);
-    this.notifier.status(text);
+    this.notifier.status(this.statusText(snapshot));
     this.control?.publish(snapshot);
-    const line = `${snapshot.name}: ${text}`;
+    const line = `${snapshot.name}: ${describeState(snapshot)}`;
     if (line !== this.lastLogged) {
       this.lastLogged = line;
       this.log(line);
@@ -155,85 +152,20 @@ export class SystemdReporter implements SessionReporter {
   }
 
   stopping(): void {
+    this.isStopping = true;
     this.notifier.stopping('stopping');
   }
 
   reloading(): void {
-    for (const w of this.reloadWaiters) w.started = true;
-    this.notifier.reloading();
-    this.log(`${this.name}: reloading`);
+    if (this.isReady && !this.isStopping) this.notifier.reloading();
   }
 
   reloaded(): void {
-    this.notifier.reloaded(describeState(this.snapshot()));
-    this.log(`${this.name}: reloaded`);
-    const done = this.reloadWaiters.filter((w) => w.started);
-    this.reloadWaiters = this.reloadWaiters.filter((w) => !w.started);
-    for (const w of done) w.resolve();
+    if (this.isReady && !this.isStopping) this.notifier.reloaded(this.statusText(this.snapshot()));
   }
 
-  /**
-   * A reload asked for over the control socket (`tunctl reload NAME`, the unit's ExecReload=):
-   * the same as SIGHUP, but the caller learns when it is finished. systemd 252 has no
-   * Type=notify-reload, and with `ExecReload=kill -HUP` a RELOADING=1 that arrives after kill
-   * exited starts a second, racing reload job; a waiting ExecReload= keeps both RELOADING=1 and
-   * READY=1 inside the reload job. Resolves once reloaded() was called after a reloading(), or
-   * after 3 s when whoever handles SIGHUP did not start a reload (nothing to reload).
-   */
-  requestReload(timeoutMs = 60_000): Promise<void> {
-    if (this.ownSighup) return this.reload();
-    return new Promise<void>((resolve, reject) => {
-      const waiter = { started: false, resolve: () => finish() };
-      const finish = (error?: Error) => {
-        clearTimeout(idle);
-        clearTimeout(limit);
-        this.reloadWaiters = this.reloadWaiters.filter((w) => w !== waiter);
-        if (error) reject(error);
-        else resolve();
-      };
-      const idle = setTimeout(() => {
-        if (!waiter.started) finish();
-      }, 3000);
-      const limit = setTimeout(() => finish(new Error(`not finished after ${timeoutMs / 1000} s`)), timeoutMs);
-      this.reloadWaiters.push(waiter);
-      process.kill(process.pid, 'SIGHUP');
-    });
-  }
-
-  /** What SIGHUP does between RELOADING=1 and READY=1 (default: checkConfig). */
-  setReloadHandler(handler: ReloadHandler): void {
+  setReloadHandler(handler: () => Promise<ReloadOutcome>): void {
     this.reloadHandler = handler;
-  }
-
-  /**
-   * The default reload: read and validate /etc/tund/NAME.conf again and log the outcome. The running
-   * tunnel is left as it is (a changed file takes effect on restart); a broken file is reported and
-   * the session keeps running with the configuration it started with.
-   */
-  async checkConfig(): Promise<void> {
-    try {
-      await loadSessionConfig(this.name);
-      this.log(`${this.name}: reload: configuration is valid; changes take effect on restart`);
-    } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
-      this.log(`${this.name}: reload: configuration has problems, keeping the running session:`);
-      for (const line of text.split('\n')) this.log(`${this.name}:   ${line}`);
-    }
-  }
-
-  /** SIGHUP: RELOADING=1, the reload handler, READY=1 (with the current STATUS=). */
-  async reload(): Promise<void> {
-    if (this.reloadRunning || this.closed) return;
-    this.reloadRunning = true;
-    this.reloading();
-    try {
-      await this.reloadHandler();
-    } catch (error) {
-      this.log(`${this.name}: reload failed: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      this.reloadRunning = false;
-      if (!this.closed) this.reloaded();
-    }
   }
 
   setSnapshotSource(source: () => SessionSnapshot): void {
@@ -243,7 +175,6 @@ export class SystemdReporter implements SessionReporter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    process.off('SIGHUP', this.onSighup);
     this.notifier.stopWatchdog();
     this.control?.close();
     this.control = null;

@@ -1,5 +1,6 @@
 // The VTun `OK FLAGS: <...>` string (docs/vtun-protocol.md §5): built by the server from its
 // session config in the exact order vtund emits, parsed by the client with vtund's rules.
+import type { SessionDeviceKind } from '../session/device.js';
 import type { Compression, SessionConfig, Transport, VtunCipherName } from '../config/types.js';
 
 export type VtunType = 'tty' | 'pipe' | 'ether' | 'tun';
@@ -135,4 +136,11 @@ export function flagsFromConfig(config: SessionConfig): VtunFlags {
     keepalive: s.keepalive.enabled,
     speed: s.speed.in,
   };
+}
+
+/** The session device a VTun type needs: tun, tap (ether), or a byte stream (pipe, tty). */
+export function deviceKindFor(type: VtunType): SessionDeviceKind {
+  if (type === 'tun') return 'tun';
+  if (type === 'ether') return 'tap';
+  return type; // pipe, tty: byte streams (core/session/stream-device.ts)
 }

@@ -1,9 +1,15 @@
-// The VTun 3.0 authentication phase (docs/vtun-protocol.md §4 and §6.3): 50-byte NUL-padded
+// The VTun 3.0 authentication phase (vtun-protocol.md sections 3 and 5.3): 50-byte NUL-padded
 // blocks, greeting, HOST, challenge, response, OK FLAGS or ERR; then, for UDP, the 2-byte port
-// exchange. Both roles. Everything here works on a net.Socket (or any Duplex) through a
-// BlockChannel that buffers what arrives, so that bytes the peer sends right after the handshake
-// (its first frames) are handed to the packet pump, not lost.
-import type { Duplex } from 'node:stream';
+// exchange. Both roles. Everything here works on a socket through a BlockChannel that reads only
+// what each message needs, so that the bytes the peer sends right after the handshake (its first
+// frames) stay on the connection for the packet pump.
+//
+// tund marks its greeting (server) and its challenge response (client) with a second line, "tund",
+// after the line end. vtund never sees it: its server cuts client messages at the first line end
+// (spec 3.3) and its client checks only the greeting's "VTUN" prefix (3.4). It tells the other side
+// that this peer's device is up before its link starts, so frames may flow at once: vtund brings
+// its device up in parallel with the link and would end the session on the first early packet
+// (spec 5.5), so towards a peer without the mark the link holds data back for a moment.
 import { checkResponse, challengeResponse, decodeLetters, encodeLetters, randomChallenge } from './challenge.js';
 import { FlagsError, buildFlags, parseFlags, type VtunFlags } from './flags.js';
 
@@ -11,6 +17,13 @@ export const BLOCK_SIZE = 50;
 /** What Debian's vtund 3.0.4 sends; clients only check the "VTUN" prefix. */
 export const GREETING = 'VTUN server ver 3.X 05/14/2022\n';
 export const ERR_TEXT = 'ERR\n';
+/** The second line tund adds to its greeting and challenge response (see above). */
+export const TUND_MARK = 'tund';
+
+/** Does a message carry tund's mark (a line "tund" after the first line)? */
+export function hasTundMark(text: string): boolean {
+  return text.split(/\r?\n/).slice(1).includes(TUND_MARK);
+}
 /** "HOST: " + name + "\n" must fit in 48 characters. */
 export const MAX_HOST_LENGTH = 41;
 
@@ -61,94 +74,69 @@ export function parseChallengeText(text: string): Buffer | null {
   return decodeLetters(letters);
 }
 
+/** What a BlockChannel reads from and writes to: a StreamSocket (core/socket.ts). */
+export interface HandshakeSocket {
+  /** Up to max bytes once some arrived; an empty Buffer at end of stream; null after timeoutMs. */
+  read(max: number, timeoutMs: number): Promise<Buffer | null>;
+  write(data: Buffer): Promise<void>;
+}
+
+/** The most a handshake read may ask for (the 2-byte port, the 50-byte blocks need far less). */
+export const HANDSHAKE_READ_LIMIT = 64 * 1024;
+
 /**
- * Buffered reads of exact sizes from a socket, with the timeouts of docs/vtun-protocol.md §4.7: the first byte of a
- * read must arrive within `firstByteMs`; the rest within `restMs` (vtund waits for ever there; we
- * do not, so a half-sent block cannot hold a process for ever).
+ * Reads of exact sizes from a socket, with the timeouts of spec 3.7: the first byte of a read must
+ * arrive within `firstByteMs`; the rest within `restMs` (vtund waits for ever there; we do not, so
+ * a half-sent block cannot hold a process for ever). It asks the socket only for the bytes the
+ * current read still needs, so nothing beyond the handshake is ever taken off the connection: what
+ * the peer sends next (its first frames, or a flood) stays in the kernel for the packet pump.
  */
 export class BlockChannel {
-  private buffered: Buffer[] = [];
-  private size = 0;
-  private ended: Error | null = null;
-  private waiter: (() => void) | null = null;
+  private buffered: Buffer = Buffer.alloc(0);
   private detached = false;
-  private readonly onData = (chunk: Buffer) => {
-    this.buffered.push(chunk);
-    this.size += chunk.length;
-    // Never keep more than a few blocks of a babbling peer in memory.
-    if (this.size > 64 * 1024) this.fail(new HandshakeError('protocol', 'peer sent too much data during the handshake'));
-    this.wake();
-  };
-  private readonly onEnd = () => this.fail(new HandshakeError('closed', 'connection closed by the peer'));
-  private readonly onError = (error: Error) => this.fail(new HandshakeError('closed', `connection error: ${error.message}`));
 
-  constructor(readonly socket: Duplex) {
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
-    socket.on('error', this.onError);
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = null;
-    w?.();
-  }
-
-  private fail(error: Error): void {
-    if (!this.ended) this.ended = error;
-    this.wake();
-  }
-
-  private take(n: number): Buffer {
-    const all = Buffer.concat(this.buffered);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.buffered = rest.length ? [rest] : [];
-    this.size = rest.length;
-    return Buffer.from(out);
-  }
-
-  private wait(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        resolve(false);
-      }, ms);
-      this.waiter = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
-  }
+  constructor(readonly socket: HandshakeSocket) {}
 
   /** Reads exactly n bytes. */
   async read(n: number, firstByteMs: number, restMs = firstByteMs): Promise<Buffer> {
-    let waitingFirst = this.size === 0;
+    if (this.detached) throw new HandshakeError('protocol', 'internal error: the handshake is over');
+    if (n > HANDSHAKE_READ_LIMIT) throw new HandshakeError('protocol', `internal error: a handshake read of ${n} bytes (limit ${HANDSHAKE_READ_LIMIT})`);
+    let waitingFirst = this.buffered.length === 0;
     let deadline = Date.now() + (waitingFirst ? firstByteMs : restMs);
-    while (this.size < n) {
-      if (this.ended) throw this.ended;
-      if (waitingFirst && this.size > 0) {
-        waitingFirst = false;
-        deadline = Date.now() + restMs;
-      }
+    while (this.buffered.length < n) {
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new HandshakeError('timeout', waitingFirst ? 'timed out waiting for the peer' : 'timed out in the middle of a handshake message');
       }
-      await this.wait(left);
+      let chunk: Buffer | null;
+      try {
+        chunk = await this.socket.read(n - this.buffered.length, left);
+      } catch (error) {
+        throw new HandshakeError('closed', (error as Error).message); // "connection error: ECONNRESET"
+      }
+      if (chunk === null) continue; // timed out: the loop says which timeout
+      if (chunk.length === 0) throw new HandshakeError('closed', 'connection closed by the peer');
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      if (waitingFirst) {
+        waitingFirst = false;
+        deadline = Date.now() + restMs;
+      }
     }
-    return this.take(n);
+    const out = this.buffered.subarray(0, n);
+    this.buffered = this.buffered.subarray(n);
+    return Buffer.from(out);
   }
 
   readBlock(firstByteMs: number, restMs = firstByteMs): Promise<Buffer> {
     return this.read(BLOCK_SIZE, firstByteMs, restMs);
   }
 
-  write(data: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.socket.write(data, (error) => (error ? reject(new HandshakeError('closed', `write failed: ${error.message}`)) : resolve()));
-    });
+  async write(data: Buffer): Promise<void> {
+    try {
+      await this.socket.write(data);
+    } catch (error) {
+      throw new HandshakeError('closed', (error as Error).message); // "write failed: EPIPE"
+    }
   }
 
   writeText(text: string): Promise<void> {
@@ -156,29 +144,14 @@ export class BlockChannel {
   }
 
   /**
-   * Stops listening and returns every byte received but not consumed (the start of the frame
-   * stream). Stops the socket's reading first, so nothing else arrives in JS afterwards.
+   * The handshake is over: no more reads. Returns the bytes read but not consumed (none, since
+   * reads take exactly what they need; the start of the frame stream is still on the socket).
    */
   detach(): Buffer {
-    if (this.detached) return Buffer.alloc(0);
     this.detached = true;
-    const handle = (this.socket as unknown as { _handle?: { readStop?: () => number } })._handle;
-    handle?.readStop?.();
-    this.socket.pause();
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
-    this.socket.off('error', this.onError);
-    // Anything still in the stream's own buffer.
-    const chunks = [...this.buffered];
-    for (;;) {
-      const c = this.socket.read() as Buffer | null;
-      if (!c) break;
-      chunks.push(c);
-    }
-    this.buffered = [];
-    this.size = 0;
-    return Buffer.concat(chunks);
+    const rest = this.buffered;
+    this.buffered = Buffer.alloc(0);
+    return rest;
   }
 }
 
@@ -191,12 +164,16 @@ export interface ClientHandshakeOptions {
   sslAuth: boolean;
   /** per server block, milliseconds */
   timeoutMs: number;
+  /** add tund's mark to the response (default true; false sends exactly what vtund sends) */
+  announce?: boolean;
 }
 
 export interface ClientHandshakeResult {
   flags: VtunFlags;
   flagsText: string;
   greeting: string;
+  /** the server is tund (its greeting carries the mark): no hold-back needed */
+  peerIsTund: boolean;
 }
 
 export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
@@ -213,7 +190,7 @@ export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOption
   const challenge = parseChallengeText(chal);
   if (!challenge) throw new HandshakeError('protocol', `malformed challenge "${printable(chal)}"`);
   const response = challengeResponse(challenge, o.password, o.sslAuth);
-  await ch.writeText(`CHAL: <${encodeLetters(response)}>\n`);
+  await ch.writeText(`CHAL: <${encodeLetters(response)}>\n${o.announce === false ? '' : `${TUND_MARK}\n`}`);
   const final = decodeBlock(await ch.readBlock(o.timeoutMs));
   if (!final.startsWith('OK')) {
     throw new HandshakeError('auth', `authentication failed (server said "${printable(final)}")`);
@@ -222,7 +199,7 @@ export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOption
     const flags = parseFlags(final);
     const lt = final.indexOf('<');
     const gt = final.indexOf('>', lt);
-    return { flags, flagsText: final.slice(lt, gt + 1), greeting: greeting.replace(/\n$/, '') };
+    return { flags, flagsText: final.slice(lt, gt + 1), greeting: greeting.split('\n')[0]!, peerIsTund: hasTundMark(greeting) };
   } catch (error) {
     throw new HandshakeError('protocol', `server sent flags that cannot be parsed ("${printable(final)}": ${(error as FlagsError).message})`);
   }
@@ -242,18 +219,22 @@ export interface ServerHandshakeOptions {
   /** Finds the session for a HOST name; null when unknown. Called after the response arrived. */
   lookup(host: string): Promise<ServerSessionEntry | null> | ServerSessionEntry | null;
   /**
-   * Called after a correct response, before OK FLAGS (the `multi` policy, docs/vtun-protocol.md §4.9). Return a
+   * Called after a correct response, before OK FLAGS (the `multi` policy, spec 3.9). Return a
    * string to refuse (the reason, logged), or nothing to accept.
    */
   authorize?(host: string, entry: ServerSessionEntry): Promise<string | void> | string | void;
   /** Test seam: the challenge to send. */
   challenge?: Buffer;
+  /** add tund's mark to the greeting (default true; false sends exactly what vtund sends) */
+  announce?: boolean;
 }
 
 export interface ServerHandshakeResult {
   host: string;
   entry: ServerSessionEntry;
   flagsText: string;
+  /** the client is tund (its response carries the mark): no hold-back needed */
+  peerIsTund: boolean;
 }
 
 /**
@@ -263,7 +244,7 @@ export interface ServerHandshakeResult {
 export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOptions): Promise<ServerHandshakeResult> {
   let host: string | null = null;
   try {
-    await ch.writeText(GREETING);
+    await ch.writeText(o.announce === false ? GREETING : `${GREETING}${TUND_MARK}\n`);
     const hostTokens = tokenize(decodeBlock(await ch.readBlock(o.timeoutMs)));
     if (hostTokens[0] !== 'HOST' || hostTokens.length < 2) {
       throw new HandshakeError('protocol', `expected "HOST: name", got "${printable(hostTokens.join(' '))}"`);
@@ -271,7 +252,8 @@ export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOption
     host = hostTokens[1]!;
     const challenge = o.challenge ?? randomChallenge();
     await ch.writeText(`OK CHAL: <${encodeLetters(challenge)}>\n`);
-    const chalTokens = tokenize(decodeBlock(await ch.readBlock(o.timeoutMs)));
+    const chalText = decodeBlock(await ch.readBlock(o.timeoutMs));
+    const chalTokens = tokenize(chalText);
     if (chalTokens[0] !== 'CHAL' || chalTokens.length < 2) {
       throw new HandshakeError('protocol', `expected "CHAL: <response>", got "${printable(chalTokens.join(' '))}"`);
     }
@@ -286,7 +268,7 @@ export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOption
     if (typeof refusal === 'string') throw new HandshakeError('refused', refusal);
     const flagsText = buildFlags(entry.flags);
     await ch.writeText(`OK FLAGS: ${flagsText}\n`);
-    return { host, entry, flagsText };
+    return { host, entry, flagsText, peerIsTund: hasTundMark(chalText) };
   } catch (error) {
     try {
       await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => setTimeout(r, 1000))]);

@@ -278,6 +278,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     o.Set("echoRequestsReceived", Napi::Number::New(env, static_cast<double>(vtun_->EchoRequestsReceived())));
     o.Set("echoRepliesReceived", Napi::Number::New(env, static_cast<double>(vtun_->EchoRepliesReceived())));
     o.Set("echoRequestsSent", Napi::Number::New(env, static_cast<double>(vtun_->EchoRequestsSent())));
+    o.Set("msSinceEchoReply", Napi::Number::New(env, static_cast<double>(vtun_->MsSinceEchoReply())));
     o.Set("msSinceRx", Napi::Number::New(env, static_cast<double>(vtun_->MsSinceRx())));
     return o;
   }

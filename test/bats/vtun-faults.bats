@@ -253,8 +253,7 @@ good_client_works() {
   [[ -n $hs && $hs != null && -n $ifindex && $ifindex != null ]]
   # an unchanged file: the same link (no new handshake, the same device)
   kill -HUP "$(node_of "$cpid")"
-  wait_for 10 grep -q 'SIGHUP: configuration unchanged, keeping the link' "$log"
-  wait_for 10 grep -q 'vtc: reloaded' "$log"
+  wait_for 10 grep -q 'vtc: reloaded: configuration unchanged, the link stays up' "$log"
   run ping_through "$NS_C" "$VT_TS" 20
   assert_success
   assert_equal "$(env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status vtc --json | jq -r '.sessions[0].latest_handshake')" "$hs"
@@ -264,7 +263,7 @@ good_client_works() {
   sed -i 's/^Keepalive = .*/Keepalive = 3:5/' "$CDIR/vtc.conf"
   grep -q '^Keepalive = 3:5' "$CDIR/vtc.conf"
   kill -HUP "$(node_of "$cpid")"
-  wait_for 10 grep -q 'SIGHUP: configuration changed, reconnecting' "$log"
+  wait_for 10 grep -q 'vtc: reloaded: configuration changed; reconnecting with it' "$log"
   wait_for 10 sh -c "test \$(grep -c 'authenticated to' '$log') -ge 2"
   run ping_through "$NS_C" "$VT_TS" 20
   assert_success
@@ -273,7 +272,7 @@ good_client_works() {
   [[ $(jq -r '.sessions[0].latest_handshake' <<<"$output") != "$hs" ]]
   # a server session re-reads its file and keeps serving the current link
   kill -HUP "$(node_of "$spid")"
-  wait_for 10 grep -q 'vts: SIGHUP: configuration unchanged' "$BATS_TEST_TMPDIR/server.log"
+  wait_for 10 grep -q 'vts: reloaded: configuration unchanged' "$BATS_TEST_TMPDIR/server.log"
   kill -0 "$(node_of "$spid")"
   kill -0 "$(node_of "$cpid")"
   ip netns exec "$NS_C" ping -c 2 -W 2 "$VT_TS"
@@ -303,9 +302,13 @@ good_client_works() {
   VT_SECRET=not-the-password tund_conf "$CDIR" vtc client tcp tun no no "Persist = yes"
   local cpid
   cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
-  # first retry after 1 s, the next after 5 s
-  wait_for 15 sh -c "test \$(grep -c 'authentication failed:' '$BATS_TEST_TMPDIR/client.log') -ge 2"
-  grep -q 'reconnecting: authentication failed; next attempt in 5 s' "$BATS_TEST_TMPDIR/client.log"
+  # first retry after 1 s, the next after 5 s: status says when (an absolute time, never stale)
+  wait_for 15 sh -c "test \$(grep -c 'vtc: authentication failed:' '$BATS_TEST_TMPDIR/client.log') -ge 2"
+  run env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status vtc --json
+  assert_success
+  jq -e '.sessions[0] | .state == "reconnecting" and (.reason | startswith("authentication failed"))
+    and ((.next_attempt | fromdate) - (.since | fromdate) | . >= 4 and . <= 11)' <<<"$output"
+  grep -q 'vtc: reconnecting: authentication failed: .*; next attempt at [0-9][0-9]:[0-9][0-9]:[0-9][0-9]$' "$BATS_TEST_TMPDIR/client.log"
   kill -0 "$(node_of "$cpid")"
   printf '%s' "$VT_PW" >"$CDIR/vtc.secret"
   kill -HUP "$(node_of "$cpid")"

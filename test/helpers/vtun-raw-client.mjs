@@ -4,16 +4,12 @@
 //   node vtun-raw-client.mjs HOST PORT SESSION PASSWORD_FILE MODE
 //   MODE: oversized | badflags | garbage-data
 import fs from 'node:fs';
-import net from 'node:net';
+import { StreamSocket } from '../../dist/core/socket.js';
 import { BlockChannel, clientHandshake } from '../../dist/core/vtun/handshake.js';
 
 const [host, port, session, pwFile, mode] = process.argv.slice(2);
 const password = fs.readFileSync(pwFile);
-const sock = net.connect(Number(port), host);
-await new Promise((resolve, reject) => {
-  sock.once('connect', resolve);
-  sock.once('error', reject);
-});
+const sock = await StreamSocket.connect(host, Number(port), 5000);
 const ch = new BlockChannel(sock);
 const hs = await clientHandshake(ch, { host: session, password, sslAuth: true, timeoutMs: 5000 });
 console.log(`flags ${hs.flagsText}`);
@@ -26,7 +22,7 @@ const frame = (word, payload = Buffer.alloc(0)) => {
 
 /** Sends ECHO_REQ and waits (answering the peer's ECHO_REQs) for ECHO_REP. */
 async function alive(ms) {
-  sock.write(frame(0x2000));
+  void sock.write(frame(0x2000));
   const deadline = Date.now() + ms;
   for (;;) {
     const left = deadline - Date.now();
@@ -38,7 +34,7 @@ async function alive(ms) {
       return false;
     }
     if (h & 0x4000) return true;
-    if (h & 0x2000) sock.write(frame(0x4000));
+    if (h & 0x2000) void sock.write(frame(0x4000));
     else if (h & 0x1000) return false;
     else if ((h & 0xf000) === 0) {
       try {
@@ -51,18 +47,18 @@ async function alive(ms) {
 }
 
 if (mode === 'oversized') {
-  // length 4095 > 2148: read and dropped by the receiver (docs/vtun-protocol.md §7.2)
-  sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x45)));
-  sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x00)));
+  // length 4095 > 2148: read and dropped by the receiver (spec 6.2)
+  void sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x45)));
+  void sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x00)));
 } else if (mode === 'badflags') {
-  sock.write(frame(0x8000)); // BAD_FRAME: logged and ignored
-  sock.write(frame(0x3000)); // REQ|CLS combination: ignored by vtund
+  void sock.write(frame(0x8000)); // BAD_FRAME: logged and ignored
+  void sock.write(frame(0x3000)); // REQ|CLS combination: ignored by vtund
 } else if (mode === 'garbage-data') {
   // well-formed frames with content that is no IP packet: the session of this client may end
-  for (let i = 0; i < 5; i++) sock.write(frame(40, Buffer.alloc(40, 0xa5)));
+  for (let i = 0; i < 5; i++) void sock.write(frame(40, Buffer.alloc(40, 0xa5)));
 }
-// give the server the time to chew on it, then ask whether it still talks to us
-await new Promise((r) => setTimeout(r, 500));
+// then ask whether it still talks to us: the stream is ordered, so the server has chewed on all of
+// the above by the time it answers this ECHO_REQ
 console.log((await alive(4000)) ? 'alive' : 'gone');
-sock.destroy();
+sock.close();
 process.exit(0);

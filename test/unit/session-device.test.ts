@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ip, SystemRunner, type ProcessRunner } from '../../core/ip.js';
-import { configureDevice, deviceKindFor, openSessionDevice } from '../../core/session/device.js';
+import { configureDevice, openSessionDevice } from '../../core/session/device.js';
+import { deviceKindFor } from '../../core/vtun/flags.js';
 import type { SessionConfig } from '../../core/config/types.js';
 import { TundError } from '../../core/errors.js';
 

@@ -1,20 +1,26 @@
-// core/session: data keys (docs/vtun-protocol.md §10.1), the keep-alive algorithm of vtund (§8) on a fake pump,
-// the pump options a link passes, and the `multi` lock files (§4.9).
+// core/session and the VTun link: data keys (spec 10.1), the keep-alive algorithm of vtund (spec 7)
+// on a fake pump, the pump options a link passes, readiness, the back-off, and the lock files (one
+// instance per session, `multi` of spec 3.9, route state) on flock(2).
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { NativePump, PumpEvent, PumpOptions, PumpStats } from '../../native/index.js';
-import { dataKey } from '../../core/session/keys.js';
-import { Link, describeEnd } from '../../core/session/link.js';
-import { acquireHostLock, lockPath } from '../../core/session/lock.js';
+import { dataKey } from '../../core/vtun/keys.js';
+import { VtunLink, VTUND_HOLD_BACK_MS } from '../../core/vtun/link.js';
+import { describeEnd } from '../../core/session/protocol.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../../core/session/client.js';
+import { acquireHostLock, instanceLock, instanceLockPath, lockPath } from '../../core/session/lock.js';
+import { isBusy, tryLock } from '../../core/lock.js';
+import { withSessionLock } from '../../core/route/state.js';
 import type { VtunFlags } from '../../core/vtun/flags.js';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 
-test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (docs/vtun-protocol.md §10.1, vector v05)', () => {
+test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (spec 10.1, V5)', () => {
   const pw = Buffer.from('interop-pw');
   assert.deepEqual(dataKey(0, pw), Buffer.alloc(0));
   assert.deepEqual(dataKey(999, pw), hex('0e8b96fbfab4460b8b2793aab7ee5d9d'));
@@ -25,6 +31,7 @@ test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (d
 
 class FakePump implements NativePump {
   rxFrames = 0;
+  msSinceRx = -1;
   sent: string[] = [];
   started = false;
   stopped = false;
@@ -42,7 +49,7 @@ class FakePump implements NativePump {
     return {
       rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxFrames: this.rxFrames, txFrames: 0, rxWireBytes: 0, txWireBytes: 0,
       badFrames: 0, echoRequestsReceived: 0, echoRepliesReceived: 0, echoRequestsSent: 0, deviceDownDrops: 0, txDropped: 0,
-      msSinceRx: -1, running: !this.stopped,
+      msSinceRx: this.msSinceRx, msSinceEchoReply: -1, running: !this.stopped,
     };
   }
   stop(): void {
@@ -52,10 +59,11 @@ class FakePump implements NativePump {
 
 const FLAGS: VtunFlags = { transport: 'udp', type: 'tun', compression: { kind: 'lzo', level: 1 }, cipher: 10, keepalive: true, speed: 0 };
 
-function makeLink(flags: VtunFlags, keepalive = { interval: 2, count: 2 }): { link: Link; pump: () => FakePump } {
+function makeLink(flags: VtunFlags, keepalive = { interval: 2, count: 2 }, holdBackMs = VTUND_HOLD_BACK_MS): { link: VtunLink; pump: () => FakePump } {
   let pump: FakePump | undefined;
-  const link = new Link({
+  const link = new VtunLink({
     flags,
+    flagsText: '<TuK>',
     netFd: 11,
     deviceFd: 12,
     password: Buffer.from('interop-pw'),
@@ -63,12 +71,16 @@ function makeLink(flags: VtunFlags, keepalive = { interval: 2, count: 2 }): { li
     keepalive,
     natHack: false,
     speedKbps: 128,
-    createPump: (o, e) => (pump = new FakePump(o, e)),
+    holdBackMs,
+    endpoint: { address: '198.18.0.1', port: 5000 },
+    localEnd: { address: '198.18.0.2', port: 40000 },
+    latestHandshake: '2026-11-22T06:00:00.000Z',
+    createPump: (o: PumpOptions, e: (event: PumpEvent) => void) => (pump = new FakePump(o, e)),
   });
   return { link, pump: () => pump! };
 }
 
-test('link: the pump gets the flags, the key, the bytes after the handshake and the send delay', () => {
+test('link: the pump gets the flags, the key, the bytes after the handshake and the hold-back', () => {
   const { link, pump } = makeLink(FLAGS);
   const o = pump().options;
   assert.equal(o.transport, 'udp');
@@ -79,9 +91,60 @@ test('link: the pump gets the flags, the key, the bytes after the handshake and 
   assert.deepEqual(o.initialRx, hex('2000'));
   assert.equal(o.speedKbps, 128);
   assert.ok(o.sendDelayMs >= 1000 && o.sendDelayMs <= 1500);
+  assert.equal(makeLink(FLAGS, undefined, 0).pump().options.sendDelayMs, 0);
   link.start();
   assert.ok(pump().started);
   void link.close();
+});
+
+test('readiness: the first frame of the peer, and towards a possible vtund the hold-back too', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+  try {
+    // a tund peer: no hold-back; ready as soon as its first frame arrived
+    const tund = makeLink({ ...FLAGS, keepalive: false }, undefined, 0);
+    const seen: boolean[] = [];
+    tund.link.watchReadiness((r) => seen.push(r));
+    tund.link.start();
+    mock.timers.tick(50);
+    assert.deepEqual(seen, [false], 'not ready before the peer said anything');
+    tund.pump().msSinceRx = 0;
+    mock.timers.tick(10);
+    assert.deepEqual(seen, [false, true]);
+    // a peer that may be vtund: its frame came at once, but data waits for the hold-back
+    const vtund = makeLink({ ...FLAGS, keepalive: false });
+    const seen2: boolean[] = [];
+    vtund.link.watchReadiness((r) => seen2.push(r));
+    vtund.link.start();
+    vtund.pump().msSinceRx = 0;
+    mock.timers.tick(VTUND_HOLD_BACK_MS - 10);
+    assert.deepEqual(seen2, [false]);
+    mock.timers.tick(20);
+    assert.deepEqual(seen2, [false, true]);
+    // the end of the link takes readiness back
+    vtund.pump().onEvent({ type: 'ended', reason: 'eof', message: '' });
+    assert.deepEqual(seen2, [false, true, false]);
+    const closing = tund.link.close();
+    mock.timers.tick(100);
+    await closing;
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('link status: the peer, the flags and the keep-alive settings', () => {
+  const { link } = makeLink(FLAGS, { interval: 10, count: 3 });
+  const [peer] = link.peers();
+  assert.deepEqual(peer, {
+    endpoint: { address: '198.18.0.1', port: 5000 },
+    latestHandshake: '2026-11-22T06:00:00.000Z',
+    parameters: '<TuK>',
+    keepalive: { interval_s: 10, count: 3, last_echo: null },
+  });
+  assert.equal(makeLink({ ...FLAGS, keepalive: false }).link.peers()[0]!.keepalive, null);
+});
+
+test('back-off: 1 s, then 5 s doubling up to 60 s', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, DEFAULT_BACKOFF)), [1000, 5000, 10000, 20000, 40000, 60000, 60000, 60000]);
 });
 
 test('keepalive: a silent peer is probed, then declared dead after (COUNT+2) checks', async () => {
@@ -157,7 +220,85 @@ function tempRunDir(): string {
   return dir;
 }
 
-test('multi: yes takes no lock; no refuses while the holder lives; a stale lock is ignored', async () => {
+/**
+ * Another process holding the flock on FILE (util-linux flock(1) running sh, which writes its PID
+ * and becomes `sleep`; both hold the lock, and flock(1) exits when the sleep is killed).
+ */
+async function holder(file: string): Promise<{ pid: number; exited: Promise<NodeJS.Signals | null>; kill(): void }> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const child = spawn('flock', [file, 'sh', '-c', `echo $$ >'${file}'; echo locked; exec sleep 30`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
+  await once(child.stdout!, 'data');
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return { pid, exited, kill: () => process.kill(pid, 'SIGKILL') };
+}
+
+test('lock files: one holder at a time, its PID in the file; release removes it', () => {
+  const dir = tempRunDir();
+  const file = path.join(dir, 'x.lock');
+  const first = tryLock(file);
+  assert.ok(!isBusy(first));
+  assert.equal(readFileSync(file, 'utf8'), `${process.pid}\n`);
+  const second = tryLock(file);
+  assert.ok(isBusy(second));
+  assert.equal(second.holder, process.pid);
+  first.release();
+  assert.equal(existsSync(file), false);
+  const third = tryLock(file);
+  assert.ok(!isBusy(third));
+  third.release();
+});
+
+test('lock files: a lock left by a dead process is free; the lock of a live holder is never removed', async () => {
+  const dir = tempRunDir();
+  const file = path.join(dir, 'y.lock');
+  writeFileSync(file, '999999999\n'); // a crashed holder: the kernel dropped its flock
+  const taken = tryLock(file);
+  assert.ok(!isBusy(taken));
+  taken.release();
+  const other = await holder(file);
+  try {
+    const busy = tryLock(file);
+    assert.ok(isBusy(busy));
+    assert.equal(busy.holder, other.pid);
+    assert.equal(readFileSync(file, 'utf8').trim(), String(other.pid), 'the file of the holder is left alone');
+  } finally {
+    other.kill();
+  }
+  await other.exited;
+  const after = tryLock(file);
+  assert.ok(!isBusy(after), 'free once the holder is gone');
+  after.release();
+});
+
+test('one instance per session: a second one is refused with the PID of the first', async () => {
+  tempRunDir();
+  const other = await holder(instanceLockPath('office'));
+  try {
+    assert.throws(() => instanceLock('office'), (e: Error) => e.message === `office: already running (pid ${other.pid})`);
+  } finally {
+    other.kill();
+  }
+  await other.exited;
+  const mine = instanceLock('office');
+  mine.release();
+});
+
+test('route state lock: waits for the holder, then fails naming it; the lock file survives', async () => {
+  const dir = tempRunDir();
+  const file = path.join(dir, 'routes', 'office.lock');
+  const other = await holder(file);
+  try {
+    await assert.rejects(withSessionLock('office', async () => 1, 300), (e: Error) => e.message.includes(`PID ${other.pid}`));
+    assert.equal(readFileSync(file, 'utf8').trim(), String(other.pid));
+  } finally {
+    other.kill();
+  }
+  await other.exited;
+  assert.equal(await withSessionLock('office', async () => 2, 1000), 2);
+});
+
+test('multi: yes takes no lock; no refuses while another process holds it', async () => {
   tempRunDir();
   const yes = await acquireHostLock('h1', 'yes', () => {});
   assert.notEqual(typeof yes, 'string');
@@ -166,36 +307,27 @@ test('multi: yes takes no lock; no refuses while the holder lives; a stale lock 
   const first = await acquireHostLock('h1', 'no', () => {});
   assert.notEqual(typeof first, 'string');
   assert.equal(readFileSync(lockPath('h1'), 'utf8'), `${process.pid}\n`);
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-  try {
-    const refused = await acquireHostLock('h1', 'no', () => {}, child.pid!);
-    // our own PID holds it: a different process is refused
-    assert.equal(typeof refused, 'string');
-    assert.match(refused as string, /already connected/);
-  } finally {
-    child.kill('SIGKILL');
-  }
   if (typeof first !== 'string') await first.release();
   assert.equal(existsSync(lockPath('h1')), false);
 
-  // a lock left by a dead process
-  mkdirSync(path.dirname(lockPath('h2')), { recursive: true });
-  writeFileSync(lockPath('h2'), '999999999\n');
-  const taken = await acquireHostLock('h2', 'no', () => {});
-  assert.notEqual(typeof taken, 'string');
-  if (typeof taken !== 'string') await taken.release();
+  const other = await holder(lockPath('h2'));
+  try {
+    const refused = await acquireHostLock('h2', 'no', () => {});
+    assert.equal(typeof refused, 'string');
+    assert.match(refused as string, new RegExp(`already connected \\(pid ${other.pid}\\) and Multi = no`));
+  } finally {
+    other.kill();
+  }
 });
 
 test('multi: killold stops the old session process, then takes the lock', async () => {
   tempRunDir();
-  const old = spawn('sleep', ['30'], { stdio: 'ignore' });
-  const exited = new Promise<NodeJS.Signals | null>((r) => old.once('exit', (_c, sig) => r(sig)));
-  mkdirSync(path.dirname(lockPath('h3')), { recursive: true });
-  writeFileSync(lockPath('h3'), `${old.pid}\n`);
+  const old = await holder(lockPath('h3'));
   const lines: string[] = [];
   const got = await acquireHostLock('h3', 'killold', (l) => lines.push(l));
   assert.notEqual(typeof got, 'string');
-  assert.equal(await exited, 'SIGTERM');
+  await old.exited; // flock(1) ends once its command (the old session) is gone
+  assert.throws(() => process.kill(old.pid, 0), /ESRCH/, 'the old session process was stopped');
   assert.equal(readFileSync(lockPath('h3'), 'utf8'), `${process.pid}\n`);
   assert.ok(lines.some((l) => /killold/.test(l)));
   if (typeof got !== 'string') await got.release();

@@ -15,7 +15,8 @@ import { humanBytes, relativeTime, renderStatus, statusDocument } from '../../co
 import type { StateEvent } from '../../core/status/protocol.js';
 import type { SessionSnapshot } from '../../core/status/types.js';
 import { StatusSessionCommand } from '../../commands/tunctl/status.js';
-import { WaitSessionCommand, parseDuration } from '../../commands/tunctl/wait.js';
+import { WaitSessionCommand } from '../../commands/tunctl/wait.js';
+import { parseDuration } from '../../core/duration.js';
 import { WatchSessionCommand } from '../../commands/tunctl/watch.js';
 
 let dir: string;
@@ -37,10 +38,12 @@ class FakeSession {
       state: 'connecting',
       since: '2026-11-22T06:00:00.000Z',
       reason: null,
+      next_attempt: null,
       endpoint: null,
       device: { ifname: name, kind: 'tun', mtu: 1450, multi_queue: false, persist: false },
       latest_handshake: null,
       latest_keepalive: null,
+      keepalive: null,
       flags: null,
       counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
       pid: 4242,
@@ -59,7 +62,8 @@ class FakeSession {
   }
 }
 
-async function tunctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs tunctl in this process; `output()` is what it printed so far (while it runs). */
+function tunctlRun(args: string[]): { done: Promise<{ code: number; stdout: string; stderr: string }>; output(): string } {
   const cli = buildCli({ name: 'tunctl', label: 'test', commands: [StatusSessionCommand, WaitSessionCommand, WatchSessionCommand] });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -68,13 +72,29 @@ async function tunctl(args: string[]): Promise<{ code: number; stdout: string; s
   stdout.on('data', (d) => (out += d));
   stderr.on('data', (d) => (err += d));
   const context = { ...Cli.defaultContext, stdout, stderr };
-  let code: number;
-  try {
-    code = await cli.run(cli.process(args, context), context);
-  } catch {
-    code = 2; // as core/cli/main.ts runCli: parse and validation errors are usage errors
+  const done = (async () => {
+    let code: number;
+    try {
+      code = await cli.run(cli.process(args, context), context);
+    } catch {
+      code = 2; // as core/cli/main.ts runCli: parse and validation errors are usage errors
+    }
+    return { code, stdout: out, stderr: err };
+  })();
+  return { done, output: () => out };
+}
+
+function tunctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tunctlRun(args).done;
+}
+
+/** Polls fn every 5 ms until it is true (at most timeoutMs). */
+async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
-  return { code, stdout: out, stderr: err };
 }
 
 test('status reply over the socket; the socket is 0600; a second live listener is refused', async () => {
@@ -128,11 +148,11 @@ test('watch: history (current state last), then every change in order; unknown c
         end: () => resolve(),
       });
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the history', () => history.length > 0);
     assert.deepEqual(history.map((e) => e.state), ['connecting', 'handshaking']);
     s.set(server, { state: 'connected', since: '2026-11-22T06:00:02.000Z', endpoint: '198.18.0.1:5000' });
     s.set(server, { state: 'reconnecting', since: '2026-11-22T06:00:03.000Z', reason: 'keepalive timeout' });
-    await new Promise((r) => setTimeout(r, 100));
+    await until('two events', () => got.length === 2);
     server.close();
     await ended;
     assert.deepEqual(got, ['connected:', 'reconnecting:keepalive timeout']);
@@ -163,9 +183,11 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.equal(doc.format, 1);
   assert.deepEqual(doc.sessions.map((s) => s.name), ['b', 'a']);
   assert.deepEqual(Object.keys(doc.sessions[0]!).sort(), [
-    'device', 'dns', 'endpoint', 'flags', 'latest_handshake', 'latest_keepalive', 'name', 'pid', 'protocol', 'reason', 'role', 'route',
+    'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'pid', 'protocol', 'reason', 'role', 'route',
     'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
   ]);
+  assert.equal(doc.sessions[0]!.next_attempt, null);
+  assert.equal(doc.sessions[0]!.keepalive, null);
   assert.equal(doc.sessions[0]!.latest_keepalive, '2026-11-22T06:30:00Z');
   assert.equal(doc.sessions[1]!.latest_handshake, null);
   assert.equal(humanBytes(1536), '1.50 KiB');
@@ -178,6 +200,19 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.match(text, /\n\nsession: a \(tund@a\.service\)\n/);
   assert.match(text, /  latest handshake: never\n/);
   assert.match(text, /  device: a \(tun, mtu 1450\)\n/);
+  // a reconnect: "next attempt in" is computed when printed, from the absolute next_attempt
+  const r = statusDocument([
+    {
+      ...new FakeSession('r', { state: 'reconnecting', reason: 'connection refused', since: '2026-11-22T06:01:00Z', next_attempt: '2026-11-22T06:01:20Z' }).snap,
+      keepalive: { interval_s: 10, count: 3, last_echo: '2026-11-22T06:00:58Z' },
+      route: null, dns: null, unit: null,
+    },
+  ]);
+  assert.equal(r.sessions[0]!.next_attempt, '2026-11-22T06:01:20Z');
+  assert.deepEqual(r.sessions[0]!.keepalive, { interval_s: 10, count: 3, last_echo: '2026-11-22T06:00:58Z' });
+  assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:04Z')), /state: reconnecting: connection refused; next attempt in 16 s since/);
+  assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:08Z')), /next attempt in 12 s since/);
+  assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:08Z')), /  keepalive: every 10 s, dead after 3 missed, last echo 10 seconds ago\n/);
 });
 
 test('tunctl status: human view, --json, exit 3 when NAME is not running or nothing runs', async () => {
@@ -233,18 +268,22 @@ test('tunctl wait: waits for a session that is not up yet; times out with 1; unk
 
   fs.writeFileSync(path.join(process.env.TUND_CONFIG_DIR!, 'later.conf'), '');
   const s = new FakeSession('later');
-  let server: ControlServer | null = null;
-  const started = Date.now();
   const waiting = tunctl(['wait', 'later', '--state', 'connected', '--timeout', '10s']);
-  // the session comes up after 0.5 s and connects after 1 s
-  await new Promise((res) => setTimeout(res, 500));
-  server = await s.listen();
-  await new Promise((res) => setTimeout(res, 500));
+  // the session is not up yet: the waiter meets a socket that hangs up (a session that died) ...
+  const sockPath = path.join(process.env.TUND_RUN_DIR!, 'later.sock');
+  let attempts = 0;
+  const ghost = net.createServer((c) => {
+    attempts++;
+    c.destroy();
+  });
+  await new Promise<void>((res) => ghost.listen(sockPath, res));
+  await until('the waiter to try the dead session twice', () => attempts >= 2);
+  await new Promise((res) => ghost.close(res));
+  // ... then the session comes up (connecting), and later connects
+  const server = await s.listen();
   s.set(server, { state: 'connected', since: new Date().toISOString() });
   r = await waiting;
-  const took = Date.now() - started;
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(took >= 900 && took < 8000, `took ${took} ms`);
 
   // already connected: returns at once; a state never reached: exit 1 after the timeout
   r = await tunctl(['wait', 'later']);
@@ -262,12 +301,12 @@ test('tunctl watch --json: history then events as NDJSON, exit 0 when the sessio
   assert.equal(r.code, 3);
   const s = new FakeSession('wj');
   const server = await s.listen();
-  const watching = tunctl(['watch', 'wj', '--json']);
-  await new Promise((res) => setTimeout(res, 200));
+  const watching = tunctlRun(['watch', 'wj', '--json']);
+  await until('the history line', () => watching.output().includes('"connecting"'));
   s.set(server, { state: 'reconnecting', reason: 'connection refused', since: '2026-11-22T06:00:09.000Z' });
-  await new Promise((res) => setTimeout(res, 200));
+  await until('the event line', () => watching.output().includes('"reconnecting"'));
   server.close();
-  r = await watching;
+  r = await watching.done;
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(lines, [

@@ -2,7 +2,8 @@
 // the captured exchange V1 (test/fixtures/vtun-vectors/v01-tcp-tun-plain.json, copied below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import { native } from '../../native/index.js';
+import { StreamSocket } from '../../core/socket.js';
 import { challengeKey, challengeResponse, checkResponse, decodeLetters, encodeLetters } from '../../core/vtun/challenge.js';
 import { buildFlags, parseFlags, FlagsError, type VtunFlags } from '../../core/vtun/flags.js';
 import {
@@ -15,6 +16,7 @@ import {
   decodePort,
   encodeBlock,
   encodePort,
+  hasTundMark,
   serverHandshake,
   tokenize,
   type ServerSessionEntry,
@@ -107,55 +109,117 @@ test('udp port: sent little-endian, read in either order by matching the TCP por
 
 // --- over real loopback sockets -------------------------------------------------------------
 
-async function socketPair(): Promise<[net.Socket, net.Socket, () => void]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const client = net.connect(port, '127.0.0.1');
-  await new Promise<void>((r) => client.once('connect', () => r()));
-  const s = await accepted;
-  return [client, s, () => { client.destroy(); s.destroy(); server.close(); }];
+/** The test's side of a connection: fire-and-forget writes, as a peer program would do them. */
+class Peer extends StreamSocket {
+  send(data: Buffer): void {
+    void this.write(data).catch(() => {});
+  }
 }
 
-test('server handshake reproduces V1 byte for byte and hands over the bytes after it', async () => {
+/** Two connected stream sockets (a socketpair), addon-owned as the sessions' sockets are. */
+async function socketPair(): Promise<[Peer, Peer, () => void]> {
+  const [a, b] = native().socketPair('stream');
+  const c = new Peer(a);
+  const s = new Peer(b);
+  return [c, s, () => { c.close(); s.close(); }];
+}
+
+/** Everything that arrives on sock within a moment of quiet (for the bytes left after a handshake). */
+async function drain(sock: StreamSocket, want: number): Promise<Buffer> {
+  let got = Buffer.alloc(0);
+  while (got.length < want) {
+    const chunk = await sock.read(65536, 3000);
+    if (!chunk || chunk.length === 0) break;
+    got = Buffer.concat([got, chunk]);
+  }
+  return got;
+}
+
+test('server handshake reproduces V1 byte for byte (announce off); what follows stays on the socket', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
+    const ch = new BlockChannel(s);
+    const result = serverHandshake(ch, { timeoutMs: 3000, challenge: hex(V1.challenge), announce: false, lookup: (h) => (h === 'vtdemo' ? entry : null) });
+    const peer = new BlockChannel(c);
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.greeting));
+    c.send(hex(V1.host));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.chal));
+    c.send(Buffer.concat([hex(V1.resp), hex('2000')])); // the response, then the first frame at once
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.flags));
+    const r = await result;
+    assert.equal(r.host, 'vtdemo');
+    assert.equal(r.flagsText, '<TuK>');
+    assert.equal(r.peerIsTund, false);
+    // the handshake took exactly its blocks: the frame is still on the connection, for the pump
+    assert.deepEqual(ch.detach(), Buffer.alloc(0));
+    assert.deepEqual(await drain(s, 2), hex('2000'));
+  } finally {
+    done();
+  }
+});
+
+test('client handshake answers V1 byte for byte (announce off); what follows stays on the socket', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const ch = new BlockChannel(c);
+    const result = clientHandshake(ch, { host: 'vtdemo', password: PW, sslAuth: true, timeoutMs: 3000, announce: false });
+    const peer = new BlockChannel(s);
+    s.send(hex(V1.greeting));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.host));
+    s.send(hex(V1.chal));
+    assert.deepEqual(await peer.readBlock(3000), hex(V1.resp));
+    s.send(Buffer.concat([hex(V1.flags), hex('20004000')]));
+    const r = await result;
+    assert.equal(r.flagsText, '<TuK>');
+    assert.deepEqual(r.flags, TUN_TCP_K);
+    assert.equal(r.peerIsTund, false);
+    assert.equal(r.greeting, 'VTUN server ver 3.X 05/14/2022');
+    assert.deepEqual(ch.detach(), Buffer.alloc(0));
+    assert.deepEqual(await drain(c, 4), hex('20004000'));
+  } finally {
+    done();
+  }
+});
+
+test('tund marks its greeting and its response with a second line that vtund does not read', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
+    const server = serverHandshake(new BlockChannel(s), { timeoutMs: 3000, lookup: (h) => (h === 'vtdemo' ? entry : null) });
+    const client = clientHandshake(new BlockChannel(c), { host: 'vtdemo', password: PW, sslAuth: true, timeoutMs: 3000 });
+    const [sr, cr] = await Promise.all([server, client]);
+    assert.equal(sr.peerIsTund, true);
+    assert.equal(cr.peerIsTund, true);
+    assert.equal(cr.greeting, 'VTUN server ver 3.X 05/14/2022');
+  } finally {
+    done();
+  }
+  // the marked blocks: the mark sits after the line end, where vtund stops reading (spec 3.3, 3.4)
+  assert.equal(hasTundMark(`${GREETING}tund\n`), true);
+  assert.equal(hasTundMark(GREETING), false);
+  assert.deepEqual(tokenize('CHAL: <cjblmfadehaddmlijmophicpoookabog>\ntund\n'), ['CHAL', '<cjblmfadehaddmlijmophicpoookabog>']);
+  assert.ok(Buffer.byteLength('CHAL: <cjblmfadehaddmlijmophicpoookabog>\ntund\n') <= BLOCK_SIZE - 2);
+});
+
+test('a flood right after the handshake is not read: the server reads its blocks only', async () => {
   const [c, s, done] = await socketPair();
   try {
     const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
     const ch = new BlockChannel(s);
     const result = serverHandshake(ch, { timeoutMs: 3000, challenge: hex(V1.challenge), lookup: (h) => (h === 'vtdemo' ? entry : null) });
     const peer = new BlockChannel(c);
-    assert.deepEqual(await peer.readBlock(3000), hex(V1.greeting));
-    c.write(hex(V1.host));
-    assert.deepEqual(await peer.readBlock(3000), hex(V1.chal));
-    c.write(Buffer.concat([hex(V1.resp), hex('2000')])); // the response, then the first frame at once
-    assert.deepEqual(await peer.readBlock(3000), hex(V1.flags));
-    const r = await result;
-    assert.equal(r.host, 'vtdemo');
-    assert.equal(r.flagsText, '<TuK>');
-    await new Promise((res) => setTimeout(res, 50));
-    assert.deepEqual(ch.detach(), hex('2000'));
-  } finally {
-    done();
-  }
-});
-
-test('client handshake answers V1 byte for byte', async () => {
-  const [c, s, done] = await socketPair();
-  try {
-    const ch = new BlockChannel(c);
-    const result = clientHandshake(ch, { host: 'vtdemo', password: PW, sslAuth: true, timeoutMs: 3000 });
-    const peer = new BlockChannel(s);
-    s.write(hex(V1.greeting));
-    assert.deepEqual(await peer.readBlock(3000), hex(V1.host));
-    s.write(hex(V1.chal));
-    assert.deepEqual(await peer.readBlock(3000), hex(V1.resp));
-    s.write(Buffer.concat([hex(V1.flags), hex('20004000')]));
-    const r = await result;
-    assert.equal(r.flagsText, '<TuK>');
-    assert.deepEqual(r.flags, TUN_TCP_K);
-    await new Promise((res) => setTimeout(res, 50));
-    assert.deepEqual(ch.detach(), hex('20004000'));
+    await peer.readBlock(3000);
+    c.send(hex(V1.host));
+    await peer.readBlock(3000);
+    // the response and 200 KiB at once (more than the pump's 128 KiB initialRx limit)
+    const flood = Buffer.alloc(200 * 1024, 0x20);
+    c.send(Buffer.concat([hex(V1.resp), flood]));
+    await result;
+    assert.equal(ch.detach().length, 0, 'nothing beyond the handshake was read into memory');
+    // the kernel still has the flood (bounded by the socket buffers), in order
+    const first = await s.read(65536, 3000);
+    assert.ok(first && first.length > 0 && first.every((b) => b === 0x20));
   } finally {
     done();
   }
@@ -166,12 +230,12 @@ test('client: ERR after the response is an authentication failure', async () => 
   try {
     const result = clientHandshake(new BlockChannel(c), { host: 'vtdemo', password: Buffer.from('wrong'), sslAuth: true, timeoutMs: 3000 });
     const peer = new BlockChannel(s);
-    s.write(hex(V1.greeting));
+    s.send(hex(V1.greeting));
     await peer.readBlock(3000);
-    s.write(hex(V1.chal));
+    s.send(hex(V1.chal));
     const resp = decodeBlock(await peer.readBlock(3000));
     assert.notEqual(resp, 'CHAL: <cjblmfadehaddmlijmophicpoookabog>\n');
-    s.write(encodeBlock('ERR\n'));
+    s.send(encodeBlock('ERR\n'));
     await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.kind === 'auth' && /authentication failed/.test(e.message));
   } finally {
     done();
@@ -183,7 +247,7 @@ test('client: a non-VTun greeting and a server that stays silent are refused', a
     const [c, s, done] = await socketPair();
     try {
       const result = clientHandshake(new BlockChannel(c), { host: 'x', password: PW, sslAuth: true, timeoutMs: 3000 });
-      s.write(encodeBlock('SSH-2.0-OpenSSH\n'));
+      s.send(encodeBlock('SSH-2.0-OpenSSH\n'));
       await assert.rejects(result, (e: unknown) => e instanceof HandshakeError && e.kind === 'protocol');
     } finally {
       done();
@@ -203,7 +267,7 @@ test('client: a non-VTun greeting and a server that stays silent are refused', a
 });
 
 async function serverCase(
-  clientWrites: (c: net.Socket, peer: BlockChannel) => Promise<void>,
+  clientWrites: (c: Peer, peer: BlockChannel) => Promise<void>,
   opts: { timeoutMs?: number; lookup?: (h: string) => ServerSessionEntry | null; authorize?: () => string | void } = {},
 ): Promise<{ error: HandshakeError; lastBlock: string }> {
   const [c, s, done] = await socketPair();
@@ -233,16 +297,16 @@ async function serverCase(
 
 test('server: wrong password and unknown session both get ERR after CHAL', async () => {
   const wrong = await serverCase(async (c, peer) => {
-    c.write(hex(V1.host));
+    c.send(hex(V1.host));
     await peer.readBlock(3000);
-    c.write(encodeBlock('CHAL: <cjblmfadehaddmlijmophicpoookaboh>\n'));
+    c.send(encodeBlock('CHAL: <cjblmfadehaddmlijmophicpoookaboh>\n'));
   });
   assert.equal(wrong.error.kind, 'auth');
   assert.equal(wrong.lastBlock, 'ERR\n');
   const unknown = await serverCase(async (c, peer) => {
-    c.write(encodeBlock('HOST: nosuch\n'));
+    c.send(encodeBlock('HOST: nosuch\n'));
     assert.match(decodeBlock(await peer.readBlock(3000)), /^OK CHAL: <[a-p]{32}>\n$/);
-    c.write(hex(V1.resp));
+    c.send(hex(V1.resp));
   });
   assert.equal(unknown.error.kind, 'unknown_session');
   assert.equal(unknown.lastBlock, 'ERR\n');
@@ -251,15 +315,15 @@ test('server: wrong password and unknown session both get ERR after CHAL', async
 test('server: HOST:name without space is accepted, lower-case host is refused', async () => {
   const ok = await serverCase(
     async (c, peer) => {
-      c.write(encodeBlock('HOST:vtdemo'));
+      c.send(encodeBlock('HOST:vtdemo'));
       await peer.readBlock(3000);
-      c.write(hex(V1.resp));
+      c.send(hex(V1.resp));
     },
     { authorize: () => 'multi no: already connected' },
   );
   assert.equal(ok.error.kind, 'refused');
   const lower = await serverCase(async (c) => {
-    c.write(encodeBlock('host: vtdemo\n'));
+    c.send(encodeBlock('host: vtdemo\n'));
   });
   assert.equal(lower.error.kind, 'protocol');
   assert.equal(lower.lastBlock, 'ERR\n');
@@ -267,23 +331,23 @@ test('server: HOST:name without space is accepted, lower-case host is refused', 
 
 test('server: garbage, oversized and never-ending lines end in ERR, nothing hangs', async () => {
   const garbage = await serverCase(async (c) => {
-    c.write(Buffer.alloc(50, 0xff));
+    c.send(Buffer.alloc(50, 0xff));
   });
   assert.equal(garbage.lastBlock, 'ERR\n');
   const oversized = await serverCase(async (c, peer) => {
-    c.write(Buffer.from(`HOST: ${'a'.repeat(200)}\n`)); // 207 bytes: the first 50 are one block
+    c.send(Buffer.from(`HOST: ${'a'.repeat(200)}\n`)); // 207 bytes: the first 50 are one block
     await peer.readBlock(3000); // challenge for the truncated name
   });
   assert.equal(oversized.error.kind, 'protocol');
   assert.equal(oversized.lastBlock, 'ERR\n');
   const endless = await serverCase(async (c) => {
-    c.write(Buffer.alloc(100 * 1024, 0x41)); // a line without end
+    c.send(Buffer.alloc(100 * 1024, 0x41)); // a line without end
   });
   assert.equal(endless.lastBlock, 'ERR\n');
   const badChal = await serverCase(async (c, peer) => {
-    c.write(hex(V1.host));
+    c.send(hex(V1.host));
     await peer.readBlock(3000);
-    c.write(encodeBlock('CHAL: <abc>\n'));
+    c.send(encodeBlock('CHAL: <abc>\n'));
   });
   assert.equal(badChal.error.kind, 'protocol');
 });
@@ -296,7 +360,7 @@ test('server: silence and a half block time out with ERR (docs/vtun-protocol.md 
   assert.ok(Date.now() - t0 >= 250);
   const half = await serverCase(
     async (c) => {
-      c.write(Buffer.from('HOST: vt'));
+      c.send(Buffer.from('HOST: vt'));
     },
     { timeoutMs: 300 },
   );

@@ -40,10 +40,15 @@ void VtunTransform::OnEnd(const char* reason) {
   }
 }
 
-int64_t VtunTransform::MsSinceRx() const {
-  int64_t last = lastRxMs_.load(std::memory_order_relaxed);
+namespace {
+int64_t MsSince(const std::atomic<int64_t>& ms) {
+  int64_t last = ms.load(std::memory_order_relaxed);
   return last < 0 ? -1 : NowMs() - last;
 }
+}  // namespace
+
+int64_t VtunTransform::MsSinceRx() const { return MsSince(lastRxMs_); }
+int64_t VtunTransform::MsSinceEchoReply() const { return MsSince(lastEchoRepMs_); }
 
 // ---- tx thread
 
@@ -134,6 +139,7 @@ void VtunTransform::Control(uint16_t h, RxContext& rx) {
       break;
     case vtun::kEchoRep:
       echoRepRx_.fetch_add(1, std::memory_order_relaxed);
+      lastEchoRepMs_.store(NowMs(), std::memory_order_relaxed);
       break;
     case vtun::kBadFrame:
       core.c.badFrames.fetch_add(1, std::memory_order_relaxed);

@@ -63,6 +63,8 @@ class VtunTransform : public Transform, public Framer {
   uint64_t EchoRequestsSent() const { return echoReqTx_.load(std::memory_order_relaxed); }
   // ms since the last frame from the peer, -1 before the first one.
   int64_t MsSinceRx() const;
+  // ms since the last ECHO_REP (the answer to our keep-alive), -1 before the first one.
+  int64_t MsSinceEchoReply() const;
 
  private:
   void Control(uint16_t h, RxContext& rx);
@@ -78,6 +80,7 @@ class VtunTransform : public Transform, public Framer {
   std::atomic<int> pendingEchoReq_{0}, pendingEchoRep_{0}, pendingClose_{0};
   std::atomic<uint64_t> echoReqRx_{0}, echoRepRx_{0}, echoReqTx_{0};
   std::atomic<int64_t> lastRxMs_{-1};
+  std::atomic<int64_t> lastEchoRepMs_{-1};
 };
 
 }  // namespace engine

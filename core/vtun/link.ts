@@ -1,21 +1,26 @@
 // The link phase of one VTun connection: the native pump moves the frames (never the JS event
-// loop); JS runs the keep-alive algorithm of vtund (docs/vtun-protocol.md §8) from the pump's counters
+// loop); JS runs the keep-alive algorithm of vtund (vtun-protocol.md 7) from the pump's counters
 // and ends the link on CONN_CLOSE, EOF, errors or a dead peer.
-import { native, type NativePump, type PumpEndReason, type PumpEvent, type PumpOptions, type PumpStats } from '../../native/index.js';
-import type { VtunFlags } from '../vtun/flags.js';
+//
+// Readiness ("a packet sent now is delivered now"): the peer's link runs (its first frame arrived:
+// every VTun peer sends an ECHO_REQ when its link starts, or answers ours, spec 6.5; with nat_hack
+// on this side the pump also needs that datagram to know where to send) and the hold-back is over.
+// Towards a peer that may be vtund, data is held back for a moment after the start, because vtund
+// brings its device up in parallel with its link and ends the session on the first packet that
+// arrives before (spec 5.5); a tund peer (handshake.ts, TUND_MARK) starts its link only once its
+// device is up, so there is no hold-back and its first frame is the proof.
+import { native, type NativePump, type PumpEvent, type PumpOptions, type PumpStats } from '../../native/index.js';
+import type { Address } from '../socket.js';
+import type { KeepaliveStatus, Link, LinkCounters, LinkEnd, PeerStatus } from '../session/protocol.js';
+import type { VtunFlags } from './flags.js';
 import { dataKey } from './keys.js';
 
-export type LinkEndReason = PumpEndReason | 'keepalive_timeout';
-
-export interface LinkEnd {
-  reason: LinkEndReason;
-  message: string;
-  /** an orderly end decided locally (a pipe/tty program that exited with status 0): exit 0 */
-  clean?: boolean;
-}
+/** How long data is held back towards a peer that may be vtund (spec 5.5: ~1-1.5 s). */
+export const VTUND_HOLD_BACK_MS = 1200;
 
 export interface LinkOptions {
   flags: VtunFlags;
+  flagsText: string;
   netFd: number;
   deviceFd: number;
   password: Buffer;
@@ -25,38 +30,38 @@ export interface LinkOptions {
   natHack: boolean;
   /** what this side may send, kbit/s (client: the server's S flag; server: its own speed OUT) */
   speedKbps: number;
-  /** hold data back after start (vtund's `up {}` race, docs/vtun-protocol.md §6.5) */
-  sendDelayMs?: number;
+  /** hold data back after start: VTUND_HOLD_BACK_MS towards a peer that may be vtund, 0 towards tund */
+  holdBackMs: number;
+  endpoint: Address | null;
+  /** this side of the transport */
+  localEnd: Address | null;
+  latestHandshake: string;
   /** test seam: builds the pump (default: the native addon's Pump) */
   createPump?: (options: PumpOptions, onEvent: (event: PumpEvent) => void) => NativePump;
 }
 
-/** Human wording of an end reason, for logs and STATUS=. */
-export function describeEnd(end: LinkEnd): string {
-  if (end.clean && end.message) return end.message;
-  switch (end.reason) {
-    case 'peer_closed':
-      return 'connection closed by the peer';
-    case 'eof':
-      return 'connection lost (EOF)';
-    case 'keepalive_timeout':
-      return end.message;
-    case 'stopped':
-      return 'stopped';
-    default:
-      return end.message ? `${end.reason.replace('_', ' ')}: ${end.message}` : end.reason.replace('_', ' ');
-  }
-}
+/** How often readiness looks for the peer's first frame (the pump has no event for it): often at
+ * first, then rarely (both sides with nat_hack: nobody ever sends first). */
+const FIRST_FRAME_POLL_MS = 5;
+const FIRST_FRAME_SLOW_POLL_MS = 100;
+const FIRST_FRAME_FAST_FOR_MS = 2000;
 
-export class Link {
+export class VtunLink implements Link {
   readonly ended: Promise<LinkEnd>;
   private pump: NativePump;
   private resolveEnd!: (end: LinkEnd) => void;
   private done = false;
   private timers: NodeJS.Timeout[] = [];
   private lastStats: PumpStats | null = null;
+  private ready = false;
+  private readinessListeners: ((ready: boolean) => void)[] = [];
+  private readinessTimer: NodeJS.Timeout | null = null;
+  readonly endpoint: Address | null;
+  readonly localEnd: Address | null;
 
   constructor(private readonly o: LinkOptions) {
+    this.endpoint = o.endpoint;
+    this.localEnd = o.localEnd;
     this.ended = new Promise((resolve) => (this.resolveEnd = resolve));
     const create = o.createPump ?? ((options: PumpOptions, onEvent: (event: PumpEvent) => void) => new (native().Pump)(options, onEvent));
     this.pump = create(
@@ -69,7 +74,7 @@ export class Link {
         compression: o.flags.compression,
         cipher: o.flags.cipher,
         key: dataKey(o.flags.cipher, o.password),
-        sendDelayMs: o.sendDelayMs ?? 1200,
+        sendDelayMs: o.holdBackMs,
         speedKbps: o.speedKbps,
         initialRx: o.initialRx,
       },
@@ -82,6 +87,28 @@ export class Link {
   start(): void {
     this.pump.start();
     if (this.o.flags.keepalive) this.startKeepalive();
+    this.awaitReadiness();
+  }
+
+  watchReadiness(listener: (ready: boolean) => void): void {
+    this.readinessListeners.push(listener);
+    listener(this.ready);
+  }
+
+  peers(): PeerStatus[] {
+    return [
+      {
+        endpoint: this.endpoint,
+        latestHandshake: this.o.latestHandshake,
+        parameters: this.o.flagsText,
+        keepalive: this.keepaliveStatus(),
+      },
+    ];
+  }
+
+  counters(): LinkCounters {
+    const s = this.stats();
+    return { counters: { rx_bytes: s.rxBytes, tx_bytes: s.txBytes, rx_packets: s.rxPackets, tx_packets: s.txPackets }, msSinceRx: s.msSinceRx };
   }
 
   stats(): PumpStats {
@@ -92,6 +119,34 @@ export class Link {
       // pump already gone
     }
     return this.lastStats ?? emptyStats();
+  }
+
+  private keepaliveStatus(): KeepaliveStatus | null {
+    if (!this.o.flags.keepalive) return null;
+    const s = this.stats();
+    return {
+      interval_s: Math.max(1, this.o.keepalive.interval),
+      count: Math.max(0, this.o.keepalive.count),
+      last_echo: s.msSinceEchoReply >= 0 ? new Date(Date.now() - s.msSinceEchoReply).toISOString() : null,
+    };
+  }
+
+  private setReady(): void {
+    if (this.ready || this.done) return;
+    this.ready = true;
+    for (const l of this.readinessListeners) l(true);
+  }
+
+  private awaitReadiness(): void {
+    const started = Date.now();
+    const firstFrame = () => {
+      if (this.done) return;
+      if (this.stats().msSinceRx >= 0) return this.setReady();
+      const fast = Date.now() - started < FIRST_FRAME_FAST_FOR_MS + this.o.holdBackMs;
+      this.readinessTimer = setTimeout(firstFrame, fast ? FIRST_FRAME_POLL_MS : FIRST_FRAME_SLOW_POLL_MS);
+    };
+    if (this.o.holdBackMs > 0) this.readinessTimer = setTimeout(firstFrame, this.o.holdBackMs);
+    else firstFrame();
   }
 
   /**
@@ -137,10 +192,15 @@ export class Link {
     this.done = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
+    if (this.readinessTimer) clearTimeout(this.readinessTimer);
     if (end.reason !== 'stopped') {
       // a dead peer: tell it anyway (it may only be slow), then stop the threads
       if (end.reason === 'keepalive_timeout') this.safe(() => this.pump.sendControl('conn_close'));
       this.safe(() => this.pump.stop());
+    }
+    if (this.ready) {
+      this.ready = false;
+      for (const l of this.readinessListeners) l(false);
     }
     this.resolveEnd(end);
   }
@@ -168,6 +228,6 @@ function emptyStats(): PumpStats {
   return {
     rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxFrames: 0, txFrames: 0, rxWireBytes: 0, txWireBytes: 0,
     badFrames: 0, echoRequestsReceived: 0, echoRepliesReceived: 0, echoRequestsSent: 0, deviceDownDrops: 0, txDropped: 0,
-    msSinceRx: -1, running: false,
+    msSinceRx: -1, msSinceEchoReply: -1, running: false,
   };
 }

@@ -1,0 +1,242 @@
+// The server roles:
+//  - ServerSession: `tund NAME` with Role = server listens itself (or on the listening socket
+//    systemd passed, Accept=no) and serves its one session, one peer at a time (a new peer
+//    replaces the old one unless Multi = no); the device and routes stay between peers.
+//  - ConnectionSession: one accepted connection whose session the handshake picked
+//    (serveConnection: `tund serve` children, inetd, systemd Accept=yes).
+import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
+import type { SessionConfig } from '../config/types.js';
+import { TundError } from '../errors.js';
+import { ExitCode } from '../exit.js';
+import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
+import type { SessionReporter } from '../status/types.js';
+import { acquireHostLock, type HostLock } from './lock.js';
+import { isOrderlyEnd, type Authenticated, type Link, type Protocol, type SessionEntry } from './protocol.js';
+import { Session, aborted, errorText, isFatal, reporterOf, type LinkRun, type SessionContext } from './session.js';
+
+/** How long a stopping server waits for its current link to close. */
+const STOP_GRACE_MS = 3000;
+
+function probeLine(peer: string): string {
+  return `${peer} closed the connection right after the handshake (a probe?): nothing was set up`;
+}
+
+export class ServerSession extends Session {
+  private active: { link: Link | null; done: Promise<void> } | null = null;
+  private listenLabel = '';
+
+  constructor(protocol: Protocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
+    super(protocol, config, secret, ctx, reporter, 'server');
+  }
+
+  protected reloadProblem(fresh: SessionConfig): string | null {
+    if (fresh.session.role !== 'server') return 'the session is no longer a server; restart it to change its role';
+    if (fresh.session.protocol !== this.config.session.protocol) return `Protocol changed to ${fresh.session.protocol}; restart the session to change it`;
+    return null;
+  }
+
+  protected applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): string {
+    if (unchanged) return 'configuration unchanged';
+    const listenMoved =
+      !this.ctx.passedFd && (fresh.session.listen.host !== this.config.session.listen.host || fresh.session.listen.port !== this.config.session.listen.port);
+    this.config = fresh;
+    this.secret = secret;
+    return `configuration changed; it applies to the next connection${listenMoved ? `; a new Listen address takes effect after a restart (still listening on ${this.listenLabel})` : ''}`;
+  }
+
+  async run(): Promise<number> {
+    if (this.protocol.notice) this.log(this.protocol.notice);
+    const passed = this.ctx.passedFd;
+    let listener: StreamListener;
+    try {
+      listener = passed ? StreamListener.adopt(passed.fd) : StreamListener.listen(this.config.session.listen.host, this.config.session.listen.port);
+    } catch (error) {
+      await this.finishStopping(null);
+      throw error instanceof TundError ? new TundError(`${this.name}: ${error.message}`, { exitCode: error.exitCode, hint: error.hint }) : error;
+    }
+    this.listenLabel = listener.label;
+    try {
+      this.status.set('listening', listener.label);
+      this.announceReady();
+      listener.accept(
+        (connection) => void this.handle(connection),
+        (error) => this.log(`listener: ${error.message}`),
+      );
+      await aborted(this.ctx.signal);
+      listener.close();
+      const current = this.active;
+      if (current) await Promise.race([current.done, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    } finally {
+      listener.close();
+      await this.finishStopping('signal');
+    }
+    return ExitCode.ok;
+  }
+
+  private async handle(connection: Accepted): Promise<void> {
+    const socket = new StreamSocket(connection.fd);
+    const peer = socket.peer;
+    // this connection keeps the configuration it started with (a reload applies to the next one)
+    const config = this.config;
+    const secret = this.secret;
+    let replaced: Promise<void> | null = null;
+    let auth: Authenticated;
+    try {
+      auth = await this.protocol.authenticate(socket, {
+        timeoutMs: config.session.timeout * 1000,
+        lookup: (host) => (host === config.session.host ? { config, secret } : null),
+        admit: async () => {
+          const old = this.active;
+          if (!old) return;
+          if (config.session.multi === 'no') return `session "${config.session.host}" is already connected and Multi = no`;
+          this.log(`new connection from ${peer} replaces the current one`);
+          await old.link?.close('replaced by a new connection');
+          replaced = old.done;
+        },
+      });
+    } catch (error) {
+      this.log(`denied connection from ${peer}: ${errorText(error)}`);
+      return;
+    }
+    if (replaced) await replaced;
+    if (this.ctx.signal.aborted) {
+      auth.abandon();
+      return;
+    }
+    let resolveDone!: () => void;
+    const me = { link: null as Link | null, done: new Promise<void>((r) => (resolveDone = r)) };
+    this.active = me;
+    try {
+      this.log(`accepted connection from ${peer}`);
+      this.status.endpoint = peer;
+      this.status.set('handshaking');
+      const run = await this.runLink(config, secret, (ctx) => auth.link(ctx), { keepRoutes: true, onLink: (link) => (me.link = link) });
+      if (run.kind === 'probe') this.log(probeLine(peer));
+      else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
+    } catch (error) {
+      this.log(errorText(error));
+    } finally {
+      if (this.active === me) {
+        this.active = null;
+        if (!this.ctx.signal.aborted) {
+          this.status.clearPeer();
+          this.status.set('listening', this.listenLabel);
+        }
+      }
+      resolveDone();
+    }
+  }
+}
+
+/** The exit status of a connection process: 0 unless the link failed. */
+function connectionExit(run: LinkRun): number {
+  if (run.kind === 'probe') return ExitCode.ok;
+  if (run.kind === 'failed') return ExitCode.failure;
+  return isOrderlyEnd(run.end) || run.end.reason === 'eof' ? ExitCode.ok : ExitCode.failure;
+}
+
+export class ConnectionSession extends Session {
+  constructor(protocol: Protocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
+    super(protocol, config, secret, ctx, reporter, 'server');
+  }
+
+  protected reloadProblem(fresh: SessionConfig): string | null {
+    return fresh.session.role === 'server' ? null : 'the session is no longer a server';
+  }
+
+  protected applyReload(fresh: SessionConfig, _secret: Buffer, unchanged: boolean): string {
+    return unchanged ? 'configuration unchanged' : 'configuration changed; this process serves one connection, the next connection uses it';
+  }
+
+  async serve(auth: Authenticated, peer: string): Promise<number> {
+    let code: number = ExitCode.ok;
+    try {
+      this.log(`accepted connection from ${peer}`);
+      if (this.protocol.notice) this.log(this.protocol.notice);
+      this.status.endpoint = peer;
+      this.status.set('handshaking');
+      const run = await this.runLink(this.config, this.secret, (ctx) => auth.link(ctx), { keepRoutes: false });
+      if (run.kind === 'probe') this.log(probeLine(peer));
+      else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
+      code = connectionExit(run);
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      this.log(errorText(error));
+      code = ExitCode.failure;
+    } finally {
+      await this.finishStopping(this.ctx.signal.aborted ? 'signal' : null);
+    }
+    return code;
+  }
+}
+
+/** The Role = server session whose Host is `host`, with its secret; null when there is none. */
+async function findServerSession(host: string, log: (m: string) => void): Promise<SessionEntry | null> {
+  for (const name of await listSessions()) {
+    let config: SessionConfig;
+    try {
+      config = (await loadSessionConfig(name)).config;
+    } catch {
+      continue; // a broken file is reported by `tund check`, not here
+    }
+    if (config.session.role !== 'server' || config.session.host !== host) continue;
+    try {
+      return { config, secret: await readSecret(config) };
+    } catch (error) {
+      log(`${name}: ${errorText(error).split('\n')[0]}`);
+      return null;
+    }
+  }
+  return null;
+}
+
+export interface ServeOptions {
+  protocol: Protocol;
+  /** handshake timeout per message, ms (vtund's global `timeout`, default 30 s) */
+  timeoutMs: number;
+  /** restrict to this session (a server session handed one connection); default: all Role = server */
+  only?: SessionEntry | undefined;
+}
+
+/**
+ * One accepted connection (an fd): authenticate it, pick its session by the handshake (VTun: HOST),
+ * apply the session's Multi policy across processes (lock files), then run the link. The exit
+ * status of the process that serves it.
+ */
+export async function serveConnection(fd: number, ctx: SessionContext, o: ServeOptions): Promise<number> {
+  const socket = new StreamSocket(fd);
+  const peer = socket.peer;
+  let chosen: string | null = null;
+  let lock: HostLock | null = null;
+  const onAbort = () => socket.close();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let auth: Authenticated;
+  try {
+    auth = await o.protocol.authenticate(socket, {
+      timeoutMs: o.timeoutMs,
+      lookup: async (host) => {
+        const entry = o.only ? (o.only.config.session.host === host ? o.only : null) : await findServerSession(host, ctx.log);
+        chosen = entry?.config.name ?? null;
+        return entry;
+      },
+      admit: async (entry) => {
+        const got = await acquireHostLock(entry.config.session.host, entry.config.session.multi, (m) => ctx.log(`${entry.config.name}: ${m}`));
+        if (typeof got === 'string') return got;
+        lock = got;
+      },
+    });
+  } catch (error) {
+    ctx.log(`${chosen ?? 'serve'}: denied connection from ${peer}: ${errorText(error)}`);
+    await (lock as HostLock | null)?.release();
+    return ExitCode.failure;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+  try {
+    const reporter = await reporterOf(ctx, auth.entry.config.name, 'server');
+    const session = new ConnectionSession(o.protocol, auth.entry.config, auth.entry.secret, ctx, reporter);
+    return await session.serve(auth, peer);
+  } finally {
+    await (lock as HostLock | null)?.release();
+  }
+}

@@ -1,0 +1,310 @@
+// One session lifecycle for every role and protocol (docs/sessions.md). A Session owns what is
+// the same whatever the protocol: the device, routes and DNS, hooks, the status (STATUS=, the
+// control socket, log lines), READY=1, and reload(). The roles (client.ts, server.ts) add how links
+// come to be; the protocol (protocol.ts) brings each link up.
+//
+// States: starting -> (client) connecting -> handshaking -> connected -> reconnecting -> ...
+//                  -> (server) listening -> handshaking -> connected -> listening -> ...
+//         any -> stopping -> stopped
+import type { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import { readSecret } from '../config/load.js';
+import type { SessionConfig } from '../config/types.js';
+import { ConfigFailure, TundError, formatConfigProblem } from '../errors.js';
+import { ExitCode } from '../exit.js';
+import { Ip, SystemRunner } from '../ip.js';
+import { formatEndpoint } from '../net.js';
+import { applySessionRoutes, removeSessionRoutes } from '../route/index.js';
+import type { Address } from '../socket.js';
+import { LogReporter, type ReloadOutcome, type SessionReporter } from '../status/types.js';
+import { openSessionDevice, type SessionDevice, type SessionDeviceKind } from './device.js';
+import { runHooks } from './hooks.js';
+import { describeEnd, type Link, type LinkContext, type LinkEnd, type Protocol } from './protocol.js';
+import { SessionStatus } from './status.js';
+import { programEnv, startStreamProgram } from './stream-device.js';
+
+export type ReporterFactory = (name: string, role: 'client' | 'server') => SessionReporter | Promise<SessionReporter>;
+
+/** What the process gives a session. */
+export interface SessionContext {
+  /** one line on stderr (no newline); the session prefixes its NAME */
+  log(line: string): void;
+  /** `[#] ...` echo of system changes; undefined when quiet */
+  echo?: ((line: string) => void) | undefined;
+  /** aborted on SIGTERM/SIGINT: orderly stop (the peer is told, device closed, exit 0) */
+  signal: AbortSignal;
+  reporterFactory?: ReporterFactory;
+  ip?: Ip;
+  /** a systemd-passed socket (fd 3) for a server session: listening (Accept=no) or connected */
+  passedFd?: { fd: number; listening: boolean } | null;
+  /** a systemd-passed bound UDP socket (ListenDatagram=, Accept=no) for a server session's links */
+  passedUdpFd?: number | null;
+  /** reconnect delays in ms (test seam): first retry, then from `base` doubling up to `max` */
+  backoff?: { first: number; base: number; max: number };
+  /** emits 'hangup' on SIGHUP: the session reloads */
+  hangups?: EventEmitter;
+  /** re-reads the session's config (for reload) */
+  reloadConfig?: () => Promise<SessionConfig>;
+}
+
+/** Fatal set-up errors are not retried: missing capability, no /dev/net/tun, bad config. */
+export function isFatal(error: unknown): boolean {
+  return error instanceof TundError && [ExitCode.noPermission, ExitCode.noTun, ExitCode.badConfig, ExitCode.usage].includes(error.exitCode as never);
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function reporterOf(ctx: SessionContext, name: string, role: 'client' | 'server'): Promise<SessionReporter> {
+  const factory = ctx.reporterFactory ?? (() => new LogReporter((line) => ctx.log(line)));
+  return Promise.resolve(factory(name, role));
+}
+
+/** Resolves when the signal is aborted. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+/** How one link of a session went. */
+export type LinkRun =
+  | { kind: 'ended'; end: LinkEnd; connected: boolean }
+  /** the link could not be brought up (connect, handshake, routes ...): why */
+  | { kind: 'failed'; message: string }
+  /** the peer left right after its handshake (a probe): nothing was set up */
+  | { kind: 'probe' };
+
+export abstract class Session {
+  readonly name: string;
+  protected config: SessionConfig;
+  protected secret: Buffer;
+  protected readonly status: SessionStatus;
+  protected readonly log: (message: string) => void;
+  /** the device, kept between links while the session wants it */
+  protected device: SessionDevice | null = null;
+  /** routes and DNS of the session are up (with a kept device they stay between links) */
+  private routesUp = false;
+  private readyNotified = false;
+  private reloads: Promise<unknown> = Promise.resolve();
+  private readonly onHangup = () => void this.reload();
+
+  constructor(
+    protected readonly protocol: Protocol,
+    config: SessionConfig,
+    secret: Buffer,
+    protected readonly ctx: SessionContext,
+    protected readonly reporter: SessionReporter,
+    role: 'client' | 'server',
+  ) {
+    this.name = config.name;
+    this.config = config;
+    this.secret = secret;
+    this.log = (m) => ctx.log(`${this.name}: ${m}`);
+    this.status = new SessionStatus(this.name, role, protocol.name, reporter);
+    reporter.setReloadHandler(() => this.reload());
+    ctx.hangups?.on('hangup', this.onHangup);
+  }
+
+  protected get ip(): Ip {
+    return this.ctx.ip ?? new Ip(new SystemRunner({ echo: this.ctx.echo, context: 'tund' }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // reload
+
+  /**
+   * Re-reads the configuration and the secret (SIGHUP, `tunctl reload`, systemctl reload). A
+   * broken file changes nothing: the outcome lists its problems. Otherwise the role decides what
+   * the new configuration does (applyReload). One log line either way; RELOADING=1 and READY=1
+   * around it once the session was ready.
+   */
+  reload(): Promise<ReloadOutcome> {
+    const next = this.reloads.then(() => this.reloadNow());
+    this.reloads = next.catch(() => {});
+    return next;
+  }
+
+  private async reloadNow(): Promise<ReloadOutcome> {
+    if (this.ctx.signal.aborted) return { ok: false, problems: [`${this.name}: the session is stopping`] };
+    this.reporter.reloading();
+    let outcome: ReloadOutcome;
+    try {
+      let fresh: SessionConfig;
+      let secret: Buffer;
+      try {
+        fresh = this.ctx.reloadConfig ? await this.ctx.reloadConfig() : this.config;
+        secret = await readSecret(fresh);
+      } catch (error) {
+        throw error instanceof ConfigFailure ? error : new ConfigFailure([{ file: this.config.file, line: 0, message: errorText(error) }]);
+      }
+      const problem = this.reloadProblem(fresh);
+      if (problem) throw new ConfigFailure([{ file: fresh.file, line: 0, message: problem }]);
+      const unchanged = isDeepStrictEqual(fresh, this.config) && secret.equals(this.secret);
+      outcome = { ok: true, message: this.applyReload(fresh, secret, unchanged) };
+      this.log(`reloaded: ${outcome.message}`);
+    } catch (error) {
+      const problems = error instanceof ConfigFailure ? error.problems.map(formatConfigProblem) : [errorText(error)];
+      outcome = { ok: false, problems };
+      this.log(`reload failed, keeping the old configuration: ${problems.join('; ')}`);
+    }
+    this.reporter.reloaded();
+    return outcome;
+  }
+
+  /** Why this configuration cannot replace the running one without a restart, or null. */
+  protected abstract reloadProblem(fresh: SessionConfig): string | null;
+
+  /** Take the new configuration into use; returns what happens, for the log and the caller. */
+  protected abstract applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): string;
+
+  // -------------------------------------------------------------------------------------------
+  // readiness
+
+  /** The session is ready (READY=1): once per process; later readiness follows reloads. */
+  protected announceReady(): void {
+    if (this.readyNotified) return;
+    this.readyNotified = true;
+    this.reporter.ready();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // device
+
+  private async deviceFor(config: SessionConfig, kind: SessionDeviceKind): Promise<SessionDevice> {
+    const kept = this.device;
+    if (kept && kept.kind === kind && !kept.device.closed) return kept;
+    this.closeDevice();
+    this.device = await openSessionDevice(config, kind, this.ip, this.log);
+    this.status.device = this.device.info;
+    return this.device;
+  }
+
+  protected closeDevice(): void {
+    this.device?.device.close();
+    this.device = null;
+    this.status.device = null;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // routes and DNS ([Route]); a failure is a link failure: the session is never connected without them
+
+  private wantsRoutes(config: SessionConfig): boolean {
+    return config.route.mode !== 'none' || config.route.dns.length > 0;
+  }
+
+  private async applyRoutes(config: SessionConfig, peer: Address | null): Promise<void> {
+    if (this.routesUp || !this.wantsRoutes(config) || !this.device) return;
+    await applySessionRoutes(config, {
+      device: this.device.device.name,
+      endpoints: peer ? [peer.address] : undefined,
+      replace: true,
+      echo: this.ctx.echo,
+      warn: this.log,
+    });
+    this.routesUp = true;
+  }
+
+  protected async removeRoutes(): Promise<void> {
+    if (!this.routesUp) return;
+    this.routesUp = false;
+    try {
+      await removeSessionRoutes(this.name, { echo: this.ctx.echo, warn: this.log });
+    } catch (error) {
+      this.log(`routes: ${errorText(error)}`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // one link
+
+  protected linkContext(config: SessionConfig, secret: Buffer): LinkContext {
+    return {
+      config,
+      secret,
+      signal: this.ctx.signal,
+      log: this.log,
+      handshaking: (peer) => {
+        if (peer) this.status.endpoint = formatEndpoint(peer.address, peer.port);
+        this.status.set('handshaking');
+      },
+      device: (kind) => this.deviceFor(config, kind),
+      passedUdpFd: this.ctx.passedUdpFd ?? null,
+    };
+  }
+
+  /**
+   * Brings one link up with `make` and runs it until it ends or the session stops: routes and DNS,
+   * up hooks, a pipe/tty program, then `connected` as soon as the protocol says packets flow; at
+   * the end the down hooks and (unless keepRoutes) the routes. The device stays open: the role
+   * decides whether to keep it.
+   */
+  protected async runLink(
+    config: SessionConfig,
+    secret: Buffer,
+    make: (ctx: LinkContext) => Promise<Link | null>,
+    options: { keepRoutes: boolean; onLink?: (link: Link) => void },
+  ): Promise<LinkRun> {
+    let link: Link | null;
+    try {
+      link = await make(this.linkContext(config, secret));
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      return { kind: 'failed', message: errorText(error) };
+    }
+    if (!link) return { kind: 'probe' };
+    const current = link;
+    this.status.attach(current);
+    options.onLink?.(current);
+    const peer = current.peers()[0]?.endpoint ?? null;
+    const env: Record<string, string> = {
+      TUND_SESSION: config.name,
+      TUND_DEVICE: this.device?.device.name ?? '',
+      TUND_PEER: this.status.endpoint ?? '',
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    };
+    try {
+      await this.applyRoutes(config, peer);
+    } catch (error) {
+      const message = `routes: ${errorText(error)}`;
+      await current.close(message);
+      await current.ended;
+      this.status.detach();
+      return { kind: 'failed', message };
+    }
+    if (config.hooks.up.length) await runHooks(config.hooks.up, env, this.ctx.echo, this.log);
+    const program = this.device ? await startStreamProgram(this.device.device, config, programEnv(env, current.localEnd, peer), current, this.log) : null;
+    let connected = false;
+    current.watchReadiness((ready) => {
+      if (!ready || this.ctx.signal.aborted) return;
+      connected = true;
+      this.status.set('connected');
+      this.announceReady();
+    });
+    const end = await Promise.race([current.ended, aborted(this.ctx.signal).then(() => null)]);
+    if (end === null) await current.close('stopped by signal');
+    const final = program ? await program.finish(await current.ended) : await current.ended;
+    this.status.detach();
+    if (config.hooks.down.length) await runHooks(config.hooks.down, env, this.ctx.echo, this.log);
+    if (!options.keepRoutes) await this.removeRoutes();
+    return { kind: 'ended', end: final, connected };
+  }
+
+  /** What a LinkRun means for the log and STATUS=. */
+  protected describeRun(run: LinkRun): string {
+    if (run.kind === 'ended') return describeEnd(run.end);
+    if (run.kind === 'failed') return run.message;
+    return 'the peer left right after the handshake';
+  }
+
+  /** Stop: STOPPING=1, routes down, device closed, `stopped`, reporter closed. */
+  protected async finishStopping(reason: string | null): Promise<void> {
+    this.ctx.hangups?.off('hangup', this.onHangup);
+    if (this.ctx.signal.aborted) this.reporter.stopping();
+    this.status.set('stopping', reason);
+    await this.reloads;
+    await this.removeRoutes();
+    this.closeDevice();
+    this.status.set('stopped');
+    this.reporter.close();
+  }
+}
