@@ -1,8 +1,10 @@
-// A deliberately misbehaving VTun client for vtun-faults.bats: authenticates with tund's own
-// handshake code (dist/), then sends frames a correct peer never sends and reports on stdout
-// whether the server still answers ECHO_REQ.
+// A deliberately misbehaving VTun client for vtun-faults.bats and session.bats: authenticates with
+// tund's own handshake code (dist/), then sends frames a correct peer never sends and reports on
+// stdout whether the server still answers ECHO_REQ.
 //   node vtun-raw-client.mjs HOST PORT SESSION PASSWORD_FILE MODE
 //   MODE: oversized | badflags | garbage-data
+//         flood: 200 KiB of frames (ECHO_REQ) sent together with the challenge response, before
+//         the server said OK (more than a handshake may buffer)
 import fs from 'node:fs';
 import { StreamSocket } from '../../dist/core/socket.js';
 import { BlockChannel, clientHandshake } from '../../dist/core/vtun/handshake.js';
@@ -10,15 +12,21 @@ import { BlockChannel, clientHandshake } from '../../dist/core/vtun/handshake.js
 const [host, port, session, pwFile, mode] = process.argv.slice(2);
 const password = fs.readFileSync(pwFile);
 const sock = await StreamSocket.connect(host, Number(port), 5000);
-const ch = new BlockChannel(sock);
-const hs = await clientHandshake(ch, { host: session, password, sslAuth: true, timeoutMs: 5000 });
-console.log(`flags ${hs.flagsText}`);
-
 const frame = (word, payload = Buffer.alloc(0)) => {
   const h = Buffer.alloc(2);
   h.writeUInt16BE(word);
   return Buffer.concat([h, payload]);
 };
+
+const flood = mode === 'flood' ? Buffer.concat(Array.from({ length: 100 * 1024 }, () => frame(0x2000))) : Buffer.alloc(0);
+// the flood rides on the challenge response
+const wire = {
+  read: (max, ms) => sock.read(max, ms),
+  write: (data) => sock.write(flood.length && data.toString('latin1').startsWith('CHAL') ? Buffer.concat([data, flood]) : data),
+};
+const ch = new BlockChannel(wire);
+const hs = await clientHandshake(ch, { host: session, password, sslAuth: true, timeoutMs: 15000 });
+console.log(`flags ${hs.flagsText}`);
 
 /** Sends ECHO_REQ and waits (answering the peer's ECHO_REQs) for ECHO_REP. */
 async function alive(ms) {
