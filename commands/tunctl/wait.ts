@@ -1,5 +1,6 @@
 // tunctl wait NAME --state connected [--timeout 30s]: block until a session reaches a state, for
-// ordering (READY=1 only means "started", openvpn#617). A session that is not up yet is waited for.
+// ordering (openvpn#617): `connected` means a packet sent now is delivered now. A session that is
+// not up yet is waited for.
 import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
@@ -21,7 +22,7 @@ export class WaitSessionCommand extends BaseCommand {
     category: 'Sessions',
     description: 'wait until a session reaches a state',
     details: `
-      Follows the session's control socket (\`/run/tund/NAME.sock\`) and returns as soon as the session is in the state given with \`--state\` (default \`connected\`). \`READY=1\` and \`systemctl start\` only mean that the session started; use this command to order things after the tunnel is up.
+      Follows the session's control socket (\`/run/tund/NAME.sock\`) and returns as soon as the session is in the state given with \`--state\` (default \`connected\`). \`connected\` means that a packet sent now is delivered now (routes included), the moment a client sends \`READY=1\` and \`systemctl start\` returns; this command waits for it from anywhere, and again after a reconnect.
 
       A session that is not running yet, or that restarts meanwhile, is waited for until the timeout: this makes \`tunctl wait\` usable in \`ExecStartPost=\` or right after \`systemctl start --no-block\`.
 

@@ -16,17 +16,17 @@ export class RunSessionCommand extends BaseCommand {
     category: 'Sessions',
     description: 'run one VTun session in the foreground',
     details: `
-      Reads \`/etc/tund/NAME.conf\` (\`$TUND_CONFIG_DIR\` overrides the directory) and its secret file, then runs the session until SIGTERM or SIGINT. Logs go to stderr, one line per event, prefixed with \`NAME:\`; system changes are echoed as \`[#] ip ...\` unless \`--quiet\`.
+      Reads \`/etc/tund/NAME.conf\` (\`$TUND_CONFIG_DIR\` overrides the directory) and its secret file, then runs the session until SIGTERM or SIGINT. A session runs once: a second \`tund NAME\` is refused before it touches anything (\`already running (pid N)\`, exit 1). Logs go to stderr, one line per event, prefixed with \`NAME:\`; system changes are echoed as \`[#] ip ...\` unless \`--quiet\`.
 
-      A client (\`Role = client\`) connects to \`Endpoint\`, authenticates, opens the tun/tap device the server asks for, sets its addresses and MTU, and moves packets until the link ends. With \`Persist = yes\` it reconnects (after 1 s, then 5 s, doubling up to 60 s); with \`Persist = keep\` the device and its addresses also stay across reconnects.
+      A client (\`Role = client\`) connects to \`Endpoint\`, authenticates, opens the tun/tap device the server asks for, sets its addresses and MTU, and moves packets until the link ends. With \`Persist = yes\` it reconnects (after 1 s, then 5 s, doubling up to 60 s); with \`Persist = keep\` the device and its addresses also stay across reconnects. The session is \`connected\` (and sends READY=1 to systemd) once a packet sent now is delivered now: the peer's link runs and the \`[Route]\` routes and DNS are in place; routes or DNS that fail make the link fail (a reconnect with Persist, else exit 1).
 
       A server session (\`Role = server\`) listens on \`Listen\` (or on the listening socket systemd passes, \`Accept=no\`) and serves only this session; to serve many sessions on one port use \`tund serve\`.
 
-      SIGHUP (\`systemctl reload tund@NAME\`) re-reads the configuration and the secret. A client keeps a connected link as it is when neither changed, and reconnects at once with the new configuration when something did (or when the link is not up); a server session keeps its link and applies the new configuration to the next connection. A broken new file is reported and the old configuration kept.
+      SIGHUP (\`systemctl reload tund@NAME\`) re-reads the configuration and the secret. A client keeps a connected link as it is when neither changed, and reconnects at once with the new configuration when something did (or when the link is not up); a server session keeps its link and applies the new configuration to the next connection. A broken new file changes nothing: one log line names its problems and the old configuration stays (\`tunctl reload NAME\` prints them and exits 1).
 
       VTun has no integrity or replay protection: use it only over networks you trust.
 
-      Exit status: 0 after SIGTERM/SIGINT (an orderly stop is not a failure) or when the peer closed the link; 1 on authentication failure or a lost link (without Persist); 77 without CAP_NET_ADMIN; 78 for an invalid configuration.
+      Exit status: 0 after SIGTERM/SIGINT (an orderly stop is not a failure) or when the peer closed the link; 1 when it already runs, on authentication failure, or a lost link or failed routes (without Persist); 77 without CAP_NET_ADMIN; 78 for an invalid configuration.
     `,
     examples: [
       ['Run the session "office" in the foreground', '$0 office'],
