@@ -86,6 +86,7 @@ export async function applyEntries(ctx: Context, state: RouteState, entries: Ent
   // SIGINT/SIGTERM half-way: finish the step under way, then roll back like any other failure
   let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!interrupted) ctx.opts.warn?.(`${state.name}: ${signal}: finishing the current step, then rolling back`);
     interrupted ??= signal;
   };
   const interruptedError = (signal: NodeJS.Signals) =>

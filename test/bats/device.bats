@@ -69,7 +69,8 @@ finished() { wait_for "$2" grep -q '^done ' "$1" || { cat "$1"; false; }; }
   assert_success
   assert_output --partial '2 packets transmitted, 2 received'
   finished "$log" 15
-  sleep 0.2
+  # the script has closed the device and exited: the device is still there
+  wait_for 10 sh -c "! ip netns pids $ns | grep -q ."
   assert_equal "$(link_json "$ns" dvp0 | jq -c '[.linkinfo.info_data.persist, .linkinfo.info_data.type]')" '[true,"tun"]'
 }
 

@@ -91,7 +91,8 @@ pump_case() {
   assert_success
   run transfer "$NS_A" "$NS_B" "$TB" 2
   assert_success
-  sleep 0.5
+  # the stats files (rewritten every 200 ms) have caught up with the transfers
+  wait_for 10 sh -c "[ \$(jq -r .txBytes '$DIR_B/stats') -gt $((PP_MB * 1048576)) ] && [ \$(jq -r .rxBytes '$DIR_A/stats') -gt $((PP_MB * 1048576)) ]"
   # the pumps carried it (the kernel's counters on the tun agree with the pump's)
   local tx_b rx_a kernel_rx_a
   tx_b=$(stat_of "$DIR_B" txBytes)
@@ -122,8 +123,7 @@ done
   # A's side is up: pings from A go to B's down tun -> EIO there
   run ip netns exec "$NS_A" ping -c 3 -i 0.2 -W 1 "$TB"
   assert_failure
-  sleep 0.5
-  (($(stat_of "$DIR_B" deviceDownDrops) >= 3))
+  wait_for 10 sh -c "[ \$(jq -r .deviceDownDrops '$DIR_B/stats') -ge 3 ]"
   assert_equal "$(stat_of "$DIR_B" event)" null
   kill -0 "$PID_B"
   ip -n "$NS_B" link set "$TUN_B" up

@@ -33,7 +33,6 @@ addrs() {
   assert_equal "$(info "$ns" tn0 persist)" true
   # no tunctl process is left in the namespace: the device lives on by itself
   assert_equal "$(ip netns pids "$ns" | wc -l)" 0
-  sleep 0.2
   assert_equal "$(link_json "$ns" tn0 | jq -r .ifname)" tn0
   # the change was echoed, ioctl by ioctl
   [[ $stderr == *"[#] TUNSETIFF tn0 tun no_pi"* ]]

@@ -242,7 +242,8 @@ SHIM
   wait_for 30 test -s "$shim/paused"
   [[ $(our_routes) -eq 1 ]]
   kill -TERM "$pid"
-  sleep 0.3
+  # tunroute took the signal: now let the step under way end
+  wait_for 10 grep -q 'SIGTERM: finishing the current step, then rolling back' "$BATS_TEST_TMPDIR/up.log"
   kill -KILL "$(cat "$shim/paused")"
   rc=0
   wait "$pid" || rc=$?

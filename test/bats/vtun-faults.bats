@@ -141,9 +141,10 @@ good_client_works() {
   ping_through "$NS_C" "$VT_TS" 20
   # a long transfer in the background, then the server dies hard
   ip netns exec "$NS_S" timeout 30 socat -u TCP-LISTEN:7100,bind=$VT_TS,reuseaddr OPEN:/dev/null &
-  sleep 0.5
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :7100' | grep -q LISTEN"
   ip netns exec "$NS_C" timeout 30 socat -u OPEN:/dev/zero TCP:$VT_TS:7100 &
-  sleep 1
+  # the transfer is under way (a megabyte through the tunnel), then the server dies
+  wait_for 15 sh -c "env TUND_RUN_DIR=$CRUN ip netns exec $NS_C tunctl status vtc --json | jq -e '.sessions[0].tx_bytes > 1048576'"
   kill -KILL "$(node_of "$spid")"
   wait_for 15 grep -q 'session ended' "$BATS_TEST_TMPDIR/client.log"
   wait_for 5 grep -q 'reconnecting' "$BATS_TEST_TMPDIR/client.log"
