@@ -4,6 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import { plainAddress } from '../net.js';
 import type { SessionConfig } from '../config/types.js';
 import { ConfigFailure, TundError, UsageFailure, errnoOf } from '../errors.js';
 import { detectBackend, noBackendError, planDns, type DnsSetting } from '../dns/index.js';
@@ -39,7 +40,7 @@ export interface ApplyResult {
 
 /** Resolves a host name (or takes an IP literal) to the addresses to keep outside the tunnel. */
 export async function resolveEndpoint(host: string): Promise<string[]> {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+  const bare = plainAddress(host.replace(/^\[(.*)\]$/, '$1'));
   if (net.isIP(bare)) return [canonicalAddress(bare)];
   try {
     const found = await lookup(bare, { all: true });

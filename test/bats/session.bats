@@ -26,15 +26,23 @@ start_server() {
 }
 start_client() { CPID=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc); }
 
+# connected_pair PROTO [extra client [Session] lines...]: server vts and client vtc (tun, no
+# encryption or compression), connected
+connected_pair() {
+  local proto=$1
+  shift
+  tund_conf "$SDIR" vts server "$proto" tun no no
+  tund_conf "$CDIR" vtc client "$proto" tun no no "$@"
+  start_server
+  start_client
+  cli_c tunctl wait vtc --state connected --timeout 20s
+}
+
 # first_ping NS ADDR: the round trip of one ping in ms (the reply may take up to 3 s)
 first_ping() { ip netns exec "$1" ping -c 1 -W 3 "$2" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p'; }
 
 @test "a second tund NAME is refused before it touches anything; the live tunnel does not notice" {
-  tund_conf "$SDIR" vts server tcp tun no no
-  tund_conf "$CDIR" vtc client tcp tun no no "Persist = yes"
-  start_server
-  start_client
-  cli_c tunctl wait vtc --state connected --timeout 20s
+  connected_pair tcp "Persist = yes"
   local hs cnode snode
   hs=$(status_c | jq -r .latest_handshake)
   cnode=$(node_of "$CPID")
@@ -54,11 +62,7 @@ hint: see \"tunctl status vtc\"; stop it first to start it again"
 }
 
 @test "tunctl reload: a broken file prints its file:line problems and exits 1; the old configuration stays; one log line" {
-  tund_conf "$SDIR" vts server tcp tun no no
-  tund_conf "$CDIR" vtc client tcp tun no no
-  start_server
-  start_client
-  cli_c tunctl wait vtc --state connected --timeout 20s
+  connected_pair tcp
   local hs line
   hs=$(status_c | jq -r .latest_handshake)
   echo 'Bogus = 1' >>"$CDIR/vtc.conf"
@@ -169,11 +173,7 @@ done
 }
 
 @test "status: a server that listens again shows no peer: no endpoint, flags, handshake or counters" {
-  tund_conf "$SDIR" vts server tcp tun no no
-  tund_conf "$CDIR" vtc client tcp tun no no
-  start_server
-  start_client
-  cli_c tunctl wait vtc --state connected --timeout 20s
+  connected_pair tcp
   ip netns exec "$NS_C" ping -c 3 -i 0.2 -W 2 "$VT_TS" >/dev/null
   status_s | jq -e '.state == "connected" and .endpoint != null and .flags == "<TuK>" and .rx_packets >= 3'
   kill -TERM "$(node_of "$CPID")"
@@ -188,11 +188,7 @@ done
 
 @test "status: the keep-alive settings and the last echo are published (JSON and the human view)" {
   # Keepalive = 10:3 on both sides (tund_conf); the server's K flag turns it on
-  tund_conf "$SDIR" vts server tcp tun no no
-  tund_conf "$CDIR" vtc client tcp tun no no
-  start_server
-  start_client
-  cli_c tunctl wait vtc --state connected --timeout 20s
+  connected_pair tcp
   # the answer to the ECHO_REQ every VTun link starts with
   wait_for 10 sh -c "env TUND_RUN_DIR=$CRUN ip netns exec $NS_C tunctl status vtc --json | jq -e '.sessions[0].keepalive.last_echo != null'"
   status_c | jq -e '.keepalive.interval_s == 10 and .keepalive.count == 3'
