@@ -5,6 +5,23 @@ import type { KeepaliveStatus, Link } from './protocol.js';
 
 const ZERO: Counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 };
 
+/**
+ * The session state machine (docs/sessions.md): which state may follow which. A client goes
+ * connecting -> handshaking -> connected -> reconnecting -> ...; a server listening -> handshaking
+ * -> connected -> listening; every state but stopped may go to stopping. A protocol whose
+ * readiness comes and goes (WireGuard) may go from connected back to handshaking.
+ */
+export const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
+  starting: ['connecting', 'listening', 'handshaking', 'stopping'],
+  connecting: ['handshaking', 'reconnecting', 'stopping'],
+  handshaking: ['connected', 'reconnecting', 'listening', 'stopping'],
+  connected: ['reconnecting', 'listening', 'handshaking', 'stopping'],
+  reconnecting: ['reconnecting', 'handshaking', 'stopping'],
+  listening: ['handshaking', 'stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
 export class SessionStatus {
   private current: SessionState = 'starting';
   private sinceValue = new Date().toISOString();
@@ -44,6 +61,9 @@ export class SessionStatus {
   set(state: SessionState, reason: string | null = null, nextAttempt: Date | null = null): void {
     const next = nextAttempt ? nextAttempt.toISOString() : null;
     if (state === this.current && reason === this.reasonValue && next === this.nextAttemptValue) return;
+    if (state !== this.current && !TRANSITIONS[this.current].includes(state)) {
+      throw new Error(`internal error: session state ${this.current} -> ${state} is not a transition of the state machine`);
+    }
     this.current = state;
     this.reasonValue = reason;
     this.nextAttemptValue = next;

@@ -7,9 +7,7 @@
 // A socket unit may carry both ListenStream= and ListenDatagram=, and both fds then have the same
 // name, so the kind of each fd is found from the kernel instead: /proc/self/fd/N names the socket
 // inode, and /proc/net/{tcp,tcp6,udp,udp6,unix} tell its protocol and whether a TCP one listens.
-import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 
 export const SD_LISTEN_FDS_START = 3;
 
@@ -98,33 +96,4 @@ export function listenFds(options: ListenFdsOptions = {}): PassedFd[] {
     fds.push({ fd, name: names[i] || 'unknown', ...classifyFd(fd) });
   }
   return fds;
-}
-
-/** A net.Server on a passed listening TCP socket (Accept=no, ListenStream=). */
-export function adoptTcpServer(fd: number, onConnection?: (sock: net.Socket) => void): Promise<net.Server> {
-  const server = net.createServer(onConnection);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
-
-/** A net.Socket on a passed connected socket (Accept=yes: the `connection` fd, or stdin with StandardInput=socket). */
-export function adoptConnection(fd: number): net.Socket {
-  return new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
-}
-
-/** A dgram.Socket on a passed bound UDP socket (ListenDatagram=); datagrams that woke us are still queued. */
-export function adoptUdpSocket(fd: number, family: 4 | 6 | null): Promise<dgram.Socket> {
-  const sock = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-  return new Promise((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind({ fd }, () => {
-      sock.off('error', reject);
-      resolve(sock);
-    });
-  });
 }

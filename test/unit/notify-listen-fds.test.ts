@@ -9,6 +9,8 @@ import { listenFds } from '../../core/systemd/listen-fds.js';
 
 const dist = path.dirname(new URL(import.meta.url).pathname);
 const module = path.join(dist, '../../core/systemd/listen-fds.js');
+const socketModule = path.join(dist, '../../core/socket.js');
+const nativeModule = path.join(dist, '../../native/index.js');
 
 test('no LISTEN_FDS, or LISTEN_PID of another process: no fds; the variables are removed', () => {
   const env: NodeJS.ProcessEnv = { LISTEN_FDS: '2', LISTEN_PID: '1', LISTEN_FDNAMES: 'a:b' };
@@ -19,30 +21,37 @@ test('no LISTEN_FDS, or LISTEN_PID of another process: no fds; the variables are
   assert.deepEqual(listenFds({ env: { LISTEN_FDS: 'x' } }), []);
 });
 
-test('passed TCP listening, TCP connected and UDP sockets are told apart and adopted', (t) => {
+test('passed TCP listening, TCP connected and UDP sockets are told apart and used as the sessions use them', (t) => {
   if (spawnSync('python3', ['--version']).status !== 0) {
     t.skip('python3 missing');
     return;
   }
   const child = `
-    import { listenFds, adoptTcpServer, adoptUdpSocket, adoptConnection } from ${JSON.stringify(module)};
-    import net from 'node:net';
+    import { listenFds } from ${JSON.stringify(module)};
+    import { StreamListener, StreamSocket } from ${JSON.stringify(socketModule)};
+    import { native } from ${JSON.stringify(nativeModule)};
     const fds = listenFds();
     const out = { fds, env: process.env.LISTEN_FDS ?? null };
     const listen = fds.find((f) => f.kind === 'tcp-listen');
     const udp = fds.find((f) => f.kind === 'udp');
     const conn = fds.find((f) => f.kind === 'tcp-connected');
-    const server = await adoptTcpServer(listen.fd);
-    const port = server.address().port;
-    await new Promise((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(); }); });
-    const u = await adoptUdpSocket(udp.fd, udp.family);
-    out.udpPort = u.address().port;
-    out.tcpPort = port;
-    const s = adoptConnection(conn.fd);
-    s.end('hello\\n');
-    server.close(); u.close();
+    // the listening socket accepts (as a session adopts it, Accept=no)
+    const server = StreamListener.adopt(listen.fd);
+    out.tcpPort = native().socketNames(listen.fd).localPort;
+    const accepted = new Promise((resolve) => server.accept((c) => resolve(c), () => {}));
+    const client = await StreamSocket.connect('127.0.0.1', out.tcpPort, 5000);
+    const got = await accepted;
+    out.acceptedFrom = got.peer;
+    native().closeFd(got.fd);
+    client.close();
+    server.close();
+    out.udpPort = native().socketNames(udp.fd).localPort;
+    // the connected one talks (Accept=yes)
+    const s = new StreamSocket(conn.fd);
+    await s.write(Buffer.from('hello\\n'));
+    s.close();
     console.log(JSON.stringify(out));
-    s.on("finish", () => process.exit(0));
+    process.exit(0);
   `;
   const py = `
 import os, socket, sys
@@ -76,5 +85,6 @@ print("peer got:", a.recv(100).decode().strip(), flush=True)
   assert.equal(out.env, null, 'LISTEN_FDS is removed for children');
   assert.equal(out.tcpPort, tcpPort);
   assert.equal(out.udpPort, udpPort);
+  assert.equal(out.acceptedFrom.address, '127.0.0.1');
   assert.equal(peer, 'peer got: hello');
 });

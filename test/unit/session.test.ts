@@ -13,6 +13,7 @@ import { dataKey } from '../../core/vtun/keys.js';
 import { VtunLink, VTUND_HOLD_BACK_MS } from '../../core/vtun/link.js';
 import { describeEnd } from '../../core/session/protocol.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../core/session/client.js';
+import { SessionStatus } from '../../core/session/status.js';
 import { acquireHostLock, instanceLock, instanceLockPath, lockPath } from '../../core/session/lock.js';
 import { isBusy, tryLock } from '../../core/lock.js';
 import { withSessionLock } from '../../core/route/state.js';
@@ -331,4 +332,21 @@ test('multi: killold stops the old session process, then takes the lock', async 
   assert.equal(readFileSync(lockPath('h3'), 'utf8'), `${process.pid}\n`);
   assert.ok(lines.some((l) => /killold/.test(l)));
   if (typeof got !== 'string') await got.release();
+});
+
+test('the state machine: the transitions of each role are allowed, anything else is an internal error', () => {
+  const published: string[] = [];
+  const reporter = { ready() {}, state: (s: { state: string }) => published.push(s.state), stopping() {}, reloading() {}, reloaded() {}, setReloadHandler() {}, setSnapshotSource() {}, close() {} };
+  const client = new SessionStatus('c', 'client', 'vtun', reporter as never);
+  for (const s of ['connecting', 'handshaking', 'connected', 'reconnecting', 'reconnecting', 'handshaking', 'reconnecting', 'stopping', 'stopped'] as const) {
+    client.set(s, s === 'reconnecting' ? `r${published.length}` : null);
+  }
+  assert.deepEqual(published, ['connecting', 'handshaking', 'connected', 'reconnecting', 'reconnecting', 'handshaking', 'reconnecting', 'stopping', 'stopped']);
+  const server = new SessionStatus('s', 'server', 'vtun', reporter as never);
+  for (const s of ['listening', 'handshaking', 'connected', 'listening', 'handshaking', 'listening', 'stopping', 'stopped'] as const) server.set(s);
+  assert.throws(() => server.set('connected'), /stopped -> connected is not a transition/);
+  const other = new SessionStatus('o', 'server', 'vtun', reporter as never);
+  other.set('listening');
+  assert.throws(() => other.set('connected'), /listening -> connected/);
+  assert.throws(() => other.set('reconnecting'), /listening -> reconnecting/);
 });
