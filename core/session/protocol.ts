@@ -120,6 +120,8 @@ export interface SessionEntry {
 export interface AcceptOptions {
   /** handshake timeout (per message), ms */
   timeoutMs: number;
+  /** aborted when the session stops: the connection is dropped */
+  signal: AbortSignal;
   /** the session a peer names (VTun: HOST), or null when there is none */
   lookup(name: string): Promise<SessionEntry | null> | SessionEntry | null;
   /**

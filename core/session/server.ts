@@ -84,6 +84,7 @@ export class ServerSession extends Session {
     try {
       auth = await this.protocol.authenticate(socket, {
         timeoutMs: config.session.timeout * 1000,
+        signal: this.ctx.signal,
         lookup: (host) => (host === config.session.host ? { config, secret } : null),
         admit: async () => {
           const old = this.active;
@@ -208,12 +209,11 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
   const peer = socket.peer;
   let chosen: string | null = null;
   let lock: HostLock | null = null;
-  const onAbort = () => socket.close();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
   let auth: Authenticated;
   try {
     auth = await o.protocol.authenticate(socket, {
       timeoutMs: o.timeoutMs,
+      signal: ctx.signal,
       lookup: async (host) => {
         const entry = o.only ? (o.only.config.session.host === host ? o.only : null) : await findServerSession(host, ctx.log);
         chosen = entry?.config.name ?? null;
@@ -229,8 +229,6 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
     ctx.log(`${chosen ?? 'serve'}: denied connection from ${peer}: ${errorText(error)}`);
     await (lock as HostLock | null)?.release();
     return ExitCode.failure;
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
   }
   try {
     const reporter = await reporterOf(ctx, auth.entry.config.name, 'server');

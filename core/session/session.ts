@@ -8,7 +8,7 @@
 //         any -> stopping -> stopped
 import type { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
-import { readSecret } from '../config/load.js';
+import { loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
 import { ConfigFailure, TundError, formatConfigProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
@@ -43,7 +43,7 @@ export interface SessionContext {
   backoff?: { first: number; base: number; max: number };
   /** emits 'hangup' on SIGHUP: the session reloads */
   hangups?: EventEmitter;
-  /** re-reads the session's config (for reload) */
+  /** re-reads the session's config for reload (default: $TUND_CONFIG_DIR/NAME.conf) */
   reloadConfig?: () => Promise<SessionConfig>;
 }
 
@@ -132,7 +132,7 @@ export abstract class Session {
       let fresh: SessionConfig;
       let secret: Buffer;
       try {
-        fresh = this.ctx.reloadConfig ? await this.ctx.reloadConfig() : this.config;
+        fresh = this.ctx.reloadConfig ? await this.ctx.reloadConfig() : (await loadSessionConfig(this.name)).config;
         secret = await readSecret(fresh);
       } catch (error) {
         throw error instanceof ConfigFailure ? error : new ConfigFailure([{ file: this.config.file, line: 0, message: errorText(error) }]);

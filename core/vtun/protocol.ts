@@ -48,6 +48,14 @@ function startLink(ctx: LinkContext, p: LinkParams, handed: HandedOver, local: A
   return link;
 }
 
+/** Closes the socket when the session stops (a pending read or write then fails); returns the undo. */
+function closeOnAbort(socket: StreamSocket, signal: AbortSignal): () => void {
+  const onAbort = () => socket.close();
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
 /** Something went wrong with the connection once the handshake succeeded: a network error. */
 function linkSetupError(error: unknown): Error {
   if (error instanceof TundError) return error;
@@ -64,6 +72,7 @@ export const vtunProtocol: Protocol = {
     if (!endpoint) throw new TundError(`${ctx.config.name}: a client session needs [Session] Endpoint`);
     const timeoutMs = s.timeout * 1000;
     const socket = await StreamSocket.connect(endpoint.host, endpoint.port, timeoutMs, ctx.signal);
+    const undoAbort = closeOnAbort(socket, ctx.signal);
     try {
       ctx.handshaking(socket.remote);
       const ch = new BlockChannel(socket);
@@ -94,6 +103,7 @@ export const vtunProtocol: Protocol = {
         throw error;
       }
     } finally {
+      undoAbort();
       if (!socket.closed) socket.close();
     }
   },
@@ -102,6 +112,7 @@ export const vtunProtocol: Protocol = {
     const ch = new BlockChannel(socket);
     let chosen: SessionEntry | null = null;
     let result;
+    const undoAbort = closeOnAbort(socket, o.signal);
     try {
       result = await serverHandshake(ch, {
         timeoutMs: o.timeoutMs,
@@ -115,6 +126,8 @@ export const vtunProtocol: Protocol = {
       // the ERR block went out: let it arrive before the connection goes
       await socket.closeLingering();
       throw error;
+    } finally {
+      undoAbort();
     }
     const entry = chosen as unknown as SessionEntry;
     const latestHandshake = new Date().toISOString();
@@ -129,6 +142,7 @@ export const vtunProtocol: Protocol = {
         const timeoutMs = ctx.config.session.timeout * 1000;
         const local = socket.local;
         let handed: HandedOver;
+        const undo = closeOnAbort(socket, ctx.signal);
         try {
           if (flags.transport === 'udp') {
             // the port exchange first: a peer that leaves right after the handshake (a probe) is
@@ -154,6 +168,7 @@ export const vtunProtocol: Protocol = {
         } catch (error) {
           throw linkSetupError(error);
         } finally {
+          undo();
           if (!socket.closed && flags.transport === 'udp') socket.close();
         }
         let device;

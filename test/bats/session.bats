@@ -259,3 +259,16 @@ done
   run grep -E 'cannot start the packet pump|denied' "$BATS_TEST_TMPDIR/server.log"
   assert_failure
 }
+
+@test "SIGTERM while a peer is half-way through its handshake: the server stops at once, exit 0" {
+  tund_conf "$SDIR" vts server tcp tun no no
+  sed -i 's/^Timeout = .*/Timeout = 60/' "$SDIR/vts.conf"
+  start_server
+  # a client that connects and never says HOST: the server waits for it (up to Timeout)
+  ip netns exec "$NS_C" timeout 60 socat -u "TCP:$VT_SADDR:5000" /dev/null &
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Htn state established 'sport = :5000' | grep -q ."
+  local t0=$SECONDS
+  kill -TERM "$(node_of "$SPID")"
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/server.log" 10)" 0
+  (( SECONDS - t0 <= 3 ))
+}
