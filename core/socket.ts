@@ -25,6 +25,9 @@ export class SocketError extends Error {
   }
 }
 
+/** What a lingering close reads and drops at most. */
+const LINGER_MAX_BYTES = 4 * 1024 * 1024;
+
 /** A connection attempt that failed: code is the errno name (ECONNREFUSED, ETIMEDOUT, ENOTFOUND ...). */
 export class ConnectFailure extends TundError {
   constructor(
@@ -182,9 +185,9 @@ export class StreamSocket {
 
   /**
    * Closes after a refusal, so that the peer gets what was written last (VTun's ERR): FIN after
-   * it, then what the peer still sends is read and dropped (at most `ms`, at most 64 KiB) before
+   * it, then what the peer still sends is read and dropped (at most `ms`, at most 4 MiB) before
    * the close. A close with unread bytes would reset the connection, and a peer that is still
-   * sending could then lose our last words.
+   * sending could then lose our last words before it read them.
    */
   async closeLingering(ms = 1000): Promise<void> {
     if (this.closed) return;
@@ -192,7 +195,7 @@ export class StreamSocket {
     try {
       if (this.writes.length > 0) throw new Error('still writing: nothing to save');
       native().socketShutdown(this.fdValue);
-      for (let dropped = 0; dropped < 65536; ) {
+      for (let dropped = 0; dropped < LINGER_MAX_BYTES; ) {
         const left = deadline - Date.now();
         if (left <= 0) break;
         const chunk = await this.read(65536, left);

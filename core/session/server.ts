@@ -79,44 +79,48 @@ export class ServerSession extends Session {
     // this connection keeps the configuration it started with (a reload applies to the next one)
     const config = this.config;
     const secret = this.secret;
+    let resolveDone!: () => void;
+    const me = { link: null as Link | null, done: new Promise<void>((r) => (resolveDone = r)) };
     let replaced: Promise<void> | null = null;
-    let auth: Authenticated;
+    let auth: Authenticated | null = null;
     try {
       auth = await this.protocol.authenticate(socket, {
         timeoutMs: config.session.timeout * 1000,
         signal: this.ctx.signal,
         lookup: (host) => (host === config.session.host ? { config, secret } : null),
+        // the one peer: decided and taken in one step, so two handshakes that end together
+        // cannot both get in
         admit: async () => {
           const old = this.active;
+          if (old && config.session.multi === 'no') return `session "${config.session.host}" is already connected and Multi = no`;
+          this.active = me;
           if (!old) return;
-          if (config.session.multi === 'no') return `session "${config.session.host}" is already connected and Multi = no`;
           this.log(`new connection from ${peer} replaces the current one`);
-          await old.link?.close('replaced by a new connection');
           replaced = old.done;
+          await old.link?.close('replaced by a new connection');
         },
       });
     } catch (error) {
       this.log(`denied connection from ${peer}: ${errorText(error)}`);
-      return;
     }
-    if (replaced) await replaced;
-    if (this.ctx.signal.aborted) {
-      auth.abandon();
-      return;
-    }
-    let resolveDone!: () => void;
-    const me = { link: null as Link | null, done: new Promise<void>((r) => (resolveDone = r)) };
-    this.active = me;
     try {
+      if (replaced) await replaced;
+      if (!auth || this.active !== me) return;
+      if (this.ctx.signal.aborted) {
+        auth.abandon();
+        return;
+      }
+      const accepted = auth;
       this.log(`accepted connection from ${peer}`);
       this.status.endpoint = peer;
       this.status.set('handshaking');
-      const run = await this.runLink(config, secret, (ctx) => auth.link(ctx), { keepRoutes: true, onLink: (link) => (me.link = link) });
+      const run = await this.runLink(config, secret, (ctx) => accepted.link(ctx), { keepRoutes: true, onLink: (link) => (me.link = link) });
       if (run.kind === 'probe') this.log(probeLine(peer));
       else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
     } catch (error) {
       this.log(errorText(error));
     } finally {
+      // the last peer left (unless a newer one took its place meanwhile)
       if (this.active === me) {
         this.active = null;
         if (!this.ctx.signal.aborted) {
@@ -157,8 +161,13 @@ export class ConnectionSession extends Session {
       this.status.endpoint = peer;
       this.status.set('handshaking');
       const run = await this.runLink(this.config, this.secret, (ctx) => auth.link(ctx), { keepRoutes: false });
-      if (run.kind === 'probe') this.log(probeLine(peer));
-      else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
+      if (run.kind === 'probe') {
+        this.log(probeLine(peer));
+        // served, and over: a socket-activated instance ends as a clean start and stop, not as a
+        // unit that died before it was ready
+        this.announceReady();
+        this.reporter.stopping();
+      } else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
       code = connectionExit(run);
     } catch (error) {
       if (isFatal(error)) throw error;

@@ -272,3 +272,26 @@ done
   assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/server.log" 10)" 0
   (( SECONDS - t0 <= 3 ))
 }
+
+@test "a listening server has one peer: a new one replaces it (Multi = killold or yes), Multi = no refuses it" {
+  connected_pair tcp
+  printf '%s' "$VT_PW" >"$BATS_TEST_TMPDIR/pw"
+  # a second client of the same session (the raw test client, no device): it takes over
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" badflags
+  assert_success
+  assert_line 'alive'
+  grep -q 'vts: new connection from 198.18.77.2:[0-9]* replaces the current one' "$BATS_TEST_TMPDIR/server.log"
+  # the first client was told (CONN_CLOSE) and, without Persist, is done
+  assert_equal "$(tund_rc "$BATS_TEST_TMPDIR/client.log")" 0
+  wait_for 10 sh -c "env TUND_RUN_DIR=$SRUN ip netns exec $NS_S tunctl status vts --json | jq -e '.sessions[0].state == \"listening\"'"
+  # Multi = no (a reload applies it to the next connection): a connected session refuses another
+  sed -i 's/^Keepalive = 10:3$/&\nMulti = no/' "$SDIR/vts.conf"
+  cli_s tunctl reload vts
+  start_client
+  cli_c tunctl wait vtc --state connected --timeout 20s
+  run ip netns exec "$NS_C" timeout 30 node "$RAW" "$VT_SADDR" 5000 vtdemo "$BATS_TEST_TMPDIR/pw" badflags
+  assert_failure
+  assert_output --partial 'authentication failed'
+  grep -q 'is already connected and Multi = no' "$BATS_TEST_TMPDIR/server.log"
+  ip netns exec "$NS_C" ping -c 1 -W 2 "$VT_TS"
+}

@@ -149,6 +149,27 @@ verify_units() { # extra verify options...
   assert_line --regexp '^  device: office \(tun, mtu [0-9]+\)$'
 }
 
+@test "tunauth probe through tund.socket: the connection instance sets nothing up and ends cleanly" {
+  office_pair
+  sb systemctl stop tund@office
+  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  local before
+  before=$(journal 'tund-inetd@*' | wc -l)
+  run sb ip netns exec cli tunauth probe office
+  assert_success
+  sb_until 10 "journalctl --no-pager -o cat -u 'tund-inetd@*' | grep -q 'closed the connection right after the handshake'"
+  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  run sb ip link show dev srv-office
+  assert_failure
+  run sb sh -c "systemctl list-units --all --no-legend --state=failed 'tund-inetd@*' | wc -l"
+  assert_output 0
+  local since
+  since=$(journal 'tund-inetd@*' | tail -n +$((before + 1)))
+  run echo "$since"
+  refute_output --partial 'network error'
+  refute_output --partial "Failed with result"
+}
+
 @test "two sessions on port 5000 become two tund-inetd@ instances; tunctl status lists both" {
   office_pair
   server_conf srv-lab lab 198.19.51.1 198.19.51.2
