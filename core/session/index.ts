@@ -40,7 +40,7 @@ function passedSockets(name: string, warn: (m: string) => void): Pick<SessionCon
   const stream = passed.find((f) => f.kind === 'tcp-listen' || f.kind === 'tcp-connected' || f.kind === 'unknown');
   const passedFd = stream ? { fd: stream.fd, listening: native().socketAcceptsConnections(stream.fd) } : null;
   const dgram = passed.find((f) => f.kind === 'udp');
-  // VTun's UDP socket has the TCP socket's port (spec 5.3): the unit passes both on one port
+  // VTun's UDP socket has the TCP socket's port (docs/vtun-protocol.md §6.3): the unit passes both on one port
   if (dgram && !passedFd?.listening) warn(`${name}: ignoring the UDP socket systemd passed (fd ${dgram.fd}): it needs a ListenStream= socket on the same port`);
   return { passedFd, passedUdpFd: dgram && passedFd?.listening ? dgram.fd : null };
 }

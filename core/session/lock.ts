@@ -1,7 +1,7 @@
 // The locks of a session process (core/lock.ts, flock(2)):
 //  - instanceLock(NAME): one `tund NAME` at a time (runDir()/NAME.lock), taken before anything
 //    touches the network or a device;
-//  - acquireHostLock(HOST, Multi): VTun's `multi` policy (vtun-protocol.md 3.9) for the processes
+//  - acquireHostLock(HOST, Multi): VTun's `multi` policy (docs/vtun-protocol.md §4.9) for the processes
 //    that serve connections of one HOST (runDir()/lock/HOST).
 import path from 'node:path';
 import type { MultiPolicy } from '../config/types.js';

@@ -116,7 +116,7 @@ function clock(iso: string): string {
 }
 
 /**
- * The STATUS= text and log wording (OpenVPN-style names, conventions.md). Nothing relative in it
+ * The STATUS= text and log wording (OpenVPN-style names). Nothing relative in it
  * (it is read later): a reconnect says when the next attempt starts, not in how long.
  */
 export function describeState(s: SessionSnapshot): string {

@@ -1,4 +1,4 @@
-// The VTun 3.0 authentication phase (vtun-protocol.md sections 3 and 5.3): 50-byte NUL-padded
+// The VTun 3.0 authentication phase (docs/vtun-protocol.md §4 and §6.3): 50-byte NUL-padded
 // blocks, greeting, HOST, challenge, response, OK FLAGS or ERR; then, for UDP, the 2-byte port
 // exchange. Both roles. Everything here works on a socket through a BlockChannel that reads only
 // what each message needs, so that the bytes the peer sends right after the handshake (its first
@@ -6,10 +6,10 @@
 //
 // tund marks its greeting (server) and its challenge response (client) with a second line, "tund",
 // after the line end. vtund never sees it: its server cuts client messages at the first line end
-// (spec 3.3) and its client checks only the greeting's "VTUN" prefix (3.4). It tells the other side
+// (§4.3) and its client checks only the greeting's "VTUN" prefix (§4.4). It tells the other side
 // that this peer's device is up before its link starts, so frames may flow at once: vtund brings
 // its device up in parallel with the link and would end the session on the first early packet
-// (spec 5.5), so towards a peer without the mark the link holds data back for a moment.
+// (§6.5), so towards a peer without the mark the link holds data back for a moment.
 import { checkResponse, challengeResponse, decodeLetters, encodeLetters, randomChallenge } from './challenge.js';
 import { FlagsError, buildFlags, parseFlags, type VtunFlags } from './flags.js';
 
@@ -85,7 +85,7 @@ export interface HandshakeSocket {
 export const HANDSHAKE_READ_LIMIT = 64 * 1024;
 
 /**
- * Reads of exact sizes from a socket, with the timeouts of spec 3.7: the first byte of a read must
+ * Reads of exact sizes from a socket, with the timeouts of docs/vtun-protocol.md §4.7: the first byte of a read must
  * arrive within `firstByteMs`; the rest within `restMs` (vtund waits for ever there; we do not, so
  * a half-sent block cannot hold a process for ever). It asks the socket only for the bytes the
  * current read still needs, so nothing beyond the handshake is ever taken off the connection: what
@@ -219,7 +219,7 @@ export interface ServerHandshakeOptions {
   /** Finds the session for a HOST name; null when unknown. Called after the response arrived. */
   lookup(host: string): Promise<ServerSessionEntry | null> | ServerSessionEntry | null;
   /**
-   * Called after a correct response, before OK FLAGS (the `multi` policy, spec 3.9). Return a
+   * Called after a correct response, before OK FLAGS (the `multi` policy, docs/vtun-protocol.md §4.9). Return a
    * string to refuse (the reason, logged), or nothing to accept.
    */
   authorize?(host: string, entry: ServerSessionEntry): Promise<string | void> | string | void;

@@ -1,13 +1,13 @@
 // The link phase of one VTun connection: the native pump moves the frames (never the JS event
-// loop); JS runs the keep-alive algorithm of vtund (vtun-protocol.md 7) from the pump's counters
+// loop); JS runs the keep-alive algorithm of vtund (docs/vtun-protocol.md §8) from the pump's counters
 // and ends the link on CONN_CLOSE, EOF, errors or a dead peer.
 //
 // Readiness ("a packet sent now is delivered now"): the peer's link runs (its first frame arrived:
-// every VTun peer sends an ECHO_REQ when its link starts, or answers ours, spec 6.5; with nat_hack
+// every VTun peer sends an ECHO_REQ when its link starts, or answers ours, docs/vtun-protocol.md §7.5; with nat_hack
 // on this side the pump also needs that datagram to know where to send) and the hold-back is over.
 // Towards a peer that may be vtund, data is held back for a moment after the start, because vtund
 // brings its device up in parallel with its link and ends the session on the first packet that
-// arrives before (spec 5.5); a tund peer (handshake.ts, TUND_MARK) starts its link only once its
+// arrives before (§6.5); a tund peer (handshake.ts, TUND_MARK) starts its link only once its
 // device is up, so there is no hold-back and its first frame is the proof.
 import { native, type NativePump, type PumpEvent, type PumpOptions, type PumpStats } from '../../native/index.js';
 import type { Address } from '../socket.js';
@@ -15,7 +15,7 @@ import type { KeepaliveStatus, Link, LinkCounters, LinkEnd, PeerStatus } from '.
 import type { VtunFlags } from './flags.js';
 import { dataKey } from './keys.js';
 
-/** How long data is held back towards a peer that may be vtund (spec 5.5: ~1-1.5 s). */
+/** How long data is held back towards a peer that may be vtund (docs/vtun-protocol.md §6.5: ~1-1.5 s). */
 export const VTUND_HOLD_BACK_MS = 1200;
 
 export interface LinkOptions {

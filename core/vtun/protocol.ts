@@ -1,7 +1,7 @@
 // VTun 3.0 through the session's protocol interface (core/session/protocol.ts): the client dials
 // (TCP connect, handshake, device of the kind the server names, TCP or UDP link), the server
 // authenticates an accepted connection (the HOST line picks the session) and then brings the link
-// up. Wire details live next door: handshake.ts (spec 3), transport.ts (5.3), link.ts (6, 7).
+// up. Wire details live next door: handshake.ts (docs/vtun-protocol.md §4), transport.ts (§6.3), link.ts (§7, §8).
 import { TundError } from '../errors.js';
 import { native } from '../../native/index.js';
 import type { AcceptOptions, Authenticated, Link, LinkContext, Protocol, SessionEntry } from '../session/protocol.js';
@@ -156,7 +156,7 @@ export const vtunProtocol: Protocol = {
               throw error;
             }
           } else {
-            // every VTun client starts its link with a frame (ECHO_REQ, spec 6.5): wait for its
+            // every VTun client starts its link with a frame (ECHO_REQ, docs/vtun-protocol.md §7.5): wait for its
             // first byte, so that a peer that only authenticated and left gets no device
             ch.detach();
             const first = await socket.read(1, timeoutMs).catch(() => Buffer.alloc(0));

@@ -1,6 +1,6 @@
 // After the VTun handshake: handing the connection over to the native pump. TCP: the frames follow
 // on the same connection, so the pump gets its fd (and the bytes the handshake read but did not
-// use: none, BlockChannel reads exactly what it needs). UDP: the port exchange of spec 5.3 on the
+// use: none, BlockChannel reads exactly what it needs). UDP: the port exchange of docs/vtun-protocol.md §6.3 on the
 // TCP connection, then a UDP socket bound to the TCP socket's own address and port, connected to
 // the peer's.
 import { native } from '../../native/index.js';
@@ -44,7 +44,7 @@ export function udpSocketFor(socket: StreamSocket, passedUdpFd: number | null): 
 }
 
 /**
- * UDP (spec 5.3; IPv4 and IPv6): send our port (little-endian, as Debian's vtund), read the peer's,
+ * UDP (§6.3; IPv4 and IPv6): send our port (little-endian, as Debian's vtund), read the peer's,
  * connect the UDP socket (unless nat_hack: the pump connects to the first datagram's source), close
  * the TCP connection. Takes ownership of udpFd: closed on failure, returned in netFd on success.
  */

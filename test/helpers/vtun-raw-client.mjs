@@ -55,7 +55,7 @@ async function alive(ms) {
 }
 
 if (mode === 'oversized') {
-  // length 4095 > 2148: read and dropped by the receiver (spec 6.2)
+  // length 4095 > 2148: read and dropped by the receiver (docs/vtun-protocol.md §7.2)
   void sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x45)));
   void sock.write(frame(0x0fff, Buffer.alloc(0x0fff, 0x00)));
 } else if (mode === 'badflags') {

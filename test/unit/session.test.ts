@@ -1,6 +1,6 @@
-// core/session and the VTun link: data keys (spec 10.1), the keep-alive algorithm of vtund (spec 7)
+// core/session and the VTun link: data keys (docs/vtun-protocol.md §10.1), the keep-alive algorithm of vtund (§8)
 // on a fake pump, the pump options a link passes, readiness, the back-off, and the lock files (one
-// instance per session, `multi` of spec 3.9, route state) on flock(2).
+// instance per session, `multi` of §4.9, route state) on flock(2).
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,7 +21,7 @@ import type { VtunFlags } from '../../core/vtun/flags.js';
 
 const hex = (s: string) => Buffer.from(s, 'hex');
 
-test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (spec 10.1, V5)', () => {
+test('data keys: MD5(password) for 128-bit ciphers, two half MD5s for 256-bit (docs/vtun-protocol.md §10.1, vector v05)', () => {
   const pw = Buffer.from('interop-pw');
   assert.deepEqual(dataKey(0, pw), Buffer.alloc(0));
   assert.deepEqual(dataKey(999, pw), hex('0e8b96fbfab4460b8b2793aab7ee5d9d'));

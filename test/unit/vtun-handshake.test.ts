@@ -195,7 +195,7 @@ test('tund marks its greeting and its response with a second line that vtund doe
   } finally {
     done();
   }
-  // the marked blocks: the mark sits after the line end, where vtund stops reading (spec 3.3, 3.4)
+  // the marked blocks: the mark sits after the line end, where vtund stops reading (docs/vtun-protocol.md §4.3, §4.4)
   assert.equal(hasTundMark(`${GREETING}tund\n`), true);
   assert.equal(hasTundMark(GREETING), false);
   assert.deepEqual(tokenize('CHAL: <cjblmfadehaddmlijmophicpoookabog>\ntund\n'), ['CHAL', '<cjblmfadehaddmlijmophicpoookabog>']);
