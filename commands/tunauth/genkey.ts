@@ -1,6 +1,7 @@
 // tunauth genkey: a new WireGuard private key, as `wg genkey` makes it.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { emitKey } from '../../core/wireguard/key-io.js';
 import { generatePrivateKey } from '../../core/wireguard/keys.js';
 
@@ -21,9 +22,9 @@ export class AuthGenkeyCommand extends BaseCommand {
     ],
   });
 
-  output = Option.String('-o,--output', {
+  output = placeholder('FILE', Option.String('-o,--output', {
     description: 'Write the key to this file (mode 0600, replaced atomically) instead of stdout',
-  });
+  }));
 
   async run(): Promise<number> {
     process.umask(0o077);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { isName } from '../../core/cli/validators.js';
 import { ConfigFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { loadSessionConfig } from '../../core/config/load.js';
@@ -56,14 +57,14 @@ export class AuthProbeCommand extends BaseCommand {
 
   json = Option.Boolean('--json', false, { description: 'Print the result as one JSON document' });
 
-  timeout = Option.String('--timeout', {
+  timeout = placeholder('SECONDS', Option.String('--timeout', {
     description: 'Seconds to wait: VTun, for the connection and each server message (default: [Session] Timeout); WireGuard, for an answer (default: 5)',
     validator: t.cascade(t.isNumber(), [t.isInInclusiveRange(0.1, 3600)]),
-  });
+  }));
 
-  peer = Option.String('--peer', {
+  peer = placeholder('KEY', Option.String('--peer', {
     description: 'WireGuard: probe only the [Peer] with this public key (base64)',
-  });
+  }));
 
   name = Option.String({ name: 'name', validator: isName });
 

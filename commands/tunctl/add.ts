@@ -2,6 +2,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { checkName } from '../../core/names.js';
 import { resolveId } from '../../core/tunctl/ids.js';
 import { addDevice } from '../../core/tunctl/devices.js';
@@ -33,18 +34,18 @@ export class AddDeviceCommand extends BaseCommand {
 
   name = Option.String({ name: 'NAME' });
 
-  mode = Option.String('--mode', 'tun', {
+  mode = placeholder('tun|tap', Option.String('--mode', 'tun', {
     description: 'Device kind: tun (IP packets, layer 3) or tap (Ethernet frames, layer 2)',
     validator: t.isEnum(['tun', 'tap'] as const),
-  });
+  }));
 
-  owner = Option.String('--owner', {
+  owner = placeholder('USER', Option.String('--owner', {
     description: 'User (name or uid) allowed to open the device without CAP_NET_ADMIN',
-  });
+  }));
 
-  group = Option.String('--group', {
+  group = placeholder('GROUP', Option.String('--group', {
     description: 'Group (name or gid) allowed to open the device without CAP_NET_ADMIN',
-  });
+  }));
 
   multiQueue = Option.Boolean('--multi-queue', false, {
     description: 'Create a multi-queue device (IFF_MULTI_QUEUE: several fds, one per queue)',

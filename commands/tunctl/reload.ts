@@ -4,6 +4,7 @@
 // same way, and systemd 252 (no notify-reload) sees RELOADING=1 and READY=1 inside the reload job.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath } from '../../core/paths.js';
@@ -27,9 +28,9 @@ export class ReloadSessionCommand extends BaseCommand {
     ],
   });
 
-  timeout = Option.String('--timeout', '90s', {
+  timeout = placeholder('DURATION', Option.String('--timeout', '90s', {
     description: 'Give up after this long: seconds, or a number with ms, s, m or h (default 90s)',
-  });
+  }));
 
   name = Option.String({ required: true, name: 'NAME' });
 

@@ -2,6 +2,7 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { isAddress, isCidr, isMtu } from '../../core/cli/validators.js';
 import { checkName } from '../../core/names.js';
 import { upDevice } from '../../core/tunctl/devices.js';
@@ -28,20 +29,20 @@ export class UpDeviceCommand extends BaseCommand {
 
   name = Option.String({ name: 'NAME' });
 
-  addresses = Option.Array('--address', [], {
+  addresses = placeholder('CIDR', Option.Array('--address', [], {
     description: 'Address with prefix length, e.g. 198.18.0.1/24 (repeat for more)',
     validator: t.isArray(isCidr),
-  });
+  }));
 
-  peer = Option.String('--peer', {
+  peer = placeholder('ADDR', Option.String('--peer', {
     description: 'Peer address of a point-to-point link, e.g. 198.18.0.2',
     validator: isAddress,
-  });
+  }));
 
-  mtu = Option.String('--mtu', {
+  mtu = placeholder('BYTES', Option.String('--mtu', {
     description: 'MTU in bytes (576-65535)',
     validator: isMtu,
-  });
+  }));
 
   async run(): Promise<number> {
     checkName(this.name);

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath, sessionConfigPath } from '../../core/paths.js';
@@ -35,14 +36,14 @@ export class WaitSessionCommand extends BaseCommand {
     ],
   });
 
-  state = Option.String('--state', 'connected', {
+  state = placeholder('STATE', Option.String('--state', 'connected', {
     description: `The state to wait for: ${SESSION_STATES.join(', ')} (default connected)`,
     validator: t.isEnum(SESSION_STATES as SessionState[]),
-  });
+  }));
 
-  timeout = Option.String('--timeout', '30s', {
+  timeout = placeholder('DURATION', Option.String('--timeout', '30s', {
     description: 'Give up after this long: seconds, or a number with ms, s, m or h (default 30s)',
-  });
+  }));
 
   name = Option.String({ required: true, name: 'NAME' });
 

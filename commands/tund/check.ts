@@ -2,6 +2,7 @@
 // touching the system; every problem as `file:line: problem`, exit 78 when there is any.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { checkName } from '../../core/names.js';
 import { ConfigFailure, UsageFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
 import { ConfigLoadFailure, loadSessionConfig, loadSessionConfigFile, readSecret, type SessionConfig } from '../../core/config/index.js';
@@ -26,9 +27,9 @@ export class CheckSessionCommand extends BaseCommand {
 
   name = Option.String({ required: false, name: 'NAME' });
 
-  file = Option.String('--file', {
+  file = placeholder('FILE', Option.String('--file', {
     description: 'Check this file instead of $TUND_CONFIG_DIR/NAME.conf (NAME is the file name without .conf)',
-  });
+  }));
 
   async run(): Promise<number> {
     if (this.name === undefined && this.file === undefined) throw new UsageFailure('check: missing session NAME or --file PATH', 'run "tund check NAME" or "tund check --file PATH"');

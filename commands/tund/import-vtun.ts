@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { ConfigFailure, TundError, UsageFailure, errnoOf, formatConfigProblem } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit.js';
 import { configDir } from '../../core/paths.js';
@@ -36,13 +37,13 @@ export class ImportVtunCommand extends BaseCommand {
 
   file = Option.String({ name: 'FILE' });
 
-  outDir = Option.String('--out', {
+  outDir = placeholder('DIR', Option.String('--out', {
     description: 'Directory to write NAME.conf and NAME.secret into (default $TUND_CONFIG_DIR or /etc/tund)',
-  });
+  }));
 
-  client = Option.String('--client', {
+  client = placeholder('HOST[:PORT]', Option.String('--client', {
     description: 'Import the sessions as clients of this server, HOST[:PORT] (default port: options { port } or 5000)',
-  });
+  }));
 
   force = Option.Boolean('--force', false, {
     description: 'Replace NAME.conf and NAME.secret when they already exist',

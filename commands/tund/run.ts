@@ -3,6 +3,7 @@
 // its Listen address (or on the socket systemd passes as fd 3) and serves only that session.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { loadSessionConfig } from '../../core/config/load.js';
 import { formatConfigProblem, UsageFailure } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
@@ -36,7 +37,7 @@ export class RunSessionCommand extends BaseCommand {
 
   name = Option.String({ required: false, name: 'NAME' });
 
-  instance = Option.String('--instance', { description: 'Session NAME (as used by tund@NAME.service)' });
+  instance = placeholder('NAME', Option.String('--instance', { description: 'Session NAME (as used by tund@NAME.service)' }));
 
   async run(): Promise<number> {
     if (this.name !== undefined && this.instance !== undefined && this.name !== this.instance) {

@@ -4,6 +4,7 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { processIo } from '../../core/cli/process-io.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { UsageFailure } from '../../core/errors.js';
 import { parseEndpoint } from '../../core/net.js';
 import { runServe } from '../../core/session/index.js';
@@ -30,14 +31,14 @@ export class ServeCommand extends BaseCommand {
     ],
   });
 
-  listen = Option.String('--listen', { description: 'Address and port to listen on, ADDR:PORT (default 0.0.0.0:5000)' });
+  listen = placeholder('ADDR:PORT', Option.String('--listen', { description: 'Address and port to listen on, ADDR:PORT (default 0.0.0.0:5000)' }));
 
   inetd = Option.Boolean('--inetd', false, { description: 'Serve the one connection on stdin, then exit (inetd style)' });
 
-  timeout = Option.String('--timeout', '30', {
+  timeout = placeholder('SECONDS', Option.String('--timeout', '30', {
     description: 'Seconds to wait for each handshake message of a client (VTun timeout, default 30)',
     validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 3600)]),
-  });
+  }));
 
   async run(): Promise<number> {
     if (this.inetd && this.listen !== undefined) throw new UsageFailure('serve: --inetd and --listen exclude each other');

@@ -1,6 +1,7 @@
 // tunroute add NAME PREFIX...: ad-hoc routes through the session's device.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { isAddress } from '../../core/cli/validators.js';
 import { addRoutes, deviceOf } from '../../core/route/index.js';
 import { parseMetricOption, parseTableOption, routeOptionsFor, sessionName } from '../../core/route/cli.js';
@@ -31,9 +32,9 @@ export class RouteAddCommand extends BaseCommand {
   name = Option.String({ name: 'NAME' });
   prefixes = Option.Rest({ name: 'PREFIX', required: 1 });
 
-  via = Option.String('--via', { description: 'Next hop (gateway) on the tunnel side', validator: isAddress });
-  table = Option.String('--table', { description: 'Routing table: main (default; off is the same) or a number' });
-  metric = Option.String('--metric', { description: 'Route metric (priority), 0-4294967295' });
+  via = placeholder('ADDR', Option.String('--via', { description: 'Next hop (gateway) on the tunnel side', validator: isAddress }));
+  table = placeholder('TABLE', Option.String('--table', { description: 'Routing table: main (default; off is the same) or a number' }));
+  metric = placeholder('METRIC', Option.String('--metric', { description: 'Route metric (priority), 0-4294967295' }));
 
   dryRun = Option.Boolean('-n,--dry-run', false, {
     description: 'Print the [#] plan of commands without running them',

@@ -1,6 +1,7 @@
 // tunroute del NAME PREFIX...: remove routes of the session.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { delRoutes } from '../../core/route/index.js';
 import { parseTableOption, routeOptionsFor, sessionName } from '../../core/route/cli.js';
 import type { TableRef } from '../../core/route/state.js';
@@ -25,7 +26,7 @@ export class RouteDelCommand extends BaseCommand {
   name = Option.String({ name: 'NAME' });
   prefixes = Option.Rest({ name: 'PREFIX', required: 1 });
 
-  table = Option.String('--table', { description: 'Only the route in this table (main or a number)' });
+  table = placeholder('TABLE', Option.String('--table', { description: 'Only the route in this table (main or a number)' }));
 
   dryRun = Option.Boolean('-n,--dry-run', false, {
     description: 'Print the [#] plan of commands without running them',

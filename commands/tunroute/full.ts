@@ -1,6 +1,7 @@
 // tunroute full NAME --endpoint ADDR [--exclude PREFIX...]: ad-hoc full tunnel.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { UsageFailure } from '../../core/errors.js';
 import { parseEndpoint } from '../../core/net.js';
 import { deviceOf, fullTunnel, resolveEndpoint } from '../../core/route/index.js';
@@ -33,10 +34,10 @@ export class RouteFullCommand extends BaseCommand {
 
   name = Option.String({ name: 'NAME' });
 
-  endpoint = Option.String('--endpoint', { required: true, description: 'The peer\'s address (ADDR, HOST, HOST:PORT or [V6]:PORT), kept outside the tunnel' });
-  exclude = Option.Array('--exclude', { description: 'Prefix kept outside the tunnel (repeatable, or comma-separated)' });
-  table = Option.String('--table', { description: 'Routing table for the tunnel: auto (default, 51820 upward) or a number' });
-  metric = Option.String('--metric', { description: 'Metric of the default routes in the tunnel table' });
+  endpoint = placeholder('ADDR', Option.String('--endpoint', { required: true, description: 'The peer\'s address (ADDR, HOST, HOST:PORT or [V6]:PORT), kept outside the tunnel' }));
+  exclude = placeholder('PREFIX', Option.Array('--exclude', { description: 'Prefix kept outside the tunnel (repeatable, or comma-separated)' }));
+  table = placeholder('TABLE', Option.String('--table', { description: 'Routing table for the tunnel: auto (default, 51820 upward) or a number' }));
+  metric = placeholder('METRIC', Option.String('--metric', { description: 'Metric of the default routes in the tunnel table' }));
 
   dryRun = Option.Boolean('-n,--dry-run', false, {
     description: 'Print the [#] plan of commands without running them',

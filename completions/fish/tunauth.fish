@@ -59,7 +59,7 @@ complete -c tunauth -n '__tunauth_at \'\' 0' -a 'passwd' -d 'set a session\'s se
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'probe' -d 'try the handshake against a session\'s peer'
 complete -c tunauth -n '__tunauth_at \'\' 0' -a 'check' -d 'find missing or unsafe secrets'
 complete -c tunauth -n '__tunauth_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
-complete -c tunauth -n '__tunauth_at \'\'' -l 'version' -d 'Show the version'
+complete -c tunauth -n '__tunauth_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunauth -n '__tunauth_at \'genkey\'' -s 'o' -l 'output' -x -d 'Write the key to this file (mode 0600, replaced atomically) instead of stdout'

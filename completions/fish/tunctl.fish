@@ -64,7 +64,7 @@ complete -c tunctl -n '__tunctl_at \'\' 0' -a 'watch' -d 'follow the state chang
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'reload' -d 'reload a running session and wait until it is done'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'completion' -d 'print the shell completion of tunctl, tund, tunauth and tunroute'
 complete -c tunctl -n '__tunctl_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
-complete -c tunctl -n '__tunctl_at \'\'' -l 'version' -d 'Show the version'
+complete -c tunctl -n '__tunctl_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tunctl -n '__tunctl_at \'add\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunctl -n '__tunctl_at \'add\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunctl -n '__tunctl_at \'add\'' -l 'mode' -x -a 'tun tap' -d 'Device kind: tun (IP packets, layer 3) or tap (Ethernet frames, layer 2)'

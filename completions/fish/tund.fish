@@ -59,7 +59,7 @@ complete -c tund -n '__tund_at \'\'' -s 'q' -l 'quiet' -d 'Do not echo the syste
 complete -c tund -n '__tund_at \'\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tund -n '__tund_at \'\'' -l 'instance' -x -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)' -d 'Session NAME (as used by tund@NAME.service)'
 complete -c tund -n '__tund_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
-complete -c tund -n '__tund_at \'\'' -l 'version' -d 'Show the version'
+complete -c tund -n '__tund_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tund -n '__tund_at \'\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
 complete -c tund -n '__tund_at \'serve\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'serve\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'

@@ -60,7 +60,7 @@ complete -c tunroute -n '__tunroute_at \'\' 0' -a 'del' -d 'remove routes that t
 complete -c tunroute -n '__tunroute_at \'\' 0' -a 'show' -d 'show the routes, rules and DNS settings tunroute made'
 complete -c tunroute -n '__tunroute_at \'\' 0' -a 'cleanup' -d 'remove everything tunroute made for a session (idempotent)'
 complete -c tunroute -n '__tunroute_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
-complete -c tunroute -n '__tunroute_at \'\'' -l 'version' -d 'Show the version'
+complete -c tunroute -n '__tunroute_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tunroute -n '__tunroute_at \'up\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunroute -n '__tunroute_at \'up\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunroute -n '__tunroute_at \'up\'' -s 'n' -l 'dry-run' -d 'Print the [#] plan of commands without running them (nothing is changed or recorded)'

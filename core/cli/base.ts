@@ -5,6 +5,9 @@ import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { describeFailure } from './failure.js';
 
+/** The options every command has; help lists them last and leaves them out of the synopsis. */
+export const COMMON_OPTIONS: readonly string[] = ['--quiet', '--verbose'];
+
 export abstract class BaseCommand extends Command {
   quiet = Option.Boolean('-q,--quiet', false, {
     description: 'Do not echo the system commands that are run ([#] ip ...)',

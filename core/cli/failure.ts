@@ -16,7 +16,7 @@ export function describeFailure(error: unknown, verbosity = 0): Failure {
     return { exitCode: error.exitCode, lines };
   }
   if (error instanceof UsageError || (error instanceof Error && error.name === 'UsageError')) {
-    return { exitCode: ExitCode.usage, lines: [lowerFirst((error as Error).message)] };
+    return { exitCode: ExitCode.usage, lines: [asTyped(lowerFirst((error as Error).message))] };
   }
   const code = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -27,6 +27,14 @@ export function describeFailure(error: unknown, verbosity = 0): Failure {
     return { exitCode: ExitCode.noPermission, lines };
   }
   return { exitCode: ExitCode.failure, lines };
+}
+
+/**
+ * typanion names an element of a repeatable option by its index ("--address[0]"); people typed
+ * "--address", so that is what the message says.
+ */
+function asTyped(message: string): string {
+  return message.replace(/^(invalid value for [^\s:]+?)\[\d+\]/, '$1');
 }
 
 function lowerFirst(s: string): string {

@@ -16,7 +16,6 @@ const noun = (n: NounKind): ValueHint => ({ kind: 'noun', noun: n });
 
 /** Option values, by "binary verb --long" or "binary --long" (any verb). */
 const OPTION_HINTS: Record<string, ValueHint> = {
-  'tunctl add --mode': words('tun', 'tap'),
   'tunctl add --owner': { kind: 'user' },
   'tunctl add --group': { kind: 'group' },
   'tunctl wait --state': words(...SESSION_STATES),
@@ -29,11 +28,13 @@ const OPTION_HINTS: Record<string, ValueHint> = {
   'tunroute --table': words('auto', 'main', 'off'),
 };
 
-export function hintForOption(binary: string, verb: string, names: string[]): ValueHint {
+export function hintForOption(binary: string, verb: string, names: string[], placeholder: string | null = null): ValueHint {
   for (const name of names) {
     const hint = OPTION_HINTS[`${binary} ${verb} ${name}`] ?? OPTION_HINTS[`${binary} ${name}`];
     if (hint) return hint;
   }
+  // a placeholder that lists the values (`tun|tap`) is the list to offer
+  if (placeholder !== null && /^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(placeholder)) return words(...placeholder.split('|'));
   if (names.some((n) => /file|path|dir/.test(n))) return { kind: 'file' };
   return { kind: 'none' };
 }

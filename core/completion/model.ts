@@ -44,10 +44,11 @@ export interface BinaryModel {
 
 const clean = (s: string | undefined): string => (s ?? '').replace(/\s+/g, ' ').trim();
 
-export function parseOptionDefinition(definition: string): { names: string[]; takesValue: boolean } {
+/** `-n,--dry-run` or `--mode tun|tap`: the names, and the value's placeholder (null for a flag). */
+export function parseOptionDefinition(definition: string): { names: string[]; takesValue: boolean; placeholder: string | null } {
   const [namesPart = '', ...rest] = definition.trim().split(/\s+/);
-  const names = namesPart.replace(/\[=#\d+\]$/, '').split(',').filter((n) => n.startsWith('-'));
-  return { names, takesValue: rest.some((r) => /^#\d+$/.test(r)) };
+  const names = namesPart.split(',').filter((n) => n.startsWith('-'));
+  return { names, takesValue: rest.length > 0, placeholder: rest.length > 0 ? rest.join(' ') : null };
 }
 
 export function parseUsagePositionals(usage: string, binary: string, path: string[]): { positionals: { name: string; optional: boolean }[]; rest: boolean } {
@@ -56,9 +57,11 @@ export function parseUsagePositionals(usage: string, binary: string, path: strin
   text = text.replace(/\[-[^\]]*\]/g, ' '); // inline options, if any
   const positionals: { name: string; optional: boolean }[] = [];
   let rest = false;
-  for (const m of text.matchAll(/<([^>\s]+)>|\[([^\]\s-][^\]\s]*)\]|\.\.\./g)) {
-    if (m[0] === '...') rest = true;
-    else positionals.push({ name: (m[1] ?? m[2])!, optional: m[2] !== undefined });
+  // <X>, [X], and a repeating last one: <X>... (at least one) or [X]... (any number)
+  for (const m of text.matchAll(/<([^>\s]+)>(\.\.\.)?|\[([^\]\s-][^\]\s]*)\](\.\.\.)?|\.\.\./g)) {
+    if (m[0] === '...' || m[4] !== undefined) rest = true;
+    else positionals.push({ name: (m[1] ?? m[3])!, optional: m[3] !== undefined });
+    if (m[2] !== undefined) rest = true;
   }
   return { positionals, rest };
 }
@@ -71,8 +74,8 @@ export function buildModel(binary: string, definitions: CommandDefinition[]): Bi
     const path = words.slice(1);
     const verb = path.join(' ');
     const options: OptionModel[] = def.options.map((o) => {
-      const { names, takesValue } = parseOptionDefinition(o.definition);
-      return { names, takesValue, description: clean(o.description), value: takesValue ? hintForOption(binary, verb, names) : { kind: 'none' } };
+      const { names, takesValue, placeholder } = parseOptionDefinition(o.definition);
+      return { names, takesValue, description: clean(o.description), value: takesValue ? hintForOption(binary, verb, names, placeholder) : { kind: 'none' } };
     });
     options.push({ names: ['-h', '--help'], takesValue: false, description: 'Show the help of this command', value: { kind: 'none' } });
     const { positionals, rest } = parseUsagePositionals(def.usage, binary, path);
@@ -84,10 +87,10 @@ export function buildModel(binary: string, definitions: CommandDefinition[]): Bi
   return { name: binary, commands };
 }
 
-/** Options of the binary itself (clipanion's builtins), offered before any verb. */
+/** Options of the binary itself (core/cli/main.ts), offered before any verb. */
 export const TOP_LEVEL_OPTIONS: OptionModel[] = [
   { names: ['-h', '--help'], takesValue: false, description: 'Show the list of commands', value: { kind: 'none' } },
-  { names: ['--version'], takesValue: false, description: 'Show the version', value: { kind: 'none' } },
+  { names: ['-V', '--version'], takesValue: false, description: 'Show the version', value: { kind: 'none' } },
 ];
 
 /** The verb words that may follow `prefix` (e.g. [] -> ['add', 'del', ...]) with descriptions. */

@@ -28,15 +28,19 @@ function tunctl(...args: string[]) {
 }
 
 const usageCases: Array<[string, string[], RegExp]> = [
-  ['unknown verb', ['frobnicate'], /command not found/],
-  ['unknown option', ['add', 't0', '--nope'], /unsupported option|command not found/i],
-  ['missing NAME', ['add'], /not enough positional|command not found/i],
+  ['unknown verb', ['frobnicate'], /^tunctl: unknown command "frobnicate" \(expected add, del, .* or completion\)\n/],
+  ['unknown option', ['add', 't0', '--nope'], /^tunctl: add: unknown option "--nope"\nhint: see "tunctl add --help"\n$/],
+  ['missing NAME', ['add'], /^tunctl: add: missing argument NAME\n/],
+  ['an argument too many', ['down', 't0', 't1'], /^tunctl: down: unexpected argument "t1"\n/],
+  ['an option without its value', ['add', 't0', '--mode'], /^tunctl: add: option --mode needs a value \(--mode tun\|tap\)\n/],
+  ['a flag with a value', ['show', '--json=yes'], /^tunctl: show: option --json takes no value/],
+  ['no command, only -v', ['-v'], /^tunctl: missing command \(expected add, /],
   ['bad --mode', ['add', 't0', '--mode', 'bridge'], /--mode.*"tun" or "tap"/],
   ['name with a slash', ['add', 'a/b', '--mode', 'tun'], /invalid device name "a\/b"/],
   ['name too long', ['add', 'abcdefghijklmnop', '--mode', 'tun'], /16 characters long \(expected 1-15\)/],
   ['name with a blank', ['del', 'a b'], /invalid device name "a b"/],
   ['empty name', ['up', ''], /invalid device name "": is empty/],
-  ['bad CIDR', ['up', 't0', '--address', '198.18.0.1/33'], /--address.*198\.18\.0\.1\/33/],
+  ['bad CIDR', ['up', 't0', '--address', '198.18.0.1/33'], /^tunctl: invalid value for --address: .*198\.18\.0\.1\/33/],
   ['not an address', ['up', 't0', '--address', 'office'], /--address/],
   ['MTU too small', ['up', 't0', '--mtu', '100'], /--mtu.*576; 65535/],
   ['MTU not a number', ['up', 't0', '--mtu', 'big'], /--mtu.*expected a number/],
@@ -60,6 +64,101 @@ test('tunctl --help lists every verb with its description, on stdout, exit 0', (
   assert.match(r.stdout, /tunctl — TUN\/TAP devices and tund sessions/);
   for (const verb of ['add', 'del', 'up', 'down', 'show', 'list']) assert.match(r.stdout, new RegExp(`tunctl ${verb} `));
   assert.match(r.stdout, /create a persistent TUN\/TAP device/);
+  // a bare tunctl shows the same
+  assert.equal(tunctl().stdout, r.stdout);
+});
+
+const BINARIES = ['tunctl', 'tund', 'tunauth', 'tunroute'];
+const run = (bin: string, ...args: string[]) => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', bin), ...args], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent', NO_COLOR: '1' }, timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+// what clipanion shows by itself and a user must never see
+const INTERNALS = /--clipanion|__complete|#0|--[a-z-]+\[0\]|command not found|While running/;
+
+test('a mistyped verb: one line with did-you-mean on stderr, exit 2, nothing else', () => {
+  const r = tunctl('stauts');
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'tunctl: unknown command "stauts" (did you mean "status"?)\n');
+  // the same for every binary, and for the verbs of a binary with a default command
+  assert.equal(run('tunroute', 'ful', 'office').stderr, 'tunroute: unknown command "ful" (did you mean "full"?)\n');
+  assert.equal(run('tund', 'chekc', 'office').stderr, 'tund: unknown command "chekc" (did you mean "check"?)\n');
+  assert.equal(run('tunauth', 'prob', 'office').status, 2);
+});
+
+test('a mistyped option: did-you-mean, named as typed', () => {
+  const r = tunctl('add', 't0', '--mdoe', 'tun');
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, 'tunctl: add: unknown option "--mdoe" (did you mean "--mode"?)\n');
+  const a = tunctl('up', 't0', '--address', '1.2.3');
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /^tunctl: invalid value for --address: /);
+  assert.doesNotMatch(a.stderr, INTERNALS);
+  assert.match(run('tunroute', 'up', 'office', '--dryrun').stderr, /unknown option "--dryrun" \(did you mean "--dry-run"\?\)/);
+});
+
+test('a missing required option is named, not "command not found"', () => {
+  const r = run('tunroute', 'full', 'office');
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'tunroute: full: missing option --endpoint ADDR\nhint: see "tunroute full --help"\n');
+});
+
+test('NAME --help is the help of the command, once, on stdout', () => {
+  const r = run('tund', 'office', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^Run one VTun session in the foreground\n/);
+  assert.equal(r.stdout.match(/^Usage: /gm)?.length, 1);
+  assert.match(r.stdout, /^Usage: tund \[--instance NAME\] \[NAME\]$/m);
+  assert.doesNotMatch(r.stdout, INTERNALS);
+  // --help anywhere before "--", and -h
+  assert.equal(tunctl('add', 't0', '--mode', 'tun', '--help').stdout, tunctl('add', '-h').stdout);
+  assert.match(tunctl('add', '--help').stdout, /^Usage: tunctl add \[--mode tun\|tap\] \[--owner USER\] \[--group GROUP\] \[--multi-queue\] \[--exist-ok\] <NAME>$/m);
+  // `tund --help` lists the commands, the default one first
+  assert.match(run('tund', '--help').stdout, /^  tund \[--instance NAME\] \[NAME\]\n    run one VTun session/m);
+});
+
+test('help and definitions: real placeholders, no internals, every value named', () => {
+  for (const bin of BINARIES) {
+    const help = run(bin, '--help');
+    assert.equal(help.status, 0);
+    assert.doesNotMatch(help.stdout, INTERNALS, bin);
+    assert.match(help.stdout, /-V, --version/);
+    const defs = JSON.parse(run(bin, '--clipanion=definitions').stdout) as Array<{ path: string; options: Array<{ definition: string }> }>;
+    for (const d of defs) {
+      assert.doesNotMatch(d.path, /__complete|clipanion|^\S+ -/, d.path);
+      const verb = d.path.split(' ').slice(1);
+      const text = run(bin, ...(verb.length > 0 ? verb : ['office']), '--help').stdout;
+      assert.doesNotMatch(text, INTERNALS, d.path);
+      for (const o of d.options) {
+        // an option that takes a value says what value (`--mode tun|tap`), never #0 or VALUE
+        assert.doesNotMatch(o.definition, /#\d|\bVALUE\b/, `${d.path} ${o.definition}`);
+        assert.ok(text.includes(o.definition.replace(',', ', ')), `${d.path}: help lacks ${o.definition}`);
+      }
+    }
+  }
+  assert.match(tunctl('up', '--help').stdout, /--address CIDR/);
+});
+
+test('-V and --version print the version; -v is --verbose everywhere', () => {
+  for (const bin of BINARIES) {
+    for (const flag of ['-V', '--version']) {
+      const r = run(bin, flag);
+      assert.equal(r.status, 0, `${bin} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+    }
+    const defs = JSON.parse(run(bin, '--clipanion=definitions').stdout) as Array<{ path: string; options: Array<{ definition: string }> }>;
+    for (const d of defs) assert.ok(d.options.some((o) => o.definition === '-v,--verbose'), `${d.path}: -v is not --verbose`);
+  }
+  assert.notEqual(tunctl('-v').status, 0);
+  assert.doesNotMatch(tunctl('-v').stdout, /\d+\.\d+\.\d+/);
+});
+
+test('the internals still work for completion', () => {
+  assert.equal(tunctl('__complete', 'nothing-such', 'x').status, 0);
+  assert.equal(JSON.parse(tunctl('--clipanion=definitions').stdout).length > 5, true);
 });
 
 test('every verb: lower-case description, >= 2 examples, a description on every option', () => {

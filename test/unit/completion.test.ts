@@ -8,7 +8,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
-import { buildCli } from '../../core/cli/main.js';
+import { binaryDefinitions } from '../../core/cli/main.js';
+import { placeholder } from '../../core/cli/spec.js';
 import { buildModel, parseOptionDefinition, parseUsagePositionals, type CommandDefinition } from '../../core/completion/model.js';
 import { generate } from '../../core/completion/index.js';
 import { formatCandidates, nouns } from '../../core/completion/nouns.js';
@@ -24,7 +25,7 @@ class ShowThingCommand extends BaseCommand {
 class AddThingCommand extends BaseCommand {
   static override paths = [['add']];
   static override usage = Command.Usage({ description: 'add a device', examples: [['a', '$0 add x'], ['b', '$0 add y --mode tap']] });
-  mode = Option.String('--mode', { description: 'tun or tap' });
+  mode = placeholder('tun|tap', Option.String('--mode', { description: 'tun or tap' }));
   dryRun = Option.Boolean('-n,--dry-run', false, { description: 'plan only' });
   name = Option.String({ name: 'NAME' });
   prefixes = Option.Rest({ name: 'PREFIX' });
@@ -40,18 +41,18 @@ class HiddenThingCommand extends Command {
 }
 
 function definitions(): CommandDefinition[] {
-  const cli = buildCli({ name: 'tunctl', label: 'test', commands: [ShowThingCommand, AddThingCommand, HiddenThingCommand] });
-  return cli.definitions() as unknown as CommandDefinition[];
+  return binaryDefinitions({ name: 'tunctl', label: 'test', commands: [ShowThingCommand, AddThingCommand, HiddenThingCommand] });
 }
 
 test('option definitions: names and whether a value follows', () => {
-  assert.deepEqual(parseOptionDefinition('-n,--dry-run'), { names: ['-n', '--dry-run'], takesValue: false });
-  assert.deepEqual(parseOptionDefinition('--mode #0'), { names: ['--mode'], takesValue: true });
-  assert.deepEqual(parseOptionDefinition('-v,--verbose'), { names: ['-v', '--verbose'], takesValue: false });
+  assert.deepEqual(parseOptionDefinition('-n,--dry-run'), { names: ['-n', '--dry-run'], takesValue: false, placeholder: null });
+  assert.deepEqual(parseOptionDefinition('--mode tun|tap'), { names: ['--mode'], takesValue: true, placeholder: 'tun|tap' });
+  assert.deepEqual(parseOptionDefinition('--client HOST[:PORT]'), { names: ['--client'], takesValue: true, placeholder: 'HOST[:PORT]' });
+  assert.deepEqual(parseOptionDefinition('-v,--verbose'), { names: ['-v', '--verbose'], takesValue: false, placeholder: null });
 });
 
 test('usage positionals: required, optional, rest', () => {
-  assert.deepEqual(parseUsagePositionals('tunroute add <NAME> <PREFIX> ...', 'tunroute', ['add']), {
+  assert.deepEqual(parseUsagePositionals('tunroute add <NAME> <PREFIX>...', 'tunroute', ['add']), {
     positionals: [{ name: 'NAME', optional: false }, { name: 'PREFIX', optional: false }],
     rest: true,
   });
