@@ -1,77 +1,156 @@
-// Address and prefix parsing (IPv4 and IPv6), used by validators and by the config parser.
+// The one parser of addresses with prefix (CIDR) and the one parser of endpoints (HOST:PORT,
+// [V6]:PORT) for the whole project: the config parser, the command-line validators, tunroute and
+// the session all read and write them through here.
 import net from 'node:net';
 
-export interface Cidr {
+// ---- prefixes
+
+export interface Prefix {
   family: 4 | 6;
+  /** the address as written, in canonical text (IPv6 compressed, lower case) */
   address: string;
-  prefixLength: number;
-  /** true when bits are set beyond the prefix (198.18.0.1/24): allowed for addresses, warned for routes */
+  length: number;
+  /** bits set beyond the prefix (198.18.0.1/24): fine for an interface address, warned for a route */
   hostBitsSet: boolean;
+  /** ADDRESS/LENGTH: what an interface address is */
+  text: string;
+  /** the network address (host bits cleared), canonical */
+  network: string;
+  /** NETWORK/LENGTH: what a route is */
+  cidr: string;
+  /** the form `ip -json` reports as "dst": default, NETWORK for a host route, else NETWORK/LENGTH */
+  dst: string;
 }
 
-export type CidrResult = ({ ok: true } & Cidr) | { ok: false; problem: string };
+export type PrefixResult = ({ ok: true } & Prefix) | { ok: false; problem: string };
 
-/** Parses "ADDR" or "ADDR/LEN"; without LEN the prefix is the full length (32 or 128). */
-export function parseCidr(text: string): CidrResult {
-  const slash = text.indexOf('/');
-  const address = slash < 0 ? text : text.slice(0, slash);
-  const family = net.isIPv4(address) ? 4 : net.isIPv6(address) ? 6 : 0;
-  if (family === 0) return { ok: false, problem: `"${address}" is not an IPv4 or IPv6 address` };
+/**
+ * Parses "ADDR/LEN" or "ADDR" (the full length, /32 or /128). With `allowDefault`, also "default"
+ * (0.0.0.0/0) and "default6" (::/0), as `ip route` takes them.
+ */
+export function parsePrefix(text: string, { allowDefault = false } = {}): PrefixResult {
+  const input = text.trim();
+  if (allowDefault && (input === 'default' || input === 'default4')) return parsePrefix('0.0.0.0/0');
+  if (allowDefault && input === 'default6') return parsePrefix('::/0');
+  const slash = input.indexOf('/');
+  const given = slash < 0 ? input : input.slice(0, slash);
+  const family = net.isIPv4(given) ? 4 : net.isIPv6(given) ? 6 : 0;
+  if (family === 0) return { ok: false, problem: `"${given}" is not an IPv4 or IPv6 address` };
   const max = family === 4 ? 32 : 128;
-  let prefixLength = max;
+  let length = max;
   if (slash >= 0) {
-    const lenText = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) {
-      return { ok: false, problem: `prefix length "${lenText}" out of range (0-${max})` };
-    }
-    prefixLength = Number(lenText);
+    const lenText = input.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) return { ok: false, problem: `prefix length "${lenText}" out of range (0-${max})` };
+    length = Number(lenText);
   }
-  return { ok: true, family, address, prefixLength, hostBitsSet: hostBits(family, address, prefixLength) };
+  const bytes = addressBytes(family, given);
+  const networkBytes = [...bytes];
+  for (let bit = length; bit < max; bit++) networkBytes[bit >> 3]! &= ~(1 << (7 - (bit & 7))) & 0xff;
+  const address = bytesText(family, bytes);
+  const network = bytesText(family, networkBytes);
+  return {
+    ok: true,
+    family,
+    address,
+    length,
+    hostBitsSet: networkBytes.some((b, i) => b !== bytes[i]),
+    text: `${address}/${length}`,
+    network,
+    cidr: `${network}/${length}`,
+    dst: length === 0 ? 'default' : length === max ? network : `${network}/${length}`,
+  };
+}
+
+/** Canonical text of an IP address (compressed IPv6, lower case); anything else unchanged. */
+export function canonicalAddress(address: string): string {
+  const family = net.isIPv4(address) ? 4 : net.isIPv6(address) ? 6 : 0;
+  return family === 0 ? address : bytesText(family, addressBytes(family, address));
 }
 
 function addressBytes(family: 4 | 6, address: string): number[] {
   if (family === 4) return address.split('.').map(Number);
-  // Expand "::" into the missing zero groups.
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  let text = address;
+  // an embedded IPv4 tail (::ffff:198.18.0.1) becomes two hex groups
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const b = v4[1]!.split('.').map(Number);
+    text = text.slice(0, v4.index) + `${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const h = head ? head.split(':') : [];
-  const tl = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   const out: number[] = [];
   for (const g of groups) {
-    if (g.includes('.')) {
-      out.push(...g.split('.').map(Number));
-    } else {
-      const v = parseInt(g || '0', 16);
-      out.push(v >> 8, v & 0xff);
-    }
+    const v = parseInt(g || '0', 16);
+    out.push((v >> 8) & 0xff, v & 0xff);
   }
   return out;
 }
 
-function hostBits(family: 4 | 6, address: string, prefixLength: number): boolean {
-  const bytes = addressBytes(family, address);
-  for (let bit = prefixLength; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return true;
+/** inet_ntop's form: IPv6 with the longest run (two or more) of zero groups as "::". */
+function bytesText(family: 4 | 6, bytes: number[]): string {
+  if (family === 4) return bytes.join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
   }
-  return false;
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-/** Splits "HOST:PORT" / "[V6]:PORT" / "HOST" (port defaulted). */
-export function parseEndpoint(text: string, defaultPort: number): { host: string; port: number } | { problem: string } {
+// ---- endpoints
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export type EndpointResult = ({ ok: true; portGiven: boolean } & Endpoint) | { ok: false; problem: string };
+
+/**
+ * Splits "HOST:PORT", "[V6]:PORT", "HOST" and a bare IPv6 address. Without a port the port is
+ * `defaultPort` (null: the port is required). "::ffff:198.18.0.1:5000", as a socket's address and
+ * port are sometimes joined, is read as that address and port.
+ */
+export function parseEndpoint(text: string, defaultPort: number | null): EndpointResult {
   let host = text;
   let portText: string | undefined;
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2];
-  } else if (text.split(':').length === 2) {
-    [host, portText] = text.split(':') as [string, string];
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2];
+    if (!net.isIPv6(host)) return { ok: false, problem: `"${host}" in brackets is not an IPv6 address` };
+  } else if (!net.isIPv6(text)) {
+    const colon = text.lastIndexOf(':');
+    if (colon >= 0) {
+      host = text.slice(0, colon);
+      portText = text.slice(colon + 1);
+      if (host.includes(':') && !net.isIPv6(host)) return { ok: false, problem: `"${text}" has more than one ":" (write an IPv6 address as [ADDR]:PORT)` };
+    }
   }
-  if (host === '') return { problem: 'host is empty' };
-  if (portText === undefined) return { host, port: defaultPort };
+  if (host === '') return { ok: false, problem: 'host is empty' };
+  if (portText === undefined) {
+    if (defaultPort === null) return { ok: false, problem: 'port is missing' };
+    return { ok: true, host, port: defaultPort, portGiven: false };
+  }
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { problem: `port "${portText}" out of range (1-65535)` };
-  return { host, port };
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) return { ok: false, problem: `port "${portText}" out of range (1-65535)` };
+  return { ok: true, host, port, portGiven: true };
 }
 
 /** "::ffff:198.18.0.1" (an IPv4 peer of a dual-stack socket) -> "198.18.0.1"; anything else unchanged. */

@@ -12,12 +12,12 @@ import { ConfigFailure, TundError, UsageFailure } from '../../core/errors.js';
 import { loadSessionConfig } from '../../core/config/load.js';
 import { checkName } from '../../core/names.js';
 import { sessionConfigPath } from '../../core/paths.js';
+import { formatEndpoint } from '../../core/net.js';
 import { describeFlags, probe, type ProbeOutcome } from '../../core/auth/probe.js';
 import { readSessionSecret } from '../../core/auth/session.js';
 import { isWgQuickText, loadWgQuickFile, readWgKeys } from '../../core/wireguard/conf.js';
 import { keyFromBase64 } from '../../core/wireguard/keys.js';
 import { probeWireGuard, type WgProbeOutcome } from '../../core/wireguard/probe.js';
-import { formatEndpoint } from '../../core/wireguard/render.js';
 
 const WG_HINTS: Record<Exclude<WgProbeOutcome, 'ok'>, string> = {
   no_answer: "a WireGuard peer stays silent to keys it does not know: check that it has this session's public key (tunauth pubkey) as a [Peer], the Endpoint, and firewalls on the way",
@@ -96,7 +96,7 @@ export class AuthProbeCommand extends BaseCommand {
       timeout,
     });
     password.fill(0);
-    const endpointText = endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+    const endpointText = formatEndpoint(endpoint.host, endpoint.port);
     if (this.json) {
       const doc = {
         format: 1,
@@ -185,7 +185,7 @@ export class AuthProbeCommand extends BaseCommand {
         protocol: 'wireguard',
         peers: results.map(({ peer, result }) => ({
           public_key: peer.publicKey,
-          endpoint: formatEndpoint(peer.endpoint!),
+          endpoint: formatEndpoint(peer.endpoint!.host, peer.endpoint!.port),
           address: result.address,
           result: result.outcome,
           message: result.message,
@@ -199,7 +199,7 @@ export class AuthProbeCommand extends BaseCommand {
     }
     const lines = [`session: ${config.name} (WireGuard)`];
     for (const { peer, result } of results) {
-      const endpoint = formatEndpoint(peer.endpoint!);
+      const endpoint = formatEndpoint(peer.endpoint!.host, peer.endpoint!.port);
       lines.push(
         `peer: ${peer.publicKey}`,
         `  endpoint: ${endpoint}${result.address && result.address !== endpoint ? ` (${result.address})` : ''}`,

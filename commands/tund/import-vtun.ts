@@ -2,6 +2,7 @@
 // session of a vtund.conf.
 import { Command, Option } from 'clipanion';
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BaseCommand } from '../../core/cli/base.js';
@@ -9,7 +10,8 @@ import { placeholder } from '../../core/cli/spec.js';
 import { ConfigFailure, TundError, UsageFailure, errnoOf, formatConfigProblem } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit.js';
 import { configDir } from '../../core/paths.js';
-import { parseHostPort } from '../../core/config/values.js';
+import { isHostname } from '../../core/config/values.js';
+import { parseEndpoint } from '../../core/net.js';
 import { importVtundConf, writeImportedSession } from '../../core/vtun/import.js';
 import { summarize } from '../../core/config/summary.js';
 
@@ -52,10 +54,12 @@ export class ImportVtunCommand extends BaseCommand {
   async run(): Promise<number> {
     let client: { host: string; port: number | null } | undefined;
     if (this.client !== undefined) {
-      const ep = parseHostPort(this.client, 'endpoint');
-      if (!ep.ok) throw new UsageFailure(`import-vtun: --client ${JSON.stringify(this.client)} ${ep.problem}`);
-      const explicitPort = /\]:\d+$|^[^:]*:\d+$/.test(this.client);
-      client = { host: ep.value.host, port: explicitPort ? ep.value.port : null };
+      const ep = parseEndpoint(this.client, 0);
+      if (!ep.ok || (net.isIP(ep.host) === 0 && !isHostname(ep.host))) {
+        const problem = ep.ok ? `"${ep.host}" is not an IP address or host name` : ep.problem;
+        throw new UsageFailure(`import-vtun: --client ${JSON.stringify(this.client)}: ${problem} (expected HOST[:PORT], such as 198.18.0.2:5000)`);
+      }
+      client = { host: ep.host, port: ep.portGiven ? ep.port : null };
     }
     let text: string;
     try {

@@ -46,7 +46,7 @@ export class RouteFullCommand extends BaseCommand {
   async run(): Promise<number> {
     sessionName(this.name);
     const ep = parseEndpoint(this.endpoint, 1);
-    if ('problem' in ep) throw new UsageFailure(`--endpoint ${JSON.stringify(this.endpoint)}: ${ep.problem} (expected ADDR, HOST:PORT or [V6]:PORT)`);
+    if (!ep.ok) throw new UsageFailure(`--endpoint ${JSON.stringify(this.endpoint)}: ${ep.problem} (expected ADDR, HOST:PORT or [V6]:PORT)`);
     const table = parseTableOption(this.table, true);
     const endpoints = await resolveEndpoint(ep.host);
     const device = await deviceOf(this.name);

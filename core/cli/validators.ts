@@ -1,7 +1,7 @@
 // typanion validators shared by the commands: ports, MTU, CIDRs, names.
 import * as t from 'typanion';
 import { nameProblem } from '../names.js';
-import { parseCidr } from '../net.js';
+import { parsePrefix } from '../net.js';
 
 /** typanion's own pushError is not exported: record the problem the way it does. */
 function fail(state: t.ValidationState | undefined, message: string): false {
@@ -21,7 +21,7 @@ export const isSeconds = t.cascade(t.isNumber(), [t.isInInclusiveRange(0, 86400)
 export const isCidr = t.makeValidator<unknown, string>({
   test: (value, state): value is string => {
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
-    const parsed = parseCidr(value);
+    const parsed = parsePrefix(value);
     if (!parsed.ok) return fail(state, `expected an address with prefix length such as 198.18.0.1/24 (got ${JSON.stringify(value)}: ${parsed.problem})`);
     return true;
   },
@@ -30,7 +30,7 @@ export const isCidr = t.makeValidator<unknown, string>({
 export const isAddress = t.makeValidator<unknown, string>({
   test: (value, state): value is string => {
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
-    const parsed = parseCidr(value);
+    const parsed = parsePrefix(value);
     if (!parsed.ok || value.includes('/')) return fail(state, `expected an IP address such as 198.18.0.2 (got ${JSON.stringify(value)})`);
     return true;
   },

@@ -5,11 +5,12 @@ import type { ConfigProblem } from '../errors.js';
 import { nameProblem } from '../names.js';
 import { parseIni, type IniEntry } from './ini.js';
 import { closest, unknownKeyMessage } from './suggest.js';
+import type { Prefix } from '../net.js';
 import type { Compression, DeviceMode, Keepalive, MultiPolicy, PersistPolicy, Role, SessionConfig, Transport, VtunCipherName } from './types.js';
 import {
   DEFAULT_PORT, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
-  parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefix, parseSpeed, parseTable, parseVtunHost,
-  type ParsedCidr, type Parsed,
+  parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
+  type Parsed,
 } from './values.js';
 import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
 
@@ -55,7 +56,7 @@ const SECTIONS: Record<string, KeySpec[]> = {
   Device: [
     { name: 'Mode', parse: (v) => parseEnum(v, ['tun', 'tap', 'ether', 'pipe', 'tty'] as const) },
     { name: 'Name', parse: parseDeviceName },
-    { name: 'Address', list: true, parse: parsePrefix },
+    { name: 'Address', list: true, parse: parsePrefixSetting },
     { name: 'Peer', parse: parseAddress },
     { name: 'MTU', parse: (v) => parseInteger(v, MTU_MIN, MTU_MAX) },
     { name: 'MultiQueue', parse: parseBool },
@@ -63,8 +64,8 @@ const SECTIONS: Record<string, KeySpec[]> = {
   ],
   Route: [
     { name: 'Mode', parse: (v) => parseEnum(v, ['none', 'split', 'full'] as const) },
-    { name: 'AllowedIPs', list: true, parse: parsePrefix },
-    { name: 'Exclude', list: true, parse: parsePrefix },
+    { name: 'AllowedIPs', list: true, parse: parsePrefixSetting },
+    { name: 'Exclude', list: true, parse: parsePrefixSetting },
     { name: 'Table', parse: parseTable },
     { name: 'Metric', parse: (v) => parseInteger(v, 0, 4294967295) },
     { name: 'DNS', list: true, parse: parseAddress },
@@ -229,11 +230,11 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
 
   // ---- [Route]
   const routeMode = get<'none' | 'split' | 'full'>('Route', 'Mode');
-  const allowed = all<ParsedCidr>('Route', 'AllowedIPs');
-  const exclude = all<ParsedCidr>('Route', 'Exclude');
+  const allowed = all<Prefix>('Route', 'AllowedIPs');
+  const exclude = all<Prefix>('Route', 'Exclude');
   for (const [key, list] of [['AllowedIPs', allowed], ['Exclude', exclude]] as const) {
     for (const p of list) {
-      if (p.value.hostBitsSet) warning(p.line, `${key} "${p.value.text}" has host bits set (using ${p.value.network})`);
+      if (p.value.hostBitsSet) warning(p.line, `${key} "${p.value.text}" has host bits set (using ${p.value.cidr})`);
     }
   }
   const rmode = routeMode?.value ?? 'none';
@@ -272,7 +273,7 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
     device: {
       mode,
       name: get<string>('Device', 'Name')?.value ?? name,
-      addresses: all<ParsedCidr>('Device', 'Address').map((a) => a.value.text),
+      addresses: all<Prefix>('Device', 'Address').map((a) => a.value.text),
       peer: get<string>('Device', 'Peer')?.value ?? null,
       mtu: get<number>('Device', 'MTU')?.value ?? null,
       multiQueue: get<boolean>('Device', 'MultiQueue')?.value ?? false,
@@ -280,8 +281,8 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
     },
     route: {
       mode: rmode,
-      allowedIps: unique(allowed.map((p) => p.value.network)),
-      exclude: unique(exclude.map((p) => p.value.network)),
+      allowedIps: unique(allowed.map((p) => p.value.cidr)),
+      exclude: unique(exclude.map((p) => p.value.cidr)),
       table: get<'auto' | 'off' | number>('Route', 'Table')?.value ?? 'auto',
       metric: get<number>('Route', 'Metric')?.value ?? null,
       dns: unique(all<string>('Route', 'DNS').map((d) => d.value)),

@@ -1,7 +1,7 @@
 // Value parsers shared by the tund.conf parser and the vtund.conf importer. Each returns the value
 // or a problem phrased to follow `KEY "value" ...` (e.g. `out of range (576-65535)`).
 import net from 'node:net';
-import { parseCidr, parseEndpoint } from '../net.js';
+import { parseEndpoint, parsePrefix, type Prefix } from '../net.js';
 import { nameProblem } from '../names.js';
 import type { Compression, Keepalive, MultiPolicy, PersistPolicy, VtunCipherName } from './types.js';
 import { closest } from './suggest.js';
@@ -123,12 +123,12 @@ export function parseHostPort(value: string, what: 'endpoint' | 'listen'): Parse
   }
   const r = parseEndpoint(value, DEFAULT_PORT);
   const form = what === 'endpoint' ? 'HOST[:PORT], such as 198.18.0.2:5000' : 'ADDR[:PORT], such as 0.0.0.0:5000';
-  if ('problem' in r) return bad(`invalid: ${r.problem} (expected ${form})`);
+  if (!r.ok) return bad(`invalid: ${r.problem} (expected ${form})`);
   if (what === 'listen' && net.isIP(r.host) === 0) return bad(`invalid: "${r.host}" is not an IP address (expected ${form})`);
   if (what === 'endpoint' && net.isIP(r.host) === 0 && !isHostname(r.host)) {
     return bad(`invalid: "${r.host}" is not an IP address or host name (expected ${form})`);
   }
-  return ok(r);
+  return ok({ host: r.host, port: r.port });
 }
 
 export function parseVtunHost(value: string): Parsed<string> {
@@ -142,24 +142,11 @@ export function parseDeviceName(value: string): Parsed<string> {
   return p ? bad(`${p} (expected 1-15 letters, digits or _ = + . -)`) : ok(value);
 }
 
-export interface ParsedCidr {
-  /** as normalised text: ADDRESS/LEN */
-  text: string;
-  /** the network (host bits cleared) as ADDRESS/LEN */
-  network: string;
-  hostBitsSet: boolean;
-  family: 4 | 6;
-}
-
-export function parsePrefix(value: string): Parsed<ParsedCidr> {
-  const c = parseCidr(value);
-  if (!c.ok) return bad(`invalid: ${c.problem} (expected an address with prefix length such as 198.18.0.0/15)`);
-  return ok({
-    text: `${c.address}/${c.prefixLength}`,
-    network: `${networkAddress(c.family, c.address, c.prefixLength)}/${c.prefixLength}`,
-    hostBitsSet: c.hostBitsSet,
-    family: c.family,
-  });
+/** A prefix setting (Address, AllowedIPs, Exclude): the one prefix parser, with the config's wording. */
+export function parsePrefixSetting(value: string): Parsed<Prefix> {
+  const p = parsePrefix(value);
+  if (!p.ok) return bad(`invalid: ${p.problem} (expected an address with prefix length such as 198.18.0.0/15)`);
+  return ok(p);
 }
 
 export function parseAddress(value: string): Parsed<string> {
@@ -181,48 +168,4 @@ export function parseTable(value: string): Parsed<'auto' | 'off' | number> {
   const n = Number(v);
   if (n < 1 || n > 4294967294 || (n >= 253 && n <= 255)) return bad('out of range (expected 1-252 or 256-4294967294; 253-255 are the default/main/local tables)');
   return ok(n);
-}
-
-function bytesOf(family: 4 | 6, address: string): number[] {
-  if (family === 4) return address.split('.').map(Number);
-  let text = address;
-  let tail4: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail4 = text.slice(lastColon + 1).split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out: number[] = [];
-  for (const g of groups) {
-    const v = parseInt(g || '0', 16);
-    out.push(v >> 8, v & 0xff);
-  }
-  if (tail4.length === 4) out.splice(12, 4, ...tail4);
-  return out;
-}
-
-/** The network address of ADDRESS/LEN (host bits cleared), in canonical text form. */
-export function networkAddress(family: 4 | 6, address: string, prefixLength: number): string {
-  const bytes = bytesOf(family, address);
-  for (let bit = prefixLength; bit < bytes.length * 8; bit++) bytes[bit >> 3]! &= ~(1 << (7 - (bit & 7)));
-  if (family === 4) return bytes.join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // longest run of zero groups (length >= 2) becomes "::"
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }

@@ -12,7 +12,7 @@ import { loadSessionConfig } from '../config/load.js';
 import { makeContext, applyEntries, removeEntries, strayRoutes, describeEntry, type Context, type RouteOptions } from './engine.js';
 import { present, snapshot, tablesInUse, type Snapshot } from './kernel.js';
 import { fullTableProblem, planFull, planSplit, tableRef, TABLE_BASE, TABLE_SEARCH } from './plan.js';
-import { canonicalAddress, parsePrefix } from './prefix.js';
+import { canonicalAddress, parsePrefix } from '../net.js';
 import { emptyState, listStates, readState, withSessionLock, type DnsEntry, type Entry, type Origin, type RouteState, type TableRef } from './state.js';
 
 export type { RouteOptions } from './engine.js';
@@ -234,7 +234,7 @@ export async function delRoutes(name: string, prefixes: string[], opts: RouteOpt
     const ctx = makeContext(opts);
     const state = await readState(name);
     const wanted = prefixes.map((p) => {
-      const x = parsePrefix(p);
+      const x = parsePrefix(p, { allowDefault: true });
       if (!x.ok) throw new UsageFailure(`prefix ${JSON.stringify(p)}: ${x.problem} (expected an address with prefix length such as 198.18.0.0/24)`);
       return x;
   });

@@ -11,7 +11,7 @@
 // Nothing in main is changed, so the old default route is still there, and it is read live: if
 // DHCP changes the gateway, the endpoint follows it.
 import { ConfigFailure, UsageFailure } from '../errors.js';
-import { parsePrefix } from './prefix.js';
+import { parsePrefix } from '../net.js';
 import type { Entry, Origin, RouteEntry, RuleEntry, TableRef } from './state.js';
 
 export const PRIORITY_EXCEPT = 31000;
@@ -48,7 +48,7 @@ export function normalisePrefixes(list: string[], what: string, warn?: (m: strin
   const out: { family: 4 | 6; dst: string; cidr: string }[] = [];
   const bad: string[] = [];
   for (const text of list) {
-    const p = parsePrefix(text);
+    const p = parsePrefix(text, { allowDefault: true });
     if (!p.ok) {
       bad.push(`${what} ${JSON.stringify(text)}: ${p.problem}`);
       continue;

@@ -4,7 +4,7 @@
 import type { NativeAddon } from '../../native/index.js';
 import { TundError, UsageFailure } from '../errors.js';
 import type { Ip } from '../ip.js';
-import { parseCidr } from '../net.js';
+import { parsePrefix } from '../net.js';
 import type { DeviceKind } from '../device/device.js';
 import { linkKindOf, lookupLink, tunKindOf } from '../device/facts.js';
 import { TunDevice } from '../device/tun.js';
@@ -103,11 +103,11 @@ export interface UpOptions {
 /** The `ip` argument lists that bring a device up; pure, so that tests can check the plan. */
 export function upPlan(o: UpOptions): string[][] {
   const plan: string[][] = [];
-  const peer = o.peer === undefined ? undefined : parseCidr(o.peer);
+  const peer = o.peer === undefined ? undefined : parsePrefix(o.peer);
   if (peer !== undefined && !peer.ok) throw new UsageFailure(`${o.name}: invalid peer address "${o.peer}": ${peer.problem}`);
   if (peer !== undefined && peer.ok) {
     const sameFamily = o.addresses.some((a) => {
-      const c = parseCidr(a);
+      const c = parsePrefix(a);
       return c.ok && c.family === peer.family;
     });
     if (!sameFamily) {
@@ -119,13 +119,13 @@ export function upPlan(o: UpOptions): string[][] {
   }
   if (o.mtu !== undefined) plan.push(['link', 'set', 'dev', o.name, 'mtu', String(o.mtu)]);
   for (const address of o.addresses) {
-    const c = parseCidr(address);
+    const c = parsePrefix(address);
     if (!c.ok) throw new UsageFailure(`${o.name}: invalid address "${address}": ${c.problem}`);
     if (peer !== undefined && peer.ok && peer.family === c.family) {
       // Point-to-point: the prefix goes to the peer side, so the route covers the peer's network.
-      plan.push(['addr', 'replace', c.address, 'peer', `${peer.address}/${c.prefixLength}`, 'dev', o.name]);
+      plan.push(['addr', 'replace', c.address, 'peer', `${peer.address}/${c.length}`, 'dev', o.name]);
     } else {
-      plan.push(['addr', 'replace', `${c.address}/${c.prefixLength}`, 'dev', o.name]);
+      plan.push(['addr', 'replace', c.text, 'dev', o.name]);
     }
   }
   plan.push(['link', 'set', 'dev', o.name, 'up']);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConfigProblem } from '../errors.js';
 import { errnoOf } from '../errors.js';
 import { nameProblem } from '../names.js';
+import { formatEndpoint } from '../net.js';
 import { parseSessionConfig } from '../config/parse.js';
 import { renderSessionConfig, type DraftEntry } from '../config/render.js';
 import type { SessionConfig } from '../config/types.js';
@@ -117,8 +118,7 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
   const port = cfg.options.port ? Number(cfg.options.port.value) : DEFAULT_PORT;
   if (opts.client) {
     const ep = opts.client;
-    const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
-    d.session.push({ key: 'Endpoint', value: `${host}:${ep.port ?? port}` });
+    d.session.push({ key: 'Endpoint', value: formatEndpoint(ep.host, ep.port ?? port) });
   } else {
     let listenHost = '0.0.0.0';
     const b = cfg.options.bindAddr;
@@ -134,7 +134,7 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
         warn(b.line, `bindaddr { iface ${b.value}; } cannot be expressed in tund.conf and ${b.value} has no address here; listening on all addresses (set Listen to that interface's address)`);
       }
     }
-    d.session.push({ key: 'Listen', value: `${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}` });
+    d.session.push({ key: 'Listen', value: formatEndpoint(listenHost, port) });
     if (cfg.options.type?.value === 'inetd') {
       note(cfg.options.type.line, 'vtund ran from inetd: use tund.socket (Accept=yes) for the same set-up');
     }

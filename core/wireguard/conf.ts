@@ -15,8 +15,8 @@ import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
 import { ConfigLoadFailure, octal, readConfigText } from '../config/load.js';
 import { parseIni, type IniEntry } from '../config/ini.js';
 import { closest, unknownKeyMessage } from '../config/suggest.js';
-import { isHostname, parseBool, parseInteger, parsePrefix, type Parsed, type ParsedCidr } from '../config/values.js';
-import { parseEndpoint } from '../net.js';
+import { isHostname, parseBool, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
+import { parseEndpoint, type Prefix } from '../net.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
 
@@ -118,8 +118,8 @@ export function parseFwMark(value: string): Parsed<number> {
   return ok(n);
 }
 
-function parseInterfaceAddress(value: string): Parsed<ParsedCidr> {
-  const r = parsePrefix(value);
+function parseInterfaceAddress(value: string): Parsed<Prefix> {
+  const r = parsePrefixSetting(value);
   if (!r.ok) return bad(`invalid: ${r.problem.replace(/^invalid: /, '')}`);
   return r;
 }
@@ -156,16 +156,16 @@ function parsePeerEndpoint(value: string): Parsed<WgEndpoint> {
   if (!value.startsWith('[') && value.split(':').length > 2) {
     return bad('needs brackets around an IPv6 address (expected [IPv6]:PORT, such as [2001:2::1]:51820)');
   }
-  const r = parseEndpoint(value, 0);
-  if ('problem' in r) return bad(`invalid: ${r.problem} (expected HOST:PORT or [IPv6]:PORT, such as 198.18.0.1:51820)`);
-  if (r.port === 0) return bad('has no port (expected HOST:PORT or [IPv6]:PORT, such as 198.18.0.1:51820)');
+  const r = parseEndpoint(value, null);
+  if (!r.ok && r.problem === 'port is missing') return bad('has no port (expected HOST:PORT or [IPv6]:PORT, such as 198.18.0.1:51820)');
+  if (!r.ok) return bad(`invalid: ${r.problem} (expected HOST:PORT or [IPv6]:PORT, such as 198.18.0.1:51820)`);
   if (net.isIP(r.host) === 0 && !isHostname(r.host)) {
     return bad(`invalid: "${r.host}" is not an IP address or host name (expected HOST:PORT or [IPv6]:PORT)`);
   }
-  return ok(r);
+  return ok({ host: r.host, port: r.port });
 }
 
-function parseAllowedIp(value: string): Parsed<ParsedCidr> {
+function parseAllowedIp(value: string): Parsed<Prefix> {
   return parseInterfaceAddress(value);
 }
 
@@ -326,7 +326,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
   if (i.has('PrivateKey') && i.has('PrivateKeyFile')) {
     problem(i.lineOf('PrivateKeyFile'), `PrivateKey and PrivateKeyFile both set (line ${i.lineOf('PrivateKey')}); keep one`);
   }
-  const addresses = i.all<ParsedCidr>('Address');
+  const addresses = i.all<Prefix>('Address');
   const dns = i.all<{ server?: string; search?: string }>('DNS');
   const table = i.last<WgTable>('Table')?.value ?? { kind: 'auto' };
   if (dns.length > 0 && addresses.length === 0) warning(dns[0]!.line, 'DNS without an Address: wg-quick would set DNS for an interface without addresses');
@@ -346,14 +346,14 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       if (first !== undefined) problem(publicKey.line, `peer ${publicKey.value} is already defined at line ${first} (one [Peer] per public key)`);
       else seenKeys.set(publicKey.value, publicKey.line);
     }
-    const allowed = p.all<ParsedCidr>('AllowedIPs');
+    const allowed = p.all<Prefix>('AllowedIPs');
     for (const a of allowed) {
-      if (a.value.hostBitsSet) warning(a.line, `AllowedIPs "${a.value.text}" has host bits set (using ${a.value.network})`);
-      const owner = allowedOwner.get(a.value.network);
+      if (a.value.hostBitsSet) warning(a.line, `AllowedIPs "${a.value.text}" has host bits set (using ${a.value.cidr})`);
+      const owner = allowedOwner.get(a.value.cidr);
       if (owner && publicKey && owner.key !== publicKey.value) {
-        warning(a.line, `AllowedIPs ${a.value.network} is also given to the peer at line ${owner.line}; the last peer gets it, as in wg(8)`);
+        warning(a.line, `AllowedIPs ${a.value.cidr} is also given to the peer at line ${owner.line}; the last peer gets it, as in wg(8)`);
       }
-      if (publicKey) allowedOwner.set(a.value.network, { line: p.line, key: publicKey.value });
+      if (publicKey) allowedOwner.set(a.value.cidr, { line: p.line, key: publicKey.value });
     }
     if (!publicKey) continue;
     peerConfigs.push({
@@ -361,7 +361,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       publicKey: publicKey.value,
       presharedKey: keySource(p, 'PresharedKey', 'PresharedKeyFile'),
       endpoint: p.last<WgEndpoint>('Endpoint')?.value ?? null,
-      allowedIps: [...new Set(allowed.map((a) => a.value.network))],
+      allowedIps: [...new Set(allowed.map((a) => a.value.cidr))],
       persistentKeepalive: p.last<number>('PersistentKeepalive')?.value ?? 0,
     });
   }

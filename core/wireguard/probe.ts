@@ -8,7 +8,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { native } from '../../native/index.js';
-import { formatEndpoint } from './render.js';
+import { formatEndpoint } from '../net.js';
 import { WG_TIMERS } from './timers.js';
 import type { WgEndpoint } from './types.js';
 
@@ -65,7 +65,7 @@ export async function probeWireGuard(options: WgProbeOptions): Promise<WgProbeRe
     }
   }
   const target = { host, port: options.endpoint.port };
-  const address = formatEndpoint(target);
+  const address = formatEndpoint(target.host, target.port);
 
   const identity = new wg.Identity(options.privateKey);
   const handshake = new wg.Handshake(identity, options.peerPublicKey, options.presharedKey);

@@ -3,15 +3,11 @@
 //    `wg setconf`/`wg syncconf` read back);
 //  - renderWgQuick: a parsed wg-quick file written back (SaveConfig, tools that edit sessions),
 //    tund's additions (PrivateKeyFile, PresharedKeyFile) included, comments not kept.
-import net from 'node:net';
 import type { KeySource, WgQuickConfig } from './conf.js';
 import { keyToBase64 } from './keys.js';
-import type { WgDeviceState, WgEndpoint } from './types.js';
+import { formatEndpoint } from '../net.js';
+import type { WgDeviceState } from './types.js';
 
-/** HOST:PORT, with brackets around IPv6 addresses ([2001:2::1]:51820). */
-export function formatEndpoint(e: WgEndpoint): string {
-  return net.isIPv6(e.host) ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
 
 export function renderShowconf(state: WgDeviceState): string {
   const lines = ['[Interface]'];
@@ -23,7 +19,7 @@ export function renderShowconf(state: WgDeviceState): string {
     lines.push('[Peer]', `PublicKey = ${keyToBase64(p.publicKey)}`);
     if (p.presharedKey && p.presharedKey.some((b) => b !== 0)) lines.push(`PresharedKey = ${keyToBase64(p.presharedKey)}`);
     if (p.allowedIps.length > 0) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
-    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint)}`);
+    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
     if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
     if (i < state.peers.length - 1) lines.push('');
   });
@@ -53,7 +49,7 @@ export function renderWgQuick(config: WgQuickConfig): string {
     lines.push('', '[Peer]', `PublicKey = ${p.publicKey}`);
     lines.push(...keyLines(p.presharedKey, 'PresharedKey', 'PresharedKeyFile'));
     if (p.allowedIps.length) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
-    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint)}`);
+    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
     if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
   }
   return `${lines.join('\n')}\n`;

@@ -9,8 +9,7 @@
 // (EINVAL, or EPROTO for a line that is not key=value) and changes nothing, where wireguard-go
 // would have applied the lines before it.
 import net from 'node:net';
-import { parseCidr } from '../net.js';
-import { networkAddress } from '../config/values.js';
+import { formatEndpoint, parseEndpoint, parsePrefix } from '../net.js';
 import { keyFromHex, keyToHex } from './keys.js';
 import type { WgDeviceState, WgEndpoint } from './types.js';
 
@@ -62,10 +61,6 @@ export interface UapiProvider {
 
 // ---- get
 
-function endpointText(e: WgEndpoint): string {
-  return net.isIPv6(e.host) ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
-
 /** The get=1 response body for a state (ends with errno=0 and the blank line). */
 export function encodeGetResponse(state: WgDeviceState): string {
   const lines: string[] = [];
@@ -76,7 +71,7 @@ export function encodeGetResponse(state: WgDeviceState): string {
     lines.push(`public_key=${keyToHex(p.publicKey)}`);
     lines.push(`preshared_key=${keyToHex(p.presharedKey ?? Buffer.alloc(32))}`);
     lines.push('protocol_version=1');
-    if (p.endpoint) lines.push(`endpoint=${endpointText(p.endpoint)}`);
+    if (p.endpoint) lines.push(`endpoint=${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
     lines.push(`last_handshake_time_sec=${p.lastHandshake?.seconds ?? 0}`);
     lines.push(`last_handshake_time_nsec=${p.lastHandshake?.nanoseconds ?? 0}`);
     lines.push(`tx_bytes=${p.txBytes}`);
@@ -105,19 +100,17 @@ function parseUint(value: string, max: number): number | null {
 
 /** IP:PORT or [IPv6]:PORT, numeric (wg resolves names before it sends them). */
 export function parseUapiEndpoint(value: string): WgEndpoint | null {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  if (!m) return null;
-  const host = m[1]!.replace(/%.*$/, ''); // a zone index (fe80::1%eth0) is not kept
-  const port = parseUint(m[2]!, 65535);
-  if (port === null || net.isIP(host) === 0 || (net.isIPv6(host) && !value.startsWith('['))) return null;
-  return { host, port };
+  const e = parseEndpoint(value, null);
+  if (!e.ok) return null;
+  const host = e.host.replace(/%.*$/, ''); // a zone index (fe80::1%eth0) is not kept
+  if (net.isIP(host) === 0 || (net.isIPv6(host) && !value.startsWith('['))) return null;
+  return { host, port: e.port };
 }
 
 function parseAllowedIp(value: string): string | null {
   if (!value.includes('/')) return null; // wg always sends the prefix length
-  const c = parseCidr(value);
-  if (!c.ok) return null;
-  return `${networkAddress(c.family, c.address, c.prefixLength)}/${c.prefixLength}`;
+  const c = parsePrefix(value);
+  return c.ok ? c.cidr : null;
 }
 
 /**

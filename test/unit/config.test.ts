@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { parseSessionConfig, knownKeys } from '../../core/config/index.js';
 import { parseIni } from '../../core/config/ini.js';
 import { closest, editDistance } from '../../core/config/suggest.js';
-import { networkAddress } from '../../core/config/values.js';
+import { parsePrefix } from '../../core/net.js';
 
 const FILE = '/etc/tund/office.conf';
 const CLIENT = '[Session]\nRole = client\nEndpoint = 198.18.0.2\n';
@@ -396,11 +396,16 @@ describe('helpers', () => {
     assert.ok(k.Session!.includes('SecretFile'));
     assert.ok(k.Route!.includes('DNSDomains'));
   });
-  test('networkAddress', () => {
-    assert.equal(networkAddress(4, '198.18.3.7', 16), '198.18.0.0');
-    assert.equal(networkAddress(4, '198.18.3.7', 0), '0.0.0.0');
-    assert.equal(networkAddress(6, '2001:db8:1:2::1', 48), '2001:db8:1::');
-    assert.equal(networkAddress(6, 'fe80::1', 10), 'fe80::');
-    assert.equal(networkAddress(6, '::ffff:198.18.0.1', 128), '::ffff:c612:1');
+  test('the network of a prefix (core/net.ts parsePrefix)', () => {
+    const network = (text: string) => {
+      const p = parsePrefix(text);
+      assert.ok(p.ok, text);
+      return p.network;
+    };
+    assert.equal(network('198.18.3.7/16'), '198.18.0.0');
+    assert.equal(network('198.18.3.7/0'), '0.0.0.0');
+    assert.equal(network('2001:db8:1:2::1/48'), '2001:db8:1::');
+    assert.equal(network('fe80::1/10'), 'fe80::');
+    assert.equal(network('::ffff:198.18.0.1/128'), '::ffff:c612:1');
   });
 });

@@ -6,26 +6,39 @@ import * as t from 'typanion';
 import { isAddress, isCidr, isMtu, isName } from '../../core/cli/validators.js';
 import { UsageFailure } from '../../core/errors.js';
 import { checkName, nameProblem } from '../../core/names.js';
-import { parseCidr, parseEndpoint } from '../../core/net.js';
+import { canonicalAddress, formatEndpoint, parseEndpoint, parsePrefix } from '../../core/net.js';
 import { upPlan } from '../../core/tunctl/devices.js';
 
-test('parseCidr: IPv4 with and without prefix', () => {
-  assert.deepEqual(parseCidr('198.18.0.1/24'), { ok: true, family: 4, address: '198.18.0.1', prefixLength: 24, hostBitsSet: true });
-  assert.deepEqual(parseCidr('198.18.0.0/15'), { ok: true, family: 4, address: '198.18.0.0', prefixLength: 15, hostBitsSet: false });
-  const bare = parseCidr('198.18.3.4');
-  assert.ok(bare.ok && bare.prefixLength === 32 && !bare.hostBitsSet);
+test('parsePrefix: IPv4 with and without prefix: address, network, ip -json dst', () => {
+  assert.deepEqual(parsePrefix('198.18.0.1/24'), {
+    ok: true, family: 4, address: '198.18.0.1', length: 24, hostBitsSet: true,
+    text: '198.18.0.1/24', network: '198.18.0.0', cidr: '198.18.0.0/24', dst: '198.18.0.0/24',
+  });
+  const net = parsePrefix('198.18.0.0/15');
+  assert.ok(net.ok && net.length === 15 && !net.hostBitsSet && net.cidr === '198.18.0.0/15');
+  const bare = parsePrefix('198.18.3.4');
+  assert.ok(bare.ok && bare.length === 32 && !bare.hostBitsSet && bare.dst === '198.18.3.4');
 });
 
-test('parseCidr: IPv6, compressed forms', () => {
-  const a = parseCidr('fd00::1/64');
-  assert.ok(a.ok && a.family === 6 && a.prefixLength === 64 && a.hostBitsSet);
-  const b = parseCidr('fd00:1::/32');
+test('parsePrefix: IPv6, compressed forms, canonical text', () => {
+  const a = parsePrefix('FD00:0::1/64');
+  assert.ok(a.ok && a.family === 6 && a.length === 64 && a.hostBitsSet && a.text === 'fd00::1/64' && a.cidr === 'fd00::/64');
+  const b = parsePrefix('fd00:1::/32');
   assert.ok(b.ok && !b.hostBitsSet);
-  const c = parseCidr('::');
-  assert.ok(c.ok && c.prefixLength === 128);
+  const c = parsePrefix('::');
+  assert.ok(c.ok && c.length === 128);
+  assert.equal(canonicalAddress('2001:2:0:0:0:0:0:1'), '2001:2::1');
 });
 
-test('parseCidr: bad input says what is wrong', () => {
+test('parsePrefix: "default" only where routes take it', () => {
+  assert.equal(parsePrefix('default').ok, false);
+  const d = parsePrefix('default', { allowDefault: true });
+  assert.ok(d.ok && d.dst === 'default' && d.family === 4 && d.cidr === '0.0.0.0/0');
+  const d6 = parsePrefix('default6', { allowDefault: true });
+  assert.ok(d6.ok && d6.family === 6 && d6.cidr === '::/0');
+});
+
+test('parsePrefix: bad input says what is wrong', () => {
   for (const [text, problem] of [
     ['198.18.0.1/33', /out of range \(0-32\)/],
     ['fd00::1/129', /out of range \(0-128\)/],
@@ -35,18 +48,35 @@ test('parseCidr: bad input says what is wrong', () => {
     ['office', /not an IPv4 or IPv6 address/],
     ['', /not an IPv4 or IPv6 address/],
   ] as const) {
-    const r = parseCidr(text);
+    const r = parsePrefix(text);
     assert.equal(r.ok, false, text);
     if (!r.ok) assert.match(r.problem, problem, text);
   }
 });
 
-test('parseEndpoint: host, port, IPv6 brackets, defaults and range', () => {
-  assert.deepEqual(parseEndpoint('198.18.0.2:5000', 1), { host: '198.18.0.2', port: 5000 });
-  assert.deepEqual(parseEndpoint('vpn.example', 5000), { host: 'vpn.example', port: 5000 });
-  assert.deepEqual(parseEndpoint('[fd00::2]:51820', 1), { host: 'fd00::2', port: 51820 });
-  assert.ok('problem' in parseEndpoint('198.18.0.2:70000', 1));
-  assert.ok('problem' in parseEndpoint(':5000', 1));
+test('parseEndpoint: host, port, IPv6 brackets, defaults and range; formatEndpoint reverses it', () => {
+  assert.deepEqual(parseEndpoint('198.18.0.2:5000', 1), { ok: true, host: '198.18.0.2', port: 5000, portGiven: true });
+  assert.deepEqual(parseEndpoint('vpn.example', 5000), { ok: true, host: 'vpn.example', port: 5000, portGiven: false });
+  assert.deepEqual(parseEndpoint('[2001:2::2]:51820', 1), { ok: true, host: '2001:2::2', port: 51820, portGiven: true });
+  assert.deepEqual(parseEndpoint('[2001:2::2]', 5000), { ok: true, host: '2001:2::2', port: 5000, portGiven: false });
+  assert.deepEqual(parseEndpoint('2001:2::2', 5000), { ok: true, host: '2001:2::2', port: 5000, portGiven: false });
+  // a socket's address and port joined without brackets
+  assert.deepEqual(parseEndpoint('::ffff:198.18.0.1:5000', null), { ok: true, host: '::ffff:198.18.0.1', port: 5000, portGiven: true });
+  for (const [text, problem] of [
+    ['198.18.0.2:70000', /port "70000" out of range/],
+    [':5000', /host is empty/],
+    ['198.18.0.2', /port is missing/],
+    ['[office]:5000', /not an IPv6 address/],
+    ['a:b:c', /more than one ":"/],
+    ['198.18.0.2:x', /port "x"/],
+  ] as const) {
+    const r = parseEndpoint(text, text === '198.18.0.2' ? null : 1);
+    assert.equal(r.ok, false, text);
+    if (!r.ok) assert.match(r.problem, problem, text);
+  }
+  assert.equal(formatEndpoint('2001:2::2', 5000), '[2001:2::2]:5000');
+  assert.equal(formatEndpoint('198.18.0.2', 5000), '198.18.0.2:5000');
+  assert.equal(formatEndpoint('::ffff:198.18.0.2', 5000), '198.18.0.2:5000');
 });
 
 test('names: 1-15 characters, no slash, no blanks', () => {

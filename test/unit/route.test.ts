@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canonicalAddress, parsePrefix } from '../../core/route/prefix.js';
+import { canonicalAddress, parsePrefix } from '../../core/net.js';
 import { planFull, planSplit } from '../../core/route/plan.js';
 import { routeArgs, ruleArgs, routeMatches, ruleMatches } from '../../core/route/kernel.js';
 import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, dnsInfo, fullTunnel, removeSessionRoutes, routeInfo, showSessions } from '../../core/route/index.js';
