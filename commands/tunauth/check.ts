@@ -61,7 +61,7 @@ export class AuthCheckCommand extends BaseCommand {
     }
     const bad = reports.some((r) => !r.ok);
     if (this.json) {
-      this.out(JSON.stringify({ format: 1, config_dir: configDir(), ok: !bad, sessions: reports }, null, (this.context.stdout as NodeJS.WriteStream).isTTY ? 2 : undefined));
+      this.printJson({ format: 1, config_dir: configDir(), ok: !bad, sessions: reports });
       return bad ? 1 : 0;
     }
     if (reports.length === 0) {

@@ -110,7 +110,7 @@ export class AuthProbeCommand extends BaseCommand {
         flags: result.flags,
         elapsed_ms: result.elapsedMs,
       };
-      this.out(JSON.stringify(doc, null, (this.context.stdout as NodeJS.WriteStream).isTTY ? 2 : undefined));
+      this.printJson(doc);
       return result.outcome === 'ok' ? 0 : 1;
     }
     if (result.outcome !== 'ok') {

@@ -3,7 +3,6 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { devicesReport, readDeviceFacts } from '../../core/device/facts.js';
 import { ipFor } from '../../core/tunctl/system.js';
-import { jsonText } from './show.js';
 
 export class ListDevicesCommand extends BaseCommand {
   static override paths = [['list']];
@@ -30,7 +29,7 @@ export class ListDevicesCommand extends BaseCommand {
   async run(): Promise<number> {
     const devices = await readDeviceFacts(ipFor(this));
     if (this.json) {
-      this.context.stdout.write(jsonText(devicesReport(devices), (this.context.stdout as { isTTY?: boolean }).isTTY === true));
+      this.printJson(devicesReport(devices));
     } else {
       this.context.stdout.write(devices.map((d) => `${d.ifname}\n`).join(''));
     }

@@ -5,11 +5,12 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { placeholder } from '../../core/cli/spec.js';
-import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
+import { isDuration } from '../../core/cli/validators.js';
+import { parseDuration } from '../../core/duration.js';
+import { NotRunningFailure, TundError } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath } from '../../core/paths.js';
 import { ControlUnavailable, permissionFailure, requestReload } from '../../core/status/client.js';
-import { parseDuration } from '../../core/duration.js';
 
 export class ReloadSessionCommand extends BaseCommand {
   static override paths = [['reload']];
@@ -30,14 +31,14 @@ export class ReloadSessionCommand extends BaseCommand {
 
   timeout = placeholder('DURATION', Option.String('--timeout', '90s', {
     description: 'Give up after this long: seconds, or a number with ms, s, m or h (default 90s)',
+    validator: isDuration,
   }));
 
   name = Option.String({ required: true, name: 'NAME' });
 
   async run(): Promise<number> {
     checkName(this.name, 'session');
-    const timeoutMs = parseDuration(this.timeout);
-    if (timeoutMs === null) throw new UsageFailure(`reload: invalid timeout "${this.timeout}" (expected seconds, or a number with ms, s, m or h, e.g. 90s)`);
+    const timeoutMs = parseDuration(this.timeout)!; // isDuration validated it
     let outcome;
     try {
       outcome = await requestReload(controlSocketPath(this.name), timeoutMs);

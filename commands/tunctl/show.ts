@@ -6,10 +6,6 @@ import { checkName } from '../../core/names.js';
 import { devicesReport, formatDevices, readDeviceFacts } from '../../core/device/facts.js';
 import { ipFor } from '../../core/tunctl/system.js';
 
-export function jsonText(value: unknown, pretty: boolean): string {
-  return `${pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)}\n`;
-}
-
 export class ShowDeviceCommand extends BaseCommand {
   static override paths = [['show']];
 
@@ -48,7 +44,7 @@ export class ShowDeviceCommand extends BaseCommand {
       throw new TundError(`${this.name}: no such TUN/TAP device`, { hint: 'see "tunctl list" for the devices there are' });
     }
     if (this.json) {
-      this.context.stdout.write(jsonText(devicesReport(devices), (this.context.stdout as { isTTY?: boolean }).isTTY === true));
+      this.printJson(devicesReport(devices));
     } else {
       this.context.stdout.write(formatDevices(devices));
     }

@@ -39,8 +39,7 @@ export class StatusSessionCommand extends BaseCommand {
     const sessions = await collectStatus(this.name !== undefined ? [this.name] : undefined);
     const doc = statusDocument(sessions);
     if (this.json) {
-      const tty = (this.context.stdout as { isTTY?: boolean }).isTTY === true;
-      this.out(tty ? JSON.stringify(doc, null, 2) : JSON.stringify(doc));
+      this.printJson(doc);
     } else if (doc.sessions.length > 0) {
       this.out(renderStatus(doc));
     }

@@ -6,7 +6,8 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { placeholder } from '../../core/cli/spec.js';
-import { NotRunningFailure, TundError, UsageFailure } from '../../core/errors.js';
+import { isDuration } from '../../core/cli/validators.js';
+import { NotRunningFailure, TundError } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath, sessionConfigPath } from '../../core/paths.js';
 import { ControlUnavailable, permissionFailure, watchSession, type WatchHandle } from '../../core/status/client.js';
@@ -43,14 +44,14 @@ export class WaitSessionCommand extends BaseCommand {
 
   timeout = placeholder('DURATION', Option.String('--timeout', '30s', {
     description: 'Give up after this long: seconds, or a number with ms, s, m or h (default 30s)',
+    validator: isDuration,
   }));
 
   name = Option.String({ required: true, name: 'NAME' });
 
   async run(): Promise<number> {
     checkName(this.name, 'session');
-    const timeoutMs = parseDuration(this.timeout);
-    if (timeoutMs === null) throw new UsageFailure(`wait: invalid timeout "${this.timeout}" (expected seconds, or a number with ms, s, m or h, e.g. 30s)`);
+    const timeoutMs = parseDuration(this.timeout)!;
     const name = this.name;
     const want = this.state as SessionState;
     const socketPath = controlSocketPath(name);

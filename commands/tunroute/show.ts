@@ -76,11 +76,11 @@ export class RouteShowCommand extends BaseCommand {
     if (this.name !== undefined) sessionName(this.name);
     const views = await showSessions(this.name);
     if (this.name !== undefined && views.length === 0) {
-      if (this.json) this.out(JSON.stringify({ format: 1, sessions: [] }, null, process.stdout.isTTY ? 2 : undefined));
+      if (this.json) this.printJson({ format: 1, sessions: [] });
       throw new NotRunningFailure(`${this.name}: nothing recorded (no routes or DNS settings made by tunroute)`, `apply them with "tunroute up ${this.name}"`);
     }
     if (this.json) {
-      this.out(JSON.stringify({ format: 1, sessions: views.map(sessionJson) }, null, process.stdout.isTTY ? 2 : undefined));
+      this.printJson({ format: 1, sessions: views.map(sessionJson) });
       return 0;
     }
     const blocks = views.map((v) => {

@@ -4,6 +4,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { describeFailure } from './failure.js';
+import { colorEnabled, jsonText, palette, type Palette } from './output.js';
 
 /** The options every command has; help lists them last and leaves them out of the synopsis. */
 export const COMMON_OPTIONS: readonly string[] = ['--quiet', '--verbose'];
@@ -42,6 +43,16 @@ export abstract class BaseCommand extends Command {
   /** Write data to stdout. */
   out(text: string): void {
     this.context.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** One JSON document on stdout: indented on a terminal, one line for a pipe. */
+  printJson(value: unknown): void {
+    this.context.stdout.write(jsonText(value, this.context.stdout as { isTTY?: boolean }));
+  }
+
+  /** Colours for the human view: only on a terminal, never with NO_COLOR (TUND_COLOR forces). */
+  get colors(): Palette {
+    return palette(colorEnabled(this.context.stdout as { isTTY?: boolean }));
   }
 
   // Do not override: clipanion would print errors to stdout and exit 1 (clipanion#176).

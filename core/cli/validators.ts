@@ -1,6 +1,7 @@
-// typanion validators shared by the commands: ports, MTU, CIDRs, names.
+// typanion validators shared by the commands: ports, MTU, CIDRs, names, durations.
 import * as t from 'typanion';
 import { nameProblem } from '../names.js';
+import { parseDuration } from '../duration.js';
 import { parsePrefix } from '../net.js';
 
 /** typanion's own pushError is not exported: record the problem the way it does. */
@@ -41,6 +42,15 @@ export const isName = t.makeValidator<unknown, string>({
     if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
     const problem = nameProblem(value);
     if (problem) return fail(state, `expected a name of 1-15 letters, digits or _ = + . - (got ${JSON.stringify(value)}: ${problem})`);
+    return true;
+  },
+});
+
+export const isDuration = t.makeValidator<unknown, string>({
+  test: (value, state): value is string => {
+    if (typeof value !== 'string' || parseDuration(value) === null) {
+      return fail(state, `expected seconds, or a number with ms, s, m or h such as 30s (got ${printable(value)})`);
+    }
     return true;
   },
 });

@@ -50,7 +50,7 @@ assert_problem_lines() {
 @test "a valid session: exit 0, summary on stdout, nothing on stderr" {
   run --separate-stderr tund check office
   assert_success
-  assert_output 'office: ok (client, vtun over udp to 198.18.0.2:5000, tun device office)'
+  assert_output 'office: ok (client, vtun to 198.18.0.2:5000 (the server picks tcp or udp), tun device office)'
   [ -z "$stderr" ]
 }
 
@@ -60,7 +60,17 @@ assert_problem_lines() {
   cp "$TUND_CONFIG_DIR/office.secret" "$BATS_TEST_TMPDIR/elsewhere/lab.secret"
   run --separate-stderr tund check --file "$BATS_TEST_TMPDIR/elsewhere/lab.conf"
   assert_success
-  assert_output 'lab: ok (client, vtun over udp to 198.18.0.2:5000, tun device lab)'
+  assert_output 'lab: ok (client, vtun to 198.18.0.2:5000 (the server picks tcp or udp), tun device lab)'
+}
+
+@test "a client without Transport: the summary does not claim tcp (the server picks the transport)" {
+  printf '[Session]\nRole = client\nEndpoint = 198.18.0.2\n' >"$TUND_CONFIG_DIR/plain.conf"
+  chmod 600 "$TUND_CONFIG_DIR/plain.conf"
+  printf 'x\n' >"$TUND_CONFIG_DIR/plain.secret"; chmod 600 "$TUND_CONFIG_DIR/plain.secret"
+  run --separate-stderr tund check plain
+  assert_success
+  assert_output 'plain: ok (client, vtun to 198.18.0.2:5000 (the server picks tcp or udp), tun device plain)'
+  refute_output --partial 'over tcp'
 }
 
 @test "a server session summary" {

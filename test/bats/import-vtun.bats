@@ -83,7 +83,7 @@ mode_of() { stat -c %a "$1"; }
 @test "--client SERVER: client sessions; a session with a bad name fails alone (exit 78), the others are written" {
   run --separate-stderr tund import-vtun "$FIX/client-site.conf" --client 198.18.0.1
   assert_failure 78
-  assert_line --index 0 "branch: wrote $TUND_CONFIG_DIR/branch.conf and $TUND_CONFIG_DIR/branch.secret (client, vtun over udp to 198.18.0.1:5005, tun device tun3)"
+  assert_line --index 0 "branch: wrote $TUND_CONFIG_DIR/branch.conf and $TUND_CONFIG_DIR/branch.secret (client, vtun to 198.18.0.1:5005 (the server picks tcp or udp), tun device tun3)"
   assert_line --index 1 --partial "kiosk: wrote"
   [ "${#lines[@]}" -eq 2 ]
   [[ $stderr == *"tund: $FIX/client-site.conf:40: session \"a-very-long-session-name\": cannot be a tund session name"* ]]
@@ -94,7 +94,7 @@ mode_of() { stat -c %a "$1"; }
   for s in branch kiosk; do
     run --separate-stderr tund check "$s"
     assert_success
-    assert_output --partial "$s: ok (client, vtun over"
+    assert_output --partial "$s: ok (client, vtun to "
   done
 }
 
@@ -107,7 +107,7 @@ mode_of() { stat -c %a "$1"; }
   [ -z "$(ls -A "$TUND_CONFIG_DIR")" ]
   run --separate-stderr tund check --file "$out/vtpeer-tap.conf"
   assert_success
-  assert_output 'vtpeer-tap: ok (client, vtun over udp to 198.18.0.1:6000, tap device vtpeer-tap)'
+  assert_output 'vtpeer-tap: ok (client, vtun to 198.18.0.1:6000 (the server picks tcp or udp), tap device vtpeer-tap)'
 }
 
 @test "existing files are not overwritten without --force (exit 1, content intact); --force replaces them" {

@@ -4,6 +4,7 @@
 // run in-process against a fake `ip`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Cli, Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { buildCli } from '../../core/cli/main.js';
+import { colorEnabled, jsonText, palette } from '../../core/cli/output.js';
 import { NoTunFailure, PermissionFailure, UsageFailure } from '../../core/errors.js';
 import type { CommandResult, ProcessRunner } from '../../core/ip.js';
 import { setProcessRunner } from '../../core/tunctl/system.js';
@@ -294,4 +296,30 @@ test('up runs the plan through ip with echo, after checking the device is TUN/TA
   assert.equal(await cli.run(['up', 'lo'], lo.context), 1);
   assert.match(lo.err(), /"lo" is a loopback interface, not a TUN\/TAP device/);
   assert.equal(calls.length, 1, 'nothing changed on a non-TUN device');
+});
+
+test('output: JSON indented on a terminal and compact in a pipe; colour only on a terminal, NO_COLOR and TUND_COLOR', () => {
+  const doc = { format: 1, sessions: [] };
+  assert.equal(jsonText(doc, { isTTY: true }), '{\n  "format": 1,\n  "sessions": []\n}\n');
+  assert.equal(jsonText(doc, {}), '{"format":1,"sessions":[]}\n');
+  assert.equal(colorEnabled({ isTTY: true }, {}), true);
+  assert.equal(colorEnabled({ isTTY: false }, {}), false);
+  assert.equal(colorEnabled({ isTTY: true }, { NO_COLOR: '1' }), false);
+  assert.equal(colorEnabled({ isTTY: true }, { NO_COLOR: '' }), true);
+  assert.equal(colorEnabled({ isTTY: true }, { TUND_COLOR: 'never' }), false);
+  assert.equal(colorEnabled({ isTTY: false }, { TUND_COLOR: 'always', NO_COLOR: '1' }), true);
+  assert.equal(palette(false).green('connected'), 'connected');
+  assert.equal(palette(true).green('connected'), '\x1b[32mconnected\x1b[39m');
+});
+
+test('a verb never imports another verb: what they share lives in core/', () => {
+  for (const binary of BINARIES) {
+    const dir = path.join(ROOT, 'commands', binary);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'index.ts')) {
+      const text = readFileSync(path.join(dir, file), 'utf8');
+      // session-context.ts is not a verb: the signal and reporter wiring of `tund NAME` and `tund serve`
+      const siblings = [...text.matchAll(/from '\.\/([^']+)\.js'/g)].map((m) => m[1]).filter((f) => f !== 'session-context');
+      assert.deepEqual(siblings, [], `commands/${binary}/${file} imports ${siblings.join(', ')}`);
+    }
+  }
 });
