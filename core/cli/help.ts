@@ -4,6 +4,7 @@
 import { formatMarkdownish } from 'clipanion';
 import { COMMON_OPTIONS } from './base.js';
 import { palette, type Palette } from './output.js';
+import type { CommandDefinition } from '../completion/model.js';
 import { optionLabel, type CommandSpec, type OptionSpec } from './spec.js';
 
 export interface BinaryInfo {
@@ -100,17 +101,6 @@ export function commandHelp(binary: string, spec: CommandSpec, p = palette(false
     }
   }
   return `${out.join('\n')}\n`;
-}
-
-/** One entry of the definitions document (the shape of clipanion's cli.definitions()). */
-export interface CommandDefinition {
-  path: string;
-  usage: string;
-  category?: string;
-  description?: string;
-  details?: string;
-  examples?: [string, string][];
-  options: { definition: string; description: string; required: boolean }[];
 }
 
 /**

@@ -3,7 +3,7 @@
 // definitions cannot say: which values an option or a positional takes (hints.ts).
 import { hintForOption, hintForPositional, hintForRest, type ValueHint } from './hints.js';
 
-/** One entry of `cli.definitions()`. */
+/** One entry of `BIN --clipanion=definitions` (core/cli/help.ts writes it). */
 export interface CommandDefinition {
   path: string;
   usage: string;

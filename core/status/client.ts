@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PermissionFailure } from '../errors.js';
 import { controlSocketPath, runDir } from '../paths.js';
-import { lineSplitter, type ControlReply, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
+import { lineSplitter, type ControlReply, type ControlRequest, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 import type { ReloadOutcome } from './types.js';
 
 export class ControlUnavailable extends Error {
@@ -16,97 +16,115 @@ export class ControlUnavailable extends Error {
   }
 }
 
-function connect(socketPath: string, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(socketPath);
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new ControlUnavailable(socketPath, 'ETIMEDOUT'));
-    }, timeoutMs);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      sock.removeAllListeners('error');
-      resolve(sock);
-    });
-    sock.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new ControlUnavailable(socketPath, error.code ?? 'EIO'));
-    });
-  });
-}
-
 /** A control socket we may not open (mode 0600, root's): exit 77 rather than "not running". */
 export function permissionFailure(socketPath: string): PermissionFailure {
   return new PermissionFailure(`cannot open the control socket "${socketPath}": permission denied`, 'run as root (the sockets are mode 0600)');
 }
 
-/** One `status` request. Rejects with ControlUnavailable when nobody answers. */
-export async function requestStatus(socketPath: string, timeoutMs = 3000): Promise<StatusSession> {
-  const sock = await connect(socketPath, timeoutMs);
+export interface RequestOptions {
+  /** give up connecting after this long (default 3 s) */
+  connectTimeoutMs?: number;
+  /** give up when no answer is complete after this long; null: wait as long as it takes (default 3 s) */
+  replyTimeoutMs?: number | null;
+  /** the message when the reply timeout fires (default: ETIMEDOUT as ControlUnavailable) */
+  timeoutError?: () => Error;
+  /** ends the request (the promise then never settles): for streams */
+  signal?: AbortSignal;
+  /** called once the socket is connected and the request sent */
+  connected?: () => void;
+}
+
+/**
+ * One request on a session's control socket: connect, send `request`, and hand every reply line
+ * to `accept` until it returns a value (the result) or throws (the error). Rejects with
+ * ControlUnavailable when nobody answers or the session closes the connection first.
+ */
+export function requestOnce<T>(socketPath: string, request: ControlRequest, accept: (reply: ControlReply) => T | undefined, opts: RequestOptions = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new ControlUnavailable(socketPath, 'ETIMEDOUT'));
-    }, timeoutMs);
-    const done = (error: Error | null, value?: StatusSession) => {
-      clearTimeout(timer);
+    const sock = net.connect(socketPath);
+    let settled = false;
+    let replyTimer: NodeJS.Timeout | undefined;
+    const finish = (error: Error | null, value?: T) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(replyTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
       sock.destroy();
       if (error) reject(error);
-      else resolve(value as StatusSession);
+      else resolve(value as T);
     };
+    const onAbort = () => {
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(replyTimer);
+      sock.destroy();
+    };
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const connectTimer = setTimeout(() => finish(new ControlUnavailable(socketPath, 'ETIMEDOUT')), opts.connectTimeoutMs ?? 3000);
+    sock.once('connect', () => {
+      clearTimeout(connectTimer);
+      const replyMs = opts.replyTimeoutMs === undefined ? 3000 : opts.replyTimeoutMs;
+      if (replyMs !== null) replyTimer = setTimeout(() => finish(opts.timeoutError?.() ?? new ControlUnavailable(socketPath, 'ETIMEDOUT')), replyMs);
+      sock.write(`${JSON.stringify(request)}\n`);
+      opts.connected?.();
+    });
     sock.on(
       'data',
       lineSplitter((line) => {
+        if (settled) return;
         let reply: ControlReply;
         try {
           reply = JSON.parse(line) as ControlReply;
         } catch {
-          done(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
+          finish(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
           return;
         }
-        if (reply.type === 'status') done(null, reply.session);
-        else if (reply.type === 'error') done(new Error(`control socket "${socketPath}": ${reply.error}`));
+        try {
+          const value = accept(reply);
+          if (value !== undefined) finish(null, value);
+        } catch (error) {
+          finish(error as Error);
+        }
       }),
     );
-    sock.on('error', (error: NodeJS.ErrnoException) => done(new ControlUnavailable(socketPath, error.code ?? 'EIO')));
-    sock.on('close', () => done(new ControlUnavailable(socketPath, 'ECONNRESET')));
-    sock.write(`${JSON.stringify({ cmd: 'status' })}\n`);
+    sock.on('error', (error: NodeJS.ErrnoException) => finish(new ControlUnavailable(socketPath, error.code ?? 'EIO')));
+    sock.on('close', () => finish(new ControlUnavailable(socketPath, 'ECONNRESET')));
   });
 }
 
+/** An `error` reply as an Error naming the socket. */
+function replyError(socketPath: string, reply: { error: string }): Error {
+  return new Error(`control socket "${socketPath}": ${reply.error}`);
+}
+
+/** One `status` request. Rejects with ControlUnavailable when nobody answers. */
+export function requestStatus(socketPath: string, timeoutMs = 3000): Promise<StatusSession> {
+  return requestOnce(
+    socketPath,
+    { cmd: 'status' },
+    (reply) => {
+      if (reply.type === 'error') throw replyError(socketPath, reply);
+      return reply.type === 'status' ? reply.session : undefined;
+    },
+    { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs },
+  );
+}
+
 /** One `reload` request: resolves with the session's outcome once the reload is done. */
-export async function requestReload(socketPath: string, timeoutMs = 90_000): Promise<ReloadOutcome> {
-  const sock = await connect(socketPath, 3000);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`control socket "${socketPath}": reload not finished after ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-    let settled = false;
-    const done = (error: Error | null, outcome?: ReloadOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (error) reject(error);
-      else resolve(outcome!);
-    };
-    sock.on(
-      'data',
-      lineSplitter((line) => {
-        let reply: ControlReply;
-        try {
-          reply = JSON.parse(line) as ControlReply;
-        } catch {
-          done(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
-          return;
-        }
-        if (reply.type === 'reloaded') done(null, { ok: true, message: reply.message });
-        else if (reply.type === 'reload_failed') done(null, { ok: false, problems: reply.problems });
-        else if (reply.type === 'error') done(new Error(reply.error));
-      }),
-    );
-    sock.on('error', (error: NodeJS.ErrnoException) => done(new ControlUnavailable(socketPath, error.code ?? 'EIO')));
-    sock.on('close', () => done(new ControlUnavailable(socketPath, 'ECONNRESET')));
-    sock.write(`${JSON.stringify({ cmd: 'reload' })}\n`);
-  });
+export function requestReload(socketPath: string, timeoutMs = 90_000): Promise<ReloadOutcome> {
+  return requestOnce<ReloadOutcome>(
+    socketPath,
+    { cmd: 'reload' },
+    (reply) => {
+      if (reply.type === 'error') throw new Error(reply.error);
+      if (reply.type === 'reloaded') return { ok: true, message: reply.message };
+      if (reply.type === 'reload_failed') return { ok: false, problems: reply.problems };
+      return undefined;
+    },
+    { replyTimeoutMs: timeoutMs, timeoutError: () => new Error(`control socket "${socketPath}": reload not finished after ${Math.round(timeoutMs / 1000)} s`) },
+  );
 }
 
 export interface WatchHandlers {
@@ -122,40 +140,34 @@ export interface WatchHandle {
 }
 
 /** Subscribe to state changes. Rejects with ControlUnavailable when nobody answers. */
-export async function watchSession(socketPath: string, handlers: WatchHandlers, timeoutMs = 3000): Promise<WatchHandle> {
-  const sock = await connect(socketPath, timeoutMs);
-  let ended = false;
-  const end = (error?: Error) => {
-    if (ended) return;
-    ended = true;
-    sock.destroy();
-    handlers.end(error);
-  };
-  sock.on(
-    'data',
-    lineSplitter((line) => {
-      let reply: ControlReply;
-      try {
-        reply = JSON.parse(line) as ControlReply;
-      } catch {
-        end(new Error(`control socket "${socketPath}": bad reply (not JSON)`));
-        return;
-      }
-      if (ended) return;
-      if (reply.type === 'history') handlers.history(reply.events);
-      else if (reply.type === 'event') handlers.event(reply.event);
-      else if (reply.type === 'error') end(new Error(`control socket "${socketPath}": ${reply.error}`));
-    }),
-  );
-  sock.on('error', (error: NodeJS.ErrnoException) => end(new ControlUnavailable(socketPath, error.code ?? 'EIO')));
-  sock.on('close', () => end());
-  sock.write(`${JSON.stringify({ cmd: 'watch' })}\n`);
-  return {
-    close: () => {
-      ended = true;
-      sock.destroy();
-    },
-  };
+export function watchSession(socketPath: string, handlers: WatchHandlers, timeoutMs = 3000): Promise<WatchHandle> {
+  return new Promise((resolve, reject) => {
+    const controller = new AbortController();
+    let connected = false;
+    requestOnce<never>(
+      socketPath,
+      { cmd: 'watch' },
+      (reply) => {
+        if (reply.type === 'history') handlers.history(reply.events);
+        else if (reply.type === 'event') handlers.event(reply.event);
+        else if (reply.type === 'error') throw replyError(socketPath, reply);
+        return undefined; // a stream: only the end ends it
+      },
+      {
+        connectTimeoutMs: timeoutMs,
+        replyTimeoutMs: null,
+        signal: controller.signal,
+        connected: () => {
+          connected = true;
+          resolve({ close: () => controller.abort() });
+        },
+      },
+    ).catch((error: Error) => {
+      if (!connected) reject(error);
+      // the session closing the stream is its normal end
+      else handlers.end(error instanceof ControlUnavailable && error.code === 'ECONNRESET' ? undefined : error);
+    });
+  });
 }
 
 /** Session names that have a socket in runDir() (live or stale: ask them to know). */

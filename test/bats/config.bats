@@ -36,6 +36,13 @@ EOC
 
 teardown() { common_teardown; }
 
+# session NAME TEXT: NAME.conf with TEXT and a secret, both mode 0600
+session() {
+  printf '%b' "$2" >"$TUND_CONFIG_DIR/$1.conf"
+  printf 'x\n' >"$TUND_CONFIG_DIR/$1.secret"
+  chmod 600 "$TUND_CONFIG_DIR/$1.conf" "$TUND_CONFIG_DIR/$1.secret"
+}
+
 # every non-hint line of stderr must be "tund: FILE:LINE: ..." (or "tund: FILE: ..." when whole-file)
 assert_problem_lines() {
   local file=$1 line n=0
@@ -64,9 +71,7 @@ assert_problem_lines() {
 }
 
 @test "a client without Transport: the summary does not claim tcp (the server picks the transport)" {
-  printf '[Session]\nRole = client\nEndpoint = 198.18.0.2\n' >"$TUND_CONFIG_DIR/plain.conf"
-  chmod 600 "$TUND_CONFIG_DIR/plain.conf"
-  printf 'x\n' >"$TUND_CONFIG_DIR/plain.secret"; chmod 600 "$TUND_CONFIG_DIR/plain.secret"
+  session plain '[Session]\nRole = client\nEndpoint = 198.18.0.2\n'
   run --separate-stderr tund check plain
   assert_success
   assert_output 'plain: ok (client, vtun to 198.18.0.2:5000 (the server picks tcp or udp), tun device plain)'
@@ -74,9 +79,7 @@ assert_problem_lines() {
 }
 
 @test "a server session summary" {
-  printf '[Session]\nRole = server\nListen = 198.18.0.1:5001\n[Device]\nMode = ether\nName = lab0\n' >"$TUND_CONFIG_DIR/hub.conf"
-  chmod 600 "$TUND_CONFIG_DIR/hub.conf"
-  printf 'x\n' >"$TUND_CONFIG_DIR/hub.secret"; chmod 600 "$TUND_CONFIG_DIR/hub.secret"
+  session hub '[Session]\nRole = server\nListen = 198.18.0.1:5001\n[Device]\nMode = ether\nName = lab0\n'
   run --separate-stderr tund check hub
   assert_success
   assert_output 'hub: ok (server, vtun over tcp on 198.18.0.1:5001, tap device lab0)'
