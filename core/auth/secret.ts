@@ -56,8 +56,8 @@ export function writeSecretFile(file: string, secret: Buffer): void {
 export interface SecretProblem {
   session: string;
   file: string;
-  /** missing, empty, unreadable, not_regular, mode, owner */
-  kind: 'missing' | 'empty' | 'unreadable' | 'not_regular' | 'mode' | 'owner';
+  kind: 'missing' | 'unreadable' | 'symlink' | 'not_regular' | 'empty' | 'mode' | 'owner';
+  /** starts with "secret file" or "no secret file", so it reads well after the path */
   message: string;
   /** The exact command that fixes it. */
   fix: string;
@@ -68,30 +68,47 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Everything wrong with one session's secret file (empty list: fine). */
-export function checkSecretFile(session: string, file: string): SecretProblem[] {
+/** The users a secret file may belong to: root, and the user tund (or the tool) runs as. */
+function allowedOwners(): number[] {
+  const me = process.getuid?.() ?? 0;
+  return me === 0 ? [0] : [0, me];
+}
+
+/**
+ * The one rule for a secret file, shared by `tund check`, `tunauth check` and the session itself:
+ * a regular file (not a symbolic link), not empty, mode 0600 or stricter, owned by root or by the
+ * user that runs us. `st` is an lstat() of the path, or the fstat() of a descriptor opened with
+ * O_NOFOLLOW. Empty list: fine.
+ */
+export function secretStatProblems(session: string, file: string, st: fs.Stats): SecretProblem[] {
   const passwd = `tunauth passwd ${shellQuote(session)}`;
+  const problem = (kind: SecretProblem['kind'], message: string, fix: string): SecretProblem => ({ session, file, kind, message, fix });
+  if (st.isSymbolicLink()) return [problem('symlink', 'secret file is a symbolic link (expected a regular file)', `rm ${shellQuote(file)} && ${passwd}`)];
+  if (!st.isFile()) return [problem('not_regular', 'secret file is not a regular file', `rm -r ${shellQuote(file)} && ${passwd}`)];
+  const problems: SecretProblem[] = [];
+  if (st.size === 0) problems.push(problem('empty', 'secret file is empty', passwd));
+  const mode = st.mode & 0o7777;
+  if (mode & 0o077) {
+    const who = mode & 0o007 ? 'others' : 'the group';
+    const can = mode & 0o022 ? (mode & 0o044 ? 'readable and writable' : 'writable') : mode & 0o044 ? 'readable' : 'accessible';
+    problems.push(problem('mode', `secret file is ${can} by ${who} (mode ${mode.toString(8).padStart(4, '0')}; expected 0600)`, `chmod 600 ${shellQuote(file)}`));
+  }
+  const owners = allowedOwners();
+  if (!owners.includes(st.uid)) {
+    problems.push(problem('owner', `secret file is owned by uid ${st.uid} (expected ${owners.map((u) => (u === 0 ? 'root' : `uid ${u}`)).join(' or ')})`, `chown root: ${shellQuote(file)}`));
+  }
+  return problems;
+}
+
+/** Everything wrong with one session's secret file, from the path (empty list: fine). */
+export function checkSecretFile(session: string, file: string): SecretProblem[] {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
   } catch (error) {
     const code = errnoOf(error);
-    if (code === 'ENOENT') return [{ session, file, kind: 'missing', message: 'no secret file', fix: passwd }];
+    if (code === 'ENOENT') return [{ session, file, kind: 'missing', message: 'no secret file', fix: `tunauth passwd ${shellQuote(session)}` }];
     return [{ session, file, kind: 'unreadable', message: `cannot inspect the secret file (${code ?? String(error)})`, fix: 'run "tunauth check" as root' }];
   }
-  if (!st.isFile()) {
-    return [{ session, file, kind: 'not_regular', message: st.isSymbolicLink() ? 'the secret file is a symbolic link' : 'the secret file is not a regular file', fix: `rm ${shellQuote(file)} && ${passwd}` }];
-  }
-  const problems: SecretProblem[] = [];
-  if (st.size === 0) problems.push({ session, file, kind: 'empty', message: 'the secret file is empty', fix: passwd });
-  const mode = st.mode & 0o7777;
-  if (mode & 0o077) {
-    const who = mode & 0o007 ? 'others' : 'the group';
-    const can = mode & 0o022 ? (mode & 0o044 ? 'readable and writable' : 'writable') : mode & 0o044 ? 'readable' : 'accessible';
-    problems.push({ session, file, kind: 'mode', message: `mode ${mode.toString(8).padStart(4, '0')}: ${can} by ${who} (expected 0600)`, fix: `chmod 600 ${shellQuote(file)}` });
-  }
-  if (st.uid !== 0) {
-    problems.push({ session, file, kind: 'owner', message: `owned by uid ${st.uid} (expected root)`, fix: `chown root: ${shellQuote(file)}` });
-  }
-  return problems;
+  return secretStatProblems(session, file, st);
 }

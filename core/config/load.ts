@@ -6,6 +6,7 @@ import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { configDir, sessionConfigPath } from '../paths.js';
 import { NAME_PATTERN, checkName } from '../names.js';
 import { parseSessionConfig } from './parse.js';
+import { secretStatProblems } from '../auth/secret.js';
 import type { SessionConfig } from './types.js';
 
 /** A ConfigFailure that also carries the warnings found on the way (print them before the problems). */
@@ -122,27 +123,18 @@ export function octal(mode: number): string {
 }
 
 /**
- * The session's password (VTun shared secret). Refuses a secret file that group or others may read
- * or write; strips one trailing newline. The secret itself never appears in any message.
+ * The session's password (VTun shared secret). The file must pass the one secret-file rule
+ * (core/auth/secret.ts: regular file, not a link, 0600, owned by root or us), the same that
+ * `tunauth check` applies; one trailing newline is stripped. The secret itself never appears in
+ * any message.
  */
 export async function readSecret(config: SessionConfig): Promise<Buffer> {
   const { file } = await locateSecret(config);
   let data: Buffer;
   try {
-    const handle = await fs.open(file, 'r');
-    try {
-      const st = await handle.stat();
-      if (!st.isFile()) throw new ConfigFailure([{ file, line: 0, message: 'secret file is not a regular file' }]);
-      if ((st.mode & 0o077) !== 0) {
-        throw new ConfigFailure(
-          [{ file, line: 0, message: `secret file is accessible by group/others (mode ${octal(st.mode)}; expected 0600)` }],
-          `run "chmod 600 ${file}"`,
-        );
-      }
-      data = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
+    const problems = secretStatProblems(config.name, file, await fs.lstat(file)).filter((p) => p.kind !== 'empty');
+    if (problems.length > 0) throw new ConfigFailure(problems.map((p) => ({ file, line: 0, message: p.message })), `run "${problems[0]!.fix}"`);
+    data = await fs.readFile(file);
   } catch (error) {
     if (error instanceof ConfigFailure) throw error;
     const code = errnoOf(error);
@@ -158,5 +150,7 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
   if (secret.length === 0) {
     throw new ConfigFailure([{ file, line: 0, message: 'secret file is empty' }], `set the password with "tunauth passwd ${config.name}"`);
   }
-  return Buffer.from(secret);
+  const copy = Buffer.from(secret);
+  data.fill(0);
+  return copy;
 }

@@ -151,7 +151,7 @@ EOC
   chmod 644 "$TUND_CONFIG_DIR/office.secret"
   run --separate-stderr tund check office
   assert_failure 78
-  [[ $stderr == *"tund: $TUND_CONFIG_DIR/office.secret: secret file is accessible by group/others (mode 0644; expected 0600)"* ]]
+  [[ $stderr == *"tund: $TUND_CONFIG_DIR/office.secret: secret file is readable by others (mode 0644; expected 0600)"* ]]
   [[ $stderr == *"hint: run \"chmod 600 $TUND_CONFIG_DIR/office.secret\""* ]]
   [[ $stderr != *"$SECRET"* && $output != *"$SECRET"* ]]
   chmod 600 "$TUND_CONFIG_DIR/office.secret"

@@ -159,7 +159,7 @@ EOC
   run tunauth check
   assert_failure 1
   assert_line "good: ok ($TUND_CONFIG_DIR/good.secret)"
-  assert_line --partial "loose: $TUND_CONFIG_DIR/loose.secret: mode 0644"
+  assert_line "loose: $TUND_CONFIG_DIR/loose.secret: secret file is readable by others (mode 0644; expected 0600)"
   assert_line "  fix: chmod 600 $TUND_CONFIG_DIR/loose.secret"
   assert_line "absent: $TUND_CONFIG_DIR/absent.secret: no secret file"
   assert_line "  fix: tunauth passwd absent"
@@ -182,6 +182,39 @@ EOC
   run tunauth check office
   assert_failure 1
   assert_line "  fix: chown root: $TUND_CONFIG_DIR/office.secret"
+}
+
+@test "tund check and tunauth check agree: a symlinked or foreign-owned secret fails both, a proper one passes both" {
+  write_client_conf office 198.18.61.1:5000
+  printf 'pw\n' | tunauth passwd office
+  run tund check office
+  assert_success
+  run tunauth check office
+  assert_success
+  # a symbolic link to a good file
+  mv "$TUND_CONFIG_DIR/office.secret" "$TUND_CONFIG_DIR/real.secret"
+  ln -s "$TUND_CONFIG_DIR/real.secret" "$TUND_CONFIG_DIR/office.secret"
+  run --separate-stderr tund check office
+  assert_failure 78
+  [[ $stderr == *"$TUND_CONFIG_DIR/office.secret: secret file is a symbolic link (expected a regular file)"* ]]
+  run tunauth check office
+  assert_failure 1
+  assert_line "office: $TUND_CONFIG_DIR/office.secret: secret file is a symbolic link (expected a regular file)"
+  # a regular file of another user
+  rm "$TUND_CONFIG_DIR/office.secret"
+  mv "$TUND_CONFIG_DIR/real.secret" "$TUND_CONFIG_DIR/office.secret"
+  chown 1234:1234 "$TUND_CONFIG_DIR/office.secret"
+  run --separate-stderr tund check office
+  assert_failure 78
+  [[ $stderr == *"$TUND_CONFIG_DIR/office.secret: secret file is owned by uid 1234 (expected root)"* ]]
+  [[ $stderr == *"hint: run \"chown root: $TUND_CONFIG_DIR/office.secret\""* ]]
+  run tunauth check office
+  assert_failure 1
+  assert_line "office: $TUND_CONFIG_DIR/office.secret: secret file is owned by uid 1234 (expected root)"
+  # the session itself refuses it the same way (exit 78 before touching anything)
+  run --separate-stderr tund office
+  assert_failure 78
+  [[ $stderr == *"secret file is owned by uid 1234 (expected root)"* ]]
 }
 
 @test "probe against the real vtund: success shows the flags and creates no device" {

@@ -43,12 +43,12 @@ test('checkSecretFile: missing, empty, loose mode, symlink; each with its fix', 
   chmodSync(f, 0o640);
   const loose = checkSecretFile('a', f).find((p) => p.kind === 'mode')!;
   assert.equal(loose.fix, `chmod 600 ${f}`);
-  assert.match(loose.message, /^mode 0640: readable by the group/);
+  assert.match(loose.message, /^secret file is readable by the group \(mode 0640; expected 0600\)$/);
   chmodSync(f, 0o600);
   if (process.getuid?.() === 0) assert.deepEqual(checkSecretFile('a', f), []);
   const link = path.join(dir, 'b.secret');
   symlinkSync(f, link);
-  assert.equal(checkSecretFile('b', link)[0]!.kind, 'not_regular');
+  assert.equal(checkSecretFile('b', link)[0]!.kind, 'symlink');
 });
 
 test('shellQuote quotes only when needed', () => {

@@ -1,7 +1,7 @@
 // Loading session files and secrets from disk (real temp files): missing files, modes, the
 // $CREDENTIALS_DIRECTORY preference, listSessions, and that no message ever contains the secret.
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -127,10 +127,26 @@ describe('readSecret', () => {
       const c = await config();
       const f = write('office.secret', `${SECRET}\n`, mode);
       const e = await failure(readSecret(c));
-      assert.equal(e.message, `${f}: secret file is accessible by group/others (mode 0${mode.toString(8)}; expected 0600)`);
+      assert.match(e.message, new RegExp(`^${f}: secret file is (readable|writable|readable and writable) by (the group|others) \\(mode 0${mode.toString(8)}; expected 0600\\)$`));
       assert.equal(e.hint, `run "chmod 600 ${f}"`);
     });
   }
+  test('refuses a symbolic link, as tunauth check does', async () => {
+    const c = await config();
+    const real = write('real.secret', `${SECRET}\n`);
+    symlinkSync(real, path.join(dir, 'office.secret'));
+    const e = await failure(readSecret(c));
+    assert.match(e.message, /office\.secret: secret file is a symbolic link \(expected a regular file\)$/);
+    assert.match(e.hint ?? '', /^run "rm .*office\.secret && tunauth passwd office"$/);
+  });
+  test('refuses a file owned by another user (as root: only root may own it)', { skip: process.getuid?.() !== 0 }, async () => {
+    const c = await config();
+    const f = write('office.secret', `${SECRET}\n`);
+    chownSync(f, 1234, 1234);
+    const e = await failure(readSecret(c));
+    assert.equal(e.message, `${f}: secret file is owned by uid 1234 (expected root)`);
+    assert.equal(e.hint, `run "chown root: ${f}"`);
+  });
   test('accepts 0400', async () => {
     const c = await config();
     write('office.secret', `${SECRET}\n`, 0o400);
