@@ -10,7 +10,8 @@ import { parseDuration } from '../../core/duration.js';
 import { NotRunningFailure, TundError } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath } from '../../core/paths.js';
-import { ControlUnavailable, permissionFailure, requestReload } from '../../core/status/client.js';
+import { ControlUnavailable, permissionFailure, requestReload, sessionUnit } from '../../core/status/client.js';
+import { logHint } from '../../core/status/format.js';
 
 export class ReloadSessionCommand extends BaseCommand {
   static override paths = [['reload']];
@@ -47,7 +48,7 @@ export class ReloadSessionCommand extends BaseCommand {
       if (error instanceof ControlUnavailable && error.code !== 'ECONNRESET') {
         throw new NotRunningFailure(`${this.name}: session is not running`, `start it with "systemctl start tund@${this.name}"`);
       }
-      throw new TundError(`${this.name}: ${error instanceof Error ? error.message : String(error)}`, { hint: `see "journalctl -u tund@${this.name}"` });
+      throw new TundError(`${this.name}: ${error instanceof Error ? error.message : String(error)}`, { hint: logHint(this.name, await sessionUnit(this.name)) });
     }
     if (!outcome.ok) {
       for (const problem of outcome.problems) this.context.stderr.write(`${problem}\n`);

@@ -41,7 +41,7 @@ export class StatusSessionCommand extends BaseCommand {
     if (this.json) {
       this.printJson(doc);
     } else if (doc.sessions.length > 0) {
-      this.out(renderStatus(doc));
+      this.out(renderStatus(doc, Date.now(), this.colors));
     }
     if (doc.sessions.length === 0) {
       if (this.name !== undefined) {

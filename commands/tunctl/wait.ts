@@ -10,7 +10,8 @@ import { isDuration } from '../../core/cli/validators.js';
 import { NotRunningFailure, TundError } from '../../core/errors.js';
 import { checkName } from '../../core/names.js';
 import { controlSocketPath, sessionConfigPath } from '../../core/paths.js';
-import { ControlUnavailable, permissionFailure, watchSession, type WatchHandle } from '../../core/status/client.js';
+import { ControlUnavailable, permissionFailure, sessionUnit, watchSession, type WatchHandle } from '../../core/status/client.js';
+import { logHint } from '../../core/status/format.js';
 import { SESSION_STATES, type StateEvent } from '../../core/status/protocol.js';
 import type { SessionState } from '../../core/status/types.js';
 import { parseDuration } from '../../core/duration.js';
@@ -112,7 +113,7 @@ export class WaitSessionCommand extends BaseCommand {
     const now: StateEvent | null = current;
     throw new TundError(
       `${name}: timed out after ${this.timeout} waiting for state "${want}" (${now ? `current state: ${(now as StateEvent).status}` : 'session not running'})`,
-      { hint: `see "journalctl -u tund@${name}" and "tunctl status ${name}"` },
+      { hint: `${logHint(name, await sessionUnit(name))}, and "tunctl status ${name}"` },
     );
   }
 }

@@ -5,7 +5,7 @@
 import { formatEndpoint } from '../net.js';
 import { ConnectFailure, StreamSocket } from '../socket.js';
 import { BlockChannel, clientHandshake, HandshakeError } from '../vtun/handshake.js';
-import { cipherName, type VtunFlags } from '../vtun/flags.js';
+import { decodeFlags, type DecodedFlags } from '../vtun/flags.js';
 
 export type ProbeOutcome =
   | 'ok'
@@ -28,19 +28,6 @@ export interface ProbeOptions {
   timeout: number;
 }
 
-/** The flags decoded for people and for JSON (snake_case, every key present). */
-export interface DecodedFlags {
-  raw: string;
-  transport: 'tcp' | 'udp';
-  type: 'tty' | 'pipe' | 'ether' | 'tun';
-  compression: 'none' | 'zlib' | 'lzo';
-  compression_level: number | null;
-  cipher: string;
-  keepalive: boolean;
-  /** kbit/s the client may send; null when the server sets no limit. */
-  client_rate_kbps: number | null;
-}
-
 export interface ProbeResult {
   outcome: ProbeOutcome;
   /** What happened, for people (no secret in it). */
@@ -51,33 +38,6 @@ export interface ProbeResult {
   /** The server's address as connected. */
   address: string | null;
   elapsedMs: number;
-}
-
-export function decodeFlags(f: VtunFlags, raw: string): DecodedFlags {
-  const name = f.cipher === 0 ? 'no' : cipherName(f.cipher);
-  return {
-    raw,
-    transport: f.transport,
-    type: f.type,
-    compression: f.compression.kind,
-    compression_level: f.compression.kind === 'none' ? null : f.compression.level,
-    cipher: name === 'unknown' ? `unknown (E${f.cipher})` : name,
-    keepalive: f.keepalive,
-    client_rate_kbps: f.speed > 0 ? f.speed : null,
-  };
-}
-
-/** One line for people: "tcp, tun, no compression, no encryption, keepalive on". */
-export function describeFlags(f: DecodedFlags): string {
-  const parts = [
-    f.transport,
-    f.type === 'ether' ? 'ether (tap)' : f.type,
-    f.compression === 'none' ? 'no compression' : `${f.compression} level ${f.compression_level}`,
-    f.cipher === 'no' ? 'no encryption' : `cipher ${f.cipher}`,
-    `keepalive ${f.keepalive ? 'on' : 'off'}`,
-  ];
-  if (f.client_rate_kbps !== null) parts.push(`client rate ${f.client_rate_kbps} kbit/s`);
-  return parts.join(', ');
 }
 
 function connectFailure(code: string, where: string): { outcome: ProbeOutcome; message: string } {

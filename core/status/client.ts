@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { PermissionFailure } from '../errors.js';
 import { controlSocketPath, runDir } from '../paths.js';
+import { readState } from '../route/state.js';
 import { lineSplitter, type ControlReply, type ControlRequest, type DnsInfo, type RouteInfo, type StateEvent, type StatusSession } from './protocol.js';
 import type { ReloadOutcome } from './types.js';
 
@@ -185,26 +186,30 @@ export function socketNames(dir = runDir()): string[] {
 }
 
 /**
- * Routes and DNS as tunroute recorded them (runDir()/routes/NAME.json, core/route/state.ts), for
- * sessions whose status reply has none. Read defensively: any problem means "unknown" (null).
+ * Routes and DNS of a session as tunroute recorded them (runDir()/routes/NAME.json): tunroute is
+ * the one that knows, whichever verb made them (`up`, `full`, or ad-hoc `add`). Any problem
+ * reading the record means "unknown" (null).
  */
-export function routeInfoFromState(name: string, dir = runDir()): { route: RouteInfo | null; dns: DnsInfo | null } {
+export async function routeInfoFromState(name: string): Promise<{ route: RouteInfo | null; dns: DnsInfo | null }> {
+  let state;
   try {
-    const st = JSON.parse(fs.readFileSync(path.join(dir, 'routes', `${name}.json`), 'utf8')) as {
-      device?: string;
-      mode?: RouteInfo['mode'] | null;
-      table?: number | null;
-      entries?: { kind?: string; dst?: string; dev?: string }[];
-      dns?: { backend?: DnsInfo['backend']; servers?: string[]; domains?: string[] } | null;
-    };
-    const prefixes = (st.entries ?? [])
-      .filter((e) => e.kind === 'route' && typeof e.dst === 'string' && (st.device === undefined || e.dev === st.device))
-      .map((e) => (e.dst === 'default' ? 'default' : e.dst!));
-    const route: RouteInfo | null = st.mode ? { mode: st.mode, prefixes: [...new Set(prefixes)], table: typeof st.table === 'number' ? st.table : null } : null;
-    const dns: DnsInfo | null = st.dns ? { backend: st.dns.backend ?? null, servers: st.dns.servers ?? [], domains: st.dns.domains ?? [] } : null;
-    return { route, dns };
+    state = await readState(name);
   } catch {
     return { route: null, dns: null };
+  }
+  if (!state) return { route: null, dns: null };
+  const prefixes = [...new Set(state.entries.filter((e) => e.kind === 'route' && e.dev === state.device).map((e) => (e as { dst: string }).dst))];
+  const route: RouteInfo | null = state.mode || prefixes.length > 0 ? { mode: state.mode ?? 'ad-hoc', prefixes, table: typeof state.table === 'number' ? state.table : null } : null;
+  const dns: DnsInfo | null = state.dns ? { backend: state.dns.backend, servers: [...state.dns.servers], domains: [...state.dns.domains] } : null;
+  return { route, dns };
+}
+
+/** The systemd unit a running session reports, or null (not running, or started by hand). */
+export async function sessionUnit(name: string, timeoutMs = 1000): Promise<string | null> {
+  try {
+    return (await requestStatus(controlSocketPath(name), timeoutMs)).unit ?? null;
+  } catch {
+    return null;
   }
 }
 
@@ -215,11 +220,10 @@ export async function collectStatus(names?: string[], timeoutMs = 3000): Promise
     wanted.map(async (name) => {
       try {
         const status = await requestStatus(controlSocketPath(name), timeoutMs);
-        if (!status.route || !status.dns) {
-          const known = routeInfoFromState(status.name);
-          status.route ??= known.route;
-          status.dns ??= known.dns;
-        }
+        // tunroute's record wins: it also has the routes added by hand (tunroute add)
+        const known = await routeInfoFromState(status.name);
+        status.route = known.route ?? status.route ?? null;
+        status.dns = known.dns ?? status.dns ?? null;
         status.unit ??= null;
         return status;
       } catch (error) {

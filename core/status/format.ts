@@ -1,8 +1,16 @@
 // How `tunctl status` / `tunctl watch` print what the control socket says: the `--json` document
 // (the house shape of status output: snake_case, every key always present, integer bytes,
 // RFC 3339 UTC times, "format": 1) and the human view modelled on `wg show`.
+import { palette, type Palette } from '../cli/output.js';
+import { decodeFlagsText, describeFlags } from '../vtun/flags.js';
 import type { StateEvent, StatusSession } from './protocol.js';
 import type { SessionState } from './types.js';
+
+/** What a session may report beyond the base snapshot (sessions of older builds leave them out). */
+type StatusInput = StatusSession & {
+  next_attempt?: string | null;
+  keepalive?: { interval_s: number; count: number; last_echo: string | null } | null;
+};
 
 export const STATUS_FORMAT = 1;
 
@@ -47,7 +55,7 @@ export function rfc3339(value: unknown): string | null {
 }
 
 /** One session of the --json document: fixed keys and types, whatever the session sent. */
-export function toJsonSession(s: StatusSession): StatusJsonSession {
+export function toJsonSession(s: StatusInput): StatusJsonSession {
   const d = s.device;
   const r = s.route;
   const n = s.dns;
@@ -127,33 +135,79 @@ export function timeUntil(iso: string, now = Date.now()): string {
   return Number.isFinite(secs) && secs > 0 ? `in ${secs} s` : 'now';
 }
 
-function stateLine(s: StatusJsonSession, now: number): string {
-  const what = s.reason ? `${s.state}: ${s.reason}` : s.state;
+function stateWord(state: SessionState, p: Palette): string {
+  if (state === 'connected' || state === 'listening') return p.green(state);
+  if (state === 'stopping' || state === 'stopped') return p.red(state);
+  return p.yellow(state);
+}
+
+function stateLine(s: StatusJsonSession, now: number, p: Palette): string {
+  const what = `${stateWord(s.state, p)}${s.reason ? `: ${s.reason}` : ''}`;
   const next = s.next_attempt ? `; next attempt ${timeUntil(s.next_attempt, now)}` : '';
   return `${what}${next} since ${s.since} (${relativeTime(s.since, now)})`;
 }
 
-/** The human block of one session (wg show style). */
-export function renderSession(s: StatusJsonSession, now = Date.now()): string {
-  const lines = [`session: ${s.name} (${s.unit ?? `tund@${s.name}.service`})`];
-  const kv = (k: string, v: string) => lines.push(`  ${k}: ${v}`);
-  kv('state', stateLine(s, now));
-  kv('role', `${s.role} (${s.protocol}${s.flags ? ` ${s.flags}` : ''}), pid ${s.pid}`);
+/** The flags as `tunauth probe` decodes them: "<TuL1KE10> tcp, tun, lzo level 1, ...". */
+function flagsLine(raw: string): string {
+  const decoded = decodeFlagsText(raw);
+  return decoded ? `${raw} ${describeFlags(decoded)}` : `${raw} (not understood)`;
+}
+
+/**
+ * What the session publishes about its keepalive when it does; else (sessions of older builds)
+ * whether the flags turn it on, and when the peer was last heard from.
+ */
+function keepaliveLine(s: StatusJsonSession, now: number): string | null {
+  if (s.keepalive) {
+    const k = s.keepalive;
+    return `every ${k.interval_s} s, dead after ${k.count} missed, last echo ${k.last_echo ? relativeTime(k.last_echo, now) : 'never'}`;
+  }
+  const heard = s.latest_keepalive ? `last frame from the peer ${relativeTime(s.latest_keepalive, now)}` : null;
+  const decoded = s.flags ? decodeFlagsText(s.flags) : null;
+  if (!decoded) return heard;
+  return `${decoded.keepalive ? 'on' : 'off'}${heard ? ` (${heard})` : ''}`;
+}
+
+function routesLine(route: StatusJsonSession['route']): string {
+  if (!route || (route.mode === 'none' && route.prefixes.length === 0)) return 'none';
+  return `${route.mode} ${route.prefixes.join(', ') || '(no prefixes)'}${route.table !== null ? ` table ${route.table}` : ''}`;
+}
+
+/**
+ * The human block of one session (wg show style). Times are printed relative to `now`, from the
+ * absolute times the session publishes, so the view is never stale. The unit is named only when
+ * the session runs in one (a session started by hand has none).
+ */
+export function renderSession(s: StatusJsonSession, now = Date.now(), p: Palette = palette(false)): string {
+  const lines = [p.bold(`session: ${s.name}${s.unit ? ` (${s.unit})` : ''}`)];
+  const kv = (k: string, v: string | null) => {
+    if (v !== null) lines.push(`  ${k}: ${v}`);
+  };
+  kv('state', stateLine(s, now, p));
+  kv('role', `${s.role} (${s.protocol}), pid ${s.pid}`);
+  kv('flags', s.flags ? flagsLine(s.flags) : null);
   kv('device', s.device ? `${s.device.ifname} (${s.device.kind}, mtu ${s.device.mtu ?? 'unknown'})` : 'none');
   kv('endpoint', s.endpoint ?? 'none');
   kv('latest handshake', s.latest_handshake ? relativeTime(s.latest_handshake, now) : 'never');
-  if (s.keepalive) {
-    const k = s.keepalive;
-    kv('keepalive', `every ${k.interval_s} s, dead after ${k.count} missed, last echo ${k.last_echo ? relativeTime(k.last_echo, now) : 'never'}`);
-  }
+  kv('keepalive', keepaliveLine(s, now));
   kv('transfer', `${humanBytes(s.rx_bytes)} received, ${humanBytes(s.tx_bytes)} sent`);
-  kv('routes', s.route && s.route.mode !== 'none' ? `${s.route.mode} ${s.route.prefixes.join(', ') || '(none)'}${s.route.table !== null ? ` table ${s.route.table}` : ''}` : 'none');
+  kv('routes', routesLine(s.route));
   if (s.dns) kv('dns', `${s.dns.backend ?? 'none'} ${[...s.dns.servers, ...s.dns.domains].join(' ')}`.trim());
   return lines.join('\n');
 }
 
-export function renderStatus(doc: StatusJson, now = Date.now()): string {
-  return doc.sessions.map((s) => renderSession(s, now)).join('\n\n');
+export function renderStatus(doc: StatusJson, now = Date.now(), p: Palette = palette(false)): string {
+  return doc.sessions.map((s) => renderSession(s, now, p)).join('\n\n');
+}
+
+/**
+ * Where a session's log is: the journal of its unit, or (started by hand) its own stderr. The
+ * unit is the one the session reports; tunctl itself running under systemd (ExecReload=, with
+ * INVOCATION_ID set) means the session is tund@NAME.service.
+ */
+export function logHint(name: string, unit: string | null, env: NodeJS.ProcessEnv = process.env): string {
+  const known = unit ?? (env.INVOCATION_ID ? `tund@${name}.service` : null);
+  return known ? `see "journalctl -u ${known}"` : `see the log of "tund ${name}" (its standard error)`;
 }
 
 /** One `tunctl watch --json` line: {"time","name","state","reason","endpoint","status"}. */

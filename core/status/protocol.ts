@@ -18,7 +18,8 @@ export const CONTROL_PROTOCOL_FORMAT = 1;
 
 /** Routes as tunroute set them up for the session (null when the session does not route). */
 export interface RouteInfo {
-  mode: 'none' | 'split' | 'full';
+  /** ad-hoc: only routes added with `tunroute add` */
+  mode: 'none' | 'split' | 'full' | 'ad-hoc';
   prefixes: string[];
   table: number | null;
 }

@@ -144,3 +144,53 @@ export function deviceKindFor(type: VtunType): SessionDeviceKind {
   if (type === 'ether') return 'tap';
   return type; // pipe, tty: byte streams (core/session/stream-device.ts)
 }
+
+/** The flags decoded for people and for JSON (snake_case, every key present). */
+export interface DecodedFlags {
+  raw: string;
+  transport: 'tcp' | 'udp';
+  type: 'tty' | 'pipe' | 'ether' | 'tun';
+  compression: 'none' | 'zlib' | 'lzo';
+  compression_level: number | null;
+  cipher: string;
+  keepalive: boolean;
+  /** kbit/s the client may send; null when the server sets no limit. */
+  client_rate_kbps: number | null;
+}
+
+export function decodeFlags(f: VtunFlags, raw: string): DecodedFlags {
+  const name = f.cipher === 0 ? 'no' : cipherName(f.cipher);
+  return {
+    raw,
+    transport: f.transport,
+    type: f.type,
+    compression: f.compression.kind,
+    compression_level: f.compression.kind === 'none' ? null : f.compression.level,
+    cipher: name === 'unknown' ? `unknown (E${f.cipher})` : name,
+    keepalive: f.keepalive,
+    client_rate_kbps: f.speed > 0 ? f.speed : null,
+  };
+}
+
+/** One line for people: "tcp, tun, no compression, no encryption, keepalive on". */
+export function describeFlags(f: DecodedFlags): string {
+  const parts = [
+    f.transport,
+    f.type === 'ether' ? 'ether (tap)' : f.type,
+    f.compression === 'none' ? 'no compression' : `${f.compression} level ${f.compression_level}`,
+    f.cipher === 'no' ? 'no encryption' : `cipher ${f.cipher}`,
+    `keepalive ${f.keepalive ? 'on' : 'off'}`,
+  ];
+  if (f.client_rate_kbps !== null) parts.push(`client rate ${f.client_rate_kbps} kbit/s`);
+  return parts.join(', ');
+}
+
+/** The flags text a session reports ("<TuL1KE10>") decoded, or null when it does not parse. */
+export function decodeFlagsText(raw: string): DecodedFlags | null {
+  try {
+    return decodeFlags(parseFlags(raw), raw);
+  } catch (error) {
+    if (error instanceof FlagsError) return null;
+    throw error;
+  }
+}

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { checkSecretFile, shellQuote, writeSecretFile } from '../../core/auth/secret.js';
 import { oneLine } from '../../core/auth/prompt.js';
-import { decodeFlags, describeFlags, probe } from '../../core/auth/probe.js';
+import { probe } from '../../core/auth/probe.js';
 import { encodeBlock } from '../../core/vtun/handshake.js';
-import { parseFlags } from '../../core/vtun/flags.js';
+import { decodeFlags, describeFlags, parseFlags } from '../../core/vtun/flags.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'tund-auth-'));
 

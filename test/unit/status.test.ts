@@ -11,7 +11,7 @@ import { Cli } from 'clipanion';
 import { buildCli } from '../../core/cli/main.js';
 import { ControlServer, probeSocket } from '../../core/status/server.js';
 import { collectStatus, requestStatus, routeInfoFromState, watchSession } from '../../core/status/client.js';
-import { humanBytes, relativeTime, renderStatus, statusDocument } from '../../core/status/format.js';
+import { humanBytes, logHint, relativeTime, renderStatus, statusDocument } from '../../core/status/format.js';
 import type { StateEvent } from '../../core/status/protocol.js';
 import type { SessionSnapshot } from '../../core/status/types.js';
 import { StatusSessionCommand } from '../../commands/tunctl/status.js';
@@ -197,7 +197,10 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.equal(relativeTime('2026-11-22T06:00:00Z', now), '1 minute, 5 seconds ago');
   const text = renderStatus(doc, now);
   assert.match(text, /^session: b \(tund@b\.service\)\n  state: connected since 2026-11-22T05:00:00Z/);
-  assert.match(text, /\n\nsession: a \(tund@a\.service\)\n/);
+  // run by hand: no unit in JSON, none in the human view
+  assert.equal(doc.sessions[1]!.unit, null);
+  assert.match(text, /\n\nsession: a\n/);
+  assert.doesNotMatch(text, /tund@a\.service/);
   assert.match(text, /  latest handshake: never\n/);
   assert.match(text, /  device: a \(tun, mtu 1450\)\n/);
   // a reconnect: "next attempt in" is computed when printed, from the absolute next_attempt
@@ -230,8 +233,8 @@ test('tunctl status: human view, --json, exit 3 when NAME is not running or noth
   try {
     r = await tunctl(['status']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^session: office \(tund@office\.service\)$/m);
-    assert.match(r.stdout, /^session: lab \(tund@lab\.service\)$/m);
+    assert.match(r.stdout, /^session: office$/m);
+    assert.match(r.stdout, /^session: lab$/m);
     assert.match(r.stdout, /^  transfer: 2\.00 KiB received, 1\.00 KiB sent$/m);
     assert.match(r.stdout, /^  routes: split 198\.19\.0\.0\/24$/m);
     r = await tunctl(['status', 'lab', '--json']);
@@ -353,27 +356,79 @@ test('a control socket the caller may not open: exit 77, not "not running"', asy
   }
 });
 
-test('routes and DNS come from tunroute state (runDir()/routes/NAME.json) when the session has none', () => {
+test('routes and DNS come from tunroute state (runDir()/routes/NAME.json), ad-hoc routes included', async () => {
   const run = path.join(dir, 'routes-run');
   fs.mkdirSync(path.join(run, 'routes'), { recursive: true });
-  fs.writeFileSync(
-    path.join(run, 'routes', 'office.json'),
-    JSON.stringify({
-      format: 1, name: 'office', device: 'office', mode: 'full', table: 51820, endpoints: ['198.18.0.1'],
-      entries: [
-        { kind: 'route', family: 4, dst: 'default', dev: 'office', via: null, table: 51820, metric: null, origin: 'full' },
-        { kind: 'route', family: 4, dst: '198.18.0.1', dev: 'eth0', via: '198.18.1.1', table: 'main', metric: null, origin: 'full' },
-        { kind: 'rule', family: 4, priority: 100, to: null, table: 51820, suppressPrefixlength: null, origin: 'full' },
-      ],
-      dns: { backend: 'resolved', link: 'office', servers: ['198.19.0.53'], domains: ['~.'], defaultRoute: true, record: null, origin: 'up' },
-      updated: '2026-11-22T06:00:00Z',
-    }),
-  );
-  assert.deepEqual(routeInfoFromState('office', run), {
-    route: { mode: 'full', prefixes: ['default'], table: 51820 },
-    dns: { backend: 'resolved', servers: ['198.19.0.53'], domains: ['~.'] },
-  });
-  assert.deepEqual(routeInfoFromState('absent', run), { route: null, dns: null });
+  const state = (name: string, mode: string | null, entries: object[]) =>
+    fs.writeFileSync(
+      path.join(run, 'routes', `${name}.json`),
+      JSON.stringify({ format: 1, name, device: name, mode, table: mode === 'full' ? 51820 : null, endpoints: [], entries, dns: null, updated: '2026-11-22T06:00:00Z' }),
+    );
+  state('office', 'full', [
+    { kind: 'route', family: 4, dst: 'default', dev: 'office', via: null, table: 51820, metric: null, origin: 'full' },
+    { kind: 'route', family: 4, dst: '198.18.0.1', dev: 'eth0', via: '198.18.1.1', table: 'main', metric: null, origin: 'full' },
+    { kind: 'rule', family: 4, priority: 100, to: null, table: 51820, suppressPrefixlength: null, origin: 'full' },
+  ]);
+  const file = path.join(run, 'routes', 'office.json');
+  const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  doc.dns = { backend: 'resolved', link: 'office', servers: ['198.19.0.53'], domains: ['~.'], defaultRoute: true, record: null, origin: 'up' };
+  fs.writeFileSync(file, JSON.stringify(doc));
+  // routes added by hand (tunroute add): no mode, only ad-hoc entries
+  state('adhoc', null, [
+    { kind: 'route', family: 4, dst: '198.19.10.0/24', dev: 'adhoc', via: null, table: 'main', metric: null, origin: 'add' },
+    { kind: 'route', family: 6, dst: '2001:2::/48', dev: 'adhoc', via: null, table: 'main', metric: null, origin: 'add' },
+  ]);
   fs.writeFileSync(path.join(run, 'routes', 'bad.json'), '{not json');
-  assert.deepEqual(routeInfoFromState('bad', run), { route: null, dns: null });
+  const saved = process.env.TUND_RUN_DIR;
+  process.env.TUND_RUN_DIR = run;
+  try {
+    assert.deepEqual(await routeInfoFromState('office'), {
+      route: { mode: 'full', prefixes: ['default'], table: 51820 },
+      dns: { backend: 'resolved', servers: ['198.19.0.53'], domains: ['~.'] },
+    });
+    assert.deepEqual(await routeInfoFromState('adhoc'), { route: { mode: 'ad-hoc', prefixes: ['198.19.10.0/24', '2001:2::/48'], table: null }, dns: null });
+    assert.deepEqual(await routeInfoFromState('absent'), { route: null, dns: null });
+    assert.deepEqual(await routeInfoFromState('bad'), { route: null, dns: null });
+    // tunctl status shows them, even when the session itself reports no routes
+    const s = new FakeSession('adhoc', { state: 'connected' });
+    const server = await ControlServer.listen(path.join(run, 'adhoc.sock'), { snapshot: () => s.snap, route: () => ({ mode: 'none', prefixes: [], table: null }) });
+    try {
+      const r = await tunctl(['status', 'adhoc']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^  routes: ad-hoc 198\.19\.10\.0\/24, 2001:2::\/48$/m);
+    } finally {
+      server.close();
+    }
+  } finally {
+    process.env.TUND_RUN_DIR = saved;
+  }
+});
+
+test('human view: flags decoded as tunauth probe does, keepalive, times computed when printed', () => {
+  const base = new FakeSession('office', {
+    state: 'connected', since: '2026-11-22T06:00:00Z', flags: '<TuL1KE10>', latest_keepalive: '2026-11-22T06:00:58Z',
+  }).snap;
+  const now = Date.parse('2026-11-22T06:01:00Z');
+  let text = renderStatus(statusDocument([{ ...base, route: null, dns: null, unit: null }]), now);
+  assert.match(text, /^  flags: <TuL1KE10> tcp, tun, lzo level 1, cipher aes128cbc, keepalive on$/m);
+  assert.match(text, /^  keepalive: on \(last frame from the peer 2 seconds ago\)$/m);
+  // what the session publishes about its keepalive, when it does
+  const withKeepalive = { ...base, keepalive: { interval_s: 30, count: 4, last_echo: '2026-11-22T06:00:50Z' }, route: null, dns: null, unit: null };
+  text = renderStatus(statusDocument([withKeepalive]), now);
+  assert.match(text, /^  keepalive: every 30 s, dead after 4 missed, last echo 10 seconds ago$/m);
+  // a reconnect: "next attempt" from the absolute time, so it counts down as time passes
+  const waiting = { ...base, state: 'reconnecting' as const, reason: 'connection refused', next_attempt: '2026-11-22T06:01:20Z', flags: '<TuK>', route: null, dns: null, unit: null };
+  const doc = statusDocument([waiting]);
+  assert.equal(doc.sessions[0]!.next_attempt, '2026-11-22T06:01:20Z');
+  assert.match(renderStatus(doc, now), /state: reconnecting: connection refused; next attempt in 20 s since/);
+  assert.match(renderStatus(doc, now + 16_000), /state: reconnecting: connection refused; next attempt in 4 s since/);
+  assert.match(renderStatus(doc, now + 30_000), /next attempt now since/);
+  // no keepalive in the flags
+  assert.match(renderStatus(statusDocument([{ ...base, flags: '<TuE10>', latest_keepalive: null, route: null, dns: null, unit: null }]), now), /^  keepalive: off$/m);
+});
+
+test('hints name journalctl only for a session in a unit', () => {
+  assert.equal(logHint('office', 'tund@office.service', {}), 'see "journalctl -u tund@office.service"');
+  assert.equal(logHint('office', null, {}), 'see the log of "tund office" (its standard error)');
+  assert.equal(logHint('office', null, { INVOCATION_ID: 'abc' }), 'see "journalctl -u tund@office.service"');
 });
