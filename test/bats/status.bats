@@ -16,9 +16,7 @@ client() { env TUND_RUN_DIR="$CRUN" TUND_CONFIG_DIR="$CDIR" ip netns exec "$NS_C
 @test "a client run by hand: no unit, decoded flags, keepalive, ad-hoc routes; hints without journalctl" {
   tund_conf "$SDIR" vts server tcp tun no lzo:1
   tund_conf "$CDIR" vtc client tcp tun no no
-  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts >/dev/null
-  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
-  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  start_tund_pair vts vtc
   run client tunctl wait vtc --state connected --timeout 20s
   assert_success
   run --separate-stderr client tunroute add vtc 198.19.88.0/24 -q

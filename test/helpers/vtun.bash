@@ -100,6 +100,14 @@ start_tund() {
     sh -c 'log=$1 ns=$2; shift 2; ip netns exec "$ns" timeout 300 tund "$@"; echo $? >"$log.rc"' sh "$log" "$ns" "$@"
 }
 
+# start_tund_pair SERVER CLIENT: the sessions written by tund_conf, the server listening before the
+# client starts; logs server.log and client.log in the test's directory.
+start_tund_pair() {
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" "$1" >/dev/null
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" "$2" >/dev/null
+}
+
 # tund_rc LOG [SECONDS]: waits for the tund started with that LOG to exit and prints its status.
 tund_rc() {
   wait_for "${2:-15}" test -s "$1.rc" || { echo timeout; return 1; }
