@@ -1,7 +1,9 @@
 // A reader for vtund.conf (VTun 3.0.x, docs/vtun-protocol.md §12): a lexer that follows vtund's own states
 // (keyword position vs. value position), a parser into sections/statements with line numbers, and a
 // semantic pass that gives the `options {}` settings and every complete session with `default {}`
-// applied. It never stops at the first problem: every problem is reported as `file:line`.
+// applied. It reads tokens and `;`, never lines: `up { ip "a"; ip "b"; };` on one line is two
+// commands, whatever the layout. It never stops at the first problem: every problem is reported
+// as `file:line`.
 
 export interface VtundProblem {
   line: number;
@@ -22,13 +24,32 @@ interface Token {
 const WORD_CHAR = /[A-Za-z0-9\-_+=!$#%&*^@\\~./:]/;
 const STRING_MAX = 254;
 
+/**
+ * Where the string that opens at `open` (a `"`) ends, on the line that ends at `eol`: at the first
+ * quote that can end a value, i.e. one followed by `;`, `}`, a comment, the end of the line, or the
+ * word `wait` (`program PATH "ARGS" wait;`). A quote followed by anything else is inside the string
+ * (`program "echo "hi" there";`). Without such a quote: the last quote of the line. Returns the
+ * index of the closing quote, or -1.
+ */
+function stringEnd(s: string, open: number, eol: number): number {
+  const canEnd = /^[ \t\r]*(?:[;}#]|$|wait[ \t\r]*(?:[;}#]|$))/;
+  let last = -1;
+  for (let i = s.indexOf('"', open + 1); i >= 0 && i < eol; i = s.indexOf('"', i + 1)) {
+    if (canEnd.test(s.slice(i + 1, eol))) return i;
+    last = i;
+  }
+  return last;
+}
+
 class Lexer {
   private pos = 0;
+  private readonly warned = new Set<number>();
   line = 1;
 
   constructor(
     private readonly text: string,
     private readonly problems: VtundProblem[],
+    private readonly warnings: VtundProblem[],
   ) {}
 
   /**
@@ -59,10 +80,16 @@ class Lexer {
         return { kind: c, text: c, line };
       }
       if (c === '"') {
-        // to the LAST double quote on this line
         const eol = s.indexOf('\n', this.pos);
         const end = eol < 0 ? s.length : eol;
-        const close = s.lastIndexOf('"', end - 1);
+        const close = stringEnd(s, this.pos, end);
+        // vtund 3.0.4 itself ends every string at the last quote of its line (verified: the two
+        // commands of `ip "a"; ip "b";` reach ip as one, which fails); say so where that differs
+        const vtundClose = s.lastIndexOf('"', end - 1);
+        if (close > this.pos && vtundClose !== close && !this.warned.has(line)) {
+          this.warned.add(line);
+          this.warnings.push({ line, message: 'vtund 3.0.4 reads the quoted strings on this line as one (its strings run to the last quote of a line), so vtund itself runs a broken command here; tund reads them one statement at a time, as written' });
+        }
         if (close <= this.pos) {
           this.problems.push({ line, message: 'unterminated string (a quoted value must end on the same line)' });
           this.pos = end;
@@ -106,9 +133,10 @@ export interface VtundSectionNode {
   statements: VtundStatement[];
 }
 
-export function parseVtundSyntax(text: string): { sections: VtundSectionNode[]; problems: VtundProblem[] } {
+export function parseVtundSyntax(text: string): { sections: VtundSectionNode[]; problems: VtundProblem[]; warnings: VtundProblem[] } {
   const problems: VtundProblem[] = [];
-  const lexer = new Lexer(text, problems);
+  const warnings: VtundProblem[] = [];
+  const lexer = new Lexer(text, problems, warnings);
   const sections: VtundSectionNode[] = [];
 
   // statements until the closing brace of the current block
@@ -168,7 +196,7 @@ export function parseVtundSyntax(text: string): { sections: VtundSectionNode[]; 
     sections.push({ name: t.text, line: t.line, statements: statements ?? [] });
     if (statements === null) break;
   }
-  return { sections, problems };
+  return { sections, problems, warnings };
 }
 
 // ---------------------------------------------------------------- semantics
@@ -234,8 +262,7 @@ const ALL_KEYWORDS = new Set(['options', 'default', ...OPTION_KEYWORDS, ...SESSI
 const ALIASES: Record<string, string> = { password: 'passwd', delay_udp: 'nat_hack', ifcfg: 'ifconfig' };
 
 export function parseVtundConf(text: string): VtundConfig {
-  const { sections, problems } = parseVtundSyntax(text);
-  const warnings: VtundProblem[] = [];
+  const { sections, problems, warnings } = parseVtundSyntax(text);
   const options: VtundOptions = {
     port: null,
     bindAddr: null,

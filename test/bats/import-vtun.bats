@@ -236,3 +236,47 @@ vtund_conf() {
   [ "$(link_kind "$NS_C" "$VT_HOST")" = tun ]
   has_addr "$NS_C" "$VT_HOST" "$VT_TC"
 }
+
+# one_line_conf ROLE LOCAL REMOTE: the harness's vtund.conf for ROLE, with the tunnel addresses set
+# by the statement of the issue (two commands on one line), then the whole file on one line.
+one_line_conf() {
+  local role=$1 local_ip=$2 remote_ip=$3
+  vtund_conf "$role" --extra-up "ip \"addr add $local_ip peer $remote_ip dev %%\"; ip \"link set %% up\";" |
+    grep -v '^#' | tr '\n' ' '
+}
+
+@test "a vtund.conf written on one line imports as a server session that runs against the real vtund client" {
+  command -v vtund >/dev/null || skip "vtund is not installed"
+  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  vtun_setup
+  one_line_conf server "$VT_TS" "$VT_TC" >"$BATS_TEST_TMPDIR/one-line.conf"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/one-line.conf")" -eq 0 ]   # no newline at all
+  grep -q 'dev %%"; ip "link set %% up"; *}; *}' "$BATS_TEST_TMPDIR/one-line.conf"
+  run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/one-line.conf" --out "$SDIR"
+  assert_success
+  # the two commands became settings, not one broken hook
+  grep -qx "Address = $VT_TS/32" "$SDIR/$VT_HOST.conf"
+  grep -qx "Peer = $VT_TC" "$SDIR/$VT_HOST.conf"
+  ! grep -q '^Up = .*addr add' "$SDIR/$VT_HOST.conf"
+  [[ $stderr == *"one-line.conf:1: vtund 3.0.4 reads the quoted strings on this line as one"* ]]
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/tund-server.log" "$VT_HOST" >/dev/null
+  wait_for 15 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  vtund_client --local-ip "$VT_TC" --remote-ip "$VT_TS" --wait-tunnel 15
+  ping_through "$NS_C" "$VT_TS" 20
+  has_addr "$NS_S" "$VT_HOST" "$VT_TS"
+}
+
+@test "a vtund.conf written on one line imports as a client session (--client) that runs against the real vtund server" {
+  command -v vtund >/dev/null || skip "vtund is not installed"
+  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  vtun_setup
+  one_line_conf client "$VT_TC" "$VT_TS" >"$BATS_TEST_TMPDIR/one-line.conf"
+  run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/one-line.conf" --client "$VT_SADDR" --out "$CDIR"
+  assert_success
+  grep -qx "Address = $VT_TC/32" "$CDIR/$VT_HOST.conf"
+  grep -qx "Peer = $VT_TS" "$CDIR/$VT_HOST.conf"
+  vtund_server --local-ip "$VT_TS" --remote-ip "$VT_TC" --proto udp --compress lzo:1
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund-client.log" "$VT_HOST" >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  has_addr "$NS_C" "$VT_HOST" "$VT_TC"
+}

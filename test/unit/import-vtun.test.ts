@@ -31,11 +31,27 @@ describe('vtund.conf lexer and syntax', () => {
       ['device', ['tun0'], 4],
     ]);
   });
-  test('a quoted string runs to the LAST quote on its line', () => {
-    const { sections } = parseVtundSyntax('x {\n up {\n  program "echo "hi" there";\n };\n}\n');
+  test('a quoted string ends at the quote that can end a value; quotes inside it stay', () => {
+    const { sections, warnings } = parseVtundSyntax('x {\n up {\n  program "echo "hi" there";\n  program /bin/echo "a "b"" wait;\n };\n}\n');
     const up = sections[0]!.statements[0]!;
     assert.equal(up.keyword, 'up');
     assert.deepEqual(up.block![0]!.values, [{ text: 'echo "hi" there', quoted: true, line: 3 }]);
+    assert.deepEqual(up.block![1]!.values.map((v) => v.text), ['/bin/echo', 'a "b"', 'wait']);
+    assert.deepEqual(warnings, []);
+  });
+  test('statements that share a line are separate statements (tokens and ";", not lines)', () => {
+    const { sections, problems, warnings } = parseVtundSyntax('x { up { ip "addr add 198.19.0.1 peer 198.19.0.2 dev %%"; ip "link set %% up"; }; passwd p; }\n');
+    assert.deepEqual(problems, []);
+    const st = sections[0]!.statements;
+    assert.deepEqual(st.map((x) => x.keyword), ['up', 'passwd']);
+    assert.deepEqual(st[0]!.block!.map((c) => [c.keyword, c.values.map((v) => v.text)]), [
+      ['ip', ['addr add 198.19.0.1 peer 198.19.0.2 dev %%']],
+      ['ip', ['link set %% up']],
+    ]);
+    // vtund 3.0.4 itself would read both strings as one: the import says so
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.line, 1);
+    assert.match(warnings[0]!.message, /^vtund 3\.0\.4 reads the quoted strings on this line as one/);
   });
   test('values may continue on the next line; line numbers stay right', () => {
     const { sections } = parseVtundSyntax('x {\n  program /bin/true\n   "a b"\n   wait;\n  passwd p;\n}\n');
@@ -91,9 +107,11 @@ describe('vtund.conf semantics', () => {
     assert.deepEqual(own!.up.map((u) => u.args), ['link set %d mtu 1400']);
     assert.deepEqual(c.warnings, [{ line: 5, message: 'session "nopw" has no passwd; ignored (vtund ignores it too)' }]);
   });
-  test('two quoted strings on one line become one string (to the last quote), as in vtund', () => {
-    const c = parseVtundConf('s { passwd p; up { program /sbin/x "a" wait; program "b"; };\n}; }');
-    assert.equal(c.sessions[0]?.up[0]?.args ?? c.problems[0]?.message, 'a" wait; program "b');
+  test('two quoted strings on one line are two commands (vtund 3.0.4 would glue them: a warning says so)', () => {
+    const c = parseVtundConf('s { passwd p; up { program /sbin/x "a" wait; program "b"; };\n}');
+    assert.deepEqual(c.problems, []);
+    assert.deepEqual(c.sessions[0]!.up.map((u) => [u.path, u.args, u.wait]), [['/sbin/x', 'a', true], [null, 'b', false]]);
+    assert.deepEqual(c.warnings.map((w) => w.line), [1]);
   });
   test('aliases: password, delay_udp, ifcfg', () => {
     const c = parseVtundConf('s { password p; delay_udp client; up { ifcfg "%d 198.19.0.1"; }; }');
@@ -243,6 +261,55 @@ describe('import: harness.conf (what the interop peer uses)', () => {
     assert.deepEqual([tap.session.transport, tap.session.cipher, tap.session.compression, tap.session.keepalive, tap.session.sslAuth],
       ['udp', 'aes256cbc', { kind: 'lzo', level: 1 }, { enabled: true, interval: 15, count: 5 }, false]);
     assert.deepEqual([tap.device.mode, tap.device.addresses, tap.device.peer], ['tap', ['198.19.78.1/24'], null]);
+  });
+});
+
+/** The same vtund.conf in other layouts: only tokens and ";" matter, never lines. */
+function layouts(text: string): Record<string, string> {
+  // comments go first: "#" where a keyword may stand (line start, after ; { }) runs to the line end
+  const bare = text.replace(/(^|[;{}])[ \t]*#.*$/gm, '$1');
+  const severalPerLine = bare.replace(/;[ \t]*\n[ \t]*(?=[^\s}])/g, '; ');
+  const blockPerLine = severalPerLine.replace(/\{[ \t]*\n[ \t]*/g, '{ ').replace(/[ \t]*\n[ \t]*(?=\})/g, ' ');
+  return {
+    'one statement per line': text,
+    'several statements per line': severalPerLine,
+    'nested braces on one line': blockPerLine,
+    'the whole file on one line': bare.split('\n').join(' '),
+    'braces and semicolons on lines of their own': bare.replace(/[ \t]*\{/g, '\n{\n').replace(/\};/g, '}\n;'),
+  };
+}
+
+describe('import: every layout of the same file gives the same sessions', () => {
+  const noLines = (conf: string | null) => conf?.replace(/ \(line \d+\)/, '');
+  for (const [fixtureName, client] of [['harness.conf', undefined], ['server-site.conf', undefined], ['client-site.conf', { host: '198.18.0.1', port: null }]] as const) {
+    const text = fixture(fixtureName);
+    const reference = importVtundConf(text, { file: fixtureName, client });
+    for (const [layout, variant] of Object.entries(layouts(text))) {
+      test(`${fixtureName}: ${layout}`, () => {
+        assert.notEqual(variant, '');
+        const r = importVtundConf(variant, { file: fixtureName, client });
+        assert.deepEqual(r.problems, reference.problems);
+        assert.deepEqual(r.sessions.map((x) => x.name), reference.sessions.map((x) => x.name));
+        for (const [i, got] of r.sessions.entries()) {
+          const want = reference.sessions[i]!;
+          assert.equal(noLines(got.conf), noLines(want.conf), got.name);
+          assert.deepEqual(got.config, want.config, got.name);
+        }
+      });
+    }
+  }
+  test('the line of the issue, in both roles: two hooks become Address and Peer, and the link goes up', () => {
+    const text = 'options { port 5000; }\noffice { passwd pw; type tun; up { ip "addr add 198.19.0.1 peer 198.19.0.2 dev %%"; ip "link set %% up"; }; }\n';
+    for (const client of [undefined, { host: '198.18.0.1', port: null }]) {
+      const r = importVtundConf(text, { file: 'one-line.conf', client });
+      assert.deepEqual(r.problems, []);
+      const s = session(r.sessions, 'office');
+      assert.deepEqual(s.errors, []);
+      assert.deepEqual(s.config!.device.addresses, ['198.19.0.1/32']);
+      assert.equal(s.config!.device.peer, '198.19.0.2');
+      assert.deepEqual(s.config!.hooks.up, []);
+      assert.match(r.warnings.map((w) => w.message).join('\n'), /vtund 3\.0\.4 reads the quoted strings on this line as one/);
+    }
   });
 });
 
