@@ -3,9 +3,8 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { placeholder } from '../../core/cli/spec.js';
-import { checkName } from '../../core/names.js';
-import { ConfigFailure, UsageFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
-import { ConfigLoadFailure, loadSessionConfig, loadSessionConfigFile, readSecret, type SessionConfig } from '../../core/config/index.js';
+import { ConfigFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
+import { ConfigLoadFailure, loadSessionNamedOrFile, readSecret, type SessionConfig } from '../../core/config/index.js';
 import { summarize } from '../../core/config/summary.js';
 
 export class CheckSessionCommand extends BaseCommand {
@@ -32,15 +31,11 @@ export class CheckSessionCommand extends BaseCommand {
   }));
 
   async run(): Promise<number> {
-    if (this.name === undefined && this.file === undefined) throw new UsageFailure('check: missing session NAME or --file PATH', 'run "tund check NAME" or "tund check --file PATH"');
-    if (this.name !== undefined && this.file !== undefined) throw new UsageFailure('check: give either NAME or --file, not both');
-    if (this.name !== undefined) checkName(this.name, 'session');
-
     const problems: ConfigProblem[] = [];
     let config: SessionConfig | null = null;
     let hint: string | undefined;
     try {
-      const loaded = this.file !== undefined ? await loadSessionConfigFile(this.file) : await loadSessionConfig(this.name!);
+      const loaded = await loadSessionNamedOrFile('check', this.name, this.file);
       for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
       config = loaded.config;
     } catch (error) {

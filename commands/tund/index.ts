@@ -4,9 +4,10 @@ import { CheckSessionCommand } from './check.js';
 import { RunSessionCommand } from './run.js';
 import { ServeCommand } from './serve.js';
 import { ImportVtunCommand } from './import-vtun.js';
+import { ShowConfigCommand } from './showconf.js';
 
 main({
   name: 'tund',
   label: 'tund - one VPN session (VTun 3.0 compatible), run by systemd as tund@NAME',
-  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ImportVtunCommand],
+  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ShowConfigCommand, ImportVtunCommand],
 });

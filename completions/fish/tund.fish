@@ -4,7 +4,7 @@
 
 function __tund_is_path
     switch "$argv[1]"
-        case 'serve' 'check' 'import-vtun'
+        case 'serve' 'check' 'showconf' 'import-vtun'
             return 0
     end
     return 1
@@ -12,7 +12,7 @@ end
 
 function __tund_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case ' --instance' 'serve --listen' 'serve --timeout' 'check --file' 'import-vtun --out' 'import-vtun --client'
+        case ' --instance' 'serve --listen' 'serve --timeout' 'check --file' 'showconf --file' 'import-vtun --out' 'import-vtun --client'
             return 0
     end
     return 1
@@ -54,6 +54,7 @@ end
 complete -c tund -f
 complete -c tund -n '__tund_at \'\' 0' -a 'serve' -d 'accept VTun clients for every server session on one port'
 complete -c tund -n '__tund_at \'\' 0' -a 'check' -d 'validate a session configuration without touching the system'
+complete -c tund -n '__tund_at \'\' 0' -a 'showconf' -d 'print the effective configuration of a session, defaults filled in'
 complete -c tund -n '__tund_at \'\' 0' -a 'import-vtun' -d 'convert the sessions of a vtund.conf into tund session files'
 complete -c tund -n '__tund_at \'\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
@@ -72,6 +73,11 @@ complete -c tund -n '__tund_at \'check\'' -s 'v' -l 'verbose' -d 'Say more on st
 complete -c tund -n '__tund_at \'check\'' -l 'file' -r -F -d 'Check this file instead of $TUND_CONFIG_DIR/NAME.conf (NAME is the file name without .conf)'
 complete -c tund -n '__tund_at \'check\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tund -n '__tund_at \'check\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
+complete -c tund -n '__tund_at \'showconf\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tund -n '__tund_at \'showconf\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tund -n '__tund_at \'showconf\'' -l 'file' -r -F -d 'Show this file instead of $TUND_CONFIG_DIR/NAME.conf (NAME is the file name without .conf)'
+complete -c tund -n '__tund_at \'showconf\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tund -n '__tund_at \'showconf\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
 complete -c tund -n '__tund_at \'import-vtun\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'import-vtun\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tund -n '__tund_at \'import-vtun\'' -l 'out' -r -F -d 'Directory to write NAME.conf and NAME.secret into (default $TUND_CONFIG_DIR or /etc/tund)'

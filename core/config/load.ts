@@ -2,7 +2,7 @@
 // list of sessions. Problems are ConfigFailure (exit 78) with `file:line:` messages.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
+import { ConfigFailure, UsageFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { configDir, sessionConfigPath } from '../paths.js';
 import { NAME_PATTERN, checkName } from '../names.js';
 import { parseSessionConfig } from './parse.js';
@@ -79,6 +79,17 @@ export async function loadSessionConfigFile(file: string, name = path.basename(f
 export async function loadSessionConfig(name: string): Promise<LoadedConfig> {
   checkName(name, 'session');
   return loadSessionConfigFile(sessionConfigPath(name), name);
+}
+
+/**
+ * The session of a command that takes NAME or `--file PATH` (exactly one): `tund check`,
+ * `tund showconf`. Giving both or neither is a usage error naming the command.
+ */
+export async function loadSessionNamedOrFile(command: string, name: string | undefined, file: string | undefined): Promise<LoadedConfig> {
+  if ((name === undefined) === (file === undefined)) {
+    throw new UsageFailure(`${command}: give a session NAME or --file PATH (one of them)`, `run "tund ${command} NAME" or "tund ${command} --file PATH"`);
+  }
+  return file !== undefined ? loadSessionConfigFile(file) : loadSessionConfig(name!);
 }
 
 /** Names of the sessions configured in CONFIG_DIR (*.conf with a valid name), sorted. */

@@ -176,7 +176,7 @@ EOC
 @test "usage errors exit 2: no argument, both NAME and --file, bad name, unknown flag" {
   run --separate-stderr tund check
   assert_failure 2
-  [[ $stderr == *'missing session NAME or --file PATH'* ]]
+  [[ $stderr == *'check: give a session NAME or --file PATH (one of them)'* ]]
   run --separate-stderr tund check office --file "$CONF"
   assert_failure 2
   run --separate-stderr tund check 'bad/name'
@@ -193,4 +193,38 @@ EOC
   assert_success
   [ "$(ip -n "$ns" -j link show | jq length)" -eq 1 ]   # only lo
   [ "$(ip -n "$ns" -j route show | jq length)" -eq 0 ]
+}
+
+@test "showconf: the effective configuration (defaults filled in) on stdout, never the secret, and it reads back" {
+  run --separate-stderr tund showconf office
+  assert_success
+  assert_equal "$stderr" ''
+  assert_line 'Endpoint = 198.18.0.2:5000'
+  assert_line 'Keepalive = no'
+  assert_line 'Timeout = 30'
+  assert_line 'Name = office'
+  assert_line "SecretFile = $TUND_CONFIG_DIR/office.secret"
+  assert_line 'AllowedIPs = 198.19.128.0/17'
+  refute_line --regexp '^Transport ='   # a client: the server chooses
+  [[ $output != *"$SECRET"* ]]
+  # what it prints is a valid session file that means the same
+  mkdir -p "$BATS_TEST_TMPDIR/shown"
+  printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/shown/office.conf"
+  chmod 600 "$BATS_TEST_TMPDIR/shown/office.conf"
+  run --separate-stderr tund check --file "$BATS_TEST_TMPDIR/shown/office.conf"
+  assert_success
+  run --separate-stderr tund showconf --file "$BATS_TEST_TMPDIR/shown/office.conf"
+  assert_success
+  assert_equal "$(tail -n +2 <<<"$output")" "$(tund showconf office | tail -n +2)"
+}
+
+@test "showconf: an invalid file is 78 with every problem, a missing NAME is 2" {
+  printf 'MTU = 90000\n' >>"$CONF"
+  run --separate-stderr tund showconf office
+  assert_failure 78
+  assert_output ''
+  [[ $stderr == *"tund: $CONF:"* ]]
+  run --separate-stderr tund showconf
+  assert_failure 2
+  [[ $stderr == 'tund: showconf: give a session NAME or --file PATH (one of them)'* ]]
 }
