@@ -78,10 +78,11 @@ function allowedOwners(): number[] {
  * The one rule for a secret file, shared by `tund check`, `tunauth check` and the session itself:
  * a regular file (not a symbolic link), not empty, mode 0600 or stricter, owned by root or by the
  * user that runs us. `st` is an lstat() of the path, or the fstat() of a descriptor opened with
- * O_NOFOLLOW. Empty list: fine.
+ * O_NOFOLLOW. `remake` is the command that writes a new one (a VTun password by default; a
+ * WireGuard key file says `tunauth genkey --output FILE`). Empty list: fine.
  */
-export function secretStatProblems(session: string, file: string, st: fs.Stats): SecretProblem[] {
-  const passwd = `tunauth passwd ${shellQuote(session)}`;
+export function secretStatProblems(session: string, file: string, st: fs.Stats, { remake = `tunauth passwd ${shellQuote(session)}` } = {}): SecretProblem[] {
+  const passwd = remake;
   const problem = (kind: SecretProblem['kind'], message: string, fix: string): SecretProblem => ({ session, file, kind, message, fix });
   if (st.isSymbolicLink()) return [problem('symlink', 'secret file is a symbolic link (expected a regular file)', `rm ${shellQuote(file)} && ${passwd}`)];
   if (!st.isFile()) return [problem('not_regular', 'secret file is not a regular file', `rm -r ${shellQuote(file)} && ${passwd}`)];

@@ -12,11 +12,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
-import { ConfigLoadFailure, octal, readConfigText } from '../config/load.js';
+import { ConfigLoadFailure, readConfigText } from '../config/load.js';
 import { parseIni, type IniEntry } from '../config/ini.js';
 import { closest, unknownKeyMessage } from '../config/suggest.js';
 import { isHostname, parseBool, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
 import { parseEndpoint, type Prefix } from '../net.js';
+import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
 
@@ -455,15 +456,21 @@ export async function readWgKeys(config: WgQuickConfig, env: KeyEnvironment = { 
   async function readKeyFile(file: string, credential: boolean, key: string, line: number): Promise<Buffer | null> {
     const where = `${key} "${file}"`;
     try {
+      // the one secret-file rule (core/auth/secret.ts), as for a VTun password; systemd's
+      // credentials are its own business
+      if (!credential) {
+        const remake = `tunauth ${key === 'PresharedKeyFile' ? 'genpsk' : 'genkey'} --output ${shellQuote(file)}`;
+        const unsafe = secretStatProblems(config.name, file, await fs.lstat(file), { remake }).filter((p) => p.kind !== 'empty');
+        if (unsafe.length > 0) {
+          for (const p of unsafe) problems.push({ file: config.file, line, message: `${where}: ${p.message}; run "${p.fix}"` });
+          return null;
+        }
+      }
       const handle = await fs.open(file, 'r');
       try {
         const st = await handle.stat();
         if (!st.isFile()) {
           problems.push({ file: config.file, line, message: `${where} is not a regular file` });
-          return null;
-        }
-        if (!credential && (st.mode & 0o077) !== 0) {
-          problems.push({ file: config.file, line, message: `${where} is accessible by group/others (mode ${octal(st.mode)}; expected 0600: run "chmod 600 ${file}")` });
           return null;
         }
         const data = await handle.readFile();

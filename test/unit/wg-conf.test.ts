@@ -4,7 +4,7 @@
 // render back (wg-quick form and wg showconf form). `wg showconf` of the real wg against our
 // render is in test/bats/wg-uapi.bats.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -272,11 +272,24 @@ describe('key files and systemd credentials', () => {
       assert.ok(error instanceof ConfigFailure);
       const lines = error.problems.map((p) => `${p.line}: ${p.message}`);
       assert.deepEqual(lines, [
-        `2: PrivateKeyFile "${path.join(dir, 'open.key')}" is accessible by group/others (mode 0644; expected 0600: run "chmod 600 ${path.join(dir, 'open.key')}")`,
+        `2: PrivateKeyFile "${path.join(dir, 'open.key')}": secret file is readable by others (mode 0644; expected 0600); run "chmod 600 ${path.join(dir, 'open.key')}"`,
         `5: PresharedKeyFile "${path.join(dir, 'junk.psk')}" does not hold a key (expected one base64 key, as "tunauth genkey" writes)`,
         '8: PresharedKeyFile "/nonexistent/x.psk" does not exist',
       ]);
       assert.ok(!error.message.includes(priv));
+      return true;
+    });
+  });
+
+  test('a key file follows the one secret-file rule of VTun secrets: no symbolic link', async () => {
+    write(path.join(dir, 'real.key'), `${priv}\n`);
+    symlinkSync(path.join(dir, 'real.key'), path.join(dir, 'link.key'));
+    const c = conf('[Interface]\nPrivateKeyFile = link.key\n');
+    await assert.rejects(readWgKeys(c, {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigFailure);
+      assert.deepEqual(error.problems.map((p) => p.message), [
+        `PrivateKeyFile "${path.join(dir, 'link.key')}": secret file is a symbolic link (expected a regular file); run "rm ${path.join(dir, 'link.key')} && tunauth genkey --output ${path.join(dir, 'link.key')}"`,
+      ]);
       return true;
     });
   });
