@@ -195,7 +195,7 @@ export class AuthProbeCommand extends BaseCommand {
           cookie: result.cookie,
         })),
       };
-      this.out(JSON.stringify(doc, null, (this.context.stdout as NodeJS.WriteStream).isTTY ? 2 : undefined));
+      this.printJson(doc);
       return allOk ? 0 : 1;
     }
     const lines = [`session: ${config.name} (WireGuard)`];
