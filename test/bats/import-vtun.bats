@@ -237,7 +237,7 @@ vtund_conf() {
   has_addr "$NS_C" "$VT_HOST" "$VT_TC"
 }
 
-# one_line_conf ROLE LOCAL REMOTE: the harness's vtund.conf for ROLE, with the tunnel addresses set
+# one_line_conf ROLE LOCAL REMOTE: the vtund peer helper's vtund.conf for ROLE, with the tunnel addresses set
 # by the statement of the issue (two commands on one line), then the whole file on one line.
 one_line_conf() {
   local role=$1 local_ip=$2 remote_ip=$3
@@ -246,8 +246,7 @@ one_line_conf() {
 }
 
 @test "a vtund.conf written on one line imports as a server session that runs against the real vtund client" {
-  command -v vtund >/dev/null || skip "vtund is not installed"
-  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  command -v vtund >/dev/null || fail "vtund is not installed (scripts/setup.sh installs it)"
   vtun_setup
   one_line_conf server "$VT_TS" "$VT_TC" >"$BATS_TEST_TMPDIR/one-line.conf"
   [ "$(wc -l <"$BATS_TEST_TMPDIR/one-line.conf")" -eq 0 ]   # no newline at all
@@ -267,8 +266,7 @@ one_line_conf() {
 }
 
 @test "a vtund.conf written on one line imports as a client session (--client) that runs against the real vtund server" {
-  command -v vtund >/dev/null || skip "vtund is not installed"
-  [[ -x $VTUND_PEER ]] || skip "interop harness not found"
+  command -v vtund >/dev/null || fail "vtund is not installed (scripts/setup.sh installs it)"
   vtun_setup
   one_line_conf client "$VT_TC" "$VT_TS" >"$BATS_TEST_TMPDIR/one-line.conf"
   run --separate-stderr tund import-vtun "$BATS_TEST_TMPDIR/one-line.conf" --client "$VT_SADDR" --out "$CDIR"
