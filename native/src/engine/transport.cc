@@ -11,23 +11,33 @@
 // datagrams from its peer: anything queued before connect() from elsewhere is dropped
 // (foreignDrops). ICMP errors and unroutable destinations drop the datagram (txDropped).
 //
-// Extension points (issue 14, docs/engine.md): UDP_SEGMENT on Send when consecutive messages go
-// to one destination with one size (one sendmsg per run, fallback to sendmmsg on EIO), UDP_GRO
-// on Receive (a cmsg gives the segment size; split into messages); large socket buffers. For the
-// vpn-ws hub, a transport with many TCP connections gives each message a connection id in the
-// same way UDP messages carry an endpoint.
+// UDP offloads (issue 14, docs/engine.md), each with its switch:
+//   - GSO (TUND_NO_UDP_GSO=1 turns it off): consecutive messages to one destination with one size
+//     (the last of a run may be shorter) go as one super-datagram with a UDP_SEGMENT cmsg; the
+//     kernel cuts it into the same datagrams as before. Several runs still go in one sendmmsg.
+//     When the kernel or the device refuses (EIO, EINVAL), GSO is off for good on this socket
+//     and the rest goes datagram by datagram.
+//   - GRO (TUND_NO_UDP_GRO=1): UDP_GRO on the socket; one read may return many datagrams of one
+//     source and one size, the cmsg says the size, Receive cuts them apart again.
+//   - socket buffers (TUND_NO_SOCKET_BUFFERS=1): SO_RCVBUF/SO_SNDBUF of 4 MiB (forced when
+//     privileged), so that a burst is not dropped while the threads are busy.
+// For the vpn-ws hub, a transport with many TCP connections gives each message a connection id in
+// the same way UDP messages carry an endpoint.
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "../errors.h"
 #include "engine.h"
+#include "offload.h"
 
 namespace tund {
 namespace engine {
@@ -36,6 +46,29 @@ namespace {
 
 constexpr size_t kTcpRxBuf = 256 * 1024;
 constexpr int kIovMax = 1024;
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+constexpr size_t kGsoMaxSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
+constexpr size_t kGsoMaxBytes = 65000;      // below 65535 - IP and UDP headers
+constexpr size_t kGroSlotBytes = 65536;     // one coalesced read
+constexpr size_t kGroSlots = 8;             // each holds up to 64 datagrams
+constexpr int kSocketBuffer = 4 << 20;
+constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
+
+// A socket buffer of `bytes`: forced past rmem_max/wmem_max when privileged, else what the
+// limits allow.
+void GrowBuffer(int fd, int forceOpt, int opt, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, forceOpt, &bytes, sizeof bytes) == 0) return;
+  setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
+}
 
 // Best effort for the last messages: a few short waits, never long.
 void SendBestEffort(int fd, const Message& m, const sockaddr* to, socklen_t toLen, Core& core) {
@@ -199,14 +232,14 @@ class UdpTransport : public Transport {
   UdpTransport(int fd, size_t rxSlotBytes, int batch, bool multiPeer)
       : fd_(fd),
         multiPeer_(multiPeer),
-        rxSlots_(static_cast<size_t>(batch), rxSlotBytes),
-        rxIov_(static_cast<size_t>(batch)),
-        rxMsgs_(static_cast<size_t>(batch)),
-        rxNames_(static_cast<size_t>(batch)),
-        rxFrom_(static_cast<size_t>(batch)),
+        gso_(!SwitchedOff("TUND_NO_UDP_GSO")),
+        gro_(!SwitchedOff("TUND_NO_UDP_GRO")),
+        rxSlotBytes_(rxSlotBytes),
+        batch_(static_cast<size_t>(batch)),
         txIov_(static_cast<size_t>(batch) + 16),
         txMsgs_(static_cast<size_t>(batch) + 16),
-        txTo_(static_cast<size_t>(batch) + 16) {}
+        txTo_(static_cast<size_t>(batch) + 16),
+        txCtl_((static_cast<size_t>(batch) + 16) * kCmsgSpace) {}
   int Fd() const override { return fd_; }
   bool IsStream() const override { return false; }
 
@@ -220,6 +253,26 @@ class UdpTransport : public Transport {
       peer_ = Endpoint::From(ss, len);  // Empty for an AF_UNIX stand-in (nobody else can send)
     }
     awaiting_.store(!multiPeer_ && !connected_);
+    const bool inet = family_ == AF_INET || family_ == AF_INET6;
+    if (!inet) gso_ = gro_ = false;  // (an AF_UNIX stand-in in tests)
+    if (inet && !SwitchedOff("TUND_NO_SOCKET_BUFFERS")) {
+      GrowBuffer(fd_, SO_RCVBUFFORCE, SO_RCVBUF, kSocketBuffer);
+      GrowBuffer(fd_, SO_SNDBUFFORCE, SO_SNDBUF, kSocketBuffer);
+    }
+    if (gro_) {
+      int one = 1;
+      gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    }
+    // GRO reads need room for a coalesced train; fewer, larger slots
+    size_t slots = gro_ ? std::min(batch_, kGroSlots) : batch_;
+    size_t bytes = gro_ ? std::max(rxSlotBytes_, kGroSlotBytes) : rxSlotBytes_;
+    rxSlots_ = std::make_unique<Slots>(slots, bytes);
+    rxIov_.resize(slots);
+    rxMsgs_.resize(slots);
+    rxNames_.resize(slots);
+    rxFrom_.resize(slots);
+    rxCtl_.assign(slots * kCmsgSpace, 0);
+    rxOut_.resize(gro_ ? slots * kGsoMaxSegments : slots);
   }
 
   bool AwaitingPeer() const override { return awaiting_.load(std::memory_order_acquire); }
@@ -239,64 +292,97 @@ class UdpTransport : public Transport {
   }
 
   bool Send(Core& core, Message* msgs, size_t n) override {
-    unsigned count = 0;
+    // entries: one per datagram, or per GSO run of datagrams (txIov_ holds every message's iovec
+    // in order; an entry points at its run of them)
+    unsigned count = 0, iovs = 0;
+    uint64_t datagrams = 0;
+    size_t runSize = 0, runBytes = 0;
+    bool runOpen = false;  // the last entry may take more datagrams
     for (size_t i = 0; i < n; i++) {
-      if (!Address(msgs[i], count)) {
+      const Endpoint* to = Destination(msgs[i]);
+      if (to == nullptr) {
         // nowhere to send it: no peer yet (nat_hack), or an endpoint this socket cannot reach
         core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      txIov_[count] = {msgs[i].data, msgs[i].len};
-      txMsgs_[count].msg_hdr.msg_iov = &txIov_[count];
-      txMsgs_[count].msg_hdr.msg_iovlen = 1;
+      datagrams++;
+      const size_t len = msgs[i].len;
+      txIov_[iovs] = {msgs[i].data, len};
+      if (runOpen && len > 0 && len <= runSize && runBytes + len <= kGsoMaxBytes &&
+          txMsgs_[count - 1].msg_hdr.msg_iovlen < kGsoMaxSegments && SameDestination(txTo_[count - 1], to)) {
+        struct msghdr& h = txMsgs_[count - 1].msg_hdr;
+        h.msg_iovlen++;
+        runBytes += len;
+        runOpen = len == runSize;  // a shorter datagram ends the run
+        iovs++;
+        continue;
+      }
+      std::memset(&txMsgs_[count], 0, sizeof txMsgs_[count]);
+      struct msghdr& h = txMsgs_[count].msg_hdr;
+      if (to->Empty()) {
+        txTo_[count] = Endpoint{};
+      } else {
+        txTo_[count] = *to;
+        h.msg_name = &txTo_[count].addr;
+        h.msg_namelen = txTo_[count].len;
+      }
+      h.msg_iov = &txIov_[iovs];
+      h.msg_iovlen = 1;
+      runSize = runBytes = len;
+      runOpen = gso_ && len > 0 && len < gsoBelow_;
       count++;
+      iovs++;
     }
-    core.c.txFrames.fetch_add(count, std::memory_order_relaxed);
-    unsigned off = 0;
-    while (off < count) {
-      int r = sendmmsg(fd_, txMsgs_.data() + off, count - off, MSG_NOSIGNAL);
-      if (r > 0) {
-        for (int i = 0; i < r; i++) core.c.txWireBytes.fetch_add(txMsgs_[off + static_cast<unsigned>(i)].msg_len, std::memory_order_relaxed);
-        off += static_cast<unsigned>(r);
-        continue;
-      }
-      int err = r < 0 ? errno : EIO;
-      if (err == EINTR) continue;
-      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        if (!core.WaitFd(fd_, POLLOUT, err == ENOBUFS ? 5 : -1) && core.StopRequested()) return false;
-        continue;
-      }
-      if (Droppable(err)) {
-        // ICMP feedback for earlier datagrams, or this one cannot go: drop it, like a lost datagram
-        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-        off++;
-        continue;
-      }
-      core.End(kEndNetworkError, std::string("sendmmsg: ") + ErrnoText(err));
-      return false;
+    core.c.txFrames.fetch_add(datagrams, std::memory_order_relaxed);
+    // the UDP_SEGMENT cmsg on every entry that carries more than one datagram
+    for (unsigned i = 0; i < count; i++) {
+      struct msghdr& h = txMsgs_[i].msg_hdr;
+      if (h.msg_iovlen < 2) continue;
+      uint8_t* ctl = txCtl_.data() + i * kCmsgSpace;
+      std::memset(ctl, 0, kCmsgSpace);
+      h.msg_control = ctl;
+      h.msg_controllen = kCmsgSpace;
+      struct cmsghdr* cm = CMSG_FIRSTHDR(&h);
+      cm->cmsg_level = SOL_UDP;
+      cm->cmsg_type = UDP_SEGMENT;
+      cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = static_cast<uint16_t>(h.msg_iov[0].iov_len);
+      std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+      h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
     }
-    return true;
+    return SendEntries(core, txMsgs_.data(), count);
   }
 
   void SendFinal(Core& core, Message* msgs, size_t n) override {
     for (size_t i = 0; i < n; i++) {
-      if (!Address(msgs[i], 0)) continue;
-      const auto& h = txMsgs_[0].msg_hdr;
-      SendBestEffort(fd_, msgs[i], static_cast<const sockaddr*>(h.msg_name), h.msg_namelen, core);
+      const Endpoint* to = Destination(msgs[i]);
+      if (to == nullptr) continue;
+      SendBestEffort(fd_, msgs[i], to->Empty() ? nullptr : to->Sockaddr(), to->len, core);
     }
   }
 
   int Receive(Core& core, Message* out, int max) override {
     for (;;) {
+      if (rxNext_ < rxHave_) {
+        // the rest of what the last read brought (a coalesced read splits into many)
+        int n = static_cast<int>(std::min(rxHave_ - rxNext_, static_cast<size_t>(max)));
+        std::copy(rxOut_.begin() + static_cast<long>(rxNext_), rxOut_.begin() + static_cast<long>(rxNext_) + n, out);
+        rxNext_ += static_cast<size_t>(n);
+        return n;
+      }
       // a socket awaiting its peer takes one datagram at a time: the first valid one decides
-      unsigned want = AwaitingPeer() ? 1u : static_cast<unsigned>(std::min(max, static_cast<int>(rxMsgs_.size())));
+      unsigned want = AwaitingPeer() ? 1u : static_cast<unsigned>(rxMsgs_.size());
       for (unsigned i = 0; i < want; i++) {
-        rxIov_[i] = {rxSlots_[i], rxSlots_.Bytes()};
+        rxIov_[i] = {(*rxSlots_)[i], rxSlots_->Bytes()};
         std::memset(&rxMsgs_[i], 0, sizeof rxMsgs_[i]);
         rxMsgs_[i].msg_hdr.msg_iov = &rxIov_[i];
         rxMsgs_[i].msg_hdr.msg_iovlen = 1;
         rxMsgs_[i].msg_hdr.msg_name = &rxNames_[i];
         rxMsgs_[i].msg_hdr.msg_namelen = sizeof rxNames_[i];
+        if (gro_) {
+          rxMsgs_[i].msg_hdr.msg_control = rxCtl_.data() + i * kCmsgSpace;
+          rxMsgs_[i].msg_hdr.msg_controllen = kCmsgSpace;
+        }
       }
       int r = recvmmsg(fd_, rxMsgs_.data(), want, MSG_DONTWAIT, nullptr);
       if (r < 0) {
@@ -309,38 +395,114 @@ class UdpTransport : public Transport {
         core.End(kEndNetworkError, std::string("recvmmsg: ") + ErrnoText(err));
         return -1;
       }
-      int n = 0;
+      rxHave_ = rxNext_ = 0;
       for (int i = 0; i < r; i++) {
+        const struct msghdr& h = rxMsgs_[i].msg_hdr;
         size_t len = rxMsgs_[i].msg_len;
+        size_t seg = gro_ ? GroSegment(h) : 0;
+        if (seg == 0 || seg >= len) seg = len;
+        const uint64_t datagrams = len == 0 ? 1 : (len + seg - 1) / seg;
         core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
-        core.c.rxFrames.fetch_add(1, std::memory_order_relaxed);
-        rxFrom_[i] = Endpoint::From(rxNames_[i], rxMsgs_[i].msg_hdr.msg_namelen);
+        core.c.rxFrames.fetch_add(datagrams, std::memory_order_relaxed);
+        rxFrom_[i] = Endpoint::From(rxNames_[i], h.msg_namelen);
         if (!peer_.Empty() && !rxFrom_[i].Empty() && !rxFrom_[i].SameAs(peer_)) {
-          core.c.foreignDrops.fetch_add(1, std::memory_order_relaxed);
+          core.c.foreignDrops.fetch_add(datagrams, std::memory_order_relaxed);
           continue;
         }
-        out[n] = Message{};
-        out[n].data = rxSlots_[static_cast<size_t>(i)];
-        out[n].len = len;
-        out[n].peer = &rxFrom_[i];
-        out[n].truncated = (rxMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        n++;
+        uint8_t* base = (*rxSlots_)[static_cast<size_t>(i)];
+        const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
+        size_t off = 0;
+        do {
+          Message& m = rxOut_[rxHave_++];
+          m = Message{};
+          m.data = base + off;
+          m.len = std::min(seg, len - off);
+          m.peer = &rxFrom_[i];
+          m.truncated = truncated || m.len > rxSlotBytes_;  // (larger than a datagram may be)
+          off += m.len;
+        } while (off < len);
       }
-      if (n > 0) return n;
-      if (core.Ended()) return -1;
+      if (rxHave_ == 0 && core.Ended()) return -1;
     }
   }
 
  private:
-  // Fills txMsgs_[slot]'s destination for m; false when it has none this socket can use.
-  bool Address(const Message& m, unsigned slot) {
-    struct msghdr& h = txMsgs_[slot].msg_hdr;
-    std::memset(&txMsgs_[slot], 0, sizeof txMsgs_[slot]);
-    if (m.peer == nullptr || m.peer->Empty()) return connected_.load(std::memory_order_acquire);
-    if (!m.peer->ForFamily(family_, &txTo_[slot])) return false;
-    h.msg_name = &txTo_[slot].addr;
-    h.msg_namelen = txTo_[slot].len;
+  // Where m goes (an empty Endpoint: the connected peer), or nullptr when it cannot go.
+  const Endpoint* Destination(const Message& m) {
+    if (m.peer == nullptr || m.peer->Empty()) return connected_.load(std::memory_order_acquire) ? &kConnected : nullptr;
+    if (!m.peer->ForFamily(family_, &scratchTo_)) return nullptr;
+    return &scratchTo_;
+  }
+  static bool SameDestination(const Endpoint& a, const Endpoint* b) {
+    if (a.Empty() || b->Empty()) return a.Empty() && b->Empty();
+    return a.len == b->len && std::memcmp(&a.addr, &b->addr, a.len) == 0;
+  }
+  static size_t GroSegment(const struct msghdr& h) {
+    for (struct cmsghdr* cm = CMSG_FIRSTHDR(const_cast<struct msghdr*>(&h)); cm != nullptr;
+         cm = CMSG_NXTHDR(const_cast<struct msghdr*>(&h), cm)) {
+      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int v;
+        std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+        return v > 0 ? static_cast<size_t>(v) : 0;
+      }
+    }
+    return 0;
+  }
+
+  // Sends msgs[0..count) (entries of one or more datagrams). false: ended or stop.
+  bool SendEntries(Core& core, struct mmsghdr* msgs, unsigned count) {
+    unsigned off = 0;
+    while (off < count) {
+      int r = sendmmsg(fd_, msgs + off, count - off, MSG_NOSIGNAL);
+      if (r > 0) {
+        for (int i = 0; i < r; i++) core.c.txWireBytes.fetch_add(msgs[off + static_cast<unsigned>(i)].msg_len, std::memory_order_relaxed);
+        off += static_cast<unsigned>(r);
+        continue;
+      }
+      int err = r < 0 ? errno : EIO;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        if (!core.WaitFd(fd_, POLLOUT, err == ENOBUFS ? 5 : -1) && core.StopRequested()) return false;
+        continue;
+      }
+      const struct msghdr& h = msgs[off].msg_hdr;
+      if (h.msg_iovlen > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
+        // segmentation refused. EIO/EINVAL: by the kernel or the device, GSO is off for good.
+        // EMSGSIZE: datagrams of this size need IP fragments, which GSO cannot make: no more
+        // GSO for this size and above. This entry's datagrams go one by one.
+        if (err == EMSGSIZE) gsoBelow_ = std::min(gsoBelow_, h.msg_iov[0].iov_len);
+        else gso_ = false;
+        if (!SendOneByOne(core, h)) return false;
+        off++;
+        continue;
+      }
+      if (Droppable(err)) {
+        // ICMP feedback for earlier datagrams, or this one cannot go: drop it, like a lost datagram
+        core.c.txDropped.fetch_add(h.msg_iovlen, std::memory_order_relaxed);
+        off++;
+        continue;
+      }
+      core.End(kEndNetworkError, std::string("sendmmsg: ") + ErrnoText(err));
+      return false;
+    }
     return true;
+  }
+
+  // The datagrams of one GSO entry, each on its own.
+  bool SendOneByOne(Core& core, const struct msghdr& h) {
+    flat_.resize(h.msg_iovlen);
+    for (size_t k = 0; k < h.msg_iovlen; k++) {
+      std::memset(&flat_[k], 0, sizeof flat_[k]);
+      flat_[k].msg_hdr.msg_name = h.msg_name;
+      flat_[k].msg_hdr.msg_namelen = h.msg_namelen;
+      flat_[k].msg_hdr.msg_iov = h.msg_iov + k;
+      flat_[k].msg_hdr.msg_iovlen = 1;
+    }
+    std::vector<struct mmsghdr> mine;
+    mine.swap(flat_);  // (SendEntries does not come back here: single datagrams)
+    bool ok = SendEntries(core, mine.data(), static_cast<unsigned>(mine.size()));
+    mine.swap(flat_);
+    return ok;
   }
 
   bool Droppable(int err) const {
@@ -350,21 +512,33 @@ class UdpTransport : public Transport {
                           err == EHOSTDOWN || err == ENETDOWN);
   }
 
+  static const Endpoint kConnected;
   int fd_;
   bool multiPeer_;
+  bool gso_, gro_;  // gso_: tx thread (after Start); gro_: fixed at Start
+  size_t gsoBelow_ = SIZE_MAX;  // tx thread: GSO only for datagrams smaller than this (EMSGSIZE)
+  std::vector<struct mmsghdr> flat_;  // tx thread: SendOneByOne's messages
+  size_t rxSlotBytes_, batch_;
   int family_ = AF_UNSPEC;
   std::atomic<bool> connected_{false};  // set by Start or (rx thread) Pin; read by tx
   std::atomic<bool> awaiting_{false};
   Endpoint peer_;  // written by the rx thread before awaiting_ turns false; read by rx only
-  Slots rxSlots_;
+  std::unique_ptr<Slots> rxSlots_;
   std::vector<struct iovec> rxIov_;
   std::vector<struct mmsghdr> rxMsgs_;
   std::vector<sockaddr_storage> rxNames_;
   std::vector<Endpoint> rxFrom_;
+  std::vector<uint8_t> rxCtl_;
+  std::vector<Message> rxOut_;  // what the last read brought, split into datagrams
+  size_t rxHave_ = 0, rxNext_ = 0;
   std::vector<struct iovec> txIov_;
   std::vector<struct mmsghdr> txMsgs_;
   std::vector<Endpoint> txTo_;
+  std::vector<uint8_t> txCtl_;
+  Endpoint scratchTo_;  // tx thread
 };
+
+const Endpoint UdpTransport::kConnected{};
 
 }  // namespace
 
