@@ -18,13 +18,15 @@
         "src/engine/endpoint.cc",
         "src/engine/engine.cc",
         "src/engine/device.cc",
+        "src/engine/offload.cc",
         "src/engine/transport.cc",
         "src/engine/vtun_transform.cc",
         "src/engine/allowed_ips.cc",
         "src/engine/wg_transform.cc",
         "src/engine/wg_cookie_gate.cc",
         "src/wg_engine_napi.cc",
-        "src/socket.cc"
+        "src/socket.cc",
+        "src/offload_napi.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],

@@ -390,6 +390,16 @@ export interface NativeAddon {
   openPty(raw?: boolean): { master: number; slavePath: string };
   /** WireGuard: primitives, handshake and cookies (wg_addon.cc). */
   wg: NativeWireGuard;
+  // offload_napi.cc: the packet engine's offload surgery (engine/offload.h), for unit tests.
+  /** One tun read (virtio_net_hdr + packet) -> the packets a transform gets: a TSO/USO super-packet
+   * cut at gso_size (lengths, IPv4 IDs, sequence numbers, checksums fixed), or the packet with its
+   * partial checksum completed. Throws on what the device would drop. */
+  offloadSegment(read: Buffer, cap?: number): Buffer[];
+  /** One batch of packets for the device -> the writes (virtio_net_hdr + bytes) it becomes, with
+   * the indices of the packets in each: consecutive segments of one TCP flow coalesced. */
+  offloadCoalesce(packets: Buffer[]): { write: Buffer; members: number[] }[];
+  /** An IPv4/IPv6 TCP or UDP packet whose checksum verifies. */
+  offloadChecksumValid(packet: Buffer): boolean;
 }
 
 /** A counter for WireGuard's nonce (4 zero bytes || 64-bit little-endian counter). */

@@ -9,6 +9,7 @@ Napi::Object InitPty(Napi::Env env, Napi::Object exports);
 Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports);
 Napi::Object InitWgEngine(Napi::Env env, Napi::Object exports);
 Napi::Object InitSocket(Napi::Env env, Napi::Object exports);
+Napi::Object InitOffload(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -19,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitWireGuard(env, exports);
   tund::InitWgEngine(env, exports);
   tund::InitSocket(env, exports);
+  tund::InitOffload(env, exports);
   return exports;
 }
 
