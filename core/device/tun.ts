@@ -22,6 +22,17 @@ export interface TunOpenOptions {
   addon?: NativeAddon;
 }
 
+/**
+ * Whether a tun handed to the native packet engine opens with IFF_VNET_HDR, so that the engine can
+ * use the kernel's TSO/USO and checksum offloads (docs/engine.md, "Offloads"). On unless
+ * TUND_NO_TUN_OFFLOAD is set (to anything but "" or "0"). Such a device is for the engine only:
+ * every read and write carries a virtio_net_hdr, which readBatch/writeBatch do not speak.
+ */
+export function engineVnetHdr(env: NodeJS.ProcessEnv = process.env): boolean {
+  const off = env.TUND_NO_TUN_OFFLOAD;
+  return off === undefined || off === '' || off === '0';
+}
+
 /** Turns an error thrown by the addon into a TundError with the right exit code and a hint. */
 export function tunFailure(error: unknown, name: string, action = 'cannot open TUN/TAP device'): Error {
   const code = errnoOf(error);

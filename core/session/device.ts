@@ -4,7 +4,7 @@
 // a restart) are left alone.
 import fs from 'node:fs';
 import type { SessionConfig } from '../config/types.js';
-import { TunDevice } from '../device/tun.js';
+import { engineVnetHdr, TunDevice } from '../device/tun.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import type { Ip } from '../ip.js';
@@ -35,7 +35,8 @@ export async function openSessionDevice(config: SessionConfig, kind: SessionDevi
   const configured = config.device.mode === 'tap' ? 'tap' : config.device.mode === 'tun' ? 'tun' : null;
   if (configured && configured !== kind) log(`the server asked for a ${kind} device (this config says ${configured}); using ${kind}`);
   const preexisting = fs.existsSync(`/sys/class/net/${name}`);
-  const device = TunDevice.open(name, { kind, multiQueue: config.device.multiQueue });
+  // (a tun is the packet engine's alone: it may take the kernel's offloads)
+  const device = TunDevice.open(name, { kind, multiQueue: config.device.multiQueue, vnetHdr: kind === 'tun' && engineVnetHdr() });
   try {
     await configureDevice(device.name, config, kind, ip);
   } catch (error) {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
 const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
 const addon = native();
 
@@ -55,7 +56,7 @@ const cipher = Number(args.cipher);
 const keyBytes = cipher === 0 ? 0 : [5, 6, 7, 8, 13, 14, 15, 16].includes(cipher) ? 32 : 16;
 const key = keyBytes ? addon.vtunKey(Buffer.from(args.password), keyBytes) : Buffer.alloc(0);
 
-const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: false });
+const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
 log('tun', tun.name, 'fd', tun.fd);
 
 function fdOf(socket) {

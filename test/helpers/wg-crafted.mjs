@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
 const addon = native();
 const [tunName, mode] = process.argv.slice(2);
 
@@ -123,7 +124,7 @@ async function until(what, fn, timeoutMs = 3000) {
 const check = (what) => console.log(`checked: ${what}`);
 
 // ---- the engine
-const tun = addon.tunOpen(tunName, { tap: false, multiQueue: false, vnetHdr: false });
+const tun = addon.tunOpen(tunName, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
 execFileSync('ip', ['addr', 'add', `${INNER_ENGINE}/24`, 'dev', tun.name]);
 execFileSync('ip', ['link', 'set', tun.name, 'up']);
 const netFd = addon.udpSocketBind('::', 51820);

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
 const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
 const addon = native();
 
@@ -32,7 +33,7 @@ const dir = args.dir;
 const config = JSON.parse(fs.readFileSync(args.config, 'utf8'));
 const log = (...m) => console.log('[wg-pair]', ...m);
 
-const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: false });
+const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
 const netFd = addon.udpSocketBind(args.bind, Number(args.port));
 log('tun', tun.name, 'udp', `${args.bind}:${args.port}`);
 

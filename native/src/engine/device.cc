@@ -6,21 +6,27 @@
 // session; a full queue (EAGAIN) waits 20 ms once, then drops the packet as the kernel would.
 // Any other write error ends the engine (device_error).
 //
-// Extension point (issue 14): a tun opened with IFF_VNET_HDR reads TSO/USO super-packets with a
-// virtio_net_hdr in front; Read then cuts them into MTU-size packets (one slot each) and Write
-// coalesces packets of one flow into super-packets (GRO) before writing them. See docs/engine.md.
+// Offloads (issue 14, docs/engine.md): on a tun opened with IFF_VNET_HDR every read and write
+// carries a virtio_net_hdr. Start asks the kernel for TSO/USO super-packets and partial checksums
+// (TUNSETOFFLOAD; TUND_NO_TUN_OFFLOAD=1 asks for nothing); Read then cuts super-packets into
+// MTU-size packets (one slot each, what does not fit the batch waits for the next Read) and
+// completes partial checksums, so transforms see ordinary packets. Write coalesces the packets of
+// one TCP flow in a batch into super-packets (offload.h's Coalescer; TUND_NO_TUN_GRO=1 writes them
+// one by one), falling back to single packets for good if the kernel refuses one.
 #include <errno.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include "../errors.h"
 #include "engine.h"
+#include "offload.h"
 
 namespace tund {
 namespace engine {
@@ -85,6 +91,7 @@ class PacketDevice : public DeviceBase {
     if (ctlSock_ >= 0) close(ctlSock_);
   }
   bool Stream() const override { return false; }
+  bool Pending() const override { return segNext_ < seg_.Count(); }
 
   void Start(Core&) override {
     struct ifreq ifr;
@@ -92,40 +99,169 @@ class PacketDevice : public DeviceBase {
     if (ioctl(fd_, TUNGETIFF, &ifr) == 0) {
       ifname_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
       ctlSock_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      vnet_ = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
     }
+    if (!vnet_) return;
+    int hdrLen = static_cast<int>(offload::kVnetHdrLen);
+    ioctl(fd_, TUNSETVNETHDRSZ, &hdrLen);
+    const bool tun = (ifr.ifr_flags & IFF_TUN) != 0;
+    unsigned flags = 0;
+    if (tun && !SwitchedOff("TUND_NO_TUN_OFFLOAD")) {
+      using namespace offload;
+      // the newest set first; a kernel without USO refuses it whole
+      for (unsigned want : {kTunFCsum | kTunFTso4 | kTunFTso6 | kTunFUso4 | kTunFUso6, kTunFCsum | kTunFTso4 | kTunFTso6}) {
+        if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(want)) == 0) {
+          flags = want;
+          break;
+        }
+      }
+    }
+    if (flags == 0) ioctl(fd_, TUNSETOFFLOAD, 0UL);
+    offloads_ = flags != 0;
+    gro_ = tun && !SwitchedOff("TUND_NO_TUN_GRO");
+    readBuf_.assign(offload::kVnetHdrLen + 65536, 0);
+  }
+
+  void Stop() override {
+    // a persistent device outlives us: the next reader may not speak virtio_net_hdr
+    if (offloads_) ioctl(fd_, TUNSETOFFLOAD, 0UL);
+    offloads_ = false;
+  }
+
+  int Read(Core& core, Slots& slots, size_t first, size_t headroom, size_t cap, Message* pkts, int max,
+           bool hangup) override {
+    if (!vnet_) return DeviceBase::Read(core, slots, first, headroom, cap, pkts, max, hangup);
+    int got = 0;
+    bool readAny = false;
+    while (got < max) {
+      uint8_t* dst = slots[first + static_cast<size_t>(got)] + headroom;
+      if (Pending()) {
+        size_t n = seg_.Cut(segNext_++, dst, cap);
+        if (n == 0) {
+          core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        pkts[got] = Message{};
+        pkts[got].data = dst;
+        pkts[got].len = n;
+        got++;
+        continue;
+      }
+      ssize_t n = ReadOnce(fd_, readBuf_.data(), readBuf_.size());
+      if (n == kReadError) {
+        core.End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
+        return -1;
+      }
+      if (n <= 0) break;
+      readAny = true;
+      if (static_cast<size_t>(n) <= offload::kVnetHdrLen) continue;
+      const offload::VnetHdr h = offload::ReadVnetHdr(readBuf_.data());
+      uint8_t* pkt = readBuf_.data() + offload::kVnetHdrLen;
+      const size_t len = static_cast<size_t>(n) - offload::kVnetHdrLen;
+      if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
+        const char* err = nullptr;
+        if (!seg_.Load(pkt, len, h, &err)) {
+          core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+          seg_ = offload::Segmenter();
+        }
+        segNext_ = 0;
+        continue;
+      }
+      if ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(pkt, len, h.csumStart, h.csumOffset)) {
+        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (len > cap) {
+        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      memcpy(dst, pkt, len);
+      pkts[got] = Message{};
+      pkts[got].data = dst;
+      pkts[got].len = len;
+      got++;
+    }
+    if (got == 0 && !readAny && hangup) {
+      core.End(kEndDeviceError, "device hung up");
+      return -1;
+    }
+    return got;
   }
 
   bool Write(Core& core, const Message* pkts, size_t n) override {
+    if (!vnet_) {
+      for (size_t i = 0; i < n; i++) {
+        struct iovec iov = {pkts[i].data, pkts[i].len};
+        if (!WriteOne(core, &iov, 1, 1, pkts[i].len)) return false;
+      }
+      return true;
+    }
+    if (!gro_) return WriteSingles(core, pkts, 0, n);
+    data_.resize(n);
+    lens_.resize(n);
     for (size_t i = 0; i < n; i++) {
-      if (!WriteOne(core, pkts[i].data, pkts[i].len)) return false;
+      data_[i] = pkts[i].data;
+      lens_[i] = pkts[i].len;
+    }
+    coalescer_.Plan(data_.data(), lens_.data(), n);
+    for (size_t k = 0; k < coalescer_.Size(); k++) {
+      const offload::Coalescer::Write& w = coalescer_[k];
+      if (!w.coalesced()) {
+        if (!WriteOne(core, w.iov, w.iovCount, 1, w.bytes)) return false;
+        continue;
+      }
+      int r = WriteOne(core, w.iov, w.iovCount, w.count, w.bytes, true);
+      if (r == kRefused) {
+        // the kernel does not take super-packets: its members one by one, and never again
+        gro_ = false;
+        for (size_t m = 0; m < w.count; m++) {
+          if (!WriteSingles(core, pkts, w.members[m], 1)) return false;
+        }
+        continue;
+      }
+      if (!r) return false;
     }
     return true;
   }
 
  private:
-  bool WriteOne(Core& core, const uint8_t* p, size_t len) {
+  static constexpr int kRefused = 2;
+
+  bool WriteSingles(Core& core, const Message* pkts, size_t from, size_t n) {
+    uint8_t none[offload::kVnetHdrLen] = {0};
+    for (size_t i = from; i < from + n; i++) {
+      struct iovec iov[2] = {{none, sizeof none}, {pkts[i].data, pkts[i].len}};
+      if (!WriteOne(core, iov, 2, 1, pkts[i].len)) return false;
+    }
+    return true;
+  }
+
+  // Writes one packet (or super-packet of `packets` packets, `bytes` as they came). 1: written or
+  // dropped as the kernel would; 0: ended or stop; kRefused: EINVAL on a super-packet (refusable).
+  int WriteOne(Core& core, const struct iovec* iov, int iovCount, size_t packets, size_t bytes, bool refusable = false) {
     for (int eagain = 0;;) {
-      ssize_t n = write(fd_, p, len);
+      ssize_t n = writev(fd_, iov, iovCount);
       if (n >= 0) break;  // a packet device takes the packet whole
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         // queue full: wait a little, then drop the packet as the kernel would
         if (eagain++ < 1 && core.WaitFd(fd_, POLLOUT, 20)) continue;
-        if (core.StopRequested()) return false;
-        core.c.deviceDownDrops.fetch_add(1, std::memory_order_relaxed);
-        return true;
+        if (core.StopRequested()) return 0;
+        core.c.deviceDownDrops.fetch_add(packets, std::memory_order_relaxed);
+        return 1;
       }
       int err = errno;
       if (err == EIO && !InterfaceUp()) {
-        core.c.deviceDownDrops.fetch_add(1, std::memory_order_relaxed);
-        return true;
+        core.c.deviceDownDrops.fetch_add(packets, std::memory_order_relaxed);
+        return 1;
       }
+      if (refusable && err == EINVAL) return kRefused;
       core.End(kEndDeviceError, std::string("device write: ") + ErrnoText(err));
-      return false;
+      return 0;
     }
-    core.c.rxPackets.fetch_add(1, std::memory_order_relaxed);
-    core.c.rxBytes.fetch_add(len, std::memory_order_relaxed);
-    return true;
+    core.c.rxPackets.fetch_add(packets, std::memory_order_relaxed);
+    core.c.rxBytes.fetch_add(bytes, std::memory_order_relaxed);
+    return 1;
   }
 
   bool InterfaceUp() {
@@ -139,6 +275,13 @@ class PacketDevice : public DeviceBase {
 
   std::string ifname_;
   int ctlSock_ = -1;
+  bool vnet_ = false, offloads_ = false, gro_ = false;
+  std::vector<uint8_t> readBuf_;  // tx thread: one read (header and up to 64 KiB)
+  offload::Segmenter seg_;        // tx thread: the super-packet being cut
+  size_t segNext_ = 0;
+  offload::Coalescer coalescer_;  // rx thread
+  std::vector<uint8_t*> data_;
+  std::vector<size_t> lens_;
 };
 
 class StreamDevice : public DeviceBase {

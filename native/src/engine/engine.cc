@@ -187,6 +187,7 @@ void Engine::Stop(bool emit) {
   Signal(stopFd_);
   if (tx_.joinable()) tx_.join();
   if (rx_.joinable()) rx_.join();
+  device_->Stop();
   close(transport_->Fd());
   close(stopFd_);
   close(wakeFd_);
@@ -290,10 +291,12 @@ void Engine::TxLoop() {
   struct pollfd p[3];
   while (!Ended()) {
     int hold = HoldMs(NowMs());
+    // the rest of a cut super-packet is read at once, without waiting for the fd
+    const bool pending = hold <= 0 && device_->Pending();
     p[0] = {stopFd_, POLLIN, 0};
     p[1] = {wakeFd_, POLLIN, 0};
     p[2] = {devFd, POLLIN, 0};
-    int n = poll(p, hold > 0 ? 2 : 3, hold > 0 ? hold : -1);
+    int n = poll(p, hold > 0 ? 2 : 3, hold > 0 ? hold : pending ? 0 : -1);
     if (n < 0 && errno != EINTR) {
       End(kEndDeviceError, std::string("poll: ") + ErrnoText(errno));
       break;
@@ -303,7 +306,7 @@ void Engine::TxLoop() {
     if (p[1].revents) Drain(wakeFd_);
     tx.AddOutgoing();
     transform_->CollectOutgoing(tx);
-    if (hold <= 0 && n > 0 && p[2].revents) {
+    if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
         break;

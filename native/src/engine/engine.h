@@ -164,6 +164,11 @@ class Device {
   virtual int Fd() const = 0;
   virtual bool Stream() const = 0;
   virtual void Start(Core&) {}
+  // After the threads are joined (the fd is still open): undo what Start changed on the device.
+  virtual void Stop() {}
+  // Packets are waiting inside the device object (the rest of a cut super-packet): Read has more
+  // to give even when the fd is not readable.
+  virtual bool Pending() const { return false; }
   // Reads up to `max` packets: packet i into slots[first + i] + headroom, at most `cap` bytes,
   // described in pkts[i]. Returns the count (0: nothing ready; with `hangup`, 0 ends the engine
   // with "device hung up"), or -1 when the engine ended.
