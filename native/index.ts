@@ -68,6 +68,13 @@ export interface PumpStats {
   /** Datagrams on the connected UDP socket from another source (queued before connect()): dropped.
    * (Optional in the type so that fakes of the pump need not report it; the addon always does.) */
   foreignDrops?: number;
+  /** Offloads at work (docs/engine.md): TSO/USO super-packets read from the tun and cut, coalesced
+   * super-packets written to it, sends that carried several datagrams (UDP GSO), reads that
+   * brought several (UDP GRO). Optional so that fakes need not report them. */
+  tunSuperReads?: number;
+  tunSuperWrites?: number;
+  udpGsoSends?: number;
+  udpGroReads?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -255,6 +262,13 @@ export interface WgEngineStats {
   txDropped: number;
   /** Events (handshake messages, peer events) dropped because JS had 1024 unread. */
   eventDrops: number;
+  /** Offloads at work (docs/engine.md): TSO/USO super-packets read from the tun and cut, coalesced
+   * super-packets written to it, sends that carried several datagrams (UDP GSO), reads that
+   * brought several (UDP GRO). Optional so that fakes need not report them. */
+  tunSuperReads?: number;
+  tunSuperWrites?: number;
+  udpGsoSends?: number;
+  udpGroReads?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

@@ -92,6 +92,10 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("txDropped", c.txDropped);
   set("foreignDrops", c.foreignDrops);
   set("eventDrops", c.eventDrops);
+  set("tunSuperReads", c.tunSuperReads);
+  set("tunSuperWrites", c.tunSuperWrites);
+  set("udpGsoSends", c.udpGsoSends);
+  set("udpGroReads", c.udpGroReads);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

@@ -163,6 +163,8 @@ class PacketDevice : public DeviceBase {
         if (!seg_.Load(pkt, len, h, &err)) {
           core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
           seg_ = offload::Segmenter();
+        } else {
+          core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
         }
         segNext_ = 0;
         continue;
@@ -220,6 +222,7 @@ class PacketDevice : public DeviceBase {
         continue;
       }
       if (!r) return false;
+      core.c.tunSuperWrites.fetch_add(1, std::memory_order_relaxed);
     }
     return true;
   }

@@ -76,6 +76,10 @@ struct Counters {
   std::atomic<uint64_t> txDropped{0};                  // not sent: no peer yet, ICMP errors on send
   std::atomic<uint64_t> foreignDrops{0};               // datagrams on a connected socket from elsewhere
   std::atomic<uint64_t> eventDrops{0};                 // upward messages dropped: JS queue full
+  // Offloads at work (docs/engine.md): super-packets read from the tun and cut, coalesced
+  // super-packets written to it, sends that carried several datagrams (UDP GSO), reads that
+  // brought several (UDP GRO).
+  std::atomic<uint64_t> tunSuperReads{0}, tunSuperWrites{0}, udpGsoSends{0}, udpGroReads{0};
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).

@@ -404,6 +404,7 @@ class UdpTransport : public Transport {
         const uint64_t datagrams = len == 0 ? 1 : (len + seg - 1) / seg;
         core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
         core.c.rxFrames.fetch_add(datagrams, std::memory_order_relaxed);
+        if (datagrams > 1) core.c.udpGroReads.fetch_add(1, std::memory_order_relaxed);
         rxFrom_[i] = Endpoint::From(rxNames_[i], h.msg_namelen);
         if (!peer_.Empty() && !rxFrom_[i].Empty() && !rxFrom_[i].SameAs(peer_)) {
           core.c.foreignDrops.fetch_add(datagrams, std::memory_order_relaxed);
@@ -455,7 +456,11 @@ class UdpTransport : public Transport {
     while (off < count) {
       int r = sendmmsg(fd_, msgs + off, count - off, MSG_NOSIGNAL);
       if (r > 0) {
-        for (int i = 0; i < r; i++) core.c.txWireBytes.fetch_add(msgs[off + static_cast<unsigned>(i)].msg_len, std::memory_order_relaxed);
+        for (int i = 0; i < r; i++) {
+          const struct mmsghdr& m = msgs[off + static_cast<unsigned>(i)];
+          core.c.txWireBytes.fetch_add(m.msg_len, std::memory_order_relaxed);
+          if (m.msg_hdr.msg_iovlen > 1) core.c.udpGsoSends.fetch_add(1, std::memory_order_relaxed);
+        }
         off += static_cast<unsigned>(r);
         continue;
       }

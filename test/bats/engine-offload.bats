@@ -1,0 +1,112 @@
+#!/usr/bin/env bats
+# The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
+# and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS): a bounded TCP transfer with a checksum through
+#   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
+#   - tund to Debian's vtund (the wire format did not change),
+#   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
+#     when it is on and idle when it is off.
+# Namespaces per test; addresses from 198.18.0.0/15 only.
+
+load ../helpers/common
+load ../helpers/vtun
+load ../helpers/wg-pair
+
+setup() { common_setup; vtun_setup; }
+teardown() { vtun_teardown; common_teardown; }
+
+SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS)
+
+# switch_off NAME: the optimisation NAME off for everything this test starts ("none": all on).
+switch_off() { [[ $1 == none ]] || export "$1=1"; }
+
+# vnet_hdr NS DEV: the tun was opened with IFF_VNET_HDR (sysfs tun_flags, 0x4000).
+vnet_hdr() {
+  local flags
+  flags=$(ip netns exec "$1" cat "/sys/class/net/$2/tun_flags") || return 1
+  (( flags & 0x4000 ))
+}
+
+# t2t PROTO OFF: tund to tund over VTun, the optimisation OFF switched off.
+t2t() {
+  local proto=$1 off=$2
+  switch_off "$off"
+  tund_conf "$SDIR" vts server "$proto" tun no no
+  tund_conf "$CDIR" vtc client "$proto" tun no no
+  # ([Device] is the last section) an inner MTU whose datagrams fit the 1500-byte underlay
+  echo "MTU = 1400" >>"$SDIR/vts.conf"
+  echo "MTU = 1400" >>"$CDIR/vtc.conf"
+  start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts >/dev/null
+  wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  if [[ $off == TUND_NO_TUN_OFFLOAD ]]; then
+    ! vnet_hdr "$NS_S" vts && ! vnet_hdr "$NS_C" vtc
+  else
+    vnet_hdr "$NS_S" vts && vnet_hdr "$NS_C" vtc
+  fi
+  run transfer "$NS_C" "$NS_S" "$VT_TS" 20
+  assert_success
+  run transfer "$NS_S" "$NS_C" "$VT_TC" 5
+  assert_success
+}
+
+for proto in udp tcp; do
+  for off in "${SWITCHES[@]}"; do
+    [[ $proto == tcp && $off == TUND_NO_UDP_* ]] && continue
+    [[ $proto == tcp && $off == TUND_NO_SOCKET_BUFFERS ]] && continue
+    bats_test_function --description "offloads: tund <-> tund, VTun $proto, switched off: $off" -- t2t "$proto" "$off"
+  done
+done
+
+# vtund PROTO: tund (every offload on) as the client of Debian's vtund.
+vtund_peer() {
+  local proto=$1
+  vtund_server --proto "$proto" --type tun --encrypt no --compress no --keepalive yes \
+    --local-ip "$VT_TS/32" --remote-ip "$VT_TC"
+  tund_conf "$CDIR" vtc client "$proto" tun no no
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
+  run ping_through "$NS_C" "$VT_TS" 20
+  assert_success
+  vnet_hdr "$NS_C" vtc
+  run transfer "$NS_C" "$NS_S" "$VT_TS" 20
+  assert_success
+  run transfer "$NS_S" "$NS_C" "$VT_TC" 5
+  assert_success
+}
+
+bats_test_function --description "offloads: tund (all on) <-> vtund, VTun udp" -- vtund_peer udp
+bats_test_function --description "offloads: tund (all on) <-> vtund, VTun tcp" -- vtund_peer tcp
+
+# wg OFF: two WireGuard engines, OFF switched off; the counters of the offloads.
+wg() {
+  local off=$1
+  switch_off "$off"
+  pair_up 68 30 198.18.68.1
+  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
+  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
+  run ping_through "$NS_A" 198.19.68.2
+  assert_success
+  run transfer "$NS_A" "$NS_B" 198.19.68.2 20
+  assert_success
+  run transfer "$NS_B" "$NS_A" 198.19.68.1 5
+  assert_success
+  # the stats files are rewritten every 200 ms: wait until they show the whole transfer
+  wait_for 5 sh -c "[ \$(jq .rxBytes '$BATS_TEST_TMPDIR/b/stats') -gt $((20 * 1048576)) ]"
+  assert_equal "$(stat a '.badMessages + .replayDrops + .authFailures')" 0
+  assert_equal "$(stat b '.badMessages + .replayDrops + .authFailures')" 0
+  assert_equal "$(stat a .event)" null
+  local reads writes gso gro
+  reads=$(stat a .tunSuperReads) writes=$(stat b .tunSuperWrites) gso=$(stat a .udpGsoSends) gro=$(stat b .udpGroReads)
+  echo "# $off: tunSuperReads=$reads tunSuperWrites=$writes udpGsoSends=$gso udpGroReads=$gro" >&3
+  if [[ $off == TUND_NO_TUN_OFFLOAD ]]; then assert_equal "$reads" 0; else ((reads > 0)); fi
+  if [[ $off == TUND_NO_TUN_OFFLOAD || $off == TUND_NO_TUN_GRO ]]; then assert_equal "$writes" 0; else ((writes > 0)); fi
+  if [[ $off == TUND_NO_UDP_GSO ]]; then assert_equal "$gso" 0; else ((gso > 0)); fi
+  # a coalesced read needs the sender's GSO (the veth passes its super-datagrams on whole)
+  if [[ $off == TUND_NO_UDP_GRO ]]; then assert_equal "$gro" 0; elif [[ $off != TUND_NO_UDP_GSO ]]; then ((gro > 0)); fi
+}
+
+for off in "${SWITCHES[@]}"; do
+  bats_test_function --description "offloads: WireGuard engine <-> engine, switched off: $off" -- wg "$off"
+done
