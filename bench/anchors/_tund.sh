@@ -54,3 +54,7 @@ tund_start() {
 
 anchor_notes() { grep -ho 'flags <[^>]*>' "$RUN_DIR/client.log" | head -1 | grep . || echo "flags unknown"; }
 anchor_stop() { kill_spawned; }
+
+# tund_no_offloads: every offload of the packet engine off (docs/engine.md, "Offloads") for what
+# this measurement starts: the *-nooffload anchors measure tund without them, in the same run.
+tund_no_offloads() { export TUND_NO_TUN_OFFLOAD=1 TUND_NO_TUN_GRO=1 TUND_NO_UDP_GSO=1 TUND_NO_UDP_GRO=1 TUND_NO_SOCKET_BUFFERS=1; }
