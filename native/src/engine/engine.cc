@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -20,6 +21,8 @@ int64_t NowMs() {
 }
 
 namespace {
+
+constexpr int kRxBatchMin = 64;
 
 void Signal(int fd) {
   if (fd < 0) return;
@@ -381,7 +384,9 @@ class Engine::Rx : public RxContext {
 };
 
 void Engine::RxLoop() {
-  const int batch = o_.batch;
+  // Deliveries per device write round: what one GRO read of the socket brings (up to 64
+  // datagrams), so that the device can coalesce a whole 64 KiB super-packet (docs/engine.md).
+  const int batch = std::max(o_.batch, kRxBatchMin);
   std::vector<Message> msgs(static_cast<size_t>(batch));
   Rx rx(*this, static_cast<size_t>(batch), transform_->MaxDelivered());
   for (;;) {
