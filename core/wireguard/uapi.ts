@@ -223,7 +223,9 @@ export type UapiFrame = { request: UapiRequest; rest: string } | { error: string
  */
 export function nextRequest(input: string): UapiFrame {
   const nl = input.indexOf('\n');
-  if (nl < 0) return input.length > 64 ? { error: 'operation line too long' } : null;
+  // the same answer whether or not the line break has arrived yet
+  if ((nl < 0 ? input.length : nl) > 64) return { error: 'operation line too long' };
+  if (nl < 0) return null;
   const op = input.slice(0, nl);
   if (op === 'get=1') {
     if (input.length < nl + 2) return null;

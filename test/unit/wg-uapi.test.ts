@@ -162,6 +162,15 @@ describe('framing', () => {
     assert.ok('error' in nextRequest('get=1\nx')!);
     assert.ok('error' in nextRequest('x'.repeat(100))!);
   });
+
+  test('a long operation line is refused the same way however the bytes arrive (found by test/fuzz uapi)', () => {
+    const line = `${'m'.repeat(80)}\n`;
+    // all at once, and the first 65 bytes before the line break has arrived
+    assert.deepEqual(nextRequest(line), { error: 'operation line too long' });
+    assert.deepEqual(nextRequest(line.slice(0, 65)), { error: 'operation line too long' });
+    // 64 bytes and no line break yet: wait for more
+    assert.equal(nextRequest('g'.repeat(64)), null);
+  });
 });
 
 describe("set semantics (wireguard-go's)", () => {
