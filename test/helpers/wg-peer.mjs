@@ -13,6 +13,8 @@
 //     which it answers.
 // Prints one JSON object per event on stdout ({"event": ...}); exit 0 when the exchange
 // completed, 1 otherwise. The private key is read from a file (never argv).
+// For test/fuzz/capture-wg.sh: --record DIR writes every datagram received as DIR/rx-N-typeT;
+// --ephemeral HEX --timestamp HEX --index N make the initiation the same every time.
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -46,7 +48,11 @@ const identity = new wg.Identity(privateKey);
 const handshake = new wg.Handshake(identity, peerPublic);
 const generator = new wg.CookieGenerator(peerPublic);
 const checker = new wg.CookieChecker(identity.publicKey);
-const localIndex = (Math.random() * 0xffffffff) >>> 0;
+const localIndex = opts.index !== undefined ? Number(opts.index) >>> 0 : (Math.random() * 0xffffffff) >>> 0;
+let received = 0;
+const record = (msg) => {
+  if (opts.record) fs.writeFileSync(path.join(opts.record, `rx-${received++}-type${msg[0]}`), msg);
+};
 
 const bind = splitHostPort(opts.bind);
 const sock = dgram.createSocket('udp4');
@@ -121,7 +127,8 @@ function initiate() {
   const to = splitHostPort(opts.endpoint);
   const target = { address: to.host, port: to.port };
   const sendInitiation = () => {
-    const m1 = handshake.createInitiation(localIndex);
+    if (opts.ephemeral) handshake.setNextEphemeral(Buffer.from(opts.ephemeral, 'hex'));
+    const m1 = handshake.createInitiation(localIndex, opts.timestamp ? Buffer.from(opts.timestamp, 'hex') : undefined);
     if (typeof m1 === 'string') fail(`createInitiation: ${m1}`);
     generator.addMacs(m1);
     sock.send(m1, target.port, target.address);
@@ -130,6 +137,7 @@ function initiate() {
   const echoId = 0x5747;
   const echoData = Buffer.from('tund wg_noise interop');
   sock.on('message', (msg) => {
+    record(msg);
     const type = wg.messageType(msg);
     if (type === 3) {
       say('cookie_reply', { consumed: generator.consumeReply(msg) });
@@ -161,6 +169,7 @@ function initiate() {
 function respond() {
   const underLoad = opts['under-load'];
   sock.on('message', (msg, rinfo) => {
+    record(msg);
     const type = wg.messageType(msg);
     if (type === 1) {
       const vet = checker.vet(msg, rinfo.address, rinfo.port, underLoad);

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Writes the seed corpora of the fuzz targets (test/fuzz/corpus/TARGET/) that come from files of
+// this repository: the VTun sessions captured from the real vtund (frames, handshake lines,
+// flags), the vtund.conf and wg-quick fixtures, tund.conf files `tund import-vtun` makes of
+// them. Seeds from live traffic with wireguard-go and wg(8) come from capture-wg.sh and
+// capture-uapi.sh beside this file. Run after `npm run build`; the output is committed.
+//
+//   node test/fuzz/make-seeds.mjs [--vectors DIR]
+//     DIR: the captured VTun sessions (*.json, default test/fixtures/vtun-vectors)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const corpus = path.join(root, 'test', 'fuzz', 'corpus');
+const args = process.argv.slice(2);
+const at = args.indexOf('--vectors');
+const vectorsDir = path.resolve(at >= 0 && args[at + 1] ? args[at + 1] : path.join(root, 'test', 'fixtures', 'vtun-vectors'));
+
+const { importVtundConf } = await import(path.join(root, 'dist', 'core', 'vtun', 'import.js'));
+const { challengeResponse, encodeLetters } = await import(path.join(root, 'dist', 'core', 'vtun', 'challenge.js'));
+const { encodeBlock } = await import(path.join(root, 'dist', 'core', 'vtun', 'handshake.js'));
+const { CHALLENGE, PASSWORD } = await import(path.join(root, 'dist', 'test', 'fuzz', 'js', 'targets', 'vtun_handshake.js'));
+
+let written = 0;
+function seed(target, name, bytes) {
+  const dir = path.join(corpus, target);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, name), bytes);
+  written++;
+}
+const hex = (h) => Buffer.from(h, 'hex');
+
+// ---- the captured VTun sessions
+
+// the module chain selector of test/fuzz/native/fuzz_common.h: compression * 18 + cipher index
+const CIPHERS = [0, 999, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+function chain(flags) {
+  const cipher = CIPHERS.indexOf(flags.cipher ?? 0);
+  const compression = flags.zlib != null ? 1 : flags.lzo != null ? 2 : 0;
+  const level = flags.zlib != null ? flags.zlib - 1 : flags.lzo === 9 ? 1 : 0;
+  return [compression * CIPHERS.length + cipher, level];
+}
+
+const vectors = fs.existsSync(vectorsDir) ? fs.readdirSync(vectorsDir).filter((f) => f.endsWith('.json')).sort() : [];
+if (vectors.length === 0) process.stderr.write(`make-seeds: no captured VTun sessions in ${vectorsDir} (--vectors DIR)\n`);
+for (const file of vectors) {
+  const v = JSON.parse(fs.readFileSync(path.join(vectorsDir, file), 'utf8'));
+  const name = file.replace(/\.json$/, '');
+  const [sel, level] = chain(v.flags);
+  for (const dir of ['C->S', 'S->C']) {
+    const tag = dir === 'C->S' ? 'client' : 'server';
+    const stream = Buffer.concat(v.frames.filter((f) => f.dir === dir).map((f) => hex(f.hex)));
+    seed('vtun_decode', `${name}-${tag}`, Buffer.concat([Buffer.from([sel, level]), stream]));
+    seed('vtun_tcp_split', `${name}-${tag}`, Buffer.concat([Buffer.from([0]), stream]));
+    seed('vtun_tcp_split', `${name}-${tag}-reads`, Buffer.concat([Buffer.from([5]), stream, Buffer.from([1, 2, 3, 0, 200])]));
+    const packets = v.frames.filter((f) => f.dir === dir && f.plain_hex).map((f) => hex(f.plain_hex));
+    if (packets.length) {
+      const body = packets.map((p) => Buffer.concat([Buffer.from([(p.length - 1) >> 8, (p.length - 1) & 0xff]), p]));
+      seed('vtun_roundtrip', `${name}-${tag}`, Buffer.concat([Buffer.from([sel, level]), ...body]));
+    }
+    // the handshake as the other side sees it (mode 2: a client's blocks for our server; mode 1:
+    // a server's blocks for our client, with the UDP port exchange)
+    const blocks = Buffer.concat(v.handshake.filter((h) => h.dir === dir).map((h) => hex(h.hex)));
+    const port = v.meta.proto === 'udp' ? Buffer.from([0x88, 0x13]) : Buffer.alloc(0);
+    seed('vtun_handshake', `${name}-${tag}`, Buffer.concat([Buffer.from([dir === 'C->S' ? 2 : 1]), blocks, dir === 'S->C' ? port : Buffer.alloc(0)]));
+  }
+  const flags = v.handshake.find((h) => h.text.startsWith('OK FLAGS'));
+  if (flags) seed('vtun_handshake', `${name}-flags`, Buffer.concat([Buffer.from([0]), Buffer.from(flags.text, 'latin1')]));
+}
+
+// a client that knows the target's server password, with and without SslAuth (mode 2; 11: bit 3)
+for (const sslAuth of [true, false]) {
+  const response = challengeResponse(CHALLENGE, PASSWORD, sslAuth);
+  seed('vtun_handshake', `client-fz-${sslAuth ? 'sslauth' : 'nosslauth'}`, Buffer.concat([
+    Buffer.from([sslAuth ? 2 : 11]), encodeBlock('HOST: fz\n'), encodeBlock(`CHAL: <${encodeLetters(response)}>\n`),
+  ]));
+}
+
+// ---- configuration files
+
+const fixtures = (dir, ext) => {
+  const d = path.join(root, 'test', 'fixtures', dir);
+  return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith(ext)).sort().map((f) => [f, fs.readFileSync(path.join(d, f))]) : [];
+};
+for (const [f, text] of fixtures('vtund', '.conf')) {
+  seed('vtund_conf', f, text);
+  for (const client of [undefined, { host: '198.18.0.1', port: null }]) {
+    const r = importVtundConf(text.toString('latin1'), { file: f, client });
+    for (const s of r.sessions) if (s.conf) seed('tund_conf', `imported-${client ? 'client' : 'server'}-${s.name}.conf`, s.conf);
+  }
+}
+for (const [f, text] of fixtures('wireguard', '.conf')) seed('wg_quick', f, text);
+
+// tund.conf examples of the keys an import never writes
+seed('tund_conf', 'udp-client.conf', [
+  '[Session]', 'Role = client', 'Endpoint = [2001:2::1]:5000', 'Transport = udp', 'NatHack = yes', 'Encrypt = aes256ofb', 'Compress = lzo:9',
+  'Keepalive = 10:3', 'Speed = 100:200 # kbit/s', '', '[Device]', 'Mode = tap', 'Name = fz0', 'Address = 198.19.0.1/24, 2001:2:0:1::1/64', 'MTU = 1400',
+  'MultiQueue = yes', '', '[Route]', 'Mode = full', 'Exclude = 198.18.0.0/15', 'Table = 51820', 'Metric = 5', 'DNS = 198.18.0.53, 2001:2::53',
+  'DNSDomains = example.test', '', '[Hooks]', 'Up = echo up # kept', 'Down = echo down', '',
+].join('\n'));
+seed('tund_conf', 'pipe-server.conf', ['[session]', 'role=server', 'listen=0.0.0.0:5001', 'persist=keep', 'multi=killold', 'timeout=60', 'sslauth=no',
+  'SecretFile=fz.secret', '[device]', 'mode=pipe', 'program=/bin/cat', '[route]', 'mode=none', ''].join('\r\n'));
+
+// ---- the native WireGuard targets, structured mode (odd first byte): any bytes are a recipe
+let state = 0x2545f491;
+const bytes = (n) => Buffer.from(Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24)));
+for (const [target, n] of [['wg_initiation', 4], ['wg_response', 3], ['wg_cookie', 3]]) {
+  for (let i = 0; i < n; i++) seed(target, `recipe-${i}`, Buffer.concat([Buffer.from([1 + 2 * i]), bytes(60 + 90 * i)]));
+}
+
+process.stdout.write(`make-seeds: ${written} seeds written under ${path.relative(root, corpus)}/ (${vectors.length} captured VTun sessions)\n`);
