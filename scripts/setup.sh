@@ -18,12 +18,14 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # (test/helpers/vtund-peer.sh), wireguard-go and wg (wireguard-tools) as interop peers, systemd
 # and bsdutils for the systemd sandbox (test/helpers/systemd-sandbox.sh boots systemd as PID 1 in
 # namespaces; it need not be running here) and systemd-socket-activate, mandoc for the man-page
-# lint, and the shells whose completions are tested. --no-install-recommends keeps
-# wireguard-tools from pulling in a kernel image.
+# lint, the shells whose completions are tested, and clang with libFuzzer, llvm (llvm-cov),
+# libcrypto and zlib headers for the fuzz targets (test/fuzz; the suite runs each briefly).
+# --no-install-recommends keeps wireguard-tools from pulling in a kernel image.
 PACKAGES=(
   build-essential python3 pkg-config liblzo2-dev libsystemd-dev
   iproute2 iputils-ping procps psmisc util-linux bsdutils kmod systemd jq socat netcat-openbsd
   vtun wireguard-tools wireguard-go iperf3 mandoc man-db bash-completion zsh fish
+  clang libclang-rt-14-dev llvm libssl-dev zlib1g-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -102,6 +102,12 @@ void Built(FuzzedDataProvider& in) {
     HandshakeError re = responder.CreateResponse(responderIndex, resp);
     FUZZ_CHECK(re == HandshakeError::kNone, "CreateResponse: %s", fuzz::Err(re));
     HandshakeError ie = initiator.ConsumeResponse(resp, sizeof resp);
+    if (fuzz::TouchesRange(touched, kSenderOffset, kSenderOffset + 4)) {
+      // the responder answered the index it read, which is not the initiator's
+      FUZZ_CHECK(ie == HandshakeError::kWrongState, "a response to a changed sender index: %s", fuzz::Err(ie));
+      responder.Clear();
+      continue;
+    }
     FUZZ_CHECK(ie == HandshakeError::kNone, "the initiator refused the response: %s", fuzz::Err(ie));
     Keypair a, b;
     FUZZ_CHECK(initiator.DeriveKeypair(&a) && responder.DeriveKeypair(&b), "DeriveKeypair failed");

@@ -8,7 +8,7 @@ import { parseIni } from '../../../../core/config/ini.js';
 import { parseSessionConfig } from '../../../../core/config/parse.js';
 import { renderSessionConfig } from '../../../../core/config/render.js';
 import { check, type JsFuzzTarget } from '../target.js';
-import { checkProblems } from './problems.js';
+import { checkProblems } from '../problems.js';
 
 export const target: JsFuzzTarget = {
   modules: ['core/config/parse.js', 'core/config/ini.js', 'core/config/values.js', 'core/config/suggest.js', 'core/config/render.js'],

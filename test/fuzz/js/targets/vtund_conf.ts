@@ -6,7 +6,7 @@
 import { importVtundConf } from '../../../../core/vtun/import.js';
 import { parseVtundConf } from '../../../../core/vtun/vtund-conf.js';
 import { check, type JsFuzzTarget } from '../target.js';
-import { checkProblems } from './problems.js';
+import { checkProblems } from '../problems.js';
 
 export const target: JsFuzzTarget = {
   modules: ['core/vtun/vtund-conf.js', 'core/vtun/import.js'],

@@ -6,7 +6,7 @@
 import { parseWgQuick } from '../../../../core/wireguard/conf.js';
 import { renderWgQuick } from '../../../../core/wireguard/render.js';
 import { check, type JsFuzzTarget } from '../target.js';
-import { checkProblems } from './problems.js';
+import { checkProblems } from '../problems.js';
 
 const KEY = 'ULsSbJ1PqhOc8x5P0hlAL0w0pvl1lXlSa2LCm8yk0m0=';
 const PEER = 'cA7mEYGx0R2kkC1nBPtnHpJ0vNHCU6Q5pO6xTxpvM1s=';

@@ -1,6 +1,6 @@
 // The shape every config parser's problems must have (tund.conf, wg-quick, vtund.conf).
-import type { ConfigProblem } from '../../../../core/errors.js';
-import { check } from '../target.js';
+import type { ConfigProblem } from '../../../core/errors.js';
+import { check } from './target.js';
 
 /** Each on a line of the file (0: the file as a whole), with a message, sorted by line. */
 export function checkProblems(list: Pick<ConfigProblem, 'line' | 'message'>[], lines: number, what: string): void {
