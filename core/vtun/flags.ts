@@ -75,11 +75,14 @@ export function parseFlags(text: string): VtunFlags {
   if (start < 0) throw new FlagsError('no "<" in the flags');
   const f: VtunFlags = { transport: 'tcp', type: 'tty', compression: { kind: 'none' }, cipher: 0, keepalive: false, speed: 0 };
   let i = start + 1;
+  // vtund reads these numbers into a C int: anything larger is not a value a server means
   const num = (): number | null => {
     const m = /^\d+/.exec(text.slice(i));
     if (!m) return null;
     i += m[0].length;
-    return Number(m[0]);
+    const n = Number(m[0]);
+    if (n > 2147483647) throw new FlagsError(`number "${m[0].length > 20 ? `${m[0].slice(0, 20)}...` : m[0]}" in the flags is too large`);
+    return n;
   };
   for (;;) {
     if (i >= text.length) throw new FlagsError('missing ">" at the end of the flags');

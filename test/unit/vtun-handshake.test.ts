@@ -93,6 +93,16 @@ test('flags: client parsing rules (docs/vtun-protocol.md §5.2)', () => {
   assert.throws(() => parseFlags('TuK'), FlagsError);
 });
 
+test('flags: a number no C int holds is refused, so parsed flags always rebuild (found by test/fuzz vtun_handshake)', () => {
+  // 4.29e33 would be rebuilt as "S4.2949672955555556e+33", which no one can parse
+  assert.throws(() => parseFlags('<TuKS4294967295555555555555555555555555E1>'), /too large/);
+  assert.throws(() => parseFlags('<TuC2147483648>'), FlagsError);
+  assert.throws(() => parseFlags('<TuKE99999999999>'), FlagsError);
+  const f = parseFlags('<TuS2147483647L9KE16>');
+  assert.equal(f.speed, 2147483647);
+  assert.deepEqual(parseFlags(buildFlags(f)), f);
+});
+
 test('server tokenizer: spaces and colons, first token exact (docs/vtun-protocol.md §4.3)', () => {
   assert.deepEqual(tokenize('HOST: name\n'), ['HOST', 'name']);
   assert.deepEqual(tokenize('HOST:name'), ['HOST', 'name']);
