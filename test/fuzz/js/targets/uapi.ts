@@ -5,6 +5,7 @@
 // Oracles: nothing throws; the requests (and the point where the connection is refused) are the
 // same however the bytes arrive; a refused set request carries EINVAL or EPROTO and a message;
 // an accepted one, written back as UAPI lines (in wg's order), reads back the same.
+import { isDeepStrictEqual } from 'node:util';
 import { EINVAL, EPROTO, nextRequest, parseSetRequest, type UapiSetRequest } from '../../../../core/wireguard/uapi.js';
 import { formatEndpoint } from '../../../../core/wireguard/render.js';
 import { check, type JsFuzzTarget } from '../target.js';
@@ -83,7 +84,7 @@ export const target: JsFuzzTarget = {
       }
       const again = parseSetRequest(serialize(parsed.request));
       check(again.ok, () => `the request written back is refused: ${!again.ok && again.message}\n${serialize(parsed.request).join('\n')}`);
-      check(JSON.stringify(again.ok && again.request) === JSON.stringify(parsed.request), () => `round trip changed the request:\n${request.lines!.join('\n')}\n--\n${serialize(parsed.request).join('\n')}`);
+      check(again.ok && isDeepStrictEqual(again.request, parsed.request), () => `round trip changed the request:\n${request.lines!.join('\n')}\n--\n${serialize(parsed.request).join('\n')}`);
     }
   },
 };
