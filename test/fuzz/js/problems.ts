@@ -1,4 +1,4 @@
-// The shape every config parser's problems must have (tund.conf, wg-quick, vtund.conf).
+// What every config parser's results must look like (tund.conf, wg-quick, vtund.conf).
 import type { ConfigProblem } from '../../../core/errors.js';
 import { check } from './target.js';
 
@@ -11,4 +11,12 @@ export function checkProblems(list: Pick<ConfigProblem, 'line' | 'message'>[], l
     check(p.line >= last, () => `${what}s not sorted by line (${last} then ${p.line})`);
     last = p.line;
   }
+}
+
+/** A config parser's result: problems and warnings well placed, a config exactly when no problem. */
+export function checkParseResult(r: { config: unknown; problems: ConfigProblem[]; warnings: ConfigProblem[] }, text: string): void {
+  const lines = text.split(/\r?\n/).length;
+  checkProblems(r.problems, lines, 'problem');
+  checkProblems(r.warnings, lines, 'warning');
+  check((r.config === null) === r.problems.length > 0, `config ${r.config ? 'given' : 'missing'} with ${r.problems.length} problem(s)`);
 }

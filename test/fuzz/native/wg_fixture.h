@@ -68,4 +68,18 @@ inline bool TouchesRange(const std::set<size_t>& t, size_t from, size_t to) {
 
 inline const char* Err(tund::wg::HandshakeError e) { return tund::wg::HandshakeErrorName(e); }
 
+// The two kinds of input of the WireGuard targets: first byte even, the rest is one datagram as
+// it arrived (raw); odd, the rest is a recipe read through a FuzzedDataProvider (built).
+template <typename Raw, typename Built>
+int TwoModes(const uint8_t* data, size_t size, Raw raw, Built built) {
+  if (size < 1) return 0;
+  if ((data[0] & 1) == 0) {
+    raw(data + 1, size - 1);
+  } else {
+    FuzzedDataProvider in(data + 1, size - 1);
+    built(in);
+  }
+  return 0;
+}
+
 }  // namespace fuzz

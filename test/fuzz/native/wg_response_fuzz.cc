@@ -103,12 +103,5 @@ void Built(FuzzedDataProvider& in) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
-  if ((data[0] & 1) == 0) {
-    Raw(data + 1, size - 1);
-  } else {
-    FuzzedDataProvider in(data + 1, size - 1);
-    Built(in);
-  }
-  return 0;
+  return fuzz::TwoModes(data, size, Raw, Built);
 }

@@ -8,7 +8,7 @@ import { parseIni } from '../../../../core/config/ini.js';
 import { parseSessionConfig } from '../../../../core/config/parse.js';
 import { renderSessionConfig } from '../../../../core/config/render.js';
 import { check, type JsFuzzTarget } from '../target.js';
-import { checkProblems } from '../problems.js';
+import { checkParseResult } from '../problems.js';
 
 export const target: JsFuzzTarget = {
   modules: ['core/config/parse.js', 'core/config/ini.js', 'core/config/values.js', 'core/config/suggest.js', 'core/config/render.js'],
@@ -24,11 +24,8 @@ export const target: JsFuzzTarget = {
   ],
   run(data) {
     const text = data.toString('utf8');
-    const lines = text.split(/\r?\n/).length;
     const r = parseSessionConfig(text, 'fuzz.conf', 'fuzz');
-    checkProblems(r.problems, lines, 'problem');
-    checkProblems(r.warnings, lines, 'warning');
-    check((r.config === null) === r.problems.length > 0, `config ${r.config ? 'given' : 'missing'} with ${r.problems.length} problem(s)`);
+    checkParseResult(r, text);
 
     const doc = parseIni(text);
     if (doc.problems.length > 0 || doc.orphans.length > 0) return;

@@ -6,7 +6,7 @@
 import { parseWgQuick } from '../../../../core/wireguard/conf.js';
 import { renderWgQuick } from '../../../../core/wireguard/render.js';
 import { check, type JsFuzzTarget } from '../target.js';
-import { checkProblems } from '../problems.js';
+import { checkParseResult } from '../problems.js';
 
 const KEY = 'ULsSbJ1PqhOc8x5P0hlAL0w0pvl1lXlSa2LCm8yk0m0=';
 const PEER = 'cA7mEYGx0R2kkC1nBPtnHpJ0vNHCU6Q5pO6xTxpvM1s=';
@@ -29,11 +29,8 @@ export const target: JsFuzzTarget = {
   ],
   run(data) {
     const text = data.toString('utf8');
-    const lines = text.split(/\r?\n/).length;
     const r = parseWgQuick(text, 'wg0.conf', 'wg0');
-    checkProblems(r.problems, lines, 'problem');
-    checkProblems(r.warnings, lines, 'warning');
-    check((r.config === null) === r.problems.length > 0, `config ${r.config ? 'given' : 'missing'} with ${r.problems.length} problem(s)`);
+    checkParseResult(r, text);
     if (!r.config) return;
     const rendered = renderWgQuick(r.config);
     const again = parseWgQuick(rendered, 'wg0.conf', 'wg0');
