@@ -10,6 +10,7 @@
         "src/auth.cc",
         "src/pty.cc",
         "src/errors.cc",
+        "src/errors_napi.cc",
         "src/wg_crypto.cc",
         "src/wg_noise.cc",
         "src/wg_cookie.cc",

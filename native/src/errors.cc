@@ -1,6 +1,6 @@
+// The pure part of errors.h (no N-API: the fuzz targets link it); ThrowErrno is in errors_napi.cc.
 #include "errors.h"
 
-#include <napi.h>
 #include <string.h>
 
 namespace tund {
@@ -16,17 +16,6 @@ std::string ErrnoText(int err) {
   text += ErrnoName(err);
   text += ")";
   return text;
-}
-
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  std::string message = what.empty() ? std::string(syscall) : what;
-  message += ": ";
-  message += ErrnoText(err);
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, ErrnoName(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  error.ThrowAsJavaScriptException();
 }
 
 }  // namespace tund

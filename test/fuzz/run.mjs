@@ -50,9 +50,9 @@ const NATIVE = fs.readdirSync(path.join(FUZZ, 'native')).filter((f) => f.endsWit
 const JS = fs.readdirSync(path.join(FUZZ, 'js', 'targets')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
 // the code each native target is about (its line coverage is reported over these files)
 const NATIVE_SOURCES = {
-  vtun_decode: ['vtun_codec.cc', 'vtun_frame.h', 'frame_split.h'],
+  vtun_decode: ['vtun_codec.cc', 'engine/vtun_transform.cc', 'engine/transport.cc'],
   vtun_roundtrip: ['vtun_codec.cc'],
-  vtun_tcp_split: ['vtun_frame.h', 'frame_split.h'],
+  vtun_tcp_split: ['engine/transport.cc', 'engine/vtun_transform.cc'],
   wg_initiation: ['wg_noise.cc'],
   wg_response: ['wg_noise.cc'],
   wg_cookie: ['wg_cookie.cc'],

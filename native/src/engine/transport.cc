@@ -92,7 +92,9 @@ class TcpTransport : public Transport {
  public:
   TcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial) : fd_(fd), framer_(framer), buf_(kTcpRxBuf) {
     have_ = std::min(initial.size(), buf_.size());
-    std::memcpy(buf_.data(), initial.data(), have_);
+    // (an empty vector's data() may be null, and memcpy from null is undefined even for 0 bytes:
+    // found by the vtun_tcp_split fuzz target under UBSan)
+    if (have_) std::memcpy(buf_.data(), initial.data(), have_);
   }
   int Fd() const override { return fd_; }
   bool IsStream() const override { return true; }
