@@ -26,7 +26,7 @@ smoke() {
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --list
   assert_success
   for t in vtun_decode vtun_roundtrip vtun_tcp_split wg_initiation wg_response wg_cookie \
-    vtun_handshake tund_conf wg_quick uapi vtund_conf; do
+    wg_transport wg_allowed_ips wg_replay vtun_handshake tund_conf wg_quick uapi vtund_conf; do
     assert_output --partial "$t"
   done
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --seconds 1 no_such_target
@@ -40,6 +40,9 @@ smoke() {
 @test "fuzz smoke: wg_initiation (native)" { smoke wg_initiation; }
 @test "fuzz smoke: wg_response (native)" { smoke wg_response; }
 @test "fuzz smoke: wg_cookie (native)" { smoke wg_cookie; }
+@test "fuzz smoke: wg_transport (native)" { smoke wg_transport; }
+@test "fuzz smoke: wg_allowed_ips (native)" { smoke wg_allowed_ips; }
+@test "fuzz smoke: wg_replay (native)" { smoke wg_replay; }
 @test "fuzz smoke: vtun_handshake (js)" { smoke vtun_handshake; }
 @test "fuzz smoke: tund_conf (js)" { smoke tund_conf; }
 @test "fuzz smoke: wg_quick (js)" { smoke wg_quick; }

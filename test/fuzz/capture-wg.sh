@@ -7,7 +7,7 @@
 #      and, with the helper "under load", the retry that carries a mac2 made from our cookie;
 #   2. the helper (key I) sends the fixed initiation of wg_fixture.h to wireguard-go (key R):
 #      wireguard-go's type-2 response to it, then its transport data.
-# Writes test/fuzz/corpus/{wg_initiation,wg_response,wg_cookie}/wireguard-go-*; the output is
+# Writes test/fuzz/corpus/{wg_initiation,wg_response,wg_cookie,wg_transport}/wireguard-go-*; the output is
 # committed. Needs `npm run build` and the packages scripts/setup.sh installs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -67,9 +67,11 @@ for load in "" --under-load; do
   for f in "$rec"/rx-*-type1; do
     save wg_initiation "wireguard-go${load:+-under-load}-$(basename "$f")" "$f"
     save wg_cookie "wireguard-go${load:+-under-load}-$(basename "$f")" "$f"
+    save wg_transport "wireguard-go${load:+-under-load}-$(basename "$f")" "$f"
   done
   f=$(ls "$rec"/rx-*-type4 | head -1)
   save wg_cookie "wireguard-go-transport" "$f"
+  save wg_transport "wireguard-go-transport" "$f"
 done
 
 # 2. our fixed initiation, answered by wireguard-go
@@ -81,4 +83,5 @@ peer initiate --key "$I" --peer "$PUB_R" --endpoint "$WG_G_ADDR:51820" --bind "$
 for f in "$rec"/rx-*-type2; do
   save wg_response "wireguard-go-$(basename "$f")" "$f"
   save wg_cookie "wireguard-go-$(basename "$f")" "$f"
+  save wg_transport "wireguard-go-$(basename "$f")" "$f"
 done

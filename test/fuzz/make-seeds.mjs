@@ -52,6 +52,12 @@ for (const file of vectors) {
     const tag = dir === 'C->S' ? 'client' : 'server';
     const stream = Buffer.concat(v.frames.filter((f) => f.dir === dir).map((f) => hex(f.hex)));
     seed('vtun_decode', `${name}-${tag}`, Buffer.concat([Buffer.from([sel, level]), stream]));
+    if (v.meta.proto === 'udp') {
+      // vtun_decode's UDP mode (0x80; 0x40: nat_hack awaits the peer): each datagram after a 2-byte length
+      const datagrams = v.frames.filter((f) => f.dir === dir).map((f) => hex(f.hex)).map((d) => Buffer.concat([Buffer.from([d.length >> 8, d.length & 0xff]), d]));
+      seed('vtun_decode', `${name}-${tag}-udp`, Buffer.concat([Buffer.from([sel, level | 0x80]), ...datagrams]));
+      seed('vtun_decode', `${name}-${tag}-udp-nat-hack`, Buffer.concat([Buffer.from([sel, level | 0xc0]), ...datagrams]));
+    }
     seed('vtun_tcp_split', `${name}-${tag}`, Buffer.concat([Buffer.from([0]), stream]));
     seed('vtun_tcp_split', `${name}-${tag}-reads`, Buffer.concat([Buffer.from([5]), stream, Buffer.from([1, 2, 3, 0, 200])]));
     const packets = v.frames.filter((f) => f.dir === dir && f.plain_hex).map((f) => hex(f.plain_hex));
@@ -105,8 +111,14 @@ seed('tund_conf', 'pipe-server.conf', ['[session]', 'role=server', 'listen=0.0.0
 // ---- the native WireGuard targets, structured mode (odd first byte): any bytes are a recipe
 let state = 0x2545f491;
 const bytes = (n) => Buffer.from(Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24)));
-for (const [target, n] of [['wg_initiation', 4], ['wg_response', 3], ['wg_cookie', 3]]) {
+for (const [target, n] of [['wg_initiation', 4], ['wg_response', 3], ['wg_cookie', 3], ['wg_transport', 4], ['wg_allowed_ips', 3], ['wg_replay', 3]]) {
   for (let i = 0; i < n; i++) seed(target, `recipe-${i}`, Buffer.concat([Buffer.from([1 + 2 * i]), bytes(60 + 90 * i)]));
 }
+
+// prefixes as a configuration gives them (wg_allowed_ips, even first byte: ParsePrefix line by line)
+seed('wg_allowed_ips', 'prefixes', Buffer.concat([Buffer.from([0]), Buffer.from([
+  '198.18.0.0/15', '2001:2::/48', '198.18.1.7', '2001:2::1/128', '0.0.0.0/0', '::/0', '198.18.0.1/33', '2001:2::/129',
+  '198.18.1.200/25', '::ffff:198.18.0.1/120', '198.18.0.0/', '/8', 'fe80::1%eth0/64', '',
+].join('\n'))]));
 
 process.stdout.write(`make-seeds: ${written} seeds written under ${path.relative(root, corpus)}/ (${vectors.length} captured VTun sessions)\n`);
