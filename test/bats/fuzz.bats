@@ -26,7 +26,7 @@ smoke() {
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --list
   assert_success
   for t in vtun_decode vtun_roundtrip vtun_tcp_split wg_initiation wg_response wg_cookie \
-    wg_transport wg_allowed_ips wg_replay vtun_handshake tund_conf wg_quick uapi vtund_conf; do
+    wg_transport wg_allowed_ips wg_replay vtun_handshake tund_conf wg_quick uapi vtund_conf wg_device; do
     assert_output --partial "$t"
   done
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --seconds 1 no_such_target
@@ -48,3 +48,4 @@ smoke() {
 @test "fuzz smoke: wg_quick (js)" { smoke wg_quick; }
 @test "fuzz smoke: uapi (js)" { smoke uapi; }
 @test "fuzz smoke: vtund_conf (js)" { smoke vtund_conf; }
+@test "fuzz smoke: wg_device (js)" { smoke wg_device; }

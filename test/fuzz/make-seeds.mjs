@@ -121,4 +121,14 @@ seed('wg_allowed_ips', 'prefixes', Buffer.concat([Buffer.from([0]), Buffer.from(
   '198.18.1.200/25', '::ffff:198.18.0.1/120', '198.18.0.0/', '/8', 'fe80::1%eth0/64', '',
 ].join('\n'))]));
 
+// wg_device: operations (test/fuzz/js/targets/wg_device.ts): 4 = I initiates, 2 0 = I's last message to R
+// unchanged, 3 0 = R's last to I unchanged, 7 N = N seconds pass, 3 1 P X = with byte P changed by X
+for (const [name, ops] of [
+  ['handshake', [4, 2, 0, 3, 0]],
+  ['handshake-rekey', [4, 2, 0, 3, 0, 7, 130, 4, 2, 0, 3, 0, 5, 3, 0, 2, 0]],
+  ['initiation-replayed', [4, 2, 0, 2, 0, 7, 1, 2, 0]],
+  ['response-corrupted', [4, 2, 0, 3, 1, 50, 1, 3, 0]],
+  ['initiation-new-sender', [4, 2, 1, 5, 255, 3, 0]],
+]) seed('wg_device', name, Buffer.from(ops));
+
 process.stdout.write(`make-seeds: ${written} seeds written under ${path.relative(root, corpus)}/ (${vectors.length} captured VTun sessions)\n`);
