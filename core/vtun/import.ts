@@ -266,6 +266,21 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
     for (const a of d.allowed) d.route.push({ key: 'AllowedIPs', value: a });
   }
 
+  const sections = [
+    { name: 'Session', entries: d.session },
+    { name: 'Device', entries: d.device },
+    { name: 'Route', entries: d.route },
+    { name: 'Hooks', entries: d.hooks },
+  ];
+  // vtund keeps a carriage return inside a quoted string; a tund.conf value is one line (found by
+  // the vtund_conf fuzz target: the renderer refused such a value with an exception)
+  for (const section of sections) {
+    for (const e of section.entries) {
+      if (/[\r\n]/.test(e.value)) {
+        err(s.line, `[${section.name}] ${e.key} would contain a line break (${JSON.stringify(e.value)}), which tund.conf cannot hold; remove it from vtund.conf`);
+      }
+    }
+  }
   if (out.errors.length > 0) return out;
 
   const conf = renderSessionConfig({
@@ -273,12 +288,7 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
       `tund session "${s.name}", imported from ${path.resolve(opts.file)} (line ${s.line}) by "tund import-vtun".`,
       'See tund.conf(5). The password is in the secret file (SecretFile, default NAME.secret beside this file).',
     ],
-    sections: [
-      { name: 'Session', entries: d.session },
-      { name: 'Device', entries: d.device },
-      { name: 'Route', entries: d.route },
-      { name: 'Hooks', entries: d.hooks },
-    ],
+    sections,
   });
   // the result must pass tund's own parser
   const check = parseSessionConfig(conf, `${s.name}.conf`, s.name);

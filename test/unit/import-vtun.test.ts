@@ -135,6 +135,14 @@ describe('vtund.conf semantics', () => {
     assert.match(c.problems[1]!.message, /unknown keyword "comp" in session "one" \(vtund does not accept abbreviations; write "compress"\)/);
     assert.match(c.problems[3]!.message, /a session may not be named "speed" \(it is a vtund keyword\)/);
   });
+  test('a carriage return inside a quoted command is an error of that session, not an exception (fuzz finding)', () => {
+    const text = 'cr {\n  passwd a;\n  type tun;\n  up {\n    ip "link set %d\r up";\n  };\n}\nok {\n  passwd b;\n  type tun;\n}\n';
+    const r = importVtundConf(text, { file: 'cr.conf' });
+    const cr = session(r.sessions, 'cr');
+    assert.equal(cr.conf, null);
+    assert.ok(cr.errors.some((e) => e.line === 1 && /\[Hooks\] Up would contain a line break \(".*\\r.*"\), which tund\.conf cannot hold/.test(e.message)), JSON.stringify(cr.errors));
+    assert.ok(session(r.sessions, 'ok').conf, 'the other session is still converted');
+  });
   test('a session defined twice: the first wins', () => {
     const c = parseVtundConf('a { passwd 1; }\na { passwd 2; }\n');
     assert.equal(c.sessions.length, 1);
