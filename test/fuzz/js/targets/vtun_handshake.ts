@@ -8,9 +8,8 @@
 // Oracles: only HandshakeError (client, server) or FlagsError (flags) comes out; every block we
 // send is 50 bytes (the port 2); flags that parse are stable: parseFlags(buildFlags(f)) == f; a
 // client that succeeds got flags whose text parses to the same flags.
-import { Duplex } from 'node:stream';
 import { FlagsError, buildFlags, parseFlags, type VtunFlags } from '../../../../core/vtun/flags.js';
-import { BlockChannel, HandshakeError, clientHandshake, exchangeUdpPort, serverHandshake } from '../../../../core/vtun/handshake.js';
+import { BlockChannel, HandshakeError, clientHandshake, exchangeUdpPort, serverHandshake, type HandshakeSocket } from '../../../../core/vtun/handshake.js';
 import { check, type JsFuzzTarget } from '../target.js';
 
 export const CHALLENGE = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
@@ -18,17 +17,19 @@ export const PASSWORD = Buffer.from('pw');
 const SERVER_FLAGS: VtunFlags = { transport: 'udp', type: 'tun', compression: { kind: 'lzo', level: 9 }, cipher: 10, keepalive: true, speed: 0 };
 
 /** A connection whose peer sent `input` and hung up; what we write is kept. */
-function peer(input: Buffer): { socket: Duplex; written: Buffer[] } {
+function peer(input: Buffer): { socket: HandshakeSocket; written: Buffer[] } {
   const written: Buffer[] = [];
-  const socket = new Duplex({
-    read() {},
-    write(chunk: Buffer, _encoding, callback) {
-      written.push(chunk);
-      callback();
+  let at = 0;
+  const socket: HandshakeSocket = {
+    async read(max) {
+      const chunk = input.subarray(at, at + max);
+      at += chunk.length;
+      return chunk;  // empty: end of stream
     },
-  });
-  socket.push(input);
-  socket.push(null);
+    async write(data) {
+      written.push(Buffer.from(data));
+    },
+  };
   return { socket, written };
 }
 
@@ -101,6 +102,5 @@ export const target: JsFuzzTarget = {
       );
     }
     checkWrites(written);
-    socket.destroy();
   },
 };
