@@ -7,7 +7,7 @@
 // an accepted one, written back as UAPI lines (in wg's order), reads back the same.
 import { isDeepStrictEqual } from 'node:util';
 import { EINVAL, EPROTO, nextRequest, parseSetRequest, type UapiSetRequest } from '../../../../core/wireguard/uapi.js';
-import { formatEndpoint } from '../../../../core/wireguard/render.js';
+import { formatEndpoint } from '../../../../core/net.js';
 import { check, type JsFuzzTarget } from '../target.js';
 
 const KEY = 'e0'.repeat(32);
@@ -48,7 +48,7 @@ function serialize(r: UapiSetRequest): string[] {
     if (p.remove) lines.push('remove=true');
     if (p.updateOnly) lines.push('update_only=true');
     if (p.presharedKey) lines.push(`preshared_key=${p.presharedKey.toString('hex')}`);
-    if (p.endpoint) lines.push(`endpoint=${formatEndpoint(p.endpoint)}`);
+    if (p.endpoint) lines.push(`endpoint=${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
     if (p.persistentKeepalive !== undefined) lines.push(`persistent_keepalive_interval=${p.persistentKeepalive}`);
     if (p.replaceAllowedIps) lines.push('replace_allowed_ips=true');
     for (const a of p.allowedIps) lines.push(`allowed_ip=${a}`);
