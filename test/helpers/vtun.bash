@@ -60,14 +60,15 @@ vtun_teardown() {
 tund_conf() {
   local dir=$1 name=$2 role=$3 proto=$4 type=$5 enc=$6 comp=$7
   shift 7
-  local mode=tun local_ip peer_ip
+  local mode=tun local_ip peer_ip saddr=$VT_SADDR
   [[ $type == ether ]] && mode=tap
+  [[ $saddr == *:* ]] && saddr="[$saddr]" # an IPv6 underlay (ipv6-underlay.bats)
   if [[ $role == server ]]; then local_ip=$VT_TS peer_ip=$VT_TC; else local_ip=$VT_TC peer_ip=$VT_TS; fi
   {
     echo "[Session]"
     echo "Protocol = vtun"
     echo "Role = $role"
-    if [[ $role == client ]]; then echo "Endpoint = $VT_SADDR:5000"; else echo "Listen = $VT_SADDR:5000"; fi
+    if [[ $role == client ]]; then echo "Endpoint = $saddr:5000"; else echo "Listen = $saddr:5000"; fi
     echo "Host = $VT_HOST"
     echo "Transport = $proto"
     echo "Encrypt = $enc"

@@ -41,6 +41,9 @@ client's values only choose its own up {} commands):
                          ether: LEN defaults to 24)
   --remote-ip ADDR       the other end's tunnel address
   --server-addr ADDR     client: the server to connect to; server: the address to listen on
+  --ipv6                 IPv6 transport (vtund -6); --server-addr is then from 2001:2::/48.
+                         vtund.conf takes no IPv6 literal in bindaddr: a server listens on
+                         every address of its namespace
   --port PORT            TCP port                               (default 5000)
   --multi yes|no|killold server: a second connection for a connected session
   --timeout SECONDS      vtund's timeout option
@@ -59,7 +62,7 @@ client's values only choose its own up {} commands):
 By default up {} first disables IPv6 on the new device: vtund writes every packet it receives to
 its device while its own up {} commands still run, and a packet for a device that is not up yet
 (an IPv6 router solicitation of the peer's fresh device, typically) ends the session.
-Addresses must be in 198.18.0.0/15.
+Addresses must be in 198.18.0.0/15 (the server's in 2001:2::/48 with --ipv6).
 EOF
 }
 
@@ -99,7 +102,7 @@ esac
 
 NETNS='' SESSION=vtpeer PASSWORD=vtpeer-secret PROTO=tcp TYPE=tun ENCRYPT=no COMPRESS=no
 KEEPALIVE=yes LOCAL_IP='' REMOTE_IP='' SERVER_ADDR='' PORT=5000 MULTI='' TIMEOUT='' DEVICE=''
-MTU='' PERSIST=0 KEEP_IPV6=0 LEGACY=0 LIFETIME=600 WAIT_TUNNEL=0 DRY_RUN=0
+MTU='' PERSIST=0 IPV6=0 KEEP_IPV6=0 LEGACY=0 LIFETIME=600 WAIT_TUNNEL=0 DRY_RUN=0
 EXTRA_OPTION=() EXTRA_SESSION=() EXTRA_UP=()
 
 while [[ $# -gt 0 ]]; do
@@ -107,6 +110,7 @@ while [[ $# -gt 0 ]]; do
   case $opt in
     --persist) PERSIST=1; shift; continue ;;
     --keep-ipv6) KEEP_IPV6=1; shift; continue ;;
+    --ipv6) IPV6=1; shift; continue ;;
     --openssl-legacy) LEGACY=1; shift; continue ;;
     --dry-run) DRY_RUN=1; shift; continue ;;
     -h | --help) usage; exit 0 ;;
@@ -161,9 +165,16 @@ for n in PORT LIFETIME WAIT_TUNNEL; do [[ ${!n} =~ ^[0-9]+$ ]] || fail "--${n,,}
 [[ -z $MTU || $MTU =~ ^[0-9]+$ ]] || fail "--mtu \"$MTU\" is not a number"
 [[ -z $DEVICE || $DEVICE =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || fail "--device \"$DEVICE\" is not an interface name"
 in_test_range() { [[ ${1%/*} =~ ^198\.1[89]\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; }
-for n in LOCAL_IP REMOTE_IP SERVER_ADDR; do
+# 2001:2::/48: the first three groups are 2001, 2 and 0 (written out or folded into "::")
+in_test_range6() { [[ ${1,,} =~ ^2001:0{0,3}2:(0{1,4}:|:)[0-9a-f:]*$ ]]; }
+for n in LOCAL_IP REMOTE_IP; do
   [[ -z ${!n} ]] || in_test_range "${!n}" || fail "${n,,} \"${!n}\" is outside 198.18.0.0/15, the only range tests may use"
 done
+if ((IPV6)); then
+  [[ -z $SERVER_ADDR ]] || in_test_range6 "$SERVER_ADDR" || fail "server_addr \"$SERVER_ADDR\" is outside 2001:2::/48, the only IPv6 range tests may use"
+else
+  [[ -z $SERVER_ADDR ]] || in_test_range "$SERVER_ADDR" || fail "server_addr \"$SERVER_ADDR\" is outside 198.18.0.0/15, the only range tests may use"
+fi
 [[ $MODE == server || -n $SERVER_ADDR ]] || fail "a client needs --server-addr"
 [[ $TYPE != tun || -z $LOCAL_IP || -n $REMOTE_IP ]] || fail "--type tun with --local-ip needs --remote-ip"
 ((WAIT_TUNNEL == 0)) || [[ -n $LOCAL_IP ]] || fail "--wait-tunnel needs --local-ip"
@@ -178,7 +189,7 @@ write_conf() {
   echo "  port $PORT;"
   echo "  ip $IP_BIN;"
   [[ -n $TIMEOUT ]] && echo "  timeout $TIMEOUT;"
-  [[ $MODE == server && -n $SERVER_ADDR ]] && echo "  bindaddr { addr $SERVER_ADDR; };"
+  [[ $MODE == server && -n $SERVER_ADDR ]] && ((!IPV6)) && echo "  bindaddr { addr $SERVER_ADDR; };"
   local l
   for l in ${EXTRA_OPTION[@]+"${EXTRA_OPTION[@]}"}; do echo "  $l"; done
   echo "}"
@@ -245,6 +256,7 @@ EOF
 fi
 
 ARGS=(-n -f "$CONF")
+((IPV6)) && ARGS+=(-6)
 if [[ $MODE == server ]]; then
   ARGS+=(-s -P "$PORT")
 else

@@ -55,8 +55,12 @@ const record = (msg) => {
 };
 
 const bind = splitHostPort(opts.bind);
-const sock = dgram.createSocket('udp4');
-await new Promise((resolve) => sock.bind(bind.port, bind.host, resolve));
+// the address family follows --bind (an IPv6 underlay in ipv6-underlay.bats)
+const sock = dgram.createSocket(bind.host.includes(':') ? 'udp6' : 'udp4');
+await new Promise((resolve, reject) => {
+  sock.once('error', reject);
+  sock.bind(bind.port, bind.host, resolve);
+}).catch((error) => fail(`bind ${opts.bind}: ${error.message}`));
 setTimeout(() => fail('timeout'), Number(opts.timeout) * 1000).unref();
 
 // ---- IPv4/ICMP packets inside the tunnel
