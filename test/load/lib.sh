@@ -1,0 +1,120 @@
+# shellcheck shell=bash
+# Shared parts of the load and soak scripts (test/load/*.sh): names unique per run, namespaces and
+# processes registered as they are made and removed by one EXIT trap (only what this run made),
+# bounded waits, and samples of a process's memory and open files from /proc.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   lt_init load                     # LT_TAG (unique), LT_WORK (private work directory), trap
+#   ns=$(lt_netns s)                 # a namespace named "$LT_TAG-s", lo up, deleted at exit
+#   lt_track_pid PID                 # killed at exit (TERM, then KILL) if still running
+#   lt_wait SECONDS CMD...           # poll CMD every 0.1 s until it succeeds, or fail
+#   lt_proc PID                      # "RSS_KIB PSS_KIB FDS" of a running process
+#
+# Addresses used by the scripts come from 198.18.0.0/15 only.
+
+LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PATH="$LT_ROOT/bin:$PATH"
+LT_PIDS=()
+LT_KEEP_WORK=0
+
+lt_log() { printf '%s: %s\n' "${LT_PROG:-load}" "$*" >&2; }
+lt_die() { lt_log "$*"; exit 1; }
+
+# lt_init PREFIX: the run's tag (PREFIX, PID and a random part: namespaces of two runs never
+# collide, and a name stays short enough for interfaces), its work directory and the cleanup trap.
+lt_init() {
+  [[ $(id -u) -eq 0 ]] || { lt_log "must run as root (namespaces, TUN devices)"; exit 77; }
+  [[ -x $LT_ROOT/dist/commands/tund/index.js || -f $LT_ROOT/dist/commands/tund/index.js ]] ||
+    lt_die "tund is not built: run bash scripts/setup.sh first"
+  LT_TAG=$(printf '%s%x%02x' "$1" "$$" "$((RANDOM % 256))")
+  LT_WORK=$(mktemp -d "${TMPDIR:-/tmp}/tund-$1.XXXXXX")
+  # a file, not a variable: lt_netns runs in a command substitution (a subshell)
+  LT_NETNS_LIST=$LT_WORK/netns.list
+  : >"$LT_NETNS_LIST"
+  trap lt_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+lt_cleanup() {
+  local rc=$? pid ns
+  trap - EXIT
+  for pid in "${LT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${LT_PIDS[@]}"; do
+    lt_wait 5 lt_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+  done
+  while read -r ns; do
+    [[ -n $ns ]] || continue
+    # whatever still runs inside was started by this run (the namespace is ours)
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done <"$LT_NETNS_LIST"
+  if ((rc == 0 && !LT_KEEP_WORK)); then rm -rf -- "$LT_WORK"; else lt_log "logs kept in $LT_WORK"; fi
+  exit "$rc"
+}
+
+lt_netns() {
+  local ns="$LT_TAG-$1"
+  ip netns add "$ns" || return 1
+  echo "$ns" >>"$LT_NETNS_LIST"
+  ip -n "$ns" link set lo up
+  echo "$ns"
+}
+
+lt_track_pid() { LT_PIDS+=("$1"); }
+
+# lt_watchdog SECONDS: past that time the script gets SIGTERM (its trap cleans up). Stopped by the
+# cleanup like any tracked process; then it takes its sleep along and signals nobody.
+lt_watchdog() {
+  # shellcheck disable=SC2016 # expanded by the subshell
+  (
+    sleep "$1" &
+    s=$!
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    wait "$s" && kill -TERM "$$"
+  ) &
+  lt_track_pid $!
+}
+
+# a process that is gone (or a zombie nobody reaped yet)
+lt_gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
+lt_wait() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+# lt_proc PID -> "RSS_KIB PSS_KIB FDS" (empty when the process is gone)
+lt_proc() {
+  local pid=$1 rss pss fds
+  rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || return 1
+  pss=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+  fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+  [[ -n $rss ]] || return 1
+  echo "$rss ${pss:-0} $fds"
+}
+
+# lt_stats -> "median max sum count" of the numbers on stdin (one per line)
+lt_stats() { sort -n | awk '{v[NR] = $1; s += $1} END {if (NR == 0) {print "0 0 0 0"; exit} m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[NR], s, NR}'; }
+
+# lt_net_snapshot NS -> every link (name and kind), address, route and rule of NS, sorted JSON, for
+# before/after comparisons
+lt_net_snapshot() {
+  local ns=$1
+  {
+    ip -n "$ns" -j -d link show | jq '[.[] | {ifname, kind: (.linkinfo.info_kind // null)}]'
+    ip -n "$ns" -j addr show | jq '[.[] | {ifname, a: [.addr_info[] | select(.scope != "link") | "\(.local)/\(.prefixlen)"]}]'
+    ip -n "$ns" -j -4 route show table all
+    ip -n "$ns" -j -6 route show table all | jq '[.[] | select(.dst | startswith("fe80") | not)]'
+    ip -n "$ns" -j -4 rule show
+    ip -n "$ns" -j -6 rule show
+  } | jq -S -s .
+}
+
+# lt_tun_count NS -> the number of TUN/TAP devices in NS
+lt_tun_count() { ip -n "$1" -j -d link show | jq '[.[] | select(.linkinfo.info_kind == "tun")] | length'; }
+
+lt_loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
