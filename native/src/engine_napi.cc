@@ -60,6 +60,10 @@ void JsEngine::Start(Napi::Env env, const char* cls, JsEvents::ToJs toJs) {
     return;
   }
   events_.Open(env, callback_.Value(), engine_->EventsPtr(), toJs);
+  // From here the thread-safe function holds the callback until Stop() releases it. Our own
+  // strong reference would root the callback, and through the closure (which usually holds the
+  // JS object) this engine: it could never be collected, nor its memory freed.
+  callback_.Reset();
   std::string error;
   if (!engine_->Start(&events_, &error)) {
     events_.Release();
@@ -68,6 +72,7 @@ void JsEngine::Start(Napi::Env env, const char* cls, JsEvents::ToJs toJs) {
 }
 
 void JsEngine::Stop() {
+  if (!callback_.IsEmpty()) callback_.Reset();  // stopped before it started (see Start)
   if (!engine_ || engine_->Stopped()) return;
   engine_->Stop();
   events_.Release();

@@ -48,6 +48,40 @@ test('stop() before start(): start() throws and the process still exits normally
   assert.match(JSON.parse(r.stdout).message, /stopped .*runs once/);
 });
 
+test('a stopped pump whose callback holds it is garbage collected (its own callback does not keep it alive)', () => {
+  // In a child with --expose-gc: the usual shape, a callback that closes over the object that owns
+  // the pump (core/session/link.ts). Before the fix the addon kept a strong reference to the
+  // callback for the pump's whole life, so neither was ever collected: a client that reconnected
+  // kept every old engine (and its memory) until it exited.
+  const script = `
+    const { native } = await import(${JSON.stringify(path.join(here, '..', '..', 'native', 'index.js'))});
+    const addon = native();
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => collected++);
+    const fds = [];
+    for (let i = 0; i < 4; i++) {
+      const [dev, devPeer] = addon.socketPair('seqpacket');
+      const [net, netPeer] = addon.socketPair('dgram');
+      fds.push(devPeer, netPeer); // dev and net belong to the pump (closed when it is freed)
+      const owner = {};
+      owner.pump = new addon.Pump({ deviceFd: dev, deviceKind: 'packet', netFd: net, transport: 'udp', natHack: false,
+        compression: { kind: 'none' }, cipher: 0, key: Buffer.alloc(0), sendDelayMs: 0, speedKbps: 0 }, (e) => { owner.last = e; });
+      registry.register(owner.pump, i);
+      if (i % 2 === 0) owner.pump.start(); // started and stopped, or only stopped
+      owner.pump.stop();
+    }
+    for (let round = 0; round < 20 && collected < 4; round++) {
+      await new Promise((r) => setTimeout(r, 20));
+      globalThis.gc();
+    }
+    for (const fd of fds) addon.closeFd(fd);
+    console.log(JSON.stringify({ collected }));
+  `;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).collected, 4, 'pumps left uncollected after stop()');
+});
+
 test('start() twice throws; stop() twice is one stop', () => {
   const [dev, devPeer] = addon.socketPair('seqpacket');
   const [net, netPeer] = addon.socketPair('stream');
