@@ -87,9 +87,6 @@ class DeviceBase : public Device {
 class PacketDevice : public DeviceBase {
  public:
   using DeviceBase::DeviceBase;
-  ~PacketDevice() override {
-    if (ctlSock_ >= 0) close(ctlSock_);
-  }
   bool Stream() const override { return false; }
   bool Pending() const override { return segNext_ < seg_.Count(); }
 
@@ -98,7 +95,6 @@ class PacketDevice : public DeviceBase {
     memset(&ifr, 0, sizeof ifr);
     if (ioctl(fd_, TUNGETIFF, &ifr) == 0) {
       ifname_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
-      ctlSock_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       vnet_ = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
     }
     if (!vnet_) return;
@@ -267,17 +263,23 @@ class PacketDevice : public DeviceBase {
     return 1;
   }
 
+  // Only asked on EIO, while the interface is not up yet: a socket for the one ioctl, closed at
+  // once. (One kept open for the device's life lived as long as the engine object, which only the
+  // garbage collector ends: a client that reconnected N times held N of them.)
   bool InterfaceUp() {
-    if (ctlSock_ < 0 || ifname_.empty()) return true;  // unknown: treat EIO as fatal
+    if (ifname_.empty()) return true;  // unknown: treat EIO as fatal
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return true;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, ifname_.data(), std::min(ifname_.size(), static_cast<size_t>(IFNAMSIZ - 1)));
-    if (ioctl(ctlSock_, SIOCGIFFLAGS, &ifr) < 0) return true;
+    int rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
+    close(sock);
+    if (rc < 0) return true;
     return (ifr.ifr_flags & IFF_UP) != 0;
   }
 
   std::string ifname_;
-  int ctlSock_ = -1;
   bool vnet_ = false, offloads_ = false, gro_ = false;
   std::vector<uint8_t> readBuf_;  // tx thread: one read (header and up to 64 KiB)
   offload::Segmenter seg_;        // tx thread: the super-packet being cut
