@@ -38,9 +38,13 @@ lt_init() {
 lt_cleanup() {
   local rc=$? pid ns
   trap - EXIT
-  for pid in "${LT_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${LT_PIDS[@]}"; do
-    lt_wait 5 lt_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+  # only processes that are still this script's children: a PID that ended long ago may belong to
+  # someone else by now
+  local ours=()
+  for pid in "${LT_PIDS[@]}"; do lt_child "$pid" && ours+=("$pid"); done
+  for pid in "${ours[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${ours[@]}"; do
+    lt_wait 5 lt_gone "$pid" || { lt_child "$pid" && kill -KILL "$pid" 2>/dev/null; }
   done
   while read -r ns; do
     [[ -n $ns ]] || continue
@@ -74,6 +78,9 @@ lt_watchdog() {
   ) &
   lt_track_pid $!
 }
+
+# a running child of this script
+lt_child() { [[ $(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ') == "$$" ]] && ! lt_gone "$1"; }
 
 # a process that is gone (or a zombie nobody reaped yet)
 lt_gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
