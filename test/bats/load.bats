@@ -13,7 +13,7 @@ teardown() { common_teardown; }
 # SESSIONS TRANSPORT: runs the script, prints its report; output = the JSON document
 load_run() {
   local json=$BATS_TEST_TMPDIR/load.json
-  run timeout 600 bash "$PROJECT_ROOT/test/load/vtun-sessions.sh" --sessions "$1" --transport "$2" \
+  TMPDIR=$BATS_TEST_TMPDIR run timeout 600 bash "$PROJECT_ROOT/test/load/vtun-sessions.sh" --sessions "$1" --transport "$2" \
     --interval 0.2 --connect-timeout 240 --max-time 550 --json "$json"
   echo "$output"
   assert_success
