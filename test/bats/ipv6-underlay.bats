@@ -11,6 +11,7 @@
 load ../helpers/common
 load ../helpers/vtun
 load ../helpers/wireguard
+load ../helpers/wg-pair # hex32, wg_end
 
 # the server side's and the client side's underlay addresses (2001:2:0:77::/64)
 V6_S=2001:2:0:77::1
@@ -32,11 +33,7 @@ setup() {
   wait_for 10 ip netns exec "$NS_C" ping -6 -c 1 -W 1 "$V6_S"
   # the helpers of vtun.bash (tund_conf, vtund_server/client) take the server's address from here
   VT_SADDR=$V6_S
-  SDIR=$BATS_TEST_TMPDIR/etc-s CDIR=$BATS_TEST_TMPDIR/etc-c
-  SRUN=$BATS_TEST_TMPDIR/run-s CRUN=$BATS_TEST_TMPDIR/run-c
-  mkdir -p "$SDIR" "$CDIR" "$SRUN" "$CRUN"
-  VTUND_PIDFILES=$BATS_TEST_TMPDIR/vtund.pids
-  : >"$VTUND_PIDFILES"
+  vtun_dirs
 }
 
 teardown() {
@@ -144,18 +141,6 @@ for proto in tcp udp; do
   bats_test_function --description "IPv6 underlay: tund client -> vtund -6 server, VTun over $proto" -- t2v_case "$proto"
   bats_test_function --description "IPv6 underlay: vtund -6 client -> tund server, VTun over $proto" -- v2t_case "$proto"
 done
-
-hex32() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-
-# wg_end NAME NS BIND PORT CONFIG_JSON: one engine of test/helpers/wg-pair.mjs (tun ${TEST_TAG}wNAME)
-wg_end() {
-  local name=$1 ns=$2 bind=$3 port=$4 config=$5 dir=$BATS_TEST_TMPDIR/$1
-  mkdir -p "$dir"
-  (umask 077; echo "$config" >"$dir/config.json")
-  spawn_bg "$BATS_TEST_TMPDIR/$name.log" ip netns exec "$ns" node "$PROJECT_ROOT/test/helpers/wg-pair.mjs" \
-    --tun "${TEST_TAG}w$name" --bind "$bind" --port "$port" --dir "$dir" --config "$dir/config.json" >/dev/null
-  wait_for 20 test -f "$dir/ready" || { cat "$BATS_TEST_TMPDIR/$name.log"; return 1; }
-}
 
 # wg_peer_json ID ENDPOINT_ADDR PORT ALLOWED SEND RECV LOCAL_INDEX REMOTE_INDEX INITIATOR
 wg_peer_json() {

@@ -21,6 +21,11 @@ vtun_setup() {
   NS_S=$(make_netns s) || return 1
   NS_C=$(make_netns c) || return 1
   veth_pair "$NS_S" "$VT_SADDR/30" "$NS_C" "$VT_CADDR/30"
+  vtun_dirs
+}
+
+# vtun_dirs: each side's config and run directory, and the list of vtund PID files
+vtun_dirs() {
   SDIR=$BATS_TEST_TMPDIR/etc-s CDIR=$BATS_TEST_TMPDIR/etc-c
   SRUN=$BATS_TEST_TMPDIR/run-s CRUN=$BATS_TEST_TMPDIR/run-c
   mkdir -p "$SDIR" "$CDIR" "$SRUN" "$CRUN"

@@ -17,6 +17,12 @@ export PATH="$LT_ROOT/bin:$PATH"
 LT_PIDS=()
 LT_KEEP_WORK=0
 
+# lt_usage SCRIPT: the comment at the top of SCRIPT
+lt_usage() { sed -n '2,/^set -uo/p' "$1" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//'; }
+# bad PROBLEM: a usage error (exit 2); in_range N LO HI: N is an integer from LO to HI
+bad() { echo "${LT_PROG:-load}: $*" >&2; exit 2; }
+in_range() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+
 lt_log() { printf '%s: %s\n' "${LT_PROG:-load}" "$*" >&2; }
 lt_die() { lt_log "$*"; exit 1; }
 

@@ -34,7 +34,6 @@ LT_PROG=soak
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SOAK_SECONDS=600 KEEPALIVE=3:2 TRANSPORT=tcp GAP=20 RATE=1048576 JSON=''
-usage() { sed -n '2,/^set -uo/p' "$0" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) SOAK_SECONDS=${2:-} ;;
@@ -43,13 +42,11 @@ while [[ $# -gt 0 ]]; do
     --gap) GAP=${2:-} ;;
     --rate) RATE=${2:-} ;;
     --json) JSON=${2:-} ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "$LT_PROG: unknown option \"$1\" (see --help)" >&2; exit 2 ;;
+    -h | --help) lt_usage "$0"; exit 0 ;;
+    *) bad "unknown option \"$1\" (see --help)" ;;
   esac
-  shift 2 || { echo "$LT_PROG: $1 needs a value" >&2; exit 2; }
+  shift 2 || bad "$1 needs a value"
 done
-bad() { echo "$LT_PROG: $*" >&2; exit 2; }
-in_range() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 in_range "$SOAK_SECONDS" 30 3600 || bad "--seconds \"$SOAK_SECONDS\" (expected 30-3600)"
 KA_INTERVAL=${KEEPALIVE%%:*} KA_COUNT=${KEEPALIVE#*:}
 if ! in_range "$KA_INTERVAL" 1 60 || ! in_range "$KA_COUNT" 1 10; then

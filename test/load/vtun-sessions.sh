@@ -31,7 +31,6 @@ LT_PROG=vtun-sessions
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SESSIONS=100 TRANSPORT=tcp INTERVAL=0.1 CONNECT_TIMEOUT=300 MAX_TIME=900 JSON=''
-usage() { sed -n '2,/^set -uo/p' "$0" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sessions) SESSIONS=${2:-} ;;
@@ -40,13 +39,11 @@ while [[ $# -gt 0 ]]; do
     --connect-timeout) CONNECT_TIMEOUT=${2:-} ;;
     --max-time) MAX_TIME=${2:-} ;;
     --json) JSON=${2:-} ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "$LT_PROG: unknown option \"$1\" (see --help)" >&2; exit 2 ;;
+    -h | --help) lt_usage "$0"; exit 0 ;;
+    *) bad "unknown option \"$1\" (see --help)" ;;
   esac
-  shift 2 || { echo "$LT_PROG: $1 needs a value" >&2; exit 2; }
+  shift 2 || bad "$1 needs a value"
 done
-bad() { echo "$LT_PROG: $*" >&2; exit 2; }
-in_range() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 in_range "$SESSIONS" 1 250 || bad "--sessions \"$SESSIONS\" (expected 1-250)"
 [[ $TRANSPORT == tcp || $TRANSPORT == udp ]] || bad "--transport \"$TRANSPORT\" (expected tcp or udp)"
 [[ $INTERVAL =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "--interval \"$INTERVAL\" (expected seconds)"
