@@ -1,6 +1,7 @@
 // The client role: dial, run the link, and per Persist reconnect with back-off (first retry after
-// `first`, then from `base` doubling up to `max`; a link that was connected resets it). Persist =
-// keep also keeps the device and the routes between links.
+// `first`, then from `base` doubling up to `max`, and never longer than the keep-alive window when
+// the session sets Keepalive; a link that was connected resets it). Persist = keep also keeps the
+// device and the routes between links.
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';
@@ -10,9 +11,18 @@ import { Session, type SessionContext } from './session.js';
 
 export const DEFAULT_BACKOFF = { first: 1000, base: 5000, max: 60000 };
 
-/** The delay before attempt number `failures` + 1. */
-export function backoffDelay(failures: number, backoff = DEFAULT_BACKOFF): number {
-  return failures === 0 ? backoff.first : Math.min(backoff.max, backoff.base * 2 ** (failures - 1));
+/** The delay before attempt number `failures` + 1, at most `capMs`. */
+export function backoffDelay(failures: number, backoff = DEFAULT_BACKOFF, capMs = Infinity): number {
+  return Math.min(capMs, failures === 0 ? backoff.first : Math.min(backoff.max, backoff.base * 2 ** (failures - 1)));
+}
+
+/**
+ * The keep-alive window in ms, (COUNT + 2) x (INTERVAL + 1) s: how long a silent peer takes to be
+ * declared dead. A session that chose it expects a link that comes back to be used again within
+ * that time, so the reconnect back-off never waits longer (Infinity without Keepalive).
+ */
+export function keepaliveWindowMs(keepalive: SessionConfig['session']['keepalive']): number {
+  return keepalive.enabled ? (keepalive.count + 2) * (keepalive.interval + 1) * 1000 : Infinity;
 }
 
 export class ClientSession extends Session {
@@ -83,7 +93,7 @@ export class ClientSession extends Session {
           exitCode = run.kind === 'ended' && isOrderlyEnd(run.end) ? ExitCode.ok : ExitCode.failure;
           break;
         }
-        const delay = backoffDelay(failures, backoff);
+        const delay = backoffDelay(failures, backoff, keepaliveWindowMs(config.session.keepalive));
         failures++;
         this.status.set('reconnecting', reason, new Date(Date.now() + delay));
         await this.pause(delay);
