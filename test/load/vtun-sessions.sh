@@ -5,12 +5,15 @@
 # clients and checks that nothing is left behind.
 #
 #   bash test/load/vtun-sessions.sh [--sessions N] [--transport tcp|udp] [--interval S]
-#                                   [--connect-timeout S] [--max-time S] [--json FILE]
+#                                   [--timeout S] [--connect-timeout S] [--max-time S] [--json FILE]
 #   npm run load                     # 100 sessions
 #
 # Topology: namespace LT-s holds `tund serve --listen 198.18.100.1:5000` and a bridge; client
 # namespace LT-cI (I = 1..N) reaches it over a veth at 198.18.100.(I+1). Session I's tunnel is
 # 198.19.2.I (client) - 198.19.1.I (server); its server file is sI, its client file cI.
+#
+# --timeout is the handshake timeout of both sides (Timeout, tund serve --timeout; default 120 s):
+# each connection starts a Node process on the server, which a busy machine makes slow.
 #
 # Connect time: from the client's launch to its tunnel address appearing on its device (the
 # kernel's timestamp, `ip -ts monitor address` in each client namespace; tund configures the device
@@ -30,12 +33,13 @@ LT_PROG=vtun-sessions
 # shellcheck source=test/load/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SESSIONS=100 TRANSPORT=tcp INTERVAL=0.1 CONNECT_TIMEOUT=300 MAX_TIME=900 JSON=''
+SESSIONS=100 TRANSPORT=tcp INTERVAL=1 HS_TIMEOUT=120 CONNECT_TIMEOUT=300 MAX_TIME=900 JSON=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sessions) SESSIONS=${2:-} ;;
     --transport) TRANSPORT=${2:-} ;;
     --interval) INTERVAL=${2:-} ;;
+    --timeout) HS_TIMEOUT=${2:-} ;;
     --connect-timeout) CONNECT_TIMEOUT=${2:-} ;;
     --max-time) MAX_TIME=${2:-} ;;
     --json) JSON=${2:-} ;;
@@ -47,6 +51,7 @@ done
 in_range "$SESSIONS" 1 250 || bad "--sessions \"$SESSIONS\" (expected 1-250)"
 [[ $TRANSPORT == tcp || $TRANSPORT == udp ]] || bad "--transport \"$TRANSPORT\" (expected tcp or udp)"
 [[ $INTERVAL =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad "--interval \"$INTERVAL\" (expected seconds)"
+in_range "$HS_TIMEOUT" 1 3600 || bad "--timeout \"$HS_TIMEOUT\" (expected 1-3600 seconds)"
 in_range "$CONNECT_TIMEOUT" 1 3600 || bad "--connect-timeout \"$CONNECT_TIMEOUT\" (expected 1-3600 seconds)"
 in_range "$MAX_TIME" 1 3600 || bad "--max-time \"$MAX_TIME\" (expected 1-3600 seconds)"
 
@@ -71,7 +76,7 @@ write_sessions() {
 Role = server
 Transport = $TRANSPORT
 Keepalive = 10:3
-Timeout = 60
+Timeout = $HS_TIMEOUT
 
 [Device]
 Mode = tun
@@ -83,7 +88,7 @@ EOF
 Role = client
 Endpoint = $SADDR:5000
 Host = s$i
-Timeout = 60
+Timeout = $HS_TIMEOUT
 
 [Device]
 Mode = tun
@@ -121,7 +126,7 @@ make_network() {
 LISTENER=''
 start_listener() {
   ip netns exec "$NS_S" env TUND_CONFIG_DIR="$SDIR" TUND_RUN_DIR="$SRUN" \
-    tund serve --listen "$SADDR:5000" --timeout 60 >"$LT_WORK/log/serve.log" 2>&1 </dev/null &
+    tund serve --listen "$SADDR:5000" --timeout "$HS_TIMEOUT" >"$LT_WORK/log/serve.log" 2>&1 </dev/null &
   LISTENER=$!
   lt_track_pid "$LISTENER"
   lt_wait 20 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN" || { cat "$LT_WORK/log/serve.log" >&2; lt_die "tund serve did not listen"; }
@@ -265,7 +270,7 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 cat <<EOF
 vtun-sessions: $SESSIONS sessions over $TRANSPORT through one tund serve (run $LT_TAG, $((SECONDS - T0)) s)
   load average         before $LOAD_BEFORE, with all sessions up $LOAD_PEAK; $(nproc) CPUs
-  connected / pinged   $CONNECTED / $PINGED of $SESSIONS (launched one every ${INTERVAL}s)
+  connected / pinged   $CONNECTED / $PINGED of $SESSIONS (launched one every ${INTERVAL}s, handshake timeout ${HS_TIMEOUT}s)
   connect time         median ${CT_MED} s, max ${CT_MAX} s
   server per session   RSS median $(mib "$S_RSS_MED") MiB (max $(mib "$S_RSS_MAX")), PSS median $(mib "$S_PSS_MED") MiB, open files median $S_FDS_MED (max $S_FDS_MAX)
   server total         RSS $(mib $((S_RSS_SUM + L_RSS))) MiB, PSS $(mib $((S_PSS_SUM + L_PSS))) MiB, open files $((S_FDS_SUM + L_FDS)) ($S_N session processes + listener)
