@@ -269,6 +269,7 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       speed: get<{ out: number; in: number }>('Session', 'Speed')?.value ?? { out: 0, in: 0 },
       sslAuth: get<boolean>('Session', 'SslAuth')?.value ?? true,
       secretFile: resolveSecretFile(file, name, get<string>('Session', 'SecretFile')?.value),
+      explicit: { encrypt: cipher !== undefined, compress: compression !== undefined, transport: isSet('Session', 'Transport'), mode: modeValue !== undefined },
     },
     device: {
       mode,

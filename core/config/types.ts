@@ -58,6 +58,20 @@ export interface SessionSection {
   sslAuth: boolean;
   /** Path of the secret (password) file; default CONFIG_DIR/NAME.secret. Must be mode 0600. */
   secretFile: string;
+  /**
+   * Keys the file sets itself (not defaults). A client holds a server to these: what the server
+   * offers in the handshake must match (no downgrade by a fake server, core/vtun/requirements.ts).
+   * Absent in configs built by hand (tests): nothing is required.
+   */
+  explicit?: ExplicitKeys;
+}
+
+/** Which of the negotiable keys a session file sets. */
+export interface ExplicitKeys {
+  encrypt: boolean;
+  compress: boolean;
+  transport: boolean;
+  mode: boolean;
 }
 
 export interface DeviceSection {

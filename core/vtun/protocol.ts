@@ -9,6 +9,7 @@ import { StreamSocket, type Address } from '../socket.js';
 import { deviceKindFor, flagsFromConfig, type VtunFlags } from './flags.js';
 import { BlockChannel, HandshakeError, clientHandshake, serverHandshake } from './handshake.js';
 import { VTUND_HOLD_BACK_MS, VtunLink } from './link.js';
+import { acceptedOfferText, offerProblems } from './requirements.js';
 import { exchangeAndConnectUdp, handOverTcp, udpSocketFor, type HandedOver } from './transport.js';
 
 export const VTUN_NOTICE =
@@ -85,6 +86,13 @@ export const vtunProtocol: Protocol = {
         }
         throw error;
       }
+      const shortfall = offerProblems(ctx.config, hs.flags);
+      if (shortfall.length > 0) {
+        // a link failure like any other (the session reconnects with back-off and status shows
+        // why); the socket closes before a single frame went out
+        throw new TundError(`refused ${socket.peer}: ${shortfall.join('; ')} (a fake or misconfigured server?)`);
+      }
+      if (s.cipher === 'no') ctx.log(`Encrypt is not set: accepting what ${socket.peer} offered (${acceptedOfferText(hs.flags)})`);
       const latestHandshake = new Date().toISOString();
       ctx.log(`authenticated to ${socket.peer} as "${s.host}", flags ${hs.flagsText}${hs.peerIsTund ? '' : ' (the server may be vtund: data waits a moment after the start)'}`);
       // the device goes up first: frames the server sends meanwhile wait in the socket buffer
