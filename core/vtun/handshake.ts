@@ -94,8 +94,24 @@ export const HANDSHAKE_READ_LIMIT = 64 * 1024;
 export class BlockChannel {
   private buffered: Buffer = Buffer.alloc(0);
   private detached = false;
+  /**
+   * One deadline for the whole handshake (Date.now() ms), set by startDeadline: no read waits
+   * past it, however the peer spaces its bytes (issue 13: per-block timeouts let a stalling peer
+   * hold a connection for about 4 x Timeout).
+   */
+  private deadline = Infinity;
 
   constructor(readonly socket: HandshakeSocket) {}
+
+  /** From now on the handshake must be over within ms. */
+  startDeadline(ms: number): void {
+    this.deadline = Date.now() + ms;
+  }
+
+  /** The handshake is over: later reads (the UDP port exchange) have their own timeouts. */
+  clearDeadline(): void {
+    this.deadline = Infinity;
+  }
 
   /** Reads exactly n bytes. */
   async read(n: number, firstByteMs: number, restMs = firstByteMs): Promise<Buffer> {
@@ -104,8 +120,9 @@ export class BlockChannel {
     let waitingFirst = this.buffered.length === 0;
     let deadline = Date.now() + (waitingFirst ? firstByteMs : restMs);
     while (this.buffered.length < n) {
-      const left = deadline - Date.now();
+      const left = Math.min(deadline, this.deadline) - Date.now();
       if (left <= 0) {
+        if (this.deadline <= deadline) throw new HandshakeError('timeout', 'timed out: the handshake took longer than the timeout');
         throw new HandshakeError('timeout', waitingFirst ? 'timed out waiting for the peer' : 'timed out in the middle of a handshake message');
       }
       let chunk: Buffer | null;
@@ -162,7 +179,7 @@ export interface ClientHandshakeOptions {
   host: string;
   password: Buffer;
   sslAuth: boolean;
-  /** per server block, milliseconds */
+  /** the whole handshake, milliseconds */
   timeoutMs: number;
   /** add tund's mark to the response (default true; false sends exactly what vtund sends) */
   announce?: boolean;
@@ -180,6 +197,7 @@ export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOption
   if (o.host.length === 0 || o.host.length > MAX_HOST_LENGTH || /[ :\r\n\0]/.test(o.host)) {
     throw new HandshakeError('protocol', `session name "${o.host}" cannot be sent in a HOST line`);
   }
+  ch.startDeadline(o.timeoutMs);
   const greeting = decodeBlock(await ch.readBlock(o.timeoutMs));
   if (!greeting.startsWith('VTUN')) throw new HandshakeError('protocol', `not a VTun server (greeting "${printable(greeting)}")`);
   await ch.writeText(`HOST: ${o.host}\n`);
@@ -199,6 +217,7 @@ export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOption
     const flags = parseFlags(final);
     const lt = final.indexOf('<');
     const gt = final.indexOf('>', lt);
+    ch.clearDeadline();
     return { flags, flagsText: final.slice(lt, gt + 1), greeting: greeting.split('\n')[0]!, peerIsTund: hasTundMark(greeting) };
   } catch (error) {
     throw new HandshakeError('protocol', `server sent flags that cannot be parsed ("${printable(final)}": ${(error as FlagsError).message})`);
@@ -243,6 +262,7 @@ export interface ServerHandshakeResult {
  */
 export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOptions): Promise<ServerHandshakeResult> {
   let host: string | null = null;
+  ch.startDeadline(o.timeoutMs);
   try {
     await ch.writeText(o.announce === false ? GREETING : `${GREETING}${TUND_MARK}\n`);
     const hostTokens = tokenize(decodeBlock(await ch.readBlock(o.timeoutMs)));
@@ -268,6 +288,7 @@ export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOption
     if (typeof refusal === 'string') throw new HandshakeError('refused', refusal);
     const flagsText = buildFlags(entry.flags);
     await ch.writeText(`OK FLAGS: ${flagsText}\n`);
+    ch.clearDeadline();
     return { host, entry, flagsText, peerIsTund: hasTundMark(chalText) };
   } catch (error) {
     try {

@@ -376,3 +376,18 @@ test('server: silence and a half block time out with ERR (docs/vtun-protocol.md 
   );
   assert.equal(half.error.kind, 'timeout');
 });
+
+test('one deadline for the whole handshake: a peer that dribbles a byte at a time is cut off at the timeout', async () => {
+  // each read gets one byte after 40 ms: every per-block wait would be satisfied, the whole is not
+  const dribbling = {
+    read: (_max: number, timeoutMs: number) => new Promise<Buffer | null>((r) => setTimeout(() => r(timeoutMs < 40 ? null : Buffer.from('H')), Math.min(40, timeoutMs))),
+    write: async () => {},
+  };
+  const started = Date.now();
+  await assert.rejects(
+    serverHandshake(new BlockChannel(dribbling), { timeoutMs: 400, lookup: () => null }),
+    (e: unknown) => e instanceof HandshakeError && e.kind === 'timeout' && /longer than the timeout/.test(e.message),
+  );
+  const took = Date.now() - started;
+  assert.ok(took < 400 + 1000 + 300, `took ${took} ms`); // the deadline, the ERR block's best-effort second, slack
+});
