@@ -6,9 +6,9 @@ import { nameProblem } from '../names.js';
 import { parseIni, type IniEntry } from './ini.js';
 import { closest, unknownKeyMessage } from './suggest.js';
 import type { Prefix } from '../net.js';
-import type { Compression, DeviceMode, Keepalive, MultiPolicy, PersistPolicy, Role, SessionConfig, Transport, VtunCipherName } from './types.js';
+import { DEFAULT_HANDSHAKE_LIMITS, type Compression, type DeviceMode, type Keepalive, type MultiPolicy, type PersistPolicy, type Role, type SessionConfig, type Transport, type VtunCipherName } from './types.js';
 import {
-  DEFAULT_PORT, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
+  DEFAULT_PORT, HANDSHAKE_LIMIT_RANGE, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
   parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
   type Parsed,
 } from './values.js';
@@ -48,6 +48,8 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'Persist', parse: parsePersist },
     { name: 'Multi', parse: parseMulti },
     { name: 'Timeout', parse: (v) => parseInteger(v, ...TIMEOUT_RANGE) },
+    { name: 'MaxHandshakes', parse: (v) => parseInteger(v, ...HANDSHAKE_LIMIT_RANGE) },
+    { name: 'MaxHandshakesPerSource', parse: (v) => parseInteger(v, ...HANDSHAKE_LIMIT_RANGE) },
     { name: 'NatHack', parse: parseBool },
     { name: 'Speed', parse: parseSpeed },
     { name: 'SslAuth', parse: parseBool },
@@ -191,6 +193,14 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
   if (role?.value === 'client' && isSet('Session', 'Listen')) {
     warning(lineOf('Session', 'Listen')!, 'Listen is only used by Role = server; ignored for a client');
   }
+  const maxHs = get<number>('Session', 'MaxHandshakes');
+  const maxHsSource = get<number>('Session', 'MaxHandshakesPerSource');
+  if (maxHs && maxHsSource && maxHsSource.value > maxHs.value) {
+    problem(maxHsSource.line, `MaxHandshakesPerSource (${maxHsSource.value}) is more than MaxHandshakes (${maxHs.value})`);
+  }
+  if (role?.value === 'client') {
+    for (const v of [maxHs, maxHsSource]) if (v) warning(v.line, 'MaxHandshakes and MaxHandshakesPerSource are only used by Role = server; ignored for a client');
+  }
   if (natHack?.value === true && transport !== 'udp') {
     problem(natHack.line, `NatHack = yes needs Transport = udp (the transport is ${transport})`);
   }
@@ -269,6 +279,10 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       speed: get<{ out: number; in: number }>('Session', 'Speed')?.value ?? { out: 0, in: 0 },
       sslAuth: get<boolean>('Session', 'SslAuth')?.value ?? true,
       secretFile: resolveSecretFile(file, name, get<string>('Session', 'SecretFile')?.value),
+      handshakeLimits: {
+        total: get<number>('Session', 'MaxHandshakes')?.value ?? DEFAULT_HANDSHAKE_LIMITS.total,
+        perSource: get<number>('Session', 'MaxHandshakesPerSource')?.value ?? DEFAULT_HANDSHAKE_LIMITS.perSource,
+      },
       explicit: { encrypt: cipher !== undefined, compress: compression !== undefined, transport: isSet('Session', 'Transport'), mode: modeValue !== undefined },
     },
     device: {

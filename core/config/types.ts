@@ -59,12 +59,25 @@ export interface SessionSection {
   /** Path of the secret (password) file; default CONFIG_DIR/NAME.secret. Must be mode 0600. */
   secretFile: string;
   /**
+   * Server: connections that have not finished their handshake, at most this many at once
+   * (total) and from one source address (perSource); more are closed at once (issue 13, fix 2).
+   */
+  handshakeLimits: HandshakeLimits;
+  /**
    * Keys the file sets itself (not defaults). A client holds a server to these: what the server
    * offers in the handshake must match (no downgrade by a fake server, core/vtun/requirements.ts).
    * Absent in configs built by hand (tests): nothing is required.
    */
   explicit?: ExplicitKeys;
 }
+
+export interface HandshakeLimits {
+  total: number;
+  perSource: number;
+}
+
+/** Defaults of MaxHandshakes and MaxHandshakesPerSource (tund.conf(5)). */
+export const DEFAULT_HANDSHAKE_LIMITS: HandshakeLimits = { total: 64, perSource: 8 };
 
 /** Which of the negotiable keys a session file sets. */
 export interface ExplicitKeys {

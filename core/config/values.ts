@@ -41,6 +41,8 @@ export function parseInteger(value: string, min: number, max: number): Parsed<nu
 }
 
 export const TIMEOUT_RANGE = [1, 3600] as const;
+/** MaxHandshakes, MaxHandshakesPerSource (tund.conf(5)). */
+export const HANDSHAKE_LIMIT_RANGE = [1, 65535] as const;
 export const SPEED_MAX = 10_000_000; // kbit/s
 export const KEEPALIVE_INTERVAL_RANGE = [1, 3600] as const;
 export const KEEPALIVE_COUNT_RANGE = [1, 1000] as const;

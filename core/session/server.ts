@@ -8,8 +8,10 @@ import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
+import { native } from '../../native/index.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
 import type { SessionReporter } from '../status/types.js';
+import { HandshakeGate } from './handshake-gate.js';
 import { acquireHostLock, type HostLock } from './lock.js';
 import { isOrderlyEnd, type Authenticated, type Link, type Protocol, type SessionEntry } from './protocol.js';
 import { Session, aborted, errorText, isFatal, reporterOf, type LinkRun, type SessionContext } from './session.js';
@@ -24,9 +26,12 @@ function probeLine(peer: string): string {
 export class ServerSession extends Session {
   private active: { link: Link | null; done: Promise<void> } | null = null;
   private listenLabel = '';
+  private readonly gate: HandshakeGate;
+  private refusalReport: NodeJS.Timeout | null = null;
 
   constructor(protocol: Protocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
     super(protocol, config, secret, ctx, reporter, 'server');
+    this.gate = new HandshakeGate(config.session.handshakeLimits);
   }
 
   protected reloadProblem(fresh: SessionConfig): string | null {
@@ -41,6 +46,7 @@ export class ServerSession extends Session {
       !this.ctx.passedFd && (fresh.session.listen.host !== this.config.session.listen.host || fresh.session.listen.port !== this.config.session.listen.port);
     this.config = fresh;
     this.secret = secret;
+    this.gate.setLimits(fresh.session.handshakeLimits);
     return `configuration changed; it applies to the next connection${listenMoved ? `; a new Listen address takes effect after a restart (still listening on ${this.listenLabel})` : ''}`;
   }
 
@@ -64,6 +70,7 @@ export class ServerSession extends Session {
       );
       await aborted(this.ctx.signal);
       listener.close();
+      if (this.refusalReport) clearTimeout(this.refusalReport);
       const current = this.active;
       if (current) await Promise.race([current.done, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     } finally {
@@ -74,6 +81,13 @@ export class ServerSession extends Session {
   }
 
   private async handle(connection: Accepted): Promise<void> {
+    // over the caps: closed before a byte is read or written (no socket object, no timers)
+    const place = this.gate.enter(connection.peer?.address ?? '?');
+    if (typeof place === 'string') {
+      native().closeFd(connection.fd);
+      this.reportRefusals(place);
+      return;
+    }
     const socket = new StreamSocket(connection.fd);
     const peer = socket.peer;
     // this connection keeps the configuration it started with (a reload applies to the next one)
@@ -102,6 +116,8 @@ export class ServerSession extends Session {
       });
     } catch (error) {
       this.log(`denied connection from ${peer}: ${errorText(error)}`);
+    } finally {
+      place();
     }
     try {
       if (replaced) await replaced;
@@ -130,6 +146,18 @@ export class ServerSession extends Session {
       }
       resolveDone();
     }
+  }
+
+  /** One log line per second at most while connections are refused (a flood is not a log flood). */
+  private reportRefusals(reason: string): void {
+    if (this.refusalReport) return;
+    this.refusalReport = setTimeout(() => {
+      this.refusalReport = null;
+      const n = this.gate.refused;
+      this.gate.refused = 0;
+      if (n > 0) this.log(`refused ${n} connection${n === 1 ? '' : 's'} before their handshake: ${reason}`);
+    }, 1000);
+    this.refusalReport.unref();
   }
 }
 

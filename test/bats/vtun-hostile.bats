@@ -53,3 +53,53 @@ client_status() { env TUND_RUN_DIR="$CRUN" ip netns exec "$NS_C" tunctl status v
   # and it does send (its first frame, ECHO_REQ): exactly what a fake server reads
   wait_for 20 grep -q '^received' "$FAKE_LOG"
 }
+
+# a listening server session vts (tund vts) with Timeout = 5 and the given extra [Session] lines
+start_listening_server() {
+  tund_conf "$SDIR" vts server tcp tun no no "$@"
+  SERVER_PID=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" vts)
+  wait_for 15 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+}
+
+IDLE=$PROJECT_ROOT/test/helpers/idle-connections.mjs
+
+# established connections to the server's port, seen from the server's namespace
+server_conns() { ip netns exec "$NS_S" ss -Htn state established "( sport = :5000 )" | wc -l; }
+
+@test "one deadline per handshake: 40 idle and 5 stalled connections are all closed by about Timeout (5 s)" {
+  start_listening_server "MaxHandshakes = 64" "MaxHandshakesPerSource = 64"
+  spawn_bg "$BATS_TEST_TMPDIR/idle.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 40 idle 30
+  spawn_bg "$BATS_TEST_TMPDIR/stall.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 5 stall 30
+  wait_for 15 grep -q '^opened 40' "$BATS_TEST_TMPDIR/idle.out"
+  wait_for 15 grep -q '^opened 5' "$BATS_TEST_TMPDIR/stall.out"
+  # the last close comes by Timeout plus the ERR's best-effort second plus slack for a loaded machine
+  wait_for 20 grep -q '^left 0' "$BATS_TEST_TMPDIR/idle.out"
+  wait_for 20 grep -q '^left 0' "$BATS_TEST_TMPDIR/stall.out"
+  local last
+  for f in idle stall; do
+    last=$(grep '^closed' "$BATS_TEST_TMPDIR/$f.out" | tail -n1 | awk '{print $4}')
+    echo "$f: last close at $last ms after all opened"
+    (( last < 9000 ))
+    grep -q '^greeted' "$BATS_TEST_TMPDIR/$f.out"
+  done
+  run grep '^greeted' "$BATS_TEST_TMPDIR/stall.out"
+  assert_output 'greeted 5'
+  wait_for 10 test "$(server_conns)" -eq 0
+  grep -q 'timed out' "$BATS_TEST_TMPDIR/server.log"
+  kill -0 "$SERVER_PID"
+}
+
+@test "the caps: over MaxHandshakesPerSource a connection is closed at once, without a greeting; a real client still gets in" {
+  start_listening_server "MaxHandshakes = 8" "MaxHandshakesPerSource = 3"
+  spawn_bg "$BATS_TEST_TMPDIR/idle.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 5 idle 30
+  # 2 of 5 are refused at once: closed without the greeting, well before the Timeout
+  wait_for 4 sh -c "grep -c '^closed' '$BATS_TEST_TMPDIR/idle.out' | grep -qx 2"
+  wait_for 15 grep -q 'refused 2 connections before their handshake: 3 handshakes from 198.18.77.2 already running (MaxHandshakesPerSource = 3)' "$BATS_TEST_TMPDIR/server.log"
+  # the three that hold places time out; then a real client connects
+  wait_for 20 grep -q '^left 0' "$BATS_TEST_TMPDIR/idle.out"
+  grep -qx 'greeted 3' "$BATS_TEST_TMPDIR/idle.out"
+  grep -qx 'refused 2' "$BATS_TEST_TMPDIR/idle.out"
+  tund_conf "$CDIR" vtc client tcp tun no no
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+}

@@ -74,7 +74,7 @@ describe('defaults', () => {
         protocol: 'vtun', role: 'client', endpoint: { host: '198.18.0.2', port: 5000 }, listen: { host: '0.0.0.0', port: 5000 },
         host: 'office', transport: 'tcp', cipher: 'no', compression: { kind: 'none' }, keepalive: { enabled: false, interval: 30, count: 4 },
         persist: 'no', multi: 'yes', timeout: 30, natHack: false, speed: { out: 0, in: 0 }, sslAuth: true, secretFile: '/etc/tund/office.secret',
-        explicit: { encrypt: false, compress: false, transport: false, mode: false },
+        handshakeLimits: { total: 64, perSource: 8 }, explicit: { encrypt: false, compress: false, transport: false, mode: false },
       },
       device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, program: null },
       route: { mode: 'none', allowedIps: [], exclude: [], table: 'auto', metric: null, dns: [], dnsDomains: [] },
