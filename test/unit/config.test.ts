@@ -410,3 +410,18 @@ describe('helpers', () => {
     assert.equal(network('::ffff:198.18.0.1/128'), '::ffff:c612:1');
   });
 });
+
+describe('MaxHandshakes, MaxHandshakesPerSource', () => {
+  test('defaults and values', () => {
+    assert.deepEqual(ok(SERVER).config!.session.handshakeLimits, { total: 64, perSource: 8 });
+    assert.deepEqual(ok(`${SERVER}MaxHandshakes = 100\nMaxHandshakesPerSource = 2\n`).config!.session.handshakeLimits, { total: 100, perSource: 2 });
+  });
+  test('range, and per source no more than overall', () => {
+    problem(`${SERVER}MaxHandshakes = 0\n`, 3, /^MaxHandshakes "0"/);
+    problem(`${SERVER}MaxHandshakesPerSource = 70000\n`, 3, /^MaxHandshakesPerSource "70000"/);
+    problem(`${SERVER}MaxHandshakes = 4\nMaxHandshakesPerSource = 5\n`, 4, /MaxHandshakesPerSource \(5\) is more than MaxHandshakes \(4\)/);
+  });
+  test('a client gets a warning', () => {
+    assert.match(ok(`${CLIENT}MaxHandshakes = 4\n`).warnings[0]!.message, /only used by Role = server/);
+  });
+});
