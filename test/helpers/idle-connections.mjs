@@ -6,10 +6,10 @@
 //   greeted N / refused N        how many got the server's greeting / were closed without one
 //   closed N at MS               the N-th close, MS after all were opened
 //   left N                       still open at the end
-//   node idle-connections.mjs HOST PORT COUNT MODE SECONDS
+//   node idle-connections.mjs HOST PORT COUNT MODE SECONDS [LOCAL_ADDRESS]
 import net from 'node:net';
 
-const [host, port, countText, mode, secondsText] = process.argv.slice(2);
+const [host, port, countText, mode, secondsText, localAddress] = process.argv.slice(2);
 const count = Number(countText);
 let opened = 0;
 let closed = 0;
@@ -25,7 +25,7 @@ const done = () => {
 };
 const limit = setTimeout(done, Number(secondsText) * 1000);
 for (let i = 0; i < count; i++) {
-  const s = net.connect(Number(port), host);
+  const s = net.connect({ port: Number(port), host, ...(localAddress ? { localAddress } : {}) });
   sockets.push(s);
   s.refused = true;
   s.on('connect', () => {

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# handshake-flood.sh - issue 13, fix 2, measured: a listening tund server session (Timeout = 5,
+# default MaxHandshakes/MaxHandshakesPerSource) under a flood of COUNT idle TCP connections from
+# one address, while a real client from another address connects. Prints the client's connect
+# time (until `tunctl wait --state connected` returns), the flood's outcome, and the server's RSS
+# sampled every 0.2 s. Namespaces and processes are its own, named per run, removed on exit.
+#   bash bench/handshake-flood.sh [COUNT]        (default 500; root)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$ROOT/bin:$PATH"
+COUNT=${1:-500}
+ID=hf$$
+NS_S=$ID-s NS_C=$ID-c
+WORK=$(mktemp -d "/tmp/tund-flood.XXXXXX")
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  ip netns del "$NS_S" 2>/dev/null || true
+  ip netns del "$NS_C" 2>/dev/null || true
+  rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+ip netns add "$NS_S"; ip netns add "$NS_C"
+ip -n "$NS_S" link set lo up; ip -n "$NS_C" link set lo up
+ip link add "$ID-a" netns "$NS_S" type veth peer name "$ID-b" netns "$NS_C"
+ip -n "$NS_S" addr add 198.18.79.1/29 dev "$ID-a"; ip -n "$NS_S" link set "$ID-a" up
+ip -n "$NS_C" addr add 198.18.79.2/29 dev "$ID-b"; ip -n "$NS_C" addr add 198.18.79.3/29 dev "$ID-b"; ip -n "$NS_C" link set "$ID-b" up
+mkdir -p "$WORK/s" "$WORK/c" "$WORK/rs" "$WORK/rc"
+printf '[Session]\nRole = server\nListen = 198.18.79.1:5000\nHost = flood\nTimeout = 5\n[Device]\nMode = tun\nAddress = 198.19.79.1/32\nPeer = 198.19.79.2\n' >"$WORK/s/fs.conf"
+printf '[Session]\nRole = client\nEndpoint = 198.18.79.1:5000\nHost = flood\nTimeout = 5\n[Device]\nMode = tun\nAddress = 198.19.79.2/32\nPeer = 198.19.79.1\n' >"$WORK/c/fc.conf"
+printf 'flood-pw' >"$WORK/s/fs.secret"; printf 'flood-pw' >"$WORK/c/fc.secret"
+chmod 600 "$WORK"/s/* "$WORK"/c/*
+TUND_CONFIG_DIR=$WORK/s TUND_RUN_DIR=$WORK/rs ip netns exec "$NS_S" timeout 120 tund fs >"$WORK/server.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do ip netns exec "$NS_S" ss -Hltn 'sport = :5000' | grep -q LISTEN && break; sleep 0.1; done
+server=$(pgrep -P "$(pgrep -P "${PIDS[0]}" | head -n1)" | head -n1 || true)
+[[ -n $server ]] || server=$(pgrep -P "${PIDS[0]}" | head -n1)
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0; }
+echo "server pid $server, RSS before the flood: $(rss) kB"
+( for _ in $(seq 300); do rss; sleep 0.2; done ) >"$WORK/rss" &
+PIDS+=($!)
+ip netns exec "$NS_C" timeout 60 node "$ROOT/test/helpers/idle-connections.mjs" 198.18.79.1 5000 "$COUNT" idle 20 198.18.79.3 >"$WORK/flood.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 150); do grep -q '^opened' "$WORK/flood.out" && break; sleep 0.1; done
+echo "flood: $(grep '^opened' "$WORK/flood.out" || echo "not all $COUNT opened") from 198.18.79.3"
+t0=$(date +%s%N)
+TUND_CONFIG_DIR=$WORK/c TUND_RUN_DIR=$WORK/rc ip netns exec "$NS_C" timeout 60 tund fc >"$WORK/client.log" 2>&1 &
+PIDS+=($!)
+if TUND_RUN_DIR=$WORK/rc ip netns exec "$NS_C" tunctl wait fc --state connected --timeout 20s >/dev/null 2>&1; then
+  echo "legitimate client (198.18.79.2) connected in $(( ($(date +%s%N) - t0) / 1000000 )) ms during the flood"
+else
+  echo "legitimate client did NOT connect within 20 s"; tail -n 5 "$WORK/client.log"
+fi
+for _ in $(seq 250); do grep -q '^left' "$WORK/flood.out" && break; sleep 0.1; done
+echo "flood outcome: $(grep -E '^(greeted|refused|left)' "$WORK/flood.out" | tr '\n' ' ')"
+echo "last close $(grep '^closed' "$WORK/flood.out" | tail -n1 | awk '{print $4}') ms after all were opened"
+grep 'refused .* before their handshake' "$WORK/server.log" | head -n 3 | sed 's/^/server: /'
+sort -n "$WORK/rss" | awk 'NR==1{min=$1} {max=$1; n++} END {printf "server RSS over %d samples: min %d kB, max %d kB\n", n, min, max}'
+echo "server RSS after the flood: $(rss) kB"
