@@ -49,7 +49,12 @@ echo "flood: $(grep '^opened' "$WORK/flood.out" || echo "not all $COUNT opened")
 t0=$(date +%s%N)
 TUND_CONFIG_DIR=$WORK/c TUND_RUN_DIR=$WORK/rc ip netns exec "$NS_C" timeout 60 tund fc >"$WORK/client.log" 2>&1 &
 PIDS+=($!)
-if TUND_RUN_DIR=$WORK/rc ip netns exec "$NS_C" tunctl wait fc --state connected --timeout 20s >/dev/null 2>&1; then
+connected=no
+for _ in $(seq 200); do
+  TUND_RUN_DIR=$WORK/rc ip netns exec "$NS_C" tunctl status fc --json 2>/dev/null | grep -q '"state": *"connected"' && { connected=yes; break; }
+  sleep 0.1
+done
+if [[ $connected == yes ]]; then
   echo "legitimate client (198.18.79.2) connected in $(( ($(date +%s%N) - t0) / 1000000 )) ms during the flood"
 else
   echo "legitimate client did NOT connect within 20 s"; tail -n 5 "$WORK/client.log"
@@ -60,3 +65,4 @@ echo "last close $(grep '^closed' "$WORK/flood.out" | tail -n1 | awk '{print $4}
 grep 'refused .* before their handshake' "$WORK/server.log" | head -n 3 | sed 's/^/server: /'
 sort -n "$WORK/rss" | awk 'NR==1{min=$1} {max=$1; n++} END {printf "server RSS over %d samples: min %d kB, max %d kB\n", n, min, max}'
 echo "server RSS after the flood: $(rss) kB"
+if [[ -n ${FLOOD_LOGS:-} ]]; then echo "---- server"; tail -n 15 "$WORK/server.log"; echo "---- client"; tail -n 10 "$WORK/client.log"; fi
