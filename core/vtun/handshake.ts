@@ -122,8 +122,9 @@ export class BlockChannel {
     while (this.buffered.length < n) {
       const left = Math.min(deadline, this.deadline) - Date.now();
       if (left <= 0) {
+        if (waitingFirst) throw new HandshakeError('timeout', 'timed out waiting for the peer');
         if (this.deadline <= deadline) throw new HandshakeError('timeout', 'timed out: the handshake took longer than the timeout');
-        throw new HandshakeError('timeout', waitingFirst ? 'timed out waiting for the peer' : 'timed out in the middle of a handshake message');
+        throw new HandshakeError('timeout', 'timed out in the middle of a handshake message');
       }
       let chunk: Buffer | null;
       try {
