@@ -180,7 +180,7 @@ export interface ClientHandshakeOptions {
   host: string;
   password: Buffer;
   sslAuth: boolean;
-  /** the whole handshake, milliseconds */
+  /** per server block, milliseconds */
   timeoutMs: number;
   /** add tund's mark to the response (default true; false sends exactly what vtund sends) */
   announce?: boolean;
@@ -198,7 +198,8 @@ export async function clientHandshake(ch: BlockChannel, o: ClientHandshakeOption
   if (o.host.length === 0 || o.host.length > MAX_HOST_LENGTH || /[ :\r\n\0]/.test(o.host)) {
     throw new HandshakeError('protocol', `session name "${o.host}" cannot be sent in a HOST line`);
   }
-  ch.startDeadline(o.timeoutMs);
+  // no whole-handshake deadline on this side: the bound protects a server from unauthenticated
+  // peers; a client waits per message, since a `tund serve` server starts a process first
   const greeting = decodeBlock(await ch.readBlock(o.timeoutMs));
   if (!greeting.startsWith('VTUN')) throw new HandshakeError('protocol', `not a VTun server (greeting "${printable(greeting)}")`);
   await ch.writeText(`HOST: ${o.host}\n`);
