@@ -153,6 +153,23 @@ export function parseEndpoint(text: string, defaultPort: number | null): Endpoin
   return { ok: true, host, port, portGiven: true };
 }
 
+export type MacResult = { ok: true; mac: string } | { ok: false; problem: string };
+
+export const MAC_EXAMPLE = '02:00:5e:10:00:01';
+
+/**
+ * Parses an Ethernet address "aa:bb:cc:dd:ee:ff" (any case) to lower case. Only unicast,
+ * non-zero addresses are accepted: a device (and a vpn-ws peer) must own one of those. The
+ * problem reads after the value: `"01:..." is a multicast address`.
+ */
+export function parseMac(text: string): MacResult {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) return { ok: false, problem: 'is not an Ethernet address (six hex pairs separated by ":")' };
+  const mac = text.toLowerCase();
+  if (mac === '00:00:00:00:00:00') return { ok: false, problem: 'is the zero address' };
+  if (parseInt(mac.slice(0, 2), 16) & 1) return { ok: false, problem: 'is a multicast address (its first octet is odd)' };
+  return { ok: true, mac };
+}
+
 /** "::ffff:198.18.0.1" (an IPv4 peer of a dual-stack socket) -> "198.18.0.1"; anything else unchanged. */
 export function plainAddress(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;

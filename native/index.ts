@@ -343,6 +343,302 @@ export interface NativeWgEngine {
   stats(): WgEngineStats;
 }
 
+// ---- vpn-ws building blocks (ws_frame, l2switch, http_upgrade, tls, fast_random): thin bindings
+// of the C++ classes the engine runs on its threads, for tests and the control plane.
+
+/** Which end of a WebSocket this side is: a client masks what it sends, a server never does. */
+export type WsRole = 'client' | 'server';
+export type WsOpcode = 'continuation' | 'text' | 'binary' | 'close' | 'ping' | 'pong';
+
+export type WsEvent =
+  | { type: 'message'; opcode: 'text' | 'binary'; data: Buffer; /** it came in several frames */ reassembled: boolean }
+  | { type: 'ping' | 'pong'; data: Buffer }
+  /** the peer's close frame; code 1005 when it sent none */
+  | { type: 'close'; code: number; reason: string }
+  /** a protocol violation: send a close with `code` (1002, 1007, 1009) and drop the connection */
+  | { type: 'error'; code: number; message: string };
+
+export interface WsReaderCounters {
+  frames: number;
+  messages: number;
+  bytes: number;
+  pings: number;
+  pongs: number;
+}
+
+/**
+ * WebSocket frame parser (RFC 6455), incremental: push() bytes in any pieces, get every complete
+ * event. Messages bigger than maxMessage, unmasked frames to a server, masked frames to a client,
+ * reserved bits, unknown opcodes, fragmented or long control frames, bad close codes and
+ * non-UTF-8 text end it with one 'error' event (repeated on every later call).
+ */
+export interface NativeWsReader {
+  push(bytes: Buffer): WsEvent[];
+  /** One read() from a non-blocking fd straight into the parser's buffer; [] on EAGAIN, null at end of stream. */
+  readFrom(fd: number): WsEvent[] | null;
+  counters(): WsReaderCounters;
+  buffered(): number;
+}
+
+export interface NativeWsEncoder {
+  /** One frame (masked with a fresh key by a client). */
+  frame(payload: Buffer, opcode?: WsOpcode, fin?: boolean): Buffer;
+  /** A close frame; code 0 = no body; the reason is cut to 123 bytes on a character boundary. */
+  close(code?: number, reason?: string): Buffer;
+  /** buf holds the payload at [14, 14 + len): writes the header in front, masks in place; returns where the frame starts. */
+  frameInPlace(buf: Buffer, len: number, opcode?: WsOpcode): number;
+}
+
+export type L2Drop =
+  | 'too_short' | 'bad_source' | 'spoofed' | 'zero_destination' | 'loop' | 'hairpin'
+  | 'broadcast_disabled' | 'multicast_disabled' | 'no_destination' | 'unknown_port';
+
+export interface L2SwitchOptions {
+  broadcast?: boolean;
+  multicast?: boolean;
+  /** learned MACs are forgotten after this long without a frame (default 300000) */
+  agingMs?: number;
+  maxMacsPerPort?: number;
+  maxMacs?: number;
+}
+
+export interface L2Decision {
+  /** null when forwarded */
+  drop: L2Drop | null;
+  ports: number[];
+  /** a first frame gave a plain peer its MAC */
+  registered: boolean;
+}
+
+export interface L2PortInfo {
+  id: number;
+  kind: 'peer' | 'tap';
+  bridge: boolean;
+  mac: string | null;
+  lostMac: boolean;
+  macs: string[];
+  counters: { rxFrames: number; rxBytes: number; rxDropped: number; txFrames: number; txBytes: number; txDropped: number; learnLimited: number };
+}
+
+/** The hub's layer-2 switch (native/src/l2switch.h): ports, MAC table, forwarding decisions. */
+export interface NativeL2Switch {
+  addPort(options: { kind?: 'peer' | 'tap'; bridge?: boolean }): number;
+  removePort(id: number): boolean;
+  setPortMac(id: number, mac: string): { ok: boolean; displaced: number };
+  forward(id: number, frame: Buffer, nowMs: number): L2Decision;
+  age(nowMs: number): number;
+  noteTxDropped(id: number, bytes: number): void;
+  port(id: number): L2PortInfo | null;
+  ports(): number[];
+  lookup(mac: string, nowMs: number): number;
+  drops(): Record<L2Drop, number>;
+  macCount(): number;
+}
+
+export interface WsClientRequestOptions {
+  path: string;
+  host: string;
+  key: string;
+  mac?: string;
+  bridge?: boolean;
+  user?: string;
+  password?: string;
+  userAgent?: string;
+}
+
+export type HttpResponseResult =
+  | { status: 'need_more' }
+  | { status: 'error'; problem: string }
+  | { status: 'ok' | 'refused'; code: number; reason: string; headers: Array<[string, string]>; consumed: number; problem?: string };
+
+export interface WsUpgradePolicy {
+  /** '' or absent: any path */
+  path?: string;
+  /** basic-auth users and passwords (tests); absent: no authentication */
+  credentials?: Record<string, string>;
+  maxBytes?: number;
+  maxHeaders?: number;
+}
+
+export type WsUpgradeRequestResult =
+  | { status: 'need_more' }
+  | {
+      status: 'ok';
+      consumed: number;
+      upgrade: { method: string; path: string; query: string; host: string; key: string; mac: string | null; bridge: boolean; user: string | null; headers: Array<[string, string]> };
+      /** the 101 response to send */
+      response: string;
+    }
+  | { status: 'refused'; refusal: { status: number; reason: string; detail: string }; response: string };
+
+export type TlsStatus = 'ok' | 'want_read' | 'want_write' | 'closed' | 'error';
+
+export type TlsContextOptions =
+  | { role: 'client'; serverName: string; verify?: boolean; caFile?: string; certFile?: string; keyFile?: string }
+  | { role: 'server'; certFile: string; keyFile: string; clientCaFile?: string };
+
+export interface NativeTlsSession {
+  handshake(): TlsStatus;
+  read(max?: number): { status: TlsStatus; data?: Buffer };
+  write(data: Buffer): { status: TlsStatus; written: number };
+  shutdown(): TlsStatus;
+  pending(): number;
+  error(): string;
+  peerSubject(): string;
+  peerIssuer(): string;
+  protocol(): string;
+  cipher(): string;
+}
+
+/** What wsDial needs: where to connect (an IP address: the hub, or the proxy with
+ * proxyAuthority), TLS for wss://, and the upgrade's fields. Secrets only in memory. */
+export interface WsDialParams {
+  address: string;
+  port: number;
+  proxyAuthority?: string;
+  proxyUser?: string;
+  proxyPassword?: string;
+  tls?: { serverName: string; verify?: boolean; caFile?: string; certFile?: string; keyFile?: string };
+  /** request target and Host header */
+  path: string;
+  host: string;
+  /** X-vpn-ws-MAC, X-vpn-ws-bridge: on */
+  mac?: string;
+  bridge?: boolean;
+  /** HTTP basic auth */
+  user?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+/** A dial that failed: which step, and the errno name when there was one. */
+export interface WsDialError extends Error {
+  step: 'connect' | 'proxy' | 'tls' | 'upgrade' | 'timeout' | 'cancelled';
+  code?: string;
+}
+
+/** A connection past its upgrade (vpnws_dial.h), until a WsLink takes it or close(). */
+export interface NativeWsConnection {
+  readonly fd: number;
+  readonly status: number;
+  readonly tlsProtocol: string;
+  readonly tlsCipher: string;
+  /** the server certificate's subject ("CN=hub.test"), "" without TLS */
+  readonly peerSubject: string;
+  readonly headers: Record<string, string>;
+  close(): void;
+}
+
+export interface WsLinkOptions {
+  deviceFd: number;
+  /** the connection's fd (ignored: the connection's own is taken) or a plain socket */
+  netFd: number;
+  connection?: NativeWsConnection;
+  tlsSession?: NativeTlsSession;
+  initialRx?: Buffer;
+  role?: 'client' | 'server';
+  /** the largest frame either way: device MTU + 14 (+ 4 for a VLAN tag); default 1518 */
+  maxMessage?: number;
+  batchSize?: number;
+}
+
+export interface WsLinkStats {
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxFrames: number;
+  txFrames: number;
+  rxWireBytes: number;
+  txWireBytes: number;
+  badFrames: number;
+  deviceDownDrops: number;
+  txDropped: number;
+  pingsSent: number;
+  pongsReceived: number;
+  pingsReceived: number;
+  /** the peer's close code, 0 before it sent one */
+  peerCloseCode: number;
+  msSinceTraffic: number;
+  msSinceRx: number;
+  running: boolean;
+}
+
+export type WsLinkEvent = { type: 'ended'; reason: string; message: string };
+
+export interface WsHubOptions {
+  /** a listening, non-blocking TCP socket (the caller closes it after stop()) */
+  listenFd: number;
+  /** the hub's own TAP, or absent */
+  tapFd?: number;
+  /** only this request path ("" or absent: any) */
+  path?: string;
+  /** TLS: certificate chain and key (PEM); clientCaFile asks clients for certificates */
+  certFile?: string;
+  keyFile?: string;
+  clientCaFile?: string;
+  maxMessage?: number;
+  /** per-client queue bounds (a full queue drops and counts) */
+  queueFrames?: number;
+  queueBytes?: number;
+  handshakeTimeoutMs?: number;
+  broadcast?: boolean;
+  multicast?: boolean;
+}
+
+export interface WsHubClient {
+  id: number;
+  remote: string;
+  macs: string[];
+  bridge: boolean;
+  tlsSubject: string;
+  user: string;
+  path: string;
+  /** ms since the epoch */
+  connectedMs: number;
+  rxFrames: number;
+  rxBytes: number;
+  rxDropped: number;
+  txFrames: number;
+  txBytes: number;
+  txDropped: number;
+  rxWireBytes: number;
+  txWireBytes: number;
+  queued: number;
+}
+
+export interface WsHubStats {
+  accepted: number;
+  refused: number;
+  closed: number;
+  tlsFailures: number;
+  tapRxFrames: number;
+  tapTxFrames: number;
+  tapTxDropped: number;
+  switchDrops: number;
+  clients: number;
+  running: boolean;
+}
+
+export type WsHubEvent = { type: 'connected' | 'closed' | 'refused' | 'ended'; id: number; remote: string; message: string };
+
+/** The vpn-ws hub (native/src/vpnws_hub.h): its own thread, many clients, the switch, a TAP. */
+export interface NativeWsHub {
+  start(): void;
+  stop(): void;
+  clients(): WsHubClient[];
+  stats(): WsHubStats;
+}
+
+/** A vpn-ws link on the engine (engine/ws_transform.h): TAP frames as WebSocket messages. */
+export interface NativeWsLink {
+  start(): void;
+  stop(): void;
+  ping(): void;
+  close(code?: number): void;
+  stats(): WsLinkStats;
+}
+
 export interface NativeAddon {
   tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
@@ -402,6 +698,41 @@ export interface NativeAddon {
   /** A new pseudo-terminal: the master fd (non-blocking, close-on-exec, O_NOCTTY) and the slave's
    * path (/dev/pts/N), granted and unlocked. raw = true puts the line discipline in raw mode. */
   openPty(raw?: boolean): { master: number; slavePath: string };
+  // ws_addon.cc, l2switch_addon.cc, tls_addon.cc: vpn-ws building blocks.
+  WsReader: new (options: { role: WsRole; maxMessage: number; readAhead?: number }) => NativeWsReader;
+  WsEncoder: new (options: { role: WsRole }) => NativeWsEncoder;
+  L2Switch: new (options?: L2SwitchOptions) => NativeL2Switch;
+  /** The client's upgrade request (throws TypeError on a field that would break it). */
+  httpClientRequest(options: WsClientRequestOptions): string;
+  /** Parses the response to an upgrade and checks it (101, Upgrade, Connection, Sec-WebSocket-Accept). */
+  httpParseUpgradeResponse(head: Buffer, key: string): HttpResponseResult;
+  httpConnectRequest(authority: string, user?: string, password?: string): string;
+  /** 'ok' for a 2xx response to CONNECT. */
+  httpParseConnectResponse(head: Buffer): HttpResponseResult;
+  /** The hub's side: parses an upgrade request with limits, applies path and basic auth. */
+  httpParseUpgradeRequest(head: Buffer, policy?: WsUpgradePolicy): WsUpgradeRequestResult;
+  wsAccept(key: string): string;
+  wsNewKey(): string;
+  /** Bytes from FastRandom (ChaCha20 keystream keyed from getrandom). */
+  fastRandomBytes(n: number): Buffer;
+  TlsContext: new (options: TlsContextOptions) => object;
+  TlsSession: new (context: object, fd: number) => NativeTlsSession;
+  /** vpnws_napi.cc: the client's dial on a worker thread, and the link on the engine. */
+  wsDial(params: WsDialParams, callback: (error: WsDialError | null, connection: NativeWsConnection | null) => void): {
+    cancel(): void;
+    release(): void;
+  };
+  WsLink: new (options: WsLinkOptions, onEvent: (event: WsLinkEvent) => void) => NativeWsLink;
+  WsHub: new (options: WsHubOptions, onEvent: (event: WsHubEvent) => void) => NativeWsHub;
+  tcpListen(addr: string, port: number): { fd: number; port: number };
+  /** -1 when no connection is waiting. */
+  tcpAccept(fd: number): number;
+  tcpConnect(addr: string, port: number): number;
+  /** false while connecting, true when connected; throws when it failed. */
+  tcpConnectResult(fd: number): boolean;
+  /** Empty Buffer: nothing ready; null: end of stream. */
+  fdRead(fd: number, max?: number): Buffer | null;
+  fdWrite(fd: number, data: Buffer): number;
   /** WireGuard: primitives, handshake and cookies (wg_addon.cc). */
   wg: NativeWireGuard;
   // offload_napi.cc: the packet engine's offload surgery (engine/offload.h), for unit tests.

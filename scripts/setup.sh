@@ -18,14 +18,17 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # (test/helpers/vtund-peer.sh), wireguard-go and wg (wireguard-tools) as interop peers, systemd
 # and bsdutils for the systemd sandbox (test/helpers/systemd-sandbox.sh boots systemd as PID 1 in
 # namespaces; it need not be running here) and systemd-socket-activate, mandoc for the man-page
-# lint, the shells whose completions are tested, and clang with libFuzzer, llvm (llvm-cov),
-# libcrypto and zlib headers for the fuzz targets (test/fuzz; the suite runs each briefly).
+# lint, the shells whose completions are tested, clang with libFuzzer, llvm (llvm-cov),
+# libcrypto and zlib headers for the fuzz targets (test/fuzz; the suite runs each briefly), and
+# for vpn-ws tunnels: nginx (TLS reverse proxy for WebSocket), tinyproxy (HTTP CONNECT proxy),
+# openssl (test certificates made per run) and the system CAs.
 # --no-install-recommends keeps wireguard-tools from pulling in a kernel image.
 PACKAGES=(
   build-essential python3 pkg-config liblzo2-dev libsystemd-dev
   iproute2 iputils-ping procps psmisc util-linux bsdutils kmod systemd jq socat netcat-openbsd
   vtun wireguard-tools wireguard-go iperf3 mandoc man-db bash-completion zsh fish
   clang libclang-rt-14-dev llvm libssl-dev zlib1g-dev
+  nginx tinyproxy openssl ca-certificates
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -34,8 +37,16 @@ done
 if (( ${#missing[@]} > 0 )); then
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The tests run nginx and tinyproxy themselves, in namespaces: their packages must not start
+  # system-wide daemons (policy-rc.d 101 = "do not start", only while installing).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
   apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [[ -n $made_policy ]] && rm -f "$policy"; exit 1; }
+  [[ -n $made_policy ]] && rm -f "$policy"
 fi
 
 [[ -e /dev/net/tun ]] || { mkdir -p /dev/net; mknod /dev/net/tun c 10 200 2>/dev/null || true; }

@@ -1,8 +1,9 @@
-// tunctl add NAME --mode tun|tap: create a persistent TUN/TAP device.
+// tunctl add NAME --mode tun|tap [--mac ADDR]: create a persistent TUN/TAP device.
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { placeholder } from '../../core/cli/spec.js';
+import { isMac } from '../../core/cli/validators.js';
 import { checkName } from '../../core/names.js';
 import { resolveId } from '../../core/tunctl/ids.js';
 import { addDevice } from '../../core/tunctl/devices.js';
@@ -20,8 +21,13 @@ export class AddDeviceCommand extends BaseCommand {
       group open the device without CAP_NET_ADMIN. Packet information headers are always off
       (IFF_NO_PI).
 
+      \`--mac\` gives a TAP device its Ethernet address (a unicast address such as
+      02:00:5e:10:00:01), set with \`ip link set dev NAME address ...\` before the device is made
+      persistent; without it the kernel picks a random one.
+
       Adding a device that already exists fails (exit 1) unless \`--exist-ok\` is given; then the
-      existing device must be of the same kind (tun or tap, multi-queue or not).
+      existing device must be of the same kind (tun or tap, multi-queue or not) and have the
+      \`--mac\` address if one is given.
 
       Needs CAP_NET_ADMIN (exit 77 without it) and /dev/net/tun (exit 69 without it).
     `,
@@ -29,6 +35,7 @@ export class AddDeviceCommand extends BaseCommand {
       ['Create a TUN device', '$0 add office --mode tun'],
       ['Create a multi-queue TAP device that user "tund" may open', '$0 add lan0 --mode tap --owner tund --multi-queue'],
       ['Make sure a TUN device exists (no error if it does)', '$0 add office --mode tun --exist-ok'],
+      ['A TAP device with a fixed Ethernet address', '$0 add lan0 --mode tap --mac 02:00:5e:10:00:01'],
     ],
   });
 
@@ -37,6 +44,11 @@ export class AddDeviceCommand extends BaseCommand {
   mode = placeholder('tun|tap', Option.String('--mode', 'tun', {
     description: 'Device kind: tun (IP packets, layer 3) or tap (Ethernet frames, layer 2)',
     validator: t.isEnum(['tun', 'tap'] as const),
+  }));
+
+  mac = placeholder('ADDR', Option.String('--mac', {
+    description: 'Ethernet address of a TAP device, e.g. 02:00:5e:10:00:01 (default: random)',
+    validator: isMac,
   }));
 
   owner = placeholder('USER', Option.String('--owner', {
@@ -67,6 +79,7 @@ export class AddDeviceCommand extends BaseCommand {
       ...(uid === undefined ? {} : { uid }),
       ...(gid === undefined ? {} : { gid }),
       existOk: this.existOk,
+      ...(this.mac === undefined ? {} : { mac: this.mac.toLowerCase() }),
       ip: ipFor(this),
       echo: (line) => this.echo(line),
     });

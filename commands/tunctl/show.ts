@@ -11,7 +11,7 @@ export class ShowDeviceCommand extends BaseCommand {
 
   static override usage = Command.Usage({
     category: 'Device commands',
-    description: 'show TUN/TAP devices: kind, flags, owner, MTU, addresses, counters',
+    description: 'show TUN/TAP devices: kind, flags, owner, MTU, MAC and bridge, addresses, counters',
     details: `
       Without NAME, shows every TUN/TAP device of the network namespace; other interfaces are left
       out. The human view has a header line per device and indented \`key: value\` lines, like
@@ -20,7 +20,8 @@ export class ShowDeviceCommand extends BaseCommand {
       \`--json\` prints \`{"format":1,"devices":[...]}\`. Keys are snake_case and always present
       (null when unknown); the device fields mirror \`ip -j -d link\`'s linkinfo.info_data (pi,
       vnet_hdr, multi_queue, numqueues, numdisabled, persist, user, group) plus ifname, ifindex,
-      kind, up, operstate, mtu, addresses and rx/tx bytes, packets and drops.
+      kind, up, operstate, mtu, mac (a tap's Ethernet address, null for a tun), bridge (the Linux
+      bridge a tap is a port of, or null), addresses and rx/tx bytes, packets and drops.
 
       Showing a NAME that is not a TUN/TAP device is an error (exit 1).
     `,
@@ -28,6 +29,7 @@ export class ShowDeviceCommand extends BaseCommand {
       ['Show every TUN/TAP device', '$0 show'],
       ['Show one device as JSON', '$0 show office --json'],
       ['Received bytes of a device', "$0 show office --json | jq '.devices[0].rx_bytes'"],
+      ['The Ethernet address and bridge of a TAP device', "$0 show lan0 --json | jq -r '.devices[0] | .mac, .bridge'"],
     ],
   });
 

@@ -12,7 +12,7 @@ end
 
 function __tunctl_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case 'add --mode' 'add --owner' 'add --group' 'up --address' 'up --peer' 'up --mtu' 'wait --state' 'wait --timeout' 'reload --timeout'
+        case 'add --mode' 'add --mac' 'add --owner' 'add --group' 'up --address' 'up --peer' 'up --mtu' 'up --bridge' 'wait --state' 'wait --timeout' 'reload --timeout'
             return 0
     end
     return 1
@@ -56,7 +56,7 @@ complete -c tunctl -n '__tunctl_at \'\' 0' -a 'add' -d 'create a persistent TUN/
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'del' -d 'remove a TUN/TAP device'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'up' -d 'set addresses and MTU of a TUN/TAP device and bring it up'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'down' -d 'set a TUN/TAP device down'
-complete -c tunctl -n '__tunctl_at \'\' 0' -a 'show' -d 'show TUN/TAP devices: kind, flags, owner, MTU, addresses, counters'
+complete -c tunctl -n '__tunctl_at \'\' 0' -a 'show' -d 'show TUN/TAP devices: kind, flags, owner, MTU, MAC and bridge, addresses, counters'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'list' -d 'list the names of the TUN/TAP devices, one per line'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'status' -d 'show the state of running sessions'
 complete -c tunctl -n '__tunctl_at \'\' 0' -a 'wait' -d 'wait until a session reaches a state'
@@ -68,6 +68,7 @@ complete -c tunctl -n '__tunctl_at \'\'' -s 'V' -l 'version' -d 'Show the versio
 complete -c tunctl -n '__tunctl_at \'add\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tunctl -n '__tunctl_at \'add\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tunctl -n '__tunctl_at \'add\'' -l 'mode' -x -a 'tun tap' -d 'Device kind: tun (IP packets, layer 3) or tap (Ethernet frames, layer 2)'
+complete -c tunctl -n '__tunctl_at \'add\'' -l 'mac' -x -d 'Ethernet address of a TAP device, e.g. 02:00:5e:10:00:01 (default: random)'
 complete -c tunctl -n '__tunctl_at \'add\'' -l 'owner' -x -a '(__fish_complete_users)' -d 'User (name or uid) allowed to open the device without CAP_NET_ADMIN'
 complete -c tunctl -n '__tunctl_at \'add\'' -l 'group' -x -a '(__fish_complete_groups)' -d 'Group (name or gid) allowed to open the device without CAP_NET_ADMIN'
 complete -c tunctl -n '__tunctl_at \'add\'' -l 'multi-queue' -d 'Create a multi-queue device (IFF_MULTI_QUEUE: several fds, one per queue)'
@@ -84,6 +85,8 @@ complete -c tunctl -n '__tunctl_at \'up\'' -s 'v' -l 'verbose' -d 'Say more on s
 complete -c tunctl -n '__tunctl_at \'up\'' -l 'address' -x -d 'Address with prefix length, e.g. 198.18.0.1/24 (repeat for more)'
 complete -c tunctl -n '__tunctl_at \'up\'' -l 'peer' -x -d 'Peer address of a point-to-point link, e.g. 198.18.0.2'
 complete -c tunctl -n '__tunctl_at \'up\'' -l 'mtu' -x -d 'MTU in bytes (576-65535)'
+complete -c tunctl -n '__tunctl_at \'up\'' -l 'bridge' -x -a '(command tunctl __complete bridges (commandline -ct) 2>/dev/null)' -d 'Make the TAP device a port of this Linux bridge, e.g. br0'
+complete -c tunctl -n '__tunctl_at \'up\'' -l 'nobridge' -d 'Take the TAP device out of any bridge'
 complete -c tunctl -n '__tunctl_at \'up\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tunctl -n '__tunctl_at \'up\' 0' -a '(command tunctl __complete devices (commandline -ct) 2>/dev/null)'
 complete -c tunctl -n '__tunctl_at \'down\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'

@@ -2,7 +2,7 @@
 import * as t from 'typanion';
 import { nameProblem } from '../names.js';
 import { parseDuration } from '../duration.js';
-import { parsePrefix } from '../net.js';
+import { MAC_EXAMPLE, parseMac, parsePrefix } from '../net.js';
 
 /** typanion's own pushError is not exported: record the problem the way it does. */
 function fail(state: t.ValidationState | undefined, message: string): false {
@@ -51,6 +51,15 @@ export const isDuration = t.makeValidator<unknown, string>({
     if (typeof value !== 'string' || parseDuration(value) === null) {
       return fail(state, `expected seconds, or a number with ms, s, m or h such as 30s (got ${printable(value)})`);
     }
+    return true;
+  },
+});
+
+export const isMac = t.makeValidator<unknown, string>({
+  test: (value, state): value is string => {
+    if (typeof value !== 'string') return fail(state, `expected a string (got ${printable(value)})`);
+    const parsed = parseMac(value);
+    if (!parsed.ok) return fail(state, `expected a unicast Ethernet address such as ${MAC_EXAMPLE} (got ${JSON.stringify(value)}, which ${parsed.problem})`);
     return true;
   },
 });

@@ -1,6 +1,6 @@
 // What values an option or positional takes: the part of completion that the command definitions
 // do not carry. Dynamic nouns are answered by `tunctl __complete KIND PREFIX`.
-import type { NounKind } from './nouns.js';
+import { NOUN_KINDS, type NounKind } from './nouns.js';
 import { SESSION_STATES } from '../status/protocol.js';
 
 export type ValueHint =
@@ -18,6 +18,7 @@ const noun = (n: NounKind): ValueHint => ({ kind: 'noun', noun: n });
 const OPTION_HINTS: Record<string, ValueHint> = {
   'tunctl add --owner': { kind: 'user' },
   'tunctl add --group': { kind: 'group' },
+  'tunctl up --bridge': noun('bridges'),
   'tunctl wait --state': words(...SESSION_STATES),
   'tunctl --timeout': words('5s', '10s', '30s', '1m'),
   'tund --instance': noun('sessions'),
@@ -54,7 +55,7 @@ const TUNCTL_NAME: Record<string, NounKind> = {
 export function hintForPositional(binary: string, verb: string, index: number, name: string): ValueHint {
   const lower = name.toLowerCase();
   if (/^(shell)$/.test(lower)) return words('bash', 'zsh', 'fish');
-  if (/^(kind)$/.test(lower)) return words('sessions', 'devices', 'running');
+  if (/^(kind)$/.test(lower)) return words(...NOUN_KINDS);
   if (/file|path|conf/.test(lower)) return { kind: 'file' };
   if (/^(name|session|instance)$/.test(lower) && index === 0) {
     if (binary === 'tunctl') return noun(TUNCTL_NAME[verb] ?? 'sessions');

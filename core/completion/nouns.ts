@@ -1,12 +1,12 @@
 // Dynamic nouns for shell completion (`tunctl __complete KIND PREFIX`): session names from
-// CONFIG_DIR/*.conf, TUN/TAP devices of the current network namespace, running sessions from
-// RUN_DIR/*.sock. Every function is quiet: on any error it returns what it has (maybe nothing).
+// CONFIG_DIR/*.conf, TUN/TAP devices and Linux bridges of the current network namespace, running
+// sessions from RUN_DIR/*.sock. Every function is quiet: on any error it returns what it has (maybe nothing).
 import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { NAME_PATTERN } from '../names.js';
 import { configDir, runDir } from '../paths.js';
 
-export const NOUN_KINDS = ['sessions', 'devices', 'running'] as const;
+export const NOUN_KINDS = ['sessions', 'devices', 'running', 'bridges'] as const;
 export type NounKind = (typeof NOUN_KINDS)[number];
 
 export interface Candidate {
@@ -31,7 +31,8 @@ interface IpLink {
   linkinfo?: { info_kind?: string; info_data?: { type?: string } };
 }
 
-function tunDevices(): Promise<Candidate[]> {
+/** Interfaces whose `ip -d link` info_kind is `infoKind` (tun, bridge), described by `describe`. */
+function linksOfKind(infoKind: string, describe: (l: IpLink) => string): Promise<Candidate[]> {
   return new Promise((resolve) => {
     execFile('ip', ['-j', '-d', 'link', 'show'], { env: { ...process.env, LC_ALL: 'C' }, timeout: 10000, maxBuffer: 8 << 20 }, (error, stdout) => {
       if (error) return resolve([]);
@@ -39,8 +40,8 @@ function tunDevices(): Promise<Candidate[]> {
         const links = JSON.parse(stdout) as IpLink[];
         resolve(
           links
-            .filter((l) => l.ifname && l.linkinfo?.info_kind === 'tun')
-            .map((l) => ({ value: l.ifname!, description: `${l.linkinfo?.info_data?.type ?? 'tun'} device` }))
+            .filter((l) => l.ifname && l.linkinfo?.info_kind === infoKind)
+            .map((l) => ({ value: l.ifname!, description: describe(l) }))
             .sort((a, b) => a.value.localeCompare(b.value)),
         );
       } catch {
@@ -62,7 +63,10 @@ export async function nouns(kind: string, prefix: string): Promise<Candidate[]> 
       all = (await stems(runDir(), '.sock')).map((n) => ({ value: n, description: 'running session' }));
       break;
     case 'devices':
-      all = await tunDevices();
+      all = await linksOfKind('tun', (l) => `${l.linkinfo?.info_data?.type ?? 'tun'} device`);
+      break;
+    case 'bridges':
+      all = await linksOfKind('bridge', () => 'bridge');
       break;
     default:
       all = [];

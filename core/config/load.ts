@@ -139,7 +139,14 @@ export function octal(mode: number): string {
  * `tunauth check` applies; one trailing newline is stripped. The secret itself never appears in
  * any message.
  */
+/** VTun always has a password; vpn-ws only for a client's HTTP basic auth (User =). */
+export function needsSecret(config: SessionConfig): boolean {
+  if (config.session.protocol !== 'vpn-ws') return true;
+  return config.session.role === 'client' && config.session.vpnws.user !== null;
+}
+
 export async function readSecret(config: SessionConfig): Promise<Buffer> {
+  if (!needsSecret(config)) return Buffer.alloc(0);
   const { file } = await locateSecret(config);
   let data: Buffer;
   try {

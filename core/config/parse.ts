@@ -8,11 +8,29 @@ import { closest, unknownKeyMessage } from './suggest.js';
 import type { Prefix } from '../net.js';
 import { DEFAULT_HANDSHAKE_LIMITS, type Compression, type DeviceMode, type Keepalive, type MultiPolicy, type PersistPolicy, type Role, type SessionConfig, type Transport, type VtunCipherName } from './types.js';
 import {
-  DEFAULT_PORT, HANDSHAKE_LIMIT_RANGE, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum,
+  DEFAULT_PORT, HANDSHAKE_LIMIT_RANGE, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum, parseMacValue,
   parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
   type Parsed,
 } from './values.js';
 import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
+import { parseProxyEndpoint, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
+
+/** Path = /vpn: an origin-form path the hub answers on (no query, no spaces). */
+function parseRequestPath(v: string): Parsed<string> {
+  if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes('?') || v.includes('#')) return { ok: false, problem: 'is not a request path (expected /PATH, such as /vpn)' };
+  return { ok: true, value: v };
+}
+
+/** User = name for HTTP basic auth (the password is in the secret file). */
+function parseBasicAuthUser(v: string): Parsed<string> {
+  if (!/^[\x21-\x7e]+$/.test(v) || v.includes(':')) return { ok: false, problem: 'is not a user name for HTTP basic auth (printable, no ":" and no spaces)' };
+  return { ok: true, value: v };
+}
+
+function parseFilePath(v: string): Parsed<string> {
+  if (v.includes('\0') || v === '') return { ok: false, problem: 'invalid path' };
+  return { ok: true, value: v };
+}
 
 export interface ParseResult {
   config: SessionConfig | null;
@@ -36,9 +54,9 @@ const str = (value: string): Parsed<string> => ({ ok: true, value });
 
 const SECTIONS: Record<string, KeySpec[]> = {
   Session: [
-    { name: 'Protocol', parse: (v) => parseEnum(v, ['vtun'] as const) },
+    { name: 'Protocol', parse: (v) => parseEnum(v, ['vtun', 'vpn-ws'] as const) },
     { name: 'Role', parse: (v) => parseEnum(v, ['client', 'server'] as const) },
-    { name: 'Endpoint', parse: (v) => parseHostPort(v, 'endpoint') },
+    { name: 'Endpoint', parse: (v) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? parseWsEndpoint(v) : parseHostPort(v, 'endpoint')) },
     { name: 'Listen', parse: (v) => parseHostPort(v, 'listen') },
     { name: 'Host', parse: parseVtunHost },
     { name: 'Transport', parse: (v) => parseEnum(v, ['tcp', 'udp'] as const) },
@@ -53,6 +71,13 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'NatHack', parse: parseBool },
     { name: 'Speed', parse: parseSpeed },
     { name: 'SslAuth', parse: parseBool },
+    { name: 'Path', parse: parseRequestPath },
+    { name: 'Proxy', parse: parseProxyEndpoint },
+    { name: 'User', parse: parseBasicAuthUser },
+    { name: 'CA', parse: parseFilePath },
+    { name: 'Certificate', parse: parseFilePath },
+    { name: 'PrivateKey', parse: parseFilePath },
+    { name: 'ClientCA', parse: parseFilePath },
     { name: 'SecretFile', parse: (v) => (v.includes('\0') ? { ok: false, problem: 'invalid path' } : str(v)) },
   ],
   Device: [
@@ -62,6 +87,8 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'Peer', parse: parseAddress },
     { name: 'MTU', parse: (v) => parseInteger(v, MTU_MIN, MTU_MAX) },
     { name: 'MultiQueue', parse: parseBool },
+    { name: 'MAC', parse: parseMacValue },
+    { name: 'Bridge', parse: parseDeviceName },
     { name: 'Program', command: true, parse: str },
   ],
   Route: [
@@ -178,14 +205,47 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
   const role = get<Role>('Session', 'Role');
   if (collected.Session && !isSet('Session', 'Role')) problem(headerLine.Session!, 'missing Role in [Session] (expected client or server)');
   const transport = get<Transport>('Session', 'Transport')?.value ?? 'tcp';
-  const endpoint = get<{ host: string; port: number }>('Session', 'Endpoint');
+  const endpointValue = get<{ host: string; port: number } | WsEndpoint>('Session', 'Endpoint');
+  const wsEndpoint = endpointValue && 'secure' in endpointValue.value ? (endpointValue.value as WsEndpoint) : null;
+  const endpoint = endpointValue ? { value: { host: endpointValue.value.host, port: endpointValue.value.port }, line: endpointValue.line } : undefined;
+  const protocol = get<'vtun' | 'vpn-ws'>('Session', 'Protocol')?.value ?? 'vtun';
+  const vpnws = protocol === 'vpn-ws';
   const listen = get<{ host: string; port: number }>('Session', 'Listen');
   const cipher = get<VtunCipherName>('Session', 'Encrypt');
   const compression = get<Compression>('Session', 'Compress');
   const natHack = get<boolean>('Session', 'NatHack');
 
   if (role?.value === 'client' && !isSet('Session', 'Endpoint')) {
-    problem(role.line, 'Role = client needs an Endpoint in [Session] (expected HOST[:PORT], such as 198.18.0.2:5000)');
+    problem(role.line, vpnws ? 'Role = client needs an Endpoint in [Session] (expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH)' : 'Role = client needs an Endpoint in [Session] (expected HOST[:PORT], such as 198.18.0.2:5000)');
+  }
+  if (endpointValue && vpnws && !wsEndpoint) {
+    problem(endpointValue.line, 'Protocol = vpn-ws needs a ws:// or wss:// URL as Endpoint (expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH)');
+  }
+  if (endpointValue && !vpnws && wsEndpoint) {
+    problem(endpointValue.line, `a ${wsEndpoint.secure ? 'wss' : 'ws'}:// Endpoint needs Protocol = vpn-ws in [Session] (the protocol is ${protocol})`);
+  }
+  const vpnwsOnly: Record<string, string> = { Path: 'server', Proxy: 'client', User: 'client', CA: 'client', Certificate: '', PrivateKey: '', ClientCA: 'server' };
+  for (const [key, onlyRole] of Object.entries(vpnwsOnly)) {
+    const line = lineOf('Session', key);
+    if (line === undefined) continue;
+    if (!vpnws) problem(line, `${key} is only used with Protocol = vpn-ws (the protocol is ${protocol})`);
+    else if (onlyRole && role && role.value !== onlyRole) warning(line, `${key} is only used by Role = ${onlyRole}; ignored for a ${role.value}`);
+  }
+  if (vpnws && (isSet('Session', 'Certificate') !== isSet('Session', 'PrivateKey'))) {
+    problem(lineOf('Session', 'Certificate') ?? lineOf('Session', 'PrivateKey')!, 'Certificate and PrivateKey go together (a certificate chain and its key)');
+  }
+  if (vpnws && role?.value === 'server' && isSet('Session', 'ClientCA') && !isSet('Session', 'Certificate')) {
+    problem(lineOf('Session', 'ClientCA')!, 'ClientCA needs Certificate and PrivateKey (client certificates are checked in the hub\'s own TLS)');
+  }
+  if (vpnws && role?.value === 'client' && wsEndpoint && !wsEndpoint.secure) {
+    for (const key of ['CA', 'Certificate', 'PrivateKey']) {
+      if (isSet('Session', key)) warning(lineOf('Session', key)!, `${key} is only used with a wss:// Endpoint; ignored for ${wsEndpoint.hostHeader} over ws://`);
+    }
+  }
+  if (vpnws) {
+    for (const key of ['Transport', 'Encrypt', 'Compress', 'NatHack', 'Speed', 'SslAuth', 'Host', 'Multi']) {
+      if (isSet('Session', key)) problem(lineOf('Session', key)!, `${key} is a VTun key; Protocol = vpn-ws does not use it`);
+    }
   }
   if (role?.value === 'server' && isSet('Session', 'Endpoint')) {
     warning(lineOf('Session', 'Endpoint')!, 'Endpoint is only used by Role = client; ignored for a server');
@@ -217,7 +277,8 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
 
   // ---- [Device]
   const modeValue = get<string>('Device', 'Mode');
-  const mode: DeviceMode = modeValue ? (modeValue.value === 'ether' ? 'tap' : (modeValue.value as DeviceMode)) : 'tun';
+  const mode: DeviceMode = modeValue ? (modeValue.value === 'ether' ? 'tap' : (modeValue.value as DeviceMode)) : vpnws ? 'tap' : 'tun';
+  if (vpnws && modeValue && mode !== 'tap') problem(modeValue.line, `Protocol = vpn-ws carries Ethernet frames: it needs Mode = tap (the mode is ${mode})`);
   const byteStream = mode === 'pipe' || mode === 'tty';
   const program = get<string>('Device', 'Program');
   if (byteStream && !isSet('Device', 'Program')) {
@@ -231,6 +292,15 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
   }
   if (isSet('Device', 'Peer') && mode === 'tun' && !isSet('Device', 'Address')) {
     problem(lineOf('Device', 'Peer')!, 'Peer needs an Address (the local end of the point-to-point link)');
+  }
+  for (const key of ['MAC', 'Bridge']) {
+    const line = lineOf('Device', key);
+    if (line === undefined) continue;
+    if (mode !== 'tap') {
+      problem(line, `${key} needs Mode = tap (the mode is ${mode}${mode === 'tun' ? ', which carries IP packets, not Ethernet frames' : ''})`);
+    } else {
+      // applied by the session's device set-up (core/session/device.ts)
+    }
   }
   if (byteStream) {
     for (const key of ['Address', 'MTU', 'MultiQueue']) {
@@ -263,7 +333,7 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
     name,
     file,
     session: {
-      protocol: 'vtun',
+      protocol,
       role: role!.value,
       endpoint: endpoint?.value ?? null,
       listen: listen?.value ?? { host: '0.0.0.0', port: DEFAULT_PORT },
@@ -278,6 +348,17 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       natHack: natHack?.value ?? false,
       speed: get<{ out: number; in: number }>('Session', 'Speed')?.value ?? { out: 0, in: 0 },
       sslAuth: get<boolean>('Session', 'SslAuth')?.value ?? true,
+      vpnws: {
+        url: wsEndpoint,
+        path: get<string>('Session', 'Path')?.value ?? null,
+        proxy: get<ProxyEndpoint>('Session', 'Proxy')?.value ?? null,
+        user: get<string>('Session', 'User')?.value ?? null,
+        ca: resolveBeside(file, get<string>('Session', 'CA')?.value),
+        certificate: resolveBeside(file, get<string>('Session', 'Certificate')?.value),
+        privateKey: resolveBeside(file, get<string>('Session', 'PrivateKey')?.value),
+        clientCa: resolveBeside(file, get<string>('Session', 'ClientCA')?.value),
+        ownDevice: protocol === 'vpn-ws' && role!.value === 'server' && collected.Device !== undefined,
+      },
       secretFile: resolveSecretFile(file, name, get<string>('Session', 'SecretFile')?.value),
       handshakeLimits: {
         total: get<number>('Session', 'MaxHandshakes')?.value ?? DEFAULT_HANDSHAKE_LIMITS.total,
@@ -292,6 +373,8 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       peer: get<string>('Device', 'Peer')?.value ?? null,
       mtu: get<number>('Device', 'MTU')?.value ?? null,
       multiQueue: get<boolean>('Device', 'MultiQueue')?.value ?? false,
+      mac: get<string>('Device', 'MAC')?.value ?? null,
+      bridge: get<string>('Device', 'Bridge')?.value ?? null,
       program: program?.value ?? null,
     },
     route: {
@@ -316,6 +399,12 @@ export function resolveSecretFile(file: string, name: string, value: string | un
   const dir = path.dirname(path.resolve(file));
   if (value === undefined) return path.join(dir, `${name}.secret`);
   return path.isAbsolute(value) ? value : path.join(dir, value);
+}
+
+/** A file named in the config: absolute, or relative to the config file's directory. */
+function resolveBeside(file: string, value: string | undefined): string | null {
+  if (value === undefined) return null;
+  return path.isAbsolute(value) ? value : path.join(path.dirname(path.resolve(file)), value);
 }
 
 function unique(list: string[]): string[] {

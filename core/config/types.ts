@@ -2,6 +2,7 @@
 // turns text into this, validating every key with its own validator and reporting every problem
 // as `file:line: problem` at once. Each tool reads the section it owns:
 //   [Session] tund, [Device] tunctl/tund, [Route] tunroute, [Hooks] tund.
+import type { ProxyEndpoint, WsEndpoint } from '../vpnws/url.js';
 
 export type Role = 'client' | 'server';
 export type Transport = 'tcp' | 'udp';
@@ -34,7 +35,7 @@ export interface Located<T> {
 }
 
 export interface SessionSection {
-  protocol: 'vtun';
+  protocol: 'vtun' | 'vpn-ws';
   role: Role;
   /** client: the server to connect to. */
   endpoint: { host: string; port: number } | null;
@@ -56,6 +57,8 @@ export interface SessionSection {
   speed: { out: number; in: number };
   /** Debian's sslauth: yes = Blowfish challenge (default), no = XOR variant. */
   sslAuth: boolean;
+  /** Protocol = vpn-ws (docs/vpn-ws.md); the fields are null when not set. */
+  vpnws: VpnWsSection;
   /** Path of the secret (password) file; default CONFIG_DIR/NAME.secret. Must be mode 0600. */
   secretFile: string;
   /**
@@ -87,6 +90,26 @@ export interface ExplicitKeys {
   mode: boolean;
 }
 
+export interface VpnWsSection {
+  /** client: the hub's ws:// or wss:// URL (Endpoint =) */
+  url: WsEndpoint | null;
+  /** server: the only request path accepted (null: any) */
+  path: string | null;
+  /** client: an HTTP proxy to CONNECT through */
+  proxy: ProxyEndpoint | null;
+  /** client: HTTP basic auth user; the password is the secret file's content */
+  user: string | null;
+  /** client: CA file instead of the system CAs */
+  ca: string | null;
+  /** client: a client certificate; server: the hub's certificate chain (with privateKey) */
+  certificate: string | null;
+  privateKey: string | null;
+  /** server: client certificates must be signed by one of these CAs */
+  clientCa: string | null;
+  /** server: the hub has its own TAP on the switch (the file has a [Device] section) */
+  ownDevice: boolean;
+}
+
 export interface DeviceSection {
   mode: DeviceMode;
   /** Interface name; default the session NAME. */
@@ -97,6 +120,10 @@ export interface DeviceSection {
   peer: string | null;
   mtu: number | null;
   multiQueue: boolean;
+  /** tap: the Ethernet address to give the device (lower case, unicast); null = the kernel's choice. */
+  mac: string | null;
+  /** tap: the Linux bridge the device joins (it must exist); null = none. */
+  bridge: string | null;
   /** pipe/tty: the program whose stdin/stdout (pipe) or controlling pty (tty) carries the data. */
   program: string | null;
 }

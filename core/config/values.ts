@@ -1,7 +1,7 @@
 // Value parsers shared by the tund.conf parser and the vtund.conf importer. Each returns the value
 // or a problem phrased to follow `KEY "value" ...` (e.g. `out of range (576-65535)`).
 import net from 'node:net';
-import { parseEndpoint, parsePrefix, type Prefix } from '../net.js';
+import { MAC_EXAMPLE, parseEndpoint, parseMac, parsePrefix, type Prefix } from '../net.js';
 import { nameProblem } from '../names.js';
 import type { Compression, Keepalive, MultiPolicy, PersistPolicy, VtunCipherName } from './types.js';
 import { closest } from './suggest.js';
@@ -149,6 +149,11 @@ export function parsePrefixSetting(value: string): Parsed<Prefix> {
   const p = parsePrefix(value);
   if (!p.ok) return bad(`invalid: ${p.problem} (expected an address with prefix length such as 198.18.0.0/15)`);
   return ok(p);
+}
+
+export function parseMacValue(value: string): Parsed<string> {
+  const r = parseMac(value);
+  return r.ok ? ok(r.mac) : bad(`${r.problem} (expected a unicast Ethernet address such as ${MAC_EXAMPLE})`);
 }
 
 export function parseAddress(value: string): Parsed<string> {

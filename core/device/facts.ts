@@ -25,6 +25,10 @@ export interface DeviceFacts {
   /** the kernel's operstate: UP, DOWN, UNKNOWN, ... */
   operstate: string | null;
   mtu: number | null;
+  /** the Ethernet address of a tap (ip's "address"); null for a tun, which has none */
+  mac: string | null;
+  /** the Linux bridge the device is a port of (ip's "master" when info_slave_kind is bridge), else null */
+  bridge: string | null;
   // linkinfo.info_data of `ip -j -d link`
   pi: boolean | null;
   vnet_hdr: boolean | null;
@@ -74,6 +78,12 @@ export function linkKindOf(link: unknown): string {
   return 'device';
 }
 
+/** The bridge an `ip -j -d link` object is a port of, or null (no master, or a bond, vrf, ...). */
+export function bridgeOf(link: unknown): string | null {
+  if (!isObject(link) || typeof link.master !== 'string') return null;
+  return isObject(link.linkinfo) && link.linkinfo.info_slave_kind === 'bridge' ? link.master : null;
+}
+
 function addressesOf(entry: unknown): AddressFact[] {
   if (!isObject(entry) || !Array.isArray(entry.addr_info)) return [];
   const out: AddressFact[] = [];
@@ -116,6 +126,8 @@ export function buildDeviceFacts(links: unknown, addrs: unknown): DeviceFacts[] 
       up: flags.includes('UP'),
       operstate: str(link.operstate),
       mtu: num(link.mtu),
+      mac: kind === 'tap' ? str(link.address) : null,
+      bridge: bridgeOf(link),
       pi: bool(data.pi),
       vnet_hdr: bool(data.vnet_hdr),
       multi_queue: bool(data.multi_queue),
@@ -185,6 +197,8 @@ export function formatDevices(devices: DeviceFacts[]): string {
     add('kind', d.kind);
     add('state', `${d.up ? 'up' : 'down'}${d.operstate ? ` (operstate ${d.operstate.toLowerCase()})` : ''}`);
     add('mtu', d.mtu === null ? 'unknown' : String(d.mtu));
+    if (d.kind === 'tap') add('mac', d.mac ?? 'unknown');
+    if (d.kind === 'tap') add('bridge', d.bridge ?? 'none');
     add('persistent', yesNo(d.persist));
     add('owner', d.user ?? 'none');
     add('group', d.group ?? 'none');

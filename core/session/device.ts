@@ -4,6 +4,8 @@
 // a restart) are left alone.
 import fs from 'node:fs';
 import type { SessionConfig } from '../config/types.js';
+import { lookupLink } from '../device/facts.js';
+import { applyLayer2 } from '../device/layer2.js';
 import { engineVnetHdr, TunDevice } from '../device/tun.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
@@ -84,6 +86,11 @@ export async function configureDevice(ifname: string, config: SessionConfig, kin
   if (d.mtu !== null) {
     const links = await ip.jsonOrEmpty<Array<{ mtu?: number }>>(['link', 'show', 'dev', ifname]);
     if (links[0]?.mtu !== d.mtu) await ip.run(['link', 'set', 'dev', ifname, 'mtu', String(d.mtu)]);
+  }
+  if (kind === 'tap' && (d.mac !== null || d.bridge !== null)) {
+    // [Device] MAC and Bridge (the address first: the bridge learns the new one)
+    const link = await lookupLink(ip, ifname);
+    if (link) await applyLayer2(ip, ifname, link, { mac: d.mac ?? undefined, bridge: d.bridge ?? undefined });
   }
   const present = await ip.jsonOrEmpty<Array<{ addr_info?: AddrInfo[] }>>(['addr', 'show', 'dev', ifname]);
   const have = new Set((present[0]?.addr_info ?? []).map((a) => a.local));

@@ -5,7 +5,7 @@
 // knows VTun; VTun implements this interface in core/vtun/protocol.ts.
 import type { SessionConfig } from '../config/types.js';
 import type { Address, StreamSocket } from '../socket.js';
-import type { Counters } from '../status/types.js';
+import type { Counters, HubClientInfo } from '../status/types.js';
 import type { SessionDevice, SessionDeviceKind } from './device.js';
 
 /** Why a link ended. Protocols map their own conditions onto these. */
@@ -89,6 +89,8 @@ export interface Link {
   watchReadiness(listener: (ready: boolean) => void): void;
   peers(): PeerStatus[];
   counters(): LinkCounters;
+  /** A hub's clients, for status (absent: not a hub). */
+  clients?(): HubClientInfo[];
   /** Orderly local end (tell the peer where the protocol can); resolves when the link is down. */
   close(reason: string): Promise<void>;
 }
@@ -155,4 +157,11 @@ export interface Protocol {
   dial(ctx: LinkContext): Promise<Link>;
   /** Server: authenticate one accepted connection and pick its session. Throws when refused. */
   authenticate(socket: StreamSocket, options: AcceptOptions): Promise<Authenticated>;
+  /**
+   * Server, for a protocol that serves all its connections at once (the vpn-ws hub): takes the
+   * session's listening socket (still the session's: it closes it after the link ended) and
+   * returns one link that lives as long as the session. The session then never calls
+   * authenticate.
+   */
+  serveAll?(listenFd: number, ctx: LinkContext): Promise<Link>;
 }

@@ -61,6 +61,7 @@ export class ServerSession extends Session {
       throw error instanceof TundError ? new TundError(`${this.name}: ${error.message}`, { exitCode: error.exitCode, hint: error.hint }) : error;
     }
     this.listenLabel = listener.label;
+    if (this.protocol.serveAll) return this.runServeAll(listener, this.protocol.serveAll.bind(this.protocol));
     try {
       this.status.set('listening', listener.label);
       this.announceReady();
@@ -78,6 +79,31 @@ export class ServerSession extends Session {
       await this.finishStopping('signal');
     }
     return ExitCode.ok;
+  }
+
+  /** A protocol that serves every connection in one link (the vpn-ws hub) until the session stops. */
+  private async runServeAll(listener: StreamListener, serveAll: NonNullable<Protocol['serveAll']>): Promise<number> {
+    let exitCode: number = ExitCode.ok;
+    try {
+      // listening (and READY=1) once the protocol serves: its device, TLS and threads are up
+      const run = await this.runLink(this.config, this.secret, async (ctx) => {
+        const link = await serveAll(listener.fd, ctx);
+        this.status.set('listening', listener.label);
+        this.announceReady();
+        return link;
+      }, { keepRoutes: true });
+      if (run.kind === 'failed') {
+        this.log(run.message);
+        exitCode = ExitCode.failure;
+      } else if (run.kind === 'ended' && !this.ctx.signal.aborted) {
+        this.log(`session ended: ${this.describeRun(run)}`);
+        if (!isOrderlyEnd(run.end)) exitCode = ExitCode.failure;
+      }
+    } finally {
+      listener.close();
+      await this.finishStopping('signal');
+    }
+    return exitCode;
   }
 
   private async handle(connection: Accepted): Promise<void> {

@@ -130,6 +130,7 @@ export class SessionStatus {
       keepalive: this.lastKeepalive ? { ...this.lastKeepalive } : null,
       flags: this.flags,
       counters: { ...counters },
+      clients: this.link?.clients ? this.link.clients() : null,
       pid: process.pid,
     };
   }

@@ -4,7 +4,7 @@
 import { palette, type Palette } from '../cli/output.js';
 import { decodeFlagsText, describeFlags } from '../vtun/flags.js';
 import type { StateEvent, StatusSession } from './protocol.js';
-import type { SessionState } from './types.js';
+import type { HubClientInfo, SessionState } from './types.js';
 
 /** What a session may report beyond the base snapshot (sessions of older builds leave them out). */
 type StatusInput = StatusSession & {
@@ -37,6 +37,8 @@ export interface StatusJsonSession {
   tx_packets: number;
   route: { mode: string; prefixes: string[]; table: number | null } | null;
   dns: { backend: string | null; servers: string[]; domains: string[] } | null;
+  /** a vpn-ws hub's clients; null for other sessions */
+  clients: HubClientInfo[] | null;
 }
 
 export interface StatusJson {
@@ -83,6 +85,26 @@ export function toJsonSession(s: StatusInput): StatusJsonSession {
     tx_packets: int(s.counters?.tx_packets),
     route: r ? { mode: r.mode, prefixes: [...(r.prefixes ?? [])], table: typeof r.table === 'number' ? r.table : null } : null,
     dns: n ? { backend: n.backend ?? null, servers: [...(n.servers ?? [])], domains: [...(n.domains ?? [])] } : null,
+    clients: Array.isArray(s.clients) ? s.clients.map(toJsonClient) : null,
+  };
+}
+
+function toJsonClient(c: HubClientInfo): HubClientInfo {
+  return {
+    id: int(c.id),
+    remote: String(c.remote ?? ''),
+    macs: Array.isArray(c.macs) ? c.macs.map(String) : [],
+    bridge: Boolean(c.bridge),
+    tls_subject: strOrNull(c.tls_subject),
+    user: strOrNull(c.user),
+    path: String(c.path ?? ''),
+    connected_since: rfc3339(c.connected_since) ?? new Date(0).toISOString(),
+    rx_bytes: int(c.rx_bytes),
+    tx_bytes: int(c.tx_bytes),
+    rx_packets: int(c.rx_packets),
+    tx_packets: int(c.tx_packets),
+    rx_dropped: int(c.rx_dropped),
+    tx_dropped: int(c.tx_dropped),
   };
 }
 
@@ -193,6 +215,19 @@ export function renderSession(s: StatusJsonSession, now = Date.now(), p: Palette
   kv('transfer', `${humanBytes(s.rx_bytes)} received, ${humanBytes(s.tx_bytes)} sent`);
   kv('routes', routesLine(s.route));
   if (s.dns) kv('dns', `${s.dns.backend ?? 'none'} ${[...s.dns.servers, ...s.dns.domains].join(' ')}`.trim());
+  if (s.clients) {
+    kv('clients', String(s.clients.length));
+    for (const c of s.clients) {
+      lines.push('');
+      lines.push(`  client: ${c.remote}`);
+      const ckv = (k: string, v: string) => lines.push(`    ${k}: ${v}`);
+      ckv('mac', `${c.macs.join(', ') || 'none yet'}${c.bridge ? ' (bridge)' : ''}`);
+      if (c.tls_subject) ckv('certificate', c.tls_subject);
+      if (c.user) ckv('user', c.user);
+      ckv('connected', `since ${c.connected_since} (${relativeTime(c.connected_since, now)})`);
+      ckv('transfer', `${humanBytes(c.rx_bytes)} received, ${humanBytes(c.tx_bytes)} sent${c.rx_dropped || c.tx_dropped ? `; dropped ${c.rx_dropped} in, ${c.tx_dropped} out` : ''}`);
+    }
+  }
   return lines.join('\n');
 }
 

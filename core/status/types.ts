@@ -37,6 +37,28 @@ export interface KeepaliveInfo {
   last_echo: string | null;
 }
 
+/** One client of a vpn-ws hub (every key always present). */
+export interface HubClientInfo {
+  id: number;
+  /** address:port as the hub's socket sees it (nginx's, behind a reverse proxy) */
+  remote: string;
+  macs: string[];
+  bridge: boolean;
+  /** the client certificate's subject (ClientCA), or null */
+  tls_subject: string | null;
+  /** the basic-auth user the request carried (checked by the proxy in front), or null */
+  user: string | null;
+  path: string;
+  connected_since: string;
+  rx_bytes: number;
+  tx_bytes: number;
+  rx_packets: number;
+  tx_packets: number;
+  /** frames from it the switch dropped / frames for it its full queue dropped */
+  rx_dropped: number;
+  tx_dropped: number;
+}
+
 /** What the session knows about itself; the control socket's `status` reply is built from it. */
 export interface SessionSnapshot {
   name: string;
@@ -62,6 +84,8 @@ export interface SessionSnapshot {
   /** VTun flags in force, e.g. "<TuKE10>", or null */
   flags: string | null;
   counters: Counters;
+  /** a vpn-ws hub: its clients; null for any other session */
+  clients?: HubClientInfo[] | null;
   pid: number;
 }
 

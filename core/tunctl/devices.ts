@@ -7,6 +7,7 @@ import type { Ip } from '../ip.js';
 import { parsePrefix } from '../net.js';
 import type { DeviceKind } from '../device/device.js';
 import { linkKindOf, lookupLink, tunKindOf } from '../device/facts.js';
+import { checkLayer2Kind, layer2Of, prepareLayer2, type Layer2Wanted } from '../device/layer2.js';
 import { TunDevice } from '../device/tun.js';
 
 export interface AddDeviceOptions {
@@ -16,6 +17,8 @@ export interface AddDeviceOptions {
   uid?: number;
   gid?: number;
   existOk: boolean;
+  /** tap only: the Ethernet address to give the device (lower case, unicast) */
+  mac?: string;
   ip: Ip;
   echo: (line: string) => void;
   addon?: NativeAddon;
@@ -32,6 +35,7 @@ function describeLink(link: Link): string {
 
 /** Creates a persistent device; returns "exists" when --exist-ok accepted an identical one. */
 export async function addDevice(o: AddDeviceOptions): Promise<'created' | 'exists'> {
+  checkLayer2Kind(o.name, o.kind, { ...(o.mac === undefined ? {} : { mac: o.mac }) }, LAYER2_FLAGS);
   const existing = await lookupLink(o.ip, o.name);
   if (existing !== undefined) {
     const kind = tunKindOf(existing);
@@ -46,6 +50,12 @@ export async function addDevice(o: AddDeviceOptions): Promise<'created' | 'exist
       const wanted = `a ${o.kind} device${o.multiQueue ? ' (multi-queue)' : ''}`;
       throw new TundError(`${o.name}: device exists as ${describeLink(existing)} (expected ${wanted})`, {
         hint: kind === undefined ? 'choose another name' : `remove it first with "tunctl del ${o.name}"`,
+      });
+    }
+    const mac = layer2Of(existing).mac;
+    if (o.mac !== undefined && mac !== o.mac) {
+      throw new TundError(`${o.name}: device exists with Ethernet address "${mac ?? 'none'}" (expected "${o.mac}")`, {
+        hint: `remove it first with "tunctl del ${o.name}", or change it with "ip link set dev ${o.name} address ${o.mac}"`,
       });
     }
     return 'exists';
@@ -63,6 +73,8 @@ export async function addDevice(o: AddDeviceOptions): Promise<'created' | 'exist
       o.echo(`TUNSETGROUP ${device.name} ${o.gid}`);
       device.setGroup(o.gid);
     }
+    // The address while the fd still holds a non-persistent device: if `ip` fails, nothing is left.
+    if (o.mac !== undefined) await o.ip.run(['link', 'set', 'dev', device.name, 'address', o.mac]);
     o.echo(`TUNSETPERSIST ${device.name} 1`);
     device.setPersist(true);
   } finally {
@@ -93,11 +105,15 @@ export async function deleteDevice(ip: Ip, name: string, missingOk: boolean): Pr
   return true;
 }
 
+const LAYER2_FLAGS = { macFlag: '--mac', bridgeFlag: '--bridge' };
+
 export interface UpOptions {
   name: string;
   addresses: string[];
   peer?: string;
   mtu?: number;
+  /** tap only: join this Linux bridge (a string), or leave any bridge (false) */
+  bridge?: string | false;
 }
 
 /** The `ip` argument lists that bring a device up; pure, so that tests can check the plan. */
@@ -132,11 +148,19 @@ export function upPlan(o: UpOptions): string[][] {
   return plan;
 }
 
-/** Applies MTU and addresses (`ip addr replace`, so running it twice is fine) and sets the link up. */
+/**
+ * Applies MTU and addresses (`ip addr replace`, so running it twice is fine), joins or leaves a
+ * bridge (tap only; checked before anything changes) and sets the link up last, so that a new
+ * bridge port starts forwarding with its final settings.
+ */
 export async function upDevice(ip: Ip, o: UpOptions): Promise<void> {
   const plan = upPlan(o); // usage problems first, before anything is touched
-  await requireTunLink(ip, o.name, 'bring device up');
-  for (const args of plan) await ip.run(args);
+  const link = await requireTunLink(ip, o.name, 'bring device up');
+  const layer2: Layer2Wanted = o.bridge === undefined ? {} : { bridge: o.bridge };
+  checkLayer2Kind(o.name, tunKindOf(link)!, layer2, LAYER2_FLAGS);
+  const bridgeSteps = await prepareLayer2(ip, o.name, link, layer2);
+  const up = plan.pop()!; // ['link', 'set', 'dev', name, 'up']
+  for (const args of [...plan, ...bridgeSteps, up]) await ip.run(args);
 }
 
 export async function downDevice(ip: Ip, name: string): Promise<void> {

@@ -10,6 +10,10 @@ Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports);
 Napi::Object InitWgEngine(Napi::Env env, Napi::Object exports);
 Napi::Object InitSocket(Napi::Env env, Napi::Object exports);
 Napi::Object InitOffload(Napi::Env env, Napi::Object exports);
+Napi::Object InitWs(Napi::Env env, Napi::Object exports);
+Napi::Object InitL2Switch(Napi::Env env, Napi::Object exports);
+Napi::Object InitTls(Napi::Env env, Napi::Object exports);
+Napi::Object InitWsLink(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -21,6 +25,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitWgEngine(env, exports);
   tund::InitSocket(env, exports);
   tund::InitOffload(env, exports);
+  tund::InitWs(env, exports);
+  tund::InitL2Switch(env, exports);
+  tund::InitTls(env, exports);
+  tund::InitWsLink(env, exports);
   return exports;
 }
 

@@ -122,6 +122,18 @@ std::string StringOption(Napi::Object o, const char* key) {
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
 }
 
+bool InitialRxOption(Napi::Object o, const char* cls, size_t max, std::vector<uint8_t>* out) {
+  Napi::Value v = o.Get("initialRx");
+  if (!v.IsBuffer()) return true;
+  auto b = v.As<Napi::Buffer<uint8_t>>();
+  if (b.Length() > max) {
+    Napi::RangeError::New(o.Env(), std::string(cls) + ": initialRx too large").ThrowAsJavaScriptException();
+    return false;
+  }
+  out->assign(b.Data(), b.Data() + b.Length());
+  return true;
+}
+
 bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -60,6 +61,9 @@ Napi::Object EndedToJs(Napi::Env env, const engine::Event& e);
 // Option readers: an int field (default when absent), a string field ("" when absent).
 int IntOption(Napi::Object o, const char* key, int def);
 std::string StringOption(Napi::Object o, const char* key);
+// options.initialRx (bytes read before the engine took over) into *out, at most `max` bytes;
+// false with a RangeError naming `cls` when it is larger.
+bool InitialRxOption(Napi::Object o, const char* cls, size_t max, std::vector<uint8_t>* out);
 
 // The constructor arguments every engine class takes: (options, onEvent) with options.deviceFd
 // and options.netFd. Throws a TypeError naming `cls` and returns false when they are not there.

@@ -219,15 +219,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
     Napi::Value nh = o.Get("natHack");
     vo.natHack = !vo.tcp && nh.IsBoolean() && nh.As<Napi::Boolean>().Value();
     std::vector<uint8_t> initialRx;
-    Napi::Value irx = o.Get("initialRx");
-    if (irx.IsBuffer()) {
-      auto b = irx.As<Napi::Buffer<uint8_t>>();
-      if (b.Length() > kMaxInitialRx) {
-        Napi::RangeError::New(env, "Pump: initialRx too large").ThrowAsJavaScriptException();
-        return;
-      }
-      initialRx.assign(b.Data(), b.Data() + b.Length());
-    }
+    if (!InitialRxOption(o, "Pump", kMaxInitialRx, &initialRx)) return;
     if (!ParseCodecConfig(env, o, &vo.codec)) return;
     engine::EngineOptions eo;
     eo.batch = IntOption(o, "batchSize", 32);

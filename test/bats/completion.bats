@@ -105,6 +105,18 @@ bash_complete() {
   [ "$(ip -n "$ns" -j -d link show | jq -r '[.[] | select(.linkinfo.info_kind=="tun") | .ifname] | sort | join(" ")')" = "cmpltap0 cmpltun0" ]
 }
 
+@test "bash: tunctl up NAME --bridge <TAB> gives the Linux bridges of the namespace" {
+  ns=$(make_netns)
+  ip -n "$ns" link add cmplbr0 type bridge
+  ip -n "$ns" link add cmplbr1 type bridge
+  ip -n "$ns" tuntap add dev cmpltap0 mode tap
+  run in_ns "$ns" bash -c "$(declare -f bash_complete); PROJECT_ROOT=$PROJECT_ROOT; bash_complete tunctl up cmpltap0 --bridge ''"
+  assert_success
+  assert_output "$(printf 'cmplbr0\ncmplbr1')"
+  run in_ns "$ns" tunctl __complete bridges cmplbr1
+  assert_output "$(printf 'cmplbr1\tbridge')"
+}
+
 @test "bash: tunctl status <TAB> gives the running sessions (control sockets)" {
   touch "$TUND_RUN_DIR/office.sock"
   run bash_complete tunctl status ''
@@ -115,7 +127,7 @@ bash_complete() {
 
 @test "bash: options after -, and option values" {
   run bash_complete tunctl add office --m
-  assert_output "$(printf -- '--mode\n--multi-queue')"
+  assert_output "$(printf -- '--mac\n--mode\n--multi-queue')"
   run bash_complete tunroute up office -
   assert_line --regexp '^--dry-run$'
   assert_line --regexp '^-n$'

@@ -249,6 +249,107 @@ addrs() {
   [[ $stderr == *'nope0: no such TUN/TAP device'* ]]
 }
 
+@test "add --mac: a TAP device with that Ethernet address, set before it is made persistent" {
+  ns=$(make_netns a)
+  run --separate-stderr in_ns "$ns" tunctl add lp0 --mode tap --mac 02:00:5E:10:00:01
+  assert_success
+  assert_equal "$(link_json "$ns" lp0 | jq -r .address)" 02:00:5e:10:00:01
+  assert_equal "$(info "$ns" lp0 persist)" true
+  # the order of the echo is the order of the calls: the address before TUNSETPERSIST
+  assert_equal "$stderr" "$(printf '%s\n' '[#] TUNSETIFF lp0 tap no_pi' "[#] ip link set dev lp0 address '02:00:5e:10:00:01'" '[#] TUNSETPERSIST lp0 1')"
+  # --exist-ok: the same address is fine, another is refused and nothing changes
+  run in_ns "$ns" tunctl add lp0 --mode tap --mac 02:00:5e:10:00:01 --exist-ok -q
+  assert_success
+  run --separate-stderr in_ns "$ns" tunctl add lp0 --mode tap --mac 02:00:5e:10:00:02 --exist-ok
+  assert_failure 1
+  [[ $stderr == *'lp0: device exists with Ethernet address "02:00:5e:10:00:01" (expected "02:00:5e:10:00:02")'* ]]
+  assert_equal "$(link_json "$ns" lp0 | jq -r .address)" 02:00:5e:10:00:01
+}
+
+@test "add --mac: multicast, zero or malformed addresses and TUN devices are usage errors; nothing is created" {
+  ns=$(make_netns a)
+  for mac in 01:00:5e:00:00:01 00:00:00:00:00:00 02:00:5e:10:00 zz:00:5e:10:00:01; do
+    run --separate-stderr in_ns "$ns" tunctl add lp0 --mode tap --mac "$mac"
+    assert_failure 2
+    [[ $stderr == *"--mac"*"\"$mac\""* ]] || { echo "$mac: $stderr"; false; }
+  done
+  run --separate-stderr in_ns "$ns" tunctl add tn0 --mode tun --mac 02:00:5e:10:00:01
+  assert_failure 2
+  [[ $stderr == *'tn0: --mac needs a TAP device (a TUN device has no Ethernet address)'* ]]
+  assert_equal "$(links "$ns")" lo
+}
+
+@test "up --bridge: the TAP becomes a port of a real bridge and frames cross it both ways; --nobridge takes it out" {
+  ns=$(make_netns a)
+  ip -n "$ns" link add br0 type bridge
+  ip -n "$ns" addr add 198.18.5.1/24 dev br0
+  ip -n "$ns" link set br0 up
+  in_ns "$ns" tunctl add lp0 --mode tap --mac 02:00:5e:10:00:01 -q
+  # a host behind the TAP, with its own MAC and 198.18.5.2
+  spawn_bg "$BATS_TEST_TMPDIR/host.log" ip netns exec "$ns" node "$PROJECT_ROOT/test/helpers/tap-host.mjs" \
+    --name lp0 --mac 02:00:5e:10:00:99 --ip 198.18.5.2 --timeout 60 >/dev/null
+  wait_for 10 grep -q '^ready lp0' "$BATS_TEST_TMPDIR/host.log"
+  # outside any bridge the host is unreachable (no route to 198.18.5.2 but through br0)
+  run in_ns "$ns" ping -c 1 -W 1 198.18.5.2
+  assert_failure
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --bridge br0
+  assert_success
+  assert_equal "$stderr" "$(printf '[#] ip link set dev lp0 master br0\n[#] ip link set dev lp0 up')"
+  assert_equal "$(link_json "$ns" lp0 | jq -r '.master + " " + .linkinfo.info_slave_kind')" 'br0 bridge'
+  # ARP and ICMP go through the bridge port and back (the bridge forwards after the port is up)
+  wait_for 15 in_ns "$ns" ping -c 1 -W 1 198.18.5.2
+  run in_ns "$ns" ping -c 3 -i 0.2 -W 2 198.18.5.2
+  assert_success
+  grep -q '^arp$' "$BATS_TEST_TMPDIR/host.log"
+  grep -q '^echo$' "$BATS_TEST_TMPDIR/host.log"
+  assert_equal "$(in_ns "$ns" ip -j neigh show 198.18.5.2 dev br0 | jq -r '.[0].lladdr')" 02:00:5e:10:00:99
+  # show: the MAC and the bridge, as text and JSON
+  run in_ns "$ns" tunctl show lp0
+  assert_line '  mac: 02:00:5e:10:00:01'
+  assert_line '  bridge: br0'
+  assert_equal "$(in_ns "$ns" tunctl show lp0 --json | jq -c '.devices[0] | [.mac, .bridge]')" '["02:00:5e:10:00:01","br0"]'
+  # twice: nothing to change but the (idempotent) up
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --bridge br0
+  assert_success
+  assert_equal "$stderr" '[#] ip link set dev lp0 up'
+  # --nobridge: out of the bridge, and the host is unreachable again
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --nobridge
+  assert_success
+  [[ $stderr == *'[#] ip link set dev lp0 nomaster'* ]]
+  assert_equal "$(link_json "$ns" lp0 | jq -r .master)" null
+  assert_equal "$(in_ns "$ns" tunctl show lp0 --json | jq -c '.devices[0].bridge')" null
+  in_ns "$ns" ip neigh flush dev br0
+  run in_ns "$ns" ping -c 1 -W 1 198.18.5.2
+  assert_failure
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --nobridge
+  assert_equal "$stderr" '[#] ip link set dev lp0 up'
+}
+
+@test "up --bridge: a missing bridge, an interface that is no bridge, a TUN device, or both flags: refused before any change" {
+  ns=$(make_netns a)
+  in_ns "$ns" tunctl add lp0 --mode tap -q
+  in_ns "$ns" tunctl add tn0 --mode tun -q
+  ip -n "$ns" link add br0 type bridge
+  ip -n "$ns" link add vx0 type veth peer name vx1
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --bridge nobr0 --address 198.18.5.1/24 --mtu 1400
+  assert_failure 1
+  [[ $stderr == *'lp0: cannot join bridge "nobr0": no such device'* ]]
+  [[ $stderr == *'hint: create it first: "ip link add nobr0 type bridge"'* ]]
+  [[ $stderr != *'[#]'* ]]
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --bridge vx0
+  assert_failure 1
+  [[ $stderr == *'lp0: cannot join bridge "vx0": it is a veth interface, not a bridge'* ]]
+  run --separate-stderr in_ns "$ns" tunctl up tn0 --bridge br0
+  assert_failure 2
+  [[ $stderr == *'tn0: cannot join bridge "br0" (--bridge): a TUN device carries IP packets'* ]]
+  run --separate-stderr in_ns "$ns" tunctl up lp0 --bridge br0 --nobridge
+  assert_failure 2
+  [[ $stderr == *'--bridge "br0" and --nobridge contradict each other'* ]]
+  # nothing changed: no MTU, no address, not up, no master
+  assert_equal "$(link_json "$ns" lp0 | jq -c '[.mtu, .master, (.flags | index("UP"))]')" '[1500,null,null]'
+  assert_equal "$(addrs "$ns" lp0)" ''
+}
+
 @test "list: one TUN/TAP name per line, other interfaces left out" {
   ns=$(make_netns a)
   run in_ns "$ns" tunctl list

@@ -66,9 +66,10 @@ make_netns() {
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
-# veth_pair NS_A ADDR_A NS_B ADDR_B: joins two namespaces (addresses with prefix, 198.18/15 only).
+# veth_pair NS_A ADDR_A NS_B ADDR_B [ID]: joins two namespaces (addresses with prefix, 198.18/15
+# only). The links are named TAG[ID]a / TAG[ID]b: give each pair of a test its own short ID.
 veth_pair() {
-  local a=$1 aa=$2 b=$3 ba=$4 va="${TEST_TAG}a" vb="${TEST_TAG}b"
+  local a=$1 aa=$2 b=$3 ba=$4 va="${TEST_TAG}${5:-}a" vb="${TEST_TAG}${5:-}b"
   ip link add "$va" type veth peer name "$vb"
   ip link set "$va" netns "$a"
   ip link set "$vb" netns "$b"

@@ -8,6 +8,7 @@
 // has the kernel's name), then at the end "done requests=R replies=W max_batch=B" and exits 0
 // after N replies, or 1 on timeout. Every loop is bounded in time.
 import { TunDevice } from '../../dist/core/device/tun.js';
+import { echoReply } from './icmp.mjs';
 
 const args = process.argv.slice(2);
 const opt = (flag, fallback) => {
@@ -19,32 +20,6 @@ const wanted = Number(opt('--replies', '3'));
 const timeoutMs = Number(opt('--timeout', '20')) * 1000;
 const pollMs = Number(opt('--poll-ms', '10'));
 const holdMs = Number(opt('--hold-ms', '0'));
-
-function checksum(buf, start, end) {
-  let sum = 0;
-  for (let i = start; i < end; i += 2) sum += (buf[i] << 8) + (i + 1 < end ? buf[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** The echo reply to an IPv4 ICMP echo request, or undefined for anything else. */
-function echoReply(packet) {
-  if (packet.length < 28 || packet[0] >> 4 !== 4) return undefined;
-  const ihl = (packet[0] & 0x0f) * 4;
-  const total = packet.readUInt16BE(2);
-  if (packet[9] !== 1 || total > packet.length || packet[ihl] !== 8) return undefined;
-  const reply = Buffer.from(packet.subarray(0, total));
-  packet.copy(reply, 12, 16, 20); // source <- destination
-  packet.copy(reply, 16, 12, 16); // destination <- source
-  reply[8] = 64; // TTL
-  reply.writeUInt16BE(0, 10);
-  reply.writeUInt16BE(checksum(reply, 0, ihl), 10);
-  reply[ihl] = 0; // echo reply
-  reply[ihl + 1] = 0;
-  reply.writeUInt16BE(0, ihl + 2);
-  reply.writeUInt16BE(checksum(reply, ihl, total), ihl + 2);
-  return reply;
-}
 
 let dev;
 try {

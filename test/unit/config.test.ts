@@ -75,8 +75,9 @@ describe('defaults', () => {
         host: 'office', transport: 'tcp', cipher: 'no', compression: { kind: 'none' }, keepalive: { enabled: false, interval: 30, count: 4 },
         persist: 'no', multi: 'yes', timeout: 30, natHack: false, speed: { out: 0, in: 0 }, sslAuth: true, secretFile: '/etc/tund/office.secret',
         handshakeLimits: { total: 64, perSource: 8 }, explicit: { encrypt: false, compress: false, transport: false, mode: false },
+        vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false },
       },
-      device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, program: null },
+      device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, mac: null, bridge: null, program: null },
       route: { mode: 'none', allowedIps: [], exclude: [], table: 'auto', metric: null, dns: [], dnsDomains: [] },
       hooks: { up: [], down: [] },
     });
@@ -201,7 +202,7 @@ describe('[Session] keys', () => {
 describe('[Device] keys', () => {
   test('valid keys', () => {
     const { config } = ok(`${CLIENT}[Device]\nMode = ether\nName = lab0\nAddress = 198.19.0.1/24, 2001:db8::1/64\nAddress = 198.19.9.9\nMTU = 576\nMultiQueue = yes\n`);
-    assert.deepEqual(config!.device, { mode: 'tap', name: 'lab0', addresses: ['198.19.0.1/24', '2001:db8::1/64', '198.19.9.9/32'], peer: null, mtu: 576, multiQueue: true, program: null });
+    assert.deepEqual(config!.device, { mode: 'tap', name: 'lab0', addresses: ['198.19.0.1/24', '2001:db8::1/64', '198.19.9.9/32'], peer: null, mtu: 576, multiQueue: true, mac: null, bridge: null, program: null });
   });
   test('tun with Peer; host bits in Address are fine (no warning)', () => {
     const r = ok(`${CLIENT}[Device]\nMode = tun\nAddress = 198.19.0.1/24\nPeer = 198.19.0.2\nMTU = 65535\n`);
@@ -215,6 +216,21 @@ describe('[Device] keys', () => {
     assert.equal(ok(`${CLIENT}[Device]\nMode = tty\nProgram = /usr/sbin/pppd nodetach\n`).config!.device.mode, 'tty');
     problem(`${CLIENT}[Device]\nMode = pipe\n`, 5, /^Mode = pipe needs a Program in \[Device\]/);
     problem(`${CLIENT}[Device]\nProgram = cat\n`, 5, /^Program is only used with Mode = pipe or tty \(the mode is tun\)/);
+  });
+  test('MAC and Bridge of a tap (lower-cased), applied by the session', () => {
+    const r = ok(`${CLIENT}[Device]\nMode = tap\nMAC = 02:00:5E:10:00:01\nBridge = br0\n`);
+    assert.equal(r.config!.device.mac, '02:00:5e:10:00:01');
+    assert.equal(r.config!.device.bridge, 'br0');
+    assert.deepEqual(r.warnings, []);
+    assert.equal(ok(`${CLIENT}[Device]\nMode = ether\n`).config!.device.mac, null);
+  });
+  test('MAC and Bridge need Mode = tap', () => {
+    problem(`${CLIENT}[Device]\nMAC = 02:00:5e:10:00:01\n`, 5, /^MAC needs Mode = tap \(the mode is tun, which carries IP packets, not Ethernet frames\)/);
+    problem(`${CLIENT}[Device]\nMode = pipe\nProgram = cat\nBridge = br0\n`, 7, /^Bridge needs Mode = tap \(the mode is pipe\)/);
+  });
+  test('did you mean: Mac spelled otherwise, Brige', () => {
+    assert.equal(ok(`${CLIENT}[Device]\nMode = tap\nmac = 02:00:5e:10:00:01\n`).config!.device.mac, '02:00:5e:10:00:01');
+    problem(`${CLIENT}[Device]\nMode = tap\nBrige = br0\n`, 6, /^unknown key "Brige" in \[Device\] \(did you mean "Bridge"\?\)/);
   });
   test('Peer only for tun, and needs an Address', () => {
     problem(`${CLIENT}[Device]\nMode = tap\nAddress = 198.19.0.1/24\nPeer = 198.19.0.2\n`, 7, /^Peer is only used with Mode = tun \(the mode is tap\)/);
@@ -235,6 +251,10 @@ describe('[Device] keys', () => {
     ['MTU = 575', /^MTU "575" out of range \(576-65535\)/],
     ['MTU = 90000', /^MTU "90000" out of range \(576-65535\)/],
     ['MultiQueue = 2', /^MultiQueue "2" invalid \(expected yes\|no/],
+    ['Mode = tap\nMAC = 01:00:5e:00:00:01', /^MAC "01:00:5e:00:00:01" is a multicast address \(its first octet is odd\) \(expected a unicast Ethernet address such as 02:00:5e:10:00:01\)/],
+    ['Mode = tap\nMAC = 00:00:00:00:00:00', /^MAC "00:00:00:00:00:00" is the zero address \(expected a unicast/],
+    ['Mode = tap\nMAC = 02:00:5e:10:00', /^MAC "02:00:5e:10:00" is not an Ethernet address \(six hex pairs separated by ":"\)/],
+    ['Mode = tap\nBridge = bridge/0', /^Bridge "bridge\/0" has characters other than/],
   ];
   for (const [line, re] of invalid) {
     test(`invalid: ${line}`, () => problem(`${CLIENT}[Device]\n${line}\n`, 4 + line.split('\n').length, re));
@@ -423,5 +443,53 @@ describe('MaxHandshakes, MaxHandshakesPerSource', () => {
   });
   test('a client gets a warning', () => {
     assert.match(ok(`${CLIENT}MaxHandshakes = 4\n`).warnings[0]!.message, /only used by Role = server/);
+  });
+});
+
+describe('Protocol = vpn-ws', () => {
+  const VC = '[Session]\nProtocol = vpn-ws\nRole = client\n';
+  const VS = '[Session]\nProtocol = vpn-ws\nRole = server\nListen = 198.18.0.1:8080\n';
+  test('a client: the URL, proxy, user, CA and client certificate (relative to the file); a tap by default', () => {
+    const r = ok(`${VC}Endpoint = wss://hub.example:8443/vpn\nProxy = http://198.18.0.8:3128\nUser = alice\nCA = ca.pem\nCertificate = c.pem\nPrivateKey = /k/c.key\n`);
+    assert.deepEqual(r.warnings, []);
+    const v = r.config!.session.vpnws;
+    assert.equal(r.config!.session.protocol, 'vpn-ws');
+    assert.equal(v.url!.hostHeader, 'hub.example:8443');
+    assert.equal(v.url!.path, '/vpn');
+    assert.deepEqual(r.config!.session.endpoint, { host: 'hub.example', port: 8443 });
+    assert.deepEqual(v.proxy, { host: '198.18.0.8', port: 3128 });
+    assert.equal(v.user, 'alice');
+    assert.equal(v.ca, '/etc/tund/ca.pem');
+    assert.equal(v.certificate, '/etc/tund/c.pem');
+    assert.equal(v.privateKey, '/k/c.key');
+    assert.equal(r.config!.device.mode, 'tap');
+  });
+  test('a hub: Path, TLS, ClientCA; its own TAP only with a [Device] section', () => {
+    const plain = ok(`${VS}Path = /vpn\n`);
+    assert.equal(plain.config!.session.vpnws.path, '/vpn');
+    assert.equal(plain.config!.session.vpnws.ownDevice, false);
+    const tls = ok(`${VS}Certificate = /h.pem\nPrivateKey = /h.key\nClientCA = /ca.pem\n[Device]\nBridge = br0\n`);
+    assert.equal(tls.config!.session.vpnws.clientCa, '/ca.pem');
+    assert.equal(tls.config!.session.vpnws.ownDevice, true);
+    assert.equal(tls.config!.device.bridge, 'br0');
+  });
+  test('problems, all at once, with their lines', () => {
+    problem(`${VC}Endpoint = 198.18.0.2:80\n`, 4, /^Protocol = vpn-ws needs a ws:\/\/ or wss:\/\/ URL as Endpoint/);
+    problem(`[Session]\nRole = client\nEndpoint = ws://h/\n`, 3, /^a ws:\/\/ Endpoint needs Protocol = vpn-ws/);
+    problem(`${VC}Endpoint = wss://u:p@h/\n`, 4, /credentials in it/);
+    problem(`${VC}Endpoint = ws://h/\nEncrypt = aes128cbc\n`, 5, /^Encrypt is a VTun key; Protocol = vpn-ws does not use it/);
+    problem(`${VC}Endpoint = ws://h/\n[Device]\nMode = tun\n`, 6, /^Protocol = vpn-ws carries Ethernet frames: it needs Mode = tap/);
+    problem(`${VS}Certificate = /h.pem\n`, 5, /^Certificate and PrivateKey go together/);
+    problem(`${VS}ClientCA = /ca.pem\n`, 5, /^ClientCA needs Certificate and PrivateKey/);
+    problem(`${VS}Path = vpn\n`, 5, /is not a request path/);
+    problem(`${VC}Endpoint = ws://h/\nUser = a:b\n`, 5, /is not a user name/);
+    problem(`[Session]\nRole = client\nEndpoint = 198.18.0.2\nPath = /vpn\n`, 4, /^Path is only used with Protocol = vpn-ws/);
+    problem(`${VC}Endpoint = ws://h/\nProxy = https://p:1\n`, 5, /only http:\/\/ proxies/);
+  });
+  test('keys of the other role are warnings', () => {
+    const r = ok(`${VC}Endpoint = ws://h/\nPath = /vpn\nCA = /ca.pem\n`);
+    assert.deepEqual(r.warnings.map((w) => w.line), [5, 6]);
+    assert.match(r.warnings[0]!.message, /^Path is only used by Role = server/);
+    assert.match(r.warnings[1]!.message, /^CA is only used with a wss:\/\/ Endpoint/);
   });
 });

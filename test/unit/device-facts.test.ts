@@ -16,10 +16,19 @@ const LINKS = [
   },
   {
     ifindex: 3, ifname: 'lan0', flags: ['BROADCAST', 'MULTICAST'], mtu: 1500, operstate: 'DOWN', link_type: 'ether',
-    linkinfo: { info_kind: 'tun', info_data: { type: 'tap', pi: false, vnet_hdr: true, multi_queue: false, persist: true, user: 1234 } },
+    address: '02:00:5e:10:00:01', broadcast: 'ff:ff:ff:ff:ff:ff', master: 'br0',
+    linkinfo: {
+      info_kind: 'tun', info_data: { type: 'tap', pi: false, vnet_hdr: true, multi_queue: false, persist: true, user: 1234 },
+      info_slave_kind: 'bridge', info_slave_data: { state: 'disabled', priority: 32 },
+    },
     stats64: { rx: { bytes: 0, packets: 0, dropped: 0 }, tx: { bytes: 0, packets: 0, dropped: 0 } },
   },
   { ifindex: 4, ifname: 'veth0', flags: ['BROADCAST', 'UP'], mtu: 1500, operstate: 'UP', link_type: 'ether', linkinfo: { info_kind: 'veth' } },
+  // a tap that is the port of a bond, not a bridge: no bridge to show
+  {
+    ifindex: 5, ifname: 'tb0', flags: ['BROADCAST'], mtu: 1500, operstate: 'DOWN', link_type: 'ether', address: '02:00:5e:10:00:02', master: 'bond0',
+    linkinfo: { info_kind: 'tun', info_data: { type: 'tap' }, info_slave_kind: 'bond' },
+  },
 ];
 
 const ADDRS = [
@@ -35,7 +44,7 @@ const ADDRS = [
 ];
 
 const KEYS = [
-  'ifname', 'ifindex', 'kind', 'up', 'operstate', 'mtu', 'pi', 'vnet_hdr', 'multi_queue', 'numqueues', 'numdisabled', 'persist',
+  'ifname', 'ifindex', 'kind', 'up', 'operstate', 'mtu', 'mac', 'bridge', 'pi', 'vnet_hdr', 'multi_queue', 'numqueues', 'numdisabled', 'persist',
   'user', 'group', 'addresses', 'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_dropped', 'tx_dropped',
 ].sort();
 
@@ -53,14 +62,14 @@ const ok = (value: unknown): CommandResult => ({ stdout: JSON.stringify(value), 
 
 test('buildDeviceFacts keeps only TUN/TAP devices, sorted, with every key', () => {
   const facts = buildDeviceFacts(LINKS, ADDRS);
-  assert.deepEqual(facts.map((d) => d.ifname), ['lan0', 'tq0']);
+  assert.deepEqual(facts.map((d) => d.ifname), ['lan0', 'tb0', 'tq0']);
   for (const d of facts) assert.deepEqual(Object.keys(d).sort(), KEYS);
 });
 
 test('buildDeviceFacts mirrors info_data, stats and addresses', () => {
   const tq0 = buildDeviceFacts(LINKS, ADDRS).find((d) => d.ifname === 'tq0')!;
   assert.deepEqual(tq0, {
-    ifname: 'tq0', ifindex: 2, kind: 'tun', up: true, operstate: 'DOWN', mtu: 1400,
+    ifname: 'tq0', ifindex: 2, kind: 'tun', up: true, operstate: 'DOWN', mtu: 1400, mac: null, bridge: null,
     pi: false, vnet_hdr: false, multi_queue: true, numqueues: 0, numdisabled: 0, persist: true, user: 'nobody', group: 'nogroup',
     addresses: [
       { family: 'inet', local: '198.18.0.1', prefixlen: 30, peer: '198.18.0.2', scope: 'global' },
@@ -78,6 +87,16 @@ test('buildDeviceFacts: unknown values are null, a numeric owner becomes a strin
   assert.equal(lan0.group, null);
   assert.equal(lan0.numqueues, null);
   assert.deepEqual(lan0.addresses, []);
+});
+
+test('buildDeviceFacts: the MAC of a tap, and its bridge only when the master is a bridge', () => {
+  const facts = buildDeviceFacts(LINKS, ADDRS);
+  const lan0 = facts.find((d) => d.ifname === 'lan0')!;
+  assert.equal(lan0.mac, '02:00:5e:10:00:01');
+  assert.equal(lan0.bridge, 'br0');
+  const tb0 = facts.find((d) => d.ifname === 'tb0')!;
+  assert.equal(tb0.mac, '02:00:5e:10:00:02');
+  assert.equal(tb0.bridge, null);
 });
 
 test('buildDeviceFacts copes with garbage and missing sections', () => {
@@ -102,7 +121,7 @@ test('readDeviceFacts asks ip for links with details and stats, then addresses',
   const ip = new Ip(new SystemRunner({ runner }));
   const report = devicesReport(await readDeviceFacts(ip));
   assert.equal(report.format, 1);
-  assert.equal(report.devices.length, 2);
+  assert.equal(report.devices.length, 3);
   assert.deepEqual(runner.calls, [
     ['ip', '-json', '-d', '-s', 'link', 'show'],
     ['ip', '-json', 'addr', 'show'],
@@ -128,9 +147,13 @@ test('readDeviceFacts passes other ip failures on', async () => {
 test('formatDevices: a header per device, two-space indented key: value lines', () => {
   const text = formatDevices(buildDeviceFacts(LINKS, ADDRS));
   const blocks = text.trimEnd().split('\n\n');
-  assert.equal(blocks.length, 2);
+  assert.equal(blocks.length, 3);
   assert.match(blocks[0]!, /^device: lan0\n/);
+  assert.match(blocks[0]!, /\n {2}mac: 02:00:5e:10:00:01\n {2}bridge: br0\n/);
+  assert.match(blocks[1]!, /\n {2}bridge: none\n/);
+  blocks.splice(1, 1);
   assert.match(blocks[1]!, /^device: tq0\n/);
+  assert.doesNotMatch(blocks[1]!, /mac:|bridge:/);
   for (const line of text.trimEnd().split('\n').filter((l) => l !== '' && !l.startsWith('device: '))) {
     assert.match(line, /^ {2}[a-z -]+: \S/);
   }

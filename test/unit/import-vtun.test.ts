@@ -171,7 +171,7 @@ describe('import: server-site.conf (servers)', () => {
     assert.deepEqual(c.session.keepalive, { enabled: true, interval: 10, count: 3 });
     assert.equal(c.session.multi, 'killold');
     assert.equal(c.session.timeout, 60);
-    assert.deepEqual(c.device, { mode: 'tun', name: 'branch', addresses: ['198.19.1.1/32'], peer: '198.19.1.2', mtu: 1450, multiQueue: false, program: null });
+    assert.deepEqual(c.device, { mode: 'tun', name: 'branch', addresses: ['198.19.1.1/32'], peer: '198.19.1.2', mtu: 1450, multiQueue: false, mac: null, bridge: null, program: null });
     assert.deepEqual(c.route.allowedIps, ['198.19.100.0/24']);
     assert.equal(c.route.mode, 'split');
     // "multicast off" has no key: kept as a hook, with a warning naming line 35

@@ -105,7 +105,7 @@ function config(route: Partial<SessionConfig['route']>, extra: { endpoint?: stri
     name: 'office',
     file: '/etc/tund/office.conf',
     session: { role: 'client', endpoint: { host: extra.endpoint ?? '198.18.9.1', port: 5000 } } as SessionConfig['session'],
-    device: { mode: 'tun', name: extra.device ?? 'tr0', addresses: [], peer: null, mtu: null, multiQueue: false, program: null },
+    device: { mode: 'tun', name: extra.device ?? 'tr0', addresses: [], peer: null, mtu: null, multiQueue: false, mac: null, bridge: null, program: null },
     route: { mode: 'none', allowedIps: [], exclude: [], table: 'auto', metric: null, dns: [], dnsDomains: [], ...route },
     hooks: { up: [], down: [] },
   };

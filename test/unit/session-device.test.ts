@@ -13,7 +13,7 @@ function config(device: Partial<SessionConfig['device']>): SessionConfig {
     name: 'office',
     file: '/etc/tund/office.conf',
     session: {} as SessionConfig['session'],
-    device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, program: null, ...device },
+    device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, mac: null, bridge: null, program: null, ...device },
     route: {} as SessionConfig['route'],
     hooks: { up: [], down: [] },
   };

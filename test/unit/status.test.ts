@@ -183,7 +183,7 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.equal(doc.format, 1);
   assert.deepEqual(doc.sessions.map((s) => s.name), ['b', 'a']);
   assert.deepEqual(Object.keys(doc.sessions[0]!).sort(), [
-    'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'pid', 'protocol', 'reason', 'role', 'route',
+    'clients', 'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'pid', 'protocol', 'reason', 'role', 'route',
     'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
   ]);
   assert.equal(doc.sessions[0]!.next_attempt, null);
@@ -216,6 +216,16 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:04Z')), /state: reconnecting: connection refused; next attempt in 16 s since/);
   assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:08Z')), /next attempt in 12 s since/);
   assert.match(renderStatus(r, Date.parse('2026-11-22T06:01:08Z')), /  keepalive: every 10 s, dead after 3 missed, last echo 10 seconds ago\n/);
+  assert.equal(r.sessions[0]!.clients, null);
+  // a vpn-ws hub: its clients, in the JSON and in the human view
+  const client = {
+    id: 3, remote: '198.18.20.2:40000', macs: ['02:00:5e:20:00:0a'], bridge: false, tls_subject: 'CN=client', user: null, path: '/vpn',
+    connected_since: '2026-11-22T06:00:00.123Z', rx_bytes: 1024, tx_bytes: 2048, rx_packets: 2, tx_packets: 3, rx_dropped: 1, tx_dropped: 0,
+  };
+  const h = statusDocument([{ ...new FakeSession('hub', { state: 'listening' }).snap, clients: [client], route: null, dns: null, unit: null }]);
+  assert.deepEqual(h.sessions[0]!.clients, [{ ...client, connected_since: '2026-11-22T06:00:00Z' }]);
+  const text2 = renderStatus(h, Date.parse('2026-11-22T06:01:00Z'));
+  assert.match(text2, /  clients: 1\n\n  client: 198\.18\.20\.2:40000\n    mac: 02:00:5e:20:00:0a\n    certificate: CN=client\n    connected: since 2026-11-22T06:00:00Z \(1 minute ago\)\n    transfer: 1\.00 KiB received, 2\.00 KiB sent; dropped 1 in, 0 out$/);
 });
 
 test('tunctl status: human view, --json, exit 3 when NAME is not running or nothing runs', async () => {

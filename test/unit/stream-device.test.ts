@@ -23,7 +23,7 @@ function config(mode: SessionConfig['device']['mode'], program: string | null): 
     name: 's1',
     file: '/etc/tund/s1.conf',
     session: {} as SessionConfig['session'],
-    device: { mode, name: 's1', addresses: [], peer: null, mtu: null, multiQueue: false, program },
+    device: { mode, name: 's1', addresses: [], peer: null, mtu: null, multiQueue: false, mac: null, bridge: null, program },
     route: {} as SessionConfig['route'],
     hooks: { up: [], down: [] },
   };

@@ -219,8 +219,24 @@ class Transport {
   virtual bool Pin(Core&, const Endpoint&) { return true; }
 };
 
-// The stream starts with `initial` (bytes read before the engine took over).
-std::unique_ptr<Transport> MakeTcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial);
+// A byte layer between a TCP stream transport and its socket (TLS for vpn-ws's wss://). Both
+// engine threads call it (Read on rx, Write on tx), so it serializes access to its state itself
+// and never blocks: the transport waits for the fd outside of it.
+class StreamLayer {
+ public:
+  enum Result { Ok, WantRead, WantWrite, Closed, Failed };
+  virtual ~StreamLayer() = default;
+  // Ok with *n > 0 bytes of plaintext; Closed at the end of the stream; Failed with *error.
+  virtual Result Read(uint8_t* buf, size_t len, size_t* n, std::string* error) = 0;
+  // Ok with *n > 0 bytes taken (maybe fewer than len); after WantRead/WantWrite, call again with
+  // the same bytes.
+  virtual Result Write(const uint8_t* buf, size_t len, size_t* n, std::string* error) = 0;
+};
+
+// The stream starts with `initial` (bytes read before the engine took over). With a `layer`,
+// every byte goes through it (the transport owns it) instead of straight to the socket.
+std::unique_ptr<Transport> MakeTcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial,
+                                            std::unique_ptr<StreamLayer> layer = nullptr);
 // rxSlotBytes: receive buffer per datagram (a larger datagram is dropped as truncated).
 // A connect()ed socket has one peer: datagrams from elsewhere (queued before connect) are dropped
 // and counted. An unconnected one serves any number of peers (multiPeer), or awaits one (Pin).

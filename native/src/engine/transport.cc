@@ -90,7 +90,8 @@ void SendBestEffort(int fd, const Message& m, const sockaddr* to, socklen_t toLe
 
 class TcpTransport : public Transport {
  public:
-  TcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial) : fd_(fd), framer_(framer), buf_(kTcpRxBuf) {
+  TcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial, std::unique_ptr<StreamLayer> layer)
+      : fd_(fd), framer_(framer), layer_(std::move(layer)), buf_(kTcpRxBuf) {
     have_ = std::min(initial.size(), buf_.size());
     // (an empty vector's data() may be null, and memcpy from null is undefined even for 0 bytes:
     // found by the vtun_tcp_split fuzz target under UBSan)
@@ -109,6 +110,7 @@ class TcpTransport : public Transport {
   }
 
   bool Send(Core& core, Message* msgs, size_t n) override {
+    if (layer_) return SendThroughLayer(core, msgs, n);
     size_t i = 0;
     while (i < n) {
       int cnt = static_cast<int>(std::min(n - i, static_cast<size_t>(kIovMax)));
@@ -122,6 +124,11 @@ class TcpTransport : public Transport {
   }
 
   void SendFinal(Core& core, Message* msgs, size_t n) override {
+    if (layer_) {
+      // (a TLS record cannot be cut short like a plain write: what the layer takes, it sends whole)
+      SendThroughLayer(core, msgs, n);
+      return;
+    }
     for (size_t i = 0; i < n; i++) SendBestEffort(fd_, msgs[i], nullptr, 0, core);
   }
 
@@ -158,6 +165,10 @@ class TcpTransport : public Transport {
       if (have_ == buf_.size()) {
         core.End(kEndNetworkError, "a frame larger than the receive buffer");
         return -1;
+      }
+      if (layer_) {
+        if (!ReadThroughLayer(core)) return -1;
+        continue;
       }
       ssize_t r = read(fd_, buf_.data() + have_, buf_.size() - have_);
       if (r > 0) {
@@ -223,8 +234,64 @@ class TcpTransport : public Transport {
     return true;
   }
 
+  // Waits as the layer asked, or ends the engine on Closed/Failed. false = ended or stop.
+  bool AfterLayer(Core& core, StreamLayer::Result r, const std::string& err) {
+    switch (r) {
+      case StreamLayer::Ok:
+        return true;
+      case StreamLayer::WantRead:
+        return core.WaitFd(fd_, POLLIN);
+      case StreamLayer::WantWrite:
+        return core.WaitFd(fd_, POLLOUT);
+      case StreamLayer::Closed:
+        core.End(kEndEof, "connection closed by the peer");
+        return false;
+      case StreamLayer::Failed:
+        core.End(kEndNetworkError, err);
+        return false;
+    }
+    return false;
+  }
+
+  // One read through the layer into the buffer. false = ended or stop.
+  bool ReadThroughLayer(Core& core) {
+    for (;;) {
+      size_t n = 0;
+      std::string err;
+      StreamLayer::Result r = layer_->Read(buf_.data() + have_, buf_.size() - have_, &n, &err);
+      if (r == StreamLayer::Ok) {
+        have_ += n;
+        core.c.rxWireBytes.fetch_add(n, std::memory_order_relaxed);
+        return true;
+      }
+      if (!AfterLayer(core, r, err)) return false;
+    }
+  }
+
+  // The batch as one buffer through the layer (TLS records per batch, not per frame).
+  bool SendThroughLayer(Core& core, Message* msgs, size_t n) {
+    out_.clear();
+    for (size_t i = 0; i < n; i++) out_.insert(out_.end(), msgs[i].data, msgs[i].data + msgs[i].len);
+    size_t off = 0;
+    while (off < out_.size()) {
+      size_t w = 0;
+      std::string err;
+      StreamLayer::Result r = layer_->Write(out_.data() + off, out_.size() - off, &w, &err);
+      if (r == StreamLayer::Ok) {
+        off += w;
+        core.c.txWireBytes.fetch_add(w, std::memory_order_relaxed);
+        continue;
+      }
+      if (!AfterLayer(core, r, err)) return false;
+    }
+    core.c.txFrames.fetch_add(n, std::memory_order_relaxed);
+    return true;
+  }
+
   int fd_;
   Framer* framer_;
+  std::unique_ptr<StreamLayer> layer_;
+  std::vector<uint8_t> out_;  // tx thread: a batch on its way through the layer
   std::vector<uint8_t> buf_;
   size_t have_ = 0, off_ = 0, skip_ = 0;
 };
@@ -549,8 +616,9 @@ const Endpoint UdpTransport::kConnected{};
 
 }  // namespace
 
-std::unique_ptr<Transport> MakeTcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial) {
-  return std::make_unique<TcpTransport>(fd, framer, std::move(initial));
+std::unique_ptr<Transport> MakeTcpTransport(int fd, Framer* framer, std::vector<uint8_t> initial,
+                                            std::unique_ptr<StreamLayer> layer) {
+  return std::make_unique<TcpTransport>(fd, framer, std::move(initial), std::move(layer));
 }
 
 std::unique_ptr<Transport> MakeUdpTransport(int fd, size_t rxSlotBytes, int batch, bool multiPeer) {

@@ -1,0 +1,97 @@
+// The client's connection to a vpn-ws hub: name resolution here, everything else on a worker
+// thread of the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS,
+// the WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of
+// the tunnel is ever read by JS.
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
+import { TundError } from '../errors.js';
+import { ExitCode } from '../exit.js';
+import { connectAuthority, type ProxyEndpoint, type WsEndpoint } from './url.js';
+
+export interface DialOptions {
+  endpoint: WsEndpoint;
+  proxy: ProxyEndpoint | null;
+  /** wss://: a CA file instead of the system CAs, a client certificate and its key */
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
+  /** X-vpn-ws-MAC (the TAP's MAC) and X-vpn-ws-bridge */
+  mac: string | null;
+  bridge: boolean;
+  /** HTTP basic auth, from a secret file */
+  credentials: { user: string; password: string } | null;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** A dial that failed, with the step (connect, proxy, tls, upgrade, timeout, cancelled). */
+export class DialFailure extends TundError {
+  constructor(
+    readonly step: string,
+    readonly code: string | undefined,
+    message: string,
+    exitCode: number = ExitCode.failure,
+  ) {
+    super(message, { exitCode });
+  }
+}
+
+async function resolve(host: string, what: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
+    throw new DialFailure('connect', code, `cannot resolve ${what} "${host}" (${code})`);
+  }
+}
+
+export function describeHub(endpoint: WsEndpoint): string {
+  return `${endpoint.secure ? 'wss' : 'ws'}://${endpoint.hostHeader}${endpoint.path}`;
+}
+
+/** Connects, upgrades and returns the connection (which the caller hands to a WsLink or closes). */
+export async function dialHub(o: DialOptions): Promise<NativeWsConnection> {
+  const target = o.proxy ?? o.endpoint;
+  const address = await resolve(target.host, o.proxy ? 'the proxy' : 'the hub');
+  if (o.signal?.aborted) throw new DialFailure('cancelled', 'ECANCELED', 'stopped');
+  const where = o.proxy ? `${describeHub(o.endpoint)} through the proxy ${o.proxy.host}:${o.proxy.port}` : describeHub(o.endpoint);
+  return new Promise<NativeWsConnection>((resolvePromise, reject) => {
+    const handle = native().wsDial(
+      {
+        address,
+        port: target.port,
+        proxyAuthority: o.proxy ? connectAuthority(o.endpoint) : '',
+        tls: o.endpoint.secure
+          ? { serverName: o.endpoint.serverName, caFile: o.caFile ?? '', certFile: o.certFile ?? '', keyFile: o.keyFile ?? '' }
+          : undefined,
+        path: o.endpoint.path,
+        host: o.endpoint.hostHeader,
+        mac: o.mac ?? '',
+        bridge: o.bridge,
+        user: o.credentials?.user ?? '',
+        password: o.credentials?.password ?? '',
+        timeoutMs: o.timeoutMs,
+      },
+      (error: WsDialError | null, connection: NativeWsConnection | null) => {
+        o.signal?.removeEventListener('abort', onAbort);
+        handle.release();
+        if (connection) {
+          if (o.signal?.aborted) {
+            connection.close();
+            reject(new DialFailure('cancelled', 'ECANCELED', 'stopped'));
+            return;
+          }
+          resolvePromise(connection);
+          return;
+        }
+        const step = error?.step ?? 'connect';
+        reject(new DialFailure(step, error?.code, `cannot connect to ${where}: ${step === 'timeout' || step === 'cancelled' ? '' : `${step}: `}${error?.message ?? 'failed'}`));
+      },
+    );
+    const onAbort = () => handle.cancel();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) handle.cancel();
+  });
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# tund's vpn-ws client (Protocol = vpn-ws, Role = client) against an independent hub: the ws-based
+# fake hub of test/helpers (Debian 12 packages no vpn-ws server), alone and behind nginx as TLS
+# reverse proxy (basic auth, client certificates), through tinyproxy (HTTP CONNECT), with a fake
+# vpn-ws client on the other side. The frames move on the engine's threads (WsLink).
+bats_require_minimum_version 1.5.0
+
+load ../helpers/common
+load ../helpers/vpnws
+
+setup() { common_setup; vpnws_topology; }
+teardown() { common_teardown; }
+
+
+# stop_last_spawned: ends what spawn_bg started last (a tund) and waits until it is gone
+stop_last_spawned() {
+  local pid
+  pid=$(tail -n 1 "$TEST_PIDS_LIST")
+  kill "$pid"
+  wait_for 10 bash -c "! kill -0 $pid"
+}
+
+status_json() { in_ns "$1" tunctl status "$2" --json; }
+
+@test "ws://: tund client and a fake vpn-ws client ping each other through the hub (IPv4, IPv6); the hub learns tund's MAC from the header" {
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen "$HUB_IP:8080" --path /vpn
+  vpnws_tund_conf vwa "ws://$HUB_IP:8080/vpn"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn"
+  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  grep -q 'mac=02:00:5e:20:00:0a bridge=false path=/vpn' "$BATS_TEST_TMPDIR/hub.log"
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  run pings "$B_NS" 2001:2:0:20::a
+  assert_success
+  run status_json "$A_NS" vwa
+  assert_success
+  local s
+  s=$(jq '.sessions[0]' <<<"$output")
+  assert_equal "$(jq -r .protocol <<<"$s")" vpn-ws
+  assert_equal "$(jq -r .state <<<"$s")" connected
+  assert_equal "$(jq -r .endpoint <<<"$s")" "$HUB_IP:8080"
+  assert_equal "$(jq -r .flags <<<"$s")" ws
+  [[ $(jq -r .rx_packets <<<"$s") -ge 3 ]]
+}
+
+@test "wss:// through nginx with basic auth (User and the secret file) and CA; refused without the password" {
+  vpnws_pki
+  printf 's3cret pass\n' >"$BATS_TEST_TMPDIR/password"
+  chmod 600 "$BATS_TEST_TMPDIR/password"
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
+  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
+    --cert "$PKI/server.pem" --key "$PKI/server.key" --path /vpn --user alice --password-file "$BATS_TEST_TMPDIR/password"
+  # no credentials: 401, said in the log, and tried again later
+  vpnws_tund_conf vwn "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/nopass.log" vwn
+  wait_line 15 "$BATS_TEST_TMPDIR/nopass.log" 'upgrade: HTTP 401'
+  stop_last_spawned
+  # with the password from the secret file
+  vpnws_tund_conf vwa "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem" "User = alice"
+  install -m 600 "$BATS_TEST_TMPDIR/password" "$TUND_CONFIG_DIR/vwa.secret"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/vpn" --ca "$PKI/ca.pem" \
+    --user alice --password-file "$BATS_TEST_TMPDIR/password"
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  grep -q 'TLSv1.3 CN=hub.test' "$BATS_TEST_TMPDIR/a.log"
+  # the password is nowhere in tund's output or argv
+  ! grep -q 's3cret' "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/nopass.log"
+  ! grep -qa 's3cret' /proc/[0-9]*/cmdline
+}
+
+@test "wss:// with a client certificate through nginx (ssl_verify_client); a wrong CA for the hub is refused" {
+  vpnws_pki
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
+  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
+    --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$PKI/ca.pem"
+  # the system CAs do not know the test CA: the certificate check fails
+  vpnws_tund_conf vwx "wss://$HUB_IP:8443/"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/x.log" vwx
+  wait_line 15 "$BATS_TEST_TMPDIR/x.log" 'tls: .*the server certificate was refused' || { cat "$BATS_TEST_TMPDIR/x.log" >&3; false; }
+  stop_last_spawned
+  vpnws_tund_conf vwa "wss://$HUB_IP:8443/" "CA = $PKI/ca.pem" "Certificate = $PKI/client.pem" "PrivateKey = $PKI/client.key"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/" --ca "$PKI/ca.pem" \
+    --cert "$PKI/client.pem" --key "$PKI/client.key"
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  run pings "$B_NS" 198.19.20.1
+  assert_success
+}
+
+@test "Proxy = http://...: through tinyproxy (HTTP CONNECT) to nginx's TLS port" {
+  vpnws_pki
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
+  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
+    --cert "$PKI/server.pem" --key "$PKI/server.key"
+  start_tinyproxy "$HUB_NS" "$BATS_TEST_TMPDIR/proxy" --listen "$HUB_IP" --port 8888 --allow 198.18.0.0/15 --connect-port 8443
+  vpnws_tund_conf vwa "wss://$HUB_IP:8443/" "CA = $PKI/ca.pem" "Proxy = http://$HUB_IP:8888"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/" --ca "$PKI/ca.pem"
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  grep -q "through $HUB_IP:8888" "$BATS_TEST_TMPDIR/a.log"
+  grep -q "CONNECT.*$HUB_IP:8443" "$BATS_TEST_TMPDIR/proxy.log"
+  # a port the proxy does not allow: refused by the proxy, said so
+  second_tap_client "$B_NS" vwb "ws://$HUB_IP:8080/" "Proxy = http://$HUB_IP:8888"
+  start_tund_ns "$B_NS" "$BATS_TEST_TMPDIR/refused.log" vwb
+  wait_line 15 "$BATS_TEST_TMPDIR/refused.log" 'proxy: the proxy refused CONNECT .*403'
+}
+
+@test "keepalive: a WebSocket ping after 17 s without traffic; a hub restart is survived by reconnecting" {
+  # a quiet TAP: without IPv6 the kernel sends no router solicitations (which it repeats with
+  # back-off for ever) and no MLD reports
+  in_ns "$A_NS" sysctl -qw net.ipv6.conf.vw0.disable_ipv6=1
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen "$HUB_IP:8080"
+  vpnws_tund_conf vwa "ws://$HUB_IP:8080/"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  wait_line 30 "$BATS_TEST_TMPDIR/hub.log" "^ping [0-9]+"
+  # the hub answered (ws does): status shows when
+  wait_for 10 bash -c "tunctl status vwa --json | jq -e '.sessions[0].keepalive.last_echo != null'"
+  # the hub goes away (its process is killed) and comes back: tund reconnects by itself
+  local hub_pid
+  hub_pid=$(head -n 1 "$TEST_PIDS_LIST")
+  kill "$hub_pid"
+  wait_for 10 bash -c "! kill -0 $hub_pid"
+  wait_for 15 bash -c "tunctl status vwa --json 2>/dev/null | jq -e '.state != \"connected\"'" || true
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub2.log" --listen "$HUB_IP:8080"
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/"
+  wait_line 30 "$BATS_TEST_TMPDIR/hub2.log" 'mac=02:00:5e:20:00:0a'
+  run pings "$B_NS" 198.19.20.1
+  assert_success
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+# tund's vpn-ws hub (Protocol = vpn-ws, Role = server): tund clients and independent ws-based
+# clients (test/helpers/vpnws-fake-peer.mjs; Debian 12 packages no vpn-ws) pinging each other
+# through it over ws:// and wss://, behind nginx, with the hub's own TAP in a Linux bridge, client
+# certificates, and `tunctl status` listing the clients.
+bats_require_minimum_version 1.5.0
+
+load ../helpers/common
+load ../helpers/vpnws
+
+setup() { common_setup; vpnws_topology; }
+teardown() { common_teardown; }
+
+
+start_hub() { # start_hub NAME: `tund NAME` in the hub's namespace, waits until it listens
+  start_tund_ns "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" "$1"
+  in_ns "$HUB_NS" tunctl wait "$1" --state listening --timeout 15 || { cat "$BATS_TEST_TMPDIR/hub.log" >&3; return 1; }
+}
+
+# two_tund_clients ENDPOINT [LINE...]: tund clients vwa (in A) and vwb (in B), connected
+two_tund_clients() {
+  vpnws_tund_conf vwa "$@"
+  vpnws_tund_conf vwb "$@"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  start_tund_ns "$B_NS" "$BATS_TEST_TMPDIR/b.log" vwb
+  in_ns "$A_NS" tunctl wait vwa --timeout 15
+  in_ns "$B_NS" tunctl wait vwb --timeout 15
+}
+
+hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
+
+@test "ws:// hub: two tund clients ping each other (IPv4, IPv6); tunctl status lists both with MACs and counters" {
+  vpnws_hub_conf hub "$HUB_IP:8080" "Path = /vpn"
+  start_hub hub
+  two_tund_clients "ws://$HUB_IP:8080/vpn"
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  run pings "$B_NS" 2001:2:0:20::a
+  assert_success
+  local c
+  c=$(hub_clients hub)
+  assert_equal "$(jq length <<<"$c")" 2
+  assert_equal "$(jq -r '[.[].macs[0]] | sort | join(" ")' <<<"$c")" "02:00:5e:20:00:0a 02:00:5e:20:00:0b"
+  assert_equal "$(jq -r '[.[].bridge] | unique | join(" ")' <<<"$c")" false
+  [[ $(jq '[.[].rx_packets] | min' <<<"$c") -ge 4 ]]
+  run tunctl status hub
+  assert_success
+  assert_output --partial 'client: 198.18.20.'
+  assert_output --partial 'mac: 02:00:5e:20:00:0a'
+  # another path is refused (404) and said so in the hub's log
+  second_tap_client "$B_NS" vwx "ws://$HUB_IP:8080/other"
+  start_tund_ns "$B_NS" "$BATS_TEST_TMPDIR/x.log" vwx
+  wait_line 15 "$BATS_TEST_TMPDIR/x.log" 'upgrade: HTTP 404'
+  wait_line 5 "$BATS_TEST_TMPDIR/hub.log" 'refused \(HTTP 404'
+}
+
+@test "independent clients (ws package) through the tund hub: ARP/ND, anti-spoofing, a hub restart they survive" {
+  vpnws_hub_conf hub "$HUB_IP:8080"
+  start_hub hub
+  start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn" --reconnect
+  start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn" --reconnect
+  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
+  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  run pings "$B_NS" 2001:2:0:20::a
+  assert_success
+  # a source MAC the client does not own is dropped by the hub
+  in_ns "$A_NS" ip link set dev vw0 address 02:00:5e:20:00:99
+  in_ns "$A_NS" ip neigh flush dev vw0
+  run in_ns "$A_NS" ping -c 2 -W 1 198.19.20.2
+  assert_failure
+  [[ $(hub_clients hub | jq '[.[].rx_dropped] | max') -ge 1 ]]
+  in_ns "$A_NS" ip link set dev vw0 address 02:00:5e:20:00:0a
+  # the hub goes and comes back: the clients reconnect by themselves
+  local pid
+  pid=$(sed -n 1p "$TEST_PIDS_LIST")
+  kill "$pid"
+  wait_for 10 bash -c "! kill -0 $pid"
+  start_hub hub
+  wait_for 20 bash -c "[[ \$(grep -c '^connected' $BATS_TEST_TMPDIR/a.log) -ge 2 && \$(grep -c '^connected' $BATS_TEST_TMPDIR/b.log) -ge 2 ]]"
+  in_ns "$A_NS" ip neigh flush dev vw0
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+}
+
+@test "wss:// hub with its own certificate and ClientCA: tund clients with certificates get in, one without is refused" {
+  vpnws_pki
+  vpnws_hub_conf hub "$HUB_IP:8443" "Certificate = $PKI/server.pem" "PrivateKey = $PKI/server.key" "ClientCA = $PKI/ca.pem"
+  start_hub hub
+  two_tund_clients "wss://$HUB_IP:8443/" "CA = $PKI/ca.pem" "Certificate = $PKI/client.pem" "PrivateKey = $PKI/client.key"
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  assert_equal "$(hub_clients hub | jq -r '.[0].tls_subject')" "$(openssl x509 -in "$PKI/client.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')"
+  # no client certificate: the TLS handshake fails, the hub says why
+  second_tap_client "$B_NS" vwx "wss://$HUB_IP:8443/" "CA = $PKI/ca.pem"
+  start_tund_ns "$B_NS" "$BATS_TEST_TMPDIR/x.log" vwx
+  wait_line 15 "$BATS_TEST_TMPDIR/hub.log" 'refused \(TLS handshake failed'
+  ! in_ns "$B_NS" tunctl wait vwx --timeout 2
+}
+
+@test "plain hub behind nginx (TLS, Upgrade headers): tund clients over wss:// to nginx ping each other" {
+  vpnws_pki
+  vpnws_hub_conf hub "127.0.0.1:8080" "Path = /vpn"
+  start_hub hub
+  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
+    --cert "$PKI/server.pem" --key "$PKI/server.key" --path /vpn
+  two_tund_clients "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem"
+  run pings "$A_NS" 198.19.20.2
+  assert_success
+  run pings "$B_NS" 2001:2:0:20::a
+  assert_success
+  # both came through nginx
+  assert_equal "$(hub_clients hub | jq -r '[.[].remote | startswith("127.0.0.1:")] | all')" true
+}
+
+@test "the hub's own TAP in a Linux bridge (Bridge =): clients reach an address on the bridge" {
+  ip -n "$HUB_NS" link add br0 type bridge
+  ip -n "$HUB_NS" addr add 198.19.20.100/24 dev br0
+  ip -n "$HUB_NS" link set br0 up
+  vpnws_hub_conf hub "$HUB_IP:8080" -- "Mode = tap" "Name = hubtap" "MAC = 02:00:5e:20:00:fe" "Bridge = br0"
+  start_hub hub
+  assert_equal "$(ip -n "$HUB_NS" -j link show hubtap | jq -r '.[0].master')" br0
+  vpnws_tund_conf vwa "ws://$HUB_IP:8080/"
+  start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
+  in_ns "$A_NS" tunctl wait vwa --timeout 15
+  run pings "$A_NS" 198.19.20.100
+  assert_success
+  run pings "$HUB_NS" 198.19.20.1
+  assert_success
+}
