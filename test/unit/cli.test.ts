@@ -117,7 +117,7 @@ test('NAME --help is the help of the command, once, on stdout', () => {
   assert.doesNotMatch(r.stdout, INTERNALS);
   // --help anywhere before "--", and -h
   assert.equal(tunctl('add', 't0', '--mode', 'tun', '--help').stdout, tunctl('add', '-h').stdout);
-  assert.match(tunctl('add', '--help').stdout, /^Usage: tunctl add \[--mode tun\|tap\] \[--owner USER\] \[--group GROUP\] \[--multi-queue\] \[--exist-ok\] <NAME>$/m);
+  assert.match(tunctl('add', '--help').stdout, /^Usage: tunctl add \[--mode tun\|tap\] \[--mac ADDR\] \[--owner USER\] \[--group GROUP\] \[--multi-queue\] \[--exist-ok\] <NAME>$/m);
   // `tund --help` lists the commands, the default one first
   assert.match(run('tund', '--help').stdout, /^  tund \[--instance NAME\] \[NAME\]\n    run one VTun session/m);
 });
