@@ -12,37 +12,56 @@ function compression(c: Compression): string {
   return c.kind === 'none' ? 'no' : `${c.kind}:${c.level}`;
 }
 
+/** The vpn-ws keys (tund.conf(5) VPN-WS): the URL as written, the TLS files, proxy, user, path. */
+function showVpnWs(c: SessionConfig, session: DraftEntry[], entry: (key: string, value: string | number) => DraftEntry): void {
+  const s = c.session;
+  const v = s.vpnws;
+  if (s.role === 'client' && v.url) session.push(entry('Endpoint', `${v.url.secure ? 'wss' : 'ws'}://${v.url.hostHeader}${v.url.path}`));
+  if (s.role === 'server') session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
+  if (s.role === 'server' && v.path !== null) session.push(entry('Path', v.path));
+  if (s.role === 'client' && v.proxy) session.push(entry('Proxy', `http://${formatEndpoint(v.proxy.host, v.proxy.port)}`));
+  if (s.role === 'client' && v.user !== null) session.push(entry('User', v.user));
+  if (s.role === 'client' && v.ca !== null) session.push(entry('CA', v.ca));
+  if (v.certificate !== null) session.push(entry('Certificate', v.certificate));
+  if (v.privateKey !== null) session.push(entry('PrivateKey', v.privateKey));
+  if (s.role === 'server' && v.clientCa !== null) session.push(entry('ClientCA', v.clientCa));
+}
+
 export function showConfig(c: SessionConfig): string {
   const s = c.session;
   const d = c.device;
   const r = c.route;
   const entry = (key: string, value: string | number): DraftEntry => ({ key, value: String(value) });
   const session: DraftEntry[] = [entry('Protocol', s.protocol), entry('Role', s.role)];
+  const vpnws = s.protocol === 'vpn-ws';
+  if (vpnws) showVpnWs(c, session, entry);
   // each role has its own address key; the other one would only be warned about
-  if (s.role === 'client') session.push(entry('Endpoint', formatEndpoint(s.endpoint!.host, s.endpoint!.port)));
+  else if (s.role === 'client') session.push(entry('Endpoint', formatEndpoint(s.endpoint!.host, s.endpoint!.port)));
   else session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
-  session.push(entry('Host', s.host));
+  if (!vpnws) session.push(entry('Host', s.host));
   // what a VTun server decides for both ends; a client's own values are not used
   // (NatHack needs udp written down, even in a client's file)
-  if (s.role === 'server' || s.natHack) session.push(entry('Transport', s.transport));
-  if (s.role === 'server') session.push(entry('Encrypt', s.cipher), entry('Compress', compression(s.compression)));
+  if (!vpnws) {
+    if (s.role === 'server' || s.natHack) session.push(entry('Transport', s.transport));
+    if (s.role === 'server') session.push(entry('Encrypt', s.cipher), entry('Compress', compression(s.compression)));
+  }
   const keepalive = entry('Keepalive', s.keepalive.enabled ? `${s.keepalive.interval}:${s.keepalive.count}` : 'no');
-  if (s.role === 'client') keepalive.comment = 'Transport, Encrypt, Compress and Multi are the server\'s choice';
+  if (s.role === 'client' && !vpnws) keepalive.comment = 'Transport, Encrypt, Compress and Multi are the server\'s choice';
   session.push(keepalive, entry('Persist', s.persist));
-  if (s.role === 'server') session.push(entry('Multi', s.multi));
-  session.push(
-    entry('Timeout', s.timeout),
-    entry('NatHack', yesNo(s.natHack)),
-    entry('Speed', `${s.speed.out}:${s.speed.in}`),
-    entry('SslAuth', yesNo(s.sslAuth)),
-    { key: 'SecretFile', value: s.secretFile, comment: 'the secret itself is never shown' },
-  );
+  if (s.role === 'server' && !vpnws) session.push(entry('Multi', s.multi));
+  session.push(entry('Timeout', s.timeout));
+  if (!vpnws) session.push(entry('NatHack', yesNo(s.natHack)), entry('Speed', `${s.speed.out}:${s.speed.in}`), entry('SslAuth', yesNo(s.sslAuth)));
+  session.push({ key: 'SecretFile', value: s.secretFile, comment: 'the secret itself is never shown' });
   const device: DraftEntry[] = [entry('Mode', d.mode), entry('Name', d.name)];
   for (const a of d.addresses) device.push(entry('Address', a));
   if (d.peer !== null) device.push(entry('Peer', d.peer));
   if (d.mtu !== null) device.push(entry('MTU', d.mtu));
   if (d.mode === 'tun' || d.mode === 'tap') device.push(entry('MultiQueue', yesNo(d.multiQueue)));
+  if (d.mac !== null) device.push(entry('MAC', d.mac));
+  if (d.bridge !== null) device.push(entry('Bridge', d.bridge));
   if (d.program !== null) device.push(entry('Program', d.program));
+  // a vpn-ws hub has its own TAP only when the file has a [Device] section
+  if (vpnws && s.role === 'server' && !s.vpnws.ownDevice) device.length = 0;
   const route: DraftEntry[] = [entry('Mode', r.mode)];
   if (r.mode !== 'none') {
     for (const p of r.allowedIps) route.push(entry('AllowedIPs', p));
