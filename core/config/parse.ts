@@ -364,7 +364,11 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
         total: get<number>('Session', 'MaxHandshakes')?.value ?? DEFAULT_HANDSHAKE_LIMITS.total,
         perSource: get<number>('Session', 'MaxHandshakesPerSource')?.value ?? DEFAULT_HANDSHAKE_LIMITS.perSource,
       },
-      explicit: { encrypt: cipher !== undefined, compress: compression !== undefined, transport: isSet('Session', 'Transport'), mode: modeValue !== undefined },
+      // what a client's file sets is what it requires of the server (core/vtun/requirements.ts);
+      // a server decides these itself, so nothing is recorded for it
+      explicit: role!.value === 'client'
+        ? { encrypt: cipher !== undefined, compress: compression !== undefined, transport: isSet('Session', 'Transport'), mode: modeValue !== undefined }
+        : { encrypt: false, compress: false, transport: false, mode: false },
     },
     device: {
       mode,

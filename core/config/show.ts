@@ -39,20 +39,26 @@ export function showConfig(c: SessionConfig): string {
   else if (s.role === 'client') session.push(entry('Endpoint', formatEndpoint(s.endpoint!.host, s.endpoint!.port)));
   else session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
   if (!vpnws) session.push(entry('Host', s.host));
-  // what a VTun server decides for both ends; a client's own values are not used
+  // what a VTun server decides for both ends; a client's file names only what it requires of the
+  // server (tund.conf(5), A client's requirements), so only those are printed for a client
   // (NatHack needs udp written down, even in a client's file)
+  const required = s.explicit ?? { encrypt: false, compress: false, transport: false, mode: false };
+  const server = s.role === 'server';
   if (!vpnws) {
-    if (s.role === 'server' || s.natHack) session.push(entry('Transport', s.transport));
-    if (s.role === 'server') session.push(entry('Encrypt', s.cipher), entry('Compress', compression(s.compression)));
+    if (server || s.natHack || required.transport) session.push(entry('Transport', s.transport));
+    if (server || required.encrypt) session.push(entry('Encrypt', s.cipher));
+    if (server || required.compress) session.push(entry('Compress', compression(s.compression)));
   }
   const keepalive = entry('Keepalive', s.keepalive.enabled ? `${s.keepalive.interval}:${s.keepalive.count}` : 'no');
-  if (s.role === 'client' && !vpnws) keepalive.comment = 'Transport, Encrypt, Compress and Multi are the server\'s choice';
+  if (s.role === 'client' && !vpnws) keepalive.comment = 'the server chooses Multi, and what this file does not require of it';
   session.push(keepalive, entry('Persist', s.persist));
   if (s.role === 'server' && !vpnws) session.push(entry('Multi', s.multi));
   session.push(entry('Timeout', s.timeout));
   if (!vpnws) session.push(entry('NatHack', yesNo(s.natHack)), entry('Speed', `${s.speed.out}:${s.speed.in}`), entry('SslAuth', yesNo(s.sslAuth)));
   session.push({ key: 'SecretFile', value: s.secretFile, comment: 'the secret itself is never shown' });
-  const device: DraftEntry[] = [entry('Mode', d.mode), entry('Name', d.name)];
+  // a VTun client's Mode, like its Encrypt, is a requirement on the server only when its file sets it
+  const modeRequired = vpnws || s.role === 'server' || (s.explicit?.mode ?? false);
+  const device: DraftEntry[] = [...(modeRequired ? [entry('Mode', d.mode)] : []), entry('Name', d.name)];
   for (const a of d.addresses) device.push(entry('Address', a));
   if (d.peer !== null) device.push(entry('Peer', d.peer));
   if (d.mtu !== null) device.push(entry('MTU', d.mtu));

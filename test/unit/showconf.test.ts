@@ -91,11 +91,18 @@ test('reading the output back gives the same configuration', () => {
   assert.equal(showConfig(back), showConfig(client));
 });
 
-test('a client: no Transport, Encrypt, Compress or Multi (the server chooses them), the endpoint bracketed', () => {
-  const text = showConfig(parse(CLIENT.replace('Persist = keep', 'Persist = keep\nTransport = udp\nEncrypt = aes128cbc')));
+test('a client: Transport, Encrypt, Compress and Mode only where its file requires them, never Multi; the endpoint bracketed', () => {
+  const text = showConfig(parse(CLIENT));
   assert.doesNotMatch(text, /^(Transport|Encrypt|Compress|Multi|Listen) =/m);
+  assert.doesNotMatch(text, /^Mode = tun$/m);
   assert.match(text, /^Endpoint = \[2001:2::1\]:5000$/m);
-  assert.match(text, /^# Transport, Encrypt, Compress and Multi are the server's choice$/m);
+  assert.match(text, /^# the server chooses Multi, and what this file does not require of it$/m);
+  const strict = parse(CLIENT.replace('Persist = keep', 'Persist = keep\nTransport = udp\nEncrypt = aes128cbc'));
+  const strictText = showConfig(strict);
+  assert.match(strictText, /^Transport = udp$/m);
+  assert.match(strictText, /^Encrypt = aes128cbc$/m);
+  assert.doesNotMatch(strictText, /^(Compress|Multi) =/m);
+  assert.deepEqual(parse(strictText), strict);
   // except the transport NatHack depends on
   const nat = parse(CLIENT.replace('Persist = keep', 'Transport = udp\nNatHack = yes'));
   assert.deepEqual(parse(showConfig(nat)), nat);
