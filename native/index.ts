@@ -673,6 +673,11 @@ export interface NativeAddon {
   /** connect() a UDP socket from udpSocketBind to addr:port, then discard the datagrams other
    * sources had queued on it before. */
   udpSocketConnect(fd: number, addr: string, port: number): void;
+  /** A UDP socket bound to addr:port alone (no SO_REUSEPORT: a port in use fails with EADDRINUSE);
+   * port 0 picks a free one (socketNames tells which). A WireGuard interface's socket. */
+  udpSocketListen(addr: string, port: number): number;
+  /** setsockopt(SO_MARK): WireGuard's FwMark on the interface's socket (0 clears it). */
+  socketSetMark(fd: number, mark: number): void;
   // socket.cc: TCP sockets owned by the addon (core/socket.ts) and flock(2) (core/lock.ts).
   /** A non-blocking TCP socket whose connect() to addr:port has started; watch it for writable, then socketError(). */
   socketConnect(addr: string, port: number): number;

@@ -4,8 +4,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigFailure, UsageFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { configDir, sessionConfigPath } from '../paths.js';
-import { NAME_PATTERN, checkName } from '../names.js';
-import { parseSessionConfig } from './parse.js';
+import { NAME_PATTERN, checkName, nameProblem } from '../names.js';
+import { isWgQuickText, parseWgQuick } from '../wireguard/conf.js';
+import { sessionConfigFromWgQuick, wgSecret } from '../wireguard/session-config.js';
+import { parseSessionConfig, type ParseResult } from './parse.js';
 import { secretStatProblems } from '../auth/secret.js';
 import type { SessionConfig } from './types.js';
 
@@ -65,10 +67,22 @@ export async function readConfigText(file: string): Promise<ConfigText> {
   return { text, modeWarning };
 }
 
+/** A session file's text as a SessionConfig: tund.conf(5), or a wg-quick file (an [Interface] section). */
+export function parseAnySessionConfig(text: string, file: string, name: string): ParseResult {
+  if (!isWgQuickText(text)) return parseSessionConfig(text, file, name);
+  const wg = parseWgQuick(text, file, name);
+  const nameIssue = nameProblem(name);
+  const problems = [...wg.problems];
+  if (nameIssue) problems.unshift({ file, line: 0, message: `session name ${JSON.stringify(name)} ${nameIssue} (expected 1-15 letters, digits or _ = + . -)` });
+  if (!wg.config || problems.length > 0) return { config: null, problems, warnings: wg.warnings };
+  const derived = sessionConfigFromWgQuick(wg.config);
+  return { config: derived.config, problems: derived.problems, warnings: wg.warnings };
+}
+
 /** Reads and validates FILE as session NAME (NAME defaults to the file stem). */
 export async function loadSessionConfigFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<LoadedConfig> {
   const { text, modeWarning } = await readConfigText(file);
-  const result = parseSessionConfig(text, file, name);
+  const result = parseAnySessionConfig(text, file, name);
   const warnings: ConfigProblem[] = modeWarning ? [modeWarning] : [];
   warnings.push(...result.warnings);
   if (!result.config) throw new ConfigLoadFailure(result.problems, warnings);
@@ -146,6 +160,7 @@ export function needsSecret(config: SessionConfig): boolean {
 }
 
 export async function readSecret(config: SessionConfig): Promise<Buffer> {
+  if (config.wireguard) return wgSecret(config);
   if (!needsSecret(config)) return Buffer.alloc(0);
   const { file } = await locateSecret(config);
   let data: Buffer;

@@ -4,6 +4,8 @@
 //   [Session] tund, [Device] tunctl/tund, [Route] tunroute, [Hooks] tund.
 import type { ProxyEndpoint, WsEndpoint } from '../vpnws/url.js';
 
+import type { WgQuickConfig } from '../wireguard/conf.js';
+
 export type Role = 'client' | 'server';
 export type Transport = 'tcp' | 'udp';
 /** `ether` in vtund.conf is `tap` here; `pipe` and `tty` are VTun's byte-stream types. */
@@ -34,8 +36,10 @@ export interface Located<T> {
   line: number;
 }
 
+export type ProtocolName = 'vtun' | 'vpn-ws' | 'wireguard';
+
 export interface SessionSection {
-  protocol: 'vtun' | 'vpn-ws';
+  protocol: ProtocolName;
   role: Role;
   /** client: the server to connect to. */
   endpoint: { host: string; port: number } | null;
@@ -145,6 +149,9 @@ export interface HooksSection {
   /** Commands run (via /bin/sh -c) after the device is up / before it goes down. From import-vtun. */
   up: string[];
   down: string[];
+  /** WireGuard (wg-quick's PreUp / PostDown): before the device is made / after it is gone. */
+  preUp?: string[];
+  postDown?: string[];
 }
 
 export interface SessionConfig {
@@ -156,4 +163,6 @@ export interface SessionConfig {
   device: DeviceSection;
   route: RouteSection;
   hooks: HooksSection;
+  /** A WireGuard session (a wg-quick file): its [Interface] and [Peer]s; the sections above are derived from it. */
+  wireguard?: WgQuickConfig;
 }

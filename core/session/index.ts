@@ -10,6 +10,7 @@ import type { SessionConfig } from '../config/types.js';
 import { native } from '../../native/index.js';
 import { listenFds } from '../systemd/listen-fds.js';
 import { ClientSession } from './client.js';
+import { InterfaceSession } from './interface.js';
 import { instanceLock } from './lock.js';
 import { processContext, type ProcessIo } from './process.js';
 import { protocolFor } from './protocols.js';
@@ -24,6 +25,10 @@ export type { ProcessIo } from './process.js';
 export async function runSession(config: SessionConfig, ctx: SessionContext): Promise<number> {
   const protocol = protocolFor(config.session.protocol);
   const secret = await readSecret(config);
+  if (protocol.kind === 'interface') {
+    const reporter = await reporterOf(ctx, config.name, config.session.role);
+    return new InterfaceSession(protocol, config, secret, ctx, reporter).run();
+  }
   if (config.session.role === 'server' && ctx.passedFd && !ctx.passedFd.listening) {
     // systemd Accept=yes handed us one connection for this session
     return serveConnection(ctx.passedFd.fd, ctx, { protocol, timeoutMs: config.session.timeout * 1000, only: { config, secret } });

@@ -65,6 +65,10 @@ export interface PeerStatus {
   /** what the protocol negotiated, in its own notation (VTun: the flags "<TuK>") */
   parameters: string | null;
   keepalive: KeepaliveStatus | null;
+  /** WireGuard (wg show's fields): the peer's public key (base64), allowed IPs and transfer */
+  publicKey?: string;
+  allowedIps?: string[];
+  transfer?: { rx_bytes: number; tx_bytes: number };
 }
 
 export interface LinkCounters {
@@ -93,6 +97,12 @@ export interface Link {
   clients?(): HubClientInfo[];
   /** Orderly local end (tell the peer where the protocol can); resolves when the link is down. */
   close(reason: string): Promise<void>;
+  /**
+   * A link that lives as long as its session (an InterfaceProtocol's) takes a reloaded
+   * configuration in place (its protocol's part: keys, peers): what changed, for the log. Rejects
+   * (nothing changed) when it cannot.
+   */
+  reconfigure?(config: SessionConfig, secret: Buffer): Promise<string>;
 }
 
 /** What a session gives a protocol while it brings a link up. */
@@ -150,6 +160,7 @@ export interface Authenticated {
 
 /** Connection-oriented protocols (VTun; vpn-ws next): a client dials, a server accepts. */
 export interface Protocol {
+  readonly kind?: 'connection';
   readonly name: string;
   /** One line logged when a session of this protocol starts (a warning about its security), or null. */
   readonly notice: string | null;
@@ -165,3 +176,17 @@ export interface Protocol {
    */
   serveAll?(listenFd: number, ctx: LinkContext): Promise<Link>;
 }
+
+/**
+ * Protocols without a connect or accept phase (WireGuard): one device and one UDP socket serve
+ * any number of peers, whose handshakes run inside the link. `open` takes the device and the
+ * socket once and returns one Link that lives as long as the session (core/session/interface.ts).
+ */
+export interface InterfaceProtocol {
+  readonly kind: 'interface';
+  readonly name: string;
+  readonly notice: string | null;
+  open(ctx: LinkContext): Promise<Link>;
+}
+
+export type AnyProtocol = Protocol | InterfaceProtocol;

@@ -13,7 +13,7 @@ import { StreamListener } from '../socket.js';
 import { listenFds } from '../systemd/listen-fds.js';
 import { Notifier } from '../systemd/notify.js';
 import { processContext, type ProcessIo } from './process.js';
-import { protocolFor } from './protocols.js';
+import { connectionProtocolFor } from './protocols.js';
 import { aborted } from './session.js';
 import { serveConnection } from './server.js';
 
@@ -36,7 +36,7 @@ const CHILD_STOP_MS = 5000;
 export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> {
   const proc = processContext(io, { controlSocket: true });
   const ctx = proc.ctx;
-  const protocol = protocolFor('vtun');
+  const protocol = connectionProtocolFor('vtun');
   try {
     if (o.inetd) {
       if (!fstatSync(0).isSocket()) {

@@ -19,7 +19,7 @@ import type { Address } from '../socket.js';
 import { LogReporter, type ReloadOutcome, type SessionReporter } from '../status/types.js';
 import { openSessionDevice, type SessionDevice, type SessionDeviceKind } from './device.js';
 import { runHooks } from './hooks.js';
-import { describeEnd, type Link, type LinkContext, type LinkEnd, type Protocol } from './protocol.js';
+import { describeEnd, type AnyProtocol, type Link, type LinkContext, type LinkEnd, type Protocol } from './protocol.js';
 import { SessionStatus } from './status.js';
 import { programEnv, startStreamProgram } from './stream-device.js';
 
@@ -74,7 +74,7 @@ export type LinkRun =
   /** the peer left right after its handshake (a probe): nothing was set up */
   | { kind: 'probe' };
 
-export abstract class Session {
+export abstract class Session<P extends AnyProtocol = Protocol> {
   readonly name: string;
   protected config: SessionConfig;
   protected secret: Buffer;
@@ -89,7 +89,7 @@ export abstract class Session {
   private readonly onHangup = () => void this.reload();
 
   constructor(
-    protected readonly protocol: Protocol,
+    protected readonly protocol: P,
     config: SessionConfig,
     secret: Buffer,
     protected readonly ctx: SessionContext,
@@ -140,7 +140,7 @@ export abstract class Session {
       const problem = this.reloadProblem(fresh);
       if (problem) throw new ConfigFailure([{ file: fresh.file, line: 0, message: problem }]);
       const unchanged = isDeepStrictEqual(fresh, this.config) && secret.equals(this.secret);
-      outcome = { ok: true, message: this.applyReload(fresh, secret, unchanged) };
+      outcome = { ok: true, message: await this.applyReload(fresh, secret, unchanged) };
       this.log(`reloaded: ${outcome.message}`);
     } catch (error) {
       const problems = error instanceof ConfigFailure ? error.problems.map(formatConfigProblem) : [errorText(error)];
@@ -155,7 +155,7 @@ export abstract class Session {
   protected abstract reloadProblem(fresh: SessionConfig): string | null;
 
   /** Take the new configuration into use; returns what happens, for the log and the caller. */
-  protected abstract applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): string;
+  protected abstract applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): string | Promise<string>;
 
   // -------------------------------------------------------------------------------------------
   // readiness
@@ -275,7 +275,12 @@ export abstract class Session {
     const program = this.device ? await startStreamProgram(this.device.device, config, programEnv(env, current.localEnd, peer), current, this.log) : null;
     let connected = false;
     current.watchReadiness((ready) => {
-      if (!ready || this.ctx.signal.aborted) return;
+      if (this.ctx.signal.aborted) return;
+      if (!ready) {
+        // a link whose readiness comes and goes (WireGuard: a peer's handshake is failing)
+        if (this.status.state === 'connected') this.status.set('handshaking');
+        return;
+      }
       connected = true;
       this.status.set('connected');
       this.announceReady();

@@ -9,6 +9,9 @@
 //    port); returns the fd.
 //  - udpSocketConnect(fd, addr, port): connect() it to the peer and discard what strangers had
 //    queued on it before.
+//  - udpSocketListen(addr, port): a UDP socket bound to addr:port alone (no SO_REUSEPORT: a port
+//    in use is EADDRINUSE), for a WireGuard interface's one socket.
+//  - socketSetMark(fd, mark): SO_MARK (WireGuard's FwMark; 0 clears it).
 #include <napi.h>
 
 #include "engine/endpoint.h"
@@ -84,6 +87,38 @@ Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+Napi::Value UdpSocketListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "udpSocketListen(addr: string, port: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string addr = info[0].As<Napi::String>().Utf8Value();
+  int port = info[1].As<Napi::Number>().Int32Value();
+  Endpoint local;
+  if (port < 0 || port > 65535 || !Endpoint::Parse(addr, port, &local)) return FailErrno(env, EINVAL, "inet_pton");
+  int fd = socket(local.Family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return FailErrno(env, errno, "socket");
+  if (bind(fd, local.Sockaddr(), local.len) < 0) {
+    int err = errno;
+    close(fd);
+    return FailErrno(env, err, "bind");
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value SocketSetMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "socketSetMark(fd: number, mark: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint32_t mark = info[1].As<Napi::Number>().Uint32Value();
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) return FailErrno(env, errno, "setsockopt(SO_MARK)");
+  return env.Undefined();
+}
+
 // Discards the datagrams queued on fd (before it was connected) whose source is not `peer`, up
 // to the first one from the peer. The engine drops any later stranger's datagram by its source.
 void DrainForeign(int fd, const Endpoint& peer) {
@@ -123,6 +158,8 @@ Napi::Object InitAuth(Napi::Env env, Napi::Object exports) {
   exports.Set("socketAcceptsConnections", Napi::Function::New(env, SocketAcceptsConnections, "socketAcceptsConnections"));
   exports.Set("udpSocketBind", Napi::Function::New(env, UdpSocketBind, "udpSocketBind"));
   exports.Set("udpSocketConnect", Napi::Function::New(env, UdpSocketConnect, "udpSocketConnect"));
+  exports.Set("udpSocketListen", Napi::Function::New(env, UdpSocketListen, "udpSocketListen"));
+  exports.Set("socketSetMark", Napi::Function::New(env, SocketSetMark, "socketSetMark"));
   return exports;
 }
 

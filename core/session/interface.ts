@@ -1,0 +1,117 @@
+// The role of a session whose protocol has no connect or accept phase (an InterfaceProtocol:
+// WireGuard). The protocol opens one link for the session's device and socket and runs every
+// peer's handshakes inside it; the session moves between handshaking and connected as the link's
+// readiness says, without reconnecting. A reload goes to the running link (Link.reconfigure). Only
+// when the link itself fails (its device or socket) does the session bring it up again, with the
+// client's back-off.
+//
+// States: starting -> handshaking -> connected <-> handshaking ... ; a failed link: reconnecting
+// -> handshaking; any -> stopping -> stopped.
+import { isDeepStrictEqual } from 'node:util';
+import type { SessionConfig } from '../config/types.js';
+import { ExitCode } from '../exit.js';
+import type { SessionReporter } from '../status/types.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './client.js';
+import { runHooks } from './hooks.js';
+import type { InterfaceProtocol, Link } from './protocol.js';
+import { Session, type SessionContext } from './session.js';
+
+export class InterfaceSession extends Session<InterfaceProtocol> {
+  private activeLink: Link | null = null;
+  private pending: { config: SessionConfig; secret: Buffer } | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(protocol: InterfaceProtocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
+    super(protocol, config, secret, ctx, reporter, config.session.role);
+  }
+
+  protected reloadProblem(fresh: SessionConfig): string | null {
+    if (fresh.session.protocol !== this.config.session.protocol) return `Protocol changed to ${fresh.session.protocol}; restart the session to change it`;
+    return null;
+  }
+
+  protected async applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): Promise<string> {
+    if (unchanged) return 'configuration unchanged';
+    const link = this.activeLink;
+    // the device, routes, DNS and hooks are the session's: a change there brings the interface up again
+    const sessionPartsSame = ['device', 'route', 'hooks'].every((k) => isDeepStrictEqual(fresh[k as 'device'], this.config[k as 'device']));
+    if (link?.reconfigure && sessionPartsSame) {
+      // rejects when the running link cannot take it: the reload fails, the old configuration stays
+      const message = await link.reconfigure(fresh, secret);
+      this.config = fresh;
+      this.secret = secret;
+      return message;
+    }
+    this.pending = { config: fresh, secret };
+    this.wake?.();
+    if (!link) return 'configuration changed; the interface comes up with it now';
+    void link.close('reload');
+    return 'configuration changed (device, routes, DNS or hooks); the interface comes up again with it';
+  }
+
+  private hookEnv(config: SessionConfig): Record<string, string> {
+    return { TUND_SESSION: config.name, TUND_DEVICE: config.device.name, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  }
+
+  async run(): Promise<number> {
+    if (this.protocol.notice) this.log(this.protocol.notice);
+    const backoff = this.ctx.backoff ?? DEFAULT_BACKOFF;
+    const signal = this.ctx.signal;
+    let failures = 0;
+    let exitCode: number = ExitCode.ok;
+    try {
+      while (!signal.aborted) {
+        if (this.pending) {
+          this.config = this.pending.config;
+          this.secret = this.pending.secret;
+          this.pending = null;
+        }
+        const config = this.config;
+        this.status.set('handshaking');
+        const preUp = config.hooks.preUp ?? [];
+        if (preUp.length) await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log);
+        const run = await this.runLink(config, this.secret, (ctx) => this.protocol.open(ctx), {
+          keepRoutes: false,
+          onLink: (link) => (this.activeLink = link),
+        });
+        this.activeLink = null;
+        this.closeDevice();
+        const postDown = config.hooks.postDown ?? [];
+        if (postDown.length) await runHooks(postDown, this.hookEnv(config), this.ctx.echo, this.log);
+        if (signal.aborted) break;
+        const reason = this.describeRun(run);
+        this.log(run.kind === 'ended' ? `interface down: ${reason}` : reason);
+        if (run.kind === 'ended' && run.connected) failures = 0;
+        if (this.pending) continue;
+        if (config.session.persist === 'no') {
+          exitCode = ExitCode.failure;
+          break;
+        }
+        const delay = backoffDelay(failures, backoff);
+        failures++;
+        this.status.set('reconnecting', reason, new Date(Date.now() + delay));
+        await this.pause(delay);
+      }
+    } finally {
+      await this.finishStopping(signal.aborted ? 'signal' : null);
+    }
+    return exitCode;
+  }
+
+  /** The back-off wait; a stop or a reload ends it early. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.ctx.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+      if (signal.aborted || this.pending) done();
+    });
+  }
+}

@@ -1,0 +1,241 @@
+// WireGuard through the session's protocol interface (core/session/protocol.ts, an
+// InterfaceProtocol): open() takes the session's tun and one UDP socket (ListenPort, or the one
+// systemd passed), starts the interface (interface.ts: the native engine and the handshakes of
+// every peer) and serves wg(8)'s userspace API on /run/wireguard/IFNAME.sock for as long as the
+// link lives. A reload changes keys and peers in place (reconfigure); SaveConfig = true writes the
+// running peers back to the file when the interface goes down, as wg-quick does.
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { writeSecretFile } from '../auth/secret.js';
+import type { SessionConfig } from '../config/types.js';
+import { TundError, errnoOf } from '../errors.js';
+import type { Address } from '../socket.js';
+import type { InterfaceProtocol, Link, LinkContext, LinkCounters, LinkEnd, PeerStatus } from '../session/protocol.js';
+import { native } from '../../native/index.js';
+import type { KeySource, WgQuickConfig } from './conf.js';
+import { setRequestFor, WgInterface, type WgInterfaceSpec } from './interface.js';
+import { keyToBase64 } from './keys.js';
+import { renderWgQuick } from './render.js';
+import { wgKeysFromSecret } from './session-config.js';
+import { scaledTimers, WG_TIMERS, type WgTimerConfig } from './timers.js';
+import type { WgEndpoint } from './types.js';
+import { UapiServer } from './uapi-server.js';
+
+/** Test seam: every WireGuard timer multiplied by this factor (rekey tests). Never set it in production. */
+function timersFromEnvironment(): WgTimerConfig {
+  const factor = Number(process.env.TUND_TEST_WG_TIMER_SCALE ?? '');
+  return Number.isFinite(factor) && factor > 0 && factor !== 1 ? scaledTimers(factor) : WG_TIMERS;
+}
+
+/** A peer's Endpoint as an address: names resolved now, as wg(8) does when it is configured. */
+async function resolveEndpoint(e: WgEndpoint): Promise<WgEndpoint> {
+  if (net.isIP(e.host) !== 0) return e;
+  try {
+    const found = await lookup(e.host);
+    return { host: found.address, port: e.port };
+  } catch (error) {
+    throw new TundError(`cannot resolve the peer endpoint "${e.host}": ${errnoOf(error) ?? String(error)}`);
+  }
+}
+
+/** The interface a configuration describes, with its keys and resolved endpoints. */
+async function interfaceSpec(config: SessionConfig, secret: Buffer, listenPort: number): Promise<WgInterfaceSpec> {
+  const wg = config.wireguard!;
+  const keys = wgKeysFromSecret(config, secret);
+  return {
+    privateKey: keys.privateKey,
+    listenPort,
+    fwMark: wg.interface.fwMark,
+    peers: await Promise.all(
+      wg.peers.map(async (p, i) => ({
+        publicKey: Buffer.from(p.publicKey, 'base64'),
+        presharedKey: keys.presharedKeys[i] ?? null,
+        endpoint: p.endpoint ? await resolveEndpoint(p.endpoint) : null,
+        allowedIps: p.allowedIps,
+        persistentKeepalive: p.persistentKeepalive,
+      })),
+    ),
+  };
+}
+
+/** The interface's UDP socket: ListenPort (0: any free port) on every address, IPv6 and IPv4. */
+function bindSocket(port: number): { fd: number; local: Address } {
+  const addon = native();
+  let fd: number;
+  try {
+    fd = addon.udpSocketListen('::', port);
+  } catch (error) {
+    // no IPv6 on this host: IPv4 only
+    if (errnoOf(error) !== 'EAFNOSUPPORT' && errnoOf(error) !== 'EADDRNOTAVAIL') throw bindError(error, port);
+    try {
+      fd = addon.udpSocketListen('0.0.0.0', port);
+    } catch (error4) {
+      throw bindError(error4, port);
+    }
+  }
+  return { fd, local: localOf(fd) };
+}
+
+function bindError(error: unknown, port: number): TundError {
+  if (errnoOf(error) === 'EADDRINUSE') {
+    return new TundError(`UDP port ${port} is in use`, { hint: 'another WireGuard interface or program listens there: change ListenPort' });
+  }
+  return new TundError(`cannot open the UDP socket on port ${port}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+function localOf(fd: number): Address {
+  const n = native().socketNames(fd);
+  return { address: n.localAddress ?? '::', port: n.localPort ?? 0 };
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    native().closeFd(fd);
+  } catch {
+    // already the engine's
+  }
+}
+
+export const wireguardProtocol: InterfaceProtocol = {
+  kind: 'interface',
+  name: 'wireguard',
+  notice: null,
+
+  async open(ctx: LinkContext): Promise<Link> {
+    const config = ctx.config;
+    const wg = config.wireguard;
+    if (!wg) throw new TundError(`${config.name}: not a WireGuard session`);
+    const spec = await interfaceSpec(config, ctx.secret, wg.interface.listenPort ?? 0);
+    const device = await ctx.device('tun');
+    const socket = ctx.passedUdpFd !== null ? { fd: ctx.passedUdpFd, local: localOf(ctx.passedUdpFd) } : bindSocket(spec.listenPort);
+    let iface: WgInterface;
+    try {
+      iface = new WgInterface({
+        ...spec,
+        listenPort: socket.local.port,
+        deviceFd: device.device.fd,
+        netFd: socket.fd,
+        mtu: config.device.mtu ?? 1420,
+        timers: timersFromEnvironment(),
+        log: ctx.log,
+      });
+    } catch (error) {
+      closeQuietly(socket.fd);
+      throw error;
+    } finally {
+      spec.privateKey.fill(0);
+    }
+    let uapi: UapiServer;
+    try {
+      uapi = await UapiServer.listen({ name: device.device.name, provider: iface, log: ctx.log });
+    } catch (error) {
+      iface.stop();
+      throw error;
+    }
+    try {
+      iface.start();
+    } catch (error) {
+      uapi.close();
+      iface.stop();
+      throw new TundError(`cannot start the packet engine: ${(error as Error).message}`);
+    }
+    ctx.log(`WireGuard interface ${device.device.name} listening on UDP port ${socket.local.port}, ${spec.peers.length} peer${spec.peers.length === 1 ? '' : 's'}`);
+    return new WireGuardLink(iface, uapi, socket.local, wg, ctx.log);
+  },
+};
+
+class WireGuardLink implements Link {
+  readonly ended: Promise<LinkEnd>;
+
+  constructor(
+    private readonly iface: WgInterface,
+    private readonly uapi: UapiServer,
+    readonly localEnd: Address,
+    private wg: WgQuickConfig,
+    private readonly log: (message: string) => void,
+  ) {
+    this.ended = iface.ended.then((end) => {
+      uapi.close();
+      return { reason: end.reason, message: end.message };
+    });
+  }
+
+  watchReadiness(listener: (ready: boolean) => void): void {
+    this.iface.watchReadiness(listener);
+  }
+
+  peers(): PeerStatus[] {
+    return this.iface.peers().map((p) => ({
+      endpoint: p.endpoint ? { address: p.endpoint.host, port: p.endpoint.port } : null,
+      latestHandshake: p.latestHandshakeMs === null ? null : new Date(p.latestHandshakeMs).toISOString(),
+      parameters: null,
+      keepalive: p.persistentKeepalive > 0 ? { interval_s: p.persistentKeepalive, count: 0, last_echo: null } : null,
+      publicKey: p.publicKey,
+      allowedIps: p.allowedIps,
+      transfer: { rx_bytes: p.rxBytes, tx_bytes: p.txBytes },
+    }));
+  }
+
+  counters(): LinkCounters {
+    const c = this.iface.counters();
+    return { counters: { rx_bytes: c.rxBytes, tx_bytes: c.txBytes, rx_packets: c.rxPackets, tx_packets: c.txPackets }, msSinceRx: c.msSinceRx };
+  }
+
+  async reconfigure(config: SessionConfig, secret: Buffer): Promise<string> {
+    const running = this.iface.get();
+    const spec = await interfaceSpec(config, secret, config.wireguard!.interface.listenPort ?? running.listenPort);
+    const request = setRequestFor(spec, running);
+    spec.privateKey.fill(0);
+    const errno = this.iface.set(request);
+    if (errno !== 0) throw new TundError(`the running interface refused the new configuration (errno ${errno}; see the log line before)`);
+    this.wg = config.wireguard!;
+    const before = new Set(running.peers.map((p) => keyToBase64(p.publicKey)));
+    const after = new Set(spec.peers.map((p) => keyToBase64(p.publicKey)));
+    const added = [...after].filter((k) => !before.has(k)).length;
+    const removed = [...before].filter((k) => !after.has(k)).length;
+    return `peers and keys applied in place (${after.size} peer${after.size === 1 ? '' : 's'}: ${added} added, ${removed} removed); handshakes of the others kept`;
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.wg.interface.saveConfig) this.saveConfig();
+    this.uapi.close();
+    this.iface.stop();
+    await this.ended;
+    void reason;
+  }
+
+  /** SaveConfig = true: the running peers (as `wg set` left them) go back into the file. */
+  private saveConfig(): void {
+    const state = this.iface.get();
+    const wg = this.wg;
+    const keep = (source: KeySource | null, live: Buffer | null): KeySource | null => {
+      if (!live) return null;
+      if (source && source.kind === 'file') return source; // a key file stays a key file
+      return { kind: 'inline', key: live, line: source?.line ?? 0 };
+    };
+    const saved: WgQuickConfig = {
+      ...wg,
+      interface: { ...wg.interface, privateKey: keep(wg.interface.privateKey, state.privateKey) },
+      peers: state.peers.map((p) => {
+        const id = keyToBase64(p.publicKey);
+        const was = wg.peers.find((c) => c.publicKey === id);
+        return {
+          line: was?.line ?? 0,
+          publicKey: id,
+          presharedKey: keep(was?.presharedKey ?? null, p.presharedKey),
+          endpoint: p.endpoint,
+          allowedIps: p.allowedIps,
+          persistentKeepalive: p.persistentKeepalive,
+        };
+      }),
+    };
+    try {
+      writeSecretFile(wg.file, Buffer.from(renderWgQuick(saved)));
+      this.log(`SaveConfig: wrote the running configuration to ${wg.file}`);
+    } catch (error) {
+      this.log(`SaveConfig: cannot write ${wg.file}: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      state.privateKey?.fill(0);
+    }
+  }
+}
