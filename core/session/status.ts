@@ -1,7 +1,7 @@
 // What a running session knows about itself, reported through a SessionReporter (core/status).
 import { formatEndpoint } from '../net.js';
-import type { Counters, DeviceInfo, SessionReporter, SessionSnapshot, SessionState } from '../status/types.js';
-import type { KeepaliveStatus, Link } from './protocol.js';
+import type { Counters, DeviceInfo, PeerInfo, SessionReporter, SessionSnapshot, SessionState } from '../status/types.js';
+import type { KeepaliveStatus, Link, PeerStatus } from './protocol.js';
 
 const ZERO: Counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 };
 
@@ -36,6 +36,7 @@ export class SessionStatus {
   private lastCounters: Counters = { ...ZERO };
   private lastRxAt: string | null = null;
   private lastKeepalive: KeepaliveStatus | null = null;
+  private lastPeers: PeerInfo[] = [];
 
   constructor(
     readonly name: string,
@@ -96,10 +97,13 @@ export class SessionStatus {
     this.lastCounters = { ...ZERO };
     this.lastRxAt = null;
     this.lastKeepalive = null;
+    this.lastPeers = [];
   }
 
   private refreshPeer(): void {
-    const peer = this.link?.peers()[0];
+    const peers = this.link?.peers() ?? [];
+    this.lastPeers = peers.flatMap(peerInfo);
+    const peer = peers[0];
     if (!peer) return;
     if (peer.endpoint) this.endpoint = formatEndpoint(peer.endpoint.address, peer.endpoint.port);
     this.latestHandshake = peer.latestHandshake;
@@ -130,8 +134,25 @@ export class SessionStatus {
       keepalive: this.lastKeepalive ? { ...this.lastKeepalive } : null,
       flags: this.flags,
       counters: { ...counters },
+      peers: this.lastPeers.map((p) => ({ ...p, allowed_ips: [...p.allowed_ips] })),
       clients: this.link?.clients ? this.link.clients() : null,
       pid: process.pid,
     };
   }
+}
+
+/** A peer with a public key (WireGuard) as status lists it; others have none of their own. */
+function peerInfo(p: PeerStatus): PeerInfo[] {
+  if (!p.publicKey) return [];
+  return [
+    {
+      public_key: p.publicKey,
+      endpoint: p.endpoint ? formatEndpoint(p.endpoint.address, p.endpoint.port) : null,
+      latest_handshake: p.latestHandshake,
+      rx_bytes: p.transfer?.rx_bytes ?? 0,
+      tx_bytes: p.transfer?.tx_bytes ?? 0,
+      allowed_ips: [...(p.allowedIps ?? [])],
+      persistent_keepalive_s: p.keepalive ? p.keepalive.interval_s : null,
+    },
+  ];
 }

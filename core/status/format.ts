@@ -4,7 +4,7 @@
 import { palette, type Palette } from '../cli/output.js';
 import { decodeFlagsText, describeFlags } from '../vtun/flags.js';
 import type { StateEvent, StatusSession } from './protocol.js';
-import type { HubClientInfo, SessionState } from './types.js';
+import type { HubClientInfo, PeerInfo, SessionState } from './types.js';
 
 /** What a session may report beyond the base snapshot (sessions of older builds leave them out). */
 type StatusInput = StatusSession & {
@@ -37,6 +37,8 @@ export interface StatusJsonSession {
   tx_packets: number;
   route: { mode: string; prefixes: string[]; table: number | null } | null;
   dns: { backend: string | null; servers: string[]; domains: string[] } | null;
+  /** WireGuard's peers, as wg show lists them; [] for VTun */
+  peers: PeerInfo[];
   /** a vpn-ws hub's clients; null for other sessions */
   clients: HubClientInfo[] | null;
 }
@@ -85,6 +87,15 @@ export function toJsonSession(s: StatusInput): StatusJsonSession {
     tx_packets: int(s.counters?.tx_packets),
     route: r ? { mode: r.mode, prefixes: [...(r.prefixes ?? [])], table: typeof r.table === 'number' ? r.table : null } : null,
     dns: n ? { backend: n.backend ?? null, servers: [...(n.servers ?? [])], domains: [...(n.domains ?? [])] } : null,
+    peers: (Array.isArray(s.peers) ? s.peers : []).map((p) => ({
+      public_key: String(p.public_key),
+      endpoint: strOrNull(p.endpoint),
+      latest_handshake: rfc3339(p.latest_handshake),
+      rx_bytes: int(p.rx_bytes),
+      tx_bytes: int(p.tx_bytes),
+      allowed_ips: Array.isArray(p.allowed_ips) ? p.allowed_ips.map(String) : [],
+      persistent_keepalive_s: typeof p.persistent_keepalive_s === 'number' && p.persistent_keepalive_s > 0 ? Math.trunc(p.persistent_keepalive_s) : null,
+    })),
     clients: Array.isArray(s.clients) ? s.clients.map(toJsonClient) : null,
   };
 }
@@ -227,6 +238,15 @@ export function renderSession(s: StatusJsonSession, now = Date.now(), p: Palette
       ckv('connected', `since ${c.connected_since} (${relativeTime(c.connected_since, now)})`);
       ckv('transfer', `${humanBytes(c.rx_bytes)} received, ${humanBytes(c.tx_bytes)} sent${c.rx_dropped || c.tx_dropped ? `; dropped ${c.rx_dropped} in, ${c.tx_dropped} out` : ''}`);
     }
+  }
+  for (const p of s.peers) {
+    // as wg show prints a peer, one level further in
+    lines.push('', `  peer: ${p.public_key}`);
+    if (p.endpoint) lines.push(`    endpoint: ${p.endpoint}`);
+    lines.push(`    allowed ips: ${p.allowed_ips.join(', ') || '(none)'}`);
+    if (p.latest_handshake) lines.push(`    latest handshake: ${relativeTime(p.latest_handshake, now)}`);
+    if (p.rx_bytes || p.tx_bytes) lines.push(`    transfer: ${humanBytes(p.rx_bytes)} received, ${humanBytes(p.tx_bytes)} sent`);
+    if (p.persistent_keepalive_s) lines.push(`    persistent keepalive: every ${p.persistent_keepalive_s} seconds`);
   }
   return lines.join('\n');
 }

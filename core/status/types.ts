@@ -27,6 +27,21 @@ export interface Counters {
   tx_packets: number;
 }
 
+/** One peer of a session with several (WireGuard), as `wg show` lists it (every key always present). */
+export interface PeerInfo {
+  public_key: string;
+  /** address:port its packets come from and go to, or null */
+  endpoint: string | null;
+  /** last completed handshake (RFC 3339) or null */
+  latest_handshake: string | null;
+  /** wire bytes, as wg show's transfer */
+  rx_bytes: number;
+  tx_bytes: number;
+  allowed_ips: string[];
+  /** seconds, null when off */
+  persistent_keepalive_s: number | null;
+}
+
 /** Keep-alive of the link (every key always present). */
 export interface KeepaliveInfo {
   /** seconds between checks */
@@ -84,6 +99,8 @@ export interface SessionSnapshot {
   /** VTun flags in force, e.g. "<TuKE10>", or null */
   flags: string | null;
   counters: Counters;
+  /** WireGuard's peers (the session's endpoint and handshake are those of the first); [] for VTun */
+  peers: PeerInfo[];
   /** a vpn-ws hub: its clients; null for any other session */
   clients?: HubClientInfo[] | null;
   pid: number;

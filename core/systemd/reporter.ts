@@ -75,6 +75,7 @@ export class SystemdReporter implements SessionReporter {
       keepalive: null,
       flags: null,
       counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
+      peers: [],
       pid: process.pid,
     };
     this.notifier.startWatchdog();

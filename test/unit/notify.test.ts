@@ -34,6 +34,7 @@ function snap(state: SessionSnapshot['state'], extra: Partial<SessionSnapshot> =
     keepalive: null,
     flags: null,
     counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
+    peers: [],
     pid: process.pid,
     ...extra,
   };

@@ -46,6 +46,7 @@ class FakeSession {
       keepalive: null,
       flags: null,
       counters: { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 },
+      peers: [],
       pid: 4242,
       ...extra,
     };
