@@ -107,7 +107,8 @@ export const wireguardProtocol: InterfaceProtocol = {
     if (!wg) throw new TundError(`${config.name}: not a WireGuard session`);
     const spec = await interfaceSpec(config, ctx.secret, wg.interface.listenPort ?? 0);
     const device = await ctx.device('tun');
-    const socket = ctx.passedUdpFd !== null ? { fd: ctx.passedUdpFd, local: localOf(ctx.passedUdpFd) } : bindSocket(spec.listenPort);
+    // the engine closes its socket when it stops: a socket systemd passed is kept for the next link
+    const socket = ctx.passedUdpFd !== null ? { fd: native().dupFd(ctx.passedUdpFd), local: localOf(ctx.passedUdpFd) } : bindSocket(spec.listenPort);
     let iface: WgInterface;
     try {
       iface = new WgInterface({
