@@ -184,9 +184,10 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.equal(doc.format, 1);
   assert.deepEqual(doc.sessions.map((s) => s.name), ['b', 'a']);
   assert.deepEqual(Object.keys(doc.sessions[0]!).sort(), [
-    'clients', 'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'pid', 'protocol', 'reason', 'role', 'route',
+    'clients', 'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'peers', 'pid', 'protocol', 'reason', 'role', 'route',
     'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
   ]);
+  assert.deepEqual(doc.sessions[0]!.peers, []);
   assert.equal(doc.sessions[0]!.next_attempt, null);
   assert.equal(doc.sessions[0]!.keepalive, null);
   assert.equal(doc.sessions[0]!.latest_keepalive, '2026-11-22T06:30:00Z');
@@ -227,6 +228,21 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.deepEqual(h.sessions[0]!.clients, [{ ...client, connected_since: '2026-11-22T06:00:00Z' }]);
   const text2 = renderStatus(h, Date.parse('2026-11-22T06:01:00Z'));
   assert.match(text2, /  clients: 1\n\n  client: 198\.18\.20\.2:40000\n    mac: 02:00:5e:20:00:0a\n    certificate: CN=client\n    connected: since 2026-11-22T06:00:00Z \(1 minute ago\)\n    transfer: 1\.00 KiB received, 2\.00 KiB sent; dropped 1 in, 0 out$/);
+});
+
+test('format: WireGuard peers as wg show lists them, and in JSON with every key', () => {
+  const peer = { public_key: 'A'.repeat(43) + '=', endpoint: '198.18.88.1:51820', latest_handshake: '2026-11-22T06:00:55.123Z', rx_bytes: 2048, tx_bytes: 100, allowed_ips: ['198.19.88.1/32', '198.19.90.0/24'], persistent_keepalive_s: 25 };
+  const quiet = { public_key: 'B'.repeat(43) + '=', endpoint: null, latest_handshake: null, rx_bytes: 0, tx_bytes: 0, allowed_ips: [], persistent_keepalive_s: null };
+  const doc = statusDocument([{ ...new FakeSession('wg0', { protocol: 'wireguard', state: 'connected', peers: [peer, quiet] }).snap, route: null, dns: null, unit: null }]);
+  assert.deepEqual(doc.sessions[0]!.peers, [{ ...peer, latest_handshake: '2026-11-22T06:00:55Z' }, quiet]);
+  const text = renderStatus(doc, Date.parse('2026-11-22T06:01:05Z'));
+  assert.match(
+    text,
+    new RegExp(
+      `\n\n  peer: ${'A'.repeat(43)}=\n    endpoint: 198\.18\.88\.1:51820\n    allowed ips: 198\.19\.88\.1/32, 198\.19\.90\.0/24\n    latest handshake: 10 seconds ago\n    transfer: 2\.00 KiB received, 100 B sent\n    persistent keepalive: every 25 seconds\n`,
+    ),
+  );
+  assert.ok(text.endsWith(`\n\n  peer: ${'B'.repeat(43)}=\n    allowed ips: (none)`), text);
 });
 
 test('tunctl status: human view, --json, exit 3 when NAME is not running or nothing runs', async () => {
