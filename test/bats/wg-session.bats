@@ -100,6 +100,26 @@ wg_quick_file() {
   local rx tx
   rx=$(awk '{print $2}' <<<"$output") tx=$(awk '{print $3}' <<<"$output")
   ((rx > 20 * 1048576 && tx > 20 * 1048576))
+  # tunctl status lists the peer as wg show does, and in JSON
+  local g_pub
+  g_pub=$(wg_pub "$WG_G_KEY")
+  run tunctl status "$NAME"
+  assert_success
+  assert_line --regexp '^  state: connected since '
+  assert_line --regexp '^  role: client \(wireguard\), pid [0-9]+$'
+  assert_line "  peer: $g_pub"
+  assert_line "    endpoint: $WG_G_ADDR:51820"
+  assert_line "    allowed ips: $WG_G_TUN/32"
+  assert_line --regexp '^    latest handshake: (now|[0-9]+ seconds? ago)$'
+  assert_line --regexp '^    transfer: [0-9.]+ MiB received, [0-9.]+ MiB sent$'
+  run tunctl status "$NAME" --json
+  assert_success
+  assert_equal "$(jq -r '.sessions[0].protocol' <<<"$output")" wireguard
+  assert_equal "$(jq -c '.sessions[0].peers | map(.public_key)' <<<"$output")" "[\"$g_pub\"]"
+  assert_equal "$(jq -r '.sessions[0].peers[0].endpoint' <<<"$output")" "$WG_G_ADDR:51820"
+  assert_equal "$(jq -c '.sessions[0].peers[0].allowed_ips' <<<"$output")" "[\"$WG_G_TUN/32\"]"
+  assert_equal "$(jq -r '.sessions[0].peers[0].persistent_keepalive_s' <<<"$output")" null
+  jq -e '.sessions[0].peers[0] | (.latest_handshake | test("Z$")) and .rx_bytes > 20 * 1048576 and .tx_bytes > 20 * 1048576' <<<"$output"
   # an orderly stop: exit 0, device and route gone
   run stop_tund
   assert_output 0
@@ -195,4 +215,111 @@ wg_quick_file() {
   run stop_tund
   assert_output 0
   test -f "$BATS_TEST_TMPDIR/down-$NAME"
+}
+
+# handshakes_seen : how many initiations wireguard-go has answered (its verbose log)
+handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wireguard-go-wgt0.log"; }
+
+@test "rekey: with every timer at 1/100 (a new handshake every 1.2 s of sending) ping and 20 MB go on across rekeys" {
+  wg_go_peer wgt0 "$T_PUB"
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
+  TUND_TEST_WG_TIMER_SCALE=0.01 tund_wg "$NAME"
+  run connected
+  assert_success
+  # 5 s of pings: tund sends all the time, so its keypair is renewed every 1.2 s
+  run ip netns exec "$NS_T" ping -c 25 -i 0.2 -W 1 "$WG_G_TUN"
+  local received
+  received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$output")
+  ((received >= 23)) || { echo "$output"; false; }
+  run transfer "$NS_T" "$NS_G" "$WG_G_TUN" 20
+  assert_success
+  local n
+  n=$(handshakes_seen)
+  ((n >= 4)) || { echo "only $n handshakes"; false; }
+  # the last one is recent: rekeying went on to the end
+  (($(date +%s) - $(wgt show "$NAME" latest-handshakes | cut -f2) <= 3))
+}
+
+@test "roaming: tund's underlay address changes in the middle of a transfer; wireguard-go follows and the transfer completes" {
+  wg_go_peer wgt0 "$T_PUB"
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
+  # a second subnet on the same link: the address tund moves to
+  ip -n "$NS_G" addr add 198.18.88.9/29 dev "${TEST_TAG}a"
+  ip -n "$NS_T" addr add 198.18.88.10/29 dev "${TEST_TAG}b"
+  # about 4 s for 20 MB: the change happens while data flows
+  ip netns exec "$NS_T" tc qdisc add dev "${TEST_TAG}b" root tbf rate 40mbit burst 64kb latency 400ms
+  tund_wg "$NAME"
+  run connected
+  assert_success
+  assert_equal "$(wg_show_field wgt0 endpoints)" "$WG_T_ADDR:$(wgt show "$NAME" listen-port)"
+  ( transfer "$NS_T" "$NS_G" "$WG_G_TUN" 20 >"$BATS_TEST_TMPDIR/xfer.result" 2>&1; echo "rc=$?" >>"$BATS_TEST_TMPDIR/xfer.result" ) &
+  local xfer=$!
+  sleep 1
+  kill -0 "$xfer" # still running: the change comes mid-transfer
+  # the old address goes: packets to wireguard-go now leave from .10
+  ip -n "$NS_T" addr del "$WG_T_ADDR/30" dev "${TEST_TAG}b"
+  ip -n "$NS_T" route add "$WG_G_ADDR/32" dev "${TEST_TAG}b"
+  wait "$xfer"
+  run cat "$BATS_TEST_TMPDIR/xfer.result"
+  assert_output "rc=0"
+  assert_equal "$(wg_show_field wgt0 endpoints)" "198.18.88.10:$(wgt show "$NAME" listen-port)"
+  run ip netns exec "$NS_G" ping -c 2 -W 2 "$WG_T_TUN"
+  assert_success
+}
+
+@test "several peers behind one tund interface: two wireguard-go peers, each routed by its allowed IPs, spoke to spoke through tund" {
+  local ns2 holder2 key2 pub2
+  # the second wireguard-go: its own namespace, underlay 198.18.87.1/30 - 198.18.87.2/30 (tund side)
+  ns2=$(make_netns g2)
+  ip link add "${TEST_TAG}c" type veth peer name "${TEST_TAG}d"
+  ip link set "${TEST_TAG}c" netns "$ns2"
+  ip link set "${TEST_TAG}d" netns "$NS_T"
+  ip -n "$ns2" addr add 198.18.87.1/30 dev "${TEST_TAG}c"
+  ip -n "$NS_T" addr add 198.18.87.2/30 dev "${TEST_TAG}d"
+  ip -n "$ns2" link set "${TEST_TAG}c" up
+  ip -n "$NS_T" link set "${TEST_TAG}d" up
+  ip netns exec "$NS_T" sysctl -qw net.ipv4.ip_forward=1
+  holder2=$(wg_private_run "$ns2")
+  key2=$(wg_key_file wg-go-2)
+  pub2=$(wg_pub "$key2")
+  # spoke 1: the usual wireguard-go (198.19.88.1); spoke 2: 198.19.88.3; both dial tund on 51823
+  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51823"
+  wg_in "$HOLDER_G" wg set wgt0 peer "$T_PUB" allowed-ips 198.19.88.0/24
+  wg_go_start "$holder2" wgt1
+  wg_in "$holder2" wg set wgt1 private-key "$key2" peer "$T_PUB" endpoint 198.18.87.2:51823 allowed-ips 198.19.88.0/24
+  wg_in "$holder2" ip addr add 198.19.88.3/24 dev wgt1
+  wg_in "$holder2" ip link set wgt1 up
+  {
+    echo "[Interface]"
+    echo "PrivateKey = $(cat "$T_KEY")"
+    echo "ListenPort = 51823"
+    echo "Address = $WG_T_TUN/24"
+    echo
+    echo "[Peer]"
+    echo "PublicKey = $(wg_pub "$WG_G_KEY")"
+    echo "AllowedIPs = $WG_G_TUN/32"
+    echo
+    echo "[Peer]"
+    echo "PublicKey = $pub2"
+    echo "AllowedIPs = 198.19.88.3/32"
+  } >"$CONF"
+  chmod 600 "$CONF"
+  tund_wg "$NAME"
+  run connected
+  assert_success
+  run ping_through "$NS_G" "$WG_T_TUN"
+  assert_success
+  run ping_through "$ns2" "$WG_T_TUN"
+  assert_success
+  # spoke to spoke: in through one peer, out through the other
+  run ping_through "$NS_G" 198.19.88.3
+  assert_success
+  run transfer "$NS_G" "$ns2" 198.19.88.3 5
+  assert_success
+  run wgt show "$NAME" endpoints
+  assert_line "$(wg_pub "$WG_G_KEY")	$WG_G_ADDR:51820"
+  assert_line "$pub2	198.18.87.1:$(wg_in "$holder2" wg show wgt1 listen-port)"
+  run tunctl status "$NAME" --json
+  assert_equal "$(jq '.sessions[0].peers | length' <<<"$output")" 2
+  jq -e '.sessions[0].peers | all(.latest_handshake != null and .rx_bytes > 0)' <<<"$output"
 }
