@@ -50,6 +50,14 @@ function passedSockets(name: string, warn: (m: string) => void): Pick<SessionCon
   return { passedFd, passedUdpFd: dgram && passedFd?.listening ? dgram.fd : null };
 }
 
+/** The UDP socket systemd passed to a session of an interface protocol (WireGuard: ListenDatagram=). */
+function passedDatagramSocket(name: string, warn: (m: string) => void): Pick<SessionContext, 'passedFd' | 'passedUdpFd'> {
+  const passed = listenFds();
+  const dgram = passed.find((f) => f.kind === 'udp');
+  for (const other of passed.filter((f) => f !== dgram)) warn(`${name}: ignoring the socket systemd passed as fd ${other.fd} (a WireGuard session takes one ListenDatagram= socket)`);
+  return { passedFd: null, passedUdpFd: dgram ? dgram.fd : null };
+}
+
 /**
  * `tund NAME`: refuses to start when the session already runs (before it touches the network or a
  * device), then runs it until SIGTERM/SIGINT. A connection systemd accepted (Accept=yes) is not
@@ -57,7 +65,12 @@ function passedSockets(name: string, warn: (m: string) => void): Pick<SessionCon
  */
 export async function runNamedSession(config: SessionConfig, io: ProcessIo): Promise<number> {
   native(); // load the addon now: a broken build fails here, not in the middle of a handshake
-  const sockets = config.session.role === 'server' ? passedSockets(config.name, io.warn) : { passedFd: null, passedUdpFd: null };
+  const sockets =
+    protocolFor(config.session.protocol).kind === 'interface'
+      ? passedDatagramSocket(config.name, io.warn)
+      : config.session.role === 'server'
+        ? passedSockets(config.name, io.warn)
+        : { passedFd: null, passedUdpFd: null };
   const lock = sockets.passedFd && !sockets.passedFd.listening ? null : instanceLock(config.name);
   const proc = processContext(io, { controlSocket: true });
   try {

@@ -33,20 +33,25 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
   protected async applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): Promise<string> {
     if (unchanged) return 'configuration unchanged';
     const link = this.activeLink;
-    // the device, routes, DNS and hooks are the session's: a change there brings the interface up again
-    const sessionPartsSame = ['device', 'route', 'hooks'].every((k) => isDeepStrictEqual(fresh[k as 'device'], this.config[k as 'device']));
-    if (link?.reconfigure && sessionPartsSame) {
+    // the device and the hooks are the session's: a change there brings the interface up again;
+    // routes and DNS (the peers' AllowedIPs) are replaced beside the running link
+    const sameDevice = isDeepStrictEqual(fresh.device, this.config.device) && isDeepStrictEqual(fresh.hooks, this.config.hooks);
+    if (link?.reconfigure && sameDevice) {
       // rejects when the running link cannot take it: the reload fails, the old configuration stays
       const message = await link.reconfigure(fresh, secret);
+      const routesChanged = !isDeepStrictEqual(fresh.route, this.config.route);
       this.config = fresh;
       this.secret = secret;
-      return message;
+      if (!routesChanged) return message;
+      await this.removeRoutes();
+      await this.applyRoutes(fresh, link.peers()[0]?.endpoint ?? null);
+      return `${message}; routes and DNS replaced`;
     }
     this.pending = { config: fresh, secret };
     this.wake?.();
     if (!link) return 'configuration changed; the interface comes up with it now';
     void link.close('reload');
-    return 'configuration changed (device, routes, DNS or hooks); the interface comes up again with it';
+    return 'configuration changed (device or hooks); the interface comes up again with it';
   }
 
   private hookEnv(config: SessionConfig): Record<string, string> {

@@ -192,7 +192,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     return config.route.mode !== 'none' || config.route.dns.length > 0;
   }
 
-  private async applyRoutes(config: SessionConfig, peer: Address | null): Promise<void> {
+  protected async applyRoutes(config: SessionConfig, peer: Address | null): Promise<void> {
     if (this.routesUp || !this.wantsRoutes(config) || !this.device) return;
     await applySessionRoutes(config, {
       device: this.device.device.name,

@@ -186,8 +186,9 @@ class WireGuardLink implements Link {
     const running = this.iface.get();
     const spec = await interfaceSpec(config, secret, config.wireguard!.interface.listenPort ?? running.listenPort);
     const request = setRequestFor(spec, running);
-    spec.privateKey.fill(0);
     const errno = this.iface.set(request);
+    spec.privateKey.fill(0);
+    running.privateKey?.fill(0);
     if (errno !== 0) throw new TundError(`the running interface refused the new configuration (errno ${errno}; see the log line before)`);
     this.wg = config.wireguard!;
     const before = new Set(running.peers.map((p) => keyToBase64(p.publicKey)));

@@ -323,3 +323,55 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_equal "$(jq '.sessions[0].peers | length' <<<"$output")" 2
   jq -e '.sessions[0].peers | all(.latest_handshake != null and .rx_bytes > 0)' <<<"$output"
 }
+
+@test "reload: a new peer and a changed keepalive go into the running interface; the handshake with the others stays; a broken file changes nothing" {
+  wg_go_peer wgt0 "$T_PUB"
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
+  tund_wg "$NAME"
+  run connected
+  assert_success
+  run ping_through "$NS_T" "$WG_G_TUN"
+  assert_success
+  local before other
+  before=$(wg_show_field wgt0 latest-handshakes)
+  other=$(wg genkey | wg pubkey)
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820" "PersistentKeepalive = 9"
+  printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.91.0/24\n' "$other" >>"$CONF"
+  run tunctl reload -v "$NAME"
+  assert_success
+  assert_output --partial "1 added, 0 removed"
+  run wgt show "$NAME" peers
+  assert_line "$other"
+  run wgt show "$NAME" persistent-keepalive
+  assert_line "$(wg_pub "$WG_G_KEY")	9"
+  # the new prefix is the new peer's: nothing was reconnected, the handshake is the same one
+  run wgt show "$NAME" allowed-ips
+  assert_line "$other	198.19.91.0/24"
+  assert_equal "$(wg_show_field wgt0 latest-handshakes)" "$before"
+  run ip netns exec "$NS_T" ping -c 1 -W 2 "$WG_G_TUN"
+  assert_success
+  # a broken file: the reload fails with file:line, the interface keeps its peers
+  echo "PublicKye = nope" >>"$CONF"
+  run tunctl reload "$NAME"
+  assert_failure
+  assert_output --partial "$CONF:"
+  run wgt show "$NAME" peers
+  assert_line "$other"
+}
+
+@test "socket activation: the UDP socket systemd passes (ListenDatagram=) is the interface's" {
+  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51824"
+  # no ListenPort in the file: the port is the passed socket's
+  wg_quick_file --
+  rm -f "$BATS_TEST_TMPDIR/tund.log.rc"
+  spawn_bg "$BATS_TEST_TMPDIR/tund.log" nsenter -t "$HOLDER_T" -m -n -- timeout 300 \
+    systemd-socket-activate --datagram -l "$WG_T_ADDR:51824" -E PATH -E TUND_CONFIG_DIR -E TUND_RUN_DIR tund "$NAME" >/dev/null
+  # systemd-socket-activate starts tund on the first datagram: wireguard-go's handshake
+  run wg_in "$HOLDER_G" ping -c 1 -W 5 "$WG_T_TUN"
+  run connected 20
+  assert_success
+  run ping_through "$NS_G" "$WG_T_TUN"
+  assert_success
+  run wgt show "$NAME" listen-port
+  assert_output 51824
+}
