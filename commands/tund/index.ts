@@ -1,4 +1,4 @@
-// tund: runs one VTun session (tund NAME), validates and imports session files.
+// tund: runs one session, WireGuard or VTun (tund NAME), validates and imports session files.
 import { main } from '../../core/cli/main.js';
 import { CheckSessionCommand } from './check.js';
 import { RunSessionCommand } from './run.js';
@@ -8,6 +8,6 @@ import { ShowConfigCommand } from './showconf.js';
 
 main({
   name: 'tund',
-  label: 'tund - one VPN session (VTun 3.0 compatible), run by systemd as tund@NAME',
+  label: 'tund - one VPN session (WireGuard, or VTun 3.0 compatible), run by systemd as tund@NAME',
   commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ShowConfigCommand, ImportVtunCommand],
 });
