@@ -30,7 +30,6 @@ export class ClientSession extends Session {
   /** a reload asked to reconnect now (with `pending` when the configuration changed) */
   private reconnectNow = false;
   private pending: { config: SessionConfig; secret: Buffer } | null = null;
-  private wake: (() => void) | null = null;
 
   constructor(protocol: Protocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
     super(protocol, config, secret, ctx, reporter, 'client');
@@ -96,28 +95,11 @@ export class ClientSession extends Session {
         const delay = backoffDelay(failures, backoff, keepaliveWindowMs(config.session.keepalive));
         failures++;
         this.status.set('reconnecting', reason, new Date(Date.now() + delay));
-        await this.pause(delay);
+        await this.pause(delay, () => this.reconnectNow);
       }
     } finally {
       await this.finishStopping(signal.aborted ? 'signal' : null);
     }
     return exitCode;
-  }
-
-  /** The back-off wait; a stop or a reload ends it early. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.ctx.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.wake = done;
-      if (signal.aborted || this.reconnectNow) done();
-    });
   }
 }

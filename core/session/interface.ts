@@ -19,7 +19,6 @@ import { Session, type SessionContext } from './session.js';
 export class InterfaceSession extends Session<InterfaceProtocol> {
   private activeLink: Link | null = null;
   private pending: { config: SessionConfig; secret: Buffer } | null = null;
-  private wake: (() => void) | null = null;
 
   constructor(protocol: InterfaceProtocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
     super(protocol, config, secret, ctx, reporter, config.session.role);
@@ -95,28 +94,11 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
         const delay = backoffDelay(failures, backoff);
         failures++;
         this.status.set('reconnecting', reason, new Date(Date.now() + delay));
-        await this.pause(delay);
+        await this.pause(delay, () => this.pending !== null);
       }
     } finally {
       await this.finishStopping(signal.aborted ? 'signal' : null);
     }
     return exitCode;
-  }
-
-  /** The back-off wait; a stop or a reload ends it early. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.ctx.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.wake = done;
-      if (signal.aborted || this.pending) done();
-    });
   }
 }

@@ -86,6 +86,8 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   private routesUp = false;
   private readyNotified = false;
   private reloads: Promise<unknown> = Promise.resolve();
+  /** ends the back-off pause early (a reload) */
+  protected wake: (() => void) | null = null;
   private readonly onHangup = () => void this.reload();
 
   constructor(
@@ -299,6 +301,23 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     if (run.kind === 'ended') return describeEnd(run.end);
     if (run.kind === 'failed') return run.message;
     return 'the peer left right after the handshake';
+  }
+
+  /** The back-off wait between links; a stop, or a reload that wants a link now (wakeNow), ends it early. */
+  protected pause(ms: number, wakeNow: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.ctx.signal;
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+      if (signal.aborted || wakeNow()) done();
+    });
   }
 
   /** Stop: STOPPING=1, routes down, device closed, `stopped`, reporter closed. */

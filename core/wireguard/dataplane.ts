@@ -47,6 +47,21 @@ export interface PeerActivity {
   txBytes: number;
 }
 
+/** A peer that has sent and received nothing yet. */
+export function noActivity(): PeerActivity {
+  return {
+    lastSentMs: null,
+    lastReceivedMs: null,
+    lastDataSentMs: null,
+    lastDataReceivedMs: null,
+    firstDataReceivedSinceSentMs: null,
+    firstDataSentSinceReceivedMs: null,
+    sendCounter: 0n,
+    rxBytes: 0,
+    txBytes: 0,
+  };
+}
+
 export interface WgDataplane {
   /** Send a handshake message (type 1, 2; macs already set) to the peer at `endpoint`. */
   sendHandshake(peer: PeerId, endpoint: WgEndpoint, message: Buffer): void;

@@ -4,24 +4,13 @@
 // engine. Activity comes from the engine's per-peer "ms since" counters, turned into times on the
 // same monotonic clock (the native one, timers.ts systemClock).
 import type { NativeWgEngine, WgEvent, WgKeypair, WgEndpoint as NativeEndpoint } from '../../native/index.js';
-import type { PeerActivity, PeerId, WgDataplane, WgDataplaneEvents } from './dataplane.js';
+import { noActivity, type PeerActivity, type PeerId, type WgDataplane, type WgDataplaneEvents } from './dataplane.js';
 import type { Clock } from './timers.js';
 import type { WgEndpoint } from './types.js';
 
 const toNative = (e: WgEndpoint): NativeEndpoint => ({ address: e.host, port: e.port });
 const fromNative = (e: NativeEndpoint): WgEndpoint => ({ host: e.address, port: e.port });
 
-const NO_ACTIVITY: PeerActivity = {
-  lastSentMs: null,
-  lastReceivedMs: null,
-  lastDataSentMs: null,
-  lastDataReceivedMs: null,
-  firstDataReceivedSinceSentMs: null,
-  firstDataSentSinceReceivedMs: null,
-  sendCounter: 0n,
-  rxBytes: 0,
-  txBytes: 0,
-};
 
 export class EngineDataplane implements WgDataplane {
   private readonly numbers = new Map<PeerId, number>();
@@ -120,7 +109,7 @@ export class EngineDataplane implements WgDataplane {
 
   activity(peer: PeerId): PeerActivity {
     const s = this.withPeer(peer, (n) => this.engine.peerStats(n));
-    if (!s) return { ...NO_ACTIVITY };
+    if (!s) return noActivity();
     const now = this.clock.now();
     const at = (msSince: number) => (msSince < 0 ? null : now - msSince);
     return {

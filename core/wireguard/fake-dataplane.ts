@@ -5,7 +5,7 @@
 // keys (the addon's ChaCha20-Poly1305), so two devices only talk when their handshake agreed.
 // FakeLink joins two of them with a latency and drop rules, on the injected clock.
 import { native, type NativeWgAead, type NativeWgCookieChecker, type WgKeypair } from '../../native/index.js';
-import type { PeerActivity, PeerId, WgDataplane, WgDataplaneEvents } from './dataplane.js';
+import { noActivity, type PeerActivity, type PeerId, type WgDataplane, type WgDataplaneEvents } from './dataplane.js';
 import type { Clock, WgTimerConfig } from './timers.js';
 import type { WgEndpoint } from './types.js';
 
@@ -66,17 +66,7 @@ export class FakeDataplane implements WgDataplane {
       current: null,
       next: null,
       staged: [],
-      activity: {
-        lastSentMs: null,
-        lastReceivedMs: null,
-        lastDataSentMs: null,
-        lastDataReceivedMs: null,
-        firstDataReceivedSinceSentMs: null,
-        firstDataSentSinceReceivedMs: null,
-        sendCounter: 0n,
-        rxBytes: 0,
-        txBytes: 0,
-      },
+      activity: noActivity(),
       sentKeepalives: 0,
       sentHandshakes: [],
       droppedStaged: 0,

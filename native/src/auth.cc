@@ -66,31 +66,11 @@ Napi::Value SocketAcceptsConnections(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, val != 0);
 }
 
-Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string addr = info[0].As<Napi::String>().Utf8Value();
-  int port = info[1].As<Napi::Number>().Int32Value();
-  Endpoint local;
-  if (!Endpoint::Parse(addr, port, &local)) return FailErrno(env, EINVAL, "inet_pton");
-  int fd = socket(local.Family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return FailErrno(env, errno, "socket");
-  // Several links of one server share the address and port of its TCP listener. SO_REUSEPORT,
-  // not SO_REUSEADDR: the kernel lets only sockets of the same user join, so another local user
-  // cannot bind beside us and receive datagrams meant for an unconnected socket.
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-      bind(fd, local.Sockaddr(), local.len) < 0) {
-    int err = errno;
-    close(fd);
-    return FailErrno(env, err, "bind");
-  }
-  return Napi::Number::New(env, fd);
-}
-
-Napi::Value UdpSocketListen(const Napi::CallbackInfo& info) {
+// A UDP socket bound to info[0]:info[1] (addr, port); with reusePort, SO_REUSEPORT first.
+Napi::Value BindUdp(const Napi::CallbackInfo& info, bool reusePort) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
-    Napi::TypeError::New(env, "udpSocketListen(addr: string, port: number)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "(addr: string, port: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string addr = info[0].As<Napi::String>().Utf8Value();
@@ -99,13 +79,23 @@ Napi::Value UdpSocketListen(const Napi::CallbackInfo& info) {
   if (port < 0 || port > 65535 || !Endpoint::Parse(addr, port, &local)) return FailErrno(env, EINVAL, "inet_pton");
   int fd = socket(local.Family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return FailErrno(env, errno, "socket");
-  if (bind(fd, local.Sockaddr(), local.len) < 0) {
+  int one = 1;
+  if ((reusePort && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+      bind(fd, local.Sockaddr(), local.len) < 0) {
     int err = errno;
     close(fd);
     return FailErrno(env, err, "bind");
   }
   return Napi::Number::New(env, fd);
 }
+
+// Several links of one server share the address and port of its TCP listener. SO_REUSEPORT,
+// not SO_REUSEADDR: the kernel lets only sockets of the same user join, so another local user
+// cannot bind beside us and receive datagrams meant for an unconnected socket.
+Napi::Value UdpSocketBind(const Napi::CallbackInfo& info) { return BindUdp(info, true); }
+
+// A WireGuard interface's one socket: a port in use is an error, not a shared port.
+Napi::Value UdpSocketListen(const Napi::CallbackInfo& info) { return BindUdp(info, false); }
 
 Napi::Value SocketSetMark(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

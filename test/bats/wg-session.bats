@@ -75,6 +75,15 @@ wg_quick_file() {
   chmod 600 "$CONF"
 }
 
+# dialing_session_up : wireguard-go waiting, tund dialing it; connected and a ping through
+dialing_session_up() {
+  wg_go_peer wgt0 "$T_PUB" || return 1
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
+  tund_wg "$NAME"
+  connected || return 1
+  ping_through "$NS_T" "$WG_G_TUN"
+}
+
 @test "tund dials wireguard-go: handshake, connected, ping both ways, 20 MB each way with checksums" {
   wg_go_peer wgt0 "$T_PUB"
   wg_quick_file "MTU = 1400" -- "Endpoint = $WG_G_ADDR:51820"
@@ -149,12 +158,7 @@ wg_quick_file() {
 }
 
 @test "wg(8) on the tund session: wg show, showconf, wg set adds, changes and removes peers on the running interface" {
-  wg_go_peer wgt0 "$T_PUB"
-  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
-  tund_wg "$NAME"
-  run connected
-  assert_success
-  run ping_through "$NS_T" "$WG_G_TUN"
+  run dialing_session_up
   assert_success
   run wgt show interfaces
   assert_output "$NAME"
@@ -325,12 +329,7 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
 }
 
 @test "reload: a new peer and a changed keepalive go into the running interface; the handshake with the others stays; a broken file changes nothing" {
-  wg_go_peer wgt0 "$T_PUB"
-  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
-  tund_wg "$NAME"
-  run connected
-  assert_success
-  run ping_through "$NS_T" "$WG_G_TUN"
+  run dialing_session_up
   assert_success
   local before other
   before=$(wg_show_field wgt0 latest-handshakes)
