@@ -199,11 +199,11 @@ class WireGuardLink implements Link {
   }
 
   async close(reason: string): Promise<void> {
-    if (this.wg.interface.saveConfig) this.saveConfig();
+    // a reload brings the interface down to come up with the file as it is now: nothing to save
+    if (this.wg.interface.saveConfig && reason !== 'reload') this.saveConfig();
     this.uapi.close();
     this.iface.stop();
     await this.ended;
-    void reason;
   }
 
   /** SaveConfig = true: the running peers (as `wg set` left them) go back into the file. */

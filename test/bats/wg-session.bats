@@ -158,8 +158,7 @@ dialing_session_up() {
 }
 
 @test "wg(8) on the tund session: wg show, showconf, wg set adds, changes and removes peers on the running interface" {
-  run dialing_session_up
-  assert_success
+  dialing_session_up
   run wgt show interfaces
   assert_output "$NAME"
   run wgt show "$NAME"
@@ -329,8 +328,7 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
 }
 
 @test "reload: a new peer and a changed keepalive go into the running interface; the handshake with the others stays; a broken file changes nothing" {
-  run dialing_session_up
-  assert_success
+  dialing_session_up
   local before other
   before=$(wg_show_field wgt0 latest-handshakes)
   other=$(wg genkey | wg pubkey)
@@ -373,4 +371,49 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_success
   run wgt show "$NAME" listen-port
   assert_output 51824
+}
+
+@test "SaveConfig = true: what wg set changed is in the file after the session stops, and the file still runs" {
+  wg_go_peer wgt0 "$T_PUB"
+  wg_quick_file "SaveConfig = true" -- "Endpoint = $WG_G_ADDR:51820"
+  tund_wg "$NAME"
+  run connected
+  assert_success
+  local other
+  other=$(wg genkey | wg pubkey)
+  wgt set "$NAME" peer "$other" allowed-ips 198.19.92.0/24 persistent-keepalive 15
+  run stop_tund
+  assert_output 0
+  run cat "$CONF"
+  assert_line "PublicKey = $other"
+  assert_line "AllowedIPs = 198.19.92.0/24"
+  assert_line "PersistentKeepalive = 15"
+  assert_line "SaveConfig = true"
+  assert_line "Address = $WG_T_TUN/24"
+  assert_equal "$(stat -c %a "$CONF")" 600
+  run tund check "$NAME"
+  assert_success
+  assert_output --partial "2 peers"
+}
+
+@test "a road-warrior file (AllowedIPs = 0.0.0.0/0): a full tunnel in its own table, the endpoint kept outside; all of it gone after the stop" {
+  wg_go_peer wgt0 "$T_PUB"
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820" "AllowedIPs = 0.0.0.0/0"
+  tund_wg "$NAME"
+  run connected
+  assert_success
+  # anywhere goes through the tunnel, the peer's own address does not
+  run ip netns exec "$NS_T" ip -4 route get 198.18.99.99
+  assert_output --partial "dev $NAME"
+  run ip netns exec "$NS_T" ip -4 route get "$WG_G_ADDR"
+  assert_output --partial "dev ${TEST_TAG}b"
+  run ping_through "$NS_T" "$WG_G_TUN"
+  assert_success
+  run tunctl status "$NAME" --json
+  assert_equal "$(jq -r '.sessions[0].route.mode' <<<"$output")" full
+  run stop_tund
+  assert_output 0
+  run ip netns exec "$NS_T" ip -4 route get 198.18.99.99
+  refute_output --partial "dev $NAME"
+  assert_equal "$(ip -n "$NS_T" rule show | grep -c 518)" 0
 }
