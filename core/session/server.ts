@@ -234,8 +234,8 @@ export class ConnectionSession extends Session {
   }
 }
 
-/** The Role = server session whose Host is `host`, with its secret; null when there is none. */
-async function findServerSession(host: string, log: (m: string) => void): Promise<SessionEntry | null> {
+/** The Role = server session of `protocol` whose Host is `host`, with its secret; null when there is none. */
+async function findServerSession(host: string, protocol: string, log: (m: string) => void): Promise<SessionEntry | null> {
   for (const name of await listSessions()) {
     let config: SessionConfig;
     try {
@@ -243,7 +243,8 @@ async function findServerSession(host: string, log: (m: string) => void): Promis
     } catch {
       continue; // a broken file is reported by `tund check`, not here
     }
-    if (config.session.role !== 'server' || config.session.host !== host) continue;
+    // (a WireGuard session has a host name too, but no connection of another protocol may pick it)
+    if (config.session.protocol !== protocol || config.session.role !== 'server' || config.session.host !== host) continue;
     try {
       return { config, secret: await readSecret(config) };
     } catch (error) {
@@ -278,7 +279,7 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
       timeoutMs: o.timeoutMs,
       signal: ctx.signal,
       lookup: async (host) => {
-        const entry = o.only ? (o.only.config.session.host === host ? o.only : null) : await findServerSession(host, ctx.log);
+        const entry = o.only ? (o.only.config.session.host === host ? o.only : null) : await findServerSession(host, o.protocol.name, ctx.log);
         chosen = entry?.config.name ?? null;
         return entry;
       },

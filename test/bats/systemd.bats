@@ -449,3 +449,60 @@ verify_units() { # extra verify options...
   assert_output 0
   sb systemctl stop tund@udpc tund@udps tund-listen@udps.socket
 }
+
+# wg_session NAME LISTEN_PORT TUN_ADDR PEER_PUB PEER_ALLOWED [peer lines...] : a wg-quick file
+# /etc/tund/NAME.conf inside the sandbox, with a key made there by the real wg(8)
+wg_session() {
+  local name=$1 port=$2 addr=$3 pub=$4 allowed=$5 l
+  shift 5
+  {
+    printf '[Interface]\nPrivateKey = %s\n' "$(sb cat "/etc/tund/$name.key")"
+    [[ $port == - ]] || printf 'ListenPort = %s\n' "$port"
+    printf 'Address = %s/24\n\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n' "$addr" "$pub" "$allowed"
+    for l in "$@"; do printf '%s\n' "$l"; done
+  } | sb_write "/etc/tund/$name.conf" 0600
+}
+
+@test "WireGuard: tund@spoke dials tund@hub; systemctl start returns connected (READY=1); wg show on /run/wireguard; reload adds a peer in place" {
+  sb sh -c 'umask 077; wg genkey >/etc/tund/hub.key; wg genkey >/etc/tund/spoke.key'
+  local hub_pub spoke_pub
+  hub_pub=$(sb sh -c 'wg pubkey </etc/tund/hub.key')
+  spoke_pub=$(sb sh -c 'wg pubkey </etc/tund/spoke.key')
+  wg_session hub 51820 198.19.56.1 "$spoke_pub" 198.19.56.2/32
+  wg_session spoke - 198.19.56.2 "$hub_pub" 198.19.56.1/32 "Endpoint = $SB_SRV_ADDR:51820"
+  in_cli spoke
+  sb systemctl daemon-reload
+  sb systemctl start tund@hub
+  run sb tunctl wait hub --state connected --timeout 10s
+  assert_success
+  # READY=1 of a WireGuard session that dials: its handshake is done, a packet goes through now
+  sb systemctl start tund@spoke
+  run sb sh -c "tunctl status spoke --json | jq -r '.sessions[0].state + \" \" + .sessions[0].protocol'"
+  assert_output 'connected wireguard'
+  run sb ip netns exec cli ping -c 1 -W 3 198.19.56.1
+  assert_success
+  run sb systemctl status tund@spoke --no-pager
+  assert_output --partial "Status: \"connected to $SB_SRV_ADDR:51820 since"
+  # wg(8) finds both sessions where it looks for interfaces, through the units' sandboxing
+  run sb wg show interfaces
+  assert_output 'hub spoke'
+  run sb wg show hub endpoints
+  assert_output --regexp "^$(printf '%s' "$spoke_pub" | sed 's/[+/]/\\&/g')	$SB_CLI_ADDR:[0-9]+$"
+  run sb tunctl status hub
+  assert_line "  peer: $spoke_pub"
+  # systemctl reload: a second peer goes into the running hub, the spoke's handshake stays
+  local hs other
+  hs=$(sb wg show hub latest-handshakes | cut -f2)
+  other=$(sb sh -c 'wg genkey | wg pubkey')
+  printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.56.3/32\n' "$other" | sb sh -c 'cat >>/etc/tund/hub.conf'
+  run sb systemctl reload tund@hub
+  assert_success
+  run sb wg show hub peers
+  assert_line "$other"
+  assert_equal "$(sb wg show hub latest-handshakes | grep "^$spoke_pub" | cut -f2)" "$hs"
+  run sb ip netns exec cli ping -c 1 -W 3 198.19.56.1
+  assert_success
+  sb systemctl stop tund@spoke tund@hub
+  run sb sh -c 'ls /run/wireguard'
+  assert_output ''
+}
