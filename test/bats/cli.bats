@@ -53,7 +53,7 @@ INTERNALS='--clipanion|__complete|#0|--[a-z-]+\[0\]|command not found|While runn
   run --separate-stderr tund office --help
   assert_success
   assert_equal "$stderr" ''
-  assert_line --index 0 'Run one VTun session in the foreground'
+  assert_line --index 0 'Run one session (WireGuard or VTun) in the foreground'
   assert_equal "$(grep -c '^Usage: ' <<<"$output")" 1
   assert_line 'Usage: tund [--instance NAME] [NAME]'
   refute_output --regexp "$INTERNALS"

@@ -111,7 +111,7 @@ test('NAME --help is the help of the command, once, on stdout', () => {
   const r = run('tund', 'office', '--help');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
-  assert.match(r.stdout, /^Run one VTun session in the foreground\n/);
+  assert.match(r.stdout, /^Run one session \(WireGuard or VTun\) in the foreground\n/);
   assert.equal(r.stdout.match(/^Usage: /gm)?.length, 1);
   assert.match(r.stdout, /^Usage: tund \[--instance NAME\] \[NAME\]$/m);
   assert.doesNotMatch(r.stdout, INTERNALS);
@@ -119,7 +119,7 @@ test('NAME --help is the help of the command, once, on stdout', () => {
   assert.equal(tunctl('add', 't0', '--mode', 'tun', '--help').stdout, tunctl('add', '-h').stdout);
   assert.match(tunctl('add', '--help').stdout, /^Usage: tunctl add \[--mode tun\|tap\] \[--mac ADDR\] \[--owner USER\] \[--group GROUP\] \[--multi-queue\] \[--exist-ok\] <NAME>$/m);
   // `tund --help` lists the commands, the default one first
-  assert.match(run('tund', '--help').stdout, /^  tund \[--instance NAME\] \[NAME\]\n    run one VTun session/m);
+  assert.match(run('tund', '--help').stdout, /^  tund \[--instance NAME\] \[NAME\]\n    run one session \(WireGuard or VTun\)/m);
 });
 
 test('help and definitions: real placeholders, no internals, every value named', () => {
