@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { SessionConfig } from '../../core/config/types.js';
+import { DEFAULT_HANDSHAKE_LIMITS, type SessionConfig } from '../../core/config/types.js';
 import { InterfaceSession } from '../../core/session/interface.js';
 import type { InterfaceProtocol, Link, LinkContext, LinkEnd } from '../../core/session/protocol.js';
 import type { ReloadOutcome, SessionReporter, SessionSnapshot } from '../../core/status/types.js';
@@ -23,8 +23,10 @@ function config(overrides: Partial<SessionConfig['device']> = {}): SessionConfig
       protocol: 'wireguard', role: 'client', endpoint: null, listen: { host: '::', port: 0 }, host: 'wgx', transport: 'udp', cipher: 'no',
       compression: { kind: 'none' }, keepalive: { enabled: false, interval: 0, count: 0 }, persist: 'yes', multi: 'yes', timeout: 30,
       natHack: false, speed: { out: 0, in: 0 }, sslAuth: false, secretFile: path.join(tmp, 'wgx.secret'),
+      handshakeLimits: { ...DEFAULT_HANDSHAKE_LIMITS },
+      vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false },
     },
-    device: { mode: 'tun', name: 'wgx', addresses: [], peer: null, mtu: 1420, multiQueue: false, program: null, ...overrides },
+    device: { mode: 'tun', name: 'wgx', addresses: [], peer: null, mtu: 1420, multiQueue: false, mac: null, bridge: null, program: null, ...overrides } as SessionConfig['device'],
     route: { mode: 'none', allowedIps: [], exclude: [], table: 'off', metric: null, dns: [], dnsDomains: [] },
     hooks: { up: [], down: [], preUp: [], postDown: [] },
   };

@@ -45,7 +45,7 @@ AllowedIPs = 198.19.88.0/24, 198.19.99.0/24
     assert.equal(c.session.protocol, 'wireguard');
     assert.equal(c.session.role, 'client');
     assert.deepEqual(c.session.endpoint, { host: '198.18.88.1', port: 51820 });
-    assert.deepEqual(c.device, { mode: 'tun', name: 'wg0', addresses: ['198.19.88.2/24', '2001:2:88::2/64'], peer: null, mtu: 1420, multiQueue: false, program: null });
+    assert.deepEqual(c.device, { mode: 'tun', name: 'wg0', addresses: ['198.19.88.2/24', '2001:2:88::2/64'], peer: null, mtu: 1420, multiQueue: false, mac: null, bridge: null, program: null });
     assert.equal(c.route.mode, 'split');
     assert.deepEqual(c.route.allowedIps, ['198.19.88.0/24', '198.19.99.0/24']);
     assert.equal(c.route.table, 'off');
