@@ -1,6 +1,6 @@
 // Reading session files from disk: /etc/tund/NAME.conf (TUND_CONFIG_DIR), the secret file, and the
 // list of sessions. Problems are ConfigFailure (exit 78) with `file:line:` messages.
-import { promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigFailure, UsageFailure, errnoOf, type ConfigProblem } from '../errors.js';
 import { configDir, sessionConfigPath } from '../paths.js';
@@ -30,6 +30,8 @@ export interface ConfigText {
   text: string;
   /** "readable or writable by group/others" when the mode is looser than 0600 (a warning). */
   modeWarning: ConfigProblem | null;
+  /** the file's fstat(), for a caller that finds a secret written in it */
+  stat: Stats;
 }
 
 /**
@@ -39,12 +41,14 @@ export interface ConfigText {
 export async function readConfigText(file: string): Promise<ConfigText> {
   let text: string;
   let mode: number;
+  let stat: Stats;
   try {
     const handle = await fs.open(file, 'r');
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw new ConfigFailure([{ file, line: 0, message: 'not a regular file' }]);
       mode = st.mode;
+      stat = st;
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
@@ -64,7 +68,7 @@ export async function readConfigText(file: string): Promise<ConfigText> {
     (mode & 0o077) !== 0
       ? { file, line: 0, message: `readable or writable by group/others (mode ${octal(mode)}; expected 0600: run "chmod 600 ${file}")` }
       : null;
-  return { text, modeWarning };
+  return { text, modeWarning, stat };
 }
 
 /** A session file's text as a SessionConfig: tund.conf(5), or a wg-quick file (an [Interface] section). */
@@ -165,9 +169,23 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
   const { file } = await locateSecret(config);
   let data: Buffer;
   try {
-    const problems = secretStatProblems(config.name, file, await fs.lstat(file)).filter((p) => p.kind !== 'empty');
-    if (problems.length > 0) throw new ConfigFailure(problems.map((p) => ({ file, line: 0, message: p.message })), `run "${problems[0]!.fix}"`);
-    data = await fs.readFile(file);
+    // O_NOFOLLOW, then the rule on what was opened: no window in which a link swapped in after a
+    // check could point the daemon at another file
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    } catch (error) {
+      if (errnoOf(error) !== 'ELOOP') throw error;
+      const [link] = secretStatProblems(config.name, file, await fs.lstat(file));
+      throw new ConfigFailure([{ file, line: 0, message: link!.message }], `run "${link!.fix}"`);
+    }
+    try {
+      const problems = secretStatProblems(config.name, file, await handle.stat()).filter((p) => p.kind !== 'empty');
+      if (problems.length > 0) throw new ConfigFailure(problems.map((p) => ({ file, line: 0, message: p.message })), `run "${problems[0]!.fix}"`);
+      data = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     if (error instanceof ConfigFailure) throw error;
     const code = errnoOf(error);

@@ -7,7 +7,7 @@
 // strips from the first "#", commands included), keys are matched without regard to case (as
 // wg(8) does), a key given twice keeps the last value (with a warning). Secrets: an inline
 // PrivateKey/PresharedKey is held as a Buffer; key files are only read by readWgKeys().
-import { promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigFailure, errnoOf, type ConfigProblem } from '../errors.js';
@@ -407,13 +407,25 @@ function keySource(c: Collected, inlineKey: string, fileKey: string): KeySource 
 
 /** Reads and validates a wg-quick file as session NAME (default: the file stem). */
 export async function loadWgQuickFile(file: string, name = path.basename(file).replace(/\.conf$/, '')): Promise<{ config: WgQuickConfig; warnings: ConfigProblem[] }> {
-  const { text, modeWarning } = await readConfigText(file);
+  const { text, modeWarning, stat } = await readConfigText(file);
   const result = parseWgQuick(text, file, name);
-  // a file with an inline PrivateKey must not be readable by others (wg-quick warns the same way)
-  const warnings: ConfigProblem[] = modeWarning ? [modeWarning] : [];
+  // A key written in the file makes it a secret file: the one secret-file rule's mode and owner
+  // (core/auth/secret.ts) are errors then. Without one, a loose mode is a warning (as wg-quick).
+  const inline = result.config ? inlineKeyLine(result.config) : 0;
+  const unsafe = inline ? secretStatProblems(name, file, stat).filter((p) => p.kind === 'mode' || p.kind === 'owner') : [];
+  const warnings: ConfigProblem[] = modeWarning && unsafe.length === 0 ? [modeWarning] : [];
   warnings.push(...result.warnings);
+  if (unsafe.length > 0) {
+    throw new ConfigLoadFailure(unsafe.map((p) => ({ file, line: inline, message: `holds a key, and the ${p.message}; run "${p.fix}"` })), warnings);
+  }
   if (!result.config) throw new ConfigLoadFailure(result.problems, warnings);
   return { config: result.config, warnings };
+}
+
+/** The line of the first key written in the file itself (PrivateKey, PresharedKey), or 0. */
+function inlineKeyLine(config: WgQuickConfig): number {
+  const sources = [config.interface.privateKey, ...config.peers.map((p) => p.presharedKey)];
+  return sources.find((s) => s?.kind === 'inline')?.line ?? 0;
 }
 
 export interface WgKeys {
@@ -466,7 +478,8 @@ export async function readWgKeys(config: WgQuickConfig, env: KeyEnvironment = { 
           return null;
         }
       }
-      const handle = await fs.open(file, 'r');
+      // O_NOFOLLOW: a link swapped in after the check above is refused (ELOOP), not followed
+      const handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
       try {
         const st = await handle.stat();
         if (!st.isFile()) {

@@ -4,7 +4,7 @@
 // render back (wg-quick form and wg showconf form). `wg showconf` of the real wg against our
 // render is in test/bats/wg-uapi.bats.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -294,14 +294,43 @@ describe('key files and systemd credentials', () => {
     });
   });
 
-  test('loadWgQuickFile: a file others can read is a warning; problems carry the warnings', async () => {
+  test('loadWgQuickFile: a file others can read is a warning when no key is written in it; problems carry the warnings', async () => {
     const file = path.join(dir, 'open.conf');
-    write(file, fixture('road-warrior.conf'), 0o644);
+    write(file, '[Interface]\nPrivateKeyFile = office.key\nListenPort = 51820\n', 0o644);
     const { config, warnings } = await loadWgQuickFile(file);
     assert.equal(config.name, 'open');
     assert.match(warnings[0]!.message, /mode 0644; expected 0600/);
     write(file, '[Interface]\nMTU = 1\n');
     await assert.rejects(loadWgQuickFile(file), /open\.conf:2: MTU "1" out of range/);
+  });
+
+  for (const mode of [0o640, 0o604, 0o644]) {
+    test(`loadWgQuickFile: an inline PrivateKey in a file of mode 0${mode.toString(8)} is refused (exit 78), the key never in the message`, async () => {
+      const file = path.join(dir, 'inline.conf');
+      write(file, fixture('road-warrior.conf'), mode);
+      await assert.rejects(loadWgQuickFile(file), (error: unknown) => {
+        assert.ok(error instanceof ConfigFailure);
+        assert.equal(error.exitCode, 78);
+        assert.match(error.message, new RegExp(`^${file.replace(/[.]/g, '\\.')}:3: holds a key, and the secret file is [a-z ]+ \\(mode 0${mode.toString(8)}; expected 0600\\); run "chmod 600 `));
+        assert.ok(!error.message.includes(priv));
+        return true;
+      });
+    });
+  }
+
+  test('loadWgQuickFile: an inline PresharedKey alone makes it a secret too; 0600 is fine', async () => {
+    const file = path.join(dir, 'psk.conf');
+    write(file, `[Interface]\nPrivateKeyFile = office.key\n[Peer]\nPublicKey = 9dZxgphn800+eSfC4WjiH28u+oDoSUY6aFO9MCLfjDM=\nPresharedKey = ${psk}\n`, 0o660);
+    await assert.rejects(loadWgQuickFile(file), (error: unknown) => error instanceof ConfigFailure && error.message.startsWith(`${file}:5: holds a key, and the secret file is`));
+    chmodSync(file, 0o600);
+    assert.deepEqual((await loadWgQuickFile(file)).warnings, []);
+  });
+
+  test('loadWgQuickFile: an inline key in a file owned by another user is refused', { skip: process.getuid?.() !== 0 && 'needs root (chown)' }, async () => {
+    const file = path.join(dir, 'theirs.conf');
+    write(file, fixture('road-warrior.conf'));
+    chownSync(file, 65534, 65534);
+    await assert.rejects(loadWgQuickFile(file), (error: unknown) => error instanceof ConfigFailure && error.message.startsWith(`${file}:3: holds a key, and the secret file is owned by uid 65534 (expected root)`));
   });
 });
 
