@@ -640,6 +640,8 @@ export interface NativeWsLink {
 }
 
 export interface NativeAddon {
+  /** Keeps only these capabilities (numbers, linux/capability.h); bounding: the bounding set was narrowed too. */
+  keepCapabilities(keep: number[]): { bounding: boolean };
   tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   tunSetOwner(fd: number, uid: number): void;

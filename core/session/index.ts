@@ -12,6 +12,7 @@ import { listenFds } from '../systemd/listen-fds.js';
 import { ClientSession } from './client.js';
 import { InterfaceSession } from './interface.js';
 import { instanceLock } from './lock.js';
+import { capabilitiesFor, dropCapabilities } from './privileges.js';
 import { processContext, type ProcessIo } from './process.js';
 import { protocolFor } from './protocols.js';
 import { ServerSession, serveConnection } from './server.js';
@@ -73,6 +74,8 @@ export async function runNamedSession(config: SessionConfig, io: ProcessIo): Pro
         : { passedFd: null, passedUdpFd: null };
   const lock = sockets.passedFd && !sockets.passedFd.listening ? null : instanceLock(config.name);
   const proc = processContext(io, { controlSocket: true });
+  // from here on the session needs CAP_NET_ADMIN (and a low port's CAP_NET_BIND_SERVICE), nothing else
+  dropCapabilities(capabilitiesFor(config, config.session.role === 'server' && !sockets.passedFd));
   try {
     return await runSession(config, { ...proc.ctx, ...sockets, reloadConfig: async () => (await loadSessionConfig(config.name)).config });
   } finally {

@@ -13,6 +13,7 @@ import { StreamListener } from '../socket.js';
 import { listenFds } from '../systemd/listen-fds.js';
 import { Notifier } from '../systemd/notify.js';
 import { processContext, type ProcessIo } from './process.js';
+import { CAP_NET_ADMIN, dropCapabilities } from './privileges.js';
 import { connectionProtocolFor } from './protocols.js';
 import { aborted } from './session.js';
 import { serveConnection } from './server.js';
@@ -42,13 +43,17 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
       if (!fstatSync(0).isSocket()) {
         throw new UsageFailure('serve --inetd: stdin is not a socket', 'inetd (or systemd with StandardInput=socket) passes the connection as stdin; to listen, run "tund serve"');
       }
+      dropCapabilities([CAP_NET_ADMIN]);
       return await serveConnection(0, ctx, { protocol, timeoutMs: o.timeoutMs });
     }
     const passed = listenFds()[0];
     let listener: StreamListener;
     if (passed) {
       if (o.listen) io.warn('--listen is ignored: systemd passed a socket (LISTEN_FDS)');
-      if (!native().socketAcceptsConnections(passed.fd)) return await serveConnection(passed.fd, ctx, { protocol, timeoutMs: o.timeoutMs });
+      if (!native().socketAcceptsConnections(passed.fd)) {
+        dropCapabilities([CAP_NET_ADMIN]);
+        return await serveConnection(passed.fd, ctx, { protocol, timeoutMs: o.timeoutMs });
+      }
       listener = StreamListener.adopt(passed.fd);
     } else {
       const at = o.listen ?? { host: '0.0.0.0', port: 5000 };
@@ -58,6 +63,8 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
         throw error instanceof TundError ? new TundError(`serve: ${error.message}`, { exitCode: error.exitCode, hint: error.hint }) : error;
       }
     }
+    // bound: the children (and this process) need CAP_NET_ADMIN for their devices, nothing else
+    dropCapabilities([CAP_NET_ADMIN]);
     return await runChildren(listener, o, ctx.signal, io.log);
   } finally {
     proc.dispose();

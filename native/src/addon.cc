@@ -14,6 +14,7 @@ Napi::Object InitWs(Napi::Env env, Napi::Object exports);
 Napi::Object InitL2Switch(Napi::Env env, Napi::Object exports);
 Napi::Object InitTls(Napi::Env env, Napi::Object exports);
 Napi::Object InitWsLink(Napi::Env env, Napi::Object exports);
+Napi::Object InitCaps(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -29,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitL2Switch(env, exports);
   tund::InitTls(env, exports);
   tund::InitWsLink(env, exports);
+  tund::InitCaps(env, exports);
   return exports;
 }
 

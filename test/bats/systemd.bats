@@ -97,19 +97,29 @@ verify_units() { # extra verify options...
   assert_output ''
 }
 
-@test "systemd-analyze security --offline: tund@.service exposure is 2.0 or lower" {
-  run sb systemd-analyze security --offline=true --threshold=20 --no-pager /usr/local/lib/systemd/system/tund@.service
-  assert_success
-  local score
-  score=$(sed -n 's/.*Overall exposure level for tund@i.service: \([0-9.]*\).*/\1/p' <<<"$output")
-  echo "exposure: $score" >&3
-  [[ -n $score ]]
-  awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+# The hardened units as systemd-analyze scores them. 2.0 before issue 13; 1.8 now: what remains is
+# what a VPN run by root cannot give up (the network, AF_INET/AF_NETLINK, CAP_NET_ADMIN,
+# /dev/net/tun, W+X pages for V8's JIT, User=root: see the comment at the end of tund@.service).
+@test "systemd-analyze security --offline: tund@ and tund-inetd@ exposure is 1.8 or lower" {
+  local unit score
+  for unit in tund@.service tund-inetd@.service; do
+    run sb systemd-analyze security --offline=true --threshold=18 --no-pager "/usr/local/lib/systemd/system/$unit"
+    assert_success
+    score=$(sed -n 's/.*Overall exposure level for .*@i.service: \([0-9.]*\).*/\1/p' <<<"$output")
+    echo "$unit exposure: $score" >&3
+    [[ -n $score ]]
+    awk -v s="$score" 'BEGIN { exit !(s <= 1.8) }'
+    # no ambient capabilities (root does not need them), nothing but CAP_NET_ADMIN in the bounding set
+    refute_output --partial '✗ AmbientCapabilities='
+    refute_output --partial '✗ CapabilityBoundingSet=~CAP_NET_(BIND_SERVICE'
+  done
   # the hardening keeps what a VPN needs: /dev/net/tun and CAP_NET_ADMIN
   run sb systemctl show -P DeviceAllow tund@office.service
   assert_output --partial '/dev/net/tun rw'
   run sb systemctl show -P CapabilityBoundingSet tund@office.service
-  assert_output 'cap_net_bind_service cap_net_admin'
+  assert_output 'cap_net_admin'
+  run sb systemctl show -P AmbientCapabilities tund@office.service
+  assert_output ''
 }
 
 @test "tund@office reaches a server started through tund.socket; READY=1 means connected; STATUS=, tunctl status and ping" {
@@ -122,6 +132,13 @@ verify_units() { # extra verify options...
   assert_success
   echo "first ping right after systemctl start: $output ms"
   awk -v t="$output" 'BEGIN { exit !(t != "" && t < 100) }'
+  # the running session (and the connection instance serving it) hold CAP_NET_ADMIN and nothing else
+  local pid unit
+  for unit in tund@office 'tund-inetd@*'; do
+    pid=$(sb systemctl show -P MainPID "$unit")
+    run sb awk '/^Cap(Prm|Eff|Bnd|Amb):/ { printf "%s %s ", $1, $2 }' "/proc/$pid/status"
+    assert_output 'CapPrm: 0000000000001000 CapEff: 0000000000001000 CapBnd: 0000000000001000 CapAmb: 0000000000000000 '
+  done
   run sb systemctl status tund@office --no-pager
   assert_success
   assert_output --partial "Status: \"connected to $SB_SRV_ADDR:5000 since"

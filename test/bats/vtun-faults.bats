@@ -139,6 +139,9 @@ good_client_works() {
   wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
   cpid=$(start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc)
   ping_through "$NS_C" "$VT_TS" 20
+  # set up, both sides run as root with CAP_NET_ADMIN (bit 12) and nothing else, bounding set included
+  assert_equal "$(caps_of "$(node_of "$cpid")")" 'CapInh=0 CapPrm=1000 CapEff=1000 CapBnd=1000 CapAmb=0'
+  assert_equal "$(caps_of "$(node_of "$spid")")" 'CapInh=0 CapPrm=1000 CapEff=1000 CapBnd=1000 CapAmb=0'
   # a long transfer in the background, then the server dies hard
   ip netns exec "$NS_S" timeout 30 socat -u TCP-LISTEN:7100,bind=$VT_TS,reuseaddr OPEN:/dev/null &
   wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :7100' | grep -q LISTEN"
@@ -153,6 +156,8 @@ good_client_works() {
   start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server2.log" vts >/dev/null
   run ping_through "$NS_C" "$VT_TS" 30
   assert_success
+  # the reconnect (a new device open, its addresses) worked with CAP_NET_ADMIN alone
+  assert_equal "$(caps_of "$(node_of "$cpid")")" 'CapInh=0 CapPrm=1000 CapEff=1000 CapBnd=1000 CapAmb=0'
 }
 
 @test "a frozen peer (SIGSTOP) is declared dead within the keepalive window" {

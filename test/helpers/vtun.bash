@@ -132,6 +132,12 @@ node_of() {
   return 1
 }
 
+# The capability sets of a process as one line, hex without leading zeros:
+# "CapInh=0 CapPrm=1000 CapEff=1000 CapBnd=1000 CapAmb=0" (bit 12 = CAP_NET_ADMIN).
+caps_of() {
+  awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { v = $2; sub(/^0+/, "", v); if (v == "") v = "0"; printf "%s%s=%s", sep, substr($1, 1, 6), v; sep = " " } END { print "" }' "/proc/$1/status"
+}
+
 # vtund_server ARGS... / vtund_client ARGS...: the real vtund via the harness (session vtdemo).
 vtund_server() {
   local pf
