@@ -640,8 +640,11 @@ export interface NativeWsLink {
 }
 
 export interface NativeAddon {
-  /** Keeps only these capabilities (numbers, linux/capability.h); bounding: the bounding set was narrowed too. */
-  keepCapabilities(keep: number[]): { bounding: boolean };
+  /**
+   * Keeps only these capabilities (numbers, linux/capability.h). bounding: the bounding set was
+   * narrowed too; dropped: false when a seccomp filter refused capset.
+   */
+  keepCapabilities(keep: number[]): { bounding: boolean; dropped: boolean };
   tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   tunSetOwner(fd: number, uid: number): void;

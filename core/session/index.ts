@@ -75,7 +75,7 @@ export async function runNamedSession(config: SessionConfig, io: ProcessIo): Pro
   const lock = sockets.passedFd && !sockets.passedFd.listening ? null : instanceLock(config.name);
   const proc = processContext(io, { controlSocket: true });
   // from here on the session needs CAP_NET_ADMIN (and a low port's CAP_NET_BIND_SERVICE), nothing else
-  dropCapabilities(capabilitiesFor(config, config.session.role === 'server' && !sockets.passedFd));
+  dropCapabilities(capabilitiesFor(config, config.session.role === 'server' && !sockets.passedFd), io.warn);
   try {
     return await runSession(config, { ...proc.ctx, ...sockets, reloadConfig: async () => (await loadSessionConfig(config.name)).config });
   } finally {

@@ -23,8 +23,11 @@ export function capabilitiesFor(config: SessionConfig, listensItself: boolean): 
 /**
  * Drops every other capability. Without root (a user with a persistent device it owns) there is
  * nothing to drop and nothing fails; a process that cannot narrow its bounding set (systemd
- * already did, CapabilityBoundingSet=) still drops the rest from what it holds.
+ * already did, CapabilityBoundingSet=) still drops the rest from what it holds. `warn` hears when
+ * a seccomp filter refused the drop (the session runs with what it has).
  */
-export function dropCapabilities(keep: number[]): { bounding: boolean } {
-  return native().keepCapabilities(keep);
+export function dropCapabilities(keep: number[], warn: (message: string) => void): void {
+  if (!native().keepCapabilities(keep).dropped) {
+    warn('cannot drop capabilities (a seccomp filter refuses capset): the session keeps the ones it was started with');
+  }
 }

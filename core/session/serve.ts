@@ -43,7 +43,7 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
       if (!fstatSync(0).isSocket()) {
         throw new UsageFailure('serve --inetd: stdin is not a socket', 'inetd (or systemd with StandardInput=socket) passes the connection as stdin; to listen, run "tund serve"');
       }
-      dropCapabilities([CAP_NET_ADMIN]);
+      dropCapabilities([CAP_NET_ADMIN], io.warn);
       return await serveConnection(0, ctx, { protocol, timeoutMs: o.timeoutMs });
     }
     const passed = listenFds()[0];
@@ -51,7 +51,7 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
     if (passed) {
       if (o.listen) io.warn('--listen is ignored: systemd passed a socket (LISTEN_FDS)');
       if (!native().socketAcceptsConnections(passed.fd)) {
-        dropCapabilities([CAP_NET_ADMIN]);
+        dropCapabilities([CAP_NET_ADMIN], io.warn);
         return await serveConnection(passed.fd, ctx, { protocol, timeoutMs: o.timeoutMs });
       }
       listener = StreamListener.adopt(passed.fd);
@@ -64,7 +64,7 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
       }
     }
     // bound: the children (and this process) need CAP_NET_ADMIN for their devices, nothing else
-    dropCapabilities([CAP_NET_ADMIN]);
+    dropCapabilities([CAP_NET_ADMIN], io.warn);
     return await runChildren(listener, o, ctx.signal, io.log);
   } finally {
     proc.dispose();

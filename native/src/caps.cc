@@ -26,11 +26,12 @@ uint64_t ReadLastCap() {
   return static_cast<uint64_t>(cap);
 }
 
-// keepCapabilities(keep: number[]): { bounding: boolean }
+// keepCapabilities(keep: number[]): { bounding: boolean, dropped: boolean }
 // Leaves exactly `keep` (intersected with what the process has) in the permitted, effective and
 // inheritable sets, lowers every other ambient capability, and takes every other capability out
 // of the bounding set when the process may (CAP_SETPCAP): then programs it starts (ip, hooks) can
-// never get them back, even as root. bounding: whether the bounding set now holds only `keep`.
+// never get them back, even as root. bounding: whether the bounding set now holds only `keep`;
+// dropped: false when a seccomp filter refused capset.
 Napi::Value KeepCapabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray()) {
@@ -73,19 +74,32 @@ Napi::Value KeepCapabilities(const Napi::CallbackInfo& info) {
     ThrowErrno(env, err, "capget", "cannot read the process's capabilities");
     return env.Undefined();
   }
+  bool change = false;
   for (int i = 0; i < 2; i++) {
     uint32_t mask = static_cast<uint32_t>(keep >> (32 * i));
-    data[i].permitted &= mask;
-    data[i].effective = data[i].permitted;
-    data[i].inheritable &= mask;
+    uint32_t permitted = data[i].permitted & mask;
+    uint32_t inheritable = data[i].inheritable & mask;
+    change = change || permitted != data[i].permitted || permitted != data[i].effective || inheritable != data[i].inheritable;
+    data[i].permitted = permitted;
+    data[i].effective = permitted;
+    data[i].inheritable = inheritable;
   }
-  if (syscall(SYS_capset, &header, data) != 0) {
+  // Nothing to drop (systemd's CapabilityBoundingSet= already did): no capset, which the unit's
+  // SystemCallFilter=~@privileged refuses.
+  bool dropped = true;
+  if (change && syscall(SYS_capset, &header, data) != 0) {
     int err = errno;
-    ThrowErrno(env, err, "capset", "cannot drop capabilities");
-    return env.Undefined();
+    if (err != EPERM) {
+      ThrowErrno(env, err, "capset", "cannot drop capabilities");
+      return env.Undefined();
+    }
+    // a seccomp filter refuses capset (SystemCallFilter=~@privileged while the bounding set holds
+    // more than the session keeps): the caller says so, the session still runs
+    dropped = false;
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("bounding", Napi::Boolean::New(env, bounding));
+  result.Set("dropped", Napi::Boolean::New(env, dropped));
   return result;
 }
 
