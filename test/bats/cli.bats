@@ -59,7 +59,7 @@ INTERNALS='--clipanion|__complete|#0|--[a-z-]+\[0\]|command not found|While runn
   refute_output --regexp "$INTERNALS"
   # and every verb's help, with real placeholders
   run tunctl add --help
-  assert_line 'Usage: tunctl add [--mode tun|tap] [--owner USER] [--group GROUP] [--multi-queue] [--exist-ok] <NAME>'
+  assert_line 'Usage: tunctl add [--mode tun|tap] [--mac ADDR] [--owner USER] [--group GROUP] [--multi-queue] [--exist-ok] <NAME>'
   run tunctl up --help
   assert_output --partial '--address CIDR'
   run tunroute full --help
