@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # _tund-wg-engine.sh - shared by the tund-wg-engine anchors: tund's WireGuard data path (the
 # native WgEngine) on both ends, driven by test/helpers/wg-pair.mjs with keys written by the
-# benchmark (no handshake: tund has no WireGuard session command yet; `tund-wg-udp` is for that).
+# benchmark (no handshake; `tund-wg-udp` measures the whole session).
 # What it measures is the engine: device, ChaCha20-Poly1305, socket; the same wire format as
 # WireGuard, so it compares with wireguard-go.
 source "$(dirname "${BASH_SOURCE[0]}")/_tund.sh"
