@@ -205,7 +205,10 @@ EOC
   assert_line 'Name = office'
   assert_line "SecretFile = $TUND_CONFIG_DIR/office.secret"
   assert_line 'AllowedIPs = 198.19.128.0/17'
-  refute_line --regexp '^Transport ='   # a client: the server chooses
+  # a client prints what its file requires of the server (Transport, Encrypt, Compress), never Multi
+  assert_line 'Transport = udp'
+  assert_line 'Encrypt = aes128cbc'
+  refute_line --regexp '^Multi ='
   [[ $output != *"$SECRET"* ]]
   # what it prints is a valid session file that means the same
   mkdir -p "$BATS_TEST_TMPDIR/shown"
