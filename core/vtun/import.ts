@@ -145,7 +145,10 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
   if (proto) {
     if (proto.value === 'tcp' || proto.value === 'udp') {
       transport = proto.value;
-      d.session.push({ key: 'Transport', value: proto.value });
+      // vtund's client ignores its own proto, encrypt and compress (the server decides); in tund a
+      // client's Transport, Encrypt and Compress are requirements, so an import does not invent them
+      if (role === 'server') d.session.push({ key: 'Transport', value: proto.value });
+      else note(proto.line, 'proto is decided by the server; not set for a client (set Transport to require it)');
     } else err(proto.line, `proto "${proto.value}" invalid (expected tcp or udp)`);
   }
   const natHack = get('nat_hack');
@@ -155,17 +158,17 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
     else natHackOn = natHack.value === role;
     if (natHack.value !== 'no' && !natHackOn) note(natHack.line, `nat_hack ${natHack.value} applies to the other side; not set for this ${role}`);
   }
-  if (natHackOn && transport !== 'udp') {
-    if (role === 'client' && !proto) {
-      d.session.push({ key: 'Transport', value: 'udp', comment: 'nat_hack only works over udp (the server decides the transport)' });
-      transport = 'udp';
-    } else err(natHack!.line, 'nat_hack needs proto udp');
-  }
+  if (natHackOn && role === 'client' && (!proto || transport === 'udp')) {
+    // the one transport a client writes down: NatHack needs it
+    d.session.push({ key: 'Transport', value: 'udp', comment: 'nat_hack only works over udp (the server decides the transport)' });
+    transport = 'udp';
+  } else if (natHackOn && transport !== 'udp') err(natHack!.line, 'nat_hack needs proto udp');
   const encrypt = get('encrypt');
   if (encrypt) {
     const c = parseCipher(encrypt.value);
-    if (c.ok) d.session.push({ key: 'Encrypt', value: c.value });
-    else err(encrypt.line, `encrypt "${encrypt.value}" ${c.problem}`);
+    if (!c.ok) err(encrypt.line, `encrypt "${encrypt.value}" ${c.problem}`);
+    else if (role === 'server') d.session.push({ key: 'Encrypt', value: c.value });
+    else note(encrypt.line, 'encrypt is decided by the server; not set for a client (set Encrypt to require it)');
   }
   const compress = get('compress');
   if (compress) {
@@ -173,7 +176,8 @@ function convertSession(cfg: VtundConfig, s: VtundSession, opts: ImportOptions):
     if ('problem' in c) err(compress.line, `compress "${compress.value}" ${c.problem}`);
     else {
       if (c.note) warn(compress.line, c.note);
-      d.session.push({ key: 'Compress', value: c.value });
+      if (role === 'server') d.session.push({ key: 'Compress', value: c.value });
+      else note(compress.line, 'compress is decided by the server; not set for a client');
     }
   }
   const keepalive = get('keepalive');

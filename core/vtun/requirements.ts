@@ -4,8 +4,8 @@
 // answer `OK FLAGS: <TuK>` and receive the client's traffic in clear. So a client refuses a server
 // whose offer differs from what its file sets (Encrypt, Compress, Transport, [Device] Mode). A real
 // vtund or tund server offers exactly its own config, which matches the client's when the two are
-// set up alike, so nothing changes between honest peers. Encrypt unset (or `no`) requires nothing:
-// today's behaviour, with the accepted offer logged.
+// set up alike, so nothing changes between honest peers. Encrypt or Compress unset (or `no`)
+// requires nothing of that key: today's behaviour, with the accepted offer logged.
 import type { SessionConfig } from '../config/types.js';
 import { CIPHER_NUMBERS, cipherName, type VtunFlags, type VtunType } from './flags.js';
 
@@ -33,7 +33,8 @@ export function offerProblems(config: SessionConfig, offer: VtunFlags): string[]
         : `server offered encryption ${cipherName(offer.cipher)}; this session requires ${s.cipher}`);
     }
   }
-  if (explicit.compress) {
+  // Compress = no asks for nothing: a server that compresses offers more, not less
+  if (explicit.compress && s.compression.kind !== 'none') {
     const wanted = compressionText(s.compression);
     const got = compressionText(offer.compression);
     if (wanted !== got) problems.push(got === 'no' ? `server offered no compression; this session requires ${wanted}` : `server offered compression ${got}; this session requires ${wanted === 'no' ? 'none' : wanted}`);
