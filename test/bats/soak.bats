@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The soak script (test/load/soak.sh, `npm run soak` runs it for 10 minutes) in a short version:
-# a VTun client with Persist = keep and Keepalive 2:1 moves checksummed chunks through its tunnel
+# a VTun client with Persist = keep and Keepalive 2:2 moves checksummed chunks through its tunnel
 # to `tund serve` while the underlay drops (shorter and longer than the keep-alive window) and the
 # server is killed with SIGKILL and stopped with SIGTERM. Every disruption heals by itself within
 # the keep-alive window, every acknowledged chunk arrived intact, the client keeps its PID and its
@@ -11,9 +11,9 @@ load ../helpers/common
 setup() { common_setup; }
 teardown() { common_teardown; }
 
-@test "soak (90 s): link drops and server restarts heal by themselves within the keep-alive window; acknowledged data intact; no fd growth" {
+@test "soak (130 s): link drops and server restarts heal by themselves within the keep-alive window; acknowledged data intact; no fd growth" {
   local json=$BATS_TEST_TMPDIR/soak.json
-  TMPDIR=$BATS_TEST_TMPDIR run timeout 400 bash "$PROJECT_ROOT/test/load/soak.sh" --seconds 90 --keepalive 2:1 --gap 10 --rate 524288 --json "$json"
+  TMPDIR=$BATS_TEST_TMPDIR run timeout 400 bash "$PROJECT_ROOT/test/load/soak.sh" --seconds 130 --keepalive 2:2 --gap 10 --rate 524288 --json "$json"
   echo "$output"
   assert_success
   jq -e '(.events | length) >= 4 and ([.events[] | select(.recovery_s < 0 or .recovery_s > $w)] | length) == 0
