@@ -4,7 +4,7 @@
 # tund to tund. Each side's program sends a file of random data and stores what it receives; the
 # sha256 of both directions is compared. Also: the program ending ends the session (data sent
 # before it ended arrives), without disturbing another session of the same `tund serve`; and a
-# client without a Program refuses a pipe session from the server.
+# client without a Program refuses a pipe session from the server, and one whose Mode differs refuses it too.
 #
 # vtund leaves its pty in cooked mode, so the programs there start with `stty raw -echo`;
 # tund's pty is raw already (the tund-side programs run stty anyway, as pppd would).
@@ -88,15 +88,14 @@ check_env() {
 client_vs_vtund() {
   local type=$1
   vtund_server --type "$type" --keepalive yes --extra-up "$(vtund_prog "$(stream_prog "$type" "$S_SEND" "$S_RECV")")"
-  # the config's Mode is the other stream type: the server decides
-  local mine=tty
-  [[ $type == tty ]] && mine=pipe
-  stream_conf "$CDIR" vtc client "$mine" "$(stream_prog "$type" "$C_SEND" "$C_RECV" "$BATS_TEST_TMPDIR/c.env")"
+  # the client's Mode is a requirement (issue 13): it matches the server's type here
+  stream_conf "$CDIR" vtc client "$type" "$(stream_prog "$type" "$C_SEND" "$C_RECV" "$BATS_TEST_TMPDIR/c.env")"
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
   run both_ways 60
   assert_success
   grep -q "flags <T$([[ $type == pipe ]] && echo p || echo t)K>" "$BATS_TEST_TMPDIR/tund.log"
-  grep -q "the server asked for a $type device (this config says $mine)" "$BATS_TEST_TMPDIR/tund.log"
+  run grep -q "the server asked for" "$BATS_TEST_TMPDIR/tund.log"
+  assert_failure
   check_env "$BATS_TEST_TMPDIR/c.env" "$type" vtc
   # the session is still up (nothing ended it)
   run cat "$BATS_TEST_TMPDIR/tund.log.rc"
@@ -162,7 +161,7 @@ t2t() {
 }
 
 for type in pipe tty; do
-  bats_test_function --description "$type: tund client -> vtund server, data both ways (sha256)" -- client_vs_vtund "$type"
+  bats_test_function --description "$type: tund client (Mode = $type) -> vtund server, data both ways (sha256)" -- client_vs_vtund "$type"
   bats_test_function --description "$type: vtund client -> tund serve, data both ways (sha256)" -- server_vs_vtund "$type"
   for proto in tcp udp; do
     d="$type: tund to tund over $proto (lzo, aes128cbc"
@@ -219,6 +218,7 @@ done
 @test "pipe: a client whose config has no Program refuses a pipe session (exit 78, hint)" {
   vtund_server --type pipe --keepalive yes --extra-up "$(vtund_prog "exec cat > /dev/null")"
   tund_conf "$CDIR" vtc client tcp tun no no
+  sed -i '/^Mode = /d' "$CDIR/vtc.conf" # no Mode: the server's type is taken, and pipe needs a Program
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
   run tund_rc "$BATS_TEST_TMPDIR/tund.log" 30
   assert_output 78
@@ -226,5 +226,15 @@ done
   grep -q "hint: set \"Mode = pipe\" and \"Program = COMMAND\"" "$BATS_TEST_TMPDIR/tund.log"
   # no tun device was created
   run ip -n "$NS_C" -j link show dev vtc
+  assert_failure
+}
+
+@test "pipe: a client with Mode = tty refuses a vtund server that offers pipe (a requirement, issue 13)" {
+  vtund_server --type pipe --keepalive yes --extra-up "$(vtund_prog "exec cat > /dev/null")"
+  stream_conf "$CDIR" vtc client tty "cat > /dev/null"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/tund.log" vtc >/dev/null
+  wait_for 20 grep -q "server offered device type pipe; this session requires Mode = tty" "$BATS_TEST_TMPDIR/tund.log"
+  # nothing was started for it: no program ran, no device was made
+  run grep -q "the server asked for" "$BATS_TEST_TMPDIR/tund.log"
   assert_failure
 }
