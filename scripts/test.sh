@@ -16,6 +16,7 @@ bash scripts/setup.sh || exit $?
 LOGDIR=$(mktemp -d /tmp/tund-test.XXXXXX)
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
+SUITE_TIMES=()
 
 count_tap() { # count_tap FILE SUITE
   local f=$1 suite=$2 p f_ s
@@ -46,11 +47,14 @@ BATS=node_modules/.bin/bats
 [[ -x $BATS ]] || BATS=node_modules/bats/bin/bats
 
 run_bats() { # run_bats FILE...
-  local f name
+  local f name start
   for f in "$@"; do
     name=$(basename "$f" .bats)
     echo "== $f"
-    timeout 1200 "$BATS" --tap "$f" 2>&1 | tee "$LOGDIR/$name.tap"
+    start=$SECONDS
+    # --timing: each result line ends "in N ms", so the slow tests are easy to find
+    timeout 1200 "$BATS" --tap --timing "$f" 2>&1 | tee "$LOGDIR/$name.tap"
+    SUITE_TIMES+=("$((SECONDS - start)) s  $name")
     count_tap "$LOGDIR/$name.tap" "$name"
     # a suite that did not even start (no TAP plan) is a failure, not "0 passed"
     if ! grep -qE '^1\.\.[0-9]+' "$LOGDIR/$name.tap"; then
@@ -73,6 +77,9 @@ else
 fi
 
 echo
+if (( ${#SUITE_TIMES[@]} > 1 )); then
+  echo "slowest suites:"; printf '%s\n' "${SUITE_TIMES[@]}" | sort -rn | head -8 | sed 's/^/  /'
+fi
 if (( ${#FAILED_NAMES[@]} > 0 )); then
   echo "failed:"; printf '  %s\n' "${FAILED_NAMES[@]}"
 fi
