@@ -1,13 +1,16 @@
-// tund: runs one session, WireGuard or VTun (tund NAME), validates and imports session files.
+// tund: runs one session, WireGuard or VTun (tund NAME), writes new session files (tund new, tund peer add),
+// validates and imports them.
 import { main } from '../../core/cli/main.js';
 import { CheckSessionCommand } from './check.js';
 import { RunSessionCommand } from './run.js';
 import { ServeCommand } from './serve.js';
 import { ImportVtunCommand } from './import-vtun.js';
 import { ShowConfigCommand } from './showconf.js';
+import { NewSessionCommand } from './new.js';
+import { PeerAddCommand } from './peer/add.js';
 
 main({
   name: 'tund',
   label: 'tund - one VPN session (WireGuard, or VTun 3.0 compatible), run by systemd as tund@NAME',
-  commands: [RunSessionCommand, ServeCommand, CheckSessionCommand, ShowConfigCommand, ImportVtunCommand],
+  commands: [RunSessionCommand, NewSessionCommand, PeerAddCommand, ServeCommand, CheckSessionCommand, ShowConfigCommand, ImportVtunCommand],
 });

@@ -4,7 +4,7 @@
 
 function __tund_is_path
     switch "$argv[1]"
-        case 'serve' 'check' 'showconf' 'import-vtun'
+        case 'new' 'peer' 'peer add' 'serve' 'check' 'showconf' 'import-vtun'
             return 0
     end
     return 1
@@ -12,7 +12,7 @@ end
 
 function __tund_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case ' --instance' 'serve --listen' 'serve --timeout' 'check --file' 'showconf --file' 'import-vtun --out' 'import-vtun --client'
+        case ' --instance' 'new --protocol' 'new -l' 'new --listen-port' 'new -a' 'new --address' 'new --dns' 'new --mtu' 'new --peer' 'new --endpoint' 'new --allowed-ips' 'new --persistent-keepalive' 'new --preshared-key-file' 'peer add --allowed-ips' 'peer add --endpoint' 'peer add --persistent-keepalive' 'peer add --preshared-key-file' 'serve --listen' 'serve --timeout' 'check --file' 'showconf --file' 'import-vtun --out' 'import-vtun --client'
             return 0
     end
     return 1
@@ -52,16 +52,41 @@ function __tund_at
 end
 
 complete -c tund -f
+complete -c tund -n '__tund_at \'\' 0' -a 'new' -d 'write a new session file: WireGuard (default) with a fresh key, or VTun'
+complete -c tund -n '__tund_at \'\' 0' -a 'peer'
 complete -c tund -n '__tund_at \'\' 0' -a 'serve' -d 'accept VTun clients for every server session on one port'
 complete -c tund -n '__tund_at \'\' 0' -a 'check' -d 'validate a session configuration without touching the system'
 complete -c tund -n '__tund_at \'\' 0' -a 'showconf' -d 'print the effective configuration of a session, defaults filled in'
 complete -c tund -n '__tund_at \'\' 0' -a 'import-vtun' -d 'convert the sessions of a vtund.conf into tund session files'
+complete -c tund -n '__tund_at \'peer\' 0' -a 'add' -d 'add a peer to a WireGuard session file'
 complete -c tund -n '__tund_at \'\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tund -n '__tund_at \'\'' -l 'instance' -x -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)' -d 'Session NAME (as used by tund@NAME.service)'
 complete -c tund -n '__tund_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
 complete -c tund -n '__tund_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tund -n '__tund_at \'\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
+complete -c tund -n '__tund_at \'new\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tund -n '__tund_at \'new\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tund -n '__tund_at \'new\'' -l 'protocol' -x -a 'wireguard vtun' -d 'wireguard (default: the secure choice) or vtun (for peers that speak only vtund)'
+complete -c tund -n '__tund_at \'new\'' -s 'l' -l 'listen-port' -x -d 'UDP port to answer handshakes on (WireGuard default: a random port; VTun server default: 5000)'
+complete -c tund -n '__tund_at \'new\'' -s 'a' -l 'address' -x -d 'This side\'s address in the tunnel, ADDRESS/LEN such as 198.19.0.1/24 (repeatable: IPv4 and IPv6)'
+complete -c tund -n '__tund_at \'new\'' -l 'dns' -x -d 'DNS server (an IP address) or search domain to use while the session runs (repeatable)'
+complete -c tund -n '__tund_at \'new\'' -l 'mtu' -x -d 'MTU of the device (WireGuard default: 1420)'
+complete -c tund -n '__tund_at \'new\'' -l 'peer' -x -d 'The peer\'s public key (as it printed it); with --protocol vtun, its tunnel address'
+complete -c tund -n '__tund_at \'new\'' -l 'endpoint' -x -d 'Where the peer listens (its ListenPort): this side starts the handshake; IPv6 as [ADDR]:PORT'
+complete -c tund -n '__tund_at \'new\'' -l 'allowed-ips' -x -d 'The peer\'s addresses inside the tunnel, routed to it (repeatable, or comma-separated; 0.0.0.0/0 for everything)'
+complete -c tund -n '__tund_at \'new\'' -l 'persistent-keepalive' -x -d 'Send a keepalive to the peer every SECONDS (1-65535; 25 keeps a NAT mapping open)'
+complete -c tund -n '__tund_at \'new\'' -l 'preshared-key-file' -r -F -d 'A preshared key for this peer, from a file (tunauth genpsk --output FILE; never on the command line)'
+complete -c tund -n '__tund_at \'new\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tund -n '__tund_at \'new\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
+complete -c tund -n '__tund_at \'peer add\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tund -n '__tund_at \'peer add\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tund -n '__tund_at \'peer add\'' -l 'allowed-ips' -x -d 'The peer\'s addresses inside the tunnel, routed to it (repeatable, or comma-separated; 0.0.0.0/0 for everything)'
+complete -c tund -n '__tund_at \'peer add\'' -l 'endpoint' -x -d 'Where the peer listens (its ListenPort): this side starts the handshake; IPv6 as [ADDR]:PORT'
+complete -c tund -n '__tund_at \'peer add\'' -l 'persistent-keepalive' -x -d 'Send a keepalive to the peer every SECONDS (1-65535; 25 keeps a NAT mapping open)'
+complete -c tund -n '__tund_at \'peer add\'' -l 'preshared-key-file' -r -F -d 'A preshared key for this peer, from a file (tunauth genpsk --output FILE; never on the command line)'
+complete -c tund -n '__tund_at \'peer add\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tund -n '__tund_at \'peer add\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
 complete -c tund -n '__tund_at \'serve\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'serve\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tund -n '__tund_at \'serve\'' -l 'listen' -x -d 'Address and port to listen on, ADDR:PORT (default 0.0.0.0:5000)'

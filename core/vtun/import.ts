@@ -1,10 +1,10 @@
 // vtund.conf -> tund.conf(5): turns every complete session of a vtund.conf into the text of
 // NAME.conf and the password for NAME.secret, mapping what tund handles itself (addresses, peer,
 // MTU, routes) and keeping the rest as [Hooks] commands. Pure: writing files is writeImport().
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { writeFile0600 } from '../config/write.js';
 import net from 'node:net';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { ConfigProblem } from '../errors.js';
 import { errnoOf } from '../errors.js';
 import { nameProblem } from '../names.js';
@@ -728,32 +728,4 @@ export async function writeImportedSession(dir: string, s: ImportedSession, forc
   const confOk = await writeFile0600(conf, Buffer.from(s.conf), force);
   if (!confOk) outcome.error = `${conf} appeared while importing; not overwritten (use --force to replace)`;
   return outcome;
-}
-
-/** Atomic write with mode 0600: temp file, then link (no overwrite) or rename (force). */
-async function writeFile0600(file: string, data: Buffer, force: boolean): Promise<boolean> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    if (force) {
-      await fs.rename(tmp, file);
-      return true;
-    }
-    try {
-      await fs.link(tmp, file);
-      return true;
-    } catch (error) {
-      if (errnoOf(error) === 'EEXIST') return false;
-      throw error;
-    }
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
 }

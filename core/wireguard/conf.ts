@@ -74,7 +74,7 @@ export interface WgParseResult {
   warnings: ConfigProblem[];
 }
 
-type Section = 'Interface' | 'Peer';
+export type Section = 'Interface' | 'Peer';
 
 interface KeySpec {
   name: string;
@@ -209,6 +209,22 @@ const SECTIONS = Object.keys(SPECS) as Section[];
 /** Every key a wg-quick file may hold, per section (docs drift tests, completion). */
 export function wgQuickKeys(): Record<Section, string[]> {
   return { Interface: SPECS.Interface.map((k) => k.name), Peer: SPECS.Peer.map((k) => k.name) };
+}
+
+/**
+ * Why VALUE is not a valid KEY of SECTION, as the file parser would say it (without file:line),
+ * or null: the one validator per key, for the command-line options that write these keys.
+ */
+export function wgSettingProblem(section: Section, key: string, value: string): string | null {
+  const spec = SPECS[section].find((k) => k.name === key);
+  if (!spec) throw new Error(`internal error: no ${section} key ${key}`);
+  if (value.includes('#') || /[\r\n]/.test(value)) return `${JSON.stringify(value)} cannot hold "#" or a line break`;
+  for (const part of spec.list ? value.split(',').map((p) => p.trim()) : [value]) {
+    if (part === '') return `${key} has an empty value${spec.list ? ' in its list' : ''}`;
+    const r = spec.parse(part);
+    if (!r.ok) return `${JSON.stringify(part)} ${r.problem}`;
+  }
+  return null;
 }
 
 /** A session file with an [Interface] section is a WireGuard (wg-quick) file. */

@@ -1,9 +1,9 @@
 // Text forms of WireGuard configuration:
 //  - renderShowconf: a device's state exactly as `wg showconf IFNAME` prints it (the format
 //    `wg setconf`/`wg syncconf` read back);
-//  - renderWgQuick: a parsed wg-quick file written back (SaveConfig, tools that edit sessions),
+//  - renderWgQuick: a parsed wg-quick file written back (SaveConfig, tund new, tund peer add),
 //    tund's additions (PrivateKeyFile, PresharedKeyFile) included, comments not kept.
-import type { KeySource, WgQuickConfig } from './conf.js';
+import type { KeySource, WgQuickConfig, WgQuickPeer } from './conf.js';
 import { keyToBase64 } from './keys.js';
 import { formatEndpoint } from '../net.js';
 import type { WgDeviceState } from './types.js';
@@ -45,12 +45,20 @@ export function renderWgQuick(config: WgQuickConfig): string {
     for (const command of list) lines.push(`${key} = ${command}`);
   }
   if (i.saveConfig) lines.push('SaveConfig = true');
-  for (const p of config.peers) {
-    lines.push('', '[Peer]', `PublicKey = ${p.publicKey}`);
-    lines.push(...keyLines(p.presharedKey, 'PresharedKey', 'PresharedKeyFile'));
-    if (p.allowedIps.length) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
-    if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
-    if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
-  }
+  for (const p of config.peers) lines.push('', ...peerLines(p));
   return `${lines.join('\n')}\n`;
+}
+
+/** One [Peer] section (tund peer add appends it to a file). */
+export function renderWgQuickPeer(peer: Omit<WgQuickPeer, 'line'>): string {
+  return `${peerLines(peer).join('\n')}\n`;
+}
+
+function peerLines(p: Omit<WgQuickPeer, 'line'>): string[] {
+  const lines = ['[Peer]', `PublicKey = ${p.publicKey}`];
+  lines.push(...keyLines(p.presharedKey, 'PresharedKey', 'PresharedKeyFile'));
+  if (p.allowedIps.length) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
+  if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
+  if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
+  return lines;
 }
