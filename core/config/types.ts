@@ -152,6 +152,11 @@ export interface HooksSection {
   /** WireGuard (wg-quick's PreUp / PostDown): before the device is made / after it is gone. */
   preUp?: string[];
   postDown?: string[];
+  /**
+   * A failing PreUp or Up (PostUp) command aborts bringing the session up, as wg-quick does (what
+   * was set up is taken back, exit 1); otherwise, as vtund, a failure is only logged.
+   */
+  abortOnFailure?: boolean;
 }
 
 export interface SessionConfig {

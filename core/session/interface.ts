@@ -73,13 +73,24 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
         const config = this.config;
         this.status.set('handshaking');
         const preUp = config.hooks.preUp ?? [];
-        if (preUp.length) await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log);
+        const preUpFailure = preUp.length ? await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
+        if (preUpFailure) {
+          // wg-quick: nothing is set up after a failing PreUp
+          this.log(`${preUpFailure}; not bringing the interface up`);
+          exitCode = ExitCode.failure;
+          break;
+        }
         const run = await this.runLink(config, this.secret, (ctx) => this.protocol.open(ctx), {
           keepRoutes: false,
           onLink: (link) => (this.activeLink = link),
         });
         this.activeLink = null;
         this.closeDevice();
+        if (run.kind === 'failed' && run.abort) {
+          this.log(`${run.message}; the interface was taken down again`);
+          exitCode = ExitCode.failure;
+          break;
+        }
         const postDown = config.hooks.postDown ?? [];
         if (postDown.length) await runHooks(postDown, this.hookEnv(config), this.ctx.echo, this.log);
         if (signal.aborted) break;

@@ -69,8 +69,8 @@ export function aborted(signal: AbortSignal): Promise<void> {
 /** How one link of a session went. */
 export type LinkRun =
   | { kind: 'ended'; end: LinkEnd; connected: boolean }
-  /** the link could not be brought up (connect, handshake, routes ...): why */
-  | { kind: 'failed'; message: string }
+  /** the link could not be brought up (connect, handshake, routes ...): why; `abort`: and the session must not try again (a failing PostUp) */
+  | { kind: 'failed'; message: string; abort?: boolean }
   /** the peer left right after its handshake (a probe): nothing was set up */
   | { kind: 'probe' };
 
@@ -273,7 +273,16 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       this.status.detach();
       return { kind: 'failed', message };
     }
-    if (config.hooks.up.length) await runHooks(config.hooks.up, env, this.ctx.echo, this.log);
+    const hookFailure = config.hooks.up.length ? await runHooks(config.hooks.up, env, this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
+    if (hookFailure) {
+      // wg-quick: a failing PostUp takes back what `up` did, in reverse (routes and DNS here, the
+      // device when the session stops), without the down hooks
+      await current.close(hookFailure);
+      await current.ended;
+      this.status.detach();
+      await this.removeRoutes();
+      return { kind: 'failed', message: hookFailure, abort: true };
+    }
     const program = this.device ? await startStreamProgram(this.device.device, config, programEnv(env, current.localEnd, peer), current, this.log) : null;
     let connected = false;
     current.watchReadiness((ready) => {

@@ -6,7 +6,8 @@
 //   routes: every peer's AllowedIPs through the device (Table = auto: the main table; a default
 //           route 0.0.0.0/0 or ::/0 makes it a full tunnel in its own table, the peers' endpoints
 //           kept outside); Table = off: none; Table = N: table N. DNS servers and search domains;
-//   hooks:  PreUp, PostUp, PreDown, PostDown with %i replaced by the interface name.
+//   hooks:  PreUp, PostUp, PreDown, PostDown with %i replaced by the interface name; a failing
+//           PreUp or PostUp aborts the start as in wg-quick.
 // The keys (PrivateKey/PrivateKeyFile, PresharedKey/PresharedKeyFile, credentials) are read as the
 // session's secret (wgSecret) and handed to the protocol (wgKeysFromSecret).
 import { DEFAULT_HANDSHAKE_LIMITS, type SessionConfig } from '../config/types.js';
@@ -86,7 +87,7 @@ export function sessionConfigFromWgQuick(wg: WgQuickConfig): { config: SessionCo
       dns: i.dns,
       dnsDomains: i.dnsSearch,
     },
-    hooks: { up: hook(i.postUp), down: hook(i.preDown), preUp: hook(i.preUp), postDown: hook(i.postDown) },
+    hooks: { up: hook(i.postUp), down: hook(i.preDown), preUp: hook(i.preUp), postDown: hook(i.postDown), abortOnFailure: true },
     wireguard: wg,
   };
   return { config, problems };
