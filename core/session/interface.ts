@@ -76,7 +76,7 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
         const preUpFailure = preUp.length ? await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
         if (preUpFailure) {
           // wg-quick: nothing is set up after a failing PreUp
-          this.log(`${preUpFailure}; not bringing the interface up`);
+          this.log(`not up: ${preUpFailure}`);
           exitCode = ExitCode.failure;
           break;
         }
@@ -87,7 +87,7 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
         this.activeLink = null;
         this.closeDevice();
         if (run.kind === 'failed' && run.abort) {
-          this.log(`${run.message}; the interface was taken down again`);
+          this.log(`not up: ${run.message}`);
           exitCode = ExitCode.failure;
           break;
         }

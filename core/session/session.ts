@@ -277,6 +277,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     if (hookFailure) {
       // wg-quick: a failing PostUp takes back what `up` did, in reverse (routes and DNS here, the
       // device when the session stops), without the down hooks
+      this.log(`${hookFailure}: taking back what was set up`);
       await current.close(hookFailure);
       await current.ended;
       this.status.detach();

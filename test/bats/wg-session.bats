@@ -6,6 +6,7 @@
 # Each side runs in a namespace of its own with a private /run/wireguard (test/helpers/wireguard.bash):
 # underlay 198.18.88.1 (wireguard-go) - 198.18.88.2 (tund), tunnel 198.19.88.1 - 198.19.88.2.
 
+bats_require_minimum_version 1.5.0
 load ../helpers/common
 load ../helpers/wireguard
 load ../helpers/vtun # ping_through, transfer
@@ -416,4 +417,36 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   run ip netns exec "$NS_T" ip -4 route get 198.18.99.99
   refute_output --partial "dev $NAME"
   assert_equal "$(ip -n "$NS_T" rule show | grep -c 518)" 0
+}
+
+@test "a failing PostUp aborts the start as in wg-quick: what was set up is taken back in reverse, no down hooks, exit 1; a failing PreUp sets up nothing" {
+  WG_G_KEY=$(wg_key_file other-side)
+  wg_quick_file "PreUp = echo pre-up-ran" "PostUp = ip -br link show %i >$BATS_TEST_TMPDIR/post-up; exit 3" \
+    "PreDown = touch $BATS_TEST_TMPDIR/pre-down" "PostDown = touch $BATS_TEST_TMPDIR/post-down" -- "AllowedIPs = 198.19.94.0/24"
+  run --separate-stderr nsenter -t "$HOLDER_T" -m -n -- timeout 30 tund "$NAME"
+  assert_failure 1
+  # PostUp ran with the interface up and its route in place, then the route went, in that order
+  grep -q "^$NAME " "$BATS_TEST_TMPDIR/post-up"
+  # the order on stderr: route added, PostUp, its failure, the route taken back
+  local add hook failed del
+  add=$(grep -nF "[#] ip -4 route add 198.19.94.0/24 dev $NAME" <<<"$stderr" | cut -d: -f1)
+  hook=$(grep -nF '[#] sh -c "ip -br link show' <<<"$stderr" | cut -d: -f1)
+  failed=$(grep -nF 'exited with status 3: taking back what was set up' <<<"$stderr" | cut -d: -f1)
+  del=$(grep -nF "[#] ip -4 route del 198.19.94.0/24 dev $NAME" <<<"$stderr" | cut -d: -f1)
+  ((add < hook && hook < failed && failed < del)) || { echo "$stderr"; false; }
+  [[ $stderr == *"$NAME: not up: hook"* ]]
+  # nothing is left, and the down hooks did not run (wg-quick runs none on a failed up)
+  run ip -n "$NS_T" link show dev "$NAME"
+  assert_failure
+  [[ -z $(ip -n "$NS_T" route show 198.19.94.0/24) ]]
+  [ ! -e "$BATS_TEST_TMPDIR/pre-down" ] && [ ! -e "$BATS_TEST_TMPDIR/post-down" ]
+
+  # a failing PreUp: the start stops there, before any device or route
+  sed -i 's/^PreUp = .*/PreUp = exit 4/' "$CONF"
+  rm -f "$BATS_TEST_TMPDIR/post-up"
+  run --separate-stderr nsenter -t "$HOLDER_T" -m -n -- timeout 30 tund "$NAME"
+  assert_failure 1
+  [[ $stderr == *"$NAME: not up: hook \"exit 4\" exited with status 4"* ]]
+  [[ $stderr != *'[#] ip '* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/post-up" ]
 }
