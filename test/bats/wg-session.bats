@@ -334,7 +334,8 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   before=$(wg_show_field wgt0 latest-handshakes)
   other=$(wg genkey | wg pubkey)
   wg_quick_file -- "Endpoint = $WG_G_ADDR:51820" "PersistentKeepalive = 9"
-  printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.91.0/24\n' "$other" >>"$CONF"
+  # the new peer as a user adds it: tund peer add, then a reload
+  tund peer add -q "$NAME" "$other" --allowed-ips 198.19.91.0/24
   run tunctl reload -v "$NAME"
   assert_success
   assert_output --partial "1 added, 0 removed"
