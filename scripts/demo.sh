@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# demo.sh - the main job of tund, shown end to end on one machine (as root): two network
-# namespaces joined by a veth pair, a tund VTun server in one and a tund client in the other,
-# a ping across the tunnel, the session state and counters, then everything torn down.
+# demo.sh [wireguard|vtun] - the main job of tund, shown end to end on one machine (as root): two
+# network namespaces joined by a veth pair, a WireGuard session in each made with `tund new`
+# (the public keys copied across), a ping across the tunnel, the session state and counters,
+# then everything torn down. `demo.sh vtun` shows the VTun migration path instead.
 # Set-up (Debian packages, npm ci, native build) runs first and is idempotent.
 set -euo pipefail
+PROTOCOL=${1:-wireguard}
+[[ $PROTOCOL == wireguard || $PROTOCOL == vtun ]] || { echo "usage: demo.sh [wireguard|vtun]" >&2; exit 2; }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/setup.sh
@@ -45,63 +48,56 @@ ip -n "$NS_S" addr add $UNDER_S/30 dev "$VETH_S"; ip -n "$NS_C" addr add $UNDER_
 for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
 ip -n "$NS_S" link set "$VETH_S" up; ip -n "$NS_C" link set "$VETH_C" up
 
-# Each host has its own configuration directory and runtime directory.
-mkdir -p "$WORK/server/etc" "$WORK/server/run" "$WORK/client/etc" "$WORK/client/run"
-cat >"$WORK/server/etc/demo.conf" <<CONF
-# VTun server side: UDP transport, LZO compression, AES-128-CBC (vtund-compatible)
-[Session]
-Role = server
-Listen = $UNDER_S:5000
-Transport = udp
-Compress = lzo:1
-Encrypt = aes128cbc
-Keepalive = 10:3
+# Each host has its own configuration directory, runtime directory and /run/wireguard (wg's
+# socket directory: a tmpfs of a mount namespace of its own, see in_host).
+mkdir -p "$WORK/server/etc" "$WORK/server/run" "$WORK/server/wg" "$WORK/client/etc" "$WORK/client/run" "$WORK/client/wg"
 
-[Device]
-Mode = tun
-Address = $TUN_S/32
-Peer = $TUN_C
-MTU = 1400
-CONF
-cat >"$WORK/client/etc/demo.conf" <<CONF
-# VTun client side: the server decides transport, compression and cipher
-[Session]
-Role = client
-Endpoint = $UNDER_S:5000
-Keepalive = 10:3
-Persist = yes
-
-[Device]
-Mode = tun
-Address = $TUN_C/32
-Peer = $TUN_S
-MTU = 1400
-CONF
-umask 077
-head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$WORK/server/etc/demo.secret"
-cp "$WORK/server/etc/demo.secret" "$WORK/client/etc/demo.secret"
-umask 022
-chmod 600 "$WORK"/*/etc/*
-
-in_host() { # in_host server|client CMD... ; exec, so that "in_host ... &" gives $! = the command's PID
-  local side=$1; shift
-  local ns=$NS_S; [[ $side == client ]] && ns=$NS_C
-  (exec ip netns exec "$ns" env TUND_CONFIG_DIR="$WORK/$side/etc" TUND_RUN_DIR="$WORK/$side/run" "$@")
+host_argv() { # host_argv server|client : HOST=(the command prefix that runs in that host)
+  local ns=$NS_S; [[ $1 == client ]] && ns=$NS_C
+  HOST=(ip netns exec "$ns" unshare -m --propagation private sh -c 'mount --bind "$1" /run/wireguard && shift && exec "$@"' sh "$WORK/$1/wg"
+    env TUND_CONFIG_DIR="$WORK/$1/etc" TUND_RUN_DIR="$WORK/$1/run")
 }
-start_in_host() { # start_in_host server|client LOG CMD... : in the background, PID recorded
-  local side=$1 log=$2; shift 2
-  local ns=$NS_S; [[ $side == client ]] && ns=$NS_C
-  ip netns exec "$ns" env TUND_CONFIG_DIR="$WORK/$side/etc" TUND_RUN_DIR="$WORK/$side/run" "$@" >"$log" 2>&1 &
+in_host() { # in_host server|client CMD... : in that host's network and mount namespaces
+  host_argv "$1"; shift
+  "${HOST[@]}" "$@"
+}
+start_in_host() { # start_in_host server|client LOG CMD... : in the background; $! is the command's PID (exec all the way)
+  local log=$2
+  host_argv "$1"; shift 2
+  "${HOST[@]}" "$@" >"$log" 2>&1 &
   PIDS+=($!)
 }
+mkdir -p /run/wireguard
+
+if [[ $PROTOCOL == wireguard ]]; then
+  step "WireGuard sessions: tund new on each side, the public keys copied across"
+  echo "server# tund new demo --listen-port 51820 --address $TUN_S/24"
+  SERVER_KEY=$(in_host server tund new -q demo --listen-port 51820 --address "$TUN_S/24")
+  echo "$SERVER_KEY"
+  echo "client# tund new demo --address $TUN_C/24 --peer $SERVER_KEY --endpoint $UNDER_S:51820 --allowed-ips $TUN_S/32"
+  CLIENT_KEY=$(in_host client tund new -q demo --address "$TUN_C/24" --peer "$SERVER_KEY" --endpoint "$UNDER_S:51820" --allowed-ips "$TUN_S/32")
+  echo "$CLIENT_KEY"
+  echo "server# tund peer add demo $CLIENT_KEY --allowed-ips $TUN_C/32"
+  in_host server tund peer add -q demo "$CLIENT_KEY" --allowed-ips "$TUN_C/32"
+  LISTENING="ss -Hlun sport = :51820"
+else
+  step "VTun sessions (the migration path): tund new --protocol vtun, one shared secret"
+  in_host server tund new -q demo --protocol vtun --listen-port 5000 --address "$TUN_S/32" --peer "$TUN_C"
+  in_host client tund new -q demo --protocol vtun --endpoint "$UNDER_S:5000" --address "$TUN_C/32" --peer "$TUN_S"
+  SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  in_host server tunauth passwd demo <<<"$SECRET"
+  in_host client tunauth passwd demo <<<"$SECRET"
+  LISTENING="ss -Hltn sport = :5000"
+fi
+sed 's/^PrivateKey = .*/PrivateKey = (the server'"'"'s private key: only in this file)/; s/^/  server| /' "$WORK/server/etc/demo.conf"
 
 step "configuration check (tund check demo)"
 in_host server tund check demo
 in_host client tund check demo
 
-step "start the server (tund demo, role server) and the client (tund demo, role client)"
+step "start the server side and the client side (tund demo)"
 start_in_host server "$WORK/server.log" tund demo
-for _ in $(seq 50); do ip netns exec "$NS_S" ss -Hltn "sport = :5000" | grep -q . && break; sleep 0.1; done
+for _ in $(seq 50); do ip netns exec "$NS_S" $LISTENING | grep -q . && break; sleep 0.1; done
 start_in_host client "$WORK/client.log" tund demo
 
 if ! in_host client tunctl wait demo --state connected --timeout 20; then
@@ -123,8 +119,7 @@ step "logs"
 sed 's/^/  server| /' "$WORK/server.log"
 sed 's/^/  client| /' "$WORK/client.log"
 
-step "stop the client (SIGTERM: it sends VTun's close frame), then tear everything down"
+step "stop the client (SIGTERM: an orderly stop), then tear everything down"
 kill -TERM "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-for _ in $(seq 30); do grep -q 'closed\|ended\|lost' "$WORK/server.log" && break; sleep 0.1; done
-tail -n 3 "$WORK/server.log" | sed 's/^/  server| /'
+tail -n 3 "$WORK/client.log" | sed 's/^/  client| /'
 echo "demo done"
