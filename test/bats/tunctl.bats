@@ -135,7 +135,7 @@ addrs() {
 @test "up: addresses, peer and MTU are applied; running it twice is fine" {
   ns=$(make_netns a)
   in_ns "$ns" tunctl add up0 --mode tun -q
-  run --separate-stderr in_ns "$ns" tunctl up up0 --address 198.18.0.1/24 --address fd00:198:18::1/64 --mtu 1400
+  run --separate-stderr in_ns "$ns" tunctl up up0 --address 198.18.0.1/24 --address 2001:2:0:18::1/64 --mtu 1400
   assert_success
   assert_output ''
   [[ $stderr == *'[#] ip link set dev up0 mtu 1400'* ]]
@@ -143,12 +143,12 @@ addrs() {
   [[ $stderr == *'[#] ip link set dev up0 up'* ]]
   assert_equal "$(link_json "$ns" up0 | jq .mtu)" 1400
   assert_equal "$(link_json "$ns" up0 | jq '.flags | index("UP") != null')" true
-  assert_equal "$(addrs "$ns" up0)" "$(printf '%s\n' 198.18.0.1/24 fd00:198:18::1/64)"
+  assert_equal "$(addrs "$ns" up0)" "$(printf '%s\n' 198.18.0.1/24 2001:2:0:18::1/64)"
   # again: same state, no duplicate, no error, nothing echoed with -q
-  run --separate-stderr in_ns "$ns" tunctl up up0 --address 198.18.0.1/24 --address fd00:198:18::1/64 --mtu 1400 -q
+  run --separate-stderr in_ns "$ns" tunctl up up0 --address 198.18.0.1/24 --address 2001:2:0:18::1/64 --mtu 1400 -q
   assert_success
   assert_equal "$stderr" ''
-  assert_equal "$(addrs "$ns" up0)" "$(printf '%s\n' 198.18.0.1/24 fd00:198:18::1/64)"
+  assert_equal "$(addrs "$ns" up0)" "$(printf '%s\n' 198.18.0.1/24 2001:2:0:18::1/64)"
   # a point-to-point peer
   in_ns "$ns" tunctl add up1 --mode tun -q
   run in_ns "$ns" tunctl up up1 --address 198.18.1.1/30 --peer 198.18.1.2 -q

@@ -19,7 +19,7 @@ crafted() {
   local ns
   ns=$(make_netns w)
   ip -n "$ns" addr add 198.18.64.1/32 dev lo
-  ip -n "$ns" addr add 2001:2:64::1/128 dev lo nodad
+  ip -n "$ns" addr add 2001:2:0:64::1/128 dev lo nodad
   run timeout 60 ip netns exec "$ns" node "$PROJECT_ROOT/test/helpers/wg-crafted.mjs" "${TEST_TAG}w" "$1"
   sed 's/^/# /' <<<"$output" >&3
   assert_success
@@ -100,8 +100,8 @@ crafted() {
   ip link set "${TEST_TAG}p2" netns "$ns_2"
   ip -n "$ns_h" addr add 198.18.67.1/30 dev "${TEST_TAG}h1"
   ip -n "$ns_1" addr add 198.18.67.2/30 dev "${TEST_TAG}p1"
-  ip -n "$ns_h" addr add 2001:2:67::1/64 dev "${TEST_TAG}h2" nodad
-  ip -n "$ns_2" addr add 2001:2:67::2/64 dev "${TEST_TAG}p2" nodad
+  ip -n "$ns_h" addr add 2001:2:0:67::1/64 dev "${TEST_TAG}h2" nodad
+  ip -n "$ns_2" addr add 2001:2:0:67::2/64 dev "${TEST_TAG}p2" nodad
   local l
   for l in "$ns_h ${TEST_TAG}h1" "$ns_h ${TEST_TAG}h2" "$ns_1 ${TEST_TAG}p1" "$ns_2 ${TEST_TAG}p2"; do
     ip -n "${l% *}" link set "${l#* }" up
@@ -112,21 +112,21 @@ crafted() {
   # spokes initiated (their keypairs are current), the hub's wait for each spoke's first packet
   wg_end h "$ns_h" :: 51820 "{\"peers\": [
     $(peer 1 198.18.67.2 51821 '["198.19.67.11/32"]' "$(keypair "$kh1" "$k1h" 1001 1101 false)"),
-    $(peer 2 2001:2:67::2 51822 '["198.19.67.12/32", "2001:2:167::12/128"]' "$(keypair "$kh2" "$k2h" 1002 1102 false)")]}"
+    $(peer 2 2001:2:0:67::2 51822 '["198.19.67.12/32", "2001:2:0:167::12/128"]' "$(keypair "$kh2" "$k2h" 1002 1102 false)")]}"
   wg_end s1 "$ns_1" 198.18.67.2 51821 "{\"peers\": [$(peer 5 198.18.67.1 51820 '["198.19.67.0/24"]' "$(keypair "$k1h" "$kh1" 1101 1001 true)")]}"
-  wg_end s2 "$ns_2" 2001:2:67::2 51822 "{\"peers\": [$(peer 5 2001:2:67::1 51820 '["198.19.67.0/24", "2001:2:167::/64"]' "$(keypair "$k2h" "$kh2" 1102 1002 true)")]}"
+  wg_end s2 "$ns_2" 2001:2:0:67::2 51822 "{\"peers\": [$(peer 5 2001:2:0:67::1 51820 '["198.19.67.0/24", "2001:2:0:167::/64"]' "$(keypair "$k2h" "$kh2" 1102 1002 true)")]}"
   tun_up "$ns_h" "${TEST_TAG}wh" 198.19.67.1/24
-  ip -n "$ns_h" addr add 2001:2:167::1/64 dev "${TEST_TAG}wh" nodad
+  ip -n "$ns_h" addr add 2001:2:0:167::1/64 dev "${TEST_TAG}wh" nodad
   tun_up "$ns_1" "${TEST_TAG}ws1" 198.19.67.11/24
   tun_up "$ns_2" "${TEST_TAG}ws2" 198.19.67.12/24
-  ip -n "$ns_2" addr add 2001:2:167::12/64 dev "${TEST_TAG}ws2" nodad
+  ip -n "$ns_2" addr add 2001:2:0:167::12/64 dev "${TEST_TAG}ws2" nodad
   touch "$BATS_TEST_TMPDIR"/{h,s1,s2}/go
   # each spoke reaches the hub; the hub's replies go to the right peer
   run ping_through "$ns_1" 198.19.67.1
   assert_success
   run ping_through "$ns_2" 198.19.67.1
   assert_success
-  run wait_for 15 ip netns exec "$ns_2" ping -6 -c 1 -W 1 2001:2:167::1
+  run wait_for 15 ip netns exec "$ns_2" ping -6 -c 1 -W 1 2001:2:0:167::1
   assert_success
   # spoke to spoke through the hub: in by one peer, out by the other
   run ping_through "$ns_1" 198.19.67.12
@@ -136,7 +136,7 @@ crafted() {
   sleep 0.5
   (($(stat h '.peers["1"].rxBytes') > 5 * 1048576))
   (($(stat h '.peers["2"].txBytes') > 5 * 1048576))
-  assert_equal "$(stat h '.peers["2"].endpoint.address')" 2001:2:67::2
+  assert_equal "$(stat h '.peers["2"].endpoint.address')" 2001:2:0:67::2
   assert_equal "$(stat h '.peers["1"].endpoint.address')" 198.18.67.2
   assert_equal "$(stat h '.sourceDrops + .authFailures + .replayDrops')" 0
   # spoke 1 pretending to be spoke 2 (a source it does not own) is dropped at the hub

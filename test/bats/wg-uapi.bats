@@ -66,20 +66,20 @@ wgu() { wg_in "$HOLDER" wg "$@"; }
   local psk=$BATS_TEST_TMPDIR/psk new_key
   (umask 077 && wg genpsk >"$psk")
   wgu set wgt0 listen-port 4000 fwmark 0x1234 peer "$PEER1" endpoint '[2001:2::7]:9' persistent-keepalive 15 \
-    allowed-ips 198.19.50.0/24,2001:2:50::/48 preshared-key "$psk"
+    allowed-ips 198.19.50.0/24,2001:2:0:50::/64 preshared-key "$psk"
   run wgu showconf wgt0
   assert_line "ListenPort = 4000"
   assert_line "FwMark = 0x1234"
   assert_line "Endpoint = [2001:2::7]:9"
   assert_line "PersistentKeepalive = 15"
-  assert_line "AllowedIPs = 198.19.50.0/24, 2001:2:50::/48"
+  assert_line "AllowedIPs = 198.19.50.0/24, 2001:2:0:50::/64"
   assert_line "PresharedKey = $(cat "$psk")"
   # what wg sent: replace_allowed_ips for the peer (wg set allowed-ips replaces the list)
   tail -1 "$SD/sets" | jq -e '.listenPort == 4000 and .fwMark == 4660 and .peers[0].replaceAllowedIps and .peers[0].presharedKey'
   # an allowed IP moves from one peer to another (cryptokey routing)
   wgu set wgt0 peer "$PEER2" allowed-ips 198.19.50.0/24
   run wgu show wgt0 allowed-ips
-  assert_line "$PEER1	2001:2:50::/48"
+  assert_line "$PEER1	2001:2:0:50::/64"
   assert_line "$PEER2	198.19.50.0/24"
   wgu set wgt0 peer "$PEER1" remove
   run wgu show wgt0 peers
@@ -106,7 +106,7 @@ Endpoint = 198.18.0.20:51820
 
 [Peer]
 PublicKey = $peer3
-AllowedIPs = 198.19.30.0/24, 2001:2:30::/48
+AllowedIPs = 198.19.30.0/24, 2001:2:0:30::/64
 PersistentKeepalive = 25
 EOF
   wgu syncconf wgt0 "$conf"

@@ -2,7 +2,7 @@
 // A WgEngine against a hand-made WireGuard peer (test/bats/wg-transport.bats). The peer is this
 // script: it seals and opens type-4 messages itself with node:crypto's ChaCha20-Poly1305 (a second
 // implementation of the wire format), so it can also replay, forge, truncate and misaddress them.
-// Runs inside a namespace the test made, where lo has 198.18.64.1 and 2001:2:64::1; it opens a
+// Runs inside a namespace the test made, where lo has 198.18.64.1 and 2001:2:0:64::1; it opens a
 // tun (198.19.64.1/24) and binds the engine's socket to [::]:51820 (IPv4 and IPv6).
 //
 //   node wg-crafted.mjs TUN drops|roaming|staging|expiry|messages
@@ -22,7 +22,7 @@ const addon = native();
 const [tunName, mode] = process.argv.slice(2);
 
 const V4 = '198.18.64.1';
-const V6 = '2001:2:64::1';
+const V6 = '2001:2:0:64::1';
 const INNER_ENGINE = '198.19.64.1';
 const INNER_PEER = '198.19.64.2';
 const LOCAL_INDEX = 0x1111; // the engine's index (receiver index of what the peer sends)

@@ -100,7 +100,7 @@ describe('[Session] keys', () => {
   const valid: Array<[string, (c: NonNullable<ReturnType<typeof parse>['config']>) => unknown, unknown]> = [
     ['Protocol = vtun', (c) => c.session.protocol, 'vtun'],
     ['Endpoint = 198.18.0.9:6000', (c) => c.session.endpoint, { host: '198.18.0.9', port: 6000 }],
-    ['Endpoint = [2001:db8::1]:6000', (c) => c.session.endpoint, { host: '2001:db8::1', port: 6000 }],
+    ['Endpoint = [2001:2::1]:6000', (c) => c.session.endpoint, { host: '2001:2::1', port: 6000 }],
     ['Endpoint = vpn.example.org', (c) => c.session.endpoint, { host: 'vpn.example.org', port: 5000 }],
     ['Host = Other-Name.1', (c) => c.session.host, 'Other-Name.1'],
     ['Transport = UDP', (c) => c.session.transport, 'udp'],
@@ -201,8 +201,8 @@ describe('[Session] keys', () => {
 
 describe('[Device] keys', () => {
   test('valid keys', () => {
-    const { config } = ok(`${CLIENT}[Device]\nMode = ether\nName = lab0\nAddress = 198.19.0.1/24, 2001:db8::1/64\nAddress = 198.19.9.9\nMTU = 576\nMultiQueue = yes\n`);
-    assert.deepEqual(config!.device, { mode: 'tap', name: 'lab0', addresses: ['198.19.0.1/24', '2001:db8::1/64', '198.19.9.9/32'], peer: null, mtu: 576, multiQueue: true, mac: null, bridge: null, program: null });
+    const { config } = ok(`${CLIENT}[Device]\nMode = ether\nName = lab0\nAddress = 198.19.0.1/24, 2001:2::1/64\nAddress = 198.19.9.9\nMTU = 576\nMultiQueue = yes\n`);
+    assert.deepEqual(config!.device, { mode: 'tap', name: 'lab0', addresses: ['198.19.0.1/24', '2001:2::1/64', '198.19.9.9/32'], peer: null, mtu: 576, multiQueue: true, mac: null, bridge: null, program: null });
   });
   test('tun with Peer; host bits in Address are fine (no warning)', () => {
     const r = ok(`${CLIENT}[Device]\nMode = tun\nAddress = 198.19.0.1/24\nPeer = 198.19.0.2\nMTU = 65535\n`);
@@ -263,10 +263,10 @@ describe('[Device] keys', () => {
 
 describe('[Route] keys', () => {
   test('valid keys, comma lists and repeats accumulate', () => {
-    const r = ok(`${CLIENT}[Device]\nAddress = 198.19.0.1/24\n[Route]\nMode = split\nAllowedIPs = 198.18.0.0/16, 198.19.0.0/16\nAllowedIPs = 2001:db8::/32\nTable = 51820\nMetric = 10\nDNS = 198.18.0.53, 2001:db8::53\nDNSDomains = corp.example, ~lab.example\nDNSDomains = ~.\n`);
+    const r = ok(`${CLIENT}[Device]\nAddress = 198.19.0.1/24\n[Route]\nMode = split\nAllowedIPs = 198.18.0.0/16, 198.19.0.0/16\nAllowedIPs = 2001:2::/48\nTable = 51820\nMetric = 10\nDNS = 198.18.0.53, 2001:2::53\nDNSDomains = corp.example, ~lab.example\nDNSDomains = ~.\n`);
     assert.deepEqual(r.config!.route, {
-      mode: 'split', allowedIps: ['198.18.0.0/16', '198.19.0.0/16', '2001:db8::/32'], exclude: [], table: 51820, metric: 10,
-      dns: ['198.18.0.53', '2001:db8::53'], dnsDomains: ['corp.example', '~lab.example', '~.'],
+      mode: 'split', allowedIps: ['198.18.0.0/16', '198.19.0.0/16', '2001:2::/48'], exclude: [], table: 51820, metric: 10,
+      dns: ['198.18.0.53', '2001:2::53'], dnsDomains: ['corp.example', '~lab.example', '~.'],
     });
     assert.deepEqual(r.warnings, []);
   });
@@ -277,8 +277,8 @@ describe('[Route] keys', () => {
     assert.equal(r.config!.route.table, 'off');
   });
   test('host bits in a route prefix: warning, network used', () => {
-    const r = ok(`${CLIENT}[Route]\nMode = split\nAllowedIPs = 198.18.3.7/16\nAllowedIPs = 2001:db8::1/32\n`);
-    assert.deepEqual(r.config!.route.allowedIps, ['198.18.0.0/16', '2001:db8::/32']);
+    const r = ok(`${CLIENT}[Route]\nMode = split\nAllowedIPs = 198.18.3.7/16\nAllowedIPs = 2001:2::1/48\n`);
+    assert.deepEqual(r.config!.route.allowedIps, ['198.18.0.0/16', '2001:2::/48']);
     assert.equal(r.warnings.length, 2);
     assert.equal(r.warnings[0]!.line, 6);
     assert.match(r.warnings[0]!.message, /^AllowedIPs "198\.18\.3\.7\/16" has host bits set \(using 198\.18\.0\.0\/16\)/);
@@ -291,7 +291,7 @@ describe('[Route] keys', () => {
   const invalid: Array<[string, RegExp]> = [
     ['Mode = partial', /^Mode "partial" invalid \(expected none\|split\|full/],
     ['AllowedIPs = 198.18.0.0/16,', /^AllowedIPs has an empty value in its list/],
-    ['AllowedIPs = 10.0.0.0/8/8', /^AllowedIPs "10\.0\.0\.0\/8\/8" invalid/],
+    ['AllowedIPs = 198.18.0.0/15/8', /^AllowedIPs "198\.18\.0\.0\/15\/8" invalid/],
     ['Exclude = nowhere', /^Exclude "nowhere" invalid/],
     ['Table = 254', /^Table "254" out of range \(expected 1-252 or 256-4294967294/],
     ['Table = main', /^Table "main" invalid \(expected auto\|off\|N/],
@@ -425,7 +425,7 @@ describe('helpers', () => {
     };
     assert.equal(network('198.18.3.7/16'), '198.18.0.0');
     assert.equal(network('198.18.3.7/0'), '0.0.0.0');
-    assert.equal(network('2001:db8:1:2::1/48'), '2001:db8:1::');
+    assert.equal(network('2001:2:0:1:2::1/64'), '2001:2:0:1::');
     assert.equal(network('fe80::1/10'), 'fe80::');
     assert.equal(network('::ffff:198.18.0.1/128'), '::ffff:c612:1');
   });

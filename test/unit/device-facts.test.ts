@@ -37,7 +37,7 @@ const ADDRS = [
     ifindex: 2, ifname: 'tq0',
     addr_info: [
       { family: 'inet', local: '198.18.0.1', address: '198.18.0.2', prefixlen: 30, scope: 'global' },
-      { family: 'inet6', local: 'fd00::1', prefixlen: 64, scope: 'global' },
+      { family: 'inet6', local: '2001:2::1', prefixlen: 64, scope: 'global' },
     ],
   },
   { ifindex: 3, ifname: 'lan0', addr_info: [] },
@@ -73,7 +73,7 @@ test('buildDeviceFacts mirrors info_data, stats and addresses', () => {
     pi: false, vnet_hdr: false, multi_queue: true, numqueues: 0, numdisabled: 0, persist: true, user: 'nobody', group: 'nogroup',
     addresses: [
       { family: 'inet', local: '198.18.0.1', prefixlen: 30, peer: '198.18.0.2', scope: 'global' },
-      { family: 'inet6', local: 'fd00::1', prefixlen: 64, peer: null, scope: 'global' },
+      { family: 'inet6', local: '2001:2::1', prefixlen: 64, peer: null, scope: 'global' },
     ],
     rx_bytes: 1500, tx_bytes: 84, rx_packets: 3, tx_packets: 1, rx_dropped: 1, tx_dropped: 0,
   });
@@ -159,7 +159,7 @@ test('formatDevices: a header per device, two-space indented key: value lines', 
   }
   assert.match(blocks[1]!, /\n {2}kind: tun\n/);
   assert.match(blocks[1]!, /\n {2}multi-queue: yes\n/);
-  assert.match(blocks[1]!, /\n {2}addresses: 198\.18\.0\.1 peer 198\.18\.0\.2\/30, fd00::1\/64\n/);
+  assert.match(blocks[1]!, /\n {2}addresses: 198\.18\.0\.1 peer 198\.18\.0\.2\/30, 2001:2::1\/64\n/);
   assert.match(blocks[1]!, /\n {2}received: 1\.46 KiB, 3 packets\n/);
   assert.equal(formatDevices([]), '');
 });

@@ -254,8 +254,8 @@ describe('import: client-site.conf --client', () => {
     assert.ok(s.warnings.some((w) => w.line === 35 && /full tunnel/.test(w.message)));
   });
   test('an explicit port in --client wins', () => {
-    const r2 = importVtundConf(fixture('client-site.conf'), { file: 'c', client: { host: '2001:db8::1', port: 6000 } });
-    assert.deepEqual(session(r2.sessions, 'kiosk').config!.session.endpoint, { host: '2001:db8::1', port: 6000 });
+    const r2 = importVtundConf(fixture('client-site.conf'), { file: 'c', client: { host: '2001:2::1', port: 6000 } });
+    assert.deepEqual(session(r2.sessions, 'kiosk').config!.session.endpoint, { host: '2001:2::1', port: 6000 });
   });
 });
 
@@ -363,10 +363,10 @@ describe('import: mapping details', () => {
     assert.deepEqual(tun.config!.route.allowedIps, ['198.19.50.0/24']);
   });
   test('unknown ip options stay hooks, untouched', () => {
-    const s = one('type tun; up {\n ip "addr add 198.19.5.1/24 dev %d label x";\n ip "-6 route add 2001:db8::/32 dev %d";\n };');
+    const s = one('type tun; up {\n ip "addr add 198.19.5.1/24 dev %d label x";\n ip "-6 route add 2001:2::/48 dev %d";\n };');
     assert.deepEqual(s.config!.device.addresses, []);
     assert.deepEqual(s.config!.hooks.up, ['/sbin/ip addr add 198.19.5.1/24 dev "${TUND_DEVICE}" label x']);
-    assert.deepEqual(s.config!.route.allowedIps, ['2001:db8::/32']);
+    assert.deepEqual(s.config!.route.allowedIps, ['2001:2::/48']);
   });
   test('srcaddr and stat are dropped with warnings; bindaddr iface resolved through the callback', () => {
     const s = one('type tun; stat yes; srcaddr { addr 198.18.0.9; };');

@@ -21,9 +21,9 @@ test('parsePrefix: IPv4 with and without prefix: address, network, ip -json dst'
 });
 
 test('parsePrefix: IPv6, compressed forms, canonical text', () => {
-  const a = parsePrefix('FD00:0::1/64');
-  assert.ok(a.ok && a.family === 6 && a.length === 64 && a.hostBitsSet && a.text === 'fd00::1/64' && a.cidr === 'fd00::/64');
-  const b = parsePrefix('fd00:1::/32');
+  const a = parsePrefix('2001:0002:0::A/64');
+  assert.ok(a.ok && a.family === 6 && a.length === 64 && a.hostBitsSet && a.text === '2001:2::a/64' && a.cidr === '2001:2::/64');
+  const b = parsePrefix('2001:2:0:1::/64');
   assert.ok(b.ok && !b.hostBitsSet);
   const c = parsePrefix('::');
   assert.ok(c.ok && c.length === 128);
@@ -41,7 +41,7 @@ test('parsePrefix: "default" only where routes take it', () => {
 test('parsePrefix: bad input says what is wrong', () => {
   for (const [text, problem] of [
     ['198.18.0.1/33', /out of range \(0-32\)/],
-    ['fd00::1/129', /out of range \(0-128\)/],
+    ['2001:2::1/129', /out of range \(0-128\)/],
     ['198.18.0.256/24', /not an IPv4 or IPv6 address/],
     ['198.18.0.1/', /prefix length/],
     ['198.18.0.1/2a', /prefix length/],
@@ -109,19 +109,19 @@ test('typanion validators: CIDR, address, MTU, name', () => {
 });
 
 test('upPlan: MTU first, addresses with ip addr replace, then up', () => {
-  assert.deepEqual(upPlan({ name: 't0', addresses: ['198.18.0.1/24', 'fd00::1/64'], mtu: 1400 }), [
+  assert.deepEqual(upPlan({ name: 't0', addresses: ['198.18.0.1/24', '2001:2::1/64'], mtu: 1400 }), [
     ['link', 'set', 'dev', 't0', 'mtu', '1400'],
     ['addr', 'replace', '198.18.0.1/24', 'dev', 't0'],
-    ['addr', 'replace', 'fd00::1/64', 'dev', 't0'],
+    ['addr', 'replace', '2001:2::1/64', 'dev', 't0'],
     ['link', 'set', 'dev', 't0', 'up'],
   ]);
   assert.deepEqual(upPlan({ name: 't0', addresses: [] }), [['link', 'set', 'dev', 't0', 'up']]);
 });
 
 test('upPlan: --peer makes same-family addresses point-to-point, prefix on the peer side', () => {
-  assert.deepEqual(upPlan({ name: 't0', addresses: ['198.18.0.1/30', 'fd00::1/64'], peer: '198.18.0.2' }), [
+  assert.deepEqual(upPlan({ name: 't0', addresses: ['198.18.0.1/30', '2001:2::1/64'], peer: '198.18.0.2' }), [
     ['addr', 'replace', '198.18.0.1', 'peer', '198.18.0.2/30', 'dev', 't0'],
-    ['addr', 'replace', 'fd00::1/64', 'dev', 't0'],
+    ['addr', 'replace', '2001:2::1/64', 'dev', 't0'],
     ['link', 'set', 'dev', 't0', 'up'],
   ]);
   assert.deepEqual(upPlan({ name: 't0', addresses: ['198.18.0.1'], peer: '198.18.0.2' })[0], ['addr', 'replace', '198.18.0.1', 'peer', '198.18.0.2/32', 'dev', 't0']);
@@ -129,5 +129,5 @@ test('upPlan: --peer makes same-family addresses point-to-point, prefix on the p
 
 test('upPlan: a peer without an address of its family is a usage error', () => {
   assert.throws(() => upPlan({ name: 't0', addresses: [], peer: '198.18.0.2' }), (e: unknown) => e instanceof UsageFailure && /same IP version/.test(e.message));
-  assert.throws(() => upPlan({ name: 't0', addresses: ['fd00::1/64'], peer: '198.18.0.2' }), UsageFailure);
+  assert.throws(() => upPlan({ name: 't0', addresses: ['2001:2::1/64'], peer: '198.18.0.2' }), UsageFailure);
 });

@@ -30,7 +30,7 @@ describe('a wg-quick file as a session', () => {
   test('a client with one peer: a tun named after the session, split routes for AllowedIPs, DNS, hooks with %i', () => {
     const c = session(`[Interface]
 PrivateKey = ${PRIV}
-Address = 198.19.88.2/24, 2001:2:88::2/64
+Address = 198.19.88.2/24, 2001:2:0:88::2/64
 DNS = 198.18.0.53, corp.example
 PostUp = echo up %i
 PreDown = echo down %i
@@ -45,13 +45,13 @@ AllowedIPs = 198.19.88.0/24, 198.19.99.0/24
     assert.equal(c.session.protocol, 'wireguard');
     assert.equal(c.session.role, 'client');
     assert.deepEqual(c.session.endpoint, { host: '198.18.88.1', port: 51820 });
-    assert.deepEqual(c.device, { mode: 'tun', name: 'wg0', addresses: ['198.19.88.2/24', '2001:2:88::2/64'], peer: null, mtu: 1420, multiQueue: false, mac: null, bridge: null, program: null });
+    assert.deepEqual(c.device, { mode: 'tun', name: 'wg0', addresses: ['198.19.88.2/24', '2001:2:0:88::2/64'], peer: null, mtu: 1420, multiQueue: false, mac: null, bridge: null, program: null });
     assert.equal(c.route.mode, 'split');
     assert.deepEqual(c.route.allowedIps, ['198.19.88.0/24', '198.19.99.0/24']);
     assert.equal(c.route.table, 'off');
     assert.deepEqual(c.route.dns, ['198.18.0.53']);
     assert.deepEqual(c.route.dnsDomains, ['corp.example']);
-    assert.deepEqual(c.hooks, { up: ['echo up wg0'], down: ['echo down wg0'], preUp: ['echo pre wg0'], postDown: ['echo post wg0'] });
+    assert.deepEqual(c.hooks, { up: ['echo up wg0'], down: ['echo down wg0'], preUp: ['echo pre wg0'], postDown: ['echo post wg0'], abortOnFailure: true });
   });
 
   test('a default route makes a full tunnel in a table of its own; Table = off: no routes; Table = N', () => {
