@@ -3,7 +3,7 @@
 // peer's handshakes inside it; the session moves between handshaking and connected as the link's
 // readiness says, without reconnecting. A reload goes to the running link (Link.reconfigure). Only
 // when the link itself fails (its device or socket) does the session bring it up again, with the
-// client's back-off.
+// back-off of Session.retryLoop.
 //
 // States: starting -> handshaking -> connected <-> handshaking ... ; a failed link: reconnecting
 // -> handshaking; any -> stopping -> stopped.
@@ -11,14 +11,12 @@ import { isDeepStrictEqual } from 'node:util';
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
 import type { SessionReporter } from '../status/types.js';
-import { backoffDelay, DEFAULT_BACKOFF } from './client.js';
 import { runHooks } from './hooks.js';
 import type { InterfaceProtocol, Link } from './protocol.js';
 import { Session, type SessionContext } from './session.js';
 
 export class InterfaceSession extends Session<InterfaceProtocol> {
   private activeLink: Link | null = null;
-  private pending: { config: SessionConfig; secret: Buffer } | null = null;
 
   constructor(protocol: InterfaceProtocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
     super(protocol, config, secret, ctx, reporter, config.session.role);
@@ -57,59 +55,35 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
     return { TUND_SESSION: config.name, TUND_DEVICE: config.device.name, PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
   }
 
-  async run(): Promise<number> {
-    if (this.protocol.notice) this.log(this.protocol.notice);
-    const backoff = this.ctx.backoff ?? DEFAULT_BACKOFF;
-    const signal = this.ctx.signal;
-    let failures = 0;
-    let exitCode: number = ExitCode.ok;
-    try {
-      while (!signal.aborted) {
-        if (this.pending) {
-          this.config = this.pending.config;
-          this.secret = this.pending.secret;
-          this.pending = null;
-        }
-        const config = this.config;
-        this.status.set('handshaking');
-        const preUp = config.hooks.preUp ?? [];
-        const preUpFailure = preUp.length ? await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
-        if (preUpFailure) {
-          // wg-quick: nothing is set up after a failing PreUp
-          this.log(`not up: ${preUpFailure}`);
-          exitCode = ExitCode.failure;
-          break;
-        }
-        const run = await this.runLink(config, this.secret, (ctx) => this.protocol.open(ctx), {
-          keepRoutes: false,
-          onLink: (link) => (this.activeLink = link),
-        });
-        this.activeLink = null;
-        this.closeDevice();
-        if (run.kind === 'failed' && run.abort) {
-          this.log(`not up: ${run.message}`);
-          exitCode = ExitCode.failure;
-          break;
-        }
-        const postDown = config.hooks.postDown ?? [];
-        if (postDown.length) await runHooks(postDown, this.hookEnv(config), this.ctx.echo, this.log);
-        if (signal.aborted) break;
-        const reason = this.describeRun(run);
-        this.log(run.kind === 'ended' ? `interface down: ${reason}` : reason);
-        if (run.kind === 'ended' && run.connected) failures = 0;
-        if (this.pending) continue;
-        if (config.session.persist === 'no') {
-          exitCode = ExitCode.failure;
-          break;
-        }
-        const delay = backoffDelay(failures, backoff);
-        failures++;
-        this.status.set('reconnecting', reason, new Date(Date.now() + delay));
-        await this.pause(delay, () => this.pending !== null);
+  run(): Promise<number> {
+    return this.retryLoop(async (config) => {
+      this.status.set('handshaking');
+      const preUp = config.hooks.preUp ?? [];
+      const preUpFailure = preUp.length ? await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
+      if (preUpFailure) {
+        // wg-quick: nothing is set up after a failing PreUp
+        this.log(`not up: ${preUpFailure}`);
+        return { kind: 'stop', exitCode: ExitCode.failure, connected: false };
       }
-    } finally {
-      await this.finishStopping(signal.aborted ? 'signal' : null);
-    }
-    return exitCode;
+      const run = await this.runLink(config, this.secret, (ctx) => this.protocol.open(ctx), {
+        keepRoutes: false,
+        onLink: (link) => (this.activeLink = link),
+      });
+      this.activeLink = null;
+      this.closeDevice();
+      const connected = run.kind === 'ended' && run.connected;
+      if (run.kind === 'failed' && run.abort) {
+        this.log(`not up: ${run.message}`);
+        return { kind: 'stop', exitCode: ExitCode.failure, connected };
+      }
+      const postDown = config.hooks.postDown ?? [];
+      if (postDown.length) await runHooks(postDown, this.hookEnv(config), this.ctx.echo, this.log);
+      if (this.ctx.signal.aborted) return { kind: 'stop', exitCode: ExitCode.ok, connected };
+      const reason = this.describeRun(run);
+      this.log(run.kind === 'ended' ? `interface down: ${reason}` : reason);
+      if (this.pending) return { kind: 'now', connected };
+      if (config.session.persist === 'no') return { kind: 'stop', exitCode: ExitCode.failure, connected };
+      return { kind: 'retry', reason, connected };
+    }, () => this.pending !== null);
   }
 }

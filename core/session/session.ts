@@ -66,6 +66,24 @@ export function aborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
+export const DEFAULT_BACKOFF = { first: 1000, base: 5000, max: 60000 };
+
+/** The delay before attempt number `failures` + 1, at most `capMs`. */
+export function backoffDelay(failures: number, backoff = DEFAULT_BACKOFF, capMs = Infinity): number {
+  return Math.min(capMs, failures === 0 ? backoff.first : Math.min(backoff.max, backoff.base * 2 ** (failures - 1)));
+}
+
+/**
+ * What a role makes of one attempt (retryLoop): try again after the back-off (at most `capMs`),
+ * again at once (a reload), or stop with an exit code. `connected`: the attempt got as far as a
+ * working link, so the back-off starts over.
+ */
+export type NextStep = { connected: boolean } & (
+  | { kind: 'retry'; reason: string; capMs?: number }
+  | { kind: 'now' }
+  | { kind: 'stop'; exitCode: number }
+);
+
 /** How one link of a session went. */
 export type LinkRun =
   | { kind: 'ended'; end: LinkEnd; connected: boolean }
@@ -88,6 +106,8 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   private reloads: Promise<unknown> = Promise.resolve();
   /** ends the back-off pause early (a reload) */
   protected wake: (() => void) | null = null;
+  /** a configuration a reload brought, taken into use by the next attempt of retryLoop */
+  protected pending: { config: SessionConfig; secret: Buffer } | null = null;
   private readonly onHangup = () => void this.reload();
 
   constructor(
@@ -311,6 +331,44 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     if (run.kind === 'ended') return describeEnd(run.end);
     if (run.kind === 'failed') return run.message;
     return 'the peer left right after the handshake';
+  }
+
+  /**
+   * The one reconnect loop of the roles that bring links up again (client, interface): each turn
+   * takes a configuration a reload left pending, runs `attempt`, and does what it says; a
+   * failed attempt waits with back-off (first retry after `first`, then from `base` doubling up
+   * to `max`), which `wakeNow` or a stop ends early. Ends with the stop (finishStopping).
+   */
+  protected async retryLoop(attempt: (config: SessionConfig) => Promise<NextStep>, wakeNow: () => boolean): Promise<number> {
+    if (this.protocol.notice) this.log(this.protocol.notice);
+    const backoff = this.ctx.backoff ?? DEFAULT_BACKOFF;
+    const signal = this.ctx.signal;
+    let failures = 0;
+    let exitCode: number = ExitCode.ok;
+    try {
+      while (!signal.aborted) {
+        if (this.pending) {
+          this.config = this.pending.config;
+          this.secret = this.pending.secret;
+          this.pending = null;
+        }
+        const step = await attempt(this.config);
+        if (signal.aborted) break;
+        if (step.connected) failures = 0;
+        if (step.kind === 'stop') {
+          exitCode = step.exitCode;
+          break;
+        }
+        if (step.kind === 'now') continue;
+        const delay = backoffDelay(failures, backoff, step.capMs);
+        failures++;
+        this.status.set('reconnecting', step.reason, new Date(Date.now() + delay));
+        await this.pause(delay, wakeNow);
+      }
+    } finally {
+      await this.finishStopping(signal.aborted ? 'signal' : null);
+    }
+    return exitCode;
   }
 
   /** The back-off wait between links; a stop, or a reload that wants a link now (wakeNow), ends it early. */
