@@ -1,8 +1,36 @@
-// The files through which a bats test drives one end of a tunnel helper (pump-pair.mjs,
-// wg-pair.mjs): DIR/ready written by the end, DIR/go created by the test, DIR/stats rewritten
-// by the end (atomically: readers never see half a file).
+// What the tunnel helpers (pump-pair.mjs, wg-pair.mjs) share: their start (the addon, the
+// command line, the tun device) and the files through which a bats test drives one end:
+// DIR/ready written by the end, DIR/go created by the test, DIR/stats rewritten by the end
+// (atomically: readers never see half a file).
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The start of a helper: the addon (from dist/), its options (`--key value`, or `--key` alone for
+ * a name in `flags`; on top of `defaults`), exit 2 when one of `required` is missing, and
+ * openTun(NAME), a tun as the engines want it (vnet header when they use one).
+ */
+export async function startPair(who, { defaults = {}, flags = [], required = [] } = {}) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
+  const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
+  const addon = native();
+  const args = { ...defaults };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '');
+    args[k] = flags.includes(k) ? true : argv[++i];
+  }
+  for (const k of required) {
+    if (!args[k]) {
+      console.error(`${who}: --${k} is required`);
+      process.exit(2);
+    }
+  }
+  const openTun = (name) => addon.tunOpen(name, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
+  return { addon, args, openTun };
+}
 
 /** Writes DIR/ready, then waits (at most 60 s, else exit 4) for the test's DIR/go. */
 export async function readyThenWaitForGo(dir, who, ready) {

@@ -12,37 +12,13 @@
 //   files in DIR: ready, go (created by the test), stats
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readyThenWaitForGo, startPair, writeStatsFile } from './pair-files.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
-const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
-const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
-const addon = native();
-
-const args = {
-  role: 'listen',
-  transport: 'tcp',
-  compress: 'none',
-  cipher: '0',
-  password: 'pump-pair-secret',
-  'send-delay': '0',
-  speed: '0',
-  'nat-hack': false,
-};
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const k = argv[i].replace(/^--/, '');
-  if (k === 'nat-hack') args[k] = true;
-  else args[k] = argv[++i];
-}
-for (const k of ['local', 'peer', 'port', 'tun', 'dir']) {
-  if (!args[k]) {
-    console.error(`pump-pair: --${k} is required`);
-    process.exit(2);
-  }
-}
+const { addon, args, openTun } = await startPair('pump-pair', {
+  defaults: { role: 'listen', transport: 'tcp', compress: 'none', cipher: '0', password: 'pump-pair-secret', 'send-delay': '0', speed: '0', 'nat-hack': false },
+  flags: ['nat-hack'],
+  required: ['local', 'peer', 'port', 'tun', 'dir'],
+});
 const port = Number(args.port);
 const dir = args.dir;
 const log = (...m) => console.log(`[pump-pair ${args.role}]`, ...m);
@@ -56,7 +32,7 @@ const cipher = Number(args.cipher);
 const keyBytes = cipher === 0 ? 0 : [5, 6, 7, 8, 13, 14, 15, 16].includes(cipher) ? 32 : 16;
 const key = keyBytes ? addon.vtunKey(Buffer.from(args.password), keyBytes) : Buffer.alloc(0);
 
-const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
+const tun = openTun(args.tun);
 log('tun', tun.name, 'fd', tun.fd);
 
 function fdOf(socket) {

@@ -12,28 +12,14 @@
 // Exit: 0 after SIGTERM, 3 when the engine ended by itself.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readyThenWaitForGo, startPair, writeStatsFile } from './pair-files.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
-const { engineVnetHdr } = await import(path.join(root, 'dist', 'core', 'device', 'tun.js'));
-const { readyThenWaitForGo, writeStatsFile } = await import('./pair-files.mjs');
-const addon = native();
-
-const args = {};
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i += 2) args[argv[i].replace(/^--/, '')] = argv[i + 1];
-for (const k of ['tun', 'bind', 'port', 'dir', 'config']) {
-  if (!args[k]) {
-    console.error(`wg-pair: --${k} is required`);
-    process.exit(2);
-  }
-}
+const { addon, args, openTun } = await startPair('wg-pair', { required: ['tun', 'bind', 'port', 'dir', 'config'] });
 const dir = args.dir;
 const config = JSON.parse(fs.readFileSync(args.config, 'utf8'));
 const log = (...m) => console.log('[wg-pair]', ...m);
 
-const tun = addon.tunOpen(args.tun, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
+const tun = openTun(args.tun);
 const netFd = addon.udpSocketBind(args.bind, Number(args.port));
 log('tun', tun.name, 'udp', `${args.bind}:${args.port}`);
 
