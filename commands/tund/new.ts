@@ -19,7 +19,7 @@ import { configDir } from '../../core/paths.js';
 import { parseWgQuick } from '../../core/wireguard/conf.js';
 import { generatePrivateKey, keyFromBase64, keyToBase64, publicKeyOf } from '../../core/wireguard/keys.js';
 import { BaseCommand } from '../../core/cli/base.js';
-import { peerFromOptions, peerOptions, peerOptionsGiven } from './peer-options.js';
+import { peerFromOptions, peerOptions, peerOptionsGiven } from '../../core/cli/peer-options.js';
 
 /** --peer: a WireGuard public key, or (VTun) the other end's address in the tunnel. */
 const isPeer = t.makeValidator<unknown, string>({

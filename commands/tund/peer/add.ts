@@ -13,7 +13,7 @@ import { isWgQuickText, parseWgQuick } from '../../../core/wireguard/conf.js';
 import { keyFromBase64, keyToBase64 } from '../../../core/wireguard/keys.js';
 import { renderWgQuickPeer } from '../../../core/wireguard/render.js';
 import { BaseCommand } from '../../../core/cli/base.js';
-import { peerFromOptions, peerOptions } from '../peer-options.js';
+import { peerFromOptions, peerOptions } from '../../../core/cli/peer-options.js';
 
 export class PeerAddCommand extends BaseCommand {
   static override paths = [['peer', 'add']];

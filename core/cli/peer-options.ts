@@ -4,17 +4,17 @@
 // its own options in help): `endpoint = peerOptions.endpoint()`.
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { placeholder } from '../../core/cli/spec.js';
-import { isWgSetting } from '../../core/cli/wg-validators.js';
-import type { NewPeer } from '../../core/config/new-session.js';
-import { parseEndpoint, parsePrefix } from '../../core/net.js';
+import { placeholder } from './spec.js';
+import { isWgSetting } from './wg-validators.js';
+import type { NewPeer } from '../config/new-session.js';
+import { parseEndpoint, parsePrefix } from '../net.js';
 
 export const peerOptions = {
   endpoint: () => placeholder('HOST:PORT', Option.String('--endpoint', {
     description: 'Where the peer listens (its ListenPort): this side starts the handshake; IPv6 as [ADDR]:PORT',
     validator: isWgSetting('Peer', 'Endpoint', 'HOST:PORT such as 198.18.0.1:51820'),
   })),
-  allowedIps: () => placeholder('CIDR[,CIDR...]', Option.Array('--allowed-ips', [], {
+  allowedIps: () => placeholder('CIDR', Option.Array('--allowed-ips', [], {
     description: "The peer's addresses inside the tunnel, routed to it (repeatable, or comma-separated; 0.0.0.0/0 for everything)",
     validator: t.isArray(isWgSetting('Peer', 'AllowedIPs', 'CIDR[,CIDR...] such as 198.19.0.2/32')),
   })),
