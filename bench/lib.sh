@@ -89,6 +89,14 @@ ns_pids() { ip netns pids "$NS_A" 2>/dev/null; ip netns pids "$NS_B" 2>/dev/null
 
 comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
 
+# tunnel_pids: the tunnel's processes, everything in the namespaces but the load generators.
+tunnel_pids() {
+  local p
+  for p in $(ns_pids); do
+    case $(comm_of "$p") in iperf3 | ping | perf | '') ;; *) echo "$p" ;; esac
+  done
+}
+
 # kill_pids PID...: TERM, then KILL after 3 s for what is still there.
 kill_pids() {
   local p i
@@ -113,4 +121,33 @@ kill_spawned() {
   done <"$RUN_DIR/pids"
   kill_pids ${pids[@]+"${pids[@]}"}
   : >"$RUN_DIR/pids"
+}
+
+# netns_up: the two namespaces and the veth pair between them (see the topology above).
+netns_up() {
+  local side ns_var veth_var addr_var ns
+  ip netns add "$NS_A"
+  ip netns add "$NS_B"
+  ip link add "$VETH_A" type veth peer name "$VETH_B"
+  ip link set "$VETH_A" netns "$NS_A"
+  ip link set "$VETH_B" netns "$NS_B"
+  for side in A B; do
+    ns_var=NS_$side veth_var=VETH_$side addr_var=UNDER_$side
+    ns=${!ns_var}
+    ip -n "$ns" addr add "${!addr_var}/30" dev "${!veth_var}"
+    ip -n "$ns" link set "${!veth_var}" up
+    ip -n "$ns" link set lo up
+    # no IPv6 in the namespaces: no router solicitation enters a tunnel before its far end is up
+    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  done
+}
+
+# netns_down: whatever still runs in the namespaces is killed, the namespaces (and the veth) go.
+netns_down() {
+  local ns pids
+  for ns in "$NS_A" "$NS_B"; do
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
+    ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
 }

@@ -23,12 +23,7 @@ TARGET=$INNER_B   # the address iperf3 and ping measure
 COMPARE_TO=''     # the same-protocol anchors this one is compared with in the summary
 anchor_version() { echo unknown; }
 anchor_notes() { :; }
-anchor_pids() { # the tunnel's processes: everything in the namespaces but the load generators
-  local p
-  for p in $(ns_pids); do
-    case $(comm_of "$p") in iperf3 | ping | '') ;; *) echo "$p" ;; esac
-  done
-}
+anchor_pids() { tunnel_pids; }
 anchor_start() { echo "anchor $NAME has no anchor_start"; return 1; }
 anchor_stop() { kill_spawned; }
 # shellcheck source=/dev/null

@@ -59,31 +59,13 @@ if [[ " ${NAMES[*]} " == *" wireguard-go-offload "* ]]; then
 fi
 
 # ---- the namespaces, removed on any exit
-netns_down() {
-  local ns pids
-  for ns in "$NS_A" "$NS_B"; do
-    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
-    ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+cleanup() {
+  netns_down
   rm -f "$LOCK.owner"
 }
-trap netns_down EXIT
+trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip link add "$VETH_A" type veth peer name "$VETH_B"
-ip link set "$VETH_A" netns "$NS_A"
-ip link set "$VETH_B" netns "$NS_B"
-for side in A B; do
-  ns_var=NS_$side veth_var=VETH_$side addr_var=UNDER_$side
-  ns=${!ns_var}
-  ip -n "$ns" addr add "${!addr_var}/30" dev "${!veth_var}"
-  ip -n "$ns" link set "${!veth_var}" up
-  ip -n "$ns" link set lo up
-  # no IPv6 in the namespaces: no router solicitation enters a tunnel before its far end is up
-  ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+netns_up
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS_DIR"

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -30,6 +31,9 @@ void Signal(int fd) {
   ssize_t r = write(fd, &one, sizeof one);
   (void)r;
 }
+
+// A thread's name as `top -H` and /proc/PID/task/*/comm show it (at most 15 characters).
+void NameThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 void Drain(int fd) {
   uint64_t v;
@@ -283,6 +287,7 @@ class Engine::Tx : public TxContext {
 };
 
 void Engine::TxLoop() {
+  NameThread("tund-tx");
   const int batch = o_.batch;
   const size_t headroom = transform_->Headroom();
   const size_t cap = transform_->MaxPacket();
@@ -306,8 +311,11 @@ void Engine::TxLoop() {
     }
     if (n < 0) continue;
     if (p[0].revents) break;
-    if (p[1].revents) Drain(wakeFd_);
-    tx.AddOutgoing();
+    // what JS queued comes with a wake-up (QueueOutgoing pushes, then wakes): no lock per round
+    if (p[1].revents) {
+      Drain(wakeFd_);
+      tx.AddOutgoing();
+    }
     transform_->CollectOutgoing(tx);
     if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
@@ -384,6 +392,7 @@ class Engine::Rx : public RxContext {
 };
 
 void Engine::RxLoop() {
+  NameThread("tund-rx");
   // Deliveries per device write round: what one GRO read of the socket brings (up to 64
   // datagrams), so that the device can coalesce a whole 64 KiB super-packet (docs/engine.md).
   const int batch = std::max(o_.batch, kRxBatchMin);

@@ -22,7 +22,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,17 +54,25 @@ struct Message {
   bool truncated = false;  // rx: the datagram was larger than the slot (dropped by the engine)
 };
 
-// `count` buffers of `bytes` each, allocated once.
+// `count` buffers of `bytes` each, allocated once, zeroed. calloc, not a vector: a large block
+// comes as fresh zero pages that only become resident when used, so 64 GRO slots of 64 KiB cost
+// memory only when a burst fills them.
 class Slots {
  public:
-  Slots(size_t count, size_t bytes) : count_(count), bytes_(bytes), mem_(count * bytes) {}
-  uint8_t* operator[](size_t i) { return mem_.data() + i * bytes_; }
+  Slots(size_t count, size_t bytes)
+      : count_(count), bytes_(bytes), mem_(static_cast<uint8_t*>(std::calloc(count ? count : 1, bytes ? bytes : 1))) {
+    if (!mem_) throw std::bad_alloc();
+  }
+  uint8_t* operator[](size_t i) { return mem_.get() + i * bytes_; }
   size_t Count() const { return count_; }
   size_t Bytes() const { return bytes_; }
 
  private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
   size_t count_, bytes_;
-  std::vector<uint8_t> mem_;
+  std::unique_ptr<uint8_t, Free> mem_;
 };
 
 // Engine-wide counters (per-peer ones belong to the transform). Relaxed atomics: read by JS.

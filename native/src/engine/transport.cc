@@ -59,7 +59,6 @@ constexpr int kIovMax = 1024;
 constexpr size_t kGsoMaxSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kGsoMaxBytes = 65000;      // below 65535 - IP and UDP headers
 constexpr size_t kGroSlotBytes = 65536;     // one coalesced read
-constexpr size_t kGroSlots = 8;             // each holds up to 64 datagrams
 constexpr int kSocketBuffer = 4 << 20;
 constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
 
@@ -332,8 +331,11 @@ class UdpTransport : public Transport {
       int one = 1;
       gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
     }
-    // GRO reads need room for a coalesced train; fewer, larger slots
-    size_t slots = gro_ ? std::min(batch_, kGroSlots) : batch_;
+    // A GRO read needs room for a coalesced train (64 KiB), but lone small datagrams come one per
+    // slot: as many slots as without GRO, or small packets would take more recvmmsg calls each
+    // than with GRO off (issue 14's 64-byte regression). Slots are calloc'ed: the pages of the
+    // large ones are only resident once a burst has filled them.
+    size_t slots = batch_;
     size_t bytes = gro_ ? std::max(rxSlotBytes_, kGroSlotBytes) : rxSlotBytes_;
     rxSlots_ = std::make_unique<Slots>(slots, bytes);
     rxIov_.resize(slots);

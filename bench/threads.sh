@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# threads.sh NAME [LOAD] - where one tunnel spends its CPU: starts anchor NAME in namespaces of its
+# own, puts one bounded load on it and prints the CPU of every thread of the tunnel's processes
+# (from /proc/PID/task/*/stat), so that one can see which threads carry a session and whether
+# both cores work. Not a benchmark (one short run, no repetitions): see docs/benchmark.md.
+#
+#   bash bench/threads.sh tund-vtun-udp            one TCP stream for SECS seconds
+#   bash bench/threads.sh tund-wg-udp udp64        64-byte UDP packets, as fast as they go
+#   PERF=1 bash bench/threads.sh tund-vtun-udp     also `perf record` the tunnel's processes
+#
+# LOAD: tcp1 (default), tcp4 or udp64. Knobs: SECS=5, PERF=1 (a perf report of the hottest
+# symbols, and per-thread, in $RUN_DIR/perf.txt), KEEP=1 (keep $RUN_DIR).
+set -euo pipefail
+BENCH_TAG=t$$
+export BENCH_TAG
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NAME=${1:?usage: threads.sh NAME [tcp1|tcp4|udp64]}
+LOAD=${2:-tcp1}
+SECS=${SECS:-5}
+IPERF_PORT=5201
+[[ $SECS =~ ^[1-9][0-9]?$ ]] || die "SECS \"$SECS\" (expected 1 to 99)"
+case $LOAD in
+  tcp1) IPERF_ARGS=(-P 1) ;;
+  tcp4) IPERF_ARGS=(-P 4) ;;
+  udp64) IPERF_ARGS=(-u -l 64 -b 0) ;;
+  *) die "LOAD \"$LOAD\" (expected tcp1, tcp4 or udp64)" ;;
+esac
+ANCHOR=$(anchor_file "$NAME") || die "no anchor \"$NAME\" (bench/run.sh --list)"
+[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices)"
+
+RUN_DIR=$(mktemp -d /tmp/tund-threads.XXXXXX)
+: >"$RUN_DIR/pids"
+TARGET=$INNER_B
+anchor_stop() { kill_spawned; }
+# shellcheck source=/dev/null
+source "$ANCHOR"
+cleanup() {
+  anchor_stop >/dev/null 2>&1 || true
+  netns_down
+  if [[ -z ${KEEP:-} ]]; then rm -rf "$RUN_DIR"; else log "threads: kept $RUN_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+netns_up
+anchor_start >"$RUN_DIR/start.log" 2>&1 || { cat "$RUN_DIR/start.log" >&2; die "$NAME did not start"; }
+wait_until "$UP_TIMEOUT" in_a ping -c 1 -W 1 "$TARGET" || die "no ping through $NAME"
+
+# task_ticks: "PID TID COMM TICKS" for every thread of the tunnel's processes
+task_ticks() {
+  local p t stat f
+  for p in $(tunnel_pids); do
+    for t in /proc/"$p"/task/*; do
+      stat=$(cat "$t/stat" 2>/dev/null) || continue
+      read -r -a f <<<"${stat##*) }"
+      echo "$p ${t##*/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $((f[11] + f[12]))"
+    done
+  done
+}
+
+spawn "$NS_B" "$RUN_DIR/iperf3-server.log" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null
+wait_until 5 listening "$NS_B" tcp "$IPERF_PORT" || die "iperf3 server did not start"
+mapfile -t PIDS < <(tunnel_pids)
+if [[ -n ${PERF:-} ]]; then
+  perf record -q -g -o "$RUN_DIR/perf.data" -p "$(IFS=,; echo "${PIDS[*]}")" -- sleep $((SECS + 1)) \
+    >"$RUN_DIR/perf.log" 2>&1 &
+  PERF_PID=$!
+fi
+task_ticks >"$RUN_DIR/t0"
+w0=$(date +%s.%N)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+timeout $((SECS + 30)) ip netns exec "$NS_A" iperf3 -c "$TARGET" -p "$IPERF_PORT" -J -t "$SECS" "${IPERF_ARGS[@]}" \
+  >"$RUN_DIR/iperf3.json" 2>>"$RUN_DIR/iperf3.log" || log "threads: iperf3 exited with status $?"
+w1=$(date +%s.%N)
+task_ticks >"$RUN_DIR/t1"
+[[ -z ${PERF_PID:-} ]] || wait "$PERF_PID" || true
+
+if [[ $LOAD == udp64 ]]; then
+  packets=$(jq -r '.end.sum_received | .packets - .lost_packets' "$RUN_DIR/iperf3.json")
+  result="$(jq -r '.end.sum_received | (.packets - .lost_packets) / .seconds / 1000 | floor' "$RUN_DIR/iperf3.json") kpps received"
+else
+  packets=0
+  result="$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$RUN_DIR/iperf3.json") Mbit/s"
+fi
+echo "# $NAME, $LOAD for ${SECS}s: $result; load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# CPU of each thread, % of one core (threads under 1% left out)$( ((packets)) && echo ", and CPU us per packet that arrived");" \
+  "pid side: $(for p in "${PIDS[@]}"; do printf '%s=%s ' "$p" "$(ip netns identify "$p" | sed 's/.*-//')"; done)"
+awk -v secs="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v hz="$CLK_TCK" -v packets="$packets" '
+  function line(pid, tid, comm, pct) {
+    printf "%-8s %-8s %-16s %5.0f", pid, tid, comm, pct
+    if (packets > 0) printf "  %6.2f us/packet", pct / 100 * secs * 1e6 / packets
+    printf "\n"
+  }
+  NR == FNR { t0[$2] = $4; next }
+  { pct = ($4 - t0[$2]) * 100 / hz / secs; total[$1] += pct
+    if (pct >= 1) line($1, $2, $3, pct) }
+  END { for (p in total) line(p, "total", "", total[p]) }
+' "$RUN_DIR/t0" "$RUN_DIR/t1"
+if [[ -n ${PERF:-} ]]; then
+  perf report -i "$RUN_DIR/perf.data" --stdio --no-children --sort comm,tid,dso,sym 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | grep '%' | head -n 40 >"$RUN_DIR/perf.txt" || true
+  KEEP=1
+  cat "$RUN_DIR/perf.txt"
+fi
