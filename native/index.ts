@@ -75,6 +75,10 @@ export interface PumpStats {
   tunSuperWrites?: number;
   udpGsoSends?: number;
   udpGroReads?: number;
+  /** Rounds that moved device packets: reads then sent at once (tx), writes (rx). A lone packet
+   * after idle is a batch of one: nothing waits for a batch to fill. Optional for fakes. */
+  txBatches?: number;
+  rxBatches?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -269,6 +273,10 @@ export interface WgEngineStats {
   tunSuperWrites?: number;
   udpGsoSends?: number;
   udpGroReads?: number;
+  /** Rounds that moved device packets: reads then sent at once (tx), writes (rx). A lone packet
+   * after idle is a batch of one: nothing waits for a batch to fill. Optional for fakes. */
+  txBatches?: number;
+  rxBatches?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

@@ -101,6 +101,8 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("tunSuperWrites", c.tunSuperWrites);
   set("udpGsoSends", c.udpGsoSends);
   set("udpGroReads", c.udpGroReads);
+  set("txBatches", c.txBatches);
+  set("rxBatches", c.rxBatches);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

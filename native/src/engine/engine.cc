@@ -341,6 +341,7 @@ void Engine::TxLoop() {
         if (shaping && HoldMs(NowMs()) > 0) break;
         if (r < max) break;  // the device has nothing more right now
       }
+      if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
     }
     if (!tx.Flush()) break;
   }
@@ -381,6 +382,7 @@ class Engine::Rx : public RxContext {
     size_t n = n_;
     n_ = 0;
     if (n == 0) return true;
+    e_.c.rxBatches.fetch_add(1, std::memory_order_relaxed);
     return e_.device_->Write(e_, pkts_.data(), n);
   }
 

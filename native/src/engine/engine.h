@@ -90,6 +90,10 @@ struct Counters {
   // super-packets written to it, sends that carried several datagrams (UDP GSO), reads that
   // brought several (UDP GRO).
   std::atomic<uint64_t> tunSuperReads{0}, tunSuperWrites{0}, udpGsoSends{0}, udpGroReads{0};
+  // Rounds that moved device packets: tx rounds that read at least one packet (then sent at
+  // once), rx rounds that wrote at least one. txPackets / txBatches is the mean batch; a lone
+  // packet after idle is a batch of one (docs/engine.md, "Latency": nothing waits for more).
+  std::atomic<uint64_t> txBatches{0}, rxBatches{0};
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
