@@ -47,14 +47,16 @@ netns_up
 anchor_start >"$RUN_DIR/start.log" 2>&1 || { cat "$RUN_DIR/start.log" >&2; die "$NAME did not start"; }
 wait_until "$UP_TIMEOUT" in_a ping -c 1 -W 1 "$TARGET" || die "no ping through $NAME"
 
-# task_ticks: "PID TID COMM TICKS" for every thread of the tunnel's processes
+# task_ticks: "PID TID COMM TICKS WAIT_NS" for every thread of the tunnel's processes: CPU
+# clock ticks, and the nanoseconds it spent runnable but waiting for a CPU (schedstat)
 task_ticks() {
-  local p t stat f
+  local p t stat f sched
   for p in $(tunnel_pids); do
     for t in /proc/"$p"/task/*; do
       stat=$(cat "$t/stat" 2>/dev/null) || continue
       read -r -a f <<<"${stat##*) }"
-      echo "$p ${t##*/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $((f[11] + f[12]))"
+      read -r -a sched <"$t/schedstat" 2>/dev/null || sched=(0 0)
+      echo "$p ${t##*/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $((f[11] + f[12])) ${sched[1]}"
     done
   done
 }
@@ -84,18 +86,20 @@ else
   result="$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$RUN_DIR/iperf3.json") Mbit/s"
 fi
 echo "# $NAME, $LOAD for ${SECS}s: $result; load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# CPU of each thread, % of one core (threads under 1% left out)$( ((packets)) && echo ", and CPU us per packet that arrived");" \
+echo "# CPU of each thread, % of one core (threads under 1% left out); wait: % of the time it was runnable but" \
+  "no CPU was free$( ((packets)) && echo "; CPU us per packet that arrived");" \
   "pid side: $(for p in "${PIDS[@]}"; do printf '%s=%s ' "$p" "$(ip netns identify "$p" | sed 's/.*-//')"; done)"
 awk -v secs="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v hz="$CLK_TCK" -v packets="$packets" '
-  function line(pid, tid, comm, pct) {
+  function line(pid, tid, comm, pct, wait) {
     printf "%-8s %-8s %-16s %5.0f", pid, tid, comm, pct
+    if (wait != "") printf "  wait %3.0f", wait
     if (packets > 0) printf "  %6.2f us/packet", pct / 100 * secs * 1e6 / packets
     printf "\n"
   }
-  NR == FNR { t0[$2] = $4; next }
+  NR == FNR { t0[$2] = $4; w0[$2] = $5; next }
   { pct = ($4 - t0[$2]) * 100 / hz / secs; total[$1] += pct
-    if (pct >= 1) line($1, $2, $3, pct) }
-  END { for (p in total) line(p, "total", "", total[p]) }
+    if (pct >= 1) line($1, $2, $3, pct, ($5 - w0[$2]) / 1e7 / secs) }
+  END { for (p in total) line(p, "total", "", total[p], "") }
 ' "$RUN_DIR/t0" "$RUN_DIR/t1"
 if [[ -n ${PERF:-} ]]; then
   perf report -i "$RUN_DIR/perf.data" --stdio --no-children --sort comm,tid,dso,sym 2>/dev/null |

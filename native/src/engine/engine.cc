@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "../errors.h"
+#include "offload.h"
 
 namespace tund {
 namespace engine {
@@ -222,24 +223,43 @@ int Engine::HoldMs(int64_t now) {
   return 0;
 }
 
-// The tx side's batch of wire messages: owned slots for what the transform builds, views for
-// what it sealed in place. Sent when full and at the end of each round.
+// The tx side's batches of wire messages: owned slots for what the transform builds, views for
+// what it sealed in place. Sent when full and at the end of each round: by the tx thread itself,
+// or, with the send thread (docs/engine.md, "Both cores"), handed to it in order while the tx
+// thread reads and seals the next round.
+struct Engine::TxBatch {
+  TxBatch(size_t slots, size_t slotBytes) : slots(slots, slotBytes), msgs(slots), to(slots) {}
+  Slots slots;
+  std::vector<Message> msgs;
+  std::vector<Endpoint> to;
+  size_t n = 0;
+  int parity = 0;         // which set of device packet slots its in-place messages point into
+  bool outgoing = false;  // it may point into what AddOutgoing/CollectOutgoing keep for one round
+};
+
 class Engine::Tx : public TxContext {
  public:
-  Tx(Engine& e, size_t slots, size_t slotBytes) : e_(e), slots_(slots, slotBytes), msgs_(slots), to_(slots) {}
+  Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined) : e_(e), pipelined_(pipelined) {
+    for (int i = 0; i < (pipelined ? kBatches : 1); i++) {
+      batches_.push_back(std::make_unique<TxBatch>(slots, slotBytes));
+      if (i > 0) e_.sendFree_.push_back(batches_.back().get());
+    }
+    cur_ = batches_[0].get();
+  }
   Message* Add() override {
-    if (n_ == msgs_.size() && !Flush()) return nullptr;
-    Message* m = &msgs_[n_];
+    if (cur_->n == cur_->msgs.size() && !Flush()) return nullptr;
+    added_++;
+    Message* m = &cur_->msgs[cur_->n];
     *m = Message{};
-    m->data = slots_[n_];
-    n_++;
+    m->data = cur_->slots[cur_->n];
+    cur_->n++;
     return m;
   }
-  size_t SlotBytes() const override { return slots_.Bytes(); }
+  size_t SlotBytes() const override { return cur_->slots.Bytes(); }
   void SetDestination(Message* m, const Endpoint& to) override {
-    size_t i = static_cast<size_t>(m - msgs_.data());
-    to_[i] = to;
-    m->peer = &to_[i];
+    size_t i = static_cast<size_t>(m - cur_->msgs.data());
+    cur_->to[i] = to;
+    m->peer = &cur_->to[i];
   }
   // The messages JS queued (Core::QueueOutgoing): kept until the next round, sent as views.
   void AddOutgoing() {
@@ -258,45 +278,118 @@ class Engine::Tx : public TxContext {
   }
   bool AwaitingPeer() const override { return e_.transport_->AwaitingPeer(); }
   Core& core() override { return e_; }
-  // Sends what is queued; false when the engine ended or stops.
+
+  // A new round, whose device packets go into slot set `parity`. With the send thread, waits until
+  // no batch still in flight points into what this round reuses: that slot set, and what
+  // AddOutgoing and the transform's CollectOutgoing kept for the last round that added messages
+  // (JS's messages, WireGuard's staged packets). false: the engine ended or stops.
+  bool BeginRound(int parity) {
+    if (!pipelined_) return true;
+    std::unique_lock<std::mutex> lock(e_.sendMu_);
+    e_.sendCv_.wait(lock, [&] { return e_.sendFailed_ || (e_.inflight_[parity] == 0 && e_.outgoingInflight_ == 0); });
+    parity_ = parity;
+    outgoing_ = true;  // until EndCollect knows better
+    collected_ = added_;
+    return !e_.sendFailed_;
+  }
+  // After AddOutgoing/CollectOutgoing: the round's batches point into what they keep only if they
+  // added messages.
+  void EndCollect() { outgoing_ = added_ != collected_; }
+  // Sends (or hands on) what is queued; false when the engine ended or stops.
   bool Flush() {
-    size_t n = n_;
-    n_ = 0;
-    if (n == 0) return !e_.Ended();
-    return e_.transport_->Send(e_, msgs_.data(), n);
+    if (cur_->n == 0) return !e_.Ended();
+    if (!pipelined_) {
+      size_t n = cur_->n;
+      cur_->n = 0;
+      return e_.transport_->Send(e_, cur_->msgs.data(), n);
+    }
+    std::unique_lock<std::mutex> lock(e_.sendMu_);
+    if (e_.sendFailed_) return false;
+    cur_->parity = parity_;
+    cur_->outgoing = outgoing_;
+    e_.inflight_[parity_]++;
+    if (outgoing_) e_.outgoingInflight_++;
+    e_.sendQueue_.push_back(cur_);
+    e_.sendCv_.notify_all();
+    e_.sendCv_.wait(lock, [&] { return e_.sendFailed_ || !e_.sendFree_.empty(); });
+    if (e_.sendFailed_) return false;
+    cur_ = e_.sendFree_.front();
+    e_.sendFree_.pop_front();
+    cur_->n = 0;
+    return true;
   }
+  // After the loop (the send thread joined): the last messages, best effort, on this thread.
   void FlushFinal() {
-    if (n_ > 0) e_.transport_->SendFinal(e_, msgs_.data(), n_);
-    n_ = 0;
+    if (cur_->n > 0) e_.transport_->SendFinal(e_, cur_->msgs.data(), cur_->n);
+    cur_->n = 0;
   }
-  // Bytes of the messages added since index `from` (for shaping).
-  size_t Mark() const { return n_; }
+  // Bytes of the messages added since index `from` (for shaping, which has no send thread).
+  size_t Mark() const { return cur_->n; }
   int64_t BytesSince(size_t from) const {
     int64_t b = 0;
-    for (size_t i = from; i < n_; i++) b += static_cast<int64_t>(msgs_[i].len);
+    for (size_t i = from; i < cur_->n; i++) b += static_cast<int64_t>(cur_->msgs[i].len);
     return b;
   }
 
  private:
+  static constexpr int kBatches = 4;
   Engine& e_;
-  Slots slots_;
-  std::vector<Message> msgs_;
-  std::vector<Endpoint> to_;
+  const bool pipelined_;
+  std::vector<std::unique_ptr<TxBatch>> batches_;
+  TxBatch* cur_ = nullptr;
   std::deque<Outgoing> sending_;
-  size_t n_ = 0;
+  int parity_ = 0;
+  bool outgoing_ = false;
+  uint64_t added_ = 0, collected_ = 0;
 };
+
+// The send thread: sends the batches the tx thread hands on, in order.
+void Engine::SendLoop() {
+  NameThread("tund-send");
+  std::unique_lock<std::mutex> lock(sendMu_);
+  for (;;) {
+    sendCv_.wait(lock, [&] { return !sendQueue_.empty() || sendStop_; });
+    if (sendQueue_.empty()) break;
+    TxBatch* b = sendQueue_.front();
+    lock.unlock();
+    const bool ok = transport_->Send(*this, b->msgs.data(), b->n);
+    lock.lock();
+    sendQueue_.pop_front();
+    inflight_[b->parity]--;
+    if (b->outgoing) outgoingInflight_--;
+    sendFree_.push_back(b);
+    if (!ok) sendFailed_ = true;
+    sendCv_.notify_all();
+    if (!ok) break;
+  }
+}
 
 void Engine::TxLoop() {
   NameThread("tund-tx");
   const int batch = o_.batch;
   const size_t headroom = transform_->Headroom();
   const size_t cap = transform_->MaxPacket();
-  Slots pktSlots(static_cast<size_t>(batch), headroom + cap + transform_->Tailroom());
+  // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
+  // each round sealed as it goes.
+  const bool pipelined = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
+  // device packets are sealed in place: with the send thread, two sets of slots, one being sent
+  // while the next round reads into the other
+  Slots pktSlotSets[2] = {Slots(static_cast<size_t>(batch), headroom + cap + transform_->Tailroom()),
+                          Slots(pipelined ? static_cast<size_t>(batch) : 0, headroom + cap + transform_->Tailroom())};
   std::vector<Message> pkts(static_cast<size_t>(batch));
   // room for a whole device batch plus the control messages of one round
-  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes());
+  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined);
+  std::thread sender;
+  if (pipelined) {
+    try {
+      sender = std::thread([this] { SendLoop(); });
+    } catch (const std::exception& e) {
+      End(kEndDeviceError, std::string("cannot start the send thread: ") + e.what());
+    }
+  }
   const int devFd = device_->Fd();
   struct pollfd p[3];
+  int parity = 0;
   while (!Ended()) {
     int hold = HoldMs(NowMs());
     // the rest of a cut super-packet is read at once, without waiting for the fd
@@ -311,17 +404,21 @@ void Engine::TxLoop() {
     }
     if (n < 0) continue;
     if (p[0].revents) break;
+    if (pipelined) parity ^= 1;
+    if (!tx.BeginRound(parity)) break;
     // what JS queued comes with a wake-up (QueueOutgoing pushes, then wakes): no lock per round
     if (p[1].revents) {
       Drain(wakeFd_);
       tx.AddOutgoing();
     }
     transform_->CollectOutgoing(tx);
+    tx.EndCollect();
     if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
         break;
       }
+      Slots& pktSlots = pktSlotSets[parity];
       // With shaping on, one packet at a time: stop reading as soon as the window is full.
       const bool shaping = o_.txBytesPerSecond > 0;
       int got = 0;
@@ -344,6 +441,14 @@ void Engine::TxLoop() {
       if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
     }
     if (!tx.Flush()) break;
+  }
+  if (sender.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(sendMu_);
+      sendStop_ = true;
+    }
+    sendCv_.notify_all();
+    sender.join();
   }
   transform_->CollectFinal(tx);
   tx.FlushFinal();

@@ -9,9 +9,10 @@
 //   rx thread: transport.Receive (a batch of datagrams, or of frames cut from the stream by the
 //     transform's Framer) -> transform.Open per message -> device.Write (the delivered packets).
 //
-// Only the tx thread writes to the transport, so frames never interleave on a stream and the rx
-// thread never blocks behind a full socket: the rx thread and JS hand work to the tx thread and
-// wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
+// Only the tx side writes to the transport (the send thread, which sends the tx thread's sealed
+// batches in order while it reads and seals the next round; TUND_NO_SEND_THREAD=1: the tx thread
+// itself), so frames never interleave on a stream and the rx thread never blocks behind a full
+// socket: the rx thread and JS hand work to the tx thread and wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
 // messages, peer events, the end), bounded for what a peer can cause, drops counted.
 //
 // Pure C++ (no N-API): the JS layer (engine_napi.*) owns an Engine and implements EventSink.
@@ -20,6 +21,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -351,7 +353,9 @@ class Engine : public Core {
  private:
   class Tx;
   class Rx;
+  struct TxBatch;
   void TxLoop();
+  void SendLoop();
   void RxLoop();
   int HoldMs(int64_t now);
 
@@ -362,6 +366,13 @@ class Engine : public Core {
   bool started_ = false, stopped_ = false;
   int64_t startMs_ = 0;
   int64_t shapeStartMs_ = 0, shapeBytes_ = 0;  // tx thread only
+  // The tx thread hands sealed batches to the send thread (docs/engine.md, "Both cores").
+  std::mutex sendMu_;
+  std::condition_variable sendCv_;
+  std::deque<TxBatch*> sendQueue_, sendFree_;
+  int inflight_[2] = {0, 0};    // batches queued or being sent, per set of device packet slots
+  int outgoingInflight_ = 0;    // ... of them, those of rounds that added JS's or control messages
+  bool sendFailed_ = false, sendStop_ = false;
 };
 
 }  // namespace engine
