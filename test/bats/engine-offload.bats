@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
-# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS): a bounded TCP transfer with a checksum through
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD): a bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
 #   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
@@ -15,10 +15,22 @@ load ../helpers/wg-pair
 setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
-SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS)
+SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD)
 
 # switch_off NAME: the optimisation NAME off for everything this test starts ("none": all on).
 switch_off() { [[ $1 == none ]] || export "$1=1"; }
+
+# thread_names NS: the names of the threads of every process in NS (tund-tx, tund-send, ...)
+thread_names() {
+  local p
+  for p in $(ip netns pids "$1"); do cat /proc/"$p"/task/*/comm 2>/dev/null; done
+}
+
+# send_thread NS OFF: the engine in NS has its send thread unless OFF switched it off.
+send_thread() {
+  if [[ $2 == TUND_NO_SEND_THREAD ]]; then ! thread_names "$1" | grep -qx tund-send
+  else thread_names "$1" | grep -qx tund-send; fi
+}
 
 # vnet_hdr NS DEV: the tun was opened with IFF_VNET_HDR (sysfs tun_flags, 0x4000).
 vnet_hdr() {
@@ -46,6 +58,8 @@ t2t() {
   else
     vnet_hdr "$NS_S" vts && vnet_hdr "$NS_C" vtc
   fi
+  send_thread "$NS_S" "$off"
+  send_thread "$NS_C" "$off"
   run transfer "$NS_C" "$NS_S" "$VT_TS" 20
   assert_success
   run transfer "$NS_S" "$NS_C" "$VT_TC" 5
@@ -88,6 +102,7 @@ wg() {
   ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
   run ping_through "$NS_A" 198.19.68.2
   assert_success
+  send_thread "$NS_A" "$off"
   run transfer "$NS_A" "$NS_B" 198.19.68.2 20
   assert_success
   run transfer "$NS_B" "$NS_A" 198.19.68.1 5
