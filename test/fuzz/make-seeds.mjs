@@ -131,4 +131,65 @@ for (const [name, ops] of [
   ['initiation-new-sender', [4, 2, 1, 5, 255, 3, 0]],
 ]) seed('wg_device', name, Buffer.from(ops));
 
+// ---- vpn-ws: WebSocket frames (ws_frames) and HTTP heads (http_upgrade)
+
+// frame(opcode, payload, { fin, mask, len16, rsv }): one RFC 6455 frame, masked with a fixed key
+function frame(opcode, payload, o = {}) {
+  const p = Buffer.from(payload);
+  const mask = o.mask ? Buffer.from([0x37, 0xfa, 0x21, 0x3d]) : null;
+  const len = p.length;
+  const head = [((o.fin ?? true) ? 0x80 : 0) | (o.rsv ?? 0) | opcode];
+  const m = mask ? 0x80 : 0;
+  if (len < 126 && !o.len16) head.push(m | len);
+  else if (len <= 0xffff) head.push(m | 126, len >> 8, len & 0xff);
+  else head.push(m | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
+  const body = mask ? Buffer.from(p.map((b, i) => b ^ mask[i % 4])) : p;
+  return Buffer.concat([Buffer.from(head), mask ? mask : Buffer.alloc(0), body]);
+}
+// an ARP request and an IPv4 ping as Ethernet frames between the test MACs
+const arp = hex('ffffffffffff02005e20000a08060001080006040001' + '02005e20000ac6131401' + '000000000000c6131402');
+const ping4 = Buffer.concat([hex('02005e20000b02005e20000a0800' + '4500005400004000400153a2c6131401c6131402' + '0800f7ff00010001'), Buffer.alloc(56, 0x61)]);
+const jumbo = Buffer.concat([ping4.subarray(0, 14), Buffer.alloc(3000, 0x5a)]);
+// byte 0: bit 0 server (masked frames), bits 1-2 the largest message (1518, 64, 9014, 200), bits 3-7 the read plan's length
+const wsSeed = (name, sel, frames, plan = []) => seed('ws_frames', name, Buffer.concat([Buffer.from([sel | (plan.length << 3)]), ...frames, Buffer.from(plan)]));
+for (const server of [0, 1]) {
+  const mask = server === 1;
+  const side = server ? 'server' : 'client';
+  wsSeed(`${side}-binary`, server, [frame(2, arp, { mask }), frame(2, ping4, { mask })]);
+  wsSeed(`${side}-binary-reads`, server, [frame(2, arp, { mask }), frame(2, ping4, { mask })], [1, 2, 3, 0]);
+  wsSeed(`${side}-fragments-and-control`, server, [frame(2, ping4.subarray(0, 40), { mask, fin: false }), frame(9, 'hi', { mask }),
+    frame(0, ping4.subarray(40), { mask }), frame(10, '', { mask }), frame(1, 'text, not a frame', { mask })]);
+  wsSeed(`${side}-close`, server, [frame(2, arp, { mask }), frame(8, Buffer.concat([Buffer.from([0x03, 0xe9]), Buffer.from('going away')]), { mask }), frame(2, arp, { mask })]);
+  wsSeed(`${side}-len16-empty-binary`, server, [frame(2, arp, { mask, len16: true }), frame(2, '', { mask })]);
+  wsSeed(`${side}-jumbo`, server | 4, [frame(2, jumbo, { mask }), frame(2, ping4, { mask })], [7, 100, 0]);
+  wsSeed(`${side}-too-big`, server | 2, [frame(2, ping4, { mask })]);
+  wsSeed(`${side}-wrong-masking`, server, [frame(2, arp, { mask: !mask })]);
+  wsSeed(`${side}-rsv-bits`, server, [frame(2, arp, { mask, rsv: 0x40 })]);
+}
+
+// http_upgrade, byte 0 % 3: 0 a request to the hub (byte 0 / 3, bit 0: Path = /vpn, bit 1: basic auth), 1 a response, 2 builder fields
+const httpSeed = (name, mode, text) => seed('http_upgrade', name, Buffer.concat([Buffer.from([mode]), Buffer.from(text, 'latin1')]));
+const crlf = (...lines) => lines.join('\r\n') + '\r\n\r\n';
+// vpn-ws's own client: no version, a 10-byte key
+httpSeed('request-vpn-ws-client', 0, crlf('GET /vpn HTTP/1.1', 'Host: 198.18.20.254:8080', 'Upgrade: websocket', 'Connection: Upgrade',
+  'Sec-WebSocket-Key: MTIzNDU2Nzg5MA==', 'X-vpn-ws-MAC: 02:00:5E:20:00:0A'));
+// tund's client (BuildClientRequest), with basic auth, as a bridge
+httpSeed('request-tund-auth', 9, crlf('GET /vpn?x=1 HTTP/1.1', 'Host: hub.test', 'User-Agent: tund', 'Upgrade: websocket', 'Connection: Upgrade',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', 'X-vpn-ws-MAC: 02:00:5e:20:00:0b', 'X-vpn-ws-bridge: on',
+  'Authorization: Basic YWxpY2U6cHc='));
+// as nginx passes it on (proxy_set_header Upgrade/Connection, X-Forwarded-For)
+httpSeed('request-through-nginx', 3, crlf('GET /vpn HTTP/1.1', 'Upgrade: websocket', 'Connection: upgrade', 'Host: 198.18.20.254',
+  'X-Forwarded-For: 198.18.20.2', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==',
+  'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'));
+httpSeed('request-plain-get', 0, crlf('GET / HTTP/1.0', 'Host: x') + 'trailing websocket bytes');
+httpSeed('request-version-8', 0, crlf('GET / HTTP/1.1', 'Host: x', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==', 'Sec-WebSocket-Version: 8'));
+httpSeed('request-connect', 0, crlf('CONNECT 198.18.20.254:8443 HTTP/1.1', 'Host: 198.18.20.254:8443', 'Proxy-Authorization: Basic YTpi'));
+httpSeed('response-101', 1, crlf('HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade',
+  'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=') + '\x82\x02ab');
+httpSeed('response-401', 1, crlf('HTTP/1.1 401 Unauthorized', 'Server: nginx', 'Content-Length: 10', 'WWW-Authenticate: Basic realm="vpn"') + '401 body\r\n');
+httpSeed('response-connect-200', 1, crlf('HTTP/1.0 200 Connection established', 'Proxy-agent: tinyproxy/1.11.1'));
+httpSeed('response-connect-403', 1, crlf('HTTP/1.0 403 Access violation', 'Content-Type: text/html'));
+httpSeed('build-fields', 2, ['/vpn?a=b', 'hub.test:8443', '02:00:5e:20:00:0a', 'alice', 'pass:word', 'tund', '0123456789abcdef', '198.18.20.254:8443'].join('\0'));
+httpSeed('build-bridge-no-auth', 2, ['\x01/x', '[2001:2::1]:80', '', '', '', 'Mozilla/5.0 (X11)', 'k', 'hub.test:443'].join('\0'));
+
 process.stdout.write(`make-seeds: ${written} seeds written under ${path.relative(root, corpus)}/ (${vectors.length} captured VTun sessions)\n`);

@@ -59,6 +59,8 @@ const NATIVE_SOURCES = {
   wg_transport: ['engine/wg_transform.cc', 'engine/wg_cookie_gate.cc', 'engine/replay.h'],
   wg_allowed_ips: ['engine/allowed_ips.cc'],
   wg_replay: ['engine/replay.h'],
+  ws_frames: ['ws_frame.cc', 'engine/ws_transform.cc', 'engine/transport.cc'],
+  http_upgrade: ['http_upgrade.cc'],
 };
 if (o.list) {
   for (const t of NATIVE) process.stdout.write(`${t}\tnative (libFuzzer, ASan+UBSan)\n`);
