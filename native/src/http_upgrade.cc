@@ -33,6 +33,13 @@ bool HasCtlOrSpace(const std::string& s) {
 
 bool HasLineBreak(const std::string& s) { return s.find_first_of("\r\n", 0) != std::string::npos || s.find('\0') != std::string::npos; }
 
+bool HasCtl(const std::string& s) {
+  for (char c : s) {
+    if (IsCtl(c)) return true;
+  }
+  return false;
+}
+
 std::string Lower(std::string s) {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -228,7 +235,8 @@ std::string BuildClientRequest(const ClientRequest& r, std::string* error) {
     *error = "the host must not be empty nor have spaces or control characters";
     return "";
   }
-  if (r.key.empty() || HasCtlOrSpace(r.key) || HasCtlOrSpace(r.mac) || HasLineBreak(r.userAgent)) {
+  // a control character anywhere in the head makes the other side refuse it (ParseRequest)
+  if (r.key.empty() || HasCtlOrSpace(r.key) || HasCtlOrSpace(r.mac) || HasCtl(r.userAgent)) {
     *error = "a header value has spaces or control characters";
     return "";
   }
