@@ -11,15 +11,6 @@ load ../helpers/vpnws
 setup() { common_setup; vpnws_topology; }
 teardown() { common_teardown; }
 
-
-# stop_last_spawned: ends what spawn_bg started last (a tund) and waits until it is gone
-stop_last_spawned() {
-  local pid
-  pid=$(tail -n 1 "$TEST_PIDS_LIST")
-  kill "$pid"
-  wait_for 10 bash -c "! kill -0 $pid"
-}
-
 status_json() { in_ns "$1" tunctl status "$2" --json; }
 
 @test "ws://: tund client and a fake vpn-ws client ping each other through the hub (IPv4, IPv6); the hub learns tund's MAC from the header" {
@@ -27,12 +18,10 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
   vpnws_tund_conf vwa "ws://$HUB_IP:8080/vpn"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn"
-  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  wait_connected "$BATS_TEST_TMPDIR/b.log"
   in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
   grep -q 'mac=02:00:5e:20:00:0a bridge=false path=/vpn' "$BATS_TEST_TMPDIR/hub.log"
-  run pings "$A_NS" 198.19.20.2
-  assert_success
-  run pings "$B_NS" 2001:2:0:20::a
+  run pings_a_b
   assert_success
   run status_json "$A_NS" vwa
   assert_success
@@ -46,12 +35,8 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
 }
 
 @test "wss:// through nginx with basic auth (User and the secret file) and CA; refused without the password" {
-  vpnws_pki
-  printf 's3cret pass\n' >"$BATS_TEST_TMPDIR/password"
-  chmod 600 "$BATS_TEST_TMPDIR/password"
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key" --path /vpn --user alice --password-file "$BATS_TEST_TMPDIR/password"
+  password_file
+  fake_hub_behind_nginx --path /vpn --user alice --password-file "$PASSWORD_FILE"
   # no credentials: 401, said in the log, and tried again later
   vpnws_tund_conf vwn "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/nopass.log" vwn
@@ -59,12 +44,12 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
   stop_last_spawned
   # with the password from the secret file
   vpnws_tund_conf vwa "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem" "User = alice"
-  install -m 600 "$BATS_TEST_TMPDIR/password" "$TUND_CONFIG_DIR/vwa.secret"
+  install -m 600 "$PASSWORD_FILE" "$TUND_CONFIG_DIR/vwa.secret"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/vpn" --ca "$PKI/ca.pem" \
-    --user alice --password-file "$BATS_TEST_TMPDIR/password"
+    --user alice --password-file "$PASSWORD_FILE"
   in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
-  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  wait_connected "$BATS_TEST_TMPDIR/b.log"
   run pings "$A_NS" 198.19.20.2
   assert_success
   grep -q 'TLSv1.3 CN=hub.test' "$BATS_TEST_TMPDIR/a.log"
@@ -75,9 +60,7 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
 
 @test "wss:// with a client certificate through nginx (ssl_verify_client); a wrong CA for the hub is refused" {
   vpnws_pki
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$PKI/ca.pem"
+  fake_hub_behind_nginx --client-ca "$PKI/ca.pem"
   # the system CAs do not know the test CA: the certificate check fails
   vpnws_tund_conf vwx "wss://$HUB_IP:8443/"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/x.log" vwx
@@ -93,10 +76,7 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
 }
 
 @test "Proxy = http://...: through tinyproxy (HTTP CONNECT) to nginx's TLS port" {
-  vpnws_pki
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key"
+  fake_hub_behind_nginx
   start_tinyproxy "$HUB_NS" "$BATS_TEST_TMPDIR/proxy" --listen "$HUB_IP" --port 8888 --allow 198.18.0.0/15 --connect-port 8443
   vpnws_tund_conf vwa "wss://$HUB_IP:8443/" "CA = $PKI/ca.pem" "Proxy = http://$HUB_IP:8888"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa

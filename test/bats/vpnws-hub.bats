@@ -33,9 +33,7 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   vpnws_hub_conf hub "$HUB_IP:8080" "Path = /vpn"
   start_hub hub
   two_tund_clients "ws://$HUB_IP:8080/vpn"
-  run pings "$A_NS" 198.19.20.2
-  assert_success
-  run pings "$B_NS" 2001:2:0:20::a
+  run pings_a_b
   assert_success
   local c
   c=$(hub_clients hub)
@@ -54,16 +52,41 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   wait_line 5 "$BATS_TEST_TMPDIR/hub.log" 'refused \(HTTP 404'
 }
 
+@test "ten tund clients through one hub: each reaches the next over IPv4 (ARP) and the one before over IPv6 (ND), all at once" {
+  local n=10 i
+  vpnws_add_clients "$n"
+  vpnws_hub_conf hub "$HUB_IP:8080"
+  start_hub hub
+  for ((i = 1; i <= n; i++)); do
+    vpnws_tund_conf "vw$i" "ws://$HUB_IP:8080/"
+    start_tund_ns "${CLIENT_NS[i - 1]}" "$BATS_TEST_TMPDIR/c$i.log" "vw$i"
+  done
+  # connected: from the logs (a tunctl per client costs a node start each on a loaded machine)
+  for ((i = 1; i <= n; i++)); do wait_line 60 "$BATS_TEST_TMPDIR/c$i.log" 'connected to'; done
+  # a ring, every client at the same time (bounded: pings gives up after 20 s)
+  local runs=() run_pid failed=0
+  for ((i = 1; i <= n; i++)); do
+    pings "${CLIENT_NS[i - 1]}" "$(vpnws_client_ip $((i % n + 1)))" >"$BATS_TEST_TMPDIR/ping4-$i.log" 2>&1 &
+    runs+=($!)
+    pings "${CLIENT_NS[i - 1]}" "$(vpnws_client_ip6 $(((i + n - 2) % n + 1)))" >"$BATS_TEST_TMPDIR/ping6-$i.log" 2>&1 &
+    runs+=($!)
+  done
+  for run_pid in "${runs[@]}"; do wait "$run_pid" || failed=$((failed + 1)); done
+  ((failed == 0)) || { tail -n 3 "$BATS_TEST_TMPDIR"/ping*.log >&3; fail "$failed of ${#runs[@]} ping runs failed"; }
+  # the hub knows every client by its own MAC, and every client sent and received
+  local c
+  c=$(hub_clients hub)
+  assert_equal "$(jq '[.[].macs[0]] | unique | length' <<<"$c")" "$n"
+  [[ $(jq '[.[].rx_packets] | min' <<<"$c") -ge 4 && $(jq '[.[].tx_packets] | min' <<<"$c") -ge 4 ]]
+}
+
 @test "independent clients (ws package) through the tund hub: ARP/ND, anti-spoofing, a hub restart they survive" {
   vpnws_hub_conf hub "$HUB_IP:8080"
   start_hub hub
   start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn" --reconnect
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn" --reconnect
-  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
-  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
-  run pings "$A_NS" 198.19.20.2
-  assert_success
-  run pings "$B_NS" 2001:2:0:20::a
+  wait_connected "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log"
+  run pings_a_b
   assert_success
   # a source MAC the client does not own is dropped by the hub
   in_ns "$A_NS" ip link set dev vw0 address 02:00:5e:20:00:99
@@ -106,9 +129,7 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
     --cert "$PKI/server.pem" --key "$PKI/server.key" --path /vpn
   two_tund_clients "wss://$HUB_IP:8443/vpn" "CA = $PKI/ca.pem"
-  run pings "$A_NS" 198.19.20.2
-  assert_success
-  run pings "$B_NS" 2001:2:0:20::a
+  run pings_a_b
   assert_success
   # both came through nginx
   assert_equal "$(hub_clients hub | jq -r '[.[].remote | startswith("127.0.0.1:")] | all')" true

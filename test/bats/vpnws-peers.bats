@@ -17,13 +17,10 @@ teardown() { common_teardown; }
   start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen "$HUB_IP:8080" --path /vpn
   start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn"
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/vpn"
-  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
-  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+  wait_connected "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log"
   grep -q 'mac=02:00:5e:20:00:0a bridge=false path=/vpn' "$BATS_TEST_TMPDIR/hub.log"
   grep -q 'mac=02:00:5e:20:00:0b bridge=false path=/vpn' "$BATS_TEST_TMPDIR/hub.log"
-  run pings "$A_NS" 198.19.20.2
-  assert_success
-  run pings "$B_NS" 2001:2:0:20::a
+  run pings_a_b
   assert_success
   assert_equal "$(in_ns "$A_NS" ip -j neigh show 198.19.20.2 | jq -r '.[0].lladdr')" 02:00:5e:20:00:0b
   # a frame with a source MAC the client does not own is dropped by the hub (anti-spoofing)
@@ -35,21 +32,16 @@ teardown() { common_teardown; }
 }
 
 @test "through nginx: TLS reverse proxy with basic auth; refused without the password" {
-  vpnws_pki
-  echo 's3cret pass' >"$BATS_TEST_TMPDIR/password"
-  chmod 600 "$BATS_TEST_TMPDIR/password"
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key" --path /vpn --user alice --password-file "$BATS_TEST_TMPDIR/password"
+  password_file
+  fake_hub_behind_nginx --path /vpn --user alice --password-file "$PASSWORD_FILE"
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/nopass.log" --tap vw0 --url "wss://$HUB_IP:8443/vpn" --ca "$PKI/ca.pem"
   wait_line 15 "$BATS_TEST_TMPDIR/nopass.log" '^refused 401'
   wait_line 15 "$BATS_TEST_TMPDIR/nopass.log" '^done' # the TAP is free again
   start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "wss://$HUB_IP:8443/vpn" --ca "$PKI/ca.pem" \
-    --user alice --password-file "$BATS_TEST_TMPDIR/password"
+    --user alice --password-file "$PASSWORD_FILE"
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/vpn" --ca "$PKI/ca.pem" \
-    --user alice --password-file "$BATS_TEST_TMPDIR/password"
-  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
-  wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^connected'
+    --user alice --password-file "$PASSWORD_FILE"
+  wait_connected "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log"
   run pings "$A_NS" 198.19.20.2
   assert_success
   # nginx passed the credentials along, and refused (and logged) the client without them; an
@@ -64,28 +56,23 @@ teardown() { common_teardown; }
 
 @test "through nginx with client certificates: the CA's client gets in, another CA's does not" {
   vpnws_pki
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key" --client-ca "$PKI/ca.pem"
+  fake_hub_behind_nginx --client-ca "$PKI/ca.pem"
   start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "wss://$HUB_IP:8443/" --ca "$PKI/ca.pem" \
     --cert "$PKI/client.pem" --key "$PKI/client.key"
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "wss://$HUB_IP:8443/" --ca "$PKI/ca.pem" \
     --cert "$PKI/other-client.pem" --key "$PKI/other-client.key"
-  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
+  wait_connected "$BATS_TEST_TMPDIR/a.log"
   wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^refused 400'
   grep -q 'client SSL certificate verify error' "$BATS_TEST_TMPDIR/nginx.log"
 }
 
 @test "through tinyproxy: HTTP CONNECT to nginx's TLS port; the proxy refuses other ports" {
-  vpnws_pki
-  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen 127.0.0.1:8080
-  start_nginx "$HUB_NS" "$BATS_TEST_TMPDIR/nginx" --listen "$HUB_IP:8443" --upstream 127.0.0.1:8080 \
-    --cert "$PKI/server.pem" --key "$PKI/server.key"
+  fake_hub_behind_nginx
   start_tinyproxy "$HUB_NS" "$BATS_TEST_TMPDIR/proxy" --listen "$HUB_IP" --port 8888 --allow 198.18.0.0/15 --connect-port 8443
   start_fake_peer "$A_NS" "$BATS_TEST_TMPDIR/a.log" --tap vw0 --url "wss://$HUB_IP:8443/" --ca "$PKI/ca.pem" \
     --proxy "http://$HUB_IP:8888"
   start_fake_peer "$B_NS" "$BATS_TEST_TMPDIR/b.log" --tap vw0 --url "ws://$HUB_IP:8080/" --proxy "http://$HUB_IP:8888"
-  wait_line 15 "$BATS_TEST_TMPDIR/a.log" '^connected'
+  wait_connected "$BATS_TEST_TMPDIR/a.log"
   wait_line 15 "$BATS_TEST_TMPDIR/b.log" '^error proxy answered 403'
   grep -q "CONNECT.*$HUB_IP:8443" "$BATS_TEST_TMPDIR/proxy.log"
 }
