@@ -80,6 +80,42 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   [[ $(jq '[.[].rx_packets] | min' <<<"$c") -ge 4 && $(jq '[.[].tx_packets] | min' <<<"$c") -ge 4 ]]
 }
 
+@test "a client that stops reading never blocks the others: its bounded queue drops and counts (tx_dropped), the others go on" {
+  vpnws_add_clients 3
+  local slow_ns=${CLIENT_NS[2]}
+  # the stalled client's receive window stays small: the hub's queue for it fills soon
+  in_ns "$slow_ns" sysctl -qw net.ipv4.tcp_rmem="4096 4096 4096"
+  vpnws_hub_conf hub "$HUB_IP:8080"
+  start_hub hub
+  two_tund_clients "ws://$HUB_IP:8080/"
+  spawn_bg "$BATS_TEST_TMPDIR/slow.log" ip netns exec "$slow_ns" timeout 120 \
+    node "$HELPERS/vpnws-stalled-peer.mjs" --url "ws://$HUB_IP:8080/" --mac 02:00:5e:20:00:99 >/dev/null
+  wait_line 15 "$BATS_TEST_TMPDIR/slow.log" '^upgraded'
+  # A sends 4000 datagrams of 1200 bytes to the stalled client's MAC (far more than its queue of
+  # 512 frames and the socket buffers hold)
+  in_ns "$A_NS" ip neigh replace 198.19.20.99 lladdr 02:00:5e:20:00:99 dev vw0 nud permanent
+  in_ns "$A_NS" timeout 30 node -e '
+    const s = require("node:dgram").createSocket("udp4"), b = Buffer.alloc(1200);
+    let n = 0;
+    const burst = () => {
+      for (let i = 0; i < 50 && n < 4000; i++, n++) s.send(b, 9, "198.19.20.99", () => {});
+      if (n < 4000) setTimeout(burst, 1); else setTimeout(() => process.exit(0), 200);
+    };
+    burst();'
+  wait_for 15 bash -c "tunctl status hub --json | jq -e '.sessions[0].clients[] | select(.macs[0] == \"02:00:5e:20:00:99\") | .tx_dropped > 0'"
+  # with that queue full, A and B still reach each other (ARP and ND are flooded to the full
+  # queue too, and dropped there)
+  in_ns "$A_NS" ip neigh flush dev vw0
+  run pings_a_b
+  assert_success
+  local c
+  c=$(hub_clients hub)
+  assert_equal "$(jq length <<<"$c")" 3 # the slow client stays connected
+  assert_equal "$(jq '[.[] | select(.macs[0] != "02:00:5e:20:00:99") | .tx_dropped] | add' <<<"$c")" 0
+  run tunctl status hub
+  assert_output --regexp 'dropped 0 in, [1-9][0-9]* out'
+}
+
 @test "independent clients (ws package) through the tund hub: ARP/ND, anti-spoofing, a hub restart they survive" {
   vpnws_hub_conf hub "$HUB_IP:8080"
   start_hub hub
