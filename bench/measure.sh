@@ -26,6 +26,7 @@ anchor_notes() { :; }
 anchor_pids() { tunnel_pids; }
 anchor_start() { echo "anchor $NAME has no anchor_start"; return 1; }
 anchor_stop() { kill_spawned; }
+anchor_measure() { :; } # more fields of its own (num KEY VALUE), after the common ones
 # shellcheck source=/dev/null
 source "$ANCHOR"
 
@@ -188,5 +189,6 @@ wait "$sampler" 2>/dev/null
 busy=$(sort -n "$RUN_DIR/rss-busy.txt" 2>/dev/null | tail -n1)
 if ((${#PIDS[@]})) && [[ -n $busy ]]; then num rss_busy_mib "$(calc "$busy / 1024" 1)"; else num rss_busy_mib ''; fi
 measure_udp64
+anchor_measure
 emit
 ((${#ERRORS[@]} == 0))

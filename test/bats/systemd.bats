@@ -3,7 +3,8 @@
 # sandbox, then the units as a user runs them: tund.socket (Accept=yes, inetd style) serving
 # clients started as tund@NAME.service, sd_notify STATUS=, tunctl status/wait against the control
 # sockets, clean stop (routes gone), watchdog restart of a hung event loop, exit 78 without
-# restart, reload, and the Accept=no template tund-listen@NAME.socket (TCP and UDP).
+# restart, reload, and the Accept=no template tund-listen@NAME.socket (TCP and UDP, and a vpn-ws hub
+# serving two clients on it).
 #
 # Network (inside the sandbox's own network namespace, 198.18.0.0/15 only): server side
 # 198.18.50.1 in the sandbox namespace, clients in the namespace "cli" (198.18.50.2) through a
@@ -423,6 +424,58 @@ verify_units() { # extra verify options...
   run ping_cli 198.19.52.1
   assert_success
   sb systemctl stop tund@branch tund@hq tund-listen@hq.socket
+}
+
+# vpnws_client NAME NETNS ID: a vpn-ws client session to the hub on port 8080, its TAP with MAC
+# 02:00:5e:20:00:ID and 198.19.53.ID/24, run by tund@NAME in the namespace NETNS
+vpnws_client() {
+  printf '[Session]\nProtocol = vpn-ws\nRole = client\nEndpoint = ws://%s:8080/\nPersist = yes\nTimeout = 5\n\n[Device]\nMode = tap\nName = vw0\nMAC = 02:00:5e:20:00:%02d\nAddress = 198.19.53.%d/24\n' \
+    "$SB_SRV_ADDR" "$3" "$3" | sb_write "/etc/tund/$1.conf" 0600
+  printf '[Service]\nNetworkNamespacePath=/run/netns/%s\n' "$2" | sb_write "/etc/systemd/system/tund@$1.service.d/netns.conf" 0644
+}
+
+@test "tund-listen@vwhub.socket (Accept=no): the first client starts the vpn-ws hub, which serves every client on the passed socket" {
+  # a second client namespace (cli2: 198.18.50.6, the sandbox's end 198.18.50.5)
+  sb sh -ec '
+    ip netns add cli2
+    ip link add sb2 type veth peer name sb3
+    ip link set sb3 netns cli2
+    ip addr add 198.18.50.5/30 dev sb2
+    ip link set sb2 up
+    ip -n cli2 link set lo up
+    ip -n cli2 addr add 198.18.50.6/30 dev sb3
+    ip -n cli2 link set sb3 up
+    ip -n cli2 route add 198.18.50.0/30 via 198.18.50.5'
+  printf '[Session]\nProtocol = vpn-ws\nRole = server\nListen = 198.18.50.1:8081\nTimeout = 5\n' | sb_write /etc/tund/vwhub.conf 0600
+  printf '[Socket]\nListenStream=198.18.50.1:8080\n' | sb_write /etc/systemd/system/tund-listen@vwhub.socket.d/port.conf 0644
+  vpnws_client vwa cli 1
+  vpnws_client vwb cli2 2
+  sb systemctl daemon-reload
+  sb systemctl start tund-listen@vwhub.socket
+  run sb systemctl is-active tund@vwhub
+  assert_output inactive
+  sb systemctl start tund@vwa tund@vwb
+  run sb tunctl wait vwa --state connected --timeout 20s
+  assert_success
+  run sb tunctl wait vwb --state connected --timeout 20s
+  assert_success
+  run sb systemctl is-active tund@vwhub
+  assert_output active
+  # the hub took systemd's socket, not its own Listen address
+  run sb sh -c "ss -Hltn 'sport = :8081' | wc -l"
+  assert_output 0
+  run sb sh -c "tunctl status vwhub --json | jq -r '.sessions[0].state + \" \" + (.sessions[0].clients | length | tostring)'"
+  assert_output 'listening 2'
+  # the clients reach each other through it (ARP, then ICMP)
+  sb_until 20 'ip netns exec cli ping -c 1 -W 1 198.19.53.2 >/dev/null'
+  run sb ip netns exec cli2 ping -c 3 -i 0.2 -W 2 198.19.53.1
+  assert_success
+  # one client goes: the hub runs on with the other
+  sb systemctl stop tund@vwb
+  sb_until 10 "tunctl status vwhub --json | jq -e '.sessions[0].clients | length == 1' >/dev/null"
+  run sb systemctl is-active tund@vwhub
+  assert_output active
+  sb systemctl stop tund@vwa tund@vwhub tund-listen@vwhub.socket
 }
 
 @test "tund-listen@udps.socket (Accept=no, UDP): the first datagram starts tund@udps; a UDP session runs through it" {

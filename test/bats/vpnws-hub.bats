@@ -89,8 +89,8 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   start_hub hub
   two_tund_clients "ws://$HUB_IP:8080/"
   spawn_bg "$BATS_TEST_TMPDIR/slow.log" ip netns exec "$slow_ns" timeout 120 \
-    node "$HELPERS/vpnws-stalled-peer.mjs" --url "ws://$HUB_IP:8080/" --mac 02:00:5e:20:00:99 >/dev/null
-  wait_line 15 "$BATS_TEST_TMPDIR/slow.log" '^upgraded'
+    node "$HELPERS/vpnws-raw-peers.mjs" --url "ws://$HUB_IP:8080/" --mac 02:00:5e:20:00:99 --stall >/dev/null
+  wait_line 15 "$BATS_TEST_TMPDIR/slow.log" '^upgraded 1'
   # A sends 4000 datagrams of 1200 bytes to the stalled client's MAC (far more than its queue of
   # 512 frames and the socket buffers hold)
   in_ns "$A_NS" ip neigh replace 198.19.20.99 lladdr 02:00:5e:20:00:99 dev vw0 nud permanent
