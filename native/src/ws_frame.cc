@@ -200,6 +200,7 @@ void FrameReader::Commit(size_t n) {
 size_t FrameReader::Append(const uint8_t* p, size_t n) {
   size_t room = Writable();
   size_t take = n < room ? n : room;
+  if (take == 0) return 0;  // p may be null then (an empty vector's data()): memcpy must not see it
   memcpy(buf_.data() + end_, p, take);
   end_ += take;
   return take;

@@ -12,7 +12,8 @@
 // pongs; it ends with codec_error exactly when the reference fails (or with eof when the stream
 // ends inside the frame the reference refused: the engine checks a frame once it has all of it),
 // with peer_closed exactly when the reference saw a close (same code), and otherwise with eof when
-// the stream ends. No delivered packet is empty or longer than the largest message.
+// the stream ends. No delivered packet is empty or longer than the largest message. The packets,
+// framed by the peer's Encoder (masked by a client), read back as themselves.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -162,6 +163,32 @@ void Same(const Outcome& ref, const Outcome& got, const char* how, const uint8_t
   if (ref.end == kPeerClosed) FUZZ_CHECK(ref.closeCode == got.closeCode, "%s: close code %u, the reference %u", how, got.closeCode, ref.closeCode);
 }
 
+// The other way: the frames the peer would send for these packets (Encoder::AppendFrame and, as
+// the engine's Seal does, FrameInPlace in turn; masked when the peer is a client) read back as
+// exactly these packets.
+void RoundTrip(ws::Role role, size_t maxMessage, const std::vector<std::vector<uint8_t>>& packets) {
+  ws::Role peer = role == ws::Role::Server ? ws::Role::Client : ws::Role::Server;
+  FastRandom rng;
+  ws::Encoder encoder(peer, peer == ws::Role::Client ? &rng : nullptr);
+  std::vector<uint8_t> wire;
+  for (size_t i = 0; i < packets.size(); i++) {
+    const std::vector<uint8_t>& p = packets[i];
+    if (i % 2 == 0) {
+      encoder.AppendFrame(&wire, p.data(), p.size(), ws::Opcode::Binary);
+    } else {
+      std::vector<uint8_t> buf(ws::kMaxHeader + p.size());
+      std::memcpy(buf.data() + ws::kMaxHeader, p.data(), p.size());
+      size_t start = encoder.FrameInPlace(buf.data(), p.size(), ws::Opcode::Binary);
+      FUZZ_CHECK(start <= ws::kMaxHeader && ws::kMaxHeader - start == encoder.HeaderSizeFor(p.size()), "a header of %zu bytes",
+                 ws::kMaxHeader - start);
+      wire.insert(wire.end(), buf.begin() + static_cast<std::ptrdiff_t>(start), buf.end());
+    }
+  }
+  Outcome back = Reference(role, maxMessage, wire.data(), wire.size());
+  FUZZ_CHECK(back.end == kEndEof && back.bad == 0 && back.packets == packets, "%zu packets encoded, %zu read back (%s)", packets.size(),
+             back.packets.size(), back.end.c_str());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -175,6 +202,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < planLen; i++) plan.push_back(stream[total + i] == 0 ? 0 : 1 + (stream[total + i] * 37u) % 600);
 
   Outcome ref = Reference(role, maxMessage, stream, total);
+  RoundTrip(role, maxMessage, ref.packets);
   Same(ref, ThroughEngine(role, maxMessage, stream, total, {0}), "in one read", stream, total, maxMessage);
   if (!plan.empty()) Same(ref, ThroughEngine(role, maxMessage, stream, total, plan), "in reads of the plan", stream, total, maxMessage);
   return 0;
