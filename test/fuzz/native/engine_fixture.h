@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -130,5 +131,28 @@ class StreamFeeder {
   int fds_[2] = {-1, -1};
   std::unique_ptr<tund::engine::Transport> transport_;
 };
+
+// The read plan of the stream targets: `count` bytes, each one read's size (0: all the rest, else
+// 1..600), used in turn.
+inline std::vector<size_t> ReadPlan(const uint8_t* p, size_t count) {
+  std::vector<size_t> plan;
+  for (size_t i = 0; i < count; i++) plan.push_back(p[i] == 0 ? 0 : 1 + (p[i] * 37u) % 600);
+  return plan;
+}
+
+// Feeds `total` bytes to `feeder` in the reads of `plan` (all at once when it is empty), calling
+// after(fed) after each read; stops early when it returns false. Returns the bytes fed.
+template <typename After>
+size_t FeedByPlan(StreamFeeder& feeder, const uint8_t* stream, size_t total, const std::vector<size_t>& plan, After after) {
+  size_t fed = 0, step = 0;
+  while (fed < total) {
+    size_t want = plan.empty() ? 0 : plan[step++ % plan.size()];
+    size_t n = want == 0 ? total - fed : std::min(want, total - fed);
+    feeder.Feed(stream + fed, n);
+    fed += n;
+    if (!after(fed)) break;
+  }
+  return fed;
+}
 
 }  // namespace fuzz

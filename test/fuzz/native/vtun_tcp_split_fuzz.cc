@@ -64,15 +64,11 @@ Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>
       }
     }
   };
-  size_t fed = 0, step = 0;
-  while (fed < total) {
-    size_t want = plan.empty() ? 0 : plan[step++ % plan.size()];
-    size_t n = want == 0 ? total - fed : std::min(want, total - fed);
-    feeder.Feed(stream + fed, n);
-    fed += n;
+  fuzz::FeedByPlan(feeder, stream, total, plan, [&](size_t fed) {
     drain();
     FUZZ_CHECK(core.EndReason().empty(), "ended (%s) after %zu of %zu bytes", core.EndReason().c_str(), fed, total);
-  }
+    return true;
+  });
   feeder.Close();
   drain();
   FUZZ_CHECK(core.EndReason() == kEndEof, "at EOF: ended with \"%s\"", core.EndReason().c_str());
@@ -100,8 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t planLen = std::min<size_t>(data[0] % 32, size - 1);
   const uint8_t* stream = data + 1;
   size_t total = size - 1 - planLen;
-  std::vector<size_t> plan;
-  for (size_t i = 0; i < planLen; i++) plan.push_back(stream[total + i] == 0 ? 0 : 1 + (stream[total + i] * 37u) % 600);
+  std::vector<size_t> plan = fuzz::ReadPlan(stream + total, planLen);
 
   Cut model = Model(stream, total);
   Same(model, ThroughEngine(stream, total, {0}), "in one read", total);

@@ -125,14 +125,10 @@ Outcome ThroughEngine(ws::Role role, size_t maxMessage, const uint8_t* stream, s
       }
     }
   };
-  size_t fed = 0, step = 0;
-  while (fed < total && core.EndReason().empty()) {
-    size_t want = plan.empty() ? 0 : plan[step++ % plan.size()];
-    size_t n = want == 0 ? total - fed : std::min(want, total - fed);
-    feeder.Feed(stream + fed, n);
-    fed += n;
+  fuzz::FeedByPlan(feeder, stream, total, plan, [&](size_t) {
     drain();
-  }
+    return core.EndReason().empty();  // the engine stops reading once it ended
+  });
   if (core.EndReason().empty()) {
     feeder.Close();
     drain();
@@ -198,8 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t planLen = std::min<size_t>(data[0] >> 3, size - 1);
   const uint8_t* stream = data + 1;
   size_t total = size - 1 - planLen;
-  std::vector<size_t> plan;
-  for (size_t i = 0; i < planLen; i++) plan.push_back(stream[total + i] == 0 ? 0 : 1 + (stream[total + i] * 37u) % 600);
+  std::vector<size_t> plan = fuzz::ReadPlan(stream + total, planLen);
 
   Outcome ref = Reference(role, maxMessage, stream, total);
   RoundTrip(role, maxMessage, ref.packets);
