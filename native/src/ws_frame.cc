@@ -157,7 +157,8 @@ void Encoder::AppendClose(std::vector<uint8_t>* out, uint16_t code, const std::s
 // ---- FrameReader
 
 FrameReader::FrameReader(Role local, size_t maxMessage, size_t readAhead)
-    : local_(local), maxMessage_(maxMessage), cap_(maxMessage + kMaxHeader + readAhead) {
+    // room for a whole frame: the largest message or a control frame, which may be longer
+    : local_(local), maxMessage_(maxMessage), cap_((maxMessage > kMaxControlPayload ? maxMessage : kMaxControlPayload) + kMaxHeader + readAhead) {
   buf_.resize(cap_ < kInitialBuffer ? cap_ : kInitialBuffer);
 }
 

@@ -122,7 +122,8 @@ class FrameReader {
  public:
   // `local` is this side: a server requires masked frames, a client unmasked ones.
   // `maxMessage` bounds a message (one frame or reassembled); bigger ones end the reader with
-  // kCloseTooBig. The buffer holds one largest frame plus `readAhead` bytes.
+  // kCloseTooBig. The buffer holds one largest frame (a message, or a control frame of up to 125
+  // bytes when maxMessage is smaller) plus `readAhead` bytes.
   FrameReader(Role local, size_t maxMessage, size_t readAhead = 65536);
 
   // Where to receive into: at least min(wanted, free space) bytes, compacting first. Writable()

@@ -436,16 +436,8 @@ vpnws_client() {
 
 @test "tund-listen@vwhub.socket (Accept=no): the first client starts the vpn-ws hub, which serves every client on the passed socket" {
   # a second client namespace (cli2: 198.18.50.6, the sandbox's end 198.18.50.5)
-  sb sh -ec '
-    ip netns add cli2
-    ip link add sb2 type veth peer name sb3
-    ip link set sb3 netns cli2
-    ip addr add 198.18.50.5/30 dev sb2
-    ip link set sb2 up
-    ip -n cli2 link set lo up
-    ip -n cli2 addr add 198.18.50.6/30 dev sb3
-    ip -n cli2 link set sb3 up
-    ip -n cli2 route add 198.18.50.0/30 via 198.18.50.5'
+  sandbox_netns cli2 sb2 198.18.50.5/30 sb3 198.18.50.6/30
+  sb ip -n cli2 route add 198.18.50.0/30 via 198.18.50.5
   printf '[Session]\nProtocol = vpn-ws\nRole = server\nListen = 198.18.50.1:8081\nTimeout = 5\n' | sb_write /etc/tund/vwhub.conf 0600
   printf '[Socket]\nListenStream=198.18.50.1:8080\n' | sb_write /etc/systemd/system/tund-listen@vwhub.socket.d/port.conf 0644
   vpnws_client vwa cli 1

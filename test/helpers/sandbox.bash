@@ -58,16 +58,22 @@ sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$
 SB_SRV_ADDR=198.18.50.1
 SB_CLI_ADDR=198.18.50.2
 sandbox_net() {
-  sb sh -ec '
-    ip link set lo up
-    ip netns add cli
-    ip link add sb0 type veth peer name sb1
-    ip link set sb1 netns cli
-    ip addr add 198.18.50.1/30 dev sb0
-    ip link set sb0 up
-    ip -n cli link set lo up
-    ip -n cli addr add 198.18.50.2/30 dev sb1
-    ip -n cli link set sb1 up'
+  sb ip link set lo up
+  sandbox_netns cli sb0 198.18.50.1/30 sb1 198.18.50.2/30
+}
+
+# sandbox_netns NAME SERVER_LINK SERVER_ADDR CLIENT_LINK CLIENT_ADDR: one more client-side
+# namespace inside the sandbox, joined to the sandbox's own by a veth pair
+sandbox_netns() {
+  sb sh -ec "
+    ip netns add $1
+    ip link add $2 type veth peer name $4
+    ip link set $4 netns $1
+    ip addr add $3 dev $2
+    ip link set $2 up
+    ip -n $1 link set lo up
+    ip -n $1 addr add $5 dev $4
+    ip -n $1 link set $4 up"
 }
 
 # in_cli NAME: run tund@NAME.service in the client namespace

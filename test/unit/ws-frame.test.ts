@@ -222,6 +222,12 @@ describe('protocol violations end the reader with a close code', () => {
     });
   }
 
+  test('a control frame longer than a small maxMessage still fits (found by the ws_frames fuzz target)', () => {
+    const r = new addon.WsReader({ role: 'server', maxMessage: 64, readAhead: 0 });
+    const events = r.push(fromClient(0x9, pattern(125)));
+    assert.deepEqual(events.map((e) => e.type), ['ping']);
+  });
+
   test('an oversized frame fails on its header, before the payload arrives', () => {
     const header = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]); // 1 MiB, masked
     const e = errorOf(reader('server', 65536).push(header));

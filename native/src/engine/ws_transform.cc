@@ -97,8 +97,8 @@ void WsTransform::CollectFinal(TxContext& tx) {
 
 // ---- rx thread
 
-// One frame: its header and payload length. An impossible length (more than a message may be)
-// is handed over as the bare header, and Open ends the engine on it.
+// One frame: its header and payload length. An impossible length (more than a message, or a
+// control frame, may be) is handed over as the bare header, and Open ends the engine on it.
 Split WsTransform::Next(const uint8_t* p, size_t have) {
   Split s;
   if (have < 2) return s;
@@ -114,7 +114,9 @@ Split WsTransform::Next(const uint8_t* p, size_t have) {
     len = Be(p + 2, 8);
   }
   s.kind = Split::Frame;
-  if (len > o_.maxMessage) {
+  // a control frame may carry 125 bytes even when the largest message is smaller (a small MTU)
+  const uint64_t limit = (p[0] & 0x08) ? ws::kMaxControlPayload : o_.maxMessage;
+  if (len > limit) {
     s.len = std::min(hdr, have);
     return s;
   }

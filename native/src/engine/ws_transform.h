@@ -13,6 +13,7 @@
 //   - JS asks for pings (its keepalive timer reads MsSinceTraffic) and for an orderly close.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -39,7 +40,8 @@ class WsTransform : public Transform, public Framer {
   size_t Headroom() const override { return ws::kMaxHeader; }
   size_t MaxPacket() const override { return o_.maxMessage; }
   size_t TxSlotBytes() const override { return ws::kMaxHeader + ws::kMaxControlPayload + 2; }
-  size_t RxSlotBytes() const override { return ws::kMaxHeader + o_.maxMessage; }
+  // a frame whole: the largest message, or a control frame (up to 125 bytes whatever the MTU)
+  size_t RxSlotBytes() const override { return ws::kMaxHeader + std::max(o_.maxMessage, ws::kMaxControlPayload); }
   size_t MaxDelivered() const override { return o_.maxMessage; }
   Framer* StreamFramer() override { return this; }
 

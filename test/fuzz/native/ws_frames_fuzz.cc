@@ -59,7 +59,8 @@ bool CutOff(const uint8_t* s, size_t total, size_t at, size_t maxMessage) {
     for (int i = 0; i < 8; i++) len = len << 8 | p[2 + i];
     hdr += 8;
   }
-  return len <= maxMessage && have < hdr + len;
+  uint64_t limit = (p[0] & 0x08) ? ws::kMaxControlPayload : maxMessage;
+  return len <= limit && have < hdr + len;
 }
 
 Outcome Reference(ws::Role role, size_t maxMessage, const uint8_t* s, size_t total) {
