@@ -5,6 +5,8 @@ import * as t from 'typanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { processIo } from '../../core/cli/process-io.js';
 import { placeholder } from '../../core/cli/spec.js';
+import { DEFAULT_HANDSHAKE_LIMITS } from '../../core/config/types.js';
+import { HANDSHAKE_LIMIT_RANGE, TIMEOUT_RANGE } from '../../core/config/values.js';
 import { UsageFailure } from '../../core/errors.js';
 import { parseEndpoint } from '../../core/net.js';
 import { runServe } from '../../core/session/index.js';
@@ -36,9 +38,24 @@ export class ServeCommand extends BaseCommand {
   inetd = Option.Boolean('--inetd', false, { description: 'Serve the one connection on stdin, then exit (inetd style)' });
 
   timeout = placeholder('SECONDS', Option.String('--timeout', '30', {
-    description: 'Seconds to wait for each handshake message of a client (VTun timeout, default 30)',
-    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 3600)]),
+    description: 'Seconds a client has for its whole handshake (VTun timeout, default 30)',
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(...TIMEOUT_RANGE)]),
   }));
+
+  maxHandshakes = placeholder('N', Option.String('--max-handshakes', String(DEFAULT_HANDSHAKE_LIMITS.total), {
+    description: `Connections that have not finished their handshake, at most (MaxHandshakes, default ${DEFAULT_HANDSHAKE_LIMITS.total})`,
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(...HANDSHAKE_LIMIT_RANGE)]),
+  }));
+
+  maxHandshakesPerSource = placeholder('N', Option.String('--max-handshakes-per-source', String(DEFAULT_HANDSHAKE_LIMITS.perSource), {
+    description: `The same from one source address (MaxHandshakesPerSource, default ${DEFAULT_HANDSHAKE_LIMITS.perSource})`,
+    validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(...HANDSHAKE_LIMIT_RANGE)]),
+  }));
+
+  // internal: a child the listener started for a peer that named session NAME (see core/session/serve.ts)
+  handedOver = Option.String('--handed-over', { hidden: true });
+
+  handshakeLeft = Option.String('--handshake-left', { hidden: true, validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
 
   async run(): Promise<number> {
     if (this.inetd && this.listen !== undefined) throw new UsageFailure('serve: --inetd and --listen exclude each other');
@@ -48,8 +65,16 @@ export class ServeCommand extends BaseCommand {
       if ('problem' in ep) throw new UsageFailure(`serve: --listen "${this.listen}": ${ep.problem} (expected ADDR:PORT)`);
       listen = ep;
     }
+    if (this.maxHandshakesPerSource > this.maxHandshakes) {
+      throw new UsageFailure(`serve: --max-handshakes-per-source ${this.maxHandshakesPerSource} is more than --max-handshakes ${this.maxHandshakes}`);
+    }
+    if ((this.handedOver === undefined) !== (this.handshakeLeft === undefined) || (this.handedOver !== undefined && !this.inetd)) {
+      throw new UsageFailure('serve: --handed-over and --handshake-left are internal (a child of "tund serve")');
+    }
+    const handedOver = this.handedOver !== undefined ? { name: this.handedOver, leftMs: this.handshakeLeft! } : null;
     // a child serves one connection on its stdin, with the same timeout and verbosity
     const childArgs = [process.argv[1]!, 'serve', '--inetd', '--timeout', String(this.timeout), ...(this.quiet ? ['--quiet'] : []), ...Array<string>(this.verbose).fill('-v')];
-    return runServe({ listen, inetd: this.inetd, timeoutMs: this.timeout * 1000, childArgs, verbose: this.verbose > 0 }, processIo(this));
+    const limits = { total: this.maxHandshakes, perSource: this.maxHandshakesPerSource };
+    return runServe({ listen, inetd: this.inetd, timeoutMs: this.timeout * 1000, limits, handedOver, childArgs, verbose: this.verbose > 0 }, processIo(this));
   }
 }

@@ -10,6 +10,7 @@ export class HandshakeGate {
   private readonly bySource = new Map<string, number>();
   /** connections refused since the last report (logged in batches, not one line each) */
   refused = 0;
+  private refusalReport: NodeJS.Timeout | null = null;
 
   constructor(private limits: HandshakeLimits) {}
 
@@ -40,6 +41,27 @@ export class HandshakeGate {
       if (left > 0) this.bySource.set(source, left);
       else this.bySource.delete(source);
     };
+  }
+
+  /**
+   * Logs refusals in one line a second at most (a flood is not a log flood): call it after enter()
+   * refused; `reason` is what enter() returned.
+   */
+  reportRefusal(reason: string, log: (line: string) => void): void {
+    if (this.refusalReport) return;
+    this.refusalReport = setTimeout(() => {
+      this.refusalReport = null;
+      const n = this.refused;
+      this.refused = 0;
+      if (n > 0) log(`refused ${n} connection${n === 1 ? '' : 's'} before their handshake: ${reason}`);
+    }, 1000);
+    this.refusalReport.unref();
+  }
+
+  /** No more reports (the listener stopped). */
+  dispose(): void {
+    if (this.refusalReport) clearTimeout(this.refusalReport);
+    this.refusalReport = null;
   }
 
   /** Handshakes running now (status, tests). */

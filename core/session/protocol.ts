@@ -141,6 +141,16 @@ export interface AcceptOptions {
    * told so (VTun: Multi). A string refuses the peer (the reason, logged).
    */
   admit(entry: SessionEntry): Promise<string | void>;
+  /**
+   * The peer named its session already (Protocol.identify, run by `tund serve` before it started
+   * this process): authenticate goes on from there, within what is left of the deadline.
+   */
+  resume?: { name: string; leftMs: number } | undefined;
+}
+
+/** What Protocol.identify needs: the whole handshake's deadline, ms. */
+export interface IdentifyOptions {
+  timeoutMs: number;
 }
 
 /** An accepted connection whose peer authenticated. */
@@ -168,6 +178,14 @@ export interface Protocol {
   dial(ctx: LinkContext): Promise<Link>;
   /** Server: authenticate one accepted connection and pick its session. Throws when refused. */
   authenticate(socket: StreamSocket, options: AcceptOptions): Promise<Authenticated>;
+  /**
+   * Server, first step only: reads until the peer has named the session it wants (VTun: the
+   * greeting out, the HOST line in) and returns that name; nothing beyond it is read. `tund
+   * serve` runs it in its own process, so that a peer costs a process only once it named a
+   * session that exists; the child then calls authenticate with `resume`. A failure is thrown
+   * (the protocol told the peer, if it can); the caller closes the socket.
+   */
+  identify?(socket: StreamSocket, options: IdentifyOptions): Promise<string>;
   /**
    * Server, for a protocol that serves all its connections at once (the vpn-ws hub): takes the
    * session's listening socket (still the session's: it closes it after the link ended) and

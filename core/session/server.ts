@@ -27,7 +27,6 @@ export class ServerSession extends Session {
   private active: { link: Link | null; done: Promise<void> } | null = null;
   private listenLabel = '';
   private readonly gate: HandshakeGate;
-  private refusalReport: NodeJS.Timeout | null = null;
 
   constructor(protocol: Protocol, config: SessionConfig, secret: Buffer, ctx: SessionContext, reporter: SessionReporter) {
     super(protocol, config, secret, ctx, reporter, 'server');
@@ -71,7 +70,7 @@ export class ServerSession extends Session {
       );
       await aborted(this.ctx.signal);
       listener.close();
-      if (this.refusalReport) clearTimeout(this.refusalReport);
+      this.gate.dispose();
       const current = this.active;
       if (current) await Promise.race([current.done, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     } finally {
@@ -111,7 +110,7 @@ export class ServerSession extends Session {
     const place = this.gate.enter(connection.peer?.address ?? '?');
     if (typeof place === 'string') {
       native().closeFd(connection.fd);
-      this.reportRefusals(place);
+      this.gate.reportRefusal(place, (line) => this.log(line));
       return;
     }
     const socket = new StreamSocket(connection.fd);
@@ -174,17 +173,6 @@ export class ServerSession extends Session {
     }
   }
 
-  /** One log line per second at most while connections are refused (a flood is not a log flood). */
-  private reportRefusals(reason: string): void {
-    if (this.refusalReport) return;
-    this.refusalReport = setTimeout(() => {
-      this.refusalReport = null;
-      const n = this.gate.refused;
-      this.gate.refused = 0;
-      if (n > 0) this.log(`refused ${n} connection${n === 1 ? '' : 's'} before their handshake: ${reason}`);
-    }, 1000);
-    this.refusalReport.unref();
-  }
 }
 
 /** The exit status of a connection process: 0 unless the link failed. */
@@ -235,7 +223,7 @@ export class ConnectionSession extends Session {
 }
 
 /** The Role = server session of `protocol` whose Host is `host`, with its secret; null when there is none. */
-async function findServerSession(host: string, protocol: string, log: (m: string) => void): Promise<SessionEntry | null> {
+export async function findServerSession(host: string, protocol: string, log: (m: string) => void): Promise<SessionEntry | null> {
   for (const name of await listSessions()) {
     let config: SessionConfig;
     try {
@@ -261,6 +249,10 @@ export interface ServeOptions {
   timeoutMs: number;
   /** restrict to this session (a server session handed one connection); default: all Role = server */
   only?: SessionEntry | undefined;
+  /** `tund serve` identified the peer's session already (AcceptOptions.resume) */
+  resume?: { name: string; leftMs: number } | undefined;
+  /** the handshake is over, passed or failed (`tund serve` gives the connection's place back) */
+  handshakeOver?: (() => void) | undefined;
 }
 
 /**
@@ -278,6 +270,7 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
     auth = await o.protocol.authenticate(socket, {
       timeoutMs: o.timeoutMs,
       signal: ctx.signal,
+      resume: o.resume,
       lookup: async (host) => {
         const entry = o.only ? (o.only.config.session.host === host ? o.only : null) : await findServerSession(host, o.protocol.name, ctx.log);
         chosen = entry?.config.name ?? null;
@@ -290,10 +283,12 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
       },
     });
   } catch (error) {
+    o.handshakeOver?.();
     ctx.log(`${chosen ?? 'serve'}: denied connection from ${peer}: ${errorText(error)}`);
     await (lock as HostLock | null)?.release();
     return ExitCode.failure;
   }
+  o.handshakeOver?.();
   try {
     const reporter = await reporterOf(ctx, auth.entry.config.name, 'server');
     const session = new ConnectionSession(o.protocol, auth.entry.config, auth.entry.secret, ctx, reporter);

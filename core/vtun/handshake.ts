@@ -248,6 +248,8 @@ export interface ServerHandshakeOptions {
   challenge?: Buffer;
   /** add tund's mark to the greeting (default true; false sends exactly what vtund sends) */
   announce?: boolean;
+  /** the greeting went out and the HOST line came in already (in `tund serve`), `leftMs` before the deadline */
+  resume?: { host: string; leftMs: number };
 }
 
 export interface ServerHandshakeResult {
@@ -258,12 +260,30 @@ export interface ServerHandshakeResult {
   peerIsTund: boolean;
 }
 
+/** Sends the ERR block (best effort, at most a second) and rethrows as a HandshakeError. */
+async function refuse(ch: BlockChannel, error: unknown): Promise<never> {
+  try {
+    await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => setTimeout(r, 1000))]);
+  } catch {
+    // the peer is gone; nothing to tell it
+  }
+  if (error instanceof HandshakeError) throw error;
+  throw new HandshakeError('protocol', String((error as Error)?.message ?? error));
+}
+
+export interface ServerGreetingOptions {
+  timeoutMs: number;
+  /** add tund's mark to the greeting (default true; false sends exactly what vtund sends) */
+  announce?: boolean;
+}
+
 /**
- * Runs the server side. On any failure it sends the ERR block (best effort) and throws a
- * HandshakeError whose message says why (for the log; the client only ever sees ERR).
+ * The server's first step: greeting out, the client's HOST line in (under the handshake's one
+ * deadline, started here). Returns the session name the client asks for. `tund serve` runs this
+ * before it starts a process for the connection; serverHandshake({ host }) goes on from here.
+ * On failure: ERR (best effort) and a HandshakeError.
  */
-export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOptions): Promise<ServerHandshakeResult> {
-  let host: string | null = null;
+export async function serverGreeting(ch: BlockChannel, o: ServerGreetingOptions): Promise<string> {
   ch.startDeadline(o.timeoutMs);
   try {
     await ch.writeText(o.announce === false ? GREETING : `${GREETING}${TUND_MARK}\n`);
@@ -271,7 +291,22 @@ export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOption
     if (hostTokens[0] !== 'HOST' || hostTokens.length < 2) {
       throw new HandshakeError('protocol', `expected "HOST: name", got "${printable(hostTokens.join(' '))}"`);
     }
-    host = hostTokens[1]!;
+    return hostTokens[1]!;
+  } catch (error) {
+    return refuse(ch, error);
+  }
+}
+
+/**
+ * Runs the server side. On any failure it sends the ERR block (best effort) and throws a
+ * HandshakeError whose message says why (for the log; the client only ever sees ERR).
+ * With `resume`, the greeting and the HOST line were exchanged already (serverGreeting, in
+ * another process): it goes on with the challenge, under what is left of the deadline.
+ */
+export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOptions): Promise<ServerHandshakeResult> {
+  const host = o.resume ? o.resume.host : await serverGreeting(ch, o);
+  if (o.resume) ch.startDeadline(o.resume.leftMs);
+  try {
     const challenge = o.challenge ?? randomChallenge();
     await ch.writeText(`OK CHAL: <${encodeLetters(challenge)}>\n`);
     const chalText = decodeBlock(await ch.readBlock(o.timeoutMs));
@@ -293,13 +328,7 @@ export async function serverHandshake(ch: BlockChannel, o: ServerHandshakeOption
     ch.clearDeadline();
     return { host, entry, flagsText, peerIsTund: hasTundMark(chalText) };
   } catch (error) {
-    try {
-      await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => setTimeout(r, 1000))]);
-    } catch {
-      // the peer is gone; nothing to tell it
-    }
-    if (error instanceof HandshakeError) throw error;
-    throw new HandshakeError('protocol', String((error as Error)?.message ?? error));
+    return refuse(ch, error);
   }
 }
 

@@ -4,10 +4,10 @@
 // up. Wire details live next door: handshake.ts (docs/vtun-protocol.md §4), transport.ts (§6.3), link.ts (§7, §8).
 import { TundError } from '../errors.js';
 import { native } from '../../native/index.js';
-import type { AcceptOptions, Authenticated, Link, LinkContext, Protocol, SessionEntry } from '../session/protocol.js';
+import type { AcceptOptions, Authenticated, IdentifyOptions, Link, LinkContext, Protocol, SessionEntry } from '../session/protocol.js';
 import { StreamSocket, type Address } from '../socket.js';
 import { deviceKindFor, flagsFromConfig, type VtunFlags } from './flags.js';
-import { BlockChannel, HandshakeError, clientHandshake, serverHandshake } from './handshake.js';
+import { BlockChannel, HandshakeError, clientHandshake, serverGreeting, serverHandshake } from './handshake.js';
 import { VTUND_HOLD_BACK_MS, VtunLink } from './link.js';
 import { acceptedOfferText, offerProblems } from './requirements.js';
 import { exchangeAndConnectUdp, handOverTcp, udpSocketFor, type HandedOver } from './transport.js';
@@ -116,6 +116,10 @@ export const vtunProtocol: Protocol = {
     }
   },
 
+  identify(socket: StreamSocket, o: IdentifyOptions): Promise<string> {
+    return serverGreeting(new BlockChannel(socket), { timeoutMs: o.timeoutMs });
+  },
+
   async authenticate(socket: StreamSocket, o: AcceptOptions): Promise<Authenticated> {
     const ch = new BlockChannel(socket);
     let chosen: SessionEntry | null = null;
@@ -124,6 +128,7 @@ export const vtunProtocol: Protocol = {
     try {
       result = await serverHandshake(ch, {
         timeoutMs: o.timeoutMs,
+        resume: o.resume ? { host: o.resume.name, leftMs: o.resume.leftMs } : undefined,
         lookup: async (host) => {
           chosen = await o.lookup(host);
           return chosen ? { password: chosen.secret, sslAuth: chosen.config.session.sslAuth, flags: flagsFromConfig(chosen.config) } : null;

@@ -103,3 +103,58 @@ server_conns() { ip netns exec "$NS_S" ss -Htn state established "( sport = :500
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
   ping_through "$NS_C" "$VT_TS" 20
 }
+
+# tund serve on the server side (Timeout = 5 in the files; the listener's own --timeout 5), its
+# node process in SERVE_NODE; the flood comes from a second client address, 198.18.78.2
+FLOOD_ADDR=198.18.78.2
+start_serve() {
+  tund_conf "$SDIR" vts server tcp tun no no
+  local wrapper
+  wrapper=$(start_tund "$NS_S" "$SDIR" "$SRUN" "$BATS_TEST_TMPDIR/server.log" serve --listen "$VT_SADDR:5000" --timeout 5 "$@")
+  wait_for 15 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
+  SERVE_NODE=$(node_of "$wrapper")
+  ip -n "$NS_C" addr add "$FLOOD_ADDR/32" dev "${TEST_TAG}b"
+  ip -n "$NS_S" route add "$FLOOD_ADDR/32" dev "${TEST_TAG}a"
+}
+# the session processes tund serve started (its children)
+serve_children() { pgrep -P "$SERVE_NODE" | wc -l; }
+
+@test "tund serve: 50 idle connections start no process; over MaxHandshakesPerSource closed at once; a real client gets in meanwhile" {
+  start_serve --max-handshakes-per-source 40
+  spawn_bg "$BATS_TEST_TMPDIR/idle.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 50 idle 30 "$FLOOD_ADDR"
+  wait_for 15 grep -q '^opened 50' "$BATS_TEST_TMPDIR/idle.out"
+  # 10 over the per-source cap are closed at once, without a greeting
+  wait_for 4 sh -c "grep -c '^closed' '$BATS_TEST_TMPDIR/idle.out' | grep -qx 10"
+  wait_for 10 grep -q 'serve: refused 10 connections before their handshake: 40 handshakes from 198.18.78.2 already running (MaxHandshakesPerSource = 40)' "$BATS_TEST_TMPDIR/server.log"
+  # the 40 others wait for their greeting's answer: no process for any of them
+  assert_equal "$(server_conns)" 40
+  assert_equal "$(serve_children)" 0
+  # a real client from the other address gets in during the flood: one process, for it
+  tund_conf "$CDIR" vtc client tcp tun no no
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  assert_equal "$(serve_children)" 1
+  # the idle ones time out by the one deadline, in the listener
+  wait_for 20 grep -q '^left 0' "$BATS_TEST_TMPDIR/idle.out"
+  grep -qx 'greeted 40' "$BATS_TEST_TMPDIR/idle.out"
+  grep -q "serve: denied connection from $FLOOD_ADDR:[0-9]*: timed out" "$BATS_TEST_TMPDIR/server.log"
+  ping_through "$NS_C" "$VT_TS" 5
+}
+
+@test "tund serve: an unknown session is refused after its response, by the listener (no process); MaxHandshakes caps every source" {
+  start_serve --max-handshakes 3 --max-handshakes-per-source 3
+  tund_conf "$CDIR" vtc client tcp tun no no
+  sed -i 's/^Host = .*/Host = nosuch/' "$CDIR/vtc.conf"
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  wait_for 15 grep -q 'authentication failed' "$BATS_TEST_TMPDIR/client.log"
+  grep -q "serve: denied connection from $VT_CADDR:[0-9]*: unknown session \"nosuch\"" "$BATS_TEST_TMPDIR/server.log"
+  assert_equal "$(serve_children)" 0
+  # 3 idle from one address hold every place: the next connection, from another one, is refused
+  spawn_bg "$BATS_TEST_TMPDIR/idle.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 3 idle 30 "$FLOOD_ADDR"
+  wait_for 15 grep -q '^opened 3' "$BATS_TEST_TMPDIR/idle.out"
+  wait_for 5 test "$(server_conns)" -eq 3
+  run ip netns exec "$NS_C" timeout 5 node "$IDLE" "$VT_SADDR" 5000 1 idle 4
+  assert_line 'refused 1'
+  wait_for 10 grep -q 'serve: refused 1 connection before their handshake: 3 handshakes already running (MaxHandshakes = 3)' "$BATS_TEST_TMPDIR/server.log"
+  kill -0 "$SERVE_NODE"
+}

@@ -17,6 +17,7 @@ import {
   encodeBlock,
   encodePort,
   hasTundMark,
+  serverGreeting,
   serverHandshake,
   tokenize,
   type ServerSessionEntry,
@@ -210,6 +211,37 @@ test('tund marks its greeting and its response with a second line that vtund doe
   assert.equal(hasTundMark(GREETING), false);
   assert.deepEqual(tokenize('CHAL: <cjblmfadehaddmlijmophicpoookabog>\ntund\n'), ['CHAL', '<cjblmfadehaddmlijmophicpoookabog>']);
   assert.ok(Buffer.byteLength('CHAL: <cjblmfadehaddmlijmophicpoookabog>\ntund\n') <= BLOCK_SIZE - 2);
+});
+
+test('split server (tund serve): serverGreeting reads only up to the HOST line; serverHandshake resumes on the same connection', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    const entry: ServerSessionEntry = { password: PW, sslAuth: true, flags: TUN_TCP_K };
+    const client = clientHandshake(new BlockChannel(c), { host: 'vtdemo', password: PW, sslAuth: true, timeoutMs: 3000 });
+    // the listener's part, then a fresh channel (as in the child process) on the same socket
+    const host = await serverGreeting(new BlockChannel(s), { timeoutMs: 3000 });
+    assert.equal(host, 'vtdemo');
+    const sr = await serverHandshake(new BlockChannel(s), { timeoutMs: 3000, resume: { host, leftMs: 2000 }, lookup: (h) => (h === 'vtdemo' ? entry : null) });
+    const cr = await client;
+    assert.equal(sr.host, 'vtdemo');
+    assert.equal(cr.flagsText, '<TuK>');
+  } finally {
+    done();
+  }
+});
+
+test('split server: a resumed handshake keeps what is left of the one deadline', async () => {
+  const [c, s, done] = await socketPair();
+  try {
+    // the client named its session and then says nothing more
+    await c.write(encodeBlock('HOST: vtdemo\n'));
+    const host = await serverGreeting(new BlockChannel(s), { timeoutMs: 3000 });
+    const started = Date.now();
+    await assert.rejects(serverHandshake(new BlockChannel(s), { timeoutMs: 3000, resume: { host, leftMs: 300 }, lookup: () => null }), /timed out/);
+    assert.ok(Date.now() - started < 1500, 'the resumed handshake waited for its whole Timeout again');
+  } finally {
+    done();
+  }
 });
 
 test('a flood right after the handshake is not read: the server reads its blocks only', async () => {
