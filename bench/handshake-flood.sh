@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# handshake-flood.sh - issue 13, fix 2, measured: a listening tund server session (Timeout = 5,
-# default MaxHandshakes/MaxHandshakesPerSource) under a flood of COUNT idle TCP connections from
-# one address, while a real client from another address connects. Prints the client's connect
-# time (until `tunctl wait --state connected` returns), the flood's outcome, and the server's RSS
-# sampled every 0.2 s. Namespaces and processes are its own, named per run, removed on exit.
-#   bash bench/handshake-flood.sh [COUNT]        (default 500; root)
+# handshake-flood.sh - issue 13, fix 2, measured: a tund server (Timeout = 5, default
+# MaxHandshakes/MaxHandshakesPerSource) under a flood of COUNT idle TCP connections from one
+# address, while a real client from another address connects. SERVER is `session` (a listening
+# server session, `tund NAME`) or `serve` (`tund serve`, one child per identified peer). Prints the
+# client's connect time (until its status says connected), the flood's outcome, the server's RSS
+# (with its children) sampled every 0.2 s, its process count, the kernel's listen-queue overflows
+# and the load average. Namespaces and processes are its own, named per run, removed on exit.
+#   bash bench/handshake-flood.sh [COUNT] [SERVER]       (default 500 session; root)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$ROOT/bin:$PATH"
 COUNT=${1:-500}
+SERVER=${2:-session}
+[[ $SERVER == session || $SERVER == serve ]] || { echo "handshake-flood.sh: SERVER \"$SERVER\" (expected session or serve)" >&2; exit 2; }
 ID=hf$$
 NS_S=$ID-s NS_C=$ID-c
 WORK=$(mktemp -d "/tmp/tund-flood.XXXXXX")
@@ -33,14 +37,22 @@ printf '[Session]\nRole = server\nListen = 198.18.79.1:5000\nHost = flood\nTimeo
 printf '[Session]\nRole = client\nEndpoint = 198.18.79.1:5000\nHost = flood\nTimeout = 5\n[Device]\nMode = tun\nAddress = 198.19.79.2/32\nPeer = 198.19.79.1\n' >"$WORK/c/fc.conf"
 printf 'flood-pw' >"$WORK/s/fs.secret"; printf 'flood-pw' >"$WORK/c/fc.secret"
 chmod 600 "$WORK"/s/* "$WORK"/c/*
-TUND_CONFIG_DIR=$WORK/s TUND_RUN_DIR=$WORK/rs ip netns exec "$NS_S" timeout 120 tund fs >"$WORK/server.log" 2>&1 &
+if [[ $SERVER == serve ]]; then
+  TUND_CONFIG_DIR=$WORK/s TUND_RUN_DIR=$WORK/rs ip netns exec "$NS_S" timeout 120 tund serve --listen 198.18.79.1:5000 --timeout 5 >"$WORK/server.log" 2>&1 &
+else
+  TUND_CONFIG_DIR=$WORK/s TUND_RUN_DIR=$WORK/rs ip netns exec "$NS_S" timeout 120 tund fs >"$WORK/server.log" 2>&1 &
+fi
 PIDS+=($!)
 for _ in $(seq 100); do ip netns exec "$NS_S" ss -Hltn 'sport = :5000' | grep -q LISTEN && break; sleep 0.1; done
 server=$(pgrep -P "$(pgrep -P "${PIDS[0]}" | head -n1)" | head -n1 || true)
 [[ -n $server ]] || server=$(pgrep -P "${PIDS[0]}" | head -n1)
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0; }
-echo "server pid $server, RSS before the flood: $(rss) kB"
-( for _ in $(seq 300); do rss; sleep 0.2; done ) >"$WORK/rss" &
+procs() { echo "$server" $(pgrep -P "$server"); }
+# RSS of the server and its children, kB
+rss() { local p t=0 v; for p in $(procs); do v=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null) && t=$((t + ${v:-0})); done; echo "$t"; }
+echo "server ($SERVER) pid $server, RSS before the flood: $(rss) kB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+overflows() { ip netns exec "$NS_S" nstat -az TcpExtListenOverflows TcpExtListenDrops 2>/dev/null | awk '/TcpExt/ {printf "%s=%s ", $1, $2}'; }
+overflows >/dev/null
+( for _ in $(seq 300); do echo "$(rss) $(procs | wc -w)"; sleep 0.2; done ) >"$WORK/rss" &
 PIDS+=($!)
 ip netns exec "$NS_C" timeout 60 node "$ROOT/test/helpers/idle-connections.mjs" 198.18.79.1 5000 "$COUNT" idle 20 198.18.79.3 >"$WORK/flood.out" 2>&1 &
 PIDS+=($!)
@@ -64,5 +76,7 @@ echo "flood outcome: $(grep -E '^(greeted|refused|left)' "$WORK/flood.out" | tr 
 echo "last close $(grep '^closed' "$WORK/flood.out" | tail -n1 | awk '{print $4}') ms after all were opened"
 grep 'refused .* before their handshake' "$WORK/server.log" | head -n 3 | sed 's/^/server: /'
 sort -n "$WORK/rss" | awk 'NR==1{min=$1} {max=$1; n++} END {printf "server RSS over %d samples: min %d kB, max %d kB\n", n, min, max}'
-echo "server RSS after the flood: $(rss) kB"
+sort -k2 -n "$WORK/rss" | tail -n1 | awk '{printf "server processes at most: %d (the listener and its children)\n", $2}'
+echo "server RSS after the flood: $(rss) kB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "kernel, server side: $(overflows)"
 if [[ -n ${FLOOD_LOGS:-} ]]; then echo "---- server"; tail -n 15 "$WORK/server.log"; echo "---- client"; tail -n 10 "$WORK/client.log"; fi

@@ -33,9 +33,9 @@ stage_install() { # extra make arguments...
     [ -x "$L/bin/$c" ]
   done
   U=$STAGE/usr/local/lib/systemd/system
-  for u in tund@.service tund-inetd.socket tund-inetd@.service tund-listen@.socket; do [ -f "$U/$u" ]; done
+  for u in tund@.service tund-inetd.socket tund-inetd.service tund-listen@.socket; do [ -f "$U/$u" ]; done
   assert_equal "$(readlink "$U/tund.socket")" tund-inetd.socket
-  run grep -h '^Exec' "$U/tund@.service" "$U/tund-inetd@.service"
+  run grep -h '^Exec' "$U/tund@.service" "$U/tund-inetd.service"
   assert_line 'ExecStart=/usr/local/bin/tund --instance %i'
   assert_line 'ExecStartPre=-/usr/local/bin/tunroute cleanup %i'
   assert_line 'ExecStopPost=-/usr/local/bin/tunroute cleanup %i'

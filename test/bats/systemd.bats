@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # tund under a real systemd (test/helpers/systemd-sandbox.sh): `make install PREFIX=/usr/local` inside the
-# sandbox, then the units as a user runs them: tund.socket (Accept=yes, inetd style) serving
+# sandbox, then the units as a user runs them: tund.socket (Accept=no, `tund serve`) serving
 # clients started as tund@NAME.service, sd_notify STATUS=, tunctl status/wait against the control
 # sockets, clean stop (routes gone), watchdog restart of a hung event loop, exit 78 without
 # restart, reload, and the Accept=no template tund-listen@NAME.socket (TCP and UDP, and a vpn-ws hub
@@ -35,6 +35,9 @@ setup() {
 journal() { sb journalctl --no-pager -o cat -u "$1"; }
 
 ping_cli() { sb ip netns exec cli ping -c 3 -i 0.2 -W 2 "$1"; }
+
+# the connection processes of tund-inetd.service (`tund serve`'s children), counted
+serve_children() { sb sh -c 'pid=$(systemctl show -P MainPID tund-inetd.service); [ "$pid" -gt 0 ] && pgrep -P "$pid" | wc -l || echo 0'; }
 
 # the pair used by most tests: client tund@office (in cli) -> tund.socket -> server session srv-office
 # office_pair [extra lines for office.conf after [Device]...]
@@ -75,9 +78,7 @@ verify_units() { # extra verify options...
     for f in /usr/local/lib/systemd/system/tund*; do cp -P "$f" "$d/"; done
     mkdir -p "$d/tund-listen@office.socket.d"
     printf "[Socket]\nListenStream=198.18.50.1:5001\nListenDatagram=198.18.50.1:5001\n" >"$d/tund-listen@office.socket.d/port.conf"
-    # (an Accept=yes instance is named like tund-inetd@0-ADDR:PORT-ADDR:PORT.service; verify 252 cannot
-    # take a path with ":" in it - "Couldn'"'"'t process aliases" - so a plain instance name stands in)
-    for u in tund@office.service tund-inetd.socket tund-inetd@0.service tund-listen@office.socket; do
+    for u in tund@office.service tund-inetd.socket tund-inetd.service tund-listen@office.socket; do
       systemd-analyze verify "$@" "$d/$u" 2>&1
     done
     rm -rf "$d"' sh "$@"
@@ -101,12 +102,12 @@ verify_units() { # extra verify options...
 # The hardened units as systemd-analyze scores them. 2.0 before issue 13; 1.8 now: what remains is
 # what a VPN run by root cannot give up (the network, AF_INET/AF_NETLINK, CAP_NET_ADMIN,
 # /dev/net/tun, W+X pages for V8's JIT, User=root: see the comment at the end of tund@.service).
-@test "systemd-analyze security --offline: tund@ and tund-inetd@ exposure is 1.8 or lower" {
+@test "systemd-analyze security --offline: tund@ and tund-inetd exposure is 1.8 or lower" {
   local unit score
-  for unit in tund@.service tund-inetd@.service; do
+  for unit in tund@.service tund-inetd.service; do
     run sb systemd-analyze security --offline=true --threshold=18 --no-pager "/usr/local/lib/systemd/system/$unit"
     assert_success
-    score=$(sed -n 's/.*Overall exposure level for .*@i.service: \([0-9.]*\).*/\1/p' <<<"$output")
+    score=$(sed -n 's/.*Overall exposure level for .*\.service: \([0-9.]*\).*/\1/p' <<<"$output")
     echo "$unit exposure: $score" >&3
     [[ -n $score ]]
     awk -v s="$score" 'BEGIN { exit !(s <= 1.8) }'
@@ -133,24 +134,25 @@ verify_units() { # extra verify options...
   assert_success
   echo "first ping right after systemctl start: $output ms"
   awk -v t="$output" 'BEGIN { exit !(t != "" && t < 100) }'
-  # the running session (and the connection instance serving it) hold CAP_NET_ADMIN and nothing else
-  local pid unit
-  for unit in tund@office 'tund-inetd@*'; do
-    pid=$(sb systemctl show -P MainPID "$unit")
+  # the running session, tund serve and the connection process serving it hold CAP_NET_ADMIN and nothing else
+  local pid
+  for pid in $(sb systemctl show -P MainPID tund@office) $(sb systemctl show -P MainPID tund-inetd) $(sb sh -c 'pgrep -P $(systemctl show -P MainPID tund-inetd)'); do
     run sb awk '/^Cap(Prm|Eff|Bnd|Amb):/ { printf "%s %s ", $1, $2 }' "/proc/$pid/status"
     assert_output 'CapPrm: 0000000000001000 CapEff: 0000000000001000 CapBnd: 0000000000001000 CapAmb: 0000000000000000 '
   done
   run sb systemctl status tund@office --no-pager
   assert_success
   assert_output --partial "Status: \"connected to $SB_SRV_ADDR:5000 since"
-  # the server side is a tund-inetd@ instance of the socket, serving srv-office
-  run sb sh -c "systemctl list-units --no-legend --state=running 'tund-inetd@*' | wc -l"
+  # the server side is one child of tund serve (tund-inetd.service), serving srv-office
+  run serve_children
   assert_output 1
   run sb tunctl wait srv-office --state connected --timeout 10s
   assert_success
-  # a connection of tund.socket names its session, with the peer as plain IPv4
-  run sb systemctl show -P StatusText 'tund-inetd@*'
-  assert_output --regexp "^srv-office: connected to $SB_CLI_ADDR:[0-9]+ since "
+  run sb systemctl show -P StatusText tund-inetd
+  assert_output 'listening on fd 3'
+  # the connection names its session, with the peer as plain IPv4
+  run sb sh -c "tunctl status srv-office --json | jq -r '.sessions[0].endpoint'"
+  assert_output --regexp "^$SB_CLI_ADDR:[0-9]+$"
   # the kernel: both tun devices have their addresses, and ping crosses the tunnel
   run sb sh -c "ip -4 -j addr show dev srv-office | jq -r '.[0].addr_info[].local'"
   assert_output 198.19.50.1
@@ -167,28 +169,28 @@ verify_units() { # extra verify options...
   assert_line --regexp '^  device: office \(tun, mtu [0-9]+\)$'
 }
 
-@test "tunauth probe through tund.socket: the connection instance sets nothing up and ends cleanly" {
+@test "tunauth probe through tund.socket: the connection process sets nothing up and ends cleanly" {
   office_pair
   sb systemctl stop tund@office
-  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
   local before
-  before=$(journal 'tund-inetd@*' | wc -l)
+  before=$(journal tund-inetd | wc -l)
   run sb ip netns exec cli tunauth probe office
   assert_success
-  sb_until 10 "journalctl --no-pager -o cat -u 'tund-inetd@*' | grep -q 'closed the connection right after the handshake'"
-  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  sb_until 10 "journalctl --no-pager -o cat -u tund-inetd | grep -q 'closed the connection right after the handshake'"
+  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
   run sb ip link show dev srv-office
   assert_failure
-  run sb sh -c "systemctl list-units --all --no-legend --state=failed 'tund-inetd@*' | wc -l"
-  assert_output 0
+  run sb systemctl is-active tund-inetd
+  assert_output active
   local since
-  since=$(journal 'tund-inetd@*' | tail -n +$((before + 1)))
+  since=$(journal tund-inetd | tail -n +$((before + 1)))
   run echo "$since"
   refute_output --partial 'network error'
   refute_output --partial "Failed with result"
 }
 
-@test "two sessions on port 5000 become two tund-inetd@ instances; tunctl status lists both" {
+@test "two sessions on port 5000 become two processes of tund-inetd; tunctl status lists both" {
   office_pair
   server_conf srv-lab lab 198.19.51.1 198.19.51.2
   client_conf lab lab "$SB_SRV_ADDR:5000" 198.19.51.2 198.19.51.1
@@ -201,20 +203,43 @@ verify_units() { # extra verify options...
   assert_success
   run sb tunctl wait srv-office --state connected --timeout 10s
   assert_success
-  run sb sh -c "systemctl list-units --no-legend --state=running 'tund-inetd@*' | wc -l"
+  run serve_children
   assert_output 2
   run sb tunctl status --json
   assert_success
   run jq -r '.sessions[] | "\(.name) \(.unit) \(.state)"' <<<"$output"
-  assert_line --regexp '^srv-office tund-inetd@[0-9]+-198\.18\.50\.1:5000-198\.18\.50\.2:[0-9]+\.service connected$'
-  assert_line --regexp '^srv-lab tund-inetd@[0-9]+-198\.18\.50\.1:5000-198\.18\.50\.2:[0-9]+\.service connected$'
+  assert_line 'srv-office tund-inetd.service connected'
+  assert_line 'srv-lab tund-inetd.service connected'
   assert_line 'office tund@office.service connected'
   assert_line 'lab tund@lab.service connected'
   run sb sh -c 'tunctl status --json | jq -r ".sessions | map(.unit) | unique | length"'
-  assert_output 4
+  assert_output 3
   run ping_cli 198.19.51.1
   assert_success
   sb systemctl stop tund@lab
+}
+
+@test "tund.socket under a flood: idle connections start no process, those over MaxHandshakesPerSource are closed at once; a real client connects" {
+  office_pair
+  sb systemctl stop tund@office
+  # the flood comes from a second client address, 198.18.50.6
+  sb sh -c 'ip -n cli addr replace 198.18.50.6/32 dev sb1; ip route replace 198.18.50.6/32 dev sb0'
+  sb sh -c "ip netns exec cli timeout 40 node '$PROJECT_ROOT/test/helpers/idle-connections.mjs' $SB_SRV_ADDR 5000 20 idle 30 198.18.50.6 >/run/tund-idle.out 2>&1 & echo \$! >/run/tund-idle.pid"
+  sb_until 15 "grep -q '^opened 20' /run/tund-idle.out"
+  # the default per-source cap (8): 12 closed at once, without a greeting
+  sb_until 5 "[ \$(grep -c '^closed' /run/tund-idle.out) = 12 ]"
+  sb_until 5 "journalctl --no-pager -o cat -u tund-inetd | grep -q 'serve: refused [0-9]* connections* before their handshake: 8 handshakes from 198.18.50.6 already running (MaxHandshakesPerSource = 8)'"
+  # the 8 others wait for their greeting's answer in tund serve: no process for any of them
+  run serve_children
+  assert_output 0
+  # a client from the other address gets in during the flood; one process, for it
+  sb systemctl start tund@office
+  run ping_cli 198.19.50.1
+  assert_success
+  run serve_children
+  assert_output 1
+  sb sh -c 'kill "$(cat /run/tund-idle.pid)"; rm -f /run/tund-idle.pid /run/tund-idle.out'
+  sb systemctl stop tund@office
 }
 
 @test "systemctl stop ends the tunnel cleanly: the peer logs the close, routes and device are gone" {
@@ -232,17 +257,17 @@ verify_units() { # extra verify options...
   run sb tunctl status office
   assert_line '  routes: split 198.19.70.0/24'
   local before
-  before=$(journal 'tund-inetd@*' | wc -l)
+  before=$(journal tund-inetd | wc -l)
   run sb systemctl stop tund@office
   assert_success
   run sb systemctl is-active tund@office
   assert_output inactive
   run sb systemctl show -P Result tund@office
   assert_output success
-  # the peer (the inetd instance of srv-office) saw the close and ended
-  sb_until 10 "! systemctl list-units --no-legend --state=running 'tund-inetd@*' | grep -q ."
+  # the peer (tund serve's process for srv-office) saw the close and ended
+  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
   local since_stop
-  since_stop=$(journal 'tund-inetd@*' | tail -n +$((before + 1)))
+  since_stop=$(journal tund-inetd | tail -n +$((before + 1)))
   run echo "$since_stop"
   assert_line 'srv-office: session ended: connection closed by the peer'
   assert_line 'srv-office: stopped'
