@@ -1,7 +1,9 @@
-// Runs `ip` and friends through execa. Every changing call is echoed as `[#] ip ...` on stderr
-// (through execa's verbose hook, so the line is exactly what ran) unless quiet; `--dry-run` prints
-// the plan without running it. Output is parsed from `ip -json`, never from text.
-import { execa, type Options } from 'execa';
+// Runs `ip` and friends as child processes (node:child_process: a package such as execa costs
+// every tund and tunctl process about 130 more modules to load at start-up, measured by
+// handshake-flood.sh). Every changing call is echoed as `[#] ip ...` on stderr (exactly what
+// runs, quoted) unless quiet; `--dry-run` prints the plan without running it. Output is parsed
+// from `ip -json`, never from text.
+import { spawn } from 'node:child_process';
 import { PermissionFailure, TundError } from './errors.js';
 
 export interface CommandResult {
@@ -15,26 +17,30 @@ export interface ProcessRunner {
   run(file: string, args: string[], options: { echo: ((line: string) => void) | undefined; input?: string }): Promise<CommandResult>;
 }
 
-export const execaRunner: ProcessRunner = {
-  async run(file, args, { echo, input }) {
-    const options: Options = {
-      reject: false,
-      env: { LC_ALL: 'C' },
-      stdin: input === undefined ? 'ignore' : 'pipe',
-      ...(input === undefined ? {} : { input }),
-      verbose: echo
-        ? (_line, info) => {
-            if (info.type === 'command') echo(info.escapedCommand);
-            return undefined;
-          }
-        : 'none',
-    };
-    const result = await execa(file, args, options);
-    return {
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
-      exitCode: result.exitCode ?? (result.failed ? 1 : 0),
-    };
+/** A program's output without its last line end (what callers compare and parse). */
+function text(chunks: Buffer[]): string {
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Runs the program with LC_ALL=C; never rejects: a program that cannot start is exit status 127. */
+export const childRunner: ProcessRunner = {
+  run(file, args, { echo, input }) {
+    echo?.(echoLine(file, args));
+    return new Promise((resolve) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const child = spawn(file, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+      let spawnError: Error | null = null;
+      child.stdout!.on('data', (c: Buffer) => out.push(c));
+      child.stderr!.on('data', (c: Buffer) => err.push(c));
+      child.on('error', (error) => (spawnError = error));
+      child.on('close', (code) => {
+        const stderr = text(err);
+        if (spawnError) resolve({ stdout: '', stderr: stderr || `${file}: ${spawnError.message}`, exitCode: 127 });
+        else resolve({ stdout: text(out), stderr, exitCode: code ?? 1 });
+      });
+      if (input !== undefined) child.stdin?.end(input);
+    });
   },
 };
 
@@ -67,6 +73,11 @@ export function commandLine(file: string, args: string[]): string {
   return [file, ...args].map(quote).join(' ');
 }
 
+/** The `[#] ...` echo of a command: plain words as they are, anything else in single quotes. */
+export function echoLine(file: string, args: string[]): string {
+  return [file, ...args].map((a) => (/^[\w./-]+$/.test(a) ? a : `'${a.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1)).replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 /** Runs system tools (ip, resolvectl, ...) with the echo / dry-run policy of the calling command. */
 export class SystemRunner {
   readonly dryRun: boolean;
@@ -75,7 +86,7 @@ export class SystemRunner {
 
   constructor(options: SystemOptions = {}) {
     this.dryRun = options.dryRun ?? false;
-    this.runner = options.runner ?? execaRunner;
+    this.runner = options.runner ?? childRunner;
     this.echoFn = options.echo;
   }
 

@@ -324,8 +324,13 @@ export class StreamListener {
     readonly label: string,
   ) {}
 
-  /** Binds and listens; EADDRINUSE and EACCES become clear errors (77 for EACCES). */
-  static listen(host: string, port: number, backlog = 64): StreamListener {
+  /**
+   * Binds and listens; EADDRINUSE and EACCES become clear errors (77 for EACCES). The backlog is
+   * Node's and nginx's 511 (the kernel caps it at net.core.somaxconn): under a connection flood
+   * a short accept queue overflows and drops a real client's SYN, which then waits for its
+   * retransmission (1 s, 3 s, ...); handshake-flood.sh measured 361 overflows with 64.
+   */
+  static listen(host: string, port: number, backlog = 511): StreamListener {
     const label = formatEndpoint(host, port);
     try {
       return new StreamListener(native().socketListen(host, port, backlog), label);

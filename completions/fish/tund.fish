@@ -12,7 +12,7 @@ end
 
 function __tund_takes_value --description 'VERB OPTION: does the option take a value?'
     switch "$argv[1] $argv[2]"
-        case ' --instance' 'new --protocol' 'new -l' 'new --listen-port' 'new -a' 'new --address' 'new --dns' 'new --mtu' 'new --peer' 'new --endpoint' 'new --allowed-ips' 'new --persistent-keepalive' 'new --preshared-key-file' 'peer add --allowed-ips' 'peer add --endpoint' 'peer add --persistent-keepalive' 'peer add --preshared-key-file' 'serve --listen' 'serve --timeout' 'check --file' 'showconf --file' 'import-vtun --out' 'import-vtun --client'
+        case ' --instance' 'new --protocol' 'new -l' 'new --listen-port' 'new -a' 'new --address' 'new --dns' 'new --mtu' 'new --peer' 'new --endpoint' 'new --allowed-ips' 'new --persistent-keepalive' 'new --preshared-key-file' 'peer add --allowed-ips' 'peer add --endpoint' 'peer add --persistent-keepalive' 'peer add --preshared-key-file' 'serve --listen' 'serve --timeout' 'serve --max-handshakes' 'serve --max-handshakes-per-source' 'check --file' 'showconf --file' 'import-vtun --out' 'import-vtun --client'
             return 0
     end
     return 1
@@ -91,7 +91,9 @@ complete -c tund -n '__tund_at \'serve\'' -s 'q' -l 'quiet' -d 'Do not echo the 
 complete -c tund -n '__tund_at \'serve\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
 complete -c tund -n '__tund_at \'serve\'' -l 'listen' -x -d 'Address and port to listen on, ADDR:PORT (default 0.0.0.0:5000)'
 complete -c tund -n '__tund_at \'serve\'' -l 'inetd' -d 'Serve the one connection on stdin, then exit (inetd style)'
-complete -c tund -n '__tund_at \'serve\'' -l 'timeout' -x -d 'Seconds to wait for each handshake message of a client (VTun timeout, default 30)'
+complete -c tund -n '__tund_at \'serve\'' -l 'timeout' -x -d 'Seconds a client has for its whole handshake (VTun timeout, default 30)'
+complete -c tund -n '__tund_at \'serve\'' -l 'max-handshakes' -x -d 'Connections that have not finished their handshake, at most (MaxHandshakes, default 64)'
+complete -c tund -n '__tund_at \'serve\'' -l 'max-handshakes-per-source' -x -d 'The same from one source address (MaxHandshakesPerSource, default 8)'
 complete -c tund -n '__tund_at \'serve\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tund -n '__tund_at \'check\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
 complete -c tund -n '__tund_at \'check\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'

@@ -3,7 +3,10 @@
 // command and goes on; wg-quick stops at the first failing PreUp or PostUp (and takes back what
 // it set up): runHooks stops at the first failure and says which command failed, the session
 // decides what that means (HooksSection.abortOnFailure).
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+
+/** A hook that runs longer is killed (SIGTERM). */
+const HOOK_TIMEOUT_MS = 60_000;
 
 export async function runHooks(
   commands: string[],
@@ -14,13 +17,23 @@ export async function runHooks(
 ): Promise<string | null> {
   for (const command of commands) {
     echo?.(`sh -c ${JSON.stringify(command)}`);
-    let failure: string | null = null;
-    try {
-      const r = await execa('/bin/sh', ['-c', command], { reject: false, env: { ...env, LC_ALL: 'C' }, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', timeout: 60_000 });
-      if (r.exitCode !== 0) failure = `hook "${command}" ${r.timedOut ? 'timed out after 60 s' : `exited with status ${r.exitCode ?? `signal ${r.signal ?? 'unknown'}`}`}`;
-    } catch (error) {
-      failure = `hook "${command}" failed: ${(error as Error).message}`;
-    }
+    const failure = await new Promise<string | null>((resolve) => {
+      const child = spawn('/bin/sh', ['-c', command], { env: { ...process.env, ...env, LC_ALL: 'C' }, stdio: ['ignore', 'inherit', 'inherit'] });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGTERM');
+      }, HOOK_TIMEOUT_MS);
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        resolve(`hook "${command}" failed: ${error.message}`);
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(null);
+        else resolve(`hook "${command}" ${timedOut ? `timed out after ${HOOK_TIMEOUT_MS / 1000} s` : `exited with status ${code ?? `signal ${signal ?? 'unknown'}`}`}`);
+      });
+    });
     if (failure === null) continue;
     if (stopOnFailure) return failure;
     log(failure);

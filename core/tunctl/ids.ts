@@ -1,14 +1,14 @@
 // Resolves --owner / --group values (a name or a number) to ids through `getent`, so that names
 // from NSS (LDAP, systemd-userdb, ...) work as well as /etc/passwd ones.
 import { UsageFailure } from '../errors.js';
-import { execaRunner, type ProcessRunner } from '../ip.js';
+import { childRunner, type ProcessRunner } from '../ip.js';
 
 export type IdDatabase = 'passwd' | 'group';
 
 const MAX_ID = 0xfffffffe; // (uid_t)-1 means "none" to the kernel
 
 /** A uid/gid for NAME-or-NUMBER; throws a usage error (exit 2) when it names nobody. */
-export async function resolveId(db: IdDatabase, spec: string, runner: ProcessRunner = execaRunner): Promise<number> {
+export async function resolveId(db: IdDatabase, spec: string, runner: ProcessRunner = childRunner): Promise<number> {
   const what = db === 'passwd' ? 'user' : 'group';
   if (/^\d+$/.test(spec)) {
     const id = Number(spec);

@@ -1,6 +1,6 @@
 // The system access of a tunctl verb: an `ip` that echoes `[#] ip ...` through the command
 // (silenced by -q), and the process runner (replaceable in tests).
-import { Ip, SystemRunner, execaRunner, type ProcessRunner } from '../ip.js';
+import { Ip, SystemRunner, childRunner, type ProcessRunner } from '../ip.js';
 
 export interface Echoer {
   echo(line: string): void;
@@ -8,13 +8,13 @@ export interface Echoer {
 
 let runnerOverride: ProcessRunner | undefined;
 
-/** Tests: run every tunctl child process through this runner instead of execa. */
+/** Tests: run every tunctl child process through this runner instead of the real programs. */
 export function setProcessRunner(runner: ProcessRunner | undefined): void {
   runnerOverride = runner;
 }
 
 export function processRunner(): ProcessRunner {
-  return runnerOverride ?? execaRunner;
+  return runnerOverride ?? childRunner;
 }
 
 export function ipFor(command: Echoer, options: { dryRun?: boolean } = {}): Ip {
