@@ -30,3 +30,12 @@ load_run() {
 @test "load: 5 concurrent VTun sessions over UDP through tund serve connect, ping, and leave nothing behind" {
   load_run 5 udp
 }
+
+@test "load: 10 WireGuard peers on one tund responder (test/load/wg-peers.sh) all handshake and get every ping answered" {
+  local json=$BATS_TEST_TMPDIR/wg.json
+  TMPDIR=$BATS_TEST_TMPDIR run timeout 120 bash "$PROJECT_ROOT/test/load/wg-peers.sh" --peers 10 --pings 3 --timeout 30 --json "$json"
+  echo "$output"
+  assert_success
+  # the responder's own view agrees: every peer has a handshake
+  jq -e '.handshakes == 10 and .pings_answered == 30 and .responder.peers_with_handshake == 10' "$json"
+}
