@@ -20,10 +20,11 @@ stage_install() { # extra make arguments...
   assert_success
   L=$STAGE/usr/local/lib/tund
   for f in package.json dist/commands/tund/index.js dist/commands/tunctl/index.js native/build/Release/tund_native.node \
-    node_modules/sd-notify/build/Release/notify.node node_modules/clipanion/package.json node_modules/execa/package.json; do
+    node_modules/sd-notify/build/Release/notify.node node_modules/clipanion/package.json; do
     [ -f "$L/$f" ] || fail "missing $L/$f"
   done
-  # production dependencies only
+  # production dependencies only (and no execa: child processes use node:child_process)
+  [ ! -e "$L/node_modules/execa" ]
   [ ! -e "$L/node_modules/typescript" ]
   [ ! -e "$L/node_modules/bats" ]
   [ ! -e "$L/dist/test" ]
