@@ -131,14 +131,18 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
     if (o.verbose) log(`serve: connection from ${peer} for "${name}": pid ${child.pid}`);
     // the place is the child's until it says its handshake is over, or goes
     const over = child.stdio[HANDSHAKE_OVER_FD] as Readable | null;
+    const handshakeOver = () => {
+      place();
+      over?.destroy(); // our end of the pipe: closed now, not whenever the child goes
+    };
     if (over) {
-      over.on('data', place).on('close', place).on('error', place);
+      over.on('data', handshakeOver).on('close', place).on('error', handshakeOver);
       over.resume();
     } else place();
     child.on('error', (error) => log(`serve: session process for ${peer}: ${error.message}`));
     child.on('exit', () => {
       children.delete(child);
-      place();
+      handshakeOver();
     });
   };
 
