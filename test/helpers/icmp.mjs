@@ -26,3 +26,21 @@ export function echoReply(packet) {
   reply.writeUInt16BE(checksum(reply, ihl, total), ihl + 2);
   return reply;
 }
+
+/** An IPv4 ICMP echo request from src to dst (dotted quads), with its checksums. */
+export function echoRequest(src, dst, id, seq, data) {
+  const packet = Buffer.alloc(28 + data.length);
+  packet[0] = 0x45;
+  packet.writeUInt16BE(packet.length, 2);
+  packet[8] = 64; // TTL
+  packet[9] = 1; // ICMP
+  src.split('.').forEach((o, i) => (packet[12 + i] = Number(o)));
+  dst.split('.').forEach((o, i) => (packet[16 + i] = Number(o)));
+  packet.writeUInt16BE(checksum(packet, 0, 20), 10);
+  packet[20] = 8; // echo request
+  packet.writeUInt16BE(id, 24);
+  packet.writeUInt16BE(seq, 26);
+  data.copy(packet, 28);
+  packet.writeUInt16BE(checksum(packet, 20, packet.length), 22);
+  return packet;
+}

@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { native } = await import(path.join(root, 'dist', 'native', 'index.js'));
 const wg = native().wg;
+const { echoRequest } = await import(path.join(root, 'test', 'helpers', 'icmp.mjs'));
+const PING_DATA = Buffer.from('tund wg load');
 
 const opts = { pings: '5', interval: '200', spread: '2000', timeout: '60' };
 const argv = process.argv.slice(2);
@@ -30,27 +32,6 @@ const interval = Number(opts.interval);
 const serverPublic = Buffer.from(opts['server-pub'], 'base64');
 const [host, portText] = [opts.endpoint.slice(0, opts.endpoint.lastIndexOf(':')), opts.endpoint.slice(opts.endpoint.lastIndexOf(':') + 1)];
 const port = Number(portText);
-
-function checksum(buf) {
-  let sum = 0;
-  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
-  if (buf.length % 2) sum += buf[buf.length - 1] << 8;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
-function echoRequest(src, dst, id, seq) {
-  const icmp = Buffer.concat([Buffer.from([8, 0, 0, 0, id >> 8, id & 0xff, seq >> 8, seq & 0xff]), Buffer.from('tund wg load')]);
-  icmp.writeUInt16BE(checksum(icmp), 2);
-  const h = Buffer.alloc(20);
-  h[0] = 0x45;
-  h.writeUInt16BE(20 + icmp.length, 2);
-  h[8] = 64;
-  h[9] = 1;
-  src.split('.').forEach((o, i) => (h[12 + i] = Number(o)));
-  dst.split('.').forEach((o, i) => (h[16 + i] = Number(o)));
-  h.writeUInt16BE(checksum(h), 10);
-  return Buffer.concat([h, icmp]);
-}
 
 const started = Date.now();
 const peers = [];
@@ -131,7 +112,7 @@ for (let i = 1; i <= count; i++) {
       let seq = 0;
       const ping = () => {
         if (seq >= pings) return;
-        sendData(echoRequest(peer.src, opts.dst, i, ++seq));
+        sendData(echoRequest(peer.src, opts.dst, i, ++seq, PING_DATA));
         peer.sent++;
         setTimeout(ping, interval);
       };
