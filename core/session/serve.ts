@@ -10,7 +10,6 @@
 // one process per connection, no caps) or the listening socket (Accept=no: listened on as above).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, writeSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { native } from '../../native/index.js';
 import type { HandshakeLimits } from '../config/types.js';
 import { TundError, UsageFailure } from '../errors.js';
@@ -87,6 +86,8 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
 
 /** The fd on which a handed-over child tells the listener that its handshake is over. */
 const HANDSHAKE_OVER_FD = 3;
+/** Longest a child's report is waited for (its own deadline ends its handshake long before; it only bounds the timer). */
+const HANDSHAKE_WAIT_MS = 2 ** 31 - 1;
 
 /** (child) One byte on fd 3, then closed: the listener gives the connection's place back. */
 function tellListener(): void {
@@ -115,34 +116,39 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
   /** Starts the child that resumes the handshake of `name` on the socket; it owns `place` from now on. */
   const handOver = (socket: StreamSocket, name: string, leftMs: number, peer: string, place: () => void) => {
     const fd = socket.release();
+    // the child's fd 3: one end of a socket pair; it writes a byte (or goes) when its handshake is over
+    let pair: [number, number] | null = null;
     let child: ChildProcess;
     try {
       addon.setNonBlocking(fd, false); // the child's stdin, as inetd passes it
+      pair = addon.socketPair('stream') as [number, number];
       const args = [...o.childArgs, '--handed-over', name, '--handshake-left', String(Math.max(1, Math.round(leftMs)))];
-      child = spawn(process.execPath, args, { stdio: [fd, 'inherit', 'inherit', 'pipe'], env });
+      child = spawn(process.execPath, args, { stdio: [fd, 'inherit', 'inherit', pair[1]], env });
     } catch (error) {
       log(`serve: cannot start a session process for ${peer}: ${(error as Error).message}`);
       addon.closeFd(fd);
+      if (pair) for (const end of pair) addon.closeFd(end);
       place();
       return;
     }
-    addon.closeFd(fd); // the child has its own copy
+    addon.closeFd(fd); // the child has its own copies
+    addon.closeFd(pair[1]);
     children.add(child);
     if (o.verbose) log(`serve: connection from ${peer} for "${name}": pid ${child.pid}`);
     // the place is the child's until it says its handshake is over, or goes
-    const over = child.stdio[HANDSHAKE_OVER_FD] as Readable | null;
-    const handshakeOver = () => {
-      place();
-      over?.destroy(); // our end of the pipe: closed now, not whenever the child goes
-    };
-    if (over) {
-      over.on('data', handshakeOver).on('close', place).on('error', handshakeOver);
-      over.resume();
-    } else place();
+    const over = new StreamSocket(pair[0]);
+    over
+      .read(1, HANDSHAKE_WAIT_MS)
+      .catch(() => null)
+      .finally(() => {
+        over.close();
+        place();
+      });
     child.on('error', (error) => log(`serve: session process for ${peer}: ${error.message}`));
     child.on('exit', () => {
       children.delete(child);
-      handshakeOver();
+      over.close();
+      place();
     });
   };
 
