@@ -131,27 +131,37 @@ done
 # a device packet moved exactly one (the echo request read, sealed and sent alone by A, written
 # alone by B; the reply the same way back). A batch timer or a fill threshold would show here as
 # a round of several packets or as no round at all; nothing is timed.
-lone_packet() {
-  pair_up 69 30 198.18.69.1
-  run ping_through "$NS_A" 198.19.69.2
-  assert_success
-  local a0 b0 a1 b1
+# one_ping_in_rounds_of_one: one ping, then the counters' deltas; fails when a round moved more
+# than one packet (or none moved)
+one_ping_in_rounds_of_one() {
+  local a0 b0 a1 b1 k d ok=0
   a0=$(cat "$BATS_TEST_TMPDIR/a/stats") b0=$(cat "$BATS_TEST_TMPDIR/b/stats")
-  run ip netns exec "$NS_A" ping -n -c 1 -W 10 198.19.69.2
-  assert_success
+  ip netns exec "$NS_A" ping -n -c 1 -W 10 198.19.69.2 >/dev/null || return 1
   # the stats files are rewritten every 200 ms: wait until both show the reply
-  wait_for 5 sh -c "[ \$(jq .rxPackets '$BATS_TEST_TMPDIR/a/stats') -gt $(jq .rxPackets <<<"$a0") ]"
-  wait_for 5 sh -c "[ \$(jq .txPackets '$BATS_TEST_TMPDIR/b/stats') -gt $(jq .txPackets <<<"$b0") ]"
+  wait_for 5 sh -c "[ \$(jq .rxPackets '$BATS_TEST_TMPDIR/a/stats') -gt $(jq .rxPackets <<<"$a0") ]" || return 1
+  wait_for 5 sh -c "[ \$(jq .txPackets '$BATS_TEST_TMPDIR/b/stats') -gt $(jq .txPackets <<<"$b0") ]" || return 1
   a1=$(cat "$BATS_TEST_TMPDIR/a/stats") b1=$(cat "$BATS_TEST_TMPDIR/b/stats")
-  local k d
   for k in a:tx b:rx b:tx a:rx; do
     if [[ ${k%%:*} == a ]]; then d=$(jq -n --argjson x "$a0" --argjson y "$a1" "[\$y.${k#*:}Packets - \$x.${k#*:}Packets, \$y.${k#*:}Batches - \$x.${k#*:}Batches]")
     else d=$(jq -n --argjson x "$b0" --argjson y "$b1" "[\$y.${k#*:}Packets - \$x.${k#*:}Packets, \$y.${k#*:}Batches - \$x.${k#*:}Batches]"); fi
     echo "# $k: [packets, batches] = $(jq -c . <<<"$d")" >&3
     # at least the ping's packet, and one round per packet
-    (($(jq '.[0]' <<<"$d") >= 1))
-    assert_equal "$(jq '.[1]' <<<"$d")" "$(jq '.[0]' <<<"$d")"
+    (($(jq '.[0]' <<<"$d") >= 1)) && [[ $(jq '.[1]' <<<"$d") == "$(jq '.[0]' <<<"$d")" ]] || ok=1
   done
+  return $ok
+}
+
+lone_packet() {
+  pair_up 69 30 198.18.69.1
+  run ping_through "$NS_A" 198.19.69.2
+  assert_success
+  # another packet of the kernel's own (IPv6 neighbour discovery, say) may share a round with the
+  # ping by chance on a busy machine: three tries, one clean one is the proof
+  local try
+  for try in 1 2 3; do
+    one_ping_in_rounds_of_one && return 0
+  done
+  fail "every try had a round of more than one packet (or none): a batch waits to fill"
 }
 
 bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet (WireGuard engines, offloads on)" -- lone_packet
