@@ -25,6 +25,7 @@
         "src/engine/allowed_ips.cc",
         "src/engine/wg_transform.cc",
         "src/engine/wg_cookie_gate.cc",
+        "src/engine/peer_streams.cc",
         "src/wg_engine_napi.cc",
         "src/socket.cc",
         "src/offload_napi.cc",

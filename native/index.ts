@@ -185,8 +185,16 @@ export interface WgEngineOptions {
   /** A tun fd (IFF_TUN | IFF_NO_PI). The engine never closes it. */
   deviceFd: number;
   /** A bound, unconnected UDP socket; an AF_INET6 one bound to '::' serves IPv4 peers too. The
-   * engine owns it from start() and closes it at stop(). */
-  netFd: number;
+   * engine owns it from start() and closes it at stop(). Not used with transport 'tcp'. */
+  netFd?: number;
+  /** 'udp' (default): netFd carries every peer's datagrams. 'tcp': the messages go over TCP
+   * connections JS hands in with addConnection(), each message after a 2-byte big-endian length
+   * (tund peers only; docs/engine.md, "Stream transports"). */
+  transport?: 'udp' | 'tcp';
+  /** tcp: connections no peer's endpoint names, at most (default 64; more are refused) ... */
+  maxPendingConnections?: number;
+  /** ... and for how long each (default 10000 ms; then it is closed). */
+  pendingDeadlineMs?: number;
   /** Padding of sealed packets stops at the MTU (default 1420). */
   mtu?: number;
   /** Packets per batch (device reads, recvmmsg, sendmmsg); default 32. */
@@ -292,6 +300,9 @@ export interface WgEngineStats {
   handshakeDrops: number;
   cookieReplies: number;
   running: boolean;
+  /** transport 'tcp': the connections open now, taken, refused (pre-authentication cap), closed
+   * (of them: pending past the deadline). */
+  connections?: { open: number; accepted: number; refused: number; closed: number; expired: number };
 }
 
 export type WgEvent =
@@ -304,7 +315,10 @@ export type WgEvent =
    * At most one per peer per handshakeEventIntervalMs; JS applies REKEY_TIMEOUT itself. */
   | { type: 'handshake_needed'; peer: number; reason: 'no_keypair' | 'expired' | 'rekey_messages' | 'rekey_time' }
   /** The first packet under a responder's `next` keypair (localIndex) arrived: it is current now. */
-  | { type: 'keypair_confirmed'; peer: number; localIndex: number };
+  | { type: 'keypair_confirmed'; peer: number; localIndex: number }
+  /** transport 'tcp': a connection ended (the peer closed it, a broken stream, the pending
+   * deadline, a send that made no progress); `remote` is the endpoint its messages carried. */
+  | { type: 'connection_closed'; remote: WgEndpoint; message: string };
 
 /**
  * WireGuard's transport on the native engine (native/src/engine/wg_transform.h): one tun and one
@@ -349,6 +363,9 @@ export interface NativeWgEngine {
   /** null for an unknown peer. Cheap: counters and timestamps read under the peer's lock. */
   peerStats(id: number): WgPeerStats | null;
   stats(): WgEngineStats;
+  /** transport 'tcp': a connected TCP socket (the engine owns it from now on). null when taken;
+   * why it was refused (and closed) otherwise. */
+  addConnection(fd: number): string | null;
 }
 
 // ---- vpn-ws building blocks (ws_frame, l2switch, http_upgrade, tls, fast_random): thin bindings

@@ -21,14 +21,15 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 # lint, the shells whose completions are tested, clang with libFuzzer, llvm (llvm-cov),
 # libcrypto and zlib headers for the fuzz targets (test/fuzz; the suite runs each briefly), and
 # for vpn-ws tunnels: nginx (TLS reverse proxy for WebSocket), tinyproxy (HTTP CONNECT proxy),
-# openssl (test certificates made per run) and the system CAs.
+# openssl (test certificates made per run) and the system CAs; nftables to block UDP between
+# namespaces (WireGuard over TCP, test/bats/wg-stream.bats).
 # --no-install-recommends keeps wireguard-tools from pulling in a kernel image.
 PACKAGES=(
   build-essential python3 pkg-config liblzo2-dev libsystemd-dev
   iproute2 iputils-ping procps psmisc util-linux bsdutils kmod systemd jq socat netcat-openbsd
   vtun wireguard-tools wireguard-go iperf3 mandoc man-db bash-completion zsh fish
   clang libclang-rt-14-dev llvm libssl-dev zlib1g-dev
-  nginx tinyproxy openssl ca-certificates
+  nginx tinyproxy openssl ca-certificates nftables
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,7 +15,7 @@ import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
 import { ConfigLoadFailure, readConfigText } from '../config/load.js';
 import { parseIni, type IniEntry } from '../config/ini.js';
 import { closest, unknownKeyMessage } from '../config/suggest.js';
-import { isHostname, parseBool, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
+import { isHostname, parseBool, parseEnum, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
 import { parseEndpoint, type Prefix } from '../net.js';
 import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
@@ -23,6 +23,10 @@ import type { WgEndpoint } from './types.js';
 
 /** Where a key comes from: written in the file, or a file of its own (read by readWgKeys). */
 export type KeySource = { kind: 'inline'; key: Buffer; line: number } | { kind: 'file'; path: string; line: number };
+
+/** What carries the interface's messages: UDP datagrams, or TCP between tund peers (docs/engine.md). */
+export type WgTransport = 'udp' | 'tcp';
+export const WG_TRANSPORTS: readonly WgTransport[] = ['udp', 'tcp'];
 
 /** wg-quick's Table: auto (default), off (no routes), or a routing table by number or name. */
 export type WgTable = { kind: 'auto' } | { kind: 'off' } | { kind: 'table'; table: number | string };
@@ -47,6 +51,8 @@ export interface WgQuickInterface {
   preDown: string[];
   postDown: string[];
   saveConfig: boolean;
+  /** tund's addition: how the messages travel (udp as WireGuard does; tcp between tund peers). */
+  transport: WgTransport;
 }
 
 export interface WgQuickPeer {
@@ -153,6 +159,10 @@ function parseSaveConfig(value: string): Parsed<boolean> {
   return parseBool(value);
 }
 
+function parseTransport(value: string): Parsed<WgTransport> {
+  return parseEnum(value, WG_TRANSPORTS);
+}
+
 function parsePeerEndpoint(value: string): Parsed<WgEndpoint> {
   if (!value.startsWith('[') && value.split(':').length > 2) {
     return bad('needs brackets around an IPv6 address (expected [IPv6]:PORT, such as [2001:2::1]:51820)');
@@ -193,6 +203,7 @@ const SPECS: Record<Section, KeySpec[]> = {
     { name: 'PreDown', command: true, parse: str },
     { name: 'PostDown', command: true, parse: str },
     { name: 'SaveConfig', parse: parseSaveConfig },
+    { name: 'Transport', parse: parseTransport },
   ],
   Peer: [
     { name: 'PublicKey', parse: parsePublicKey },
@@ -348,6 +359,8 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
   const table = i.last<WgTable>('Table')?.value ?? { kind: 'auto' };
   if (dns.length > 0 && addresses.length === 0) warning(dns[0]!.line, 'DNS without an Address: wg-quick would set DNS for an interface without addresses');
 
+  const transport = i.last<WgTransport>('Transport');
+
   // ---- [Peer]
   const seenKeys = new Map<string, number>();
   const allowedOwner = new Map<string, { line: number; key: string }>();
@@ -383,6 +396,14 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
     });
   }
 
+  // over TCP only the side with ListenPort can be reached: a peer without an Endpoint must dial it
+  if (transport?.value === 'tcp' && !i.has('ListenPort')) {
+    const answered = peerConfigs.find((p) => p.endpoint === null);
+    if (answered) {
+      problem(transport.line, `Transport = tcp without ListenPort: the peer at line ${answered.line} has no Endpoint, so it must connect here (expected "ListenPort = PORT", the TCP port to listen on)`);
+    }
+  }
+
   problems.sort((a, b) => a.line - b.line);
   warnings.sort((a, b) => a.line - b.line);
   if (problems.length > 0 || !iface) return { config: null, problems, warnings };
@@ -405,6 +426,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       preDown: i.all<string>('PreDown').map((v) => v.value),
       postDown: i.all<string>('PostDown').map((v) => v.value),
       saveConfig: i.last<boolean>('SaveConfig')?.value ?? false,
+      transport: transport?.value ?? 'udp',
     },
     peers: peerConfigs,
   };

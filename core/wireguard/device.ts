@@ -109,6 +109,10 @@ export class WgHandshakeDevice implements WgDataplaneEvents {
     this.peers.get(peer)?.needHandshake();
   }
 
+  transportRenewed(peer: PeerId): void {
+    this.peers.get(peer)?.transportRenewed();
+  }
+
   keypairConfirmed(peer: PeerId, localIndex: number): void {
     this.peers.get(peer)?.keypairConfirmed(localIndex);
   }

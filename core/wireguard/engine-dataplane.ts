@@ -73,6 +73,8 @@ export class EngineDataplane implements WgDataplane {
       }
       case 'ended':
         return event;
+      case 'connection_closed':
+        return null; // (the interface's stream links act on it)
     }
   }
 

@@ -9,6 +9,7 @@
 // answers (no peer endpoints) is ready at once.
 import { native, type NativeWgEngine, type WgEngineOptions, type WgEvent } from '../../native/index.js';
 import type { PeerId } from './dataplane.js';
+import { StreamLinks } from './stream-links.js';
 import { WgHandshakeDevice } from './device.js';
 import { EngineDataplane } from './engine-dataplane.js';
 import { keyToBase64, publicKeyOf } from './keys.js';
@@ -38,8 +39,10 @@ export interface WgInterfaceSpec {
 export interface WgInterfaceOptions extends WgInterfaceSpec {
   /** the tun (IFF_NO_PI); the interface never closes it */
   deviceFd: number;
-  /** a bound UDP socket; the engine owns it from start() and closes it at stop() */
+  /** udp: a bound UDP socket; the engine owns it from start() and closes it at stop() */
   netFd: number;
+  /** Transport = tcp (stream-links.ts): the TCP port to listen on (null: none), the dial back-off */
+  tcp?: { listenPort: number | null; backoff?: { first: number; base: number; max: number } };
   mtu: number;
   timers?: WgTimerConfig;
   clock?: Clock;
@@ -91,6 +94,7 @@ export class WgInterface implements UapiProvider {
   private ready: boolean | null = null;
   private poll: NodeJS.Timeout | null = null;
   private finished = false;
+  private readonly links: StreamLinks | null;
 
   constructor(private readonly o: WgInterfaceOptions) {
     this.ended = new Promise((resolve) => (this.resolveEnd = resolve));
@@ -103,7 +107,7 @@ export class WgInterface implements UapiProvider {
     this.engine = create(
       {
         deviceFd: o.deviceFd,
-        netFd: o.netFd,
+        ...(o.tcp ? { transport: 'tcp' as const } : { netFd: o.netFd }),
         mtu: o.mtu,
         publicKey: publicKeyOf(this.privateKey),
         limits: {
@@ -118,14 +122,27 @@ export class WgInterface implements UapiProvider {
       (event) => this.onEvent(event),
     );
     this.dataplane = new EngineDataplane(this.engine, this.clock);
+    this.links = o.tcp
+      ? new StreamLinks({
+          addConnection: (fd) => this.engine.addConnection(fd),
+          connected: (peer) => this.handshakes.transportRenewed(peer),
+          log: o.log,
+          backoff: o.tcp.backoff,
+        })
+      : null;
     this.handshakes = new WgHandshakeDevice({ privateKey: this.privateKey, dataplane: this.dataplane, clock: this.clock, timers, log: o.log });
     for (const p of o.peers) this.addPeer(p);
   }
 
   start(): void {
-    if (this.fwMark) native().socketSetMark(this.o.netFd, this.fwMark);
+    if (this.fwMark && !this.links) native().socketSetMark(this.o.netFd, this.fwMark);
+    if (this.links && this.o.tcp?.listenPort !== null && this.o.tcp?.listenPort !== undefined) this.links.listen(this.o.tcp.listenPort);
     this.engine.start();
     this.handshakes.start();
+    for (const [id, p] of this.peerConfigs) {
+      const endpoint = p.dials ? this.dataplane.endpoint(id) : null;
+      if (endpoint) this.links?.dial(id, endpoint);
+    }
     // a peer we dial gets its handshake now: "connected" then means the tunnel works
     for (const [id, p] of this.peerConfigs) if (p.dials) this.handshakes.needHandshake(id);
     this.poll = setInterval(() => this.checkReadiness(), READINESS_POLL_MS);
@@ -135,6 +152,7 @@ export class WgInterface implements UapiProvider {
 
   /** Stops the handshakes and the engine (which closes the socket); `ended` resolves. */
   stop(): void {
+    this.links?.stop();
     this.handshakes.stop();
     this.engine.stop();
     this.finish({ reason: 'stopped', message: 'stopped' });
@@ -245,7 +263,7 @@ export class WgInterface implements UapiProvider {
       this.engine.setPublicKey(publicKeyOf(this.privateKey));
     }
     if (next.fwMark !== this.fwMark) {
-      native().socketSetMark(this.o.netFd, next.fwMark);
+      if (!this.links) native().socketSetMark(this.o.netFd, next.fwMark);
       this.fwMark = next.fwMark;
     }
     const wanted = new Set(next.peers.map((p) => keyToBase64(p.publicKey)));
@@ -260,6 +278,7 @@ export class WgInterface implements UapiProvider {
       if (!have) {
         this.addPeer({ ...p, endpoint: p.endpoint });
         if (this.handshakes.peer(id) && p.endpoint) this.handshakes.needHandshake(id);
+        if (p.endpoint) this.links?.dial(id, p.endpoint);
         continue;
       }
       const peer = this.handshakes.peer(id)!;
@@ -270,6 +289,7 @@ export class WgInterface implements UapiProvider {
       if (p.endpoint && endpointSet.has(id)) {
         this.dataplane.setEndpoint(id, p.endpoint);
         have.dials = true;
+        this.links?.dial(id, p.endpoint);
       }
       if (p.persistentKeepalive !== have.persistentKeepalive) {
         have.persistentKeepalive = p.persistentKeepalive;
@@ -293,6 +313,7 @@ export class WgInterface implements UapiProvider {
   }
 
   private removePeer(id: PeerId): void {
+    this.links?.forget(id);
     this.handshakes.removePeer(id);
     this.dataplane.removePeer(id);
     this.peerConfigs.delete(id);
@@ -302,6 +323,10 @@ export class WgInterface implements UapiProvider {
 
   private onEvent(event: WgEvent): void {
     if (this.finished) return;
+    if (event.type === 'connection_closed') {
+      this.links?.closed({ host: event.remote.address, port: event.remote.port }, event.message);
+      return;
+    }
     const end = this.dataplane.dispatch(event, this.handshakes);
     if (end) {
       if (end.reason !== 'stopped') this.o.log(`the packet engine ended: ${end.reason}: ${end.message}`);
@@ -315,6 +340,7 @@ export class WgInterface implements UapiProvider {
   private finish(end: WgInterfaceEnd): void {
     if (this.finished) return;
     this.finished = true;
+    this.links?.stop();
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
     this.privateKey.fill(0);

@@ -177,6 +177,13 @@ export class WgPeer {
     this.sendInitiation(false);
   }
 
+  /** A new stream connection to the peer (Transport = tcp): an initiation sent on the old one may
+   * be lost with it, so one goes now on the new one (not only after REKEY_TIMEOUT). */
+  transportRenewed(): void {
+    this.lastHandshakeSentMs = null;
+    this.sendInitiation(false);
+  }
+
   /** The dataplane promoted the NEXT keypair with this index to current (its first packet came). */
   keypairConfirmed(localIndex: number): void {
     const next = this.keypairs.next;

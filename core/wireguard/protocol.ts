@@ -107,8 +107,14 @@ export const wireguardProtocol: InterfaceProtocol = {
     if (!wg) throw new TundError(`${config.name}: not a WireGuard session`);
     const spec = await interfaceSpec(config, ctx.secret, wg.interface.listenPort ?? 0);
     const device = await ctx.device('tun');
+    const tcp = wg.interface.transport === 'tcp';
     // the engine closes its socket when it stops: a socket systemd passed is kept for the next link
-    const socket = ctx.passedUdpFd !== null ? { fd: native().dupFd(ctx.passedUdpFd), local: localOf(ctx.passedUdpFd) } : bindSocket(spec.listenPort);
+    // (Transport = tcp: the interface listens and dials itself, stream-links.ts)
+    const socket = tcp
+      ? { fd: -1, local: { address: '::', port: wg.interface.listenPort ?? 0 } }
+      : ctx.passedUdpFd !== null
+        ? { fd: native().dupFd(ctx.passedUdpFd), local: localOf(ctx.passedUdpFd) }
+        : bindSocket(spec.listenPort);
     let iface: WgInterface;
     try {
       iface = new WgInterface({
@@ -116,12 +122,13 @@ export const wireguardProtocol: InterfaceProtocol = {
         listenPort: socket.local.port,
         deviceFd: device.device.fd,
         netFd: socket.fd,
+        ...(tcp ? { tcp: { listenPort: wg.interface.listenPort } } : {}),
         mtu: config.device.mtu ?? 1420,
         timers: timersFromEnvironment(),
         log: ctx.log,
       });
     } catch (error) {
-      closeQuietly(socket.fd);
+      if (socket.fd >= 0) closeQuietly(socket.fd);
       throw error;
     } finally {
       spec.privateKey.fill(0);
@@ -138,9 +145,11 @@ export const wireguardProtocol: InterfaceProtocol = {
     } catch (error) {
       uapi.close();
       iface.stop();
+      if (error instanceof TundError) throw error;
       throw new TundError(`cannot start the packet engine: ${(error as Error).message}`);
     }
-    ctx.log(`WireGuard interface ${device.device.name} listening on UDP port ${socket.local.port}, ${spec.peers.length} peer${spec.peers.length === 1 ? '' : 's'}`);
+    const over = tcp ? (wg.interface.listenPort !== null ? `listening on TCP port ${socket.local.port}` : 'over TCP') : `listening on UDP port ${socket.local.port}`;
+    ctx.log(`WireGuard interface ${device.device.name} ${over}, ${spec.peers.length} peer${spec.peers.length === 1 ? '' : 's'}`);
     return new WireGuardLink(iface, uapi, socket.local, wg, ctx.log);
   },
 };

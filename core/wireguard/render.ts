@@ -45,6 +45,7 @@ export function renderWgQuick(config: WgQuickConfig): string {
     for (const command of list) lines.push(`${key} = ${command}`);
   }
   if (i.saveConfig) lines.push('SaveConfig = true');
+  if (i.transport !== 'udp') lines.push(`Transport = ${i.transport}`);
   for (const p of config.peers) lines.push('', ...peerLines(p));
   return `${lines.join('\n')}\n`;
 }

@@ -50,7 +50,7 @@ export function sessionConfigFromWgQuick(wg: WgQuickConfig): { config: SessionCo
       endpoint: dialed?.endpoint ? { host: dialed.endpoint.host, port: dialed.endpoint.port } : null,
       listen: { host: '::', port: i.listenPort ?? 0 },
       host: wg.name,
-      transport: 'udp',
+      transport: i.transport,
       cipher: 'no',
       compression: { kind: 'none' },
       keepalive: { enabled: false, interval: 0, count: 0 },

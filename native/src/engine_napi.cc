@@ -136,7 +136,8 @@ bool InitialRxOption(Napi::Object o, const char* cls, size_t max, std::vector<ui
   return true;
 }
 
-bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd) {
+bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd,
+                bool needNetFd) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
     Napi::TypeError::New(env, std::string("new ") + cls + "(options, onEvent)").ThrowAsJavaScriptException();
@@ -145,8 +146,9 @@ bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* o
   *options = info[0].As<Napi::Object>();
   *deviceFd = IntOption(*options, "deviceFd", -1);
   *netFd = IntOption(*options, "netFd", -1);
-  if (*deviceFd < 0 || *netFd < 0) {
-    Napi::TypeError::New(env, std::string(cls) + ": deviceFd and netFd must be file descriptors").ThrowAsJavaScriptException();
+  if (*deviceFd < 0 || (needNetFd && *netFd < 0)) {
+    Napi::TypeError::New(env, std::string(cls) + (needNetFd ? ": deviceFd and netFd must be file descriptors" : ": deviceFd must be a file descriptor"))
+        .ThrowAsJavaScriptException();
     return false;
   }
   return true;

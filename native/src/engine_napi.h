@@ -66,7 +66,9 @@ std::string StringOption(Napi::Object o, const char* key);
 bool InitialRxOption(Napi::Object o, const char* cls, size_t max, std::vector<uint8_t>* out);
 
 // The constructor arguments every engine class takes: (options, onEvent) with options.deviceFd
-// and options.netFd. Throws a TypeError naming `cls` and returns false when they are not there.
-bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd);
+// and options.netFd (optional with needNetFd false: -1 when absent). Throws a TypeError naming
+// `cls` and returns false when they are not there.
+bool EngineArgs(const Napi::CallbackInfo& info, const char* cls, Napi::Object* options, int* deviceFd, int* netFd,
+                bool needNetFd = true);
 
 }  // namespace tund

@@ -4,12 +4,14 @@
 // (native/index.ts documents the API).
 #include <napi.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/peer_streams.h"
 #include "engine/wg_cookie_gate.h"
 #include "engine/wg_transform.h"
 #include "engine_napi.h"
@@ -112,6 +114,9 @@ Napi::Value EventToJs(Napi::Env env, engine::Event& e) {
   if (e.type == "message") {
     ev.Set("data", Napi::Buffer<uint8_t>::Copy(env, e.data.data(), e.data.size()));
     ev.Set("from", EndpointToJs(env, e.from));
+  } else if (e.type == "connection_closed") {
+    ev.Set("remote", EndpointToJs(env, e.from));
+    ev.Set("message", e.message);
   } else {
     ev.Set("peer", Napi::Number::New(env, e.peer));
     if (!e.reason.empty()) ev.Set("reason", e.reason);
@@ -136,14 +141,26 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
                         InstanceMethod("forceUnderLoad", &WgEngine::ForceUnderLoad),
                         InstanceMethod("sendKeepalive", &WgEngine::SendKeepalive), InstanceMethod("send", &WgEngine::Send),
                         InstanceMethod("sendToPeer", &WgEngine::SendToPeer), InstanceMethod("peers", &WgEngine::Peers),
-                        InstanceMethod("peerStats", &WgEngine::PeerStats), InstanceMethod("stats", &WgEngine::Stats)});
+                        InstanceMethod("peerStats", &WgEngine::PeerStats), InstanceMethod("stats", &WgEngine::Stats),
+                        InstanceMethod("addConnection", &WgEngine::AddConnection)});
   }
 
   explicit WgEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WgEngine>(info) {
     Napi::Env env = info.Env();
     Napi::Object o;
     int devFd, netFd;
-    if (!EngineArgs(info, "WgEngine", &o, &devFd, &netFd)) return;
+    // transport: 'udp' (netFd: the socket) or 'tcp' (connections come by addConnection)
+    if (!info[0].IsObject()) {
+      Napi::TypeError::New(env, "new WgEngine(options, onEvent)").ThrowAsJavaScriptException();
+      return;
+    }
+    const std::string kind = StringOption(info[0].As<Napi::Object>(), "transport");
+    if (kind != "" && kind != "udp" && kind != "tcp") {
+      Napi::TypeError::New(env, "WgEngine: transport \"" + kind + "\" (expected udp or tcp)").ThrowAsJavaScriptException();
+      return;
+    }
+    const bool streams = kind == "tcp";
+    if (!EngineArgs(info, "WgEngine", &o, &devFd, &netFd, !streams)) return;
     engine::WgOptions wo;
     wo.mtu = IntOption(o, "mtu", 1420);
     if (wo.mtu < 576 || wo.mtu > 65535) {
@@ -177,10 +194,24 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
       }
       gate_->SetLocalPublicKey(pub);
     }
+    std::unique_ptr<engine::Transport> net;
+    if (streams) {
+      engine::PeerStreamOptions po;
+      po.maxPending = static_cast<size_t>(std::max(1, IntOption(o, "maxPendingConnections", 64)));
+      po.pendingDeadlineMs = std::max(100, IntOption(o, "pendingDeadlineMs", 10000));
+      engine::WgTransform* wg = wg_.get();
+      auto t = std::make_unique<engine::PeerStreamsTransport>(po, [wg](const Endpoint& ep) { return wg->HasPeerAt(ep); });
+      if (!t->Ok()) {
+        Napi::Error::New(env, "WgEngine: eventfd: " + std::string(strerror(errno))).ThrowAsJavaScriptException();
+        return;
+      }
+      streams_ = t.get();
+      net = std::move(t);
+    } else {
+      net = engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true);
+    }
     engine_.Init(info[1].As<Napi::Function>(),
-                 std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd),
-                                                  engine::MakeUdpTransport(netFd, wg_->RxSlotBytes(), eo.batch, true),
-                                                  wg_.get(), eo));
+                 std::make_unique<engine::Engine>(engine::MakePacketDevice(devFd), std::move(net), wg_.get(), eo));
   }
 
  private:
@@ -436,11 +467,37 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
     for (const auto& c : counters) {
       o.Set(c.first, Napi::Number::New(env, static_cast<double>(c.second->load(std::memory_order_relaxed))));
     }
+    if (streams_) {
+      const engine::PeerStreamCounters& p = streams_->Counters();
+      Napi::Object cs = Napi::Object::New(env);
+      const std::pair<const char*, const std::atomic<uint64_t>*> conns[] = {
+          {"open", &p.open}, {"accepted", &p.accepted}, {"refused", &p.refused}, {"closed", &p.closed}, {"expired", &p.expired}};
+      for (const auto& c : conns) cs.Set(c.first, Napi::Number::New(env, static_cast<double>(c.second->load(std::memory_order_relaxed))));
+      o.Set("connections", cs);
+    }
     return o;
+  }
+
+  // addConnection(fd): a connected TCP socket for a 'tcp' engine (the engine owns it from now
+  // on). Returns null when taken, or why it was refused (and closed).
+  Napi::Value AddConnection(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!streams_) {
+      Napi::Error::New(env, "addConnection: not a tcp engine").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 0) {
+      Napi::TypeError::New(env, "addConnection: expected a file descriptor").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string why;
+    if (streams_->Add(info[0].As<Napi::Number>().Int32Value(), &why)) return env.Null();
+    return Napi::String::New(env, why);
   }
 
   std::unique_ptr<engine::WgTransform> wg_;
   engine::CookieGate* gate_ = nullptr;  // owned by wg_
+  engine::PeerStreamsTransport* streams_ = nullptr;  // owned by the engine (tcp only)
   JsEngine engine_;  // after wg_: destroyed (threads joined) before it
 };
 

@@ -97,13 +97,20 @@ bool Core::StopRequested() const {
 }
 
 bool Core::WaitFd(int fd, short events, int timeoutMs) const {
-  struct pollfd p[2] = {{fd, events, 0}, {stopFd_, POLLIN, 0}};
+  struct pollfd p = {fd, events, 0};
+  return WaitAny(&p, 1, timeoutMs) == 1;
+}
+
+int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
+  std::vector<struct pollfd> p(fds, fds + n);
+  p.push_back({stopFd_, POLLIN, 0});
   for (;;) {
-    int r = poll(p, 2, timeoutMs);
+    int r = poll(p.data(), p.size(), timeoutMs);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    if (p[1].revents) return false;
-    return true;
+    if (r < 0 || p.back().revents) return -1;
+    if (r == 0) return 0;
+    for (size_t i = 0; i < n; i++) fds[i].revents = p[i].revents;
+    return 1;
   }
 }
 

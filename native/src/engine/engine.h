@@ -157,6 +157,9 @@ class Core {
   bool StopRequested() const;
   // Waits until fd is ready for `events`; false on stop (or on timeout when timeoutMs >= 0).
   bool WaitFd(int fd, short events, int timeoutMs = -1) const;
+  // The same for several fds (their revents filled in): 1 when one is ready, 0 on timeout, -1 on
+  // stop.
+  int WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const;
   // Wakes the tx thread (work queued for it). Any thread.
   void WakeTx();
   EventQueue& Events() { return *events_; }

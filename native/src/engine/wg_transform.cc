@@ -286,6 +286,15 @@ void WgTransform::ScheduleFlush(uint32_t id) {
   if (core_) core_->WakeTx();
 }
 
+bool WgTransform::HasPeerAt(const Endpoint& ep) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& kv : peers_) {
+    std::lock_guard<std::mutex> pl(kv.second->mu);
+    if (kv.second->endpoint.SameAs(ep)) return true;
+  }
+  return false;
+}
+
 bool WgTransform::PeerStats(uint32_t id, WgPeerStats* out) {
   std::shared_lock<std::shared_mutex> lock(mu_);
   PeerPtr peer = FindPeer(id);

@@ -144,6 +144,8 @@ class WgTransform : public Transform {
   // A message as it is (a handshake initiation) to the peer's current endpoint.
   bool QueueToPeer(uint32_t id, std::vector<uint8_t> data, std::string* error);
   bool PeerStats(uint32_t id, WgPeerStats* out);
+  // Some peer's current endpoint is ep (a stream transport's connection is in use). Any thread.
+  bool HasPeerAt(const Endpoint& ep);
   std::vector<uint32_t> PeerIds();
   const WgCounters& Counters() const { return wc_; }
   // Set before start (rx thread only afterwards).

@@ -1,0 +1,363 @@
+// WireGuard messages over many TCP connections (peer_streams.h).
+//
+// Threads: JS adds connections (Add: under mu_, then the eventfd wakes the rx thread); the rx
+// thread owns the list it polls (adopts new ones, reads, cuts messages, closes and forgets);
+// the tx thread looks a connection up by endpoint under mu_ and writes without the lock. A
+// connection object is shared: its fd is closed when the last holder lets go, so a write on the
+// tx thread never meets a reused fd. Closing from the tx thread is shutdown() (the rx thread then
+// sees the end and forgets it).
+#include "peer_streams.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../errors.h"
+
+namespace tund {
+namespace engine {
+
+namespace peerstream {
+
+Split Next(const uint8_t* p, size_t have, size_t maxMessage) {
+  Split s;
+  if (have < kPrefixBytes) return s;
+  size_t len = (static_cast<size_t>(p[0]) << 8) | p[1];
+  if (len == 0 || len > maxMessage) {
+    s.kind = Split::Skip;
+    return s;
+  }
+  if (have < kPrefixBytes + len) return s;
+  s.kind = Split::Frame;
+  s.len = kPrefixBytes + len;
+  return s;
+}
+
+void Prefix(size_t len, uint8_t out[kPrefixBytes]) {
+  out[0] = static_cast<uint8_t>(len >> 8);
+  out[1] = static_cast<uint8_t>(len);
+}
+
+}  // namespace peerstream
+
+namespace {
+constexpr int kSweepMs = 1000;
+constexpr int kIovMax = 1024;
+// Until a TCP connection takes this long without an acknowledgment, it counts as alive (a peer
+// that vanished without a reset is noticed in this time once something is sent).
+constexpr unsigned kUserTimeoutMs = 30000;
+}  // namespace
+
+struct PeerStreamsTransport::Conn {
+  int fd = -1;
+  Endpoint remote;
+  std::vector<uint8_t> buf;  // rx thread
+  size_t have = 0, off = 0;
+  int64_t pendingSinceMs = 0;  // rx thread: since when no peer names it (0: one does)
+  std::atomic<bool> dead{false};
+  std::string why;  // set once by whoever marks it dead first (under mu_)
+  std::mutex sendMu;  // one writer at a time (the tx thread; SendFinal after it)
+  ~Conn() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+struct PeerStreamsTransport::State {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Conn>> conns;  // every open connection (lookup by endpoint)
+  std::vector<std::shared_ptr<Conn>> fresh;  // added, not yet polled by the rx thread
+  std::vector<std::shared_ptr<Conn>> polled; // rx thread: what it polls
+  std::vector<struct pollfd> fds;            // rx thread
+  std::vector<uint8_t> prefixes;             // tx thread
+  int64_t lastSweepMs = 0;                   // rx thread
+  size_t next = 0;                           // rx thread: where the next round starts (fairness)
+};
+
+PeerStreamsTransport::PeerStreamsTransport(const PeerStreamOptions& o, std::function<bool(const Endpoint&)> named)
+    : o_(o), named_(std::move(named)), s_(std::make_unique<State>()) {
+  wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+PeerStreamsTransport::~PeerStreamsTransport() = default;  // the engine closes wakeFd_ at Stop
+
+bool PeerStreamsTransport::Add(int fd, std::string* why) {
+  auto c = std::make_shared<Conn>();
+  c->fd = fd;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+    *why = std::string("getpeername: ") + ErrnoText(errno);
+    pc_.refused.fetch_add(1, std::memory_order_relaxed);
+    return false;  // (c closes fd)
+  }
+  c->remote = Endpoint::From(ss, len);
+  if (c->remote.Empty()) {
+    *why = "not a TCP/IP socket";
+    pc_.refused.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // (named_ takes the transform's locks: never called under mu_, which the tx thread takes while
+  // the transform may hold its own)
+  const bool isNamed = named_(c->remote);
+  std::vector<Endpoint> open;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    for (const auto& k : s_->conns) {
+      if (!k->dead.load()) open.push_back(k->remote);
+    }
+  }
+  size_t pending = 0;
+  for (const auto& ep : open) pending += named_(ep) ? 0 : 1;
+  if (open.size() >= static_cast<size_t>(o_.maxConnections) || (!isNamed && pending >= o_.maxPending)) {
+    *why = open.size() >= static_cast<size_t>(o_.maxConnections)
+               ? "too many connections (" + std::to_string(o_.maxConnections) + ")"
+               : "too many connections without an authenticated peer (" + std::to_string(o_.maxPending) + ")";
+    pc_.refused.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    unsigned timeout = kUserTimeoutMs;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+    c->buf.resize(peerstream::kPrefixBytes + o_.maxMessage);
+    c->pendingSinceMs = isNamed ? 0 : NowMs();
+    s_->conns.push_back(c);
+    s_->fresh.push_back(c);
+  }
+  pc_.accepted.fetch_add(1, std::memory_order_relaxed);
+  pc_.open.fetch_add(1, std::memory_order_relaxed);
+  uint64_t one = 1;
+  ssize_t w = write(wakeFd_, &one, sizeof one);
+  (void)w;
+  return true;
+}
+
+std::shared_ptr<PeerStreamsTransport::Conn> PeerStreamsTransport::Find(const Endpoint& ep) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  // the newest first: a redial from the same address and port replaces the old one
+  for (auto it = s_->conns.rbegin(); it != s_->conns.rend(); ++it) {
+    if (!(*it)->dead.load() && (*it)->remote.SameAs(ep)) return *it;
+  }
+  return nullptr;
+}
+
+bool PeerStreamsTransport::Send(Core& core, Message* msgs, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    // a run of messages to one destination
+    size_t j = i + 1;
+    while (j < n && msgs[j].peer && msgs[i].peer && msgs[j].peer->SameAs(*msgs[i].peer)) j++;
+    std::shared_ptr<Conn> c = msgs[i].peer ? Find(*msgs[i].peer) : nullptr;
+    if (!c) {
+      // no connection to that endpoint (not dialed yet, or just lost): as a datagram to nowhere
+      core.c.txDropped.fetch_add(j - i, std::memory_order_relaxed);
+    } else if (!SendRun(core, *c, msgs + i, j - i)) {
+      if (core.StopRequested() || core.Ended()) return false;
+    }
+    i = j;
+  }
+  return true;
+}
+
+// Writes the run with its prefixes; a connection that fails or stays full too long is shut down
+// (the rx thread closes it). false when the run was not sent.
+bool PeerStreamsTransport::SendRun(Core& core, Conn& c, Message* msgs, size_t n) {
+  std::lock_guard<std::mutex> lock(c.sendMu);
+  std::vector<uint8_t>& prefixes = s_->prefixes;
+  size_t k = 0;
+  while (k < n) {
+    size_t cnt = std::min(n - k, static_cast<size_t>(kIovMax / 2));
+    prefixes.resize(cnt * peerstream::kPrefixBytes);
+    struct iovec iov[kIovMax];
+    int iovcnt = 0;
+    size_t total = 0;
+    for (size_t m = 0; m < cnt; m++) {
+      Message& msg = msgs[k + m];
+      uint8_t* pre = prefixes.data() + m * peerstream::kPrefixBytes;
+      if (msg.len == 0 || msg.len > peerstream::kMaxMessage) continue;  // (never from WgTransform)
+      peerstream::Prefix(msg.len, pre);
+      iov[iovcnt++] = {pre, peerstream::kPrefixBytes};
+      iov[iovcnt++] = {msg.data, msg.len};
+      total += peerstream::kPrefixBytes + msg.len;
+    }
+    int first = 0;
+    while (first < iovcnt) {
+      struct msghdr mh;
+      std::memset(&mh, 0, sizeof mh);
+      mh.msg_iov = iov + first;
+      mh.msg_iovlen = static_cast<size_t>(iovcnt - first);
+      ssize_t w = sendmsg(c.fd, &mh, MSG_NOSIGNAL);
+      if (w >= 0) {
+        core.c.txWireBytes.fetch_add(static_cast<uint64_t>(w), std::memory_order_relaxed);
+        size_t left = static_cast<size_t>(w);
+        while (first < iovcnt && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+        if (first < iovcnt && left > 0) {
+          iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+          iov[first].iov_len -= left;
+        }
+        continue;
+      }
+      if (errno == EINTR) continue;
+      std::string why;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (core.WaitFd(c.fd, POLLOUT, o_.sendTimeoutMs)) continue;
+        if (core.StopRequested()) return false;
+        why = "send: no progress for " + std::to_string(o_.sendTimeoutMs) + " ms";
+      } else {
+        why = std::string("send: ") + ErrnoText(errno);
+      }
+      // a frame may be cut in half: the stream is unusable, the connection goes
+      {
+        std::lock_guard<std::mutex> l(s_->mu);
+        if (!c.dead.exchange(true)) c.why = why;
+      }
+      shutdown(c.fd, SHUT_RDWR);
+      core.c.txDropped.fetch_add(n - k, std::memory_order_relaxed);
+      return false;
+    }
+    (void)total;
+    core.c.txFrames.fetch_add(cnt, std::memory_order_relaxed);
+    k += cnt;
+  }
+  return true;
+}
+
+void PeerStreamsTransport::Close(Core& core, const std::shared_ptr<Conn>& c) {
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto& all = s_->conns;
+    all.erase(std::remove(all.begin(), all.end(), c), all.end());
+    why = c->why;
+  }
+  shutdown(c->fd, SHUT_RDWR);
+  pc_.closed.fetch_add(1, std::memory_order_relaxed);
+  pc_.open.fetch_sub(1, std::memory_order_relaxed);
+  Event e;
+  e.type = "connection_closed";
+  e.from = c->remote;
+  e.message = why.empty() ? "closed" : why;
+  core.Events().Push(std::move(e), true, &core.c.eventDrops);
+}
+
+void PeerStreamsTransport::Sweep(Core& core, int64_t now) {
+  for (auto& c : s_->polled) {
+    if (c->dead.load()) continue;
+    if (named_(c->remote)) {
+      c->pendingSinceMs = 0;
+      continue;
+    }
+    if (c->pendingSinceMs == 0) c->pendingSinceMs = now;
+    if (now - c->pendingSinceMs >= o_.pendingDeadlineMs) {
+      std::lock_guard<std::mutex> lock(s_->mu);
+      if (!c->dead.exchange(true)) c->why = "no authenticated peer on it within " + std::to_string(o_.pendingDeadlineMs) + " ms";
+      pc_.expired.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  (void)core;
+}
+
+int PeerStreamsTransport::Receive(Core& core, Message* out, int max) {
+  State& s = *s_;
+  for (;;) {
+    // what the last round handed out is done with: compact, forget the dead, adopt the new
+    for (auto& c : s.polled) {
+      if (c->off == 0) continue;
+      std::memmove(c->buf.data(), c->buf.data() + c->off, c->have - c->off);
+      c->have -= c->off;
+      c->off = 0;
+    }
+    {
+      std::vector<std::shared_ptr<Conn>> dead;
+      for (auto& c : s.polled) {
+        if (c->dead.load()) dead.push_back(c);
+      }
+      for (auto& c : dead) {
+        s.polled.erase(std::remove(s.polled.begin(), s.polled.end(), c), s.polled.end());
+        Close(core, c);
+      }
+      std::lock_guard<std::mutex> lock(s.mu);
+      for (auto& c : s.fresh) s.polled.push_back(c);
+      s.fresh.clear();
+    }
+    if (core.Ended()) return -1;
+    const int64_t now = NowMs();
+    if (now - s.lastSweepMs >= kSweepMs) {
+      s.lastSweepMs = now;
+      Sweep(core, now);
+    }
+
+    // messages already in the buffers, round robin over the connections
+    int n = 0;
+    const size_t count = s.polled.size();
+    for (size_t k = 0; k < count && n < max; k++) {
+      Conn& c = *s.polled[(s.next + k) % count];
+      while (n < max && !c.dead.load()) {
+        Split sp = peerstream::Next(c.buf.data() + c.off, c.have - c.off, o_.maxMessage);
+        if (sp.kind == Split::More) break;
+        core.c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+        if (sp.kind == Split::Skip) {
+          core.c.badFrames.fetch_add(1, std::memory_order_relaxed);
+          std::lock_guard<std::mutex> lock(s.mu);
+          if (!c.dead.exchange(true)) c.why = "a message length of 0 or over " + std::to_string(o_.maxMessage) + " bytes";
+          break;
+        }
+        out[n] = Message{};
+        out[n].data = c.buf.data() + c.off + peerstream::kPrefixBytes;
+        out[n].len = sp.len - peerstream::kPrefixBytes;
+        out[n].peer = &c.remote;
+        c.off += sp.len;
+        n++;
+      }
+    }
+    if (count) s.next = (s.next + 1) % count;
+    if (n > 0) return n;
+
+    // wait for bytes (or a new connection, or the sweep)
+    s.fds.clear();
+    s.fds.push_back({wakeFd_, POLLIN, 0});
+    for (auto& c : s.polled) s.fds.push_back({c->fd, static_cast<short>(c->dead.load() ? 0 : POLLIN), 0});
+    int r = core.WaitAny(s.fds.data(), s.fds.size(), kSweepMs);
+    if (r < 0) return -1;
+    if (r == 0) continue;
+    if (s.fds[0].revents) {
+      uint64_t v;
+      ssize_t rd = read(wakeFd_, &v, sizeof v);
+      (void)rd;
+    }
+    for (size_t k = 0; k < s.polled.size(); k++) {
+      if (!s.fds[k + 1].revents) continue;
+      Conn& c = *s.polled[k];
+      ssize_t got = read(c.fd, c.buf.data() + c.have, c.buf.size() - c.have);
+      if (got > 0) {
+        c.have += static_cast<size_t>(got);
+        core.c.rxWireBytes.fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
+        continue;
+      }
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      std::string why = got == 0 ? "closed by the peer (TCP EOF)" : std::string("recv: ") + ErrnoText(errno);
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (!c.dead.exchange(true)) c.why = why;
+    }
+  }
+}
+
+}  // namespace engine
+}  // namespace tund
