@@ -759,12 +759,6 @@ export interface NativeAddon {
   };
   WsLink: new (options: WsLinkOptions, onEvent: (event: WsLinkEvent) => void) => NativeWsLink;
   WsHub: new (options: WsHubOptions, onEvent: (event: WsHubEvent) => void) => NativeWsHub;
-  tcpListen(addr: string, port: number): { fd: number; port: number };
-  /** -1 when no connection is waiting. */
-  tcpAccept(fd: number): number;
-  tcpConnect(addr: string, port: number): number;
-  /** false while connecting, true when connected; throws when it failed. */
-  tcpConnectResult(fd: number): boolean;
   /** Empty Buffer: nothing ready; null: end of stream. */
   fdRead(fd: number, max?: number): Buffer | null;
   fdWrite(fd: number, data: Buffer): number;

@@ -13,8 +13,8 @@ import type { WgEndpoint } from './types.js';
 
 /** How long one connection attempt may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** Refused connections (a flood) are logged at most this often. */
-const REFUSAL_LOG_MS = 10_000;
+/** Refused and closed connections of strangers (a flood) are logged at most this often. */
+const REPORT_INTERVAL_MS = 10_000;
 
 export interface StreamLinksOptions {
   /** hands a connected socket to the engine: null when taken, else why it was refused */
@@ -36,8 +36,8 @@ export class StreamLinks {
   private readonly dialed = new Map<string, Dialed>();
   private listener: StreamListener | null = null;
   private readonly abort = new AbortController();
-  private lastRefusalLog = 0;
-  private refusedSinceLog = 0;
+  private lastReport = 0;
+  private unreported = 0;
   private stopped = false;
 
   constructor(private readonly o: StreamLinksOptions) {}
@@ -70,11 +70,14 @@ export class StreamLinks {
 
   /** The engine closed the connection to `remote`: a peer dialed there is dialed again. */
   closed(remote: WgEndpoint, why: string): void {
+    let dialed = false;
     for (const [peer, d] of this.dialed) {
       if (!sameEndpoint(d.endpoint, remote)) continue;
+      dialed = true;
       this.o.log(`tcp: connection to ${formatEndpoint(remote.host, remote.port)} closed (${why}); dialing again`);
       this.schedule(peer, d);
     }
+    if (!dialed) this.report(`tcp: connection from ${formatEndpoint(remote.host, remote.port)} closed: ${why}`);
   }
 
   stop(): void {
@@ -88,14 +91,18 @@ export class StreamLinks {
   private take(fd: number, from: string): boolean {
     const refused = this.o.addConnection(fd);
     if (refused === null) return true;
-    this.refusedSinceLog++;
-    const now = Date.now();
-    if (now - this.lastRefusalLog >= REFUSAL_LOG_MS) {
-      this.o.log(`tcp: refused the connection from ${from}: ${refused}${this.refusedSinceLog > 1 ? ` (${this.refusedSinceLog} refused since the last report)` : ''}`);
-      this.lastRefusalLog = now;
-      this.refusedSinceLog = 0;
-    }
+    this.report(`tcp: refused the connection from ${from}: ${refused}`);
     return false;
+  }
+
+  /** What strangers cause (refusals, their connections closing) is logged at most every 10 s. */
+  private report(message: string): void {
+    this.unreported++;
+    const now = Date.now();
+    if (now - this.lastReport < REPORT_INTERVAL_MS) return;
+    this.o.log(`${message}${this.unreported > 1 ? ` (${this.unreported - 1} more such since the last report)` : ''}`);
+    this.lastReport = now;
+    this.unreported = 0;
   }
 
   private schedule(peer: string, d: Dialed): void {

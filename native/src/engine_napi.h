@@ -58,6 +58,25 @@ class JsEngine {
 // {type: 'ended', reason, message} for an "ended" event; other types as the caller's ToJs says.
 Napi::Object EndedToJs(Napi::Env env, const engine::Event& e);
 
+// The JS class of an engine (Pump, WsLink, WgEngine): start() and stop() as JS sees them, once.
+// T has a member `JsEngine engine_` (declared after its transform; T befriends this class) and
+// `static constexpr const char* kClass`; T::EventToJs turns its events (this one: only "ended").
+template <typename T>
+class EngineObject : public Napi::ObjectWrap<T> {
+ public:
+  using Napi::ObjectWrap<T>::ObjectWrap;
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    static_cast<T&>(*this).engine_.Start(info.Env(), T::kClass, &T::EventToJs);
+    return info.Env().Undefined();
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    static_cast<T&>(*this).engine_.Stop();
+    return info.Env().Undefined();
+  }
+  static Napi::Value EventToJs(Napi::Env env, engine::Event& e) { return EndedToJs(env, e); }
+};
+
 // Option readers: an int field (default when absent), a string field ("" when absent).
 int IntOption(Napi::Object o, const char* key, int def);
 std::string StringOption(Napi::Object o, const char* key);

@@ -190,15 +190,16 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------------------------
 // The pump: the engine with the VTun transform.
 
-class Pump : public Napi::ObjectWrap<Pump> {
+class Pump : public EngineObject<Pump> {
  public:
+  static constexpr const char* kClass = "Pump";
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Pump",
                        {InstanceMethod("start", &Pump::Start), InstanceMethod("stop", &Pump::Stop),
                         InstanceMethod("sendControl", &Pump::SendControl), InstanceMethod("stats", &Pump::Stats)});
   }
 
-  explicit Pump(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pump>(info) {
+  explicit Pump(const Napi::CallbackInfo& info) : EngineObject<Pump>(info) {
     Napi::Env env = info.Env();
     Napi::Object o;
     int devFd, netFd;
@@ -238,16 +239,6 @@ class Pump : public Napi::ObjectWrap<Pump> {
  private:
   static constexpr size_t kMaxInitialRx = 128 * 1024;
 
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    engine_.Start(info.Env(), "Pump", [](Napi::Env e, engine::Event& ev) -> Napi::Value { return EndedToJs(e, ev); });
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    engine_.Stop();
-    return info.Env().Undefined();
-  }
-
   Napi::Value SendControl(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
@@ -276,6 +267,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   }
 
   std::unique_ptr<engine::VtunTransform> vtun_;
+  friend class EngineObject<Pump>;
   JsEngine engine_;  // after vtun_: destroyed (threads joined) before it
 };
 

@@ -1,6 +1,6 @@
-// Thin N-API bindings of the TLS wrapper (tls.*) and of the plain non-blocking TCP sockets it runs
-// on, for tests and the control plane. The data path uses tls::Session directly on the native
-// thread that owns the socket.
+// Thin N-API bindings of the TLS wrapper (tls.*), for tests and the control plane, and reads and
+// writes on a non-blocking fd for tests (the TCP sockets themselves come from socket.cc). The data
+// path uses tls::Session directly on the native thread that owns the socket.
 //
 //   new TlsContext({role: "client", serverName, verify?, caFile?, certFile?, keyFile?})
 //   new TlsContext({role: "server", certFile, keyFile, clientCaFile?})
@@ -8,8 +8,7 @@
 //     .write(buf) -> {status, written}  .shutdown() -> status  .pending()  .error()
 //     .peerSubject()  .peerIssuer()  .protocol()  .cipher()
 //   status: "ok" | "want_read" | "want_write" | "closed" | "error"
-//   tcpListen(addr, port) -> {fd, port}   tcpAccept(fd) -> fd | -1   tcpConnect(addr, port) -> fd
-//   tcpConnectResult(fd) -> false (pending) | true   fdRead(fd, max) -> Buffer | null   fdWrite(fd, buf) -> n
+//   fdRead(fd, max) -> Buffer | null   fdWrite(fd, buf) -> n
 #include <napi.h>
 
 #include <arpa/inet.h>
@@ -176,94 +175,6 @@ class TlsSessionWrap : public Napi::ObjectWrap<TlsSessionWrap> {
   std::unique_ptr<tls::Session> session_;
 };
 
-// The socket of tcpListen/tcpConnect: checks (addr, port), makes a non-blocking, close-on-exec
-// TCP socket of the right family. -1 with an exception pending when it cannot.
-int OpenTcpSocket(const Napi::CallbackInfo& info, const char* usage, Endpoint* ep) {
-  Napi::Env env = info.Env();
-  int port = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
-  if (info.Length() < 2 || !info[0].IsString() || port < 0 || port > 65535 ||
-      !Endpoint::Parse(info[0].As<Napi::String>().Utf8Value(), port, ep)) {
-    ThrowTypeError(env, usage);
-    return -1;
-  }
-  int fd = socket(ep->Family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, errno, "socket");
-  return fd;
-}
-
-// tcpListen(addr, port) -> {fd, port}: non-blocking, close-on-exec, SO_REUSEADDR; port 0 = any.
-Napi::Value TcpListen(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Endpoint ep;
-  int fd = OpenTcpSocket(info, "tcpListen(addr: IP address, port: number)", &ep);
-  if (fd < 0) return env.Undefined();
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, ep.Sockaddr(), ep.len) < 0 || listen(fd, 128) < 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, "bind");
-    return env.Undefined();
-  }
-  sockaddr_storage bound;
-  socklen_t blen = sizeof bound;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  int port = Endpoint::From(bound, blen).Port();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("fd", fd);
-  o.Set("port", port);
-  return o;
-}
-
-// tcpAccept(fd) -> the connection's fd (non-blocking, TCP_NODELAY), or -1 when none is waiting.
-Napi::Value TcpAccept(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowTypeError(env, "tcpAccept(fd: number)");
-  int fd = accept4(info[0].As<Napi::Number>().Int32Value(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
-    ThrowErrno(env, errno, "accept4");
-    return env.Undefined();
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return Napi::Number::New(env, fd);
-}
-
-// tcpConnect(addr, port) -> fd: a non-blocking connect under way (tcpConnectResult says when done).
-Napi::Value TcpConnect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Endpoint ep;
-  int fd = OpenTcpSocket(info, "tcpConnect(addr: IP address, port: number)", &ep);
-  if (fd < 0) return env.Undefined();
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, ep.Sockaddr(), ep.len) < 0 && errno != EINPROGRESS) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, "connect");
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fd);
-}
-
-// tcpConnectResult(fd) -> false while connecting, true once connected; throws when it failed.
-Napi::Value TcpConnectResult(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowTypeError(env, "tcpConnectResult(fd: number)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  pollfd p{fd, POLLOUT, 0};
-  if (poll(&p, 1, 0) == 0) return Napi::Boolean::New(env, false);
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  if (err != 0) {
-    ThrowErrno(env, err, "connect");
-    return env.Undefined();
-  }
-  return Napi::Boolean::New(env, true);
-}
-
 // fdRead(fd, max) -> Buffer (empty: nothing ready) | null (end of stream)
 Napi::Value FdRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -309,10 +220,6 @@ std::unique_ptr<tls::Session> TakeTlsSession(Napi::Value v) {
 Napi::Object InitTls(Napi::Env env, Napi::Object exports) {
   exports.Set("TlsContext", TlsContextWrap::Define(env));
   exports.Set("TlsSession", TlsSessionWrap::Define(env));
-  exports.Set("tcpListen", Napi::Function::New(env, TcpListen, "tcpListen"));
-  exports.Set("tcpAccept", Napi::Function::New(env, TcpAccept, "tcpAccept"));
-  exports.Set("tcpConnect", Napi::Function::New(env, TcpConnect, "tcpConnect"));
-  exports.Set("tcpConnectResult", Napi::Function::New(env, TcpConnectResult, "tcpConnectResult"));
   exports.Set("fdRead", Napi::Function::New(env, FdRead, "fdRead"));
   exports.Set("fdWrite", Napi::Function::New(env, FdWrite, "fdWrite"));
   return exports;

@@ -168,8 +168,9 @@ Napi::Value WsDial(const Napi::CallbackInfo& info) {
   return handle;
 }
 
-class WsLink : public Napi::ObjectWrap<WsLink> {
+class WsLink : public EngineObject<WsLink> {
  public:
+  static constexpr const char* kClass = "WsLink";
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "WsLink",
                        {InstanceMethod("start", &WsLink::Start), InstanceMethod("stop", &WsLink::Stop),
@@ -177,7 +178,7 @@ class WsLink : public Napi::ObjectWrap<WsLink> {
                         InstanceMethod("stats", &WsLink::Stats)});
   }
 
-  explicit WsLink(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WsLink>(info) {
+  explicit WsLink(const Napi::CallbackInfo& info) : EngineObject<WsLink>(info) {
     Napi::Env env = info.Env();
     Napi::Object o;
     int devFd, netFd;
@@ -229,16 +230,6 @@ class WsLink : public Napi::ObjectWrap<WsLink> {
   }
 
  private:
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    engine_.Start(info.Env(), "WsLink", [](Napi::Env e, engine::Event& ev) -> Napi::Value { return EndedToJs(e, ev); });
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    engine_.Stop();
-    return info.Env().Undefined();
-  }
-
   Napi::Value Ping(const Napi::CallbackInfo& info) {
     if (engine_ && engine_->Running()) {
       ws_->QueuePing();
@@ -278,6 +269,7 @@ class WsLink : public Napi::ObjectWrap<WsLink> {
   }
 
   std::unique_ptr<engine::WsTransform> ws_;
+  friend class EngineObject<WsLink>;
   JsEngine engine_;  // after ws_: destroyed (threads joined) before it
 };
 

@@ -107,7 +107,7 @@ bool CountOption(Napi::Env env, Napi::Object o, const char* key, uint64_t* out) 
   return false;
 }
 
-Napi::Value EventToJs(Napi::Env env, engine::Event& e) {
+Napi::Value WgEventToJs(Napi::Env env, engine::Event& e) {
   if (e.type == "ended") return EndedToJs(env, e);
   Napi::Object ev = Napi::Object::New(env);
   ev.Set("type", e.type);
@@ -125,8 +125,10 @@ Napi::Value EventToJs(Napi::Env env, engine::Event& e) {
   return ev;
 }
 
-class WgEngine : public Napi::ObjectWrap<WgEngine> {
+class WgEngine : public EngineObject<WgEngine> {
  public:
+  static constexpr const char* kClass = "WgEngine";
+  static Napi::Value EventToJs(Napi::Env env, engine::Event& e) { return WgEventToJs(env, e); }
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "WgEngine",
                        {InstanceMethod("start", &WgEngine::Start), InstanceMethod("stop", &WgEngine::Stop),
@@ -145,7 +147,7 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
                         InstanceMethod("addConnection", &WgEngine::AddConnection)});
   }
 
-  explicit WgEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WgEngine>(info) {
+  explicit WgEngine(const Napi::CallbackInfo& info) : EngineObject<WgEngine>(info) {
     Napi::Env env = info.Env();
     Napi::Object o;
     int devFd, netFd;
@@ -215,16 +217,6 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
   }
 
  private:
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    engine_.Start(info.Env(), "WgEngine", EventToJs);
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Stop(const Napi::CallbackInfo& info) {
-    engine_.Stop();
-    return info.Env().Undefined();
-  }
-
   // The methods on one peer: reads the id (first argument), runs op(id, &error) and throws
   // "what: error" when it fails (op may also have thrown already, on a bad argument).
   template <typename Op>
@@ -498,6 +490,7 @@ class WgEngine : public Napi::ObjectWrap<WgEngine> {
   std::unique_ptr<engine::WgTransform> wg_;
   engine::CookieGate* gate_ = nullptr;  // owned by wg_
   engine::PeerStreamsTransport* streams_ = nullptr;  // owned by the engine (tcp only)
+  friend class EngineObject<WgEngine>;
   JsEngine engine_;  // after wg_: destroyed (threads joined) before it
 };
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { native } from '../../native/index.js';
-import { makePki, NativeStream, until, type Pki } from './support/native-ws.js';
+import { makePki, NativeStream, tcpAccept, tcpListen, until, type Pki } from './support/native-ws.js';
 
 const addon = native();
 let pki: Pki;
@@ -138,14 +138,14 @@ describe('server', { timeout: 30000 }, () => {
 
   async function acceptNative(listenFd: number, context: object): Promise<NativeStream> {
     const fd = await until('a connection', () => {
-      const f = addon.tcpAccept(listenFd);
+      const f = tcpAccept(listenFd);
       return f >= 0 ? f : undefined;
     });
     return NativeStream.accepted(fd, context);
   }
 
   test('serves node:tls clients; data both ways; the end of the stream is "closed"', async () => {
-    const l = addon.tcpListen('127.0.0.1', 0);
+    const l = tcpListen('127.0.0.1');
     const ctx = new addon.TlsContext({ role: 'server', certFile: pki.serverCert, keyFile: pki.serverKey });
     try {
       const client = await nodeClient(l.port);
@@ -169,7 +169,7 @@ describe('server', { timeout: 30000 }, () => {
   });
 
   test('ClientCA: a certificate from that CA is accepted and its subject reported; none or another CA is refused', async () => {
-    const l = addon.tcpListen('127.0.0.1', 0);
+    const l = tcpListen('127.0.0.1');
     const ctx = new addon.TlsContext({ role: 'server', certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.ca });
     try {
       const good = await nodeClient(l.port, { cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });

@@ -220,9 +220,33 @@ describe('wg-quick leniency', () => {
 
   test('the documented keys', () => {
     assert.deepEqual(wgQuickKeys(), {
-      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig'],
+      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport'],
       Peer: ['PublicKey', 'PresharedKey', 'PresharedKeyFile', 'Endpoint', 'AllowedIPs', 'PersistentKeepalive'],
     });
+  });
+});
+
+describe('Transport (tund peers only)', () => {
+  const KEY = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';
+  const PEER = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
+  const file = (...iface: string[]) => ['[Interface]', `PrivateKey = ${KEY}`, ...iface, '', '[Peer]', `PublicKey = ${PEER}`, 'AllowedIPs = 198.19.0.2/32'].join('\n');
+
+  test('udp by default; tcp in any case; written back only when not udp', () => {
+    assert.equal(parsed(file()).interface.transport, 'udp');
+    const c = parsed(file('Transport = TCP', 'ListenPort = 51830'));
+    assert.equal(c.interface.transport, 'tcp');
+    assert.match(renderWgQuick(c), /^Transport = tcp$/m);
+    assert.doesNotMatch(renderWgQuick(parsed(file())), /Transport/);
+    assert.equal(parseWgQuick(renderWgQuick(c), '/etc/tund/wg0.conf', 'wg0').config?.interface.transport, 'tcp');
+  });
+
+  test('a bad value; tcp without ListenPort when a peer has no Endpoint (it must dial in)', () => {
+    assert.deepEqual(problemsOf(file('Transport = quic')), ['3: Transport "quic" invalid (expected udp|tcp)']);
+    assert.deepEqual(problemsOf(file('Transport = tcp')), [
+      '3: Transport = tcp without ListenPort: the peer at line 5 has no Endpoint, so it must connect here (expected "ListenPort = PORT", the TCP port to listen on)',
+    ]);
+    // a side that only dials needs no ListenPort
+    assert.equal(parsed(`${file('Transport = tcp')}\nEndpoint = 198.18.0.1:51830`).interface.listenPort, null);
   });
 });
 

@@ -9,12 +9,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { StreamSocket } from '../../../core/socket.js';
 import { promisify } from 'node:util';
 import {
   native, type NativeTlsSession, type NativeWsEncoder, type NativeWsReader, type TlsContextOptions, type WsEvent, type WsOpcode, type WsRole, type WsUpgradePolicy,
 } from '../../../native/index.js';
 
 const addon = native();
+
+/** A listening TCP socket (socket.cc's, as the sessions use; non-blocking): its fd and port. */
+export function tcpListen(addr: string, port = 0): { fd: number; port: number } {
+  const fd = addon.socketListen(addr, port, 128);
+  return { fd, port: addon.socketNames(fd).localPort ?? 0 };
+}
+
+/** The next connection waiting on a listening fd (non-blocking), or -1 when none is. */
+export function tcpAccept(listenFd: number): number {
+  return addon.socketAccept(listenFd)?.fd ?? -1;
+}
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 export async function until<T>(what: string, fn: () => T | undefined | false | null, timeoutMs = 5000): Promise<T> {
@@ -58,8 +70,7 @@ export class NativeStream {
   private constructor(readonly fd: number, readonly tls: NativeTlsSession | null) {}
 
   static async connect(port: number, tls?: TlsContextOptions & { role: 'client' }, addr = '127.0.0.1'): Promise<NativeStream> {
-    const fd = addon.tcpConnect(addr, port);
-    await until('the TCP connection', () => addon.tcpConnectResult(fd));
+    const fd = (await StreamSocket.connect(addr, port, 10_000)).release();
     let stream: NativeStream;
     try {
       stream = new NativeStream(fd, tls ? new addon.TlsSession(new addon.TlsContext(tls), fd) : null);
@@ -237,7 +248,7 @@ export class NativeWsServer {
   private readonly loop: Promise<void>;
 
   constructor(private readonly options: { policy?: WsUpgradePolicy; tls?: TlsContextOptions & { role: 'server' }; maxMessage?: number; maskFrames?: boolean } = {}) {
-    const l = addon.tcpListen('127.0.0.1', 0);
+    const l = tcpListen('127.0.0.1');
     this.listenFd = l.fd;
     this.port = l.port;
     this.tlsContext = options.tls ? new addon.TlsContext(options.tls) : undefined;
@@ -246,7 +257,7 @@ export class NativeWsServer {
 
   private async acceptLoop(): Promise<void> {
     while (!this.stopped) {
-      const fd = addon.tcpAccept(this.listenFd);
+      const fd = tcpAccept(this.listenFd);
       if (fd < 0) {
         await sleep(2);
         continue;
