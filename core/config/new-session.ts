@@ -42,6 +42,7 @@ export function newWireguardText(s: NewWireguardSession): string {
       preDown: [],
       postDown: [],
       saveConfig: false,
+      transport: 'udp',
     },
     peers: s.peers.map((p) => ({ ...p, line: 0 })),
   };

@@ -7,7 +7,7 @@
 //  - ListenPort, when set, accepts any number of connections; the engine caps those that no peer
 //    has authenticated yet and closes them after a deadline.
 import { formatEndpoint } from '../net.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../session/client.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../session/session.js';
 import { StreamListener, StreamSocket } from '../socket.js';
 import type { WgEndpoint } from './types.js';
 
