@@ -2,7 +2,8 @@
 # tund's WireGuard sessions (a wg-quick file as /etc/tund/NAME.conf, run as `tund NAME`) against
 # the real Debian wireguard-go, configured with the real wg(8): tund dialing (it has the peer's
 # Endpoint) and tund answering (wireguard-go dials it), ping and 20 MB with checksums; wg(8) on
-# the tund session's own userspace API socket; the same file read by the real wg-quick.
+# the tund session's own userspace API socket; the same file read by the real wg-quick; a
+# handshake flood at a tund responder (cookie replies; the established peer and a new one unharmed).
 # Each side runs in a namespace of its own with a private /run/wireguard (test/helpers/wireguard.bash):
 # underlay 198.18.88.1 (wireguard-go) - 198.18.88.2 (tund), tunnel 198.19.88.1 - 198.19.88.2.
 
@@ -450,4 +451,55 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   [[ $stderr == *"$NAME: not up: hook \"exit 4\" exited with status 4"* ]]
   [[ $stderr != *'[#] ip '* ]]
   [ ! -e "$BATS_TEST_TMPDIR/post-up" ]
+}
+
+@test "a handshake flood at a tund responder gets cookie replies; the established peer keeps pinging; a new peer still gets in" {
+  # tund answers (ListenPort 51821) wireguard-go, and knows a second peer that will probe it later
+  local probe_key probe_pub ping_log flood_log
+  probe_key=$(wg_key_file probe)
+  probe_pub=$(wg_pub "$probe_key")
+  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51821"
+  wg_quick_file "ListenPort = 51821" -- "" "[Peer]" "PublicKey = $probe_pub" "AllowedIPs = 198.19.88.3/32"
+  tund_wg "$NAME"
+  connected
+  run ping_through "$NS_G" "$WG_T_TUN"
+  assert_success
+  local handshake
+  handshake=$(wg_show_field wgt0 latest-handshakes)
+  # the new peer's own session file (in wireguard-go's namespace): tund as its one peer
+  {
+    printf '[Interface]\nPrivateKey = %s\nAddress = 198.19.88.3/32\n\n' "$(cat "$probe_key")"
+    printf '[Peer]\nPublicKey = %s\nEndpoint = %s:51821\nAllowedIPs = %s/32\n' "$T_PUB" "$WG_T_ADDR" "$WG_T_TUN"
+  } >"$TUND_CONFIG_DIR/${NAME}p.conf"
+  chmod 600 "$TUND_CONFIG_DIR/${NAME}p.conf"
+
+  # 30 pings over 3 s through the established session, and while they run a flood from the same
+  # namespace: initiations with a valid mac1, at most 50000 of them in at most 2.5 s
+  ping_log=$BATS_TEST_TMPDIR/ping.log flood_log=$BATS_TEST_TMPDIR/flood.log
+  ip netns exec "$NS_G" ping -c 30 -i 0.1 -W 1 "$WG_T_TUN" >"$ping_log" 2>&1 &
+  local ping_pid=$!
+  echo "$ping_pid" >>"$TEST_PIDS_LIST"
+  wait_for 5 grep -q 'bytes from' "$ping_log"
+  ip netns exec "$NS_G" timeout 20 node "$PROJECT_ROOT/test/helpers/wg-flood.mjs" "$WG_T_ADDR" 51821 "$T_PUB" 50000 2500 >"$flood_log" 2>&1 &
+  local flood_pid=$!
+  echo "$flood_pid" >>"$TEST_PIDS_LIST"
+  # under load now: a new legitimate peer completes its handshake during the flood
+  wait_for 10 grep -q '^cookie$' "$flood_log" || { cat "$flood_log"; false; }
+  run ip netns exec "$NS_G" tunauth probe "${NAME}p" --json --timeout 5
+  echo "probe: $output"
+  assert_success
+  assert_equal "$(jq -r '.peers[0].result' <<<"$output")" ok
+  wait "$flood_pid"
+  wait "$ping_pid" || true
+  local answered
+  answered=$(grep -c 'bytes from' "$ping_log")
+  echo "flood: $(tail -n 1 "$flood_log"); pings answered: $answered of 30; probe: $output" >&3
+  # the flood got cookie replies (many, not a few), and was not answered otherwise
+  run awk '/^sent/ {print $4}' "$flood_log"
+  ((output >= 100))
+  assert_equal "$(awk '/^sent/ {print $6}' "$flood_log")" 0
+  # the established session went on: at least 80% of the pings answered
+  ((answered >= 24))
+  # the established session needed no new handshake for it
+  assert_equal "$(wg_show_field wgt0 latest-handshakes)" "$handshake"
 }
