@@ -461,7 +461,8 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51821"
   wg_quick_file "ListenPort = 51821" -- "" "[Peer]" "PublicKey = $probe_pub" "AllowedIPs = 198.19.88.3/32"
   tund_wg "$NAME"
-  connected
+  run connected
+  assert_success
   run ping_through "$NS_G" "$WG_T_TUN"
   assert_success
   local handshake
