@@ -1,8 +1,8 @@
-// Runs `ip` and friends as child processes (node:child_process: a package such as execa costs
-// every tund and tunctl process about 130 more modules to load at start-up, measured by
-// handshake-flood.sh). Every changing call is echoed as `[#] ip ...` on stderr (exactly what
-// runs, quoted) unless quiet; `--dry-run` prints the plan without running it. Output is parsed
-// from `ip -json`, never from text.
+// Runs `ip` and friends as child processes. Every changing call is echoed as `[#] ip ...` on
+// stderr (the line is made from the very file and arguments that are spawned) unless quiet;
+// `--dry-run` prints the plan without running it. Output is parsed from `ip -json`, never from text.
+// node:child_process, not execa: a session process runs `ip` too, and execa with its dependencies
+// would add some 13 MiB to every session's resident memory (docs/benchmark.md, "Memory").
 import { spawn } from 'node:child_process';
 import { PermissionFailure, TundError } from './errors.js';
 
@@ -17,29 +17,33 @@ export interface ProcessRunner {
   run(file: string, args: string[], options: { echo: ((line: string) => void) | undefined; input?: string }): Promise<CommandResult>;
 }
 
-/** A program's output without its last line end (what callers compare and parse). */
-function text(chunks: Buffer[]): string {
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+/** The output as the caller wants it: text without the one final newline every tool prints. */
+function withoutFinalNewline(text: string): string {
+  return text.replace(/\r?\n$/, '');
 }
 
-/** Runs the program with LC_ALL=C; never rejects: a program that cannot start is exit status 127. */
+/** Runs FILE with ARGS under LC_ALL=C; a program that cannot start fails with its reason in stderr. */
 export const childRunner: ProcessRunner = {
   run(file, args, { echo, input }) {
     echo?.(echoLine(file, args));
     return new Promise((resolve) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const child = spawn(file, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      let spawnError: Error | null = null;
-      child.stdout!.on('data', (c: Buffer) => out.push(c));
-      child.stderr!.on('data', (c: Buffer) => err.push(c));
-      child.on('error', (error) => (spawnError = error));
-      child.on('close', (code) => {
-        const stderr = text(err);
-        if (spawnError) resolve({ stdout: '', stderr: stderr || `${file}: ${spawnError.message}`, exitCode: 127 });
-        else resolve({ stdout: text(out), stderr, exitCode: code ?? 1 });
+      const child = spawn(file, args, {
+        env: { ...process.env, LC_ALL: 'C' },
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
-      if (input !== undefined) child.stdin?.end(input);
+      let stdout = '';
+      let stderr = '';
+      let startError: Error | undefined;
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      // EPIPE when the program exits without reading its input: its exit status says what happened
+      child.stdin?.on('error', () => undefined).end(input);
+      child.on('error', (error) => (startError = error));
+      child.on('close', (code) => {
+        const reason = startError ? `${file}: ${startError.message}` : '';
+        // killed by a signal (code null) or never started: a failure all the same
+        resolve({ stdout: withoutFinalNewline(stdout), stderr: withoutFinalNewline(stderr || reason), exitCode: startError ? 1 : (code ?? 1) });
+      });
     });
   },
 };
@@ -65,17 +69,31 @@ export class CommandFailed extends TundError {
   }
 }
 
-function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+function quote(arg: string, bare: RegExp): string {
+  return bare.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A command line as a shell would take it (plans of --dry-run, error messages). */
 export function commandLine(file: string, args: string[]): string {
-  return [file, ...args].map(quote).join(' ');
+  return [file, ...args].map((a) => quote(a, /^[\w@%+=:,./-]+$/)).join(' ');
 }
 
-/** The `[#] ...` echo of a command: plain words as they are, anything else in single quotes. */
+const CONTROL_ESCAPES: Record<string, string> = { '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** ARG with separators (but the space) and control or unassigned characters written as escapes. */
+function visible(arg: string): string {
+  return arg.replace(/[^\P{Separator} ]|\p{Other}/gu, (c) => {
+    const code = c.codePointAt(0)!;
+    return CONTROL_ESCAPES[c] ?? (code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16)}`);
+  });
+}
+
+/**
+ * The `[#]` echo of a command that runs, in the form the tools have always printed (execa's
+ * escaped command: `ip link set dev tap0 address '02:00:5e:10:00:01'`); one command, one line.
+ */
 export function echoLine(file: string, args: string[]): string {
-  return [file, ...args].map((a) => (/^[\w./-]+$/.test(a) ? a : `'${a.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1)).replace(/'/g, `'\\''`)}'`)).join(' ');
+  return [file, ...args].map((a) => quote(visible(a), /^[\w./-]+$/)).join(' ');
 }
 
 /** Runs system tools (ip, resolvectl, ...) with the echo / dry-run policy of the calling command. */

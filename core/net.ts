@@ -157,6 +157,9 @@ export type MacResult = { ok: true; mac: string } | { ok: false; problem: string
 
 export const MAC_EXAMPLE = '02:00:5e:10:00:01';
 
+export const MTU_MIN = 576; // smallest MTU an IPv4 host must accept
+export const MTU_MAX = 65535;
+
 /**
  * Parses an Ethernet address "aa:bb:cc:dd:ee:ff" (any case) to lower case. Only unicast,
  * non-zero addresses are accepted: a device (and a vpn-ws peer) must own one of those. The

@@ -1,16 +1,14 @@
-// tund: runs one session, WireGuard or VTun (tund NAME), writes new session files (tund new, tund peer add),
-// validates and imports them.
-import { main } from '../../core/cli/main.js';
-import { CheckSessionCommand } from './check.js';
-import { RunSessionCommand } from './run.js';
-import { ServeCommand } from './serve.js';
-import { ImportVtunCommand } from './import-vtun.js';
-import { ShowConfigCommand } from './showconf.js';
-import { NewSessionCommand } from './new.js';
-import { PeerAddCommand } from './peer/add.js';
+// tund: runs one session (tund NAME), writes new session files (tund new, tund peer add),
+// validates and imports them. A session process (`tund NAME`, `tund --instance NAME`) loads only
+// what its session needs (session-entry.ts); every other command line goes to the commands of
+// cli.ts.
+import { sessionInvocation } from './session-args.js';
 
-main({
-  name: 'tund',
-  label: 'tund - one VPN session (WireGuard, or VTun 3.0 compatible), run by systemd as tund@NAME',
-  commands: [RunSessionCommand, NewSessionCommand, PeerAddCommand, ServeCommand, CheckSessionCommand, ShowConfigCommand, ImportVtunCommand],
-});
+const invocation = sessionInvocation(process.argv.slice(2));
+if (invocation) {
+  const { runSessionProcess } = await import('./session-entry.js');
+  await runSessionProcess(invocation);
+} else {
+  const [{ main }, { TUND }] = await Promise.all([import('../../core/cli/main.js'), import('./cli.js')]);
+  main(TUND);
+}

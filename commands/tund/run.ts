@@ -2,13 +2,13 @@
 // runs). A WireGuard session (a wg-quick file) brings its interface up for all its peers; a VTun
 // client connects to its Endpoint and reconnects per Persist; a VTun server session listens on its
 // Listen address (or on the socket systemd passes as fd 3) and serves only that session.
+// A session process starts through session-entry.ts, not through this class (index.ts): the
+// options here and there are the same and go to the same runSessionByName.
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../core/cli/base.js';
 import { placeholder } from '../../core/cli/spec.js';
-import { loadSessionConfig } from '../../core/config/load.js';
-import { formatConfigProblem, UsageFailure } from '../../core/errors.js';
-import { checkName } from '../../core/names.js';
-import { runNamedSession } from '../../core/session/index.js';
+import { UsageFailure } from '../../core/errors.js';
+import { runSessionByName } from '../../core/session/index.js';
 import { processIo } from '../../core/cli/process-io.js';
 
 export class RunSessionCommand extends BaseCommand {
@@ -49,9 +49,6 @@ export class RunSessionCommand extends BaseCommand {
     }
     const name = this.instance ?? this.name;
     if (name === undefined) throw new UsageFailure('missing session NAME', 'run "tund NAME", or see "tund --help"');
-    checkName(name, 'session');
-    const loaded = await loadSessionConfig(name);
-    for (const w of loaded.warnings) this.warn(formatConfigProblem(w));
-    return runNamedSession(loaded.config, processIo(this));
+    return runSessionByName(name, processIo(this));
   }
 }

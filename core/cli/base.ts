@@ -3,7 +3,7 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
-import { describeFailure } from './failure.js';
+import { failureText } from './failure.js';
 import { colorEnabled, jsonText, palette, type Palette } from './output.js';
 
 /** The options every command has; help lists them last and leaves them out of the synopsis. */
@@ -75,8 +75,8 @@ export abstract class BaseCommand extends Command {
   }
 
   protected reportFailure(error: unknown): number {
-    const failure = describeFailure(error, this.verbose);
-    this.context.stderr.write(failure.lines.map((l) => `${l.startsWith('hint:') || l.startsWith('  ') ? '' : `${this.programName}: `}${l}\n`).join(''));
+    const failure = failureText(this.programName, error, this.verbose);
+    this.context.stderr.write(failure.text);
     return failure.exitCode;
   }
 }

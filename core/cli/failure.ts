@@ -1,5 +1,4 @@
 // Turns any thrown value into the lines to print and the exit code to return.
-import { UsageError } from 'clipanion';
 import { errnoOf, isPermissionErrno, TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 
@@ -15,7 +14,8 @@ export function describeFailure(error: unknown, verbosity = 0): Failure {
     if (verbosity >= 2 && error.stack) lines.push(...indent(error.stack));
     return { exitCode: error.exitCode, lines };
   }
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'UsageError')) {
+  // clipanion's UsageError, known by name: the session entry (tund NAME) runs without clipanion
+  if (error instanceof Error && error.name === 'UsageError') {
     return { exitCode: ExitCode.usage, lines: [asTyped(lowerFirst((error as Error).message))] };
   }
   const code = errnoOf(error);
@@ -33,6 +33,13 @@ export function describeFailure(error: unknown, verbosity = 0): Failure {
  * typanion names an element of a repeatable option by its index ("--address[0]"); people typed
  * "--address", so that is what the message says.
  */
+/** The failure as printed on stderr by PROGRAM: its lines, prefixed with the program's name. */
+export function failureText(programName: string, error: unknown, verbosity = 0): { exitCode: number; text: string } {
+  const failure = describeFailure(error, verbosity);
+  const text = failure.lines.map((l) => `${l.startsWith('hint:') || l.startsWith('  ') ? '' : `${programName}: `}${l}\n`).join('');
+  return { exitCode: failure.exitCode, text };
+}
+
 function asTyped(message: string): string {
   return message.replace(/^(invalid value for [^\s:]+?)\[\d+\]/, '$1');
 }

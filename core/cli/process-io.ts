@@ -2,12 +2,16 @@
 import type { ProcessIo } from '../session/process.js';
 import type { BaseCommand } from './base.js';
 
-export function processIo(cmd: BaseCommand): ProcessIo {
-  const stderr = cmd.context.stderr;
+/** The channels on STDERR of PROGRAM: log lines, `[#]` echoes (none when QUIET), warnings. */
+export function stderrIo(programName: string, stderr: NodeJS.WritableStream, quiet: boolean): ProcessIo {
   return {
-    programName: cmd.programName,
+    programName,
     log: (line) => stderr.write(`${line}\n`),
-    echo: cmd.quiet ? undefined : (line) => cmd.echo(line),
-    warn: (message) => cmd.warn(message),
+    echo: quiet ? undefined : (line) => stderr.write(`[#] ${line}\n`),
+    warn: (message) => stderr.write(`${programName}: warning: ${message}\n`),
   };
+}
+
+export function processIo(cmd: BaseCommand): ProcessIo {
+  return stderrIo(cmd.programName, cmd.context.stderr, cmd.quiet);
 }

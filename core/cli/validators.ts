@@ -2,7 +2,7 @@
 import * as t from 'typanion';
 import { nameProblem } from '../names.js';
 import { parseDuration } from '../duration.js';
-import { MAC_EXAMPLE, parseMac, parsePrefix } from '../net.js';
+import { MAC_EXAMPLE, MTU_MAX, MTU_MIN, parseMac, parsePrefix } from '../net.js';
 
 /** typanion's own pushError is not exported: record the problem the way it does. */
 function fail(state: t.ValidationState | undefined, message: string): false {
@@ -11,9 +11,6 @@ function fail(state: t.ValidationState | undefined, message: string): false {
 }
 
 const printable = (value: unknown): string => JSON.stringify(value) ?? String(value);
-
-export const MTU_MIN = 576; // smallest MTU an IPv4 host must accept
-export const MTU_MAX = 65535;
 
 export const isMtu = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(MTU_MIN, MTU_MAX)]);
 export const isPort = t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(1, 65535)]);

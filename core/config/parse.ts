@@ -5,14 +5,13 @@ import type { ConfigProblem } from '../errors.js';
 import { nameProblem } from '../names.js';
 import { parseIni, type IniEntry } from './ini.js';
 import { closest, unknownKeyMessage } from './suggest.js';
-import type { Prefix } from '../net.js';
+import { MTU_MAX, MTU_MIN, type Prefix } from '../net.js';
 import { DEFAULT_HANDSHAKE_LIMITS, type Compression, type DeviceMode, type Keepalive, type MultiPolicy, type PersistPolicy, type Role, type SessionConfig, type Transport, type VtunCipherName } from './types.js';
 import {
   DEFAULT_PORT, HANDSHAKE_LIMIT_RANGE, TIMEOUT_RANGE, parseAddress, parseBool, parseCipher, parseCompression, parseDeviceName, parseDomain, parseEnum, parseMacValue,
   parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
   type Parsed,
 } from './values.js';
-import { MTU_MAX, MTU_MIN } from '../cli/validators.js';
 import { parseProxyEndpoint, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** Path = /vpn: an origin-form path the hub answers on (no query, no spaces). */

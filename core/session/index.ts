@@ -1,12 +1,15 @@
 // Sessions (docs/sessions.md): one lifecycle for every role, protocols plugged in through
 // protocol.ts.
-//   runNamedSession(config, io)  `tund NAME`: one instance per NAME (a lock), then a client or a
-//                                server session (listening itself or on the socket systemd passed);
+//   runSessionByName(name, io)   `tund NAME`: loads /etc/tund/NAME.conf, then runNamedSession;
+//   runNamedSession(config, io)  one instance per NAME (a lock), then a client or a server
+//                                session (listening itself or on the socket systemd passed);
 //   runSession(config, ctx)      the same without the process set-up (tests, embedding);
 //   serveConnection(fd, ctx, o)  one accepted connection whose session the handshake picks;
 //   runServe(o, io)              `tund serve`: many server sessions on one port (serve.ts).
 import { loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
+import { formatConfigProblem } from '../errors.js';
+import { checkName } from '../names.js';
 import { native } from '../../native/index.js';
 import { listenFds } from '../systemd/listen-fds.js';
 import { ClientSession } from './client.js';
@@ -24,7 +27,7 @@ export { runServe } from './serve.js';
 export type { ProcessIo } from './process.js';
 
 export async function runSession(config: SessionConfig, ctx: SessionContext): Promise<number> {
-  const protocol = protocolFor(config.session.protocol);
+  const protocol = await protocolFor(config.session.protocol);
   const secret = await readSecret(config);
   if (protocol.kind === 'interface') {
     const reporter = await reporterOf(ctx, config.name, config.session.role);
@@ -67,7 +70,7 @@ function passedDatagramSocket(name: string, warn: (m: string) => void): Pick<Ses
 export async function runNamedSession(config: SessionConfig, io: ProcessIo): Promise<number> {
   native(); // load the addon now: a broken build fails here, not in the middle of a handshake
   const sockets =
-    protocolFor(config.session.protocol).kind === 'interface'
+    (await protocolFor(config.session.protocol)).kind === 'interface'
       ? passedDatagramSocket(config.name, io.warn)
       : config.session.role === 'server'
         ? passedSockets(config.name, io.warn)
@@ -82,4 +85,12 @@ export async function runNamedSession(config: SessionConfig, io: ProcessIo): Pro
     proc.dispose();
     lock?.release();
   }
+}
+
+/** `tund NAME`: reads the session's files (their warnings through io.warn), then runs it. */
+export async function runSessionByName(name: string, io: ProcessIo): Promise<number> {
+  checkName(name, 'session');
+  const loaded = await loadSessionConfig(name);
+  for (const w of loaded.warnings) io.warn(formatConfigProblem(w));
+  return runNamedSession(loaded.config, io);
 }

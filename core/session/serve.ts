@@ -47,9 +47,9 @@ export interface ServeOptions {
 const CHILD_STOP_MS = 5000;
 
 export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> {
+  const protocol = await connectionProtocolFor('vtun');
   const proc = processContext(io, { controlSocket: true });
   const ctx = proc.ctx;
-  const protocol = connectionProtocolFor('vtun');
   try {
     if (o.inetd) {
       if (!fstatSync(0).isSocket()) {

@@ -8,7 +8,7 @@ export interface Echoer {
 
 let runnerOverride: ProcessRunner | undefined;
 
-/** Tests: run every tunctl child process through this runner instead of the real programs. */
+/** Tests: run every tunctl child process through this runner instead of real programs. */
 export function setProcessRunner(runner: ProcessRunner | undefined): void {
   runnerOverride = runner;
 }

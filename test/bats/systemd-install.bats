@@ -20,7 +20,7 @@ stage_install() { # extra make arguments...
   assert_success
   L=$STAGE/usr/local/lib/tund
   for f in package.json dist/commands/tund/index.js dist/commands/tunctl/index.js native/build/Release/tund_native.node \
-    node_modules/sd-notify/build/Release/notify.node node_modules/clipanion/package.json; do
+    node_modules/sd-notify/build/Release/notify.node node_modules/clipanion/package.json node_modules/typanion/package.json; do
     [ -f "$L/$f" ] || fail "missing $L/$f"
   done
   # production dependencies only (and no execa: child processes use node:child_process)

@@ -315,10 +315,11 @@ test('output: JSON indented on a terminal and compact in a pipe; colour only on 
 test('a verb never imports another verb: what they share lives in core/', () => {
   for (const binary of BINARIES) {
     const dir = path.join(ROOT, 'commands', binary);
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'index.ts')) {
+    // index.ts and tund's cli.ts are the tables of verbs
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'index.ts' && f !== 'cli.ts')) {
       const text = readFileSync(path.join(dir, file), 'utf8');
-      // session-context.ts is not a verb: the signal and reporter wiring of `tund NAME` and `tund serve`
-      const siblings = [...text.matchAll(/from '\.\/([^']+)\.js'/g)].map((m) => m[1]).filter((f) => f !== 'session-context');
+      // session-args.ts is not a verb: which command lines tund's session entry takes
+      const siblings = [...text.matchAll(/from '\.\/([^']+)\.js'/g)].map((m) => m[1]).filter((f) => f !== 'session-args');
       assert.deepEqual(siblings, [], `commands/${binary}/${file} imports ${siblings.join(', ')}`);
     }
   }
