@@ -80,14 +80,16 @@ ticks() {
   done
   echo "$total"
 }
-# rss_kib PID...: resident memory of these processes together, KiB
+# rss_kib PID...: "TOTAL LARGEST": resident memory (VmRSS) of these processes together and of the
+# largest one alone (one session: tund runs a session per process), KiB
 rss_kib() {
-  local p total=0 kb
+  local p total=0 largest=0 kb
   for p in "$@"; do
     kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || continue
     total=$((total + ${kb:-0}))
+    ((${kb:-0} > largest)) && largest=$kb
   done
-  echo "$total"
+  echo "$total $largest"
 }
 PIDS=()
 cpu_start() { mapfile -t PIDS < <(anchor_pids); CPU_T0=$(ticks ${PIDS[@]+"${PIDS[@]}"}); CPU_W0=$(now); }
@@ -175,19 +177,33 @@ str notes "$(anchor_notes 2>/dev/null | tr '\n' ' ' | sed 's/ *$//')"
 sleep "$IDLE_SECS"
 mapfile -t PIDS < <(anchor_pids)
 num tunnel_procs "${#PIDS[@]}"
-if ((${#PIDS[@]})); then num rss_idle_mib "$(calc "$(rss_kib "${PIDS[@]}") / 1024" 1)"; else num rss_idle_mib ''; fi
+if ((${#PIDS[@]})); then
+  read -r total largest < <(rss_kib "${PIDS[@]}")
+  num rss_idle_mib "$(calc "$total / 1024" 1)"
+  num rss_idle_proc_mib "$(calc "$largest / 1024" 1)"
+else
+  num rss_idle_mib ''
+  num rss_idle_proc_mib ''
+fi
 
 log "$NAME (rep $REP): tunnel up, measuring"
 measure_ping
 measure_tcp tcp1 1
-# busy: the largest RSS sampled while four streams load the tunnel
+# busy: the largest RSS sampled while four streams load the tunnel (all processes; the largest one)
 rss_sampler "$RUN_DIR/rss-busy.txt" &
 sampler=$!
 measure_tcp tcp4 4
 kill "$sampler" 2>/dev/null
 wait "$sampler" 2>/dev/null
-busy=$(sort -n "$RUN_DIR/rss-busy.txt" 2>/dev/null | tail -n1)
-if ((${#PIDS[@]})) && [[ -n $busy ]]; then num rss_busy_mib "$(calc "$busy / 1024" 1)"; else num rss_busy_mib ''; fi
+busy=$(sort -n -k1,1 "$RUN_DIR/rss-busy.txt" 2>/dev/null | tail -n1 | cut -d' ' -f1)
+busy_proc=$(sort -n -k2,2 "$RUN_DIR/rss-busy.txt" 2>/dev/null | tail -n1 | cut -d' ' -f2)
+if ((${#PIDS[@]})) && [[ -n $busy ]]; then
+  num rss_busy_mib "$(calc "$busy / 1024" 1)"
+  num rss_busy_proc_mib "$(calc "$busy_proc / 1024" 1)"
+else
+  num rss_busy_mib ''
+  num rss_busy_proc_mib ''
+fi
 measure_udp64
 anchor_measure
 emit

@@ -39,12 +39,13 @@ JQ_LIB='
 echo "Medians over the successful runs. Mbit/s: iperf3 TCP, received; kpps: 64-byte UDP packets"
 echo "per second that arrived; CPU: the tunnel's processes (both ends) during that load, % of one core;"
 echo "Mbit/s per core: tcp1 throughput per CPU core the tunnel used; RSS: the tunnel's processes (both"
-echo "ends) with the session up and idle, and the most sampled under four TCP streams."
+echo "ends) with the session up and idle, and the most sampled under four TCP streams; RSS/proc: the"
+echo "same for the largest single process (a tund session is one process per end)."
 echo
 jq -rs "$JQ_LIB"'
   . as $runs
   | (["anchor", "ok/runs", "tcp1 Mbit/s", "tcp4 Mbit/s", "udp64 kpps", "ping ms", "CPU% tcp1", "CPU% tcp4", "CPU% udp64",
-      "Mbit/s per core", "RSS idle MiB", "RSS busy MiB", "version"] | @tsv),
+      "Mbit/s per core", "RSS idle MiB", "RSS busy MiB", "RSS/proc idle", "RSS/proc busy", "version"] | @tsv),
     ($runs | names[] as $n
      | def v($k): m($runs; $n; $k);
        [$n,
@@ -54,6 +55,7 @@ jq -rs "$JQ_LIB"'
         (v("ping_avg_ms") | fmt(3)), (v("tcp1_cpu") | fmt(0)), (v("tcp4_cpu") | fmt(0)), (v("udp64_cpu") | fmt(0)),
         (if v("tcp1_cpu") == null or v("tcp1_cpu") == 0 or v("tcp1_mbps") == null then null else v("tcp1_mbps") / (v("tcp1_cpu") / 100) end | fmt(0)),
         (v("rss_idle_mib") | fmt(1)), (v("rss_busy_mib") | fmt(1)),
+        (v("rss_idle_proc_mib") | fmt(1)), (v("rss_busy_proc_mib") | fmt(1)),
         ([$runs[] | select(.name == $n) | .version] | first // "-")]
      | @tsv)' "$@" | table
 
