@@ -123,7 +123,8 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
       addon.setNonBlocking(fd, false); // the child's stdin, as inetd passes it
       pair = addon.socketPair('stream') as [number, number];
       const args = [...o.childArgs, '--handed-over', name, '--handshake-left', String(Math.max(1, Math.round(leftMs)))];
-      child = spawn(process.execPath, args, { stdio: [fd, 'inherit', 'inherit', pair[1]], env });
+      // with our node flags (bin/tund's V8 settings for long-lived sessions), as we were started
+      child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: [fd, 'inherit', 'inherit', pair[1]], env });
     } catch (error) {
       log(`serve: cannot start a session process for ${peer}: ${(error as Error).message}`);
       addon.closeFd(fd);
