@@ -18,7 +18,7 @@ export BENCH_TAG
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEFAULT_NAMES=(veth vtun-udp tund-vtun-udp vtun-tcp tund-vtun-tcp vtun-udp-enc tund-vtun-udp-enc
-  openvpn-udp wireguard-go wireguard-go-offload tund-wg-udp tund-wg-engine)
+  openvpn-udp wireguard-go wireguard-go-offload tund-wg-udp tund-wg-engine tund-vpnws tund-vpnws-tls)
 REPS=${REPS:-3}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 LOCK=/run/tund-bench.lock
