@@ -471,9 +471,12 @@ vpnws_client() {
   sb systemctl start tund-listen@vwhub.socket
   run sb systemctl is-active tund@vwhub
   assert_output inactive
-  sb systemctl start tund@vwa tund@vwb
+  # one client after the other: the first one's connection starts the hub. (Both at once failed
+  # once in a CI run: tund@vwb's start timed out; not understood yet, see the journal if it recurs.)
+  sb systemctl start tund@vwa || { journal tund@vwa; journal tund@vwhub; false; }
   run sb tunctl wait vwa --state connected --timeout 20s
   assert_success
+  sb systemctl start tund@vwb || { journal tund@vwb; journal tund@vwhub; false; }
   run sb tunctl wait vwb --state connected --timeout 20s
   assert_success
   run sb systemctl is-active tund@vwhub
