@@ -115,6 +115,10 @@ for (const [target, n] of [['wg_initiation', 4], ['wg_response', 3], ['wg_cookie
   for (let i = 0; i < n; i++) seed(target, `recipe-${i}`, Buffer.concat([Buffer.from([1 + 2 * i]), bytes(60 + 90 * i)]));
 }
 
+// iov_advance: a batch of iovecs and the byte counts its writes return (FuzzedDataProvider takes
+// integers from the end of the input, the choices from the front: these are starting points only)
+for (let i = 0; i < 3; i++) seed('iov_advance', `batch-${i}`, bytes(40 + 40 * i));
+
 // prefixes as a configuration gives them (wg_allowed_ips, even first byte: ParsePrefix line by line)
 seed('wg_allowed_ips', 'prefixes', Buffer.concat([Buffer.from([0]), Buffer.from([
   '198.18.0.0/15', '2001:2::/48', '198.18.1.7', '2001:2::1/128', '0.0.0.0/0', '::/0', '198.18.0.1/33', '2001:2::/129',

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../errors.h"
+#include "iovec_advance.h"
 
 namespace tund {
 namespace engine {
@@ -187,7 +188,6 @@ bool PeerStreamsTransport::SendRun(Core& core, Conn& c, Message* msgs, size_t n)
     prefixes.resize(cnt * peerstream::kPrefixBytes);
     struct iovec iov[kIovMax];
     int iovcnt = 0;
-    size_t total = 0;
     for (size_t m = 0; m < cnt; m++) {
       Message& msg = msgs[k + m];
       uint8_t* pre = prefixes.data() + m * peerstream::kPrefixBytes;
@@ -195,7 +195,6 @@ bool PeerStreamsTransport::SendRun(Core& core, Conn& c, Message* msgs, size_t n)
       peerstream::Prefix(msg.len, pre);
       iov[iovcnt++] = {pre, peerstream::kPrefixBytes};
       iov[iovcnt++] = {msg.data, msg.len};
-      total += peerstream::kPrefixBytes + msg.len;
     }
     int first = 0;
     while (first < iovcnt) {
@@ -206,12 +205,7 @@ bool PeerStreamsTransport::SendRun(Core& core, Conn& c, Message* msgs, size_t n)
       ssize_t w = sendmsg(c.fd, &mh, MSG_NOSIGNAL);
       if (w >= 0) {
         core.c.txWireBytes.fetch_add(static_cast<uint64_t>(w), std::memory_order_relaxed);
-        size_t left = static_cast<size_t>(w);
-        while (first < iovcnt && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-        if (first < iovcnt && left > 0) {
-          iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-          iov[first].iov_len -= left;
-        }
+        first = AdvanceIovecs(iov, iovcnt, first, static_cast<size_t>(w));
         continue;
       }
       if (errno == EINTR) continue;
@@ -232,7 +226,6 @@ bool PeerStreamsTransport::SendRun(Core& core, Conn& c, Message* msgs, size_t n)
       core.c.txDropped.fetch_add(n - k, std::memory_order_relaxed);
       return false;
     }
-    (void)total;
     core.c.txFrames.fetch_add(cnt, std::memory_order_relaxed);
     k += cnt;
   }

@@ -37,6 +37,7 @@
 
 #include "../errors.h"
 #include "engine.h"
+#include "iovec_advance.h"
 #include "offload.h"
 
 namespace tund {
@@ -210,14 +211,7 @@ class TcpTransport : public Transport {
       ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
       if (n >= 0) {
         core.c.txWireBytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-        size_t left = static_cast<size_t>(n);
-        while (first < cnt && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-        if (first < cnt && left > 0) {
-          iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-          iov[first].iov_len -= left;
-        }
-        // skip empty iovecs so that a finished batch ends the loop
-        while (first < cnt && iov[first].iov_len == 0) first++;
+        first = AdvanceIovecs(iov, cnt, first, static_cast<size_t>(n));
         continue;
       }
       if (errno == EINTR) continue;
