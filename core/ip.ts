@@ -1,9 +1,7 @@
 // Runs `ip` and friends as child processes. Every changing call is echoed as `[#] ip ...` on
 // stderr (the line is made from the very file and arguments that are spawned) unless quiet;
 // `--dry-run` prints the plan without running it. Output is parsed from `ip -json`, never from text.
-// node:child_process, not execa: a session process runs `ip` too, and execa with its dependencies
-// would add some 13 MiB to every session's resident memory (docs/benchmark.md, "Memory").
-import { spawn } from 'node:child_process';
+import { runChild } from './child.js';
 import { PermissionFailure, TundError } from './errors.js';
 
 export interface CommandResult {
@@ -24,27 +22,12 @@ function withoutFinalNewline(text: string): string {
 
 /** Runs FILE with ARGS under LC_ALL=C; a program that cannot start fails with its reason in stderr. */
 export const childRunner: ProcessRunner = {
-  run(file, args, { echo, input }) {
+  async run(file, args, { echo, input }) {
     echo?.(echoLine(file, args));
-    return new Promise((resolve) => {
-      const child = spawn(file, args, {
-        env: { ...process.env, LC_ALL: 'C' },
-        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      let startError: Error | undefined;
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      // EPIPE when the program exits without reading its input: its exit status says what happened
-      child.stdin?.on('error', () => undefined).end(input);
-      child.on('error', (error) => (startError = error));
-      child.on('close', (code) => {
-        const reason = startError ? `${file}: ${startError.message}` : '';
-        // killed by a signal (code null) or never started: a failure all the same
-        resolve({ stdout: withoutFinalNewline(stdout), stderr: withoutFinalNewline(stderr || reason), exitCode: startError ? 1 : (code ?? 1) });
-      });
-    });
+    const { stdout, stderr, code, startError } = await runChild(file, args, { output: 'collect', ...(input === undefined ? {} : { input }) });
+    const reason = startError ? `${file}: ${startError.message}` : '';
+    // killed by a signal (code null) or never started: a failure all the same
+    return { stdout: withoutFinalNewline(stdout), stderr: withoutFinalNewline(stderr || reason), exitCode: startError ? 1 : (code ?? 1) };
   },
 };
 

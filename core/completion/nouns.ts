@@ -1,8 +1,8 @@
 // Dynamic nouns for shell completion (`tunctl __complete KIND PREFIX`): session names from
 // CONFIG_DIR/*.conf, TUN/TAP devices and Linux bridges of the current network namespace, running
 // sessions from RUN_DIR/*.sock. Every function is quiet: on any error it returns what it has (maybe nothing).
-import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
+import { runChild } from '../child.js';
 import { NAME_PATTERN } from '../names.js';
 import { configDir, runDir } from '../paths.js';
 
@@ -32,23 +32,18 @@ interface IpLink {
 }
 
 /** Interfaces whose `ip -d link` info_kind is `infoKind` (tun, bridge), described by `describe`. */
-function linksOfKind(infoKind: string, describe: (l: IpLink) => string): Promise<Candidate[]> {
-  return new Promise((resolve) => {
-    execFile('ip', ['-j', '-d', 'link', 'show'], { env: { ...process.env, LC_ALL: 'C' }, timeout: 10000, maxBuffer: 8 << 20 }, (error, stdout) => {
-      if (error) return resolve([]);
-      try {
-        const links = JSON.parse(stdout) as IpLink[];
-        resolve(
-          links
-            .filter((l) => l.ifname && l.linkinfo?.info_kind === infoKind)
-            .map((l) => ({ value: l.ifname!, description: describe(l) }))
-            .sort((a, b) => a.value.localeCompare(b.value)),
-        );
-      } catch {
-        resolve([]);
-      }
-    });
-  });
+async function linksOfKind(infoKind: string, describe: (l: IpLink) => string): Promise<Candidate[]> {
+  const { stdout, code } = await runChild('ip', ['-j', '-d', 'link', 'show'], { output: 'collect', timeoutMs: 10_000 });
+  if (code !== 0) return [];
+  try {
+    const links = JSON.parse(stdout) as IpLink[];
+    return links
+      .filter((l) => l.ifname && l.linkinfo?.info_kind === infoKind)
+      .map((l) => ({ value: l.ifname!, description: describe(l) }))
+      .sort((a, b) => a.value.localeCompare(b.value));
+  } catch {
+    return [];
+  }
 }
 
 export async function nouns(kind: string, prefix: string): Promise<Candidate[]> {
