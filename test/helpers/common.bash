@@ -19,6 +19,8 @@ export PATH="$PROJECT_ROOT/bin:$PATH"
 AS_ANY_USER=$PROJECT_ROOT/test/helpers/as-any-user.sh
 load "$PROJECT_ROOT/node_modules/bats-support/load"
 load "$PROJECT_ROOT/node_modules/bats-assert/load"
+# shellcheck source=test/helpers/netns.bash
+source "$PROJECT_ROOT/test/helpers/netns.bash"
 
 # Short, unique per test: namespaces of two runs (or two tests) never collide.
 test_tag() { printf 't%s%s' "$(printf '%x' $$)" "${BATS_TEST_NUMBER:-0}"; }
@@ -35,7 +37,7 @@ common_setup() {
 }
 
 common_teardown() {
-  local pid ns
+  local pid
   if [[ -f ${TEST_PIDS_LIST:-/nonexistent} ]]; then
     while read -r pid; do
       [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
@@ -45,22 +47,13 @@ common_teardown() {
       [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
     done <"$TEST_PIDS_LIST"
   fi
-  if [[ -f ${TEST_NETNS_LIST:-/nonexistent} ]]; then
-    while read -r ns; do
-      [[ -n $ns ]] || continue
-      # anything still running inside (started by this test) goes with the namespace
-      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-      ip netns del "$ns" 2>/dev/null || true
-    done <"$TEST_NETNS_LIST"
-  fi
+  netns_remove_listed "${TEST_NETNS_LIST:-/nonexistent}"
 }
 
 # make_netns SUFFIX -> prints the namespace name; lo is up.
 make_netns() {
   local ns="${TEST_TAG}${1:+-$1}"
-  ip netns add "$ns" || return 1
-  echo "$ns" >>"$TEST_NETNS_LIST"
-  ip -n "$ns" link set lo up
+  netns_add "$ns" "$TEST_NETNS_LIST" || return 1
   echo "$ns"
 }
 
@@ -69,14 +62,7 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 # veth_pair NS_A ADDR_A NS_B ADDR_B [ID]: joins two namespaces (addresses with prefix, 198.18/15
 # only). The links are named TAG[ID]a / TAG[ID]b: give each pair of a test its own short ID.
 veth_pair() {
-  local a=$1 aa=$2 b=$3 ba=$4 va="${TEST_TAG}${5:-}a" vb="${TEST_TAG}${5:-}b"
-  ip link add "$va" type veth peer name "$vb"
-  ip link set "$va" netns "$a"
-  ip link set "$vb" netns "$b"
-  ip -n "$a" addr add "$aa" dev "$va"
-  ip -n "$b" addr add "$ba" dev "$vb"
-  ip -n "$a" link set "$va" up
-  ip -n "$b" link set "$vb" up
+  veth_join "$1" "${TEST_TAG}${5:-}a" "$2" "$3" "${TEST_TAG}${5:-}b" "$4"
 }
 
 # spawn_bg LOGFILE CMD... : start CMD in the background; its PID is killed in teardown.

@@ -14,6 +14,8 @@
 
 LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$LT_ROOT/bin:$PATH"
+# shellcheck source=test/helpers/netns.bash
+source "$LT_ROOT/test/helpers/netns.bash"
 LT_PIDS=()
 LT_KEEP_WORK=0
 
@@ -42,7 +44,7 @@ lt_init() {
 }
 
 lt_cleanup() {
-  local rc=$? pid ns
+  local rc=$? pid
   trap - EXIT
   # only processes that are still this script's children: a PID that ended long ago may belong to
   # someone else by now
@@ -52,21 +54,14 @@ lt_cleanup() {
   for pid in "${ours[@]}"; do
     lt_wait 5 lt_gone "$pid" || { lt_child "$pid" && kill -KILL "$pid" 2>/dev/null; }
   done
-  while read -r ns; do
-    [[ -n $ns ]] || continue
-    # whatever still runs inside was started by this run (the namespace is ours)
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done <"$LT_NETNS_LIST"
+  netns_remove_listed "$LT_NETNS_LIST"
   if ((rc == 0 && !LT_KEEP_WORK)); then rm -rf -- "$LT_WORK"; else lt_log "logs kept in $LT_WORK"; fi
   exit "$rc"
 }
 
 lt_netns() {
   local ns="$LT_TAG-$1"
-  ip netns add "$ns" || return 1
-  echo "$ns" >>"$LT_NETNS_LIST"
-  ip -n "$ns" link set lo up
+  netns_add "$ns" "$LT_NETNS_LIST" || return 1
   echo "$ns"
 }
 

@@ -100,11 +100,7 @@ chmod 600 "$SDIR"/* "$CDIR"/*
 
 NS_S=$(lt_netns s) || lt_die "cannot make namespaces"
 NS_C=$(lt_netns c) || lt_die "cannot make namespaces"
-ip -n "$NS_S" link add us type veth peer name uc netns "$NS_C"
-ip -n "$NS_S" addr add "$SADDR/30" dev us
-ip -n "$NS_C" addr add "$CADDR/30" dev uc
-ip -n "$NS_S" link set us up
-ip -n "$NS_C" link set uc up
+veth_join "$NS_S" us "$SADDR/30" "$NS_C" uc "$CADDR/30" || lt_die "cannot make the veth pair"
 
 # ------------------------------------------------------------------------------------ server
 

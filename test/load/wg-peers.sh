@@ -43,13 +43,7 @@ lt_init lw
 lt_watchdog $((TIMEOUT * 3))
 NS_R=$(lt_netns r) || lt_die "cannot make namespaces"
 NS_P=$(lt_netns p) || lt_die "cannot make namespaces"
-ip link add "$LT_TAG-a" type veth peer name "$LT_TAG-b" || lt_die "cannot make the veth pair"
-ip link set "$LT_TAG-a" netns "$NS_R"
-ip link set "$LT_TAG-b" netns "$NS_P"
-ip -n "$NS_R" addr add 198.18.101.1/30 dev "$LT_TAG-a"
-ip -n "$NS_P" addr add 198.18.101.2/30 dev "$LT_TAG-b"
-ip -n "$NS_R" link set "$LT_TAG-a" up
-ip -n "$NS_P" link set "$LT_TAG-b" up
+veth_join "$NS_R" lr 198.18.101.1/30 "$NS_P" lp 198.18.101.2/30 || lt_die "cannot make the veth pair"
 
 # keys: the responder's and one per peer, 0600; wg(8) when it is there (a C program: 200 tunauth
 # runs would be 200 Node start-ups), else tunauth
