@@ -75,6 +75,11 @@ export interface LinkCounters {
   counters: Counters;
   /** ms since the last frame from the peer, -1 before the first */
   msSinceRx: number;
+  /**
+   * WireGuard: handshake messages refused (bad MACs, unknown peer or index, failed, or under load
+   * without a valid cookie) and the cookie replies sent under load. Absent for other protocols.
+   */
+  handshakes?: { drops: number; cookieReplies: number };
 }
 
 /**

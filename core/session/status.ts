@@ -1,7 +1,7 @@
 // What a running session knows about itself, reported through a SessionReporter (core/status).
 import { formatEndpoint } from '../net.js';
 import type { Counters, DeviceInfo, PeerInfo, SessionReporter, SessionSnapshot, SessionState } from '../status/types.js';
-import type { KeepaliveStatus, Link, PeerStatus } from './protocol.js';
+import type { KeepaliveStatus, Link, LinkCounters, PeerStatus } from './protocol.js';
 
 const ZERO: Counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0 };
 
@@ -34,6 +34,7 @@ export class SessionStatus {
   /** the running link, while there is one */
   private link: Link | null = null;
   private lastCounters: Counters = { ...ZERO };
+  private lastHandshakes: LinkCounters['handshakes'] = undefined;
   private lastRxAt: string | null = null;
   private lastKeepalive: KeepaliveStatus | null = null;
   private lastPeers: PeerInfo[] = [];
@@ -83,7 +84,9 @@ export class SessionStatus {
   detach(): void {
     if (this.link) {
       this.refreshPeer();
-      this.lastCounters = this.link.counters().counters;
+      const c = this.link.counters();
+      this.lastCounters = c.counters;
+      this.lastHandshakes = c.handshakes;
     }
     this.link = null;
   }
@@ -95,6 +98,7 @@ export class SessionStatus {
     this.latestHandshake = null;
     this.flags = null;
     this.lastCounters = { ...ZERO };
+    this.lastHandshakes = undefined;
     this.lastRxAt = null;
     this.lastKeepalive = null;
     this.lastPeers = [];
@@ -113,10 +117,12 @@ export class SessionStatus {
 
   snapshot(): SessionSnapshot {
     let counters = this.lastCounters;
+    let handshakes = this.lastHandshakes;
     if (this.link) {
       this.refreshPeer();
       const c = this.link.counters();
       counters = c.counters;
+      handshakes = c.handshakes;
       if (c.msSinceRx >= 0) this.lastRxAt = new Date(Date.now() - c.msSinceRx).toISOString();
     }
     return {
@@ -135,6 +141,8 @@ export class SessionStatus {
       flags: this.flags,
       counters: { ...counters },
       peers: this.lastPeers.map((p) => ({ ...p, allowed_ips: [...p.allowed_ips] })),
+      handshake_drops: handshakes ? handshakes.drops : null,
+      cookie_replies: handshakes ? handshakes.cookieReplies : null,
       clients: this.link?.clients ? this.link.clients() : null,
       pid: process.pid,
     };

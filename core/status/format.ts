@@ -39,6 +39,9 @@ export interface StatusJsonSession {
   dns: { backend: string | null; servers: string[]; domains: string[] } | null;
   /** WireGuard's peers, as wg show lists them; [] for VTun */
   peers: PeerInfo[];
+  /** WireGuard: handshake messages refused, cookie replies sent under load; null for other protocols */
+  handshake_drops: number | null;
+  cookie_replies: number | null;
   /** a vpn-ws hub's clients; null for other sessions */
   clients: HubClientInfo[] | null;
 }
@@ -49,6 +52,7 @@ export interface StatusJson {
 }
 
 const int = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : 0);
+const intOrNull = (n: unknown): number | null => (typeof n === 'number' ? int(n) : null);
 const strOrNull = (s: unknown): string | null => (typeof s === 'string' && s !== '' ? s : null);
 /** RFC 3339 UTC (second precision, "Z"), or null. */
 export function rfc3339(value: unknown): string | null {
@@ -96,6 +100,8 @@ export function toJsonSession(s: StatusInput): StatusJsonSession {
       allowed_ips: Array.isArray(p.allowed_ips) ? p.allowed_ips.map(String) : [],
       persistent_keepalive_s: typeof p.persistent_keepalive_s === 'number' && p.persistent_keepalive_s > 0 ? Math.trunc(p.persistent_keepalive_s) : null,
     })),
+    handshake_drops: intOrNull(s.handshake_drops),
+    cookie_replies: intOrNull(s.cookie_replies),
     clients: Array.isArray(s.clients) ? s.clients.map(toJsonClient) : null,
   };
 }
@@ -224,6 +230,8 @@ export function renderSession(s: StatusJsonSession, now = Date.now(), p: Palette
   kv('latest handshake', s.latest_handshake ? relativeTime(s.latest_handshake, now) : 'never');
   kv('keepalive', keepaliveLine(s, now));
   kv('transfer', `${humanBytes(s.rx_bytes)} received, ${humanBytes(s.tx_bytes)} sent`);
+  // a WireGuard session's refused handshakes: shown once there are some (a flood, a misconfigured peer)
+  if (s.handshake_drops || s.cookie_replies) kv('handshakes', `${s.handshake_drops ?? 0} dropped, ${s.cookie_replies ?? 0} cookie replies sent`);
   kv('routes', routesLine(s.route));
   if (s.dns) kv('dns', `${s.dns.backend ?? 'none'} ${[...s.dns.servers, ...s.dns.domains].join(' ')}`.trim());
   if (s.clients) {

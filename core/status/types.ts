@@ -101,6 +101,9 @@ export interface SessionSnapshot {
   counters: Counters;
   /** WireGuard's peers (the session's endpoint and handshake are those of the first); [] for VTun */
   peers: PeerInfo[];
+  /** WireGuard: handshake messages refused, and cookie replies sent under load; null for other protocols */
+  handshake_drops?: number | null;
+  cookie_replies?: number | null;
   /** a vpn-ws hub: its clients; null for any other session */
   clients?: HubClientInfo[] | null;
   pid: number;

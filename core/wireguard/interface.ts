@@ -199,15 +199,20 @@ export class WgInterface implements UapiProvider {
     });
   }
 
-  /** Packet counters of the device side, and ms since anything authenticated came from any peer (-1: never). */
-  counters(): { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; msSinceRx: number } {
+  /**
+   * Packet counters of the device side, ms since anything authenticated came from any peer (-1:
+   * never), and the handshake messages refused (by the engine's cookie gate before JS sees them,
+   * or by the handshake logic here) with the cookie replies the gate sent under load.
+   */
+  counters(): { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; msSinceRx: number; handshakeDrops: number; cookieReplies: number } {
     const s = this.engine.stats();
     let msSinceRx = -1;
     for (const id of this.engine.peers()) {
       const since = this.engine.peerStats(id)?.msSinceRx ?? -1;
       if (since >= 0 && (msSinceRx < 0 || since < msSinceRx)) msSinceRx = since;
     }
-    return { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets, msSinceRx };
+    const handshakeDrops = s.handshakeDrops + this.handshakes.counters.handshakeDropped;
+    return { rxBytes: s.rxBytes, txBytes: s.txBytes, rxPackets: s.rxPackets, txPackets: s.txPackets, msSinceRx, handshakeDrops, cookieReplies: s.cookieReplies };
   }
 
   // ---- the userspace API

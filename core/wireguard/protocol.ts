@@ -188,7 +188,11 @@ class WireGuardLink implements Link {
 
   counters(): LinkCounters {
     const c = this.iface.counters();
-    return { counters: { rx_bytes: c.rxBytes, tx_bytes: c.txBytes, rx_packets: c.rxPackets, tx_packets: c.txPackets }, msSinceRx: c.msSinceRx };
+    return {
+      counters: { rx_bytes: c.rxBytes, tx_bytes: c.txBytes, rx_packets: c.rxPackets, tx_packets: c.txPackets },
+      msSinceRx: c.msSinceRx,
+      handshakes: { drops: c.handshakeDrops, cookieReplies: c.cookieReplies },
+    };
   }
 
   async reconfigure(config: SessionConfig, secret: Buffer): Promise<string> {

@@ -467,6 +467,19 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_success
   local handshake
   handshake=$(wg_show_field wgt0 latest-handshakes)
+  # tunctl status counts refused handshakes: none under load yet, so no cookie reply; an
+  # initiation with a wrong mac1 (random past its type) is dropped and counted
+  run tunctl status "$NAME" --json
+  assert_success
+  assert_equal "$(jq -r '.sessions[0].cookie_replies' <<<"$output")" 0
+  local drops_before
+  drops_before=$(jq -r '.sessions[0].handshake_drops' <<<"$output")
+  [[ $drops_before =~ ^[0-9]+$ ]]
+  ip netns exec "$NS_G" node -e '
+    const s = require("node:dgram").createSocket("udp4");
+    const m = require("node:crypto").randomBytes(148); m.writeUInt32LE(1, 0);
+    s.send(m, 51821, process.argv[1], () => s.close());' "$WG_T_ADDR"
+  wait_for 10 sh -c '[ "$(tunctl status "$1" --json | jq ".sessions[0].handshake_drops")" -gt "$2" ]' sh "$NAME" "$drops_before"
   # the new peer's own session file (in wireguard-go's namespace): tund as its one peer
   {
     printf '[Interface]\nPrivateKey = %s\nAddress = 198.19.88.3/32\n\n' "$(cat "$probe_key")"
@@ -503,4 +516,12 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   ((answered >= 24))
   # the established session needed no new handshake for it
   assert_equal "$(wg_show_field wgt0 latest-handshakes)" "$handshake"
+  # tunctl status counted the replies (at least those the flood got) and the drops they answered
+  local cookies
+  cookies=$(awk '/^sent/ {print $4}' "$flood_log")
+  run tunctl status "$NAME" --json
+  assert_success
+  jq -e --argjson c "$cookies" --argjson d "$drops_before" '.sessions[0] | .cookie_replies >= $c and .handshake_drops >= $d + 1 + .cookie_replies' <<<"$output"
+  run tunctl status "$NAME"
+  assert_line --regexp '^  handshakes: [0-9]+ dropped, [0-9]+ cookie replies sent$'
 }

@@ -184,9 +184,12 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
   assert.equal(doc.format, 1);
   assert.deepEqual(doc.sessions.map((s) => s.name), ['b', 'a']);
   assert.deepEqual(Object.keys(doc.sessions[0]!).sort(), [
-    'clients', 'device', 'dns', 'endpoint', 'flags', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'peers', 'pid', 'protocol', 'reason', 'role', 'route',
-    'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
+    'clients', 'cookie_replies', 'device', 'dns', 'endpoint', 'flags', 'handshake_drops', 'keepalive', 'latest_handshake', 'latest_keepalive', 'name', 'next_attempt', 'peers', 'pid',
+    'protocol', 'reason', 'role', 'route', 'rx_bytes', 'rx_packets', 'since', 'state', 'tx_bytes', 'tx_packets', 'unit',
   ]);
+  // not WireGuard: no handshake counters (null), and no line for them
+  assert.equal(doc.sessions[0]!.handshake_drops, null);
+  assert.equal(doc.sessions[0]!.cookie_replies, null);
   assert.deepEqual(doc.sessions[0]!.peers, []);
   assert.equal(doc.sessions[0]!.next_attempt, null);
   assert.equal(doc.sessions[0]!.keepalive, null);
@@ -233,7 +236,9 @@ test('format: every key present with fixed types, sorted by activity, wg-style u
 test('format: WireGuard peers as wg show lists them, and in JSON with every key', () => {
   const peer = { public_key: 'A'.repeat(43) + '=', endpoint: '198.18.88.1:51820', latest_handshake: '2026-11-22T06:00:55.123Z', rx_bytes: 2048, tx_bytes: 100, allowed_ips: ['198.19.88.1/32', '198.19.90.0/24'], persistent_keepalive_s: 25 };
   const quiet = { public_key: 'B'.repeat(43) + '=', endpoint: null, latest_handshake: null, rx_bytes: 0, tx_bytes: 0, allowed_ips: [], persistent_keepalive_s: null };
-  const doc = statusDocument([{ ...new FakeSession('wg0', { protocol: 'wireguard', state: 'connected', peers: [peer, quiet] }).snap, route: null, dns: null, unit: null }]);
+  const doc = statusDocument([
+    { ...new FakeSession('wg0', { protocol: 'wireguard', state: 'connected', peers: [peer, quiet], handshake_drops: 0, cookie_replies: 0 }).snap, route: null, dns: null, unit: null },
+  ]);
   assert.deepEqual(doc.sessions[0]!.peers, [{ ...peer, latest_handshake: '2026-11-22T06:00:55Z' }, quiet]);
   const text = renderStatus(doc, Date.parse('2026-11-22T06:01:05Z'));
   assert.match(
@@ -243,6 +248,13 @@ test('format: WireGuard peers as wg show lists them, and in JSON with every key'
     ),
   );
   assert.ok(text.endsWith(`\n\n  peer: ${'B'.repeat(43)}=\n    allowed ips: (none)`), text);
+  // no refused handshakes yet: 0 in JSON, no line; some: both counts on one line
+  assert.equal(doc.sessions[0]!.handshake_drops, 0);
+  assert.equal(doc.sessions[0]!.cookie_replies, 0);
+  assert.doesNotMatch(text, /handshakes:/);
+  const flooded = statusDocument([{ ...new FakeSession('wg0', { protocol: 'wireguard', handshake_drops: 1200, cookie_replies: 1100 }).snap, route: null, dns: null, unit: null }]);
+  assert.equal(flooded.sessions[0]!.handshake_drops, 1200);
+  assert.match(renderStatus(flooded, Date.parse('2026-11-22T06:01:05Z')), /\n  handshakes: 1200 dropped, 1100 cookie replies sent\n/);
 });
 
 test('tunctl status: human view, --json, exit 3 when NAME is not running or nothing runs', async () => {
