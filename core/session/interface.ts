@@ -5,8 +5,10 @@
 // when the link itself fails (its device or socket) does the session bring it up again, with the
 // back-off of Session.retryLoop.
 //
-// States: starting -> handshaking -> connected <-> handshaking ... ; a failed link: reconnecting
-// -> handshaking; any -> stopping -> stopped.
+// States: starting -> handshaking -> connected <-> handshaking ... ; a failed link or a reload
+// that brings the interface up again: reconnecting -> handshaking; any -> stopping -> stopped.
+// While PreUp runs nothing is up yet: the session still says starting (or reconnecting), as a
+// client does before it dials, and handshaking only once the interface is being made.
 import { isDeepStrictEqual } from 'node:util';
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
@@ -57,7 +59,8 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
 
   run(): Promise<number> {
     return this.retryLoop(async (config) => {
-      this.status.set('handshaking');
+      // a new attempt: the wait before it is over (no next attempt to show), its reason stays
+      if (this.status.state === 'reconnecting') this.status.set('reconnecting', this.status.reason);
       const preUp = config.hooks.preUp ?? [];
       const preUpFailure = preUp.length ? await runHooks(preUp, this.hookEnv(config), this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
       if (preUpFailure) {
@@ -65,6 +68,7 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
         this.log(`not up: ${preUpFailure}`);
         return { kind: 'stop', exitCode: ExitCode.failure, connected: false };
       }
+      this.status.set('handshaking');
       const run = await this.runLink(config, this.secret, (ctx) => this.protocol.open(ctx), {
         keepRoutes: false,
         onLink: (link) => (this.activeLink = link),
@@ -81,7 +85,11 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
       if (this.ctx.signal.aborted) return { kind: 'stop', exitCode: ExitCode.ok, connected };
       const reason = this.describeRun(run);
       this.log(run.kind === 'ended' ? `interface down: ${reason}` : reason);
-      if (this.pending) return { kind: 'now', connected };
+      if (this.pending) {
+        // a reload that changed the device or hooks: up again at once, as a client reconnects
+        this.status.set('reconnecting', 'reload');
+        return { kind: 'now', connected };
+      }
       if (config.session.persist === 'no') return { kind: 'stop', exitCode: ExitCode.failure, connected };
       return { kind: 'retry', reason, connected };
     }, () => this.pending !== null);

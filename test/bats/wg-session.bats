@@ -421,6 +421,31 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_equal "$(ip -n "$NS_T" rule show | grep -c 518)" 0
 }
 
+@test "while PreUp runs the session says starting and nothing is up; handshaking and connected after it" {
+  WG_G_KEY=$(wg_key_file other-side)
+  # the hook waits for a file the test makes (a peer without an Endpoint: connected at once after)
+  local gate=$BATS_TEST_TMPDIR/gate
+  wg_quick_file "PreUp = while [ ! -e $gate ]; do sleep 0.05; done" -- "AllowedIPs = 198.19.94.0/24"
+  tund_wg "$NAME"
+  wait_for 30 grep -qF '[#] sh -c "while' "$BATS_TEST_TMPDIR/tund.log" || { cat "$BATS_TEST_TMPDIR/tund.log"; false; }
+  run tunctl status "$NAME" --json
+  assert_success
+  assert_equal "$(jq -r '.sessions[0].state' <<<"$output")" starting
+  run ip -n "$NS_T" link show dev "$NAME"
+  assert_failure
+  run tunctl status "$NAME"
+  assert_line --regexp '^  state: starting since '
+  touch "$gate"
+  run connected
+  assert_success
+  # the log: the hook first, then handshaking, then connected
+  local hook shaking up
+  hook=$(grep -nF '[#] sh -c "while' "$BATS_TEST_TMPDIR/tund.log" | cut -d: -f1)
+  shaking=$(grep -nE "^$NAME: handshaking" "$BATS_TEST_TMPDIR/tund.log" | head -n1 | cut -d: -f1)
+  up=$(grep -nE "^$NAME: connected" "$BATS_TEST_TMPDIR/tund.log" | head -n1 | cut -d: -f1)
+  ((hook < shaking && shaking < up)) || { cat "$BATS_TEST_TMPDIR/tund.log"; false; }
+}
+
 @test "a failing PostUp aborts the start as in wg-quick: what was set up is taken back in reverse, no down hooks, exit 1; a failing PreUp sets up nothing" {
   WG_G_KEY=$(wg_key_file other-side)
   wg_quick_file "PreUp = echo pre-up-ran" "PostUp = ip -br link show %i >$BATS_TEST_TMPDIR/post-up; exit 3" \
