@@ -183,3 +183,15 @@ export function formatEndpoint(address: string, port: number): string {
   const a = plainAddress(address);
   return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
+
+/**
+ * getaddrinfo(3) for a host name, through node:dns/promises loaded on the first name: a session
+ * whose endpoints are addresses never loads it (its modules would stay in the process:
+ * docs/benchmark.md, "Memory").
+ */
+export async function lookupHost(host: string): Promise<string>;
+export async function lookupHost(host: string, all: true): Promise<string[]>;
+export async function lookupHost(host: string, all?: true): Promise<string | string[]> {
+  const { lookup } = await import('node:dns/promises');
+  return all ? (await lookup(host, { all: true })).map((a) => a.address) : (await lookup(host)).address;
+}

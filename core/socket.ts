@@ -2,12 +2,11 @@
 // connecting, listening, accepting and the handshake. Reads happen only while the handshake asks
 // for bytes (read(max)): nothing is read ahead, so when the handshake is over the rest of the
 // stream is still in the kernel and the fd goes to the packet pump as it is (release()).
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { native, type NativeFdWatcher } from '../native/index.js';
 import { TundError, errnoOf } from './errors.js';
 import { ExitCode } from './exit.js';
-import { formatEndpoint, plainAddress } from './net.js';
+import { formatEndpoint, lookupHost, plainAddress } from './net.js';
 
 export interface Address {
   address: string;
@@ -105,7 +104,7 @@ export class StreamSocket {
     let address = host;
     if (!net.isIP(host)) {
       try {
-        address = (await lookup(host)).address;
+        address = await lookupHost(host);
       } catch (error) {
         throw new ConnectFailure(where, errnoOf(error) ?? 'ENOTFOUND', `cannot resolve "${host}" (${errnoOf(error) ?? String(error)})`);
       }

@@ -42,7 +42,9 @@
         "src/vpnws_dial.cc",
         "src/vpnws_hub.cc",
         "src/vpnws_napi.cc",
-        "src/caps.cc"
+        "src/caps.cc",
+        "src/memory.cc",
+        "src/control_crypto.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],

@@ -670,6 +670,12 @@ export interface NativeAddon {
    * narrowed too; dropped: false when a seccomp filter refused capset.
    */
   keepCapabilities(keep: number[]): { bounding: boolean; dropped: boolean };
+  /** A full memory-reducing V8 collection and malloc_trim(0): what set-up left behind (src/memory.cc). */
+  releaseMemory(): void;
+  /** src/control_crypto.cc, through core/crypto.ts: OpenSSL's RAND_bytes, MD5, CRYPTO_memcmp. */
+  randomBytes(n: number): Buffer;
+  md5(data: Buffer): Buffer;
+  timingSafeEqual(a: Buffer, b: Buffer): boolean;
   tunOpen(name: string, flags: TunOpenFlags): { fd: number; name: string };
   tunSetPersist(fd: number, persist: boolean): void;
   tunSetOwner(fd: number, uid: number): void;

@@ -5,7 +5,7 @@
 // "\n" (or "\r\n"), so `printf 'pw\n' > NAME.secret` and `printf pw > NAME.secret` are the same.
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 import { errnoOf, isPermissionErrno, PermissionFailure, TundError } from '../errors.js';
 
 

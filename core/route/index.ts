@@ -1,10 +1,9 @@
 // tunroute's library: routes, split and full tunnel, DNS and crash-safe cleanup for a session.
 // tund calls applySessionRoutes() when a tunnel comes up and removeSessionRoutes() when it goes
 // down; the unit runs `tunroute cleanup NAME` before start and after stop.
-import { lookup } from 'node:dns/promises';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { plainAddress } from '../net.js';
+import { lookupHost, plainAddress } from '../net.js';
 import type { SessionConfig } from '../config/types.js';
 import { ConfigFailure, TundError, UsageFailure, errnoOf } from '../errors.js';
 import { detectBackend, noBackendError, planDns, type DnsSetting } from '../dns/index.js';
@@ -43,8 +42,8 @@ export async function resolveEndpoint(host: string): Promise<string[]> {
   const bare = plainAddress(host.replace(/^\[(.*)\]$/, '$1'));
   if (net.isIP(bare)) return [canonicalAddress(bare)];
   try {
-    const found = await lookup(bare, { all: true });
-    return [...new Set(found.map((a) => canonicalAddress(a.address)))];
+    const found = await lookupHost(bare, true);
+    return [...new Set(found.map((a) => canonicalAddress(a)))];
   } catch (error) {
     throw new TundError(`cannot resolve endpoint ${JSON.stringify(host)}: ${errnoOf(error) ?? String(error)}`, {
       hint: 'use an IP address in [Session] Endpoint or --endpoint, or fix name resolution',

@@ -45,6 +45,11 @@ export interface SessionContext {
   hangups?: EventEmitter;
   /** re-reads the session's config for reload (default: $TUND_CONFIG_DIR/NAME.conf) */
   reloadConfig?: () => Promise<SessionConfig>;
+  /**
+   * called when the session has settled: ready (listening, or up) and again when its first link
+   * is up; the process gives back what set-up left behind (process.ts, releaseStartupMemory)
+   */
+  settled?: () => void;
 }
 
 /** Fatal set-up errors are not retried: missing capability, no /dev/net/tun, bad config. */
@@ -103,6 +108,8 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   /** routes and DNS of the session are up (with a kept device they stay between links) */
   private routesUp = false;
   private readyNotified = false;
+  /** a link has been up once in this process (ctx.settled) */
+  private firstLinkUp = false;
   private reloads: Promise<unknown> = Promise.resolve();
   /** ends the back-off pause early (a reload) */
   protected wake: (() => void) | null = null;
@@ -182,11 +189,16 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   // -------------------------------------------------------------------------------------------
   // readiness
 
-  /** The session is ready (READY=1): once per process; later readiness follows reloads. */
-  protected announceReady(): void {
-    if (this.readyNotified) return;
+  /**
+   * The session is ready (READY=1): once per process; later readiness follows reloads. The
+   * process settles then too (ctx.settled). True when it was announced now.
+   */
+  protected announceReady(): boolean {
+    if (this.readyNotified) return false;
     this.readyNotified = true;
     this.reporter.ready();
+    this.ctx.settled?.();
+    return true;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -315,7 +327,12 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       }
       connected = true;
       this.status.set('connected');
-      this.announceReady();
+      const announced = this.announceReady();
+      // a server announced READY=1 when it started listening: its first link is set-up's end too
+      if (!this.firstLinkUp) {
+        this.firstLinkUp = true;
+        if (!announced) this.ctx.settled?.();
+      }
     });
     const end = await Promise.race([current.ended, aborted(this.ctx.signal).then(() => null)]);
     if (end === null) await current.close('stopped by signal');

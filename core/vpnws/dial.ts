@@ -2,11 +2,11 @@
 // thread of the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS,
 // the WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of
 // the tunnel is ever read by JS.
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
+import { lookupHost } from '../net.js';
 import { connectAuthority, type ProxyEndpoint, type WsEndpoint } from './url.js';
 
 export interface DialOptions {
@@ -40,7 +40,7 @@ export class DialFailure extends TundError {
 async function resolve(host: string, what: string): Promise<string> {
   if (net.isIP(host)) return host;
   try {
-    return (await lookup(host)).address;
+    return await lookupHost(host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
     throw new DialFailure('connect', code, `cannot resolve ${what} "${host}" (${code})`);

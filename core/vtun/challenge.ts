@@ -1,7 +1,7 @@
 // VTun challenge/response (docs/vtun-protocol.md §4.5, §4.6): 16 random bytes written as 32 letters
 // a..p (high nibble first); the response is Blowfish-ECB(key = MD5(password)) of the two 8-byte
 // halves, or, with Debian's `sslauth no`, the challenge XORed with the password.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { md5, randomBytes, timingSafeEqual } from '../crypto.js';
 import { native } from '../../native/index.js';
 
 export const CHALLENGE_SIZE = 16;
@@ -27,7 +27,7 @@ export function decodeLetters(text: string): Buffer | null {
 
 /** The 16-byte key: MD5 of the password bytes. */
 export function challengeKey(password: Buffer): Buffer {
-  return createHash('md5').update(password).digest();
+  return md5(password);
 }
 
 export type BlowfishEcb = (key: Buffer, data: Buffer, encrypt: boolean) => Buffer;

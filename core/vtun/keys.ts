@@ -1,9 +1,7 @@
 // The VTun data key (docs/vtun-protocol.md §10.1): MD5(password) for the 128-bit ciphers, and
 // MD5(first half) || MD5(second half) for the 256-bit ones (the first half is floor(len/2) bytes).
-import { createHash } from 'node:crypto';
+import { md5 } from '../crypto.js';
 import { cipherKeyLength } from './flags.js';
-
-const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 
 export function dataKey(cipher: number, password: Buffer): Buffer {
   const len = cipherKeyLength(cipher);

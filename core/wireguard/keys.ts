@@ -2,7 +2,7 @@
 // "="), and as the UAPI writes them: 64 lowercase hex digits. Parsing is exact, as in
 // wireguard-tools (encoding.c): the right length, the right alphabet, no stray bits in the last
 // character, so a key that tund accepts is one `wg` accepts too.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto.js';
 import { native } from '../../native/index.js';
 
 export const KEY_BYTES = 32;

@@ -4,11 +4,11 @@
 // every peer) and serves wg(8)'s userspace API on /run/wireguard/IFNAME.sock for as long as the
 // link lives. A reload changes keys and peers in place (reconfigure); SaveConfig = true writes the
 // running peers back to the file when the interface goes down, as wg-quick does.
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { writeSecretFile } from '../auth/secret.js';
 import type { SessionConfig } from '../config/types.js';
 import { TundError, errnoOf } from '../errors.js';
+import { lookupHost } from '../net.js';
 import type { Address } from '../socket.js';
 import type { InterfaceProtocol, Link, LinkContext, LinkCounters, LinkEnd, PeerStatus } from '../session/protocol.js';
 import { native } from '../../native/index.js';
@@ -31,8 +31,7 @@ function timersFromEnvironment(): WgTimerConfig {
 async function resolveEndpoint(e: WgEndpoint): Promise<WgEndpoint> {
   if (net.isIP(e.host) !== 0) return e;
   try {
-    const found = await lookup(e.host);
-    return { host: found.address, port: e.port };
+    return { host: await lookupHost(e.host), port: e.port };
   } catch (error) {
     throw new TundError(`cannot resolve the peer endpoint "${e.host}": ${errnoOf(error) ?? String(error)}`);
   }

@@ -15,6 +15,8 @@ Napi::Object InitL2Switch(Napi::Env env, Napi::Object exports);
 Napi::Object InitTls(Napi::Env env, Napi::Object exports);
 Napi::Object InitWsLink(Napi::Env env, Napi::Object exports);
 Napi::Object InitCaps(Napi::Env env, Napi::Object exports);
+Napi::Object InitMemory(Napi::Env env, Napi::Object exports);
+Napi::Object InitControlCrypto(Napi::Env env, Napi::Object exports);
 }  // namespace tund
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -31,6 +33,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tund::InitTls(env, exports);
   tund::InitWsLink(env, exports);
   tund::InitCaps(env, exports);
+  tund::InitMemory(env, exports);
+  tund::InitControlCrypto(env, exports);
   return exports;
 }
 

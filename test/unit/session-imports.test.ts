@@ -83,6 +83,23 @@ test('tund NAME: each protocol, once chosen, brings none of the others', () => {
   }
 });
 
+// node:crypto loads some fifteen modules of its own (core/crypto.ts has what sessions need from
+// the addon); node:dns/promises comes only when a name is resolved (core/net.ts, lookupHost)
+const UNNEEDED_BUILTINS = ['node:crypto', 'node:dns/promises', 'node:dns'];
+
+test('tund NAME: no node:crypto, no node:dns before a name is resolved, whatever the protocol', () => {
+  const base = staticClosure([ENTRY, SESSION_ENTRY]);
+  for (const protocol of importsOf('core/session/protocols.js').dynamic) {
+    const loaded = staticClosure([ENTRY, SESSION_ENTRY, protocol]);
+    for (const builtin of UNNEEDED_BUILTINS) {
+      const importers = [...loaded].filter((m) => m.endsWith('.js') && importsOf(m).static.includes(builtin));
+      assert.deepEqual(importers, [], `${builtin} in the session of ${protocol}`);
+    }
+  }
+  assert.ok(base.has('core/crypto.js') || staticClosure([ENTRY, SESSION_ENTRY, 'core/vtun/protocol.js']).has('core/crypto.js'), 'the session gets its primitives from core/crypto.js');
+  assert.ok(importsOf('core/net.js').dynamic.includes('node:dns/promises'), 'lookupHost loads node:dns/promises when it is called');
+});
+
 test('session arguments: what the session entry takes, and all it leaves to the full CLI', () => {
   assert.deepEqual(sessionInvocation(['office']), { name: 'office', quiet: false, verbose: 0 });
   assert.deepEqual(sessionInvocation(['--instance', 'office']), { name: 'office', quiet: false, verbose: 0 });

@@ -116,9 +116,11 @@ test('readiness moves the session between handshaking and connected; reload in p
   const controller = new AbortController();
   let fresh = config();
   const lines: string[] = [];
+  let settled = 0;
   const session = new InterfaceSession(protocol, config(), Buffer.from('k'), {
     log: (l) => lines.push(l),
     signal: controller.signal,
+    settled: () => settled++,
     backoff: { first: 10, base: 10, max: 10 },
     reloadConfig: async () => fresh,
   }, reporter);
@@ -126,7 +128,9 @@ test('readiness moves the session between handshaking and connected; reload in p
   const running = session.run();
   const link = await watched(firstLink);
   assert.deepEqual(reporter.states, ['handshaking']);
+  assert.equal(settled, 0, 'the process settles when the session is up, not before');
   link.listener!(true);
+  assert.equal(settled, 1, 'up and ready: the process settles (gives back what set-up left)');
   link.listener!(false);
   link.listener!(true);
   assert.deepEqual(reporter.states, ['handshaking', 'connected', 'handshaking', 'connected']);
@@ -159,6 +163,7 @@ test('readiness moves the session between handshaking and connected; reload in p
   assert.ok(lines.some((l) => /interface down: network error: sendmmsg: ENETDOWN/.test(l)), lines.join('\n'));
   link3.listener!(true);
   assert.equal(reporter.readies, 1);
+  assert.equal(settled, 1, 'later links, reloads and reconnects do not collect again');
 
   controller.abort();
   assert.equal(await running, 0);
