@@ -246,7 +246,8 @@ struct Engine::TxBatch {
 
 class Engine::Tx : public TxContext {
  public:
-  Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined) : e_(e), pipelined_(pipelined) {
+  Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined, bool sendInline)
+      : e_(e), pipelined_(pipelined), inline_(sendInline) {
     for (int i = 0; i < (pipelined ? kBatches : 1); i++) {
       batches_.push_back(std::make_unique<TxBatch>(slots, slotBytes));
       if (i > 0) e_.sendFree_.push_back(batches_.back().get());
@@ -302,16 +303,28 @@ class Engine::Tx : public TxContext {
   // After AddOutgoing/CollectOutgoing: the round's batches point into what they keep only if they
   // added messages.
   void EndCollect() { outgoing_ = added_ != collected_; }
-  // Sends (or hands on) what is queued; false when the engine ended or stops.
-  bool Flush() {
+  // Sends (or hands on) what is queued; false when the engine ended or stops. `drained`: the
+  // round ends and the device had nothing more to read. Such a round (a lone packet, light
+  // traffic) is sent on this thread when the send thread is idle: a hand-off would cost a
+  // cross-thread wake-up per packet, twice per round trip (docs/engine.md, "Latency"), and this
+  // thread has nothing else to do until the device has more. A full round is handed on, so that
+  // under load the next round is read and sealed while this one goes out.
+  bool Flush(bool drained = false) {
     if (cur_->n == 0) return !e_.Ended();
-    if (!pipelined_) {
+    std::unique_lock<std::mutex> lock(e_.sendMu_, std::defer_lock);
+    if (pipelined_) {
+      lock.lock();
+      if (e_.sendFailed_) return false;
+    }
+    // (an empty queue: the send thread is idle, every earlier batch is out, nothing reorders; it
+    // only takes what this thread queues, so it stays idle while this thread sends)
+    if (!pipelined_ || (drained && inline_ && e_.sendQueue_.empty())) {
+      if (lock.owns_lock()) lock.unlock();
       size_t n = cur_->n;
       cur_->n = 0;
+      if (pipelined_) e_.c.inlineSends.fetch_add(1, std::memory_order_relaxed);
       return e_.transport_->Send(e_, cur_->msgs.data(), n);
     }
-    std::unique_lock<std::mutex> lock(e_.sendMu_);
-    if (e_.sendFailed_) return false;
     cur_->parity = parity_;
     cur_->outgoing = outgoing_;
     e_.inflight_[parity_]++;
@@ -341,7 +354,7 @@ class Engine::Tx : public TxContext {
  private:
   static constexpr int kBatches = 4;
   Engine& e_;
-  const bool pipelined_;
+  const bool pipelined_, inline_;
   std::vector<std::unique_ptr<TxBatch>> batches_;
   TxBatch* cur_ = nullptr;
   std::deque<Outgoing> sending_;
@@ -379,13 +392,16 @@ void Engine::TxLoop() {
   // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
   // each round sealed as it goes.
   const bool pipelined = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
+  // ... which a round the device drained skips while it is idle (TUND_NO_INLINE_SEND=1: every
+  // round goes through it)
+  const bool sendInline = !SwitchedOff("TUND_NO_INLINE_SEND");
   // device packets are sealed in place: with the send thread, two sets of slots, one being sent
   // while the next round reads into the other
   Slots pktSlotSets[2] = {Slots(static_cast<size_t>(batch), headroom + cap + transform_->Tailroom()),
                           Slots(pipelined ? static_cast<size_t>(batch) : 0, headroom + cap + transform_->Tailroom())};
   std::vector<Message> pkts(static_cast<size_t>(batch));
   // room for a whole device batch plus the control messages of one round
-  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined);
+  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined, sendInline);
   std::thread sender;
   if (pipelined) {
     try {
@@ -420,6 +436,7 @@ void Engine::TxLoop() {
     }
     transform_->CollectOutgoing(tx);
     tx.EndCollect();
+    bool drained = true;  // the device has nothing more right now
     if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
@@ -446,8 +463,9 @@ void Engine::TxLoop() {
         if (r < max) break;  // the device has nothing more right now
       }
       if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
+      drained = got < batch && !device_->Pending();
     }
-    if (!tx.Flush()) break;
+    if (!tx.Flush(drained)) break;
   }
   if (sender.joinable()) {
     {
