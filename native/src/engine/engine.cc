@@ -102,12 +102,21 @@ bool Core::WaitFd(int fd, short events, int timeoutMs) const {
 }
 
 int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
-  std::vector<struct pollfd> p(fds, fds + n);
-  p.push_back({stopFd_, POLLIN, 0});
+  // (the transports wait on one fd whenever they find it empty: no heap allocation for that)
+  constexpr size_t kOnStack = 8;
+  struct pollfd small[kOnStack];
+  std::vector<struct pollfd> large;
+  struct pollfd* p = small;
+  if (n + 1 > kOnStack) {
+    large.resize(n + 1);
+    p = large.data();
+  }
+  std::copy(fds, fds + n, p);
+  p[n] = {stopFd_, POLLIN, 0};
   for (;;) {
-    int r = poll(p.data(), p.size(), timeoutMs);
+    int r = poll(p, n + 1, timeoutMs);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || p.back().revents) return -1;
+    if (r < 0 || p[n].revents) return -1;
     if (r == 0) return 0;
     for (size_t i = 0; i < n; i++) fds[i].revents = p[i].revents;
     return 1;
@@ -451,8 +460,8 @@ void Engine::TxLoop() {
         int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), headroom, cap, pkts.data() + got, max,
                               got == 0 && (p[2].revents & POLLHUP));
         if (r <= 0) break;
+        c.txPackets.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
         for (int i = got; i < got + r; i++) {
-          c.txPackets.fetch_add(1, std::memory_order_relaxed);
           c.txBytes.fetch_add(pkts[i].len, std::memory_order_relaxed);
           size_t mark = tx.Mark();
           transform_->Seal(pkts[i], tx);
