@@ -25,6 +25,9 @@ int64_t NowMs() {
 namespace {
 
 constexpr int kRxBatchMin = 64;
+// The largest round the tx thread sends itself (Tx::Flush): beyond it, the wake-up a hand-off
+// costs is spread over enough packets, and sending them on this thread would delay the next read.
+constexpr int kInlineMaxPackets = 8;
 
 void Signal(int fd) {
   if (fd < 0) return;
@@ -312,13 +315,13 @@ class Engine::Tx : public TxContext {
   // After AddOutgoing/CollectOutgoing: the round's batches point into what they keep only if they
   // added messages.
   void EndCollect() { outgoing_ = added_ != collected_; }
-  // Sends (or hands on) what is queued; false when the engine ended or stops. `drained`: the
-  // round ends and the device had nothing more to read. Such a round (a lone packet, light
-  // traffic) is sent on this thread when the send thread is idle: a hand-off would cost a
-  // cross-thread wake-up per packet, twice per round trip (docs/engine.md, "Latency"), and this
-  // thread has nothing else to do until the device has more. A full round is handed on, so that
-  // under load the next round is read and sealed while this one goes out.
-  bool Flush(bool drained = false) {
+  // Sends (or hands on) what is queued; false when the engine ended or stops. `light`: the round
+  // ends, it was small (kInlineMaxPackets) and the device had nothing more to read. Such a round
+  // (a lone packet, light traffic) is sent on this thread when the send thread is idle: a
+  // hand-off would cost a cross-thread wake-up per packet, twice per round trip (docs/engine.md,
+  // "Latency"), and this thread has nothing else to do until the device has more. Larger rounds
+  // are handed on, so that under load the next round is read and sealed while this one goes out.
+  bool Flush(bool light = false) {
     if (cur_->n == 0) return !e_.Ended();
     std::unique_lock<std::mutex> lock(e_.sendMu_, std::defer_lock);
     if (pipelined_) {
@@ -327,7 +330,7 @@ class Engine::Tx : public TxContext {
     }
     // (an empty queue: the send thread is idle, every earlier batch is out, nothing reorders; it
     // only takes what this thread queues, so it stays idle while this thread sends)
-    if (!pipelined_ || (drained && inline_ && e_.sendQueue_.empty())) {
+    if (!pipelined_ || (light && inline_ && e_.sendQueue_.empty())) {
       if (lock.owns_lock()) lock.unlock();
       size_t n = cur_->n;
       cur_->n = 0;
@@ -401,8 +404,8 @@ void Engine::TxLoop() {
   // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
   // each round sealed as it goes.
   const bool pipelined = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
-  // ... which a round the device drained skips while it is idle (TUND_NO_INLINE_SEND=1: every
-  // round goes through it)
+  // ... which a small round that drained the device skips while it is idle
+  // (TUND_NO_INLINE_SEND=1: every round goes through it)
   const bool sendInline = !SwitchedOff("TUND_NO_INLINE_SEND");
   // device packets are sealed in place: with the send thread, two sets of slots, one being sent
   // while the next round reads into the other
@@ -445,7 +448,7 @@ void Engine::TxLoop() {
     }
     transform_->CollectOutgoing(tx);
     tx.EndCollect();
-    bool drained = true;  // the device has nothing more right now
+    bool light = true;  // a small round that drained the device (see Tx::Flush)
     if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
@@ -472,9 +475,9 @@ void Engine::TxLoop() {
         if (r < max) break;  // the device has nothing more right now
       }
       if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
-      drained = got < batch && !device_->Pending();
+      light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
     }
-    if (!tx.Flush(drained)) break;
+    if (!tx.Flush(light)) break;
   }
   if (sender.joinable()) {
     {
