@@ -79,6 +79,9 @@ export interface PumpStats {
    * after idle is a batch of one: nothing waits for a batch to fill. Optional for fakes. */
   txBatches?: number;
   rxBatches?: number;
+  /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
+   * packet skips the hand-off to the send thread. Optional for fakes. */
+  inlineSends?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -285,6 +288,9 @@ export interface WgEngineStats {
    * after idle is a batch of one: nothing waits for a batch to fill. Optional for fakes. */
   txBatches?: number;
   rxBatches?: number;
+  /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
+   * packet skips the hand-off to the send thread. Optional for fakes. */
+  inlineSends?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

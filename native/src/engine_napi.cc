@@ -103,6 +103,7 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("udpGroReads", c.udpGroReads);
   set("txBatches", c.txBatches);
   set("rxBatches", c.rxBatches);
+  set("inlineSends", c.inlineSends);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

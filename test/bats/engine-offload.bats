@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
-# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD): a bounded TCP transfer with a checksum through
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND): a bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
 #   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
@@ -15,7 +15,8 @@ load ../helpers/wg-pair
 setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
-SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD)
+SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
+  TUND_NO_INLINE_SEND)
 
 # switch_off NAME: the optimisation NAME off for everything this test starts ("none": all on).
 switch_off() { [[ $1 == none ]] || export "$1=1"; }
@@ -131,10 +132,12 @@ done
 # a device packet moved exactly one (the echo request read, sealed and sent alone by A, written
 # alone by B; the reply the same way back). A batch timer or a fill threshold would show here as
 # a round of several packets or as no round at all; nothing is timed.
-# one_ping_in_rounds_of_one: one ping, then the counters' deltas; fails when a round moved more
-# than one packet (or none moved)
+# With inline sends on, each tx round of the ping is sent by the tx thread itself (inlineSends),
+# not handed to the send thread (a wake-up more per hop); TUND_NO_INLINE_SEND=1 hands every round on.
+# one_ping_in_rounds_of_one OFF: one ping, then the counters' deltas; fails when a round moved more
+# than one packet (or none moved), or when the tx rounds were not sent as OFF says
 one_ping_in_rounds_of_one() {
-  local a0 b0 a1 b1 k d ok=0
+  local off=$1 a0 b0 a1 b1 k d inl ok=0
   a0=$(cat "$BATS_TEST_TMPDIR/a/stats") b0=$(cat "$BATS_TEST_TMPDIR/b/stats")
   ip netns exec "$NS_A" ping -n -c 1 -W 10 198.19.69.2 >/dev/null || return 1
   # the stats files are rewritten every 200 ms: wait until both show the reply
@@ -148,10 +151,19 @@ one_ping_in_rounds_of_one() {
     # at least the ping's packet, and one round per packet
     (($(jq '.[0]' <<<"$d") >= 1)) && [[ $(jq '.[1]' <<<"$d") == "$(jq '.[0]' <<<"$d")" ]] || ok=1
   done
+  for k in a b; do
+    if [[ $k == a ]]; then inl=$(jq -n --argjson x "$a0" --argjson y "$a1" '[$y.inlineSends - $x.inlineSends, $y.txBatches - $x.txBatches]')
+    else inl=$(jq -n --argjson x "$b0" --argjson y "$b1" '[$y.inlineSends - $x.inlineSends, $y.txBatches - $x.txBatches]'); fi
+    echo "# $k: [inlineSends, txBatches] = $(jq -c . <<<"$inl")" >&3
+    if [[ $off == TUND_NO_INLINE_SEND ]]; then [[ $(jq '.[0]' <<<"$inl") == 0 ]] || ok=1
+    else (($(jq '.[0]' <<<"$inl") >= $(jq '.[1]' <<<"$inl"))) || ok=1; fi
+  done
   return $ok
 }
 
+# lone_packet OFF: the latency rule with every optimisation on, or with OFF switched off.
 lone_packet() {
+  switch_off "$1"
   pair_up 69 30 198.18.69.1
   run ping_through "$NS_A" 198.19.69.2
   assert_success
@@ -159,9 +171,10 @@ lone_packet() {
   # ping by chance on a busy machine: three tries, one clean one is the proof
   local try
   for try in 1 2 3; do
-    one_ping_in_rounds_of_one && return 0
+    one_ping_in_rounds_of_one "$1" && return 0
   done
-  fail "every try had a round of more than one packet (or none): a batch waits to fill"
+  fail "every try had a round of more than one packet (or none), or tx rounds not sent as the switch says"
 }
 
-bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet (WireGuard engines, offloads on)" -- lone_packet
+bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, sent by the tx thread (WireGuard engines, offloads on)" -- lone_packet none
+bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_INLINE_SEND" -- lone_packet TUND_NO_INLINE_SEND

@@ -25,6 +25,9 @@ int64_t NowMs() {
 namespace {
 
 constexpr int kRxBatchMin = 64;
+// The largest round the tx thread sends itself (Tx::Flush): beyond it, the wake-up a hand-off
+// costs is spread over enough packets, and sending them on this thread would delay the next read.
+constexpr int kInlineMaxPackets = 8;
 
 void Signal(int fd) {
   if (fd < 0) return;
@@ -102,12 +105,21 @@ bool Core::WaitFd(int fd, short events, int timeoutMs) const {
 }
 
 int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
-  std::vector<struct pollfd> p(fds, fds + n);
-  p.push_back({stopFd_, POLLIN, 0});
+  // (the transports wait on one fd whenever they find it empty: no heap allocation for that)
+  constexpr size_t kOnStack = 8;
+  struct pollfd small[kOnStack];
+  std::vector<struct pollfd> large;
+  struct pollfd* p = small;
+  if (n + 1 > kOnStack) {
+    large.resize(n + 1);
+    p = large.data();
+  }
+  std::copy(fds, fds + n, p);
+  p[n] = {stopFd_, POLLIN, 0};
   for (;;) {
-    int r = poll(p.data(), p.size(), timeoutMs);
+    int r = poll(p, n + 1, timeoutMs);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || p.back().revents) return -1;
+    if (r < 0 || p[n].revents) return -1;
     if (r == 0) return 0;
     for (size_t i = 0; i < n; i++) fds[i].revents = p[i].revents;
     return 1;
@@ -246,7 +258,8 @@ struct Engine::TxBatch {
 
 class Engine::Tx : public TxContext {
  public:
-  Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined) : e_(e), pipelined_(pipelined) {
+  Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined, bool sendInline)
+      : e_(e), pipelined_(pipelined), inline_(sendInline) {
     for (int i = 0; i < (pipelined ? kBatches : 1); i++) {
       batches_.push_back(std::make_unique<TxBatch>(slots, slotBytes));
       if (i > 0) e_.sendFree_.push_back(batches_.back().get());
@@ -302,16 +315,28 @@ class Engine::Tx : public TxContext {
   // After AddOutgoing/CollectOutgoing: the round's batches point into what they keep only if they
   // added messages.
   void EndCollect() { outgoing_ = added_ != collected_; }
-  // Sends (or hands on) what is queued; false when the engine ended or stops.
-  bool Flush() {
+  // Sends (or hands on) what is queued; false when the engine ended or stops. `light`: the round
+  // ends, it was small (kInlineMaxPackets) and the device had nothing more to read. Such a round
+  // (a lone packet, light traffic) is sent on this thread when the send thread is idle: a
+  // hand-off would cost a cross-thread wake-up per packet, twice per round trip (docs/engine.md,
+  // "Latency"), and this thread has nothing else to do until the device has more. Larger rounds
+  // are handed on, so that under load the next round is read and sealed while this one goes out.
+  bool Flush(bool light = false) {
     if (cur_->n == 0) return !e_.Ended();
-    if (!pipelined_) {
+    std::unique_lock<std::mutex> lock(e_.sendMu_, std::defer_lock);
+    if (pipelined_) {
+      lock.lock();
+      if (e_.sendFailed_) return false;
+    }
+    // (an empty queue: the send thread is idle, every earlier batch is out, nothing reorders; it
+    // only takes what this thread queues, so it stays idle while this thread sends)
+    if (!pipelined_ || (light && inline_ && e_.sendQueue_.empty())) {
+      if (lock.owns_lock()) lock.unlock();
       size_t n = cur_->n;
       cur_->n = 0;
+      if (pipelined_) e_.c.inlineSends.fetch_add(1, std::memory_order_relaxed);
       return e_.transport_->Send(e_, cur_->msgs.data(), n);
     }
-    std::unique_lock<std::mutex> lock(e_.sendMu_);
-    if (e_.sendFailed_) return false;
     cur_->parity = parity_;
     cur_->outgoing = outgoing_;
     e_.inflight_[parity_]++;
@@ -341,7 +366,7 @@ class Engine::Tx : public TxContext {
  private:
   static constexpr int kBatches = 4;
   Engine& e_;
-  const bool pipelined_;
+  const bool pipelined_, inline_;
   std::vector<std::unique_ptr<TxBatch>> batches_;
   TxBatch* cur_ = nullptr;
   std::deque<Outgoing> sending_;
@@ -379,13 +404,16 @@ void Engine::TxLoop() {
   // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
   // each round sealed as it goes.
   const bool pipelined = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
+  // ... which a small round that drained the device skips while it is idle
+  // (TUND_NO_INLINE_SEND=1: every round goes through it)
+  const bool sendInline = !SwitchedOff("TUND_NO_INLINE_SEND");
   // device packets are sealed in place: with the send thread, two sets of slots, one being sent
   // while the next round reads into the other
   Slots pktSlotSets[2] = {Slots(static_cast<size_t>(batch), headroom + cap + transform_->Tailroom()),
                           Slots(pipelined ? static_cast<size_t>(batch) : 0, headroom + cap + transform_->Tailroom())};
   std::vector<Message> pkts(static_cast<size_t>(batch));
   // room for a whole device batch plus the control messages of one round
-  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined);
+  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined, sendInline);
   std::thread sender;
   if (pipelined) {
     try {
@@ -420,6 +448,7 @@ void Engine::TxLoop() {
     }
     transform_->CollectOutgoing(tx);
     tx.EndCollect();
+    bool light = true;  // a small round that drained the device (see Tx::Flush)
     if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
@@ -434,8 +463,8 @@ void Engine::TxLoop() {
         int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), headroom, cap, pkts.data() + got, max,
                               got == 0 && (p[2].revents & POLLHUP));
         if (r <= 0) break;
+        c.txPackets.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
         for (int i = got; i < got + r; i++) {
-          c.txPackets.fetch_add(1, std::memory_order_relaxed);
           c.txBytes.fetch_add(pkts[i].len, std::memory_order_relaxed);
           size_t mark = tx.Mark();
           transform_->Seal(pkts[i], tx);
@@ -446,8 +475,9 @@ void Engine::TxLoop() {
         if (r < max) break;  // the device has nothing more right now
       }
       if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
+      light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
     }
-    if (!tx.Flush()) break;
+    if (!tx.Flush(light)) break;
   }
   if (sender.joinable()) {
     {

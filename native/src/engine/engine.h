@@ -96,6 +96,9 @@ struct Counters {
   // once), rx rounds that wrote at least one. txPackets / txBatches is the mean batch; a lone
   // packet after idle is a batch of one (docs/engine.md, "Latency": nothing waits for more).
   std::atomic<uint64_t> txBatches{0}, rxBatches{0};
+  // Rounds the tx thread sent itself because the device was drained and the send thread idle
+  // (docs/engine.md, "Latency"): a lone packet never waits for a cross-thread hand-off.
+  std::atomic<uint64_t> inlineSends{0};
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
