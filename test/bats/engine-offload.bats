@@ -95,15 +95,20 @@ vtund_peer() {
 bats_test_function --description "offloads: tund (all on) <-> vtund, VTun udp" -- vtund_peer udp
 bats_test_function --description "offloads: tund (all on) <-> vtund, VTun tcp" -- vtund_peer tcp
 
+# wg_pair_up N: two WireGuard engines (pair_up N) with tun MTUs of 1420, a ping through.
+wg_pair_up() {
+  pair_up "$1" 30 "198.18.$1.1"
+  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
+  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
+  run ping_through "$NS_A" "198.19.$1.2"
+  assert_success
+}
+
 # wg OFF: two WireGuard engines, OFF switched off; the counters of the offloads.
 wg() {
   local off=$1
   switch_off "$off"
-  pair_up 68 30 198.18.68.1
-  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
-  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
-  run ping_through "$NS_A" 198.19.68.2
-  assert_success
+  wg_pair_up 68
   send_thread "$NS_A" "$off"
   run transfer "$NS_A" "$NS_B" 198.19.68.2 20
   assert_success
@@ -135,15 +140,11 @@ done
 udp_gro() {
   local off=$1 port=$((7000 + RANDOM % 1000)) result
   # USO on tun writes came with Linux 6.2
-  [[ $(printf '%s
-' 6.2 "$(uname -r | cut -d. -f1,2)" | sort -V | head -1) == 6.2 ]] || skip "kernel before 6.2: no USO"
+  [[ $(printf '%s\n' 6.2 "$(uname -r | cut -d. -f1,2)" | sort -V | head -1) == 6.2 ]] || skip "kernel before 6.2: no USO"
   switch_off "$off"
-  pair_up 70 30 198.18.70.1
-  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
-  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
-  run ping_through "$NS_A" 198.19.70.2
-  assert_success
-  ip netns exec "$NS_B" timeout 70 python3 "$BATS_TEST_DIRNAME/../helpers/udp-burst.py" recv 198.19.70.2 "$port" 1024 20     >"$BATS_TEST_TMPDIR/udp.json" 2>"$BATS_TEST_TMPDIR/udp.err" &
+  wg_pair_up 70
+  ip netns exec "$NS_B" timeout 70 python3 "$BATS_TEST_DIRNAME/../helpers/udp-burst.py" recv 198.19.70.2 "$port" 1024 20 \
+    >"$BATS_TEST_TMPDIR/udp.json" 2>"$BATS_TEST_TMPDIR/udp.err" &
   local rpid=$!
   wait_for 5 sh -c "ip netns exec $NS_B ss -Hlun 'sport = :$port' | grep -q ."
   ip netns exec "$NS_A" timeout 60 python3 "$BATS_TEST_DIRNAME/../helpers/udp-burst.py" send 198.19.70.2 "$port" 64 1200
