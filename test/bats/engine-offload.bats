@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
-# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND): a bounded TCP transfer with a checksum through
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_WG_LOOKUP_CACHE): a bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
 #   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
@@ -17,6 +17,8 @@ teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
   TUND_NO_INLINE_SEND)
+# (switches of the WireGuard transform alone: its tests only)
+WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE)
 
 # switch_off NAME: the optimisation NAME off for everything this test starts ("none": all on).
 switch_off() { [[ $1 == none ]] || export "$1=1"; }
@@ -94,15 +96,20 @@ vtund_peer() {
 bats_test_function --description "offloads: tund (all on) <-> vtund, VTun udp" -- vtund_peer udp
 bats_test_function --description "offloads: tund (all on) <-> vtund, VTun tcp" -- vtund_peer tcp
 
+# wg_pair_up N: two WireGuard engines (pair_up N) with tun MTUs of 1420, a ping through.
+wg_pair_up() {
+  pair_up "$1" 30 "198.18.$1.1"
+  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
+  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
+  run ping_through "$NS_A" "198.19.$1.2"
+  assert_success
+}
+
 # wg OFF: two WireGuard engines, OFF switched off; the counters of the offloads.
 wg() {
   local off=$1
   switch_off "$off"
-  pair_up 68 30 198.18.68.1
-  ip -n "$NS_A" link set "${TEST_TAG}wa" mtu 1420
-  ip -n "$NS_B" link set "${TEST_TAG}wb" mtu 1420
-  run ping_through "$NS_A" 198.19.68.2
-  assert_success
+  wg_pair_up 68
   send_thread "$NS_A" "$off"
   run transfer "$NS_A" "$NS_B" 198.19.68.2 20
   assert_success
@@ -123,9 +130,38 @@ wg() {
   if [[ $off == TUND_NO_UDP_GRO ]]; then assert_equal "$gro" 0; elif [[ $off != TUND_NO_UDP_GSO ]]; then ((gro > 0)); fi
 }
 
-for off in "${SWITCHES[@]}"; do
+for off in "${SWITCHES[@]}" "${WG_SWITCHES[@]}"; do
   bats_test_function --description "offloads: WireGuard engine <-> engine, switched off: $off" -- wg "$off"
 done
+
+# udp_gro OFF: UDP coalescing on tun writes (USO): bursts of 16 datagrams leave A's namespace in one
+# UDP_SEGMENT send (test/helpers/udp-burst.py), cross the WireGuard engines in one round each, and
+# B's engine writes each burst to its tun as USO super-packets; every datagram arrives whole and
+# in its own right. With OFF (TUND_NO_TUN_UDP_GRO) switched off, nothing is coalesced.
+udp_gro() {
+  local off=$1 port=$((7000 + RANDOM % 1000)) result
+  # USO on tun writes came with Linux 6.2
+  [[ $(printf '%s\n' 6.2 "$(uname -r | cut -d. -f1,2)" | sort -V | head -1) == 6.2 ]] || skip "kernel before 6.2: no USO"
+  switch_off "$off"
+  wg_pair_up 70
+  ip netns exec "$NS_B" timeout 70 python3 "$BATS_TEST_DIRNAME/../helpers/udp-burst.py" recv 198.19.70.2 "$port" 1024 20 \
+    >"$BATS_TEST_TMPDIR/udp.json" 2>"$BATS_TEST_TMPDIR/udp.err" &
+  local rpid=$!
+  wait_for 5 sh -c "ip netns exec $NS_B ss -Hlun 'sport = :$port' | grep -q ."
+  ip netns exec "$NS_A" timeout 60 python3 "$BATS_TEST_DIRNAME/../helpers/udp-burst.py" send 198.19.70.2 "$port" 64 1200
+  wait "$rpid"
+  result=$(cat "$BATS_TEST_TMPDIR/udp.json")
+  wait_for 5 sh -c "[ \$(jq .rxPackets '$BATS_TEST_TMPDIR/b/stats') -ge $(jq .received <<<"$result") ]"
+  local writes
+  writes=$(stat b .tunSuperWrites)
+  echo "# $off: $result tunSuperWrites=$writes" >&3
+  assert_equal "$(jq '.received == .intact and .received >= 512' <<<"$result")" true
+  assert_equal "$(stat b '.badMessages + .replayDrops + .authFailures')" 0
+  if [[ $off == none ]]; then ((writes > 0)); else assert_equal "$writes" 0; fi
+}
+
+bats_test_function --description "offloads: UDP datagrams of one flow coalesce on the far tun (WireGuard engines)" -- udp_gro none
+bats_test_function --description "offloads: UDP datagrams are not coalesced with TUND_NO_TUN_UDP_GRO" -- udp_gro TUND_NO_TUN_UDP_GRO
 
 # The latency rule (docs/engine.md, "Latency"): nothing waits for a batch to fill. After the
 # tunnel is up and quiet, one ping crosses it, and the counters show how: every round that moved

@@ -49,7 +49,8 @@ crafted() {
   pair_up 65 30 198.18.65.1
   run ping_through "$NS_A" 198.19.65.2
   assert_success
-  grep -q keypair_confirmed "$BATS_TEST_TMPDIR/b/events"
+  # (the event reaches the helper's JS thread, which appends it to the file, after the ping got through)
+  wait_for 5 grep -q keypair_confirmed "$BATS_TEST_TMPDIR/b/events"
   run ping_through "$NS_B" 198.19.65.1
   assert_success
   run transfer "$NS_A" "$NS_B" 198.19.65.2 20

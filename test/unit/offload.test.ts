@@ -96,9 +96,9 @@ function tcp(p: Tcp): Buffer {
   return Buffer.concat([ip, l4]);
 }
 
-function udp(payload: Buffer, v6 = false, id = 9): Buffer {
+function udp(payload: Buffer, v6 = false, id = 9, sport = 53000): Buffer {
   const l4 = Buffer.alloc(8 + payload.length);
-  l4.writeUInt16BE(53000, 0);
+  l4.writeUInt16BE(sport, 0);
   l4.writeUInt16BE(5201, 2);
   l4.writeUInt16BE(l4.length, 4);
   payload.copy(l4, 8);
@@ -239,6 +239,22 @@ test('checksum check of the engine agrees with the JS one', () => {
   assert.ok(addon.offloadChecksumValid(udp(randomBytes(77), true)));
 });
 
+test('checksums of every payload length and alignment agree with the JS one (the wide summing loop and its tails)', () => {
+  for (let len = 0; len <= 80; len++) {
+    for (const v6 of [false, true]) {
+      const good = tcp({ v6, seq: 1, payload: randomBytes(len) });
+      assert.ok(addon.offloadChecksumValid(good), `length ${len}, IPv${v6 ? 6 : 4}`);
+      const bad = Buffer.from(good);
+      bad[bad.length - 1 - (len % 17) * Math.min(1, len)] ^= 0x80;
+      assert.equal(addon.offloadChecksumValid(bad), false, `length ${len}, IPv${v6 ? 6 : 4}, one bit flipped`);
+    }
+  }
+  // large payloads: many rounds of the four sums, words near 0xffffffff
+  const ones = tcp({ seq: 1, payload: Buffer.alloc(9000, 0xff) });
+  assert.ok(addon.offloadChecksumValid(ones));
+  assert.ok(addon.offloadChecksumValid(tcp({ seq: 1, payload: randomBytes(1400) })));
+});
+
 for (const v6 of [false, true]) {
   test(`GRO over IPv${v6 ? 6 : 4}: consecutive segments of one flow become one TSO write, cut back to the very same packets`, () => {
     const seq = 0xffffff00;
@@ -300,6 +316,38 @@ test('GRO leaves alone what must not be merged', () => {
     writes.forEach((w, i) => assert.ok(w.write.equals(Buffer.concat([Buffer.alloc(10), pkts[i]])), `${what}: packet ${i} as it came`));
   }
 });
+
+for (const v6 of [false, true]) {
+  test(`UDP GRO over IPv${v6 ? 6 : 4} (a tun with USO): datagrams of one flow become one USO write, cut back to the very same datagrams`, () => {
+    const sizes = [1200, 1200, 1200, 500];
+    const flow = sizes.map((n, i) => udp(randomBytes(n), v6, 20 + i));
+    const other = udp(randomBytes(1200), v6, 7, 53001);
+    const seg = tcp({ v6, seq: 1, payload: randomBytes(100) });
+    const after = udp(randomBytes(1200), v6, 24);  // after the shorter one: a new write
+    const batch = [flow[0], other, flow[1], seg, flow[2], flow[3], after];
+    // without USO on the tun, UDP is never merged
+    assert.deepEqual(addon.offloadCoalesce(batch).map((w) => w.members), [[0], [1], [2], [3], [4], [5], [6]]);
+    const writes = addon.offloadCoalesce(batch, true);
+    assert.deepEqual(writes.map((w) => w.members), [[0, 2, 4, 5], [1], [3], [6]]);
+    const l4 = v6 ? 40 : 20;
+    assert.deepEqual(readVnet(writes[0].write), { flags: 1, gsoType: 5, hdrLen: l4 + 8, gsoSize: 1200, csumStart: l4, csumOffset: 6 });
+    const sp = writes[0].write.subarray(10);
+    assert.equal(sp.length, l4 + 8 + 4100);
+    assert.equal(sp.readUInt16BE(l4 + 4), 8 + 4100, 'the UDP length covers the whole super-packet');
+    const back = addon.offloadSegment(writes[0].write);
+    assert.equal(back.length, flow.length);
+    back.forEach((b, i) => {
+      assert.ok(checksumsOk(b), `datagram ${i}`);
+      assert.ok(b.equals(flow[i]), `datagram ${i} equals the one that came in`);
+    });
+    // a bad checksum, another size, a datagram too short to be alone are never merged
+    const bad = udp(randomBytes(1200), v6, 21);
+    bad[bad.length - 1] ^= 1;
+    assert.deepEqual(addon.offloadCoalesce([flow[0], bad], true).map((w) => w.members), [[0], [1]]);
+    assert.deepEqual(addon.offloadCoalesce([flow[3], flow[0]], true).map((w) => w.members), [[0], [1]]);
+    assert.deepEqual(addon.offloadCoalesce([flow[0], udp(randomBytes(1300), v6, 21)], true).map((w) => w.members), [[0], [1]]);
+  });
+}
 
 test('GRO stops a super-packet at 64 KiB and goes on with the next one', () => {
   const pkts: Buffer[] = [];

@@ -11,8 +11,9 @@
 // (TUNSETOFFLOAD; TUND_NO_TUN_OFFLOAD=1 asks for nothing); Read then cuts super-packets into
 // MTU-size packets (one slot each, what does not fit the batch waits for the next Read) and
 // completes partial checksums, so transforms see ordinary packets. Write coalesces the packets of
-// one TCP flow in a batch into super-packets (offload.h's Coalescer; TUND_NO_TUN_GRO=1 writes them
-// one by one), falling back to single packets for good if the kernel refuses one.
+// one TCP flow in a batch into super-packets, and those of one UDP flow where the tun took USO
+// (offload.h's Coalescer; TUND_NO_TUN_GRO=1 writes them one by one, TUND_NO_TUN_UDP_GRO=1 leaves
+// UDP alone), falling back to single packets for good (of that protocol) if the kernel refuses one.
 #include <errno.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -115,6 +116,8 @@ class PacketDevice : public DeviceBase {
     if (flags == 0) ioctl(fd_, TUNSETOFFLOAD, 0UL);
     offloads_ = flags != 0;
     gro_ = tun && !SwitchedOff("TUND_NO_TUN_GRO");
+    // a kernel that sends USO super-packets (6.2 and later) also takes them
+    coalescer_.SetUdp(gro_ && (flags & offload::kTunFUso4) && !SwitchedOff("TUND_NO_TUN_UDP_GRO"));
     readBuf_.assign(offload::kVnetHdrLen + 65536, 0);
   }
 
@@ -210,8 +213,9 @@ class PacketDevice : public DeviceBase {
       }
       int r = WriteOne(core, w.iov, w.iovCount, w.count, w.bytes, true);
       if (r == kRefused) {
-        // the kernel does not take super-packets: its members one by one, and never again
-        gro_ = false;
+        // the kernel does not take such super-packets: its members one by one, and never again
+        if (w.udp) coalescer_.SetUdp(false);
+        else gro_ = false;
         for (size_t m = 0; m < w.count; m++) {
           if (!WriteSingles(core, pkts, w.members[m], 1)) return false;
         }

@@ -89,6 +89,21 @@ void WriteVnetHdr(uint8_t* p, const VnetHdr& h) {
 }
 
 uint64_t Sum(const uint8_t* p, size_t len, uint64_t acc) {
+  // 32-bit words into four 64-bit sums: no carry to propagate (2^32 words would be needed to
+  // overflow one), independent additions the CPU runs side by side. Sums of 32-bit words fold to
+  // the same 16-bit one's complement sum as sums of 16-bit words (2^16 = 1 modulo 2^16 - 1).
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  while (len >= 16) {
+    uint32_t w[4];
+    std::memcpy(w, p, 16);
+    s0 += w[0];
+    s1 += w[1];
+    s2 += w[2];
+    s3 += w[3];
+    p += 16;
+    len -= 16;
+  }
+  acc = AddCarry(AddCarry(acc, s0 + s1), s2 + s3);
   while (len >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
@@ -238,28 +253,40 @@ size_t Segmenter::Cut(size_t i, uint8_t* dst, size_t cap) const {
 namespace {
 
 // What coalescing needs of a packet: a plain IPv4 (no options, not a fragment) or IPv6 (no
-// extension headers) TCP segment with data, ACK set, nothing but PSH besides.
+// extension headers) TCP segment with data, ACK set, nothing but PSH besides; or (when `udp`) such
+// a UDP datagram with data whose length field is right.
 struct TcpView {
-  bool ok = false, v6 = false;
+  bool ok = false, v6 = false, udp = false;
   size_t l4 = 0, hdr = 0, payload = 0;
   uint32_t seq = 0;
   uint8_t flags = 0;
 };
 
-TcpView ViewTcp(const uint8_t* p, size_t len) {
+TcpView ViewTcp(const uint8_t* p, size_t len, bool udp) {
   TcpView v;
-  if (len < 40) return v;
+  if (len < 28) return v;
+  uint8_t proto;
   if ((p[0] >> 4) == 4) {
-    if ((p[0] & 15) != 5 || p[9] != kProtoTcp || Get16(p + 2) != len) return v;
+    if ((p[0] & 15) != 5 || Get16(p + 2) != len) return v;
     if ((Get16(p + 6) & 0x3fff) != 0) return v;  // MF or a fragment offset
+    proto = p[9];
     v.l4 = 20;
   } else if ((p[0] >> 4) == 6) {
-    if (len < 60 || p[6] != kProtoTcp || Get16(p + 4) + 40u != len) return v;
+    if (len < 48 || Get16(p + 4) + 40u != len) return v;
+    proto = p[6];
     v.v6 = true;
     v.l4 = 40;
   } else {
     return v;
   }
+  if (proto == kProtoUdp && udp) {
+    v.udp = true;
+    v.hdr = v.l4 + 8;
+    v.payload = len - v.hdr;
+    v.ok = v.payload > 0 && Get16(p + v.l4 + 4) == len - v.l4;
+    return v;
+  }
+  if (proto != kProtoTcp || len < v.l4 + 20) return v;
   size_t thl = static_cast<size_t>(p[v.l4 + 12] >> 4) * 4;
   if (thl < 20 || v.l4 + thl > len || v.l4 + thl > Coalescer::kMaxHead) return v;
   v.hdr = v.l4 + thl;
@@ -274,7 +301,7 @@ TcpView ViewTcp(const uint8_t* p, size_t len) {
 // Same flow and same headers but for what coalescing rewrites (lengths, IPv4 ID and checksum,
 // sequence number, PSH, TCP checksum; the window is the first packet's, as the kernel's GRO).
 bool SameHeaders(const uint8_t* a, const uint8_t* b, const TcpView& va, const TcpView& vb) {
-  if (va.v6 != vb.v6 || va.hdr != vb.hdr) return false;
+  if (va.v6 != vb.v6 || va.udp != vb.udp || va.hdr != vb.hdr) return false;
   if (va.v6) {
     if (std::memcmp(a, b, 4) != 0 || a[7] != b[7] || std::memcmp(a + 8, b + 8, 32) != 0) return false;
   } else {
@@ -282,6 +309,7 @@ bool SameHeaders(const uint8_t* a, const uint8_t* b, const TcpView& va, const Tc
   }
   const uint8_t* ta = a + va.l4;
   const uint8_t* tb = b + vb.l4;
+  if (va.udp) return std::memcmp(ta, tb, 4) == 0;  // ports
   return std::memcmp(ta, tb, 4) == 0 && std::memcmp(ta + 8, tb + 8, 4) == 0 &&  // ports, ack
          std::memcmp(ta + 20, tb + 20, va.hdr - va.l4 - 20) == 0;              // options
 }
@@ -295,6 +323,7 @@ Coalescer::Write& Coalescer::NewWrite() {
   w.headLen = 0;
   w.iovCount = 0;
   w.count = w.bytes = 0;
+  w.udp = false;
   return w;
 }
 
@@ -315,7 +344,7 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
   for (size_t i = 0; i < n; i++) {
     uint8_t* p = data[i];
     const size_t len = lens[i];
-    TcpView v = ViewTcp(p, len);
+    TcpView v = ViewTcp(p, len, udp_);
     if (!v.ok || !L4ChecksumValid(p, len)) {
       // not coalescable (or a bad checksum the kernel must see and drop)
       Single(p, len, static_cast<uint32_t>(i));
@@ -328,6 +357,7 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
       if (!c.open) continue;
       TcpView cv;
       cv.v6 = c.v6;
+      cv.udp = c.udp;
       cv.l4 = c.l4;
       cv.hdr = c.hdr;
       if (!SameHeaders(c.first, p, cv, v)) continue;
@@ -336,8 +366,8 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
     }
     if (f != nullptr) {
       Write& w = writes_[f->write];
-      const bool fits = v.seq == f->nextSeq && v.payload <= f->gso && f->total + v.payload <= 0xffff &&
-                        w.count < kMaxSegments;
+      const bool fits = (v.udp || v.seq == f->nextSeq) && v.payload <= f->gso &&
+                        f->total + v.payload <= 0xffff && w.count < kMaxSegments;
       if (fits) {
         w.iov[w.iovCount++] = {p + v.hdr, v.payload};
         w.members[w.count++] = static_cast<uint32_t>(i);
@@ -361,7 +391,8 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
     nf.gso = v.payload;
     nf.nextSeq = v.seq + static_cast<uint32_t>(v.payload);
     nf.v6 = v.v6;
-    nf.psh = (v.flags & kTcpPsh) != 0;
+    nf.udp = v.udp;
+    nf.psh = !v.udp && (v.flags & kTcpPsh) != 0;
     nf.open = !nf.psh;
     flows_.push_back(nf);
   }
@@ -371,30 +402,34 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
 }
 
 // Turns a write of several segments into one super-packet: the first packet's headers copied and
-// edited (lengths, IPv4 header checksum, PSH, the TCP checksum as the pseudo-header's sum for the
-// kernel to complete), then the payloads.
+// edited (lengths, IPv4 header checksum, PSH, the TCP or UDP checksum as the pseudo-header's sum
+// for the kernel to complete), then the payloads.
 void Coalescer::Finish(const Flow& f) {
   Write& w = writes_[f.write];
   std::memcpy(w.head, f.first, f.hdr);
   w.headLen = f.hdr;
+  w.udp = f.udp;
   uint8_t* ip = w.head;
-  uint8_t* tcp = w.head + f.l4;
+  uint8_t* l4 = w.head + f.l4;
   if (f.v6) {
     Put16(ip + 4, static_cast<uint16_t>(f.total - 40));
   } else {
     Put16(ip + 2, static_cast<uint16_t>(f.total));
     Ipv4HeaderChecksum(ip, 20);
   }
-  if (f.psh) tcp[13] |= kTcpPsh;
-  tcp[16] = tcp[17] = 0;
-  PutSum(tcp + 16, Fold(PseudoSum(ip, f.v6, kProtoTcp, f.total - f.l4)));
+  // the kernel cuts a USO super-packet at gso_size and gives each datagram its own length
+  const size_t csumOffset = f.udp ? 6 : 16;
+  if (f.udp) Put16(l4 + 4, static_cast<uint16_t>(f.total - f.l4));
+  if (f.psh) l4[13] |= kTcpPsh;
+  l4[csumOffset] = l4[csumOffset + 1] = 0;
+  PutSum(l4 + csumOffset, Fold(PseudoSum(ip, f.v6, f.udp ? kProtoUdp : kProtoTcp, f.total - f.l4)));
   VnetHdr h;
   h.flags = kNeedsCsum;
-  h.gsoType = f.v6 ? kGsoTcpV6 : kGsoTcpV4;
+  h.gsoType = f.udp ? kGsoUdpL4 : f.v6 ? kGsoTcpV6 : kGsoTcpV4;
   h.hdrLen = static_cast<uint16_t>(f.hdr);
   h.gsoSize = static_cast<uint16_t>(f.gso);
   h.csumStart = static_cast<uint16_t>(f.l4);
-  h.csumOffset = 16;
+  h.csumOffset = static_cast<uint16_t>(csumOffset);
   WriteVnetHdr(w.vnet, h);
   // iov: header, the edited headers, the first packet's payload, then the others' payloads
   const uint8_t* firstPayload = f.first + f.hdr;

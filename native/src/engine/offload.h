@@ -70,8 +70,11 @@ class Segmenter {
 // Plans the device writes of one batch of packets: packets of one TCP flow that follow each other
 // (next sequence number, same size, plain ACK/PSH segments, headers equal but for lengths and
 // checksums, checksums valid) become one super-packet with a TSO header (NEEDS_CSUM, the TCP
-// checksum field holding the pseudo-header's sum); everything else is written as it is with an
-// empty header. Writes keep the order of their first packets, so a flow's packets stay in order.
+// checksum field holding the pseudo-header's sum); with SetUdp(true), datagrams of one UDP flow
+// that follow each other (same size, only the last shorter, checksums valid) become one USO
+// super-packet (VIRTIO_NET_HDR_GSO_UDP_L4, the UDP length and checksum fields covering the
+// whole); everything else is written as it is with an empty header. Writes keep the order of
+// their first packets, so a flow's packets stay in order.
 class Coalescer {
  public:
   static constexpr size_t kMaxSegments = 64;
@@ -85,8 +88,14 @@ class Coalescer {
     int iovCount = 0;
     uint32_t members[kMaxSegments];  // indices of the packets in it
     size_t count = 0, bytes = 0;     // packets and their bytes as they came
+    bool udp = false;                // a USO super-packet (when coalesced)
     bool coalesced() const { return count > 1; }
   };
+
+  // UDP coalescing: only where the kernel takes USO super-packets (the tun accepted
+  // TUN_F_USO4/6: Linux 6.2 and later).
+  void SetUdp(bool on) { udp_ = on; }
+  bool Udp() const { return udp_; }
 
   // Plans writes for pkts[0..n) (they must stay valid and unchanged until written).
   void Plan(uint8_t* const* data, const size_t* lens, size_t n);
@@ -101,7 +110,7 @@ class Coalescer {
     size_t total;     // bytes of the super-packet so far (IP header included)
     size_t gso;       // payload per segment
     uint32_t nextSeq;
-    bool v6, open, psh;
+    bool v6, udp, open, psh;
   };
   Write& NewWrite();
   void Single(uint8_t* p, size_t len, uint32_t index);
@@ -110,6 +119,7 @@ class Coalescer {
   std::vector<Write> writes_;
   size_t used_ = 0;
   std::vector<Flow> flows_;
+  bool udp_ = false;
 };
 
 }  // namespace offload

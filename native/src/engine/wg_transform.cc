@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "offload.h"
+
 namespace tund {
 namespace engine {
 
@@ -96,7 +98,7 @@ struct WgTransform::Peer {
       noEndpointDrops{0};
 };
 
-WgTransform::WgTransform(const WgOptions& o) : o_(o) {
+WgTransform::WgTransform(const WgOptions& o) : o_(o), useCache_(!SwitchedOff("TUND_NO_WG_LOOKUP_CACHE")) {
   if (o_.mtu < 0) o_.mtu = 0;
   if (o_.maxStaged < 1) o_.maxStaged = 1;
 }
@@ -154,6 +156,7 @@ bool WgTransform::AddPeer(uint32_t id, std::string* error) {
     return false;
   }
   peers_[id] = std::make_shared<Peer>(id);
+  Changed();
   return true;
 }
 
@@ -170,6 +173,7 @@ bool WgTransform::RemovePeer(uint32_t id, std::string* error) {
   }
   routes_.RemovePeer(id);
   peers_.erase(id);
+  Changed();
   return true;
 }
 
@@ -186,6 +190,7 @@ bool WgTransform::SetAllowedIps(uint32_t id, const std::vector<Prefix>& prefixes
   if (!FindPeer(id, error)) return false;
   routes_.RemovePeer(id);
   for (const Prefix& p : prefixes) routes_.Insert(p, id);
+  Changed();
   return true;
 }
 
@@ -197,7 +202,10 @@ std::vector<Prefix> WgTransform::AllowedIpsOf(uint32_t id) {
 void WgTransform::Retire(KeypairPtr& kp) {
   if (!kp) return;
   auto it = index_.find(kp->localIndex);
-  if (it != index_.end() && it->second == kp) index_.erase(it);
+  if (it != index_.end() && it->second == kp) {
+    index_.erase(it);
+    Changed();
+  }
   kp.reset();
 }
 
@@ -215,6 +223,7 @@ bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::st
     return false;
   }
   index_[spec.localIndex] = kp;
+  Changed();
   {
     std::lock_guard<std::mutex> pl(peer->mu);
     if (spec.initiator) {
@@ -345,6 +354,61 @@ std::vector<uint32_t> WgTransform::PeerIds() {
   for (const auto& e : peers_) ids.push_back(e.first);
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the data threads' lookups
+
+bool WgTransform::SameAddress(const LookupCache& c, int family, const uint8_t* addr) {
+  return c.family == family && std::memcmp(c.addr, addr, family == AF_INET ? 4 : 16) == 0;
+}
+
+void WgTransform::RememberAddress(LookupCache* c, int family, const uint8_t* addr) {
+  c->family = family;
+  std::memcpy(c->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+WgTransform::PeerPtr WgTransform::PeerFor(int family, const uint8_t* dst) {
+  LookupCache& c = txRoute_;
+  if (CacheHit(c) && SameAddress(c, family, dst)) {
+    PeerPtr peer = c.peer.lock();
+    if (peer || c.owner == 0) return peer;
+  }
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  c.version = version_.load(std::memory_order_relaxed);
+  RememberAddress(&c, family, dst);
+  c.owner = routes_.Lookup(family, dst);
+  PeerPtr peer = c.owner ? FindPeer(c.owner) : nullptr;
+  c.peer = peer;
+  return peer;
+}
+
+uint32_t WgTransform::OwnerOf(int family, const uint8_t* src) {
+  LookupCache& c = rxSource_;
+  if (CacheHit(c) && SameAddress(c, family, src)) return c.owner;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  c.version = version_.load(std::memory_order_relaxed);
+  RememberAddress(&c, family, src);
+  c.owner = routes_.Lookup(family, src);
+  return c.owner;
+}
+
+bool WgTransform::KeypairFor(uint32_t index, KeypairPtr* kp, PeerPtr* peer) {
+  LookupCache& c = rxKeypair_;
+  if (CacheHit(c) && c.index == index) {
+    *kp = c.keypair.lock();
+    *peer = c.peer.lock();
+    if (*kp && *peer) return true;
+  }
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  c.version = version_.load(std::memory_order_relaxed);
+  c.index = index;
+  auto it = index_.find(index);
+  *kp = it == index_.end() ? nullptr : it->second;
+  *peer = *kp ? FindPeer((*kp)->peer) : nullptr;
+  c.keypair = *kp;
+  c.peer = *peer;
+  return *kp && *peer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,12 +564,7 @@ void WgTransform::Seal(Message& pkt, TxContext& tx) {
     wc_.noRoute.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  PeerPtr peer;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    uint32_t id = routes_.Lookup(ip.family, ip.dst);
-    if (id) peer = FindPeer(id);
-  }
+  PeerPtr peer = PeerFor(ip.family, ip.dst);
   if (!peer) {
     wc_.noRoute.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -587,15 +646,7 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
   const uint64_t counter = Le64(msg.data + 8);
   KeypairPtr kp;
   PeerPtr peer;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    auto it = index_.find(receiver);
-    if (it != index_.end()) {
-      kp = it->second;
-      peer = FindPeer(kp->peer);
-    }
-  }
-  if (!kp || !peer) {
+  if (!KeypairFor(receiver, &kp, &peer)) {
     wc_.unknownIndex.fetch_add(1, std::memory_order_relaxed);
     core.c.badFrames.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -653,12 +704,7 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
     core.c.badFrames.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint32_t owner;
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    owner = routes_.Lookup(ip.family, ip.src);
-  }
-  if (owner != peer->id) {
+  if (OwnerOf(ip.family, ip.src) != peer->id) {
     wc_.sourceDrops.fetch_add(1, std::memory_order_relaxed);
     peer->sourceDrops.fetch_add(1, std::memory_order_relaxed);
     core.c.badFrames.fetch_add(1, std::memory_order_relaxed);

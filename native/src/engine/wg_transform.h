@@ -26,6 +26,9 @@
 // Threads: the tx thread seals (a keypair's send context is used only there), the rx thread
 // opens (receive context, replay window only there); JS changes peers, routes and keypairs under
 // mu_ (exclusive), the data threads read under mu_ (shared); per-peer state under Peer::mu.
+// Each data thread remembers its last lookups (LookupCache): a stream's packets all ask the same
+// question, so they skip the trie walk, the maps and mu_ until JS changes something
+// (TUND_NO_WG_LOOKUP_CACHE=1 turns the caches off).
 #pragma once
 
 #include <atomic>
@@ -171,6 +174,29 @@ class WgTransform : public Transform {
   using KeypairPtr = std::shared_ptr<Keypair>;
   using PeerPtr = std::shared_ptr<Peer>;
 
+  // The last answer of one data thread's lookup, valid while version_ is what it was then.
+  // tx: a destination's peer (id in owner); rx: a receiver index's keypair and peer, a source's
+  // owner. Weak: a cache never keeps a removed peer or a retired keypair (its keys) alive.
+  struct LookupCache {
+    uint64_t version = UINT64_MAX;  // UINT64_MAX: empty
+    int family = 0;
+    uint8_t addr[16] = {};
+    uint32_t index = 0;
+    uint32_t owner = 0;
+    std::weak_ptr<Peer> peer;
+    std::weak_ptr<Keypair> keypair;
+  };
+  // Every change of peers_, index_ or routes_ (under mu_ exclusive) invalidates the caches.
+  void Changed() { version_.fetch_add(1, std::memory_order_release); }
+  bool CacheHit(const LookupCache& c) const {
+    return useCache_ && c.version == version_.load(std::memory_order_acquire);
+  }
+  static bool SameAddress(const LookupCache& c, int family, const uint8_t* addr);
+  static void RememberAddress(LookupCache* c, int family, const uint8_t* addr);
+  PeerPtr PeerFor(int family, const uint8_t* dst);               // tx thread
+  uint32_t OwnerOf(int family, const uint8_t* src);             // rx thread
+  bool KeypairFor(uint32_t index, KeypairPtr* kp, PeerPtr* peer);  // rx thread
+
   PeerPtr FindPeer(uint32_t id);  // under mu_
   PeerPtr FindPeer(uint32_t id, std::string* error);  // ... or "no peer N"
   void RetireAll(Peer& peer);  // mu_ exclusive, Peer::mu held
@@ -198,6 +224,10 @@ class WgTransform : public Transform {
   std::unordered_map<uint32_t, PeerPtr> peers_;
   std::unordered_map<uint32_t, KeypairPtr> index_;  // local index -> keypair
   AllowedIps routes_;
+  std::atomic<uint64_t> version_{0};
+  const bool useCache_;
+  LookupCache txRoute_;                 // tx thread only
+  LookupCache rxSource_, rxKeypair_;    // rx thread only
 
   std::mutex flushMu_;
   std::vector<uint32_t> flush_;  // peers whose staged packets should go now
