@@ -97,12 +97,7 @@ lt_watchdog $((SOAK_SECONDS + 4 * WINDOW + 180))
 LOG=$LT_WORK/log
 mkdir -p "$LOG"
 
-# The set-up helpers of the bats suites (test/helpers/*.bash) make namespaces, links and background
-# processes through these, recorded where this script's cleanup finds them.
-TEST_TAG=$LT_TAG TEST_NETNS_LIST=$LT_NETNS_LIST TEST_PIDS_LIST=$LT_WORK/pids.list BATS_TEST_TMPDIR=$LT_WORK
-: >"$TEST_PIDS_LIST"
-# shellcheck source=test/helpers/netns.bash
-source "$LT_ROOT/test/helpers/netns.bash"
+# the suites' helpers this script reuses (vpnws.bash names PROJECT_ROOT)
 PROJECT_ROOT=$LT_ROOT HELPERS=$LT_ROOT/test/helpers
 
 # Each protocol's set-up defines:
