@@ -30,8 +30,10 @@ soak() {
   soak '. != "link-short"' --protocol vtun --seconds 100 --keepalive 2:2 --gap 10 --rate 524288
 }
 
-@test "soak, WireGuard (60 s, timers x 0.25): the initiator alone heals a responder restart and a long link drop by a new handshake within the window" {
-  soak '. != "link-short"' --protocol wireguard --seconds 60 --wg-timer-scale 0.25 --keepalive 2:1 --gap 5 --rate 524288
+@test "soak, WireGuard (60 s, timers x 0.25): the initiator alone heals a restarted responder by a new handshake within the window; link drops are survived" {
+  # after a link drop the current keypair still works: the tunnel is back before (or without) a
+  # new handshake; a restarted responder has no keys, so only a new handshake brings it back
+  soak '. == "kill-9" or . == "sigterm"' --protocol wireguard --seconds 60 --wg-timer-scale 0.25 --keepalive 2:1 --gap 5 --rate 524288
 }
 
 @test "soak, vpn-ws (80 s): the client reconnects by itself to a restarted hub; a link drop is survived; acknowledged data intact" {

@@ -39,8 +39,9 @@
 #                 test seam; the suite's short run uses it, the real soak does not).
 # For each event: the time from the end of the disruption (link up, server ready) until a ping
 # crosses the tunnel again ("recovery", must be <= W), and whether it reconnected (VTun: a new
-# server session process; WireGuard: a new handshake; vpn-ws: a new connection of the client). The
-# client is never touched: its PID must stay the same.
+# server session process; WireGuard: a new handshake, read right after the recovery: after a link
+# drop the current keypair works again at once and the new handshake may come later; vpn-ws: a new
+# connection of the client). The client is never touched: its PID must stay the same.
 #
 # Checked at the end: every chunk the sender saw acknowledged was verified by the receiver with the
 # same SHA-256 (and none arrived corrupted), every event recovered within W, the client's open
