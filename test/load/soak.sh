@@ -23,6 +23,7 @@
 # (at least 10 for VTun and vpn-ws: tund resets its reconnect back-off only after a link that held
 # 10 s; at least 5 for WireGuard):
 #   link-short  the client's underlay down for INTERVAL s (less than the keep-alive window), up
+#               (vpn-ws: the hub's end of the client's veth, so that the client keeps its route)
 #   kill-9      SIGKILL to the server's process group, started again 2 s later
 #   link-long   the underlay down for the keep-alive window + 3 s: the client must notice by itself
 #   sigterm     SIGTERM to the server (an orderly stop), started again 1 s later
