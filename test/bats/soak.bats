@@ -36,7 +36,7 @@ soak() {
   soak '. == "kill-9" or . == "sigterm"' --protocol wireguard --seconds 60 --wg-timer-scale 0.25 --keepalive 2:1 --gap 5 --rate 524288
 }
 
-@test "soak, vpn-ws (80 s): the client reconnects by itself to a restarted hub; a link drop is survived; acknowledged data intact" {
+@test "soak, vpn-ws (95 s): the client reconnects by itself to a restarted hub; a link drop is survived; acknowledged data intact" {
   # a link drop with the hub alive is survived by the same TCP connection: only restarts must reconnect
-  soak '. == "kill-9" or . == "sigterm"' --protocol vpn-ws --seconds 80 --keepalive 1:2 --gap 10 --rate 524288
+  soak '. == "kill-9" or . == "sigterm"' --protocol vpn-ws --seconds 95 --keepalive 1:2 --gap 10 --rate 524288
 }
