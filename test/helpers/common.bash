@@ -19,7 +19,7 @@ export PATH="$PROJECT_ROOT/bin:$PATH"
 AS_ANY_USER=$PROJECT_ROOT/test/helpers/as-any-user.sh
 load "$PROJECT_ROOT/node_modules/bats-support/load"
 load "$PROJECT_ROOT/node_modules/bats-assert/load"
-# shellcheck source=test/helpers/netns.bash
+# make_netns, in_ns, veth_pair, spawn_bg, wait_for (also used by test/load/soak.sh)
 source "$PROJECT_ROOT/test/helpers/netns.bash"
 
 # Short, unique per test: namespaces of two runs (or two tests) never collide.
@@ -48,38 +48,6 @@ common_teardown() {
     done <"$TEST_PIDS_LIST"
   fi
   netns_remove_listed "${TEST_NETNS_LIST:-/nonexistent}"
-}
-
-# make_netns SUFFIX -> prints the namespace name; lo is up.
-make_netns() {
-  local ns="${TEST_TAG}${1:+-$1}"
-  netns_add "$ns" "$TEST_NETNS_LIST" || return 1
-  echo "$ns"
-}
-
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-# veth_pair NS_A ADDR_A NS_B ADDR_B [ID]: joins two namespaces (addresses with prefix, 198.18/15
-# only). The links are named TAG[ID]a / TAG[ID]b: give each pair of a test its own short ID.
-veth_pair() {
-  veth_join "$1" "${TEST_TAG}${5:-}a" "$2" "$3" "${TEST_TAG}${5:-}b" "$4"
-}
-
-# spawn_bg LOGFILE CMD... : start CMD in the background; its PID is killed in teardown.
-spawn_bg() {
-  local log=$1; shift
-  "$@" >"$log" 2>&1 </dev/null &
-  echo $! >>"$TEST_PIDS_LIST"
-  echo $!
-}
-
-# wait_for SECONDS CMD... : poll every 0.1 s.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 0.1
-  done
 }
 
 # link_json NS DEV -> `ip -j -d link show DEV` (first object) for jq.

@@ -1,15 +1,48 @@
 # shellcheck shell=bash
-# Network namespaces and veth pairs for the tests: the primitives under the bats suites'
-# make_netns/veth_pair (common.bash) and the load scripts' lt_netns (test/load/lib.sh). Plain bash
-# (no bats), so that both can source it. Each namespace made is written to a list file; the
-# cleanup removes exactly those, never anything by pattern.
+# Namespaces and background processes of a test, recorded so that its teardown removes exactly
+# what it made: common.bash (bats) sources this file, and so does test/load/soak.sh, which reuses
+# the bats set-up helpers (vpnws.bash, wireguard.bash) outside bats. The caller sets TEST_TAG
+# (unique per run), TEST_NETNS_LIST and TEST_PIDS_LIST (files) and removes what they list.
 #
-#   netns_add NAME LIST              # namespace NAME with lo up, its name appended to LIST
-#   veth_join NS_A DEV_A ADDR_A NS_B DEV_B ADDR_B
-#   netns_remove_listed LIST         # what runs inside each listed namespace killed, then deleted
+#   ns=$(make_netns a)          # a fresh namespace (lo up), listed in TEST_NETNS_LIST
+#   in_ns "$ns" tunctl add t0 --mode tun
+#   spawn_bg LOG cmd...         # background process, listed in TEST_PIDS_LIST
 #
 # Addresses used by tests come from 198.18.0.0/15 only.
 
+# make_netns SUFFIX -> prints the namespace name; lo is up.
+make_netns() {
+  local ns="${TEST_TAG}${1:+-$1}"
+  netns_add "$ns" "$TEST_NETNS_LIST" || return 1
+  echo "$ns"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# veth_pair NS_A ADDR_A NS_B ADDR_B [ID]: joins two namespaces (addresses with prefix, 198.18/15
+# only). The links are named TAG[ID]a / TAG[ID]b: give each pair of a test its own short ID.
+veth_pair() {
+  veth_join "$1" "${TEST_TAG}${5:-}a" "$2" "$3" "${TEST_TAG}${5:-}b" "$4"
+}
+
+# spawn_bg LOGFILE CMD... : start CMD in the background; its PID is killed in teardown.
+spawn_bg() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 </dev/null &
+  echo $! >>"$TEST_PIDS_LIST"
+  echo $!
+}
+
+# wait_for SECONDS CMD... : poll every 0.1 s.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+
+# netns_add NAME LIST: namespace NAME with lo up, its name appended to the file LIST.
 netns_add() {
   ip netns add "$1" || return 1
   echo "$1" >>"$2"
@@ -27,6 +60,8 @@ veth_join() {
     ip -n "$b" link set "$db" up
 }
 
+# netns_remove_listed LIST: what runs inside each listed namespace killed, then the namespace
+# deleted; only what LIST names, never anything by pattern.
 netns_remove_listed() {
   local ns pid
   [[ -f $1 ]] || return 0

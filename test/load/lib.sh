@@ -13,9 +13,10 @@
 # Addresses used by the scripts come from 198.18.0.0/15 only.
 
 LT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export PATH="$LT_ROOT/bin:$PATH"
+# make_netns, veth_pair, spawn_bg, wait_for: the suites' own (lt_init points them at this run)
 # shellcheck source=test/helpers/netns.bash
 source "$LT_ROOT/test/helpers/netns.bash"
+export PATH="$LT_ROOT/bin:$PATH"
 LT_PIDS=()
 LT_KEEP_WORK=0
 
@@ -39,6 +40,10 @@ lt_init() {
   # a file, not a variable: lt_netns runs in a command substitution (a subshell)
   LT_NETNS_LIST=$LT_WORK/netns.list
   : >"$LT_NETNS_LIST"
+  # what netns.bash makes is recorded here, for lt_cleanup (and the suites' helpers that the
+  # scripts reuse, test/helpers/*.bash, write their files into the work directory)
+  TEST_TAG=$LT_TAG TEST_NETNS_LIST=$LT_NETNS_LIST TEST_PIDS_LIST=$LT_WORK/pids.list BATS_TEST_TMPDIR=$LT_WORK
+  : >"$TEST_PIDS_LIST"
   trap lt_cleanup EXIT
   trap 'exit 130' INT TERM
 }
@@ -59,11 +64,7 @@ lt_cleanup() {
   exit "$rc"
 }
 
-lt_netns() {
-  local ns="$LT_TAG-$1"
-  netns_add "$ns" "$LT_NETNS_LIST" || return 1
-  echo "$ns"
-}
+lt_netns() { make_netns "$1"; }
 
 lt_track_pid() { LT_PIDS+=("$1"); }
 
@@ -86,14 +87,7 @@ lt_child() { [[ $(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ') == "$$" ]] && ! l
 # a process that is gone (or a zombie nobody reaped yet)
 lt_gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
-lt_wait() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS >= deadline)) && return 1
-    sleep 0.1
-  done
-}
+lt_wait() { wait_for "$@"; }
 
 # lt_proc PID -> "RSS_KIB PSS_KIB FDS" (empty when the process is gone)
 lt_proc() {
