@@ -9,8 +9,8 @@
 //
 // fd 3 of a session process is one end of a SOCK_SEQPACKET pair, one message at a time:
 //   process -> listener   "ready"              past start-up (log; the crash back-off)
-//   listener -> process   {"name","leftMs"}    with the connection's fd attached (SCM_RIGHTS):
-//                                              the session the peer named, the handshake time left
+//   listener -> process   {"host","session",   with the connection's fd attached (SCM_RIGHTS): the
+//                          "leftMs"}           peer's HOST, the session it picks, the handshake time left
 //   process -> listener   "over"               its handshake is over: the connection's place in
 //                                              the HandshakeGate is given back (so is it when the
 //                                              process goes)
@@ -68,12 +68,12 @@ export class PreStarter {
   }
 
   /**
-   * Gives the connection `fd` (ours until now; closed here in every case) of the peer that named
-   * session `name` to the spare, or to a process started for it when there is none (the spare is
+   * Gives the connection `fd` (ours until now; closed here in every case) of the peer whose HOST
+   * picked `session` to the spare, or to a process started for it when there is none (the spare is
    * restarting after a crash), and starts the next spare. `release` gives the connection's place
    * back: when that process's handshake is over, or it goes.
    */
-  handOver(fd: number, name: string, leftMs: number, peer: string, release: () => void): void {
+  handOver(fd: number, handed: Omit<HandedConnection, 'fd'>, peer: string, release: () => void): void {
     const addon = native();
     let target = this.spare;
     this.spare = null;
@@ -86,10 +86,10 @@ export class PreStarter {
       return;
     }
     target.release = release;
-    const message = Buffer.from(JSON.stringify({ name, leftMs: Math.max(1, Math.round(leftMs)) }));
+    const message = Buffer.from(JSON.stringify({ ...handed, leftMs: Math.max(1, Math.round(handed.leftMs)) }));
     try {
       if (addon.socketSendFd(target.channel.fd, message, fd) !== message.length) throw new Error('its channel is full');
-      if (this.o.verbose) this.o.log(`serve: connection from ${peer} for "${name}": pid ${target.process.pid} (${target.ready ? 'pre-started' : 'still starting'})`);
+      if (this.o.verbose) this.o.log(`serve: connection from ${peer} for "${handed.session}": pid ${target.process.pid} (${target.ready ? 'pre-started' : 'still starting'})`);
     } catch (error) {
       this.o.log(`serve: cannot hand the connection from ${peer} to pid ${target.process.pid}: ${(error as Error).message}`);
       target.process.kill('SIGTERM');
@@ -197,8 +197,10 @@ export class PreStarter {
 /** What a pre-started process is handed. */
 export interface HandedConnection {
   fd: number;
-  /** the session the peer named (its HOST line) */
-  name: string;
+  /** the peer's HOST line */
+  host: string;
+  /** the session (file) name it picked when the listener looked */
+  session: string;
   /** the handshake's time left, ms */
   leftMs: number;
 }
@@ -247,11 +249,11 @@ export async function awaitConnection(signal: AbortSignal): Promise<HandedConnec
     // below
   }
   const h = handed as Partial<HandedConnection> | null;
-  if (message.fd === null || typeof h?.name !== 'string' || typeof h.leftMs !== 'number') {
+  if (message.fd === null || typeof h?.host !== 'string' || typeof h.session !== 'string' || typeof h.leftMs !== 'number') {
     if (message.fd !== null) addon.closeFd(message.fd);
     throw new TundError(`serve --pre-started: the listener's message is not a connection: "${message.data.toString().slice(0, 80)}"`);
   }
-  return { fd: message.fd, name: h.name, leftMs: h.leftMs };
+  return { fd: message.fd, host: h.host, session: h.session, leftMs: h.leftMs };
 }
 
 let told = false;

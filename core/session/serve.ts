@@ -54,11 +54,11 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
       const handed = await awaitConnection(ctx.signal);
       if (!handed) return ExitCode.ok; // the listener went, or stopped us first
       // in ps and systemctl status: which session this process serves
-      process.title = `tund serve: ${handed.name}`;
+      process.title = `tund serve: ${handed.session}`;
       return await serveConnection(handed.fd, ctx, {
         protocol,
         timeoutMs: o.timeoutMs,
-        resume: { name: handed.name, leftMs: handed.leftMs },
+        resume: { name: handed.host, leftMs: handed.leftMs },
         handshakeOver: tellHandshakeOver,
       });
     }
@@ -133,7 +133,7 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
       if (entry && leftMs > 0) {
         identifying.delete(socket);
         handedOver = true;
-        sessions.handOver(socket.release(), name, leftMs, peer, place);
+        sessions.handOver(socket.release(), { host: name, session: entry.config.name, leftMs }, peer, place);
         return;
       }
       // an unknown session is refused where vtund refuses it, after the peer's response (the
