@@ -140,22 +140,43 @@ Napi::Value SocketAccept(const Napi::CallbackInfo& info) {
   }
 }
 
+// The arguments of socketRecv and socketRecvFd, (fd, max) with max in 1..kRecvMax; false after a throw.
+constexpr int64_t kRecvMax = 65536;
+bool RecvArgs(const Napi::CallbackInfo& info, const std::string& name, int* fd, size_t* max) {
+  if (!ArgsOk(info, (name + "(fd: number, max: number)").c_str(), {napi_number, napi_number})) return false;
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t m = info[1].As<Napi::Number>().Int64Value();
+  if (m < 1 || m > kRecvMax) {
+    Napi::RangeError::New(info.Env(), name + ": max must be 1..65536").ThrowAsJavaScriptException();
+    return false;
+  }
+  *max = static_cast<size_t>(m);
+  return true;
+}
+
 Napi::Value SocketRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!ArgsOk(info, "socketRecv(fd: number, max: number)", {napi_number, napi_number})) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t max = info[1].As<Napi::Number>().Int64Value();
-  if (max < 1 || max > 65536) {
-    Napi::RangeError::New(env, "socketRecv: max must be 1..65536").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  uint8_t buf[65536];
+  int fd;
+  size_t max;
+  if (!RecvArgs(info, "socketRecv", &fd, &max)) return env.Undefined();
+  uint8_t buf[kRecvMax];
   for (;;) {
-    ssize_t n = recv(fd, buf, static_cast<size_t>(max), 0);
+    ssize_t n = recv(fd, buf, max, 0);
     if (n >= 0) return Napi::Buffer<uint8_t>::Copy(env, buf, static_cast<size_t>(n));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
     return Fail(env, errno, "recv");
+  }
+}
+
+// One sendmsg (never SIGPIPE): bytes sent, 0 when the send buffer is full.
+Napi::Value SendMessage(Napi::Env env, int fd, const msghdr& mh) {
+  for (;;) {
+    ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+    return Fail(env, errno, "sendmsg");
   }
 }
 
@@ -165,15 +186,12 @@ Napi::Value SocketSend(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "socketSend(fd: number, data: Buffer)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int fd = info[0].As<Napi::Number>().Int32Value();
   auto data = info[1].As<Napi::Buffer<uint8_t>>();
-  for (;;) {
-    ssize_t n = send(fd, data.Data(), data.Length(), MSG_NOSIGNAL);
-    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
-    return Fail(env, errno, "send");
-  }
+  iovec iov{data.Data(), data.Length()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  return SendMessage(env, info[0].As<Napi::Number>().Int32Value(), mh);
 }
 
 Napi::Value SocketSendFd(const Napi::CallbackInfo& info) {
@@ -201,26 +219,16 @@ Napi::Value SocketSendFd(const Napi::CallbackInfo& info) {
   cm->cmsg_type = SCM_RIGHTS;
   cm->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(cm), &pass, sizeof(int));
-  for (;;) {
-    ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
-    return Fail(env, errno, "sendmsg");
-  }
+  return SendMessage(env, fd, mh);
 }
 
 Napi::Value SocketRecvFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!ArgsOk(info, "socketRecvFd(fd: number, max: number)", {napi_number, napi_number})) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t max = info[1].As<Napi::Number>().Int64Value();
-  if (max < 1 || max > 65536) {
-    Napi::RangeError::New(env, "socketRecvFd: max must be 1..65536").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  uint8_t buf[65536];
-  iovec iov{buf, static_cast<size_t>(max)};
+  int fd;
+  size_t max;
+  if (!RecvArgs(info, "socketRecvFd", &fd, &max)) return env.Undefined();
+  uint8_t buf[kRecvMax];
+  iovec iov{buf, max};
   // room for a few fds: a sender that attaches more than one gets them all closed but the first
   alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
   msghdr mh{};
