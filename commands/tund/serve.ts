@@ -18,7 +18,7 @@ export class ServeCommand extends BaseCommand {
     category: 'Sessions',
     description: 'accept VTun clients for every server session on one port',
     details: `
-      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each connection in a child process, exactly as inetd runs \`vtund -i\`: the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving.
+      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each client in a process of its own, as inetd runs \`vtund -i\`, but one started ahead of need (a client does not wait for a process to start; one waits at all times): the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving.
 
       \`Multi\` in the session decides about a second connection of the same session: \`yes\` allows it, \`no\` refuses it, \`killold\` stops the old one first (lock files under \`$TUND_RUN_DIR/lock/\`).
 
