@@ -2,7 +2,7 @@
 # handshake-flood.sh - issue 13, fix 2, measured: a tund server (Timeout = 5, default
 # MaxHandshakes/MaxHandshakesPerSource) under a flood of COUNT idle TCP connections from one
 # address, while a real client from another address connects. SERVER is `session` (a listening
-# server session, `tund NAME`) or `serve` (`tund serve`, one child per identified peer). Prints the
+# server session, `tund NAME`) or `serve` (`tund serve`, a pre-started session process per identified peer). Prints the
 # client's connect time (until its status says connected), the flood's outcome, the server's RSS
 # (with its children) sampled every 0.2 s, its process count, the kernel's listen-queue overflows
 # and the load average. Namespaces and processes are its own, named per run, removed on exit.
@@ -65,7 +65,12 @@ server=$(pgrep -P "$(cat "$WORK/server.pid")" | head -n1)
 procs() { echo "$server" $(pgrep -P "$server"); }
 # RSS of the server and its children, kB
 rss() { local p t=0 v; for p in $(procs); do v=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null) && t=$((t + ${v:-0})); done; echo "$t"; }
+rss_of() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# tund serve's pre-started session process (its child that still waits for a connection)
+spare() { pgrep -P "$server" -f ' serve --pre-started ' | head -n1; }
+if [[ $SERVER == serve ]]; then for _ in $(seq 100); do grep -q 'pre-started in' "$WORK/server.log" && break; sleep 0.1; done; fi
 echo "server ($SERVER) pid $server, RSS before the flood: $(rss) kB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -z $(spare) ]] || echo "  of which: listener $(rss_of "$server") kB, pre-started session process (pid $(spare)) $(rss_of "$(spare)") kB"
 overflows() { ip netns exec "$NS_S" nstat -az TcpExtListenOverflows TcpExtListenDrops 2>/dev/null | awk '/TcpExt/ {printf "%s=%s ", $1, $2}'; }
 overflows >/dev/null
 ( for _ in $(seq 300); do echo "$(rss) $(procs | wc -w)"; sleep 0.2; done ) >"$WORK/rss" &
@@ -96,5 +101,6 @@ grep 'refused .* before their handshake' "$WORK/server.log" | head -n 3 | sed 's
 sort -n "$WORK/rss" | awk 'NR==1{min=$1} {max=$1; n++} END {printf "server RSS over %d samples: min %d kB, max %d kB\n", n, min, max}'
 sort -k2 -n "$WORK/rss" | tail -n1 | awk '{printf "server processes at most: %d (the listener and its children)\n", $2}'
 echo "server RSS after the flood: $(rss) kB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -z $(spare) ]] || echo "  of which: listener $(rss_of "$server") kB, next pre-started session process (pid $(spare)) $(rss_of "$(spare)") kB"
 echo "kernel, server side: $(overflows)"
 if [[ -n ${FLOOD_LOGS:-} ]]; then echo "---- server"; tail -n 15 "$WORK/server.log"; echo "---- client"; tail -n 10 "$WORK/client.log"; fi

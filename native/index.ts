@@ -737,6 +737,10 @@ export interface NativeAddon {
   socketError(fd: number): string | null;
   /** Both ends of a socket as the kernel has them (remote null when not connected). */
   socketNames(fd: number): { localAddress: string | null; localPort: number | null; remoteAddress: string | null; remotePort: number | null };
+  /** One sendmsg of data (not empty) with passFd attached (SCM_RIGHTS); bytes sent, 0 when the send buffer is full. */
+  socketSendFd(fd: number, data: Buffer, passFd: number): number;
+  /** One recvmsg of up to max bytes: the data (empty at end of stream) and the fd that came with it (close-on-exec), or null when nothing waits. */
+  socketRecvFd(fd: number, max: number): { data: Buffer; fd: number | null } | null;
   /** flock(fd, LOCK_EX | LOCK_NB) when lock, else LOCK_UN: true when done, false when another open file holds the lock. */
   lockFile(fd: number, lock: boolean): boolean;
   /** A poll handle on the JS event loop; while started, callback(readable, writable, error) runs on readiness. */

@@ -18,7 +18,7 @@ export class ServeCommand extends BaseCommand {
     category: 'Sessions',
     description: 'accept VTun clients for every server session on one port',
     details: `
-      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each connection in a child process, exactly as inetd runs \`vtund -i\`: the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving.
+      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each client in a process of its own, as inetd runs \`vtund -i\`, but one started ahead of need (a client does not wait for a process to start; one waits at all times): the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving.
 
       \`Multi\` in the session decides about a second connection of the same session: \`yes\` allows it, \`no\` refuses it, \`killold\` stops the old one first (lock files under \`$TUND_RUN_DIR/lock/\`).
 
@@ -52,10 +52,8 @@ export class ServeCommand extends BaseCommand {
     validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(...HANDSHAKE_LIMIT_RANGE)]),
   }));
 
-  // internal: a child the listener started for a peer that named session NAME (see core/session/serve.ts)
-  handedOver = Option.String('--handed-over', { hidden: true });
-
-  handshakeLeft = Option.String('--handshake-left', { hidden: true, validator: t.cascade(t.isNumber(), [t.isInteger(), t.isAtLeast(1)]) });
+  // internal: a session process the listener started ahead of need (core/session/pre-started.ts)
+  preStarted = Option.Boolean('--pre-started', false, { hidden: true });
 
   async run(): Promise<number> {
     if (this.inetd && this.listen !== undefined) throw new UsageFailure('serve: --inetd and --listen exclude each other');
@@ -68,13 +66,12 @@ export class ServeCommand extends BaseCommand {
     if (this.maxHandshakesPerSource > this.maxHandshakes) {
       throw new UsageFailure(`serve: --max-handshakes-per-source ${this.maxHandshakesPerSource} is more than --max-handshakes ${this.maxHandshakes}`);
     }
-    if ((this.handedOver === undefined) !== (this.handshakeLeft === undefined) || (this.handedOver !== undefined && !this.inetd)) {
-      throw new UsageFailure('serve: --handed-over and --handshake-left are internal (a child of "tund serve")');
+    if (this.preStarted && (this.inetd || this.listen !== undefined)) {
+      throw new UsageFailure('serve: --pre-started is internal (a session process of "tund serve")');
     }
-    const handedOver = this.handedOver !== undefined ? { name: this.handedOver, leftMs: this.handshakeLeft! } : null;
-    // a child serves one connection on its stdin, with the same timeout and verbosity
-    const childArgs = [process.argv[1]!, 'serve', '--inetd', '--timeout', String(this.timeout), ...(this.quiet ? ['--quiet'] : []), ...Array<string>(this.verbose).fill('-v')];
+    // a session process serves one connection the listener hands it, with the same timeout and verbosity
+    const childArgs = [process.argv[1]!, 'serve', '--pre-started', '--timeout', String(this.timeout), ...(this.quiet ? ['--quiet'] : []), ...Array<string>(this.verbose).fill('-v')];
     const limits = { total: this.maxHandshakes, perSource: this.maxHandshakesPerSource };
-    return runServe({ listen, inetd: this.inetd, timeoutMs: this.timeout * 1000, limits, handedOver, childArgs, verbose: this.verbose > 0 }, processIo(this));
+    return runServe({ listen, inetd: this.inetd, timeoutMs: this.timeout * 1000, limits, preStarted: this.preStarted, childArgs, verbose: this.verbose > 0 }, processIo(this));
   }
 }

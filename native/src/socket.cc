@@ -12,6 +12,10 @@
 //  - socketShutdown(fd)                   shutdown(SHUT_WR): our side is done sending (FIN)
 //  - socketError(fd)                      SO_ERROR as an errno name, or null
 //  - socketNames(fd)                      {localAddress, localPort, remoteAddress, remotePort}
+//  - socketSendFd(fd, data, passFd)       one sendmsg of data with passFd attached (SCM_RIGHTS):
+//                                          `tund serve` hands a connection to a session process
+//  - socketRecvFd(fd, max)                one recvmsg: {data, fd} (fd close-on-exec, null when none
+//                                          came), or null when nothing is there yet
 //  - lockFile(fd, lock)                   flock(LOCK_EX | LOCK_NB) / LOCK_UN: true when done,
 //                                          false when another open file holds the lock
 //  - FdWatcher(fd, callback)              a libuv poll handle on the JS event loop: callback(
@@ -136,22 +140,43 @@ Napi::Value SocketAccept(const Napi::CallbackInfo& info) {
   }
 }
 
+// The arguments of socketRecv and socketRecvFd, (fd, max) with max in 1..kRecvMax; false after a throw.
+constexpr int64_t kRecvMax = 65536;
+bool RecvArgs(const Napi::CallbackInfo& info, const std::string& name, int* fd, size_t* max) {
+  if (!ArgsOk(info, (name + "(fd: number, max: number)").c_str(), {napi_number, napi_number})) return false;
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  int64_t m = info[1].As<Napi::Number>().Int64Value();
+  if (m < 1 || m > kRecvMax) {
+    Napi::RangeError::New(info.Env(), name + ": max must be 1..65536").ThrowAsJavaScriptException();
+    return false;
+  }
+  *max = static_cast<size_t>(m);
+  return true;
+}
+
 Napi::Value SocketRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!ArgsOk(info, "socketRecv(fd: number, max: number)", {napi_number, napi_number})) return env.Undefined();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t max = info[1].As<Napi::Number>().Int64Value();
-  if (max < 1 || max > 65536) {
-    Napi::RangeError::New(env, "socketRecv: max must be 1..65536").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  uint8_t buf[65536];
+  int fd;
+  size_t max;
+  if (!RecvArgs(info, "socketRecv", &fd, &max)) return env.Undefined();
+  uint8_t buf[kRecvMax];
   for (;;) {
-    ssize_t n = recv(fd, buf, static_cast<size_t>(max), 0);
+    ssize_t n = recv(fd, buf, max, 0);
     if (n >= 0) return Napi::Buffer<uint8_t>::Copy(env, buf, static_cast<size_t>(n));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
     return Fail(env, errno, "recv");
+  }
+}
+
+// One sendmsg (never SIGPIPE): bytes sent, 0 when the send buffer is full.
+Napi::Value SendMessage(Napi::Env env, int fd, const msghdr& mh) {
+  for (;;) {
+    ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+    return Fail(env, errno, "sendmsg");
   }
 }
 
@@ -161,15 +186,79 @@ Napi::Value SocketSend(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "socketSend(fd: number, data: Buffer)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  auto data = info[1].As<Napi::Buffer<uint8_t>>();
+  iovec iov{data.Data(), data.Length()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  return SendMessage(env, info[0].As<Napi::Number>().Int32Value(), mh);
+}
+
+Napi::Value SocketSendFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "socketSendFd(fd: number, data: Buffer, passFd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   int fd = info[0].As<Napi::Number>().Int32Value();
   auto data = info[1].As<Napi::Buffer<uint8_t>>();
-  for (;;) {
-    ssize_t n = send(fd, data.Data(), data.Length(), MSG_NOSIGNAL);
-    if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
-    return Fail(env, errno, "send");
+  int pass = info[2].As<Napi::Number>().Int32Value();
+  if (data.Length() == 0) {
+    Napi::RangeError::New(env, "socketSendFd: data must not be empty (the fd travels with a byte)").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  iovec iov{data.Data(), data.Length()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+  return SendMessage(env, fd, mh);
+}
+
+Napi::Value SocketRecvFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  size_t max;
+  if (!RecvArgs(info, "socketRecvFd", &fd, &max)) return env.Undefined();
+  uint8_t buf[kRecvMax];
+  iovec iov{buf, max};
+  // room for a few fds: a sender that attaches more than one gets them all closed but the first
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  ssize_t n;
+  for (;;) {
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    return Fail(env, errno, "recvmsg");
+  }
+  int received = -1;
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+      if (received < 0) received = got;
+      else close(got);
+    }
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", Napi::Buffer<uint8_t>::Copy(env, buf, static_cast<size_t>(n)));
+  result.Set("fd", received >= 0 ? Napi::Value(Napi::Number::New(env, received)) : env.Null());
+  return result;
 }
 
 Napi::Value SocketShutdown(const Napi::CallbackInfo& info) {
@@ -336,6 +425,8 @@ Napi::Object InitSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("socketShutdown", Napi::Function::New(env, SocketShutdown, "socketShutdown"));
   exports.Set("socketError", Napi::Function::New(env, SocketError, "socketError"));
   exports.Set("socketNames", Napi::Function::New(env, SocketNames, "socketNames"));
+  exports.Set("socketSendFd", Napi::Function::New(env, SocketSendFd, "socketSendFd"));
+  exports.Set("socketRecvFd", Napi::Function::New(env, SocketRecvFd, "socketRecvFd"));
   exports.Set("lockFile", Napi::Function::New(env, LockFile, "lockFile"));
   exports.Set("FdWatcher", FdWatcher::Define(env));
   return exports;

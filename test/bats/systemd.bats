@@ -36,8 +36,10 @@ journal() { sb journalctl --no-pager -o cat -u "$1"; }
 
 ping_cli() { sb ip netns exec cli ping -c 3 -i 0.2 -W 2 "$1"; }
 
-# the connection processes of tund-inetd.service (`tund serve`'s children), counted
-serve_children() { sb sh -c 'pid=$(systemctl show -P MainPID tund-inetd.service); [ "$pid" -gt 0 ] && pgrep -P "$pid" | wc -l || echo 0'; }
+# the session processes of tund-inetd.service (`tund serve`'s children that serve a session: they
+# call themselves "tund serve: NAME"; the pre-started spare is not one), counted
+SERVE_SESSIONS='pgrep -P "$(systemctl show -P MainPID tund-inetd.service)" -f "^tund serve: " | wc -l'
+serve_children() { sb sh -c "$SERVE_SESSIONS"; }
 
 # the pair used by most tests: client tund@office (in cli) -> tund.socket -> server session srv-office
 # office_pair [extra lines for office.conf after [Device]...]
@@ -134,7 +136,7 @@ verify_units() { # extra verify options...
   assert_success
   echo "first ping right after systemctl start: $output ms"
   awk -v t="$output" 'BEGIN { exit !(t != "" && t < 100) }'
-  # the running session, tund serve and the connection process serving it hold CAP_NET_ADMIN and nothing else
+  # the running session, tund serve and its children (the session process serving it, the spare) hold CAP_NET_ADMIN and nothing else
   local pid
   for pid in $(sb systemctl show -P MainPID tund@office) $(sb systemctl show -P MainPID tund-inetd) $(sb sh -c 'pgrep -P $(systemctl show -P MainPID tund-inetd)'); do
     run sb awk '/^Cap(Prm|Eff|Bnd|Amb):/ { printf "%s %s ", $1, $2 }' "/proc/$pid/status"
@@ -143,7 +145,7 @@ verify_units() { # extra verify options...
   run sb systemctl status tund@office --no-pager
   assert_success
   assert_output --partial "Status: \"connected to $SB_SRV_ADDR:5000 since"
-  # the server side is one child of tund serve (tund-inetd.service), serving srv-office
+  # the server side is one session process of tund serve (tund-inetd.service), serving srv-office
   run serve_children
   assert_output 1
   run sb tunctl wait srv-office --state connected --timeout 10s
@@ -172,13 +174,13 @@ verify_units() { # extra verify options...
 @test "tunauth probe through tund.socket: the connection process sets nothing up and ends cleanly" {
   office_pair
   sb systemctl stop tund@office
-  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
+  sb_until 10 "[ \"\$($SERVE_SESSIONS)\" = 0 ]"
   local before
   before=$(journal tund-inetd | wc -l)
   run sb ip netns exec cli tunauth probe office
   assert_success
   sb_until 10 "journalctl --no-pager -o cat -u tund-inetd | grep -q 'closed the connection right after the handshake'"
-  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
+  sb_until 10 "[ \"\$($SERVE_SESSIONS)\" = 0 ]"
   run sb ip link show dev srv-office
   assert_failure
   run sb systemctl is-active tund-inetd
@@ -229,9 +231,12 @@ verify_units() { # extra verify options...
   # the default per-source cap (8): 12 closed at once, without a greeting
   sb_until 5 "[ \$(grep -c '^closed' /run/tund-idle.out) = 12 ]"
   sb_until 5 "journalctl --no-pager -o cat -u tund-inetd | grep -q 'serve: refused [0-9]* connections* before their handshake: 8 handshakes from 198.18.50.6 already running (MaxHandshakesPerSource = 8)'"
-  # the 8 others wait for their greeting's answer in tund serve: no process for any of them
+  # the 8 others wait for their greeting's answer in tund serve: no process for any of them (its
+  # one child is the spare it started with itself)
   run serve_children
   assert_output 0
+  run sb sh -c 'pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l'
+  assert_output 1
   # a client from the other address gets in during the flood; one process, for it
   sb systemctl start tund@office
   run ping_cli 198.19.50.1
@@ -265,7 +270,7 @@ verify_units() { # extra verify options...
   run sb systemctl show -P Result tund@office
   assert_output success
   # the peer (tund serve's process for srv-office) saw the close and ended
-  sb_until 10 '[ "$(pgrep -P "$(systemctl show -P MainPID tund-inetd)" | wc -l)" = 0 ]'
+  sb_until 10 "[ \"\$($SERVE_SESSIONS)\" = 0 ]"
   local since_stop
   since_stop=$(journal tund-inetd | tail -n +$((before + 1)))
   run echo "$since_stop"

@@ -116,8 +116,11 @@ start_serve() {
   ip -n "$NS_C" addr add "$FLOOD_ADDR/32" dev "${TEST_TAG}b"
   ip -n "$NS_S" route add "$FLOOD_ADDR/32" dev "${TEST_TAG}a"
 }
-# the session processes tund serve started (its children)
+# tund serve's children: all of them (the spare included), those serving a session (they call
+# themselves "tund serve: NAME"), and the spare's pid (the pre-started one, still waiting)
 serve_children() { pgrep -P "$SERVE_NODE" | wc -l; }
+serve_sessions() { pgrep -P "$SERVE_NODE" -f '^tund serve: ' | wc -l; }
+serve_spare() { pgrep -P "$SERVE_NODE" -f ' serve --pre-started '; }
 
 @test "tund serve: 50 idle connections start no process; over MaxHandshakesPerSource closed at once; a real client gets in meanwhile" {
   start_serve --max-handshakes-per-source 40
@@ -126,14 +129,16 @@ serve_children() { pgrep -P "$SERVE_NODE" | wc -l; }
   # 10 over the per-source cap are closed at once, without a greeting
   wait_for 4 sh -c "grep -c '^closed' '$BATS_TEST_TMPDIR/idle.out' | grep -qx 10"
   wait_for 10 grep -q 'serve: refused 10 connections before their handshake: 40 handshakes from 198.18.78.2 already running (MaxHandshakesPerSource = 40)' "$BATS_TEST_TMPDIR/server.log"
-  # the 40 others wait for their greeting's answer: no process for any of them
+  # the 40 others wait for their greeting's answer: no process for any of them (the one child is
+  # the spare, started with the listener)
   assert_equal "$(server_conns)" 40
-  assert_equal "$(serve_children)" 0
-  # a real client from the other address gets in during the flood: one process, for it
+  assert_equal "$(serve_children)" 1
+  assert_equal "$(serve_sessions)" 0
+  # a real client from the other address gets in during the flood: one session process, for it
   tund_conf "$CDIR" vtc client tcp tun no no
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
   ping_through "$NS_C" "$VT_TS" 20
-  assert_equal "$(serve_children)" 1
+  assert_equal "$(serve_sessions)" 1
   # the idle ones time out by the one deadline, in the listener
   wait_for 20 grep -q '^left 0' "$BATS_TEST_TMPDIR/idle.out"
   grep -qx 'greeted 40' "$BATS_TEST_TMPDIR/idle.out"
@@ -148,7 +153,8 @@ serve_children() { pgrep -P "$SERVE_NODE" | wc -l; }
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
   wait_for 15 grep -q 'authentication failed' "$BATS_TEST_TMPDIR/client.log"
   grep -q "serve: denied connection from $VT_CADDR:[0-9]*: unknown session \"nosuch\"" "$BATS_TEST_TMPDIR/server.log"
-  assert_equal "$(serve_children)" 0
+  assert_equal "$(serve_children)" 1
+  assert_equal "$(serve_sessions)" 0
   # 3 idle from one address hold every place: the next connection, from another one, is refused
   spawn_bg "$BATS_TEST_TMPDIR/idle.out" ip netns exec "$NS_C" timeout 60 node "$IDLE" "$VT_SADDR" 5000 3 idle 30 "$FLOOD_ADDR"
   wait_for 15 grep -q '^opened 3' "$BATS_TEST_TMPDIR/idle.out"
@@ -157,4 +163,32 @@ serve_children() { pgrep -P "$SERVE_NODE" | wc -l; }
   assert_line 'refused 1'
   wait_for 10 grep -q 'serve: refused 1 connection before their handshake: 3 handshakes already running (MaxHandshakes = 3)' "$BATS_TEST_TMPDIR/server.log"
   kill -0 "$SERVE_NODE"
+}
+
+@test "tund serve: the pre-started process serves the session; a crashed spare is replaced; the spare ends with the listener" {
+  start_serve -v
+  wait_for 15 grep -q 'serve: session process pid [0-9]* pre-started in' "$BATS_TEST_TMPDIR/server.log"
+  local first second third
+  first=$(serve_spare)
+  [[ $first =~ ^[0-9]+$ ]]
+  # a spare that dies is replaced, and the listener says so
+  kill -KILL "$first"
+  wait_for 10 grep -q "serve: pre-started session process pid $first ended (signal SIGKILL) before it had a connection" "$BATS_TEST_TMPDIR/server.log"
+  wait_for 15 sh -c "pgrep -P $SERVE_NODE -f ' serve --pre-started ' | grep -qvx $first"
+  second=$(serve_spare)
+  # the client's session runs in that process, which was running before the client came
+  tund_conf "$CDIR" vtc client tcp tun no no
+  start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
+  ping_through "$NS_C" "$VT_TS" 20
+  grep -q "serve: connection from $VT_CADDR:[0-9]* for \"vts\": pid $second (pre-started)" "$BATS_TEST_TMPDIR/server.log"
+  run env TUND_RUN_DIR="$SRUN" ip netns exec "$NS_S" tunctl status vts --json
+  assert_success
+  assert_equal "$(jq -r '.sessions[0].pid' <<<"$output")" "$second"
+  assert_equal "$(tr '\0' ' ' <"/proc/$second/cmdline" | sed 's/ *$//')" 'tund serve: vts'
+  # the next spare is up; killed with the listener, it goes too (its fd 3 reads end of stream)
+  wait_for 15 sh -c "pgrep -P $SERVE_NODE -f ' serve --pre-started ' | grep -q ."
+  third=$(serve_spare)
+  assert_equal "$(serve_children)" 2
+  kill -KILL "$SERVE_NODE"
+  wait_for 10 sh -c "! kill -0 $third"
 }

@@ -13,7 +13,8 @@
 # 198.19.2.I (client) - 198.19.1.I (server); its server file is sI, its client file cI.
 #
 # --timeout is the handshake timeout of both sides (Timeout, tund serve --timeout; default 120 s):
-# each connection starts a Node process on the server, which a busy machine makes slow.
+# the server hands each identified connection to a session process it started ahead of need and
+# then starts the next one, a Node start-up that a busy machine makes slow.
 #
 # Connect time: from the client's launch to its tunnel address appearing on its device (the
 # kernel's timestamp, `ip -ts monitor address` in each client namespace; tund configures the device
@@ -132,8 +133,12 @@ start_listener() {
   lt_wait 20 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN" || { cat "$LT_WORK/log/serve.log" >&2; lt_die "tund serve did not listen"; }
 }
 
-server_children() { pgrep -P "$LISTENER" 2>/dev/null; }
+# the listener's session processes (they call themselves "tund serve: NAME") and its pre-started
+# spare (still `serve --pre-started`, waiting for a connection)
+server_children() { pgrep -P "$LISTENER" -f '^tund serve: ' 2>/dev/null; }
 no_server_children() { [[ -z $(server_children) ]]; }
+spare_of_listener() { pgrep -P "$LISTENER" -f ' serve --pre-started ' 2>/dev/null; }
+one_spare() { [[ $(pgrep -P "$LISTENER" | wc -l) == 1 && -n $(spare_of_listener) ]]; }
 
 start_clients() {
   local i
@@ -174,7 +179,9 @@ LOAD_BEFORE=$(lt_loadavg)
 write_sessions
 make_network
 start_listener
+lt_wait 60 one_spare || fail_check "no pre-started session process 60 s after the listener started"
 read -r L_RSS0 _ L_FDS0 < <(lt_proc "$LISTENER")
+read -r SP_RSS0 SP_PSS0 _ < <(lt_proc "$(spare_of_listener)")
 declare -a SNAP_C
 SNAP_S=$(lt_net_snapshot "$NS_S")
 for ((i = 1; i <= SESSIONS; i++)); do SNAP_C[i]=$(lt_net_snapshot "${NS_C[i]}"); done
@@ -221,6 +228,9 @@ mapfile -t CHILDREN < <(server_children)
 for pid in "${CHILDREN[@]}"; do lt_proc "$pid" >>"$LT_WORK/srv.txt"; done
 for ((i = 1; i <= SESSIONS; i++)); do lt_proc "${CLIENT[i]}" >>"$LT_WORK/cli.txt"; done
 read -r L_RSS L_PSS L_FDS < <(lt_proc "$LISTENER")
+# the spare: the listener's next session process, counted with the listener
+read -r SP_RSS SP_PSS SP_FDS < <(lt_proc "$(spare_of_listener)") || { SP_RSS=0 SP_PSS=0 SP_FDS=0; }
+L_RSS=$((L_RSS + SP_RSS)) L_PSS=$((L_PSS + SP_PSS)) L_FDS_SERVER=$((L_FDS + SP_FDS))
 col() { awk -v c="$1" '{print $c}' "$2" | lt_stats; }
 read -r S_RSS_MED S_RSS_MAX S_RSS_SUM S_N < <(col 1 "$LT_WORK/srv.txt")
 read -r S_PSS_MED _ S_PSS_SUM _ < <(col 2 "$LT_WORK/srv.txt")
@@ -256,10 +266,15 @@ done
 ((LEFT_NS == 0)) || fail_check "$LEFT_NS client namespaces differ from before (device, address, route, rule or a process left)"
 RUN_FILES_AFTER=$(find "$SRUN" "$CRUN" | sort)
 [[ $RUN_FILES_AFTER == "$RUN_FILES_BEFORE" ]] || fail_check "files left in the run directories: $(comm -13 <(echo "$RUN_FILES_BEFORE") <(echo "$RUN_FILES_AFTER") | tr '\n' ' ')"
-[[ $(ip netns pids "$NS_S" | sort) == "$LISTENER" ]] || fail_check "server namespace: processes besides the listener: $(ip netns pids "$NS_S" | grep -vx "$LISTENER" | tr '\n' ' ')"
+lt_wait 60 one_spare || fail_check "the listener's children after the sessions: $(pgrep -P "$LISTENER" | tr '\n' ' ') (expected one pre-started process)"
+SPARE=$(spare_of_listener)
+read -r SP_RSS1 _ _ < <(lt_proc "$SPARE")
+[[ $(ip netns pids "$NS_S" | sort) == "$(printf '%s\n' "$LISTENER" "$SPARE" | sort)" ]] ||
+  fail_check "server namespace: processes besides the listener and its spare: $(ip netns pids "$NS_S" | grep -vx -e "$LISTENER" -e "$SPARE" | tr '\n' ' ')"
 
 kill -TERM "$LISTENER"
 lt_wait 15 lt_gone "$LISTENER" || fail_check "the listener did not stop within 15 s of SIGTERM"
+lt_wait 15 lt_gone "$SPARE" || fail_check "the pre-started process $SPARE did not end with the listener"
 wait "$LISTENER"
 L_RC=$?
 ((L_RC == 0)) || fail_check "the listener exited with status $L_RC after SIGTERM"
@@ -273,8 +288,9 @@ vtun-sessions: $SESSIONS sessions over $TRANSPORT through one tund serve (run $L
   connected / pinged   $CONNECTED / $PINGED of $SESSIONS (launched one every ${INTERVAL}s, handshake timeout ${HS_TIMEOUT}s)
   connect time         median ${CT_MED} s, max ${CT_MAX} s
   server per session   RSS median $(mib "$S_RSS_MED") MiB (max $(mib "$S_RSS_MAX")), PSS median $(mib "$S_PSS_MED") MiB, open files median $S_FDS_MED (max $S_FDS_MAX)
-  server total         RSS $(mib $((S_RSS_SUM + L_RSS))) MiB, PSS $(mib $((S_PSS_SUM + L_PSS))) MiB, open files $((S_FDS_SUM + L_FDS)) ($S_N session processes + listener)
-  listener             RSS $(mib "$L_RSS0") -> $(mib "$L_RSS") -> $(mib "$L_RSS1") MiB, open files $L_FDS0 -> $L_FDS -> $L_FDS1 (before, all up, after)
+  server total         RSS $(mib $((S_RSS_SUM + L_RSS))) MiB, PSS $(mib $((S_PSS_SUM + L_PSS))) MiB, open files $((S_FDS_SUM + L_FDS_SERVER)) ($S_N session processes + listener + pre-started one)
+  listener             RSS $(mib "$L_RSS0") -> $(mib "$((L_RSS - SP_RSS))") -> $(mib "$L_RSS1") MiB, open files $L_FDS0 -> $L_FDS -> $L_FDS1 (before, all up, after)
+  pre-started process  RSS $(mib "${SP_RSS0:-0}") MiB (PSS $(mib "${SP_PSS0:-0}")) before the clients, $(mib "${SP_RSS1:-0}") MiB after (one, waiting)
   client per session   RSS median $(mib "$C_RSS_MED") MiB (max $(mib "$C_RSS_MAX")), PSS median $(mib "$C_PSS_MED") MiB, open files median $C_FDS_MED (max $C_FDS_MAX)
   client total         RSS $(mib "$C_RSS_SUM") MiB, PSS $(mib "$C_PSS_SUM") MiB ($C_N processes)
   leaks                $( ((${#FAILURES[@]} == 0)) && echo none || echo "${#FAILURES[@]} check(s) failed")
@@ -283,7 +299,7 @@ if [[ -n $JSON ]]; then
   jq -n --argjson sessions "$SESSIONS" --arg transport "$TRANSPORT" --argjson connected "$CONNECTED" --argjson pinged "$PINGED" \
     --argjson ct_median "$CT_MED" --argjson ct_max "$CT_MAX" \
     --argjson s_rss_median "$S_RSS_MED" --argjson s_rss_max "$S_RSS_MAX" --argjson s_rss_total "$((S_RSS_SUM + L_RSS))" \
-    --argjson s_pss_total "$((S_PSS_SUM + L_PSS))" --argjson s_fds_median "$S_FDS_MED" --argjson s_fds_total "$((S_FDS_SUM + L_FDS))" \
+    --argjson s_pss_total "$((S_PSS_SUM + L_PSS))" --argjson s_fds_median "$S_FDS_MED" --argjson s_fds_total "$((S_FDS_SUM + L_FDS_SERVER))" \
     --argjson l_fds_before "$L_FDS0" --argjson l_fds_up "$L_FDS" --argjson l_fds_after "$L_FDS1" \
     --argjson c_rss_median "$C_RSS_MED" --argjson c_rss_total "$C_RSS_SUM" --argjson c_fds_median "$C_FDS_MED" \
     --arg load_before "$LOAD_BEFORE" --arg load_peak "$LOAD_PEAK" --argjson server_processes "$S_N" \
