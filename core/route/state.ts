@@ -6,6 +6,7 @@ import path from 'node:path';
 import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
 import { isBusy, lockWithin, type LockAttempt } from '../lock.js';
+import { makeRunDirectory, runFileOwner } from '../auth/account.js';
 
 /** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
 export const ROUTE_PROTO = 250;
@@ -98,12 +99,15 @@ export async function readState(name: string): Promise<RouteState | null> {
 /** Atomic replace: write a temp file in the same directory, fsync, rename over the old one. */
 export async function writeState(state: RouteState): Promise<void> {
   const dir = stateDir();
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  makeRunDirectory(dir);
   const file = statePath(state.name);
   const tmp = `${file}.${process.pid}.tmp`;
   const body = `${JSON.stringify({ ...state, updated: new Date().toISOString() }, null, 2)}\n`;
   const handle = await fs.open(tmp, 'w', 0o644);
   try {
+    // a state that root's tunroute rewrites stays the session's (the run directory's owner)
+    const owner = runFileOwner(file);
+    if (owner) await handle.chown(owner.uid, owner.gid);
     await handle.writeFile(body);
     await handle.sync();
   } finally {

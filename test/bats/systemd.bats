@@ -349,7 +349,7 @@ verify_units() { # extra verify options...
 }
 
 @test "a bad config exits 78 and is not restarted" {
-  printf '[Session]\nRole = client\nEndpoint = 198.18.50.1:99999\nMTU = 90000\n' | sb_write /etc/tund/broken.conf 0600
+  printf '[Session]\nRole = client\nEndpoint = 198.18.50.1:99999\nMTU = 90000\n' | sb_session_file /etc/tund/broken.conf
   run sb systemctl start tund@broken
   assert_failure
   # a restart would show as SubState=auto-restart from the moment the process exited
@@ -548,11 +548,11 @@ wg_session() {
     [[ $port == - ]] || printf 'ListenPort = %s\n' "$port"
     printf 'Address = %s/24\n\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n' "$addr" "$pub" "$allowed"
     for l in "$@"; do printf '%s\n' "$l"; done
-  } | sb_write "/etc/tund/$name.conf" 0600
+  } | sb_session_file "/etc/tund/$name.conf"
 }
 
 @test "WireGuard: tund@spoke dials tund@hub; systemctl start returns connected (READY=1); wg show on /run/wireguard; reload adds a peer in place" {
-  sb sh -c 'umask 077; wg genkey >/etc/tund/hub.key; wg genkey >/etc/tund/spoke.key'
+  sb sh -c 'umask 077; wg genkey >/etc/tund/hub.key; wg genkey >/etc/tund/spoke.key; chown tund: /etc/tund/hub.key /etc/tund/spoke.key'
   local hub_pub spoke_pub
   hub_pub=$(sb sh -c 'wg pubkey </etc/tund/hub.key')
   spoke_pub=$(sb sh -c 'wg pubkey </etc/tund/spoke.key')

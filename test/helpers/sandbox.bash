@@ -48,8 +48,12 @@ sb_until() {
   sb timeout "$secs" sh -c "until $cond; do sleep 0.2; done" >/dev/null 2>&1
 }
 
-# sb_write PATH MODE < content: write a file inside the sandbox
-sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$1'"; }
+# sb_write PATH MODE [OWNER] < content: write a file inside the sandbox
+sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$1'${3:+ && chown $3 '$1'}"; }
+
+# sb_session_file PATH < content: a session file or secret as an admin makes it for tund@.service:
+# mode 0600, owned by the system user tund that the unit runs the session as
+sb_session_file() { sb_write "$1" 0600 tund:tund; }
 
 # The network inside the sandbox (198.18.0.0/15 only): the sandbox's own namespace is the server
 # side; a namespace "cli" joined by a veth is the client side, and tund@NAME.service instances of
@@ -90,8 +94,8 @@ server_conf() {
     local l
     for l in "$@"; do printf '%s\n' "$l"; done
     printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
-  } | sb_write "/etc/tund/$name.conf" 0600
-  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+  } | sb_session_file "/etc/tund/$name.conf"
+  printf 'pw-%s' "$host" | sb_session_file "/etc/tund/$name.secret"
 }
 
 # client_conf NAME HOST ENDPOINT TUN_LOCAL TUN_PEER [extra lines appended after [Device]...]
@@ -103,6 +107,6 @@ client_conf() {
     printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
     local l
     for l in "$@"; do printf '%s\n' "$l"; done
-  } | sb_write "/etc/tund/$name.conf" 0600
-  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+  } | sb_session_file "/etc/tund/$name.conf"
+  printf 'pw-%s' "$host" | sb_session_file "/etc/tund/$name.secret"
 }

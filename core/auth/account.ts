@@ -1,0 +1,79 @@
+// The service account: tund@.service runs sessions as the system user "tund" (User=, created by
+// `make install` from units/tund.sysusers), not as root. Its files - session files and secrets in
+// the config directory, its state in the run directory - belong to it, so that a session reads
+// its own configuration on every reload without root (tund(8) Capabilities, docs/install.md).
+import fs from 'node:fs';
+import path from 'node:path';
+import { configDir, runDir } from '../paths.js';
+
+export const SERVICE_USER = 'tund';
+
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+/** The uid and gid of a user named in /etc/passwd (where systemd-sysusers and useradd write system users). */
+export function lookupAccount(name: string, passwdFile = '/etc/passwd'): Account | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(passwdFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && /^\d+$/.test(f[2] ?? '') && /^\d+$/.test(f[3] ?? '')) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  return null;
+}
+
+/** The service account, or null on a system without one (tund then runs as root, as before). */
+export function serviceAccount(): Account | null {
+  return lookupAccount(SERVICE_USER);
+}
+
+function isRoot(): boolean {
+  return (process.getuid?.() ?? 0) === 0;
+}
+
+function inside(dir: string, file: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(file));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * Who a file that root writes into the config directory should belong to: the service account,
+ * so that the session it configures can read it (still mode 0600: nobody else can). null when
+ * the file stays root's (not root, no service account, or a file elsewhere).
+ */
+export function configFileOwner(file: string): Account | null {
+  if (!isRoot() || !inside(configDir(), file)) return null;
+  return serviceAccount();
+}
+
+/**
+ * Who a file or directory that root creates in the run directory should belong to: the owner of
+ * the run directory when that is not root (systemd made /run/tund for User=tund), so that
+ * `tunroute cleanup` run as root before a start leaves nothing the session cannot use.
+ */
+export function runFileOwner(file: string): Account | null {
+  if (!isRoot() || !inside(runDir(), file)) return null;
+  try {
+    const st = fs.statSync(runDir());
+    return st.uid === 0 ? null : { uid: st.uid, gid: st.gid };
+  } catch {
+    return null;
+  }
+}
+
+/** mkdir -p DIR; the directories it makes in the run directory go to the run directory's owner. */
+export function makeRunDirectory(dir: string, mode = 0o755): void {
+  const first = fs.mkdirSync(dir, { recursive: true, mode });
+  const owner = runFileOwner(dir);
+  if (first === undefined || owner === null) return;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (inside(runDir(), d)) fs.chownSync(d, owner.uid, owner.gid);
+    if (d === path.resolve(first) || d === path.dirname(d)) break;
+  }
+}
