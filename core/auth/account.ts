@@ -77,3 +77,16 @@ export function makeRunDirectory(dir: string, mode = 0o755): void {
     if (d === path.resolve(first) || d === path.dirname(d)) break;
   }
 }
+
+/**
+ * The fix for a session file this process may not read: as the service account, the file is
+ * root's and should be the account's (mode 0600 stays); as anyone else, run as root.
+ */
+export function unreadableFileHint(file: string): string {
+  const me = process.getuid?.() ?? 0;
+  const service = serviceAccount();
+  if (service && me === service.uid) {
+    return `run "chown ${SERVICE_USER}: ${file}" as root (the session runs as the user ${SERVICE_USER}; the file stays mode 0600)`;
+  }
+  return 'run as root, or as the user tund runs as';
+}
