@@ -39,6 +39,13 @@ ping_cli() { sb ip netns exec cli ping -c 3 -i 0.2 -W 2 "$1"; }
 # the connection processes of tund-inetd.service (`tund serve`'s children), counted
 serve_children() { sb sh -c 'pid=$(systemctl show -P MainPID tund-inetd.service); [ "$pid" -gt 0 ] && pgrep -P "$pid" | wc -l || echo 0'; }
 
+# start_connected NAME: systemctl start tund@NAME, then wait until it is connected
+start_connected() {
+  sb systemctl start "tund@$1"
+  run sb tunctl wait "$1" --state connected --timeout 20s
+  assert_success
+}
+
 # the pair used by most tests: client tund@office (in cli) -> tund.socket -> server session srv-office
 # office_pair [extra lines for office.conf after [Device]...]
 office_pair() {
@@ -57,6 +64,11 @@ office_pair() {
   assert_output --partial '# /usr/local/lib/systemd/system/tund@.service'
   assert_output --partial 'ExecStart=/usr/local/bin/tund --instance %i'
   refute_output --partial '@BINDIR@'
+  # the system user the units run sessions as, made by install (systemd-sysusers)
+  run sb getent passwd tund
+  assert_output --regexp '^tund:x:[1-9][0-9]*:[1-9][0-9]*:tund VPN sessions:/:/usr/sbin/nologin$'
+  run sb cat /usr/local/lib/sysusers.d/tund.conf
+  assert_output --partial 'u tund - "tund VPN sessions"'
   run sb systemctl show -P Id tund.socket
   assert_output tund-inetd.socket
   # tund.socket is the alias of tund-inetd.socket: enabling it by either name works
@@ -335,9 +347,7 @@ proc_identity() { # PID
 
 @test "secrets: session files are tund's and 0600; another unprivileged user reads neither them nor the control socket; a root-owned secret is refused with the fix" {
   office_pair
-  sb systemctl start tund@office
-  run sb tunctl wait office --state connected --timeout 20s
-  assert_success
+  start_connected office
   run sb stat -c '%U %a' /etc/tund/office.conf /etc/tund/office.secret
   assert_output $'tund 600\ntund 600'
   local nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
@@ -359,9 +369,7 @@ proc_identity() { # PID
   sb sh -c 'rm /etc/tund/office.secret && printf "pw-office\n" | tunauth passwd office'
   run sb stat -c '%U %a' /etc/tund/office.secret
   assert_output 'tund 600'
-  sb systemctl start tund@office
-  run sb tunctl wait office --state connected --timeout 20s
-  assert_success
+  start_connected office
   # a secret left root's (0600) cannot be read by the session: exit 78 with the file and the fix
   sb systemctl stop tund@office
   sb chown root: /etc/tund/office.secret
@@ -378,9 +386,7 @@ proc_identity() { # PID
 
 @test "tunctl watch --json follows a real session: history, then the changes until it stops" {
   office_pair
-  sb systemctl start tund@office
-  run sb tunctl wait office --state connected --timeout 20s
-  assert_success
+  start_connected office
   local out=$BATS_TEST_TMPDIR/watch.ndjson
   sb timeout 30 tunctl watch office --json >"$out" &
   local watcher=$! i
