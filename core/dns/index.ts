@@ -109,6 +109,21 @@ export function resolvconfText(s: DnsSetting): string {
 }
 
 export async function applyDns(system: SystemRunner, s: DnsSetting): Promise<void> {
+  try {
+    await applyDnsSetting(system, s);
+  } catch (error) {
+    const uid = process.getuid?.() ?? 0;
+    if (uid === 0) throw error;
+    // resolvconf writes root's files, resolved takes per-link DNS from root (or whom polkit
+    // allows): a session that runs as the user tund (tund@.service) cannot set DNS
+    throw new TundError(`${error instanceof Error ? error.message : String(error)} (running as uid ${uid}, not root)`, {
+      cause: error,
+      hint: `setting DNS needs root with ${s.backend}: see "DNS is not done for the user tund" in docs/install.md and Capabilities in tund(8)`,
+    });
+  }
+}
+
+async function applyDnsSetting(system: SystemRunner, s: DnsSetting): Promise<void> {
   if (s.backend === 'resolved') {
     if (s.servers.length > 0) await system.change('resolvectl', ['dns', s.link, ...s.servers]);
     if (s.domains.length > 0) await system.change('resolvectl', ['domain', s.link, ...s.domains]);
