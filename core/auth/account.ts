@@ -90,3 +90,23 @@ export function unreadableFileHint(file: string): string {
   }
   return 'run as root, or as the user tund runs as';
 }
+
+/**
+ * A warning for root's `tund check` when the service account could not read FILE (a file from a
+ * version that ran sessions as root): tund@.service would fail on it. null when it can, when
+ * there is no service account, or when we are not root (then we cannot tell for others).
+ */
+export function serviceReadWarning(file: string): string | null {
+  if (!isRoot()) return null;
+  const service = serviceAccount();
+  if (!service || service.uid === 0) return null;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return null;
+  }
+  const readable = st.uid === service.uid ? (st.mode & 0o400) !== 0 : st.gid === service.gid ? (st.mode & 0o040) !== 0 : (st.mode & 0o004) !== 0;
+  if (readable) return null;
+  return `${file}: the user ${SERVICE_USER}, which tund@.service runs the session as, cannot read it; run "chown ${SERVICE_USER}: ${file}"`;
+}

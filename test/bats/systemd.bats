@@ -12,6 +12,7 @@
 
 load ../helpers/common
 load ../helpers/sandbox
+bats_require_minimum_version 1.5.0
 
 setup_file() {
   SETUP_FAILURE=$(sandbox_problem)
@@ -383,6 +384,10 @@ proc_identity() { # PID
   # a secret left root's (0600) cannot be read by the session: exit 78 with the file and the fix
   sb systemctl stop tund@office
   sb chown root: /etc/tund/office.secret
+  # root's tund check says so before a start does (the file is fine for root)
+  run --separate-stderr sb tund check office
+  assert_success
+  assert_equal "$stderr" 'tund: warning: /etc/tund/office.secret: the user tund, which tund@.service runs the session as, cannot read it; run "chown tund: /etc/tund/office.secret"'
   run sb systemctl start tund@office
   assert_failure
   run sb systemctl show -P ExecMainStatus tund@office
