@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../native/index.js';
-import { makeRunDirectory, runFileOwner } from './auth/account.js';
+import { giveRunFile, makeRunDirectory, runFileOwner } from './auth/account.js';
 
 export interface HeldLock {
   readonly file: string;
@@ -60,7 +60,7 @@ export function tryLock(file: string, pid = process.pid): LockAttempt {
   const owner = runFileOwner(file);
   for (;;) {
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
-    if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
+    giveRunFile(fd, owner);
     let locked = false;
     try {
       locked = addon.lockFile(fd, true);

@@ -67,15 +67,29 @@ export function runFileOwner(file: string): Account | null {
   }
 }
 
-/** mkdir -p DIR; the directories it makes in the run directory go to the run directory's owner. */
+/**
+ * mkdir -p DIR; the directories it makes in the run directory go to the run directory's owner.
+ * lchown, not chown: that owner may swap a directory root just made for a symbolic link, and
+ * root must never give away what such a link points to.
+ */
 export function makeRunDirectory(dir: string, mode = 0o755): void {
   const first = fs.mkdirSync(dir, { recursive: true, mode });
   const owner = runFileOwner(dir);
   if (first === undefined || owner === null) return;
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if (inside(runDir(), d)) fs.chownSync(d, owner.uid, owner.gid);
+    if (inside(runDir(), d)) fs.lchownSync(d, owner.uid, owner.gid);
     if (d === path.resolve(first) || d === path.dirname(d)) break;
   }
+}
+
+/**
+ * Gives a file root has just opened in the run directory (O_NOFOLLOW) to OWNER, but only one that
+ * root created itself (owned by root, one link): never a file someone else put there.
+ */
+export function giveRunFile(fd: number, owner: Account | null): void {
+  if (owner === null) return;
+  const st = fs.fstatSync(fd);
+  if (st.uid === 0 && st.nlink === 1 && st.isFile()) fs.fchownSync(fd, owner.uid, owner.gid);
 }
 
 /**

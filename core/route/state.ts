@@ -1,12 +1,13 @@
 // What tunroute made for a session, kept in runDir()/routes/NAME.json. It is written *before* the
 // system is changed (an intent log), so that after a crash at any point `tunroute cleanup NAME`
 // knows every route, rule and DNS setting that may exist. Writes are atomic (temp file + rename).
-import { promises as fs } from 'node:fs';
+import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
+import { NAME_PATTERN } from '../names.js';
 import { isBusy, lockWithin, type LockAttempt } from '../lock.js';
-import { makeRunDirectory, runFileOwner } from '../auth/account.js';
+import { giveRunFile, makeRunDirectory, runFileOwner } from '../auth/account.js';
 
 /** The routing protocol number that tags our routes (`proto 250`) and rules (`protocol 250`). */
 export const ROUTE_PROTO = 250;
@@ -79,6 +80,21 @@ export function emptyState(name: string, device: string): RouteState {
   return { format: 1, name, device, mode: null, table: null, endpoints: [], entries: [], dns: null, updated: new Date().toISOString() };
 }
 
+/**
+ * The names cleanup passes to resolvconf and resolvectl are interface names (and LINK.tund): the
+ * file may be written by the session's user and read by root, who must not be steered to another
+ * path (resolvconf -d ../x).
+ */
+function saneDns(dns: DnsEntry | null | undefined): boolean {
+  if (dns === null) return true;
+  if (typeof dns !== 'object' || dns === undefined || typeof dns.link !== 'string' || !isInterfaceName(dns.link)) return false;
+  return dns.record === null || (typeof dns.record === 'string' && dns.record === `${dns.link}.tund`);
+}
+
+function isInterfaceName(s: string): boolean {
+  return NAME_PATTERN.test(s) && s !== '.' && s !== '..';
+}
+
 export async function readState(name: string): Promise<RouteState | null> {
   let text: string;
   try {
@@ -89,7 +105,7 @@ export async function readState(name: string): Promise<RouteState | null> {
   }
   try {
     const state = JSON.parse(text) as RouteState;
-    if (state && state.format === 1 && Array.isArray(state.entries)) return state;
+    if (state && state.format === 1 && Array.isArray(state.entries) && saneDns(state.dns)) return state;
   } catch {
     // fall through: a damaged file is treated as missing (cleanup then sweeps by tag)
   }
@@ -103,11 +119,13 @@ export async function writeState(state: RouteState): Promise<void> {
   const file = statePath(state.name);
   const tmp = `${file}.${process.pid}.tmp`;
   const body = `${JSON.stringify({ ...state, updated: new Date().toISOString() }, null, 2)}\n`;
-  const handle = await fs.open(tmp, 'w', 0o644);
+  // O_EXCL|O_NOFOLLOW: the directory may belong to the session's user, and root's tunroute must
+  // not write through a link planted there; a temp file a crash left is removed first
+  await fs.rm(tmp, { force: true });
+  const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
   try {
     // a state that root's tunroute rewrites stays the session's (the run directory's owner)
-    const owner = runFileOwner(file);
-    if (owner) await handle.chown(owner.uid, owner.gid);
+    giveRunFile(handle.fd, runFileOwner(file));
     await handle.writeFile(body);
     await handle.sync();
   } finally {

@@ -2,7 +2,7 @@
 // (intent log, rollback, idempotent cleanup) against a fake `ip` that keeps tables in memory.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalAddress, parsePrefix } from '../../core/net.js';
@@ -343,6 +343,23 @@ describe('engine (fake ip)', () => {
     writeFileSync(path.join(process.env.TUND_CONFIG_DIR!, 'office.conf'), '[Session]\nRole = client\nEndpoint = 198.18.9.1:5000\n[Device]\nName = tr0\n', { mode: 0o600 });
     await cleanupSession('office', { runner: kernel, warn: () => undefined });
     assert.deepEqual(kernel.routes.map((r) => r.dev), ['other0']);
+  });
+
+  test('a state file whose DNS names are not interface names is ignored (root must not pass them on), and no link is written through', async () => {
+    const dns = { backend: 'resolvconf' as const, link: 'tr0', servers: ['198.18.0.53'], domains: [], defaultRoute: null, record: 'tr0.tund', origin: 'up' as const };
+    await writeState({ ...emptyState('office', 'tr0'), dns });
+    assert.equal((await readState('office'))?.dns?.record, 'tr0.tund');
+    for (const bad of [{ record: '../../etc/passwd' }, { link: '../x', record: '../x.tund' }, { record: 'eth0.other' }]) {
+      writeFileSync(statePath('office'), JSON.stringify({ ...emptyState('office', 'tr0'), dns: { ...dns, ...bad } }));
+      assert.equal(await readState('office'), null, JSON.stringify(bad));
+    }
+    // a link planted where the temp file goes is replaced, not followed
+    const victim = path.join(dir, 'victim');
+    writeFileSync(victim, 'keep\n');
+    symlinkSync(victim, `${statePath('office')}.${process.pid}.tmp`);
+    await writeState({ ...emptyState('office', 'tr0'), dns });
+    assert.equal(readFileSync(victim, 'utf8'), 'keep\n');
+    assert.equal((await readState('office'))?.dns?.link, 'tr0');
   });
 
   test('dry-run runs no change and writes no state', async () => {
