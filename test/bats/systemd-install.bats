@@ -46,7 +46,7 @@ stage_install() { # extra make arguments...
   # the system user the units run as: a sysusers.d file; with DESTDIR nobody is created on the host
   run grep -v '^#' "$STAGE/usr/local/lib/sysusers.d/tund.conf"
   assert_output 'u tund - "tund VPN sessions" - -'
-  run grep -h '^User=' "$U/tund@.service" "$U/tund-inetd@.service"
+  run grep -h '^User=' "$U/tund@.service" "$U/tund-inetd.service"
   assert_output $'User=tund\nUser=tund'
   # man pages and completions that the repo has are installed where man and the shells look
   for p in "$PROJECT_ROOT"/man/*.[578]; do
