@@ -115,10 +115,11 @@ export async function applyDns(system: SystemRunner, s: DnsSetting): Promise<voi
     const uid = process.getuid?.() ?? 0;
     if (uid === 0) throw error;
     // resolvconf writes root's files, resolved takes per-link DNS from root (or whom polkit
-    // allows): a session that runs as the user tund (tund@.service) cannot set DNS
+    // allows): a session that is not root asks root instead (TUND_DNS=delegate, as tund@.service
+    // runs it; core/route/dns-follow.ts)
     throw new TundError(`${error instanceof Error ? error.message : String(error)} (running as uid ${uid}, not root)`, {
       cause: error,
-      hint: `setting DNS needs root with ${s.backend}: see "DNS is not done for the user tund" in docs/install.md and Capabilities in tund(8)`,
+      hint: `setting DNS with ${s.backend} needs root: run the session as tund@.service (root applies its DNS with "tunroute dns"), or as root`,
     });
   }
 }

@@ -2,10 +2,12 @@
 // system is changed (an intent log), so that after a crash at any point `tunroute cleanup NAME`
 // knows every route, rule and DNS setting that may exist. Writes are atomic (temp file + rename).
 import { constants as fsc, promises as fs } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { runDir } from '../paths.js';
 import { NAME_PATTERN } from '../names.js';
+import type { DnsRequest } from '../dns/index.js';
 import { isBusy, lockWithin, type LockAttempt } from '../lock.js';
 import { giveRunFile, makeRunDirectory, runFileOwner } from '../auth/account.js';
 
@@ -65,6 +67,12 @@ export interface RouteState {
   endpoints: string[];
   entries: Entry[];
   dns: DnsEntry | null;
+  /**
+   * The DNS a session that is not root asks for while its link is up (tund@.service sets
+   * TUND_DNS=delegate): root's `tunroute dns NAME` applies it and records that in `dns`.
+   * Absent or null: nothing asked.
+   */
+  dnsRequest?: DnsRequest | null;
   updated: string;
 }
 
@@ -91,16 +99,56 @@ function saneDns(dns: DnsEntry | null | undefined): boolean {
   return dns.record === null || (typeof dns.record === 'string' && dns.record === `${dns.link}.tund`);
 }
 
-function isInterfaceName(s: string): boolean {
-  return NAME_PATTERN.test(s) && s !== '.' && s !== '..';
+export function isInterfaceName(s: unknown): s is string {
+  return typeof s === 'string' && NAME_PATTERN.test(s) && s !== '.' && s !== '..';
+}
+
+/** A DNS server root may pass to resolvectl or write into a resolvconf record: an IP literal. */
+function isServer(s: unknown): boolean {
+  return typeof s === 'string' && net.isIP(s) !== 0;
+}
+
+/** A search or routing domain: "~." or labels of letters, digits, "-" and "_", optionally "~" first. */
+function isDomain(s: unknown): boolean {
+  if (typeof s !== 'string' || s.length > 254) return false;
+  const name = s.replace(/^~/, '');
+  if (name === '.') return true;
+  const labels = name.replace(/\.$/, '').split('.');
+  return labels.every((l) => /^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/.test(l));
+}
+
+/**
+ * A session's DNS request as root may act on it (core/route/dns-follow.ts): the file belongs to the
+ * session's user, so every field is checked (a link name, IP literals, domain names), and nothing
+ * in it can name a path or an option.
+ */
+export function saneDnsRequest(r: unknown): r is DnsRequest {
+  if (typeof r !== 'object' || r === null) return false;
+  const q = r as Partial<DnsRequest>;
+  return (
+    isInterfaceName(q.link) &&
+    Array.isArray(q.servers) && q.servers.length <= 16 && q.servers.every(isServer) &&
+    Array.isArray(q.domains) && q.domains.length <= 64 && q.domains.every(isDomain) &&
+    (q.mode === 'split' || q.mode === 'full' || q.mode === 'none')
+  );
 }
 
 export async function readState(name: string): Promise<RouteState | null> {
   let text: string;
   try {
-    text = await fs.readFile(statePath(name), 'utf8');
+    // O_NOFOLLOW|O_NONBLOCK, a regular file only: root reads a file in a directory of the
+    // session's user, who must not make it read another file or hang on a FIFO
+    const handle = await fs.open(statePath(name), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    try {
+      if (!(await handle.stat()).isFile()) return null;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') return null; // a symbolic link: not ours, treated as missing
     throw error;
   }
   try {
@@ -140,7 +188,7 @@ export async function deleteState(name: string): Promise<void> {
 
 /** Saves the state, or removes the file when nothing is left in it. */
 export async function saveOrDelete(state: RouteState): Promise<void> {
-  if (state.entries.length === 0 && state.dns === null) await deleteState(state.name);
+  if (state.entries.length === 0 && state.dns === null && !state.dnsRequest) await deleteState(state.name);
   else await writeState(state);
 }
 

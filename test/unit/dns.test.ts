@@ -83,7 +83,7 @@ describe('dns', () => {
     try {
       await assert.rejects(applyDns(system, s), (e: Error & { hint?: string }) => {
         assert.equal(e.message, `${asRoot.message} (running as uid 998, not root)`);
-        assert.match(e.hint ?? '', /^setting DNS needs root with resolvconf: see "DNS is not done for the user tund"/);
+        assert.match(e.hint ?? "", /^setting DNS with resolvconf needs root: run the session as tund@.service/);
         return true;
       });
     } finally {
