@@ -20,6 +20,9 @@ setup_file() {
   [[ -z $SETUP_FAILURE ]] || return 0
   sandbox_start systemd >&3 2>&1
   sandbox_install >&3 2>&1
+  # resolvconf for the sessions' DNS (set by root: tunroute dns, tund-dns@.service)
+  export NO_RESOLVCONF=
+  sandbox_deb resolvconf >&3 2>&1 || NO_RESOLVCONF="cannot download resolvconf (no apt network and nothing in $TUND_DEB_CACHE)"
   sandbox_net
   sb systemctl start tund.socket
 }
@@ -324,25 +327,42 @@ proc_identity() { # PID
   assert_failure
 }
 
-@test "SIGKILL: tunroute cleanup (root, ExecStopPost=+) removes the routes of the killed session; its run state is the user tund's" {
+@test "DNS as root for the session of the user tund: set before the unit is active, replaced on a reload, reverted after SIGKILL with the routes (ExecStopPost=+)" {
+  [[ -z $NO_RESOLVCONF ]] || skip "$NO_RESOLVCONF"
   printf '[Service]\nRestart=no\n' | sb_write "$NO_RESTART_DROPIN" 0644
   # a table of its own: its policy rule outlives the device (the kernel drops the device's routes
   # with it, not the rule), so only tunroute cleanup removes it
-  office_pair '' '[Route]' 'Mode = split' 'Table = 51971' 'AllowedIPs = 198.19.71.0/24'
+  office_pair '' '[Route]' 'Mode = split' 'Table = 51971' 'AllowedIPs = 198.19.71.0/24' 'DNS = 198.18.0.53' 'DNSDomains = corp.example'
   sb systemctl restart tund@office
-  run sb tunctl wait office --state connected --timeout 20s
-  assert_success
+  # ExecStartPost=+tunroute dns: the unit is active with its DNS set (no waiting)
+  run sb cat /run/resolvconf/interface/office.tund
+  assert_output $'nameserver 198.18.0.53\nsearch corp.example'
+  run sb tunctl status office
+  assert_line --regexp '^  dns: +resolvconf 198.18.0.53'
   sb_until 10 "ip -n cli -j route show table 51971 | grep -q office"
   run sb sh -c "ip -n cli -j rule show | jq '[.[] | select(.table == \"51971\")] | length'"
   assert_output 1
-  # what the session (and root's tunroute cleanup before it) made in the run directory is tund's,
-  # and private (UMask=0077)
+  # what the session (and root's tunroute before it) made in the run directory is tund's, and
+  # private (UMask=0077)
   run sb stat -c '%n %U %a' /run/tund /run/tund/routes /run/tund/routes/office.json /run/tund/office.sock
   assert_line '/run/tund tund 755'
   assert_line '/run/tund/routes tund 700'
   assert_line '/run/tund/routes/office.json tund 600'
   assert_line '/run/tund/office.sock tund 600'
-  # no clean stop: the process dies at once, its routes are left for ExecStopPost
+  # root's follower runs beside the session: uid 0 with CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER only
+  run sb systemctl is-active tund-dns@office
+  assert_output active
+  run proc_identity "$(sb systemctl show -P MainPID tund-dns@office)"
+  assert_output --regexp '^Uid: 0 0 0 0 Gid: 0 0 0 0 CapPrm: 000000000000000b CapEff: 000000000000000b CapBnd: 000000000000000b CapAmb: 0000000000000000 $'
+  # a reload with other DNS: the client reconnects with it, root follows (tund-dns@office)
+  sb sed -i 's/^DNS = 198.18.0.53$/DNS = 198.18.0.54/' /etc/tund/office.conf
+  sb systemctl reload tund@office
+  sb_until 20 "grep -qx 'nameserver 198.18.0.54' /run/resolvconf/interface/office.tund"
+  run sb cat /run/resolvconf/interface/office.tund
+  assert_output $'nameserver 198.18.0.54\nsearch corp.example'
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  # no clean stop: the process dies at once, its routes and DNS are left for ExecStopPost
   sb systemctl kill --kill-whom=main -s SIGKILL tund@office
   sb_until 15 '[ "$(systemctl show -P ActiveState tund@office)" = failed ]'
   run sb systemctl show -P Result tund@office
@@ -353,6 +373,12 @@ proc_identity() { # PID
   assert_output 0
   run sb test -e /run/tund/routes/office.json
   assert_failure
+  run sb test -e /run/resolvconf/interface/office.tund
+  assert_failure
+  run sb grep -c 198.18.0.5 /etc/resolv.conf
+  assert_output 0
+  run sb systemctl is-active tund-dns@office
+  assert_output inactive
   # (teardown removes the drop-in)
 }
 

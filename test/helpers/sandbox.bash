@@ -42,6 +42,15 @@ sandbox_install() {
   sb flock -w 600 /tmp/tund-native.lock make -C "$PROJECT_ROOT" install PREFIX=/usr/local
 }
 
+# sandbox_deb PKG: install a Debian package inside the sandbox only (its root is a throw-away
+# overlay; the host never gets it). The .deb is downloaded once into /var/cache/tund-test.
+TUND_DEB_CACHE=/var/cache/tund-test
+sandbox_deb() {
+  mkdir -p "$TUND_DEB_CACHE"
+  compgen -G "$TUND_DEB_CACHE/${1}_*.deb" >/dev/null || (cd "$TUND_DEB_CACHE" && timeout 120 apt-get download "$1") || return 1
+  sb sh -c "DEBIAN_FRONTEND=noninteractive dpkg -i --force-depends $TUND_DEB_CACHE/${1}_*.deb"
+}
+
 # sb_until SECONDS 'shell condition': poll inside the sandbox every 0.2 s (one nsenter, bounded).
 sb_until() {
   local secs=$1 cond=$2
