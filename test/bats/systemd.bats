@@ -105,7 +105,7 @@ verify_units() { # extra verify options...
     for f in /usr/local/lib/systemd/system/tund*; do cp -P "$f" "$d/"; done
     mkdir -p "$d/tund-listen@office.socket.d"
     printf "[Socket]\nListenStream=198.18.50.1:5001\nListenDatagram=198.18.50.1:5001\n" >"$d/tund-listen@office.socket.d/port.conf"
-    for u in tund@office.service tund-inetd.socket tund-inetd.service tund-listen@office.socket; do
+    for u in tund@office.service tund-dns@office.service tund-inetd.socket tund-inetd.service tund-listen@office.socket; do
       systemd-analyze verify "$@" "$d/$u" 2>&1
     done
     rm -rf "$d"' sh "$@"
@@ -593,7 +593,7 @@ proc_identity() { # PID
 # 02:00:5e:20:00:ID and 198.19.53.ID/24, run by tund@NAME in the namespace NETNS
 vpnws_client() {
   printf '[Session]\nProtocol = vpn-ws\nRole = client\nEndpoint = ws://%s:8080/\nPersist = yes\nTimeout = 5\n\n[Device]\nMode = tap\nName = vw0\nMAC = 02:00:5e:20:00:%02d\nAddress = 198.19.53.%d/24\n' \
-    "$SB_SRV_ADDR" "$3" "$3" | sb_write "/etc/tund/$1.conf" 0600
+    "$SB_SRV_ADDR" "$3" "$3" | sb_session_file "/etc/tund/$1.conf"
   printf '[Service]\nNetworkNamespacePath=/run/netns/%s\n' "$2" | sb_write "/etc/systemd/system/tund@$1.service.d/netns.conf" 0644
 }
 
@@ -602,7 +602,7 @@ vpnws_client() {
   # the tund.socket flood test gives to cli, with a host route the sandbox keeps)
   sandbox_netns cli2 sb2 198.18.50.9/30 sb3 198.18.50.10/30
   sb ip -n cli2 route add 198.18.50.0/30 via 198.18.50.9
-  printf '[Session]\nProtocol = vpn-ws\nRole = server\nListen = 198.18.50.1:8081\nTimeout = 5\n' | sb_write /etc/tund/vwhub.conf 0600
+  printf '[Session]\nProtocol = vpn-ws\nRole = server\nListen = 198.18.50.1:8081\nTimeout = 5\n' | sb_session_file /etc/tund/vwhub.conf
   printf '[Socket]\nListenStream=198.18.50.1:8080\n' | sb_write /etc/systemd/system/tund-listen@vwhub.socket.d/port.conf 0644
   vpnws_client vwa cli 1
   vpnws_client vwb cli2 2
@@ -712,7 +712,7 @@ wg_session() {
   # both run as the user tund with CAP_NET_ADMIN; the UAPI sockets are theirs, and root's wg uses them
   local unit
   for unit in tund@hub tund@spoke; do
-    run proc_identity "$unit"
+    run proc_identity "$(sb systemctl show -P MainPID "$unit")"
     assert_output --regexp "^Uid: $(sb id -u tund) .* CapEff: 0000000000001000 "
   done
   run sb stat -c '%n %U %a' /run/wireguard /run/wireguard/hub.sock

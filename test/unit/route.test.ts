@@ -354,9 +354,14 @@ describe('engine (fake ip)', () => {
       writeFileSync(statePath('office'), JSON.stringify({ ...emptyState('office', 'tr0'), dns: { ...dns, ...bad } }));
       assert.equal(await readState('office'), null, JSON.stringify(bad));
     }
-    // a link planted where the temp file goes is replaced, not followed
+    // a link planted where the temp file goes is replaced, not followed; a state file that is a
+    // link is not read (root reads what the session's user may plant)
     const victim = path.join(dir, 'victim');
     writeFileSync(victim, 'keep\n');
+    rmSync(statePath('office'));
+    symlinkSync(victim, statePath('office'));
+    assert.equal(await readState('office'), null);
+    rmSync(statePath('office'));
     symlinkSync(victim, `${statePath('office')}.${process.pid}.tmp`);
     await writeState({ ...emptyState('office', 'tr0'), dns });
     assert.equal(readFileSync(victim, 'utf8'), 'keep\n');
