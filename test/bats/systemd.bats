@@ -155,6 +155,10 @@ verify_units() { # extra verify options...
   assert_output 'cap_net_admin'
   run sb systemctl show -P User tund@office.service
   assert_output tund
+  # root's DNS follower (tund-dns@.service) is root, but with three capabilities and no IP traffic
+  run sb systemd-analyze security --offline=true --threshold=17 --no-pager /usr/local/lib/systemd/system/tund-dns@.service
+  assert_success
+  echo "tund-dns@.service exposure: $(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' <<<"$output")" >&3
 }
 
 # /proc/PID/status of a unit's main process: "Uid: R E S F Cap...: ..." on one line
