@@ -155,7 +155,7 @@ verify_units() { # extra verify options...
   assert_output 'cap_net_admin'
   run sb systemctl show -P User tund@office.service
   assert_output tund
-  # root's DNS follower (tund-dns@.service) is root, but with three capabilities and no IP traffic
+  # root's DNS follower (tund-dns@.service) is root, but with two capabilities and no IP traffic
   run sb systemd-analyze security --offline=true --threshold=17 --no-pager /usr/local/lib/systemd/system/tund-dns@.service
   assert_success
   echo "tund-dns@.service exposure: $(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' <<<"$output")" >&3
@@ -353,11 +353,11 @@ proc_identity() { # PID
   assert_line '/run/tund/routes tund 700'
   assert_line '/run/tund/routes/office.json tund 600'
   assert_line '/run/tund/office.sock tund 600'
-  # root's follower runs beside the session: uid 0 with CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER only
+  # root's follower runs beside the session: uid 0 with CAP_CHOWN and CAP_DAC_OVERRIDE only
   run sb systemctl is-active tund-dns@office
   assert_output active
   run proc_identity "$(sb systemctl show -P MainPID tund-dns@office)"
-  assert_output --regexp '^Uid: 0 0 0 0 Gid: 0 0 0 0 CapPrm: 000000000000000b CapEff: 000000000000000b CapBnd: 000000000000000b CapAmb: 0000000000000000 $'
+  assert_output --regexp '^Uid: 0 0 0 0 Gid: 0 0 0 0 CapPrm: 0000000000000003 CapEff: 0000000000000003 CapBnd: 0000000000000003 CapAmb: 0000000000000000 $'
   # a reload with other DNS: the client reconnects with it, root follows (tund-dns@office)
   sb sed -i 's/^DNS = 198.18.0.53$/DNS = 198.18.0.54/' /etc/tund/office.conf
   sb systemctl reload tund@office
