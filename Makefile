@@ -10,6 +10,11 @@
 #   /usr/local/lib/systemd/system/                 units (@BINDIR@ replaced by $(BINDIR));
 #                                                  systemd searches this directory (and
 #                                                  /usr/lib/systemd/system for PREFIX=/usr)
+#   /usr/local/lib/sysusers.d/tund.conf            the system user "tund" the units run sessions
+#                                                  as (units/tund.sysusers); without DESTDIR,
+#                                                  install creates it (systemd-sysusers, else
+#                                                  useradd) and keeps it on uninstall, as
+#                                                  packages do: files may still belong to it
 #   /usr/local/share/man/man{5,7,8}/               man pages from man/ (if any)
 #   /usr/local/share/{bash-completion/completions,zsh/vendor-completions,fish/vendor_completions.d}
 #
@@ -21,6 +26,7 @@ DESTDIR     ?=
 BINDIR      ?= $(PREFIX)/bin
 LIBDIR      ?= $(PREFIX)/lib/tund
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR      ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
@@ -71,6 +77,12 @@ install: check-built
 	for u in $(UNITS); do b=$$(basename "$$u"); \
 	  sed -e 's|@BINDIR@|$(BINDIR)|g' "$$u" >"$$D$(UNITDIR)/$$b"; chmod 0644 "$$D$(UNITDIR)/$$b"; file "$(UNITDIR)/$$b"; done; \
 	if [ -f units/tund-inetd.socket ]; then ln -sfn tund-inetd.socket "$$D$(UNITDIR)/tund.socket"; file "$(UNITDIR)/tund.socket"; fi; \
+	echo "install: system user tund ($$D$(SYSUSERSDIR)/tund.conf)"; newdir '$(SYSUSERSDIR)'; \
+	install -m 0644 units/tund.sysusers "$$D$(SYSUSERSDIR)/tund.conf"; file "$(SYSUSERSDIR)/tund.conf"; \
+	if [ -z "$$D" ] && ! getent passwd tund >/dev/null; then \
+	  if command -v systemd-sysusers >/dev/null; then systemd-sysusers "$(SYSUSERSDIR)/tund.conf"; \
+	  else useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin --comment "tund VPN sessions" tund; fi; \
+	fi; \
 	for p in $(MANPAGES); do s=$${p##*.}; newdir "$(MANDIR)/man$$s"; \
 	  install -m 0644 "$$p" "$$D$(MANDIR)/man$$s/$$(basename "$$p")"; file "$(MANDIR)/man$$s/$$(basename "$$p")"; done; \
 	for c in $(COMMANDS); do \

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { native } from '../native/index.js';
+import { giveRunFile, makeRunDirectory, runFileOwner } from './auth/account.js';
 
 export interface HeldLock {
   readonly file: string;
@@ -52,10 +53,14 @@ function sameFile(fd: number, file: string): boolean {
 
 /** One attempt, never waits: the lock, or who holds it. Throws on a file that cannot be made. */
 export function tryLock(file: string, pid = process.pid): LockAttempt {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  makeRunDirectory(path.dirname(file));
   const addon = native();
+  // root's locks in a run directory that belongs to the service account go to that account: a
+  // lock file left by a root tunroute that was killed must not shut the session out
+  const owner = runFileOwner(file);
   for (;;) {
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    giveRunFile(fd, owner);
     let locked = false;
     try {
       locked = addon.lockFile(fd, true);

@@ -6,6 +6,8 @@ import { placeholder } from '../../core/cli/spec.js';
 import { ConfigFailure, formatConfigProblem, type ConfigProblem } from '../../core/errors.js';
 import { ConfigLoadFailure, loadSessionNamedOrFile, readSecret, type SessionConfig } from '../../core/config/index.js';
 import { summarize } from '../../core/config/summary.js';
+import { serviceReadWarning } from '../../core/auth/account.js';
+import { locateSecret, needsSecret } from '../../core/config/load.js';
 
 export class CheckSessionCommand extends BaseCommand {
   static override paths = [['check']];
@@ -51,6 +53,18 @@ export class CheckSessionCommand extends BaseCommand {
         if (!(error instanceof ConfigFailure)) throw error;
         problems.push(...error.problems);
         hint = error.hint;
+      }
+    }
+    if (config) {
+      // fine for root, fatal for tund@.service: files from a version that ran sessions as root
+      const files = [config.file];
+      if (!config.wireguard && needsSecret(config)) {
+        const secret = await locateSecret(config);
+        if (!secret.credential) files.push(secret.file);
+      }
+      for (const f of files) {
+        const warning = serviceReadWarning(f);
+        if (warning) this.warn(warning);
       }
     }
     if (problems.length > 0) throw new ConfigFailure(problems, hint);

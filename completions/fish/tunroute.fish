@@ -4,7 +4,7 @@
 
 function __tunroute_is_path
     switch "$argv[1]"
-        case 'up' 'down' 'full' 'add' 'del' 'show' 'cleanup'
+        case 'up' 'down' 'full' 'add' 'del' 'show' 'cleanup' 'dns'
             return 0
     end
     return 1
@@ -59,6 +59,7 @@ complete -c tunroute -n '__tunroute_at \'\' 0' -a 'add' -d 'route prefixes throu
 complete -c tunroute -n '__tunroute_at \'\' 0' -a 'del' -d 'remove routes that tunroute made for a session'
 complete -c tunroute -n '__tunroute_at \'\' 0' -a 'show' -d 'show the routes, rules and DNS settings tunroute made'
 complete -c tunroute -n '__tunroute_at \'\' 0' -a 'cleanup' -d 'remove everything tunroute made for a session (idempotent)'
+complete -c tunroute -n '__tunroute_at \'\' 0' -a 'dns' -d 'apply, as root, the DNS a session that is not root asks for'
 complete -c tunroute -n '__tunroute_at \'\'' -s 'h' -l 'help' -d 'Show the list of commands'
 complete -c tunroute -n '__tunroute_at \'\'' -s 'V' -l 'version' -d 'Show the version'
 complete -c tunroute -n '__tunroute_at \'up\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
@@ -104,3 +105,8 @@ complete -c tunroute -n '__tunroute_at \'cleanup\'' -s 'v' -l 'verbose' -d 'Say 
 complete -c tunroute -n '__tunroute_at \'cleanup\'' -s 'n' -l 'dry-run' -d 'Print the [#] plan of commands without running them'
 complete -c tunroute -n '__tunroute_at \'cleanup\'' -s 'h' -l 'help' -d 'Show the help of this command'
 complete -c tunroute -n '__tunroute_at \'cleanup\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'
+complete -c tunroute -n '__tunroute_at \'dns\'' -s 'q' -l 'quiet' -d 'Do not echo the system commands that are run ([#] ip ...)'
+complete -c tunroute -n '__tunroute_at \'dns\'' -s 'v' -l 'verbose' -d 'Say more on stderr; -vv also prints stack traces of internal errors'
+complete -c tunroute -n '__tunroute_at \'dns\'' -l 'follow' -d 'Keep the DNS in step with the session until SIGTERM, then revert it'
+complete -c tunroute -n '__tunroute_at \'dns\'' -s 'h' -l 'help' -d 'Show the help of this command'
+complete -c tunroute -n '__tunroute_at \'dns\' 0' -a '(command tunctl __complete sessions (commandline -ct) 2>/dev/null)'

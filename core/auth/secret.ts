@@ -1,5 +1,5 @@
-// Session secrets (the VTun password): one file per session, mode 0600, owned by root, written
-// atomically under umask 077. The secret is never on argv and never printed or logged.
+// Session secrets (the VTun password): one file per session, mode 0600, owned by root or by the
+// service account (core/auth/account.ts) that tund@.service runs as, written atomically under umask 077. The secret is never on argv and never printed or logged.
 //
 // File format: the secret, then a newline. Readers take the file's content without one trailing
 // "\n" (or "\r\n"), so `printf 'pw\n' > NAME.secret` and `printf pw > NAME.secret` are the same.
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from '../crypto.js';
 import { errnoOf, isPermissionErrno, PermissionFailure, TundError } from '../errors.js';
+import { configFileOwner, SERVICE_USER, serviceAccount } from './account.js';
 
 
 /**
@@ -22,6 +23,8 @@ export function writeSecretFile(file: string, secret: Buffer): void {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     fs.fchmodSync(fd, 0o600);
+    const owner = configFileOwner(file);
+    if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
     const body = Buffer.concat([secret, Buffer.from('\n')]);
     let off = 0;
     while (off < body.length) off += fs.writeSync(fd, body, off, body.length - off);
@@ -68,10 +71,14 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The users a secret file may belong to: root, and the user tund (or the tool) runs as. */
-function allowedOwners(): number[] {
+/** The users a secret file may belong to: root, the service account, and the user tund (or the tool) runs as. */
+function allowedOwners(): { uid: number; name: string }[] {
   const me = process.getuid?.() ?? 0;
-  return me === 0 ? [0] : [0, me];
+  const owners = [{ uid: 0, name: 'root' }];
+  const service = serviceAccount();
+  if (service && service.uid !== 0) owners.push({ uid: service.uid, name: SERVICE_USER });
+  if (!owners.some((o) => o.uid === me)) owners.push({ uid: me, name: `uid ${me}` });
+  return owners;
 }
 
 /**
@@ -95,8 +102,10 @@ export function secretStatProblems(session: string, file: string, st: fs.Stats, 
     problems.push(problem('mode', `secret file is ${can} by ${who} (mode ${mode.toString(8).padStart(4, '0')}; expected 0600)`, `chmod 600 ${shellQuote(file)}`));
   }
   const owners = allowedOwners();
-  if (!owners.includes(st.uid)) {
-    problems.push(problem('owner', `secret file is owned by uid ${st.uid} (expected ${owners.map((u) => (u === 0 ? 'root' : `uid ${u}`)).join(' or ')})`, `chown root: ${shellQuote(file)}`));
+  if (!owners.some((o) => o.uid === st.uid)) {
+    // the service account when there is one: tund@.service reads the file as that user
+    const to = owners.find((o) => o.name === SERVICE_USER)?.name ?? 'root';
+    problems.push(problem('owner', `secret file is owned by uid ${st.uid} (expected ${owners.map((o) => o.name).join(' or ')})`, `chown ${to}: ${shellQuote(file)}`));
   }
   return problems;
 }

@@ -9,6 +9,7 @@ import { isWgQuickText, parseWgQuick } from '../wireguard/conf.js';
 import { sessionConfigFromWgQuick, wgSecret } from '../wireguard/session-config.js';
 import { parseSessionConfig, type ParseResult } from './parse.js';
 import { secretStatProblems } from '../auth/secret.js';
+import { unreadableFileHint } from '../auth/account.js';
 import type { SessionConfig } from './types.js';
 
 /** A ConfigFailure that also carries the warnings found on the way (print them before the problems). */
@@ -60,7 +61,7 @@ export async function readConfigText(file: string): Promise<ConfigText> {
       throw new ConfigFailure([{ file, line: 0, message: `no such session (expected ${file})` }], `create it, or import one with "tund import-vtun /etc/vtund.conf"`);
     }
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new ConfigFailure([{ file, line: 0, message: 'cannot read the file (permission denied)' }], 'run as root, or as the user tund runs as');
+      throw new ConfigFailure([{ file, line: 0, message: 'cannot read the file (permission denied)' }], unreadableFileHint(file));
     }
     throw new ConfigFailure([{ file, line: 0, message: `cannot read the file (${code ?? String(error)})` }]);
   }
@@ -192,7 +193,8 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
     if (code === 'ENOENT') {
       throw new ConfigFailure([{ file, line: 0, message: `no secret file for session "${config.name}" (expected ${file})` }], `set the password with "tunauth passwd ${config.name}"`);
     }
-    throw new ConfigFailure([{ file, line: 0, message: `cannot read the secret file (${code === 'EACCES' ? 'permission denied' : (code ?? 'error')})` }]);
+    if (code === 'EACCES' || code === 'EPERM') throw new ConfigFailure([{ file, line: 0, message: 'cannot read the secret file (permission denied)' }], unreadableFileHint(file));
+    throw new ConfigFailure([{ file, line: 0, message: `cannot read the secret file (${code ?? 'error'})` }]);
   }
   let end = data.length;
   if (end > 0 && data[end - 1] === 0x0a) end--;

@@ -5,6 +5,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errnoOf } from '../errors.js';
+import { configFileOwner } from '../auth/account.js';
 
 /**
  * Writes `data` to `file` with mode 0600, atomically: a temporary file, then link() (no
@@ -15,6 +16,10 @@ export async function writeFile0600(file: string, data: Buffer, replace: boolean
   const handle = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     await handle.chmod(0o600);
+    // root writing into the config directory: the file is the service account's, which runs the
+    // session under tund@.service (core/auth/account.ts)
+    const owner = configFileOwner(file);
+    if (owner) await handle.chown(owner.uid, owner.gid);
     await handle.writeFile(data);
     await handle.sync();
   } finally {

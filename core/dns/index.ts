@@ -109,6 +109,22 @@ export function resolvconfText(s: DnsSetting): string {
 }
 
 export async function applyDns(system: SystemRunner, s: DnsSetting): Promise<void> {
+  try {
+    await applyDnsSetting(system, s);
+  } catch (error) {
+    const uid = process.getuid?.() ?? 0;
+    if (uid === 0) throw error;
+    // resolvconf writes root's files, resolved takes per-link DNS from root (or whom polkit
+    // allows): a session that is not root asks root instead (TUND_DNS=delegate, as tund@.service
+    // runs it; core/route/dns-follow.ts)
+    throw new TundError(`${error instanceof Error ? error.message : String(error)} (running as uid ${uid}, not root)`, {
+      cause: error,
+      hint: `setting DNS with ${s.backend} needs root: run the session as tund@.service (root applies its DNS with "tunroute dns"), or as root`,
+    });
+  }
+}
+
+async function applyDnsSetting(system: SystemRunner, s: DnsSetting): Promise<void> {
   if (s.backend === 'resolved') {
     if (s.servers.length > 0) await system.change('resolvectl', ['dns', s.link, ...s.servers]);
     if (s.domains.length > 0) await system.change('resolvectl', ['domain', s.link, ...s.domains]);

@@ -69,8 +69,8 @@ function conflictMessage(name: string, e: Entry, error: CommandFailed): TundErro
  * Adds ENTRIES (and DNS) for session STATE.name; on any failure removes what it added, restores
  * the state file and throws. STATE is the current state (possibly empty) and is updated in place.
  */
-export async function applyEntries(ctx: Context, state: RouteState, entries: Entry[], dns: DnsEntry | null, meta: Partial<Pick<RouteState, 'mode' | 'table' | 'endpoints'>> = {}): Promise<void> {
-  if (entries.length === 0 && dns === null) return; // Mode = none without DNS: nothing to record
+export async function applyEntries(ctx: Context, state: RouteState, entries: Entry[], dns: DnsEntry | null, meta: Partial<Pick<RouteState, 'mode' | 'table' | 'endpoints' | 'dnsRequest'>> = {}): Promise<void> {
+  if (entries.length === 0 && dns === null && !meta.dnsRequest) return; // Mode = none without DNS: nothing to record
   if (ctx.system.dryRun) {
     for (const e of entries) await ctx.ip.run(entryArgs('add', e));
     if (dns) await applyDns(ctx.system, dns);
@@ -123,6 +123,7 @@ export async function applyEntries(ctx: Context, state: RouteState, entries: Ent
     Object.assign(state, before);
     state.entries = before.entries;
     state.dns = before.dns;
+    state.dnsRequest = before.dnsRequest ?? null;
     await saveOrDelete(state);
     // a step that failed because of the signal (its child was killed too) reports the signal
     throw interrupted ? interruptedError(interrupted) : error;

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { lookupHost, plainAddress } from '../net.js';
 import type { SessionConfig } from '../config/types.js';
 import { ConfigFailure, TundError, UsageFailure, errnoOf } from '../errors.js';
-import { detectBackend, noBackendError, planDns, type DnsSetting } from '../dns/index.js';
+import { detectBackend, noBackendError, planDns, type DnsRequest, type DnsSetting } from '../dns/index.js';
 import { loadSessionConfig } from '../config/load.js';
 import { makeContext, applyEntries, removeEntries, strayRoutes, describeEntry, type Context, type RouteOptions } from './engine.js';
 import { present, snapshot, tablesInUse, type Snapshot } from './kernel.js';
@@ -26,6 +26,15 @@ export interface ApplyOptions extends RouteOptions {
   endpoints?: string[];
   /** Remove what a previous up/full left for this session first, instead of failing with "already up". */
   replace?: boolean;
+}
+
+export interface DelegateOption {
+  /**
+   * Leave DNS to root (a session that is not root, TUND_DNS=delegate): record what the session
+   * asks for as `dnsRequest` in its state, for `tunroute dns NAME` to apply, and never touch the
+   * DNS setting root made (core/route/dns-follow.ts).
+   */
+  delegateDns?: boolean;
 }
 
 export interface ApplyResult {
@@ -75,8 +84,9 @@ async function currentState(name: string, device: string): Promise<RouteState> {
   return state;
 }
 
-function refuseIfUp(state: RouteState): void {
-  if (state.entries.some((e) => e.origin === 'up' || e.origin === 'full') || state.dns) {
+function refuseIfUp(state: RouteState, delegateDns = false): void {
+  // a DNS setting root made for a delegating session is root's to revert, not a sign of "up"
+  if (state.entries.some((e) => e.origin === 'up' || e.origin === 'full') || (state.dns && !delegateDns) || state.dnsRequest) {
     throw new TundError(`${state.name}: routes are already up (mode ${state.mode ?? 'unknown'}, device ${state.device})`, {
       hint: `run "tunroute down ${state.name}" (or "tunroute cleanup ${state.name}") first`,
     });
@@ -103,12 +113,14 @@ interface FullRequest {
   table: 'auto' | number;
   metric: number | null;
   dns: DnsEntry | null;
+  /** DNS left to root (DelegateOption) */
+  dnsRequest?: DnsRequest | null;
   origin: Origin;
 }
 
 async function applyFull(ctx: Context, req: FullRequest): Promise<ApplyResult> {
   const state = await currentState(req.name, req.device);
-  refuseIfUp(state);
+  refuseIfUp(state, req.dnsRequest !== undefined);
   const snap = await snapshot(ctx.ip);
   const table = req.table === 'auto' ? await pickTable(snap, req.name) : req.table;
   const families: (4 | 6)[] = [4];
@@ -128,22 +140,24 @@ async function applyFull(ctx: Context, req: FullRequest): Promise<ApplyResult> {
     }
   }
   const entries = planFull({ device: req.device, endpoints: req.endpoints, exclude: req.exclude, table, metric: req.metric, origin: req.origin, families }, ctx.opts.warn);
-  await applyEntries(ctx, state, entries, req.dns, { mode: 'full', table, endpoints: req.endpoints });
+  await applyEntries(ctx, state, entries, req.dns, { mode: 'full', table, endpoints: req.endpoints, ...(req.dnsRequest !== undefined ? { dnsRequest: req.dnsRequest } : {}) });
   return { name: req.name, device: req.device, mode: 'full', table, entries, dns: req.dns };
 }
 
 /** Applies what the session config asks: [Route] Mode, AllowedIPs, Exclude, Table, Metric, DNS, DNSDomains. */
-export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applySessionRoutes(config: SessionConfig, opts: ApplyOptions & DelegateOption = {}): Promise<ApplyResult> {
   return locked(config.name, opts, () => applySessionRoutesUnlocked(config, opts));
 }
 
-async function applySessionRoutesUnlocked(config: SessionConfig, opts: ApplyOptions): Promise<ApplyResult> {
+async function applySessionRoutesUnlocked(config: SessionConfig, opts: ApplyOptions & DelegateOption): Promise<ApplyResult> {
   const ctx = makeContext(opts);
   const name = config.name;
   const device = opts.device ?? config.device.name ?? name;
   if (opts.replace && !ctx.system.dryRun) await removeSessionRoutesUnlocked(name, opts);
   const r = config.route;
-  const dns = await dnsFor(ctx, name, device, r.mode, r.dns, r.dnsDomains, 'up');
+  const wantsDns = r.dns.length > 0 || r.dnsDomains.length > 0;
+  const delegated = opts.delegateDns && wantsDns ? { link: device, servers: [...r.dns], domains: [...r.dnsDomains], mode: r.mode } : null;
+  const dns = opts.delegateDns ? null : await dnsFor(ctx, name, device, r.mode, r.dns, r.dnsDomains, 'up');
   if (r.mode === 'full') {
     const problem = fullTableProblem(config.file, r.table);
     if (problem) throw problem;
@@ -153,26 +167,30 @@ async function applySessionRoutesUnlocked(config: SessionConfig, opts: ApplyOpti
       const host = config.session.role === 'client' ? config.session.endpoint?.host : undefined;
       endpoints = host ? await resolveEndpoint(host) : [];
     }
-    return applyFull(ctx, { name, device, endpoints, exclude: r.exclude, table: r.table as 'auto' | number, metric: r.metric, dns, origin: 'up' });
+    return applyFull(ctx, { name, device, endpoints, exclude: r.exclude, table: r.table as 'auto' | number, metric: r.metric, dns, ...(opts.delegateDns ? { dnsRequest: delegated } : {}), origin: 'up' });
   }
   const state = await currentState(name, device);
-  refuseIfUp(state);
+  refuseIfUp(state, opts.delegateDns);
   const table: TableRef = tableRef(r.table);
   const entries = r.mode === 'split' ? planSplit({ device, prefixes: r.allowedIps, table, metric: r.metric, origin: 'up', withRule: true }, opts.warn) : [];
-  await applyEntries(ctx, state, entries, dns, { mode: r.mode, table: table === 'main' ? null : table, endpoints: [] });
+  await applyEntries(ctx, state, entries, dns, { mode: r.mode, table: table === 'main' ? null : table, endpoints: [], ...(opts.delegateDns ? { dnsRequest: delegated } : {}) });
   return { name, device, mode: r.mode, table: table === 'main' ? null : table, entries, dns };
 }
 
-/** Removes what applySessionRoutes (or `tunroute full`) made for NAME; ad-hoc `add` routes stay. */
-export async function removeSessionRoutes(name: string, opts: RouteOptions = {}): Promise<number> {
+/**
+ * Removes what applySessionRoutes (or `tunroute full`) made for NAME; ad-hoc `add` routes stay.
+ * With delegateDns the session withdraws its DNS request and leaves root's setting to root.
+ */
+export async function removeSessionRoutes(name: string, opts: RouteOptions & DelegateOption = {}): Promise<number> {
   return locked(name, opts, () => removeSessionRoutesUnlocked(name, opts));
 }
 
-async function removeSessionRoutesUnlocked(name: string, opts: RouteOptions): Promise<number> {
+async function removeSessionRoutesUnlocked(name: string, opts: RouteOptions & DelegateOption): Promise<number> {
   const ctx = makeContext(opts);
   const state = await readState(name);
   if (!state) return 0;
-  return removeEntries(ctx, state, (e) => e.origin === 'up' || e.origin === 'full', true);
+  if (opts.delegateDns) state.dnsRequest = null;
+  return removeEntries(ctx, state, (e) => e.origin === 'up' || e.origin === 'full', !opts.delegateDns);
 }
 
 /**
@@ -189,6 +207,7 @@ export async function cleanupSession(name: string, opts: RouteOptions & { device
     const stray = strayRoutes(snap, state.device, state.entries);
     state.entries.push(...stray);
     if (stray.length > 0) ctx.opts.warn?.(`${name}: ${stray.length} tagged route(s) on "${state.device}" were not in the state file; removing them too`);
+    state.dnsRequest = null;
     return removeEntries(ctx, state, () => true, true, snap);
   });
 }

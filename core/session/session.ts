@@ -222,6 +222,12 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   // -------------------------------------------------------------------------------------------
   // routes and DNS ([Route]); a failure is a link failure: the session is never connected without them
 
+  /**
+   * TUND_DNS=delegate (tund@.service, which runs the session as the user tund): the session asks
+   * for its DNS in its route state and root's `tunroute dns` applies it (core/route/dns-follow.ts).
+   */
+  private readonly delegateDns = process.env.TUND_DNS === 'delegate';
+
   private wantsRoutes(config: SessionConfig): boolean {
     return config.route.mode !== 'none' || config.route.dns.length > 0;
   }
@@ -232,6 +238,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       device: this.device.device.name,
       endpoints: peer ? [peer.address] : undefined,
       replace: true,
+      delegateDns: this.delegateDns,
       echo: this.ctx.echo,
       warn: this.log,
     });
@@ -242,7 +249,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     if (!this.routesUp) return;
     this.routesUp = false;
     try {
-      await removeSessionRoutes(this.name, { echo: this.ctx.echo, warn: this.log });
+      await removeSessionRoutes(this.name, { delegateDns: this.delegateDns, echo: this.ctx.echo, warn: this.log });
     } catch (error) {
       this.log(`routes: ${errorText(error)}`);
     }

@@ -17,6 +17,7 @@ import { closest, unknownKeyMessage } from '../config/suggest.js';
 import { isHostname, parseBool, parseEnum, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
 import { MTU_MAX, MTU_MIN, parseEndpoint, type Prefix } from '../net.js';
 import { secretStatProblems, shellQuote } from '../auth/secret.js';
+import { unreadableFileHint } from '../auth/account.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
 
@@ -533,7 +534,7 @@ export async function readWgKeys(config: WgQuickConfig, env: KeyEnvironment = { 
       }
     } catch (error) {
       const code = errnoOf(error);
-      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? String(error)})`;
+      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? `cannot be read (permission denied); ${unreadableFileHint(file)}` : `cannot be read (${code ?? String(error)})`;
       problems.push({ file: config.file, line, message: `${where} ${why}` });
       return null;
     }

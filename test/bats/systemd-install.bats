@@ -34,15 +34,22 @@ stage_install() { # extra make arguments...
     [ -x "$L/bin/$c" ]
   done
   U=$STAGE/usr/local/lib/systemd/system
-  for u in tund@.service tund-inetd.socket tund-inetd.service tund-listen@.socket; do [ -f "$U/$u" ]; done
+  for u in tund@.service tund-dns@.service tund-inetd.socket tund-inetd.service tund-listen@.socket; do [ -f "$U/$u" ]; done
   assert_equal "$(readlink "$U/tund.socket")" tund-inetd.socket
-  run grep -h '^Exec' "$U/tund@.service" "$U/tund-inetd.service"
+  run grep -h '^Exec' "$U/tund@.service" "$U/tund-inetd.service" "$U/tund-dns@.service"
   assert_line 'ExecStart=/usr/local/bin/tund --instance %i'
-  assert_line 'ExecStartPre=-/usr/local/bin/tunroute cleanup %i'
-  assert_line 'ExecStopPost=-/usr/local/bin/tunroute cleanup %i'
+  assert_line 'ExecStartPre=-+/usr/local/bin/tunroute cleanup %i'
+  assert_line 'ExecStartPost=+/usr/local/bin/tunroute dns %i'
+  assert_line 'ExecStart=/usr/local/bin/tunroute dns %i --follow'
+  assert_line 'ExecStopPost=-+/usr/local/bin/tunroute cleanup %i'
   assert_line 'ExecStart=/usr/local/bin/tund serve'
   run grep -rl '@BINDIR@' "$U"
   assert_failure
+  # the system user the units run as: a sysusers.d file; with DESTDIR nobody is created on the host
+  run grep -v '^#' "$STAGE/usr/local/lib/sysusers.d/tund.conf"
+  assert_output 'u tund - "tund VPN sessions" - -'
+  run grep -h '^User=' "$U/tund@.service" "$U/tund-inetd.service" "$U/tund-dns@.service"
+  assert_output $'User=tund\nUser=tund'
   # man pages and completions that the repo has are installed where man and the shells look
   for p in "$PROJECT_ROOT"/man/*.[578]; do
     [ -e "$p" ] || continue

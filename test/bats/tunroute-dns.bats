@@ -132,6 +132,45 @@ tables_in() { sb "$1" sh -c 'ip -j -4 route show table all; ip -j -6 route show 
   [[ ! -e $TUND_RUN_DIR/routes/office.json ]]
 }
 
+# a session that is not root (tund@.service, TUND_DNS=delegate) only writes dnsRequest into its
+# state; root's `tunroute dns` applies it. The state is written here as such a session writes it.
+# Last of the resolved tests: it makes tr0 again (a new ifindex), as a reconnect does.
+ask_dns() { # ask_dns REQUEST_JSON|null: what the session writes, root's "dns" left as it is
+  local f=$TUND_RUN_DIR/routes/office.json
+  { [[ -e $f ]] && cat "$f" || echo '{"format":1,"name":"office","device":"tr0","mode":"split","table":null,"endpoints":[],"entries":[],"dns":null}'; } |
+    jq --argjson r "$1" '.dnsRequest = $r' >"$f.new" && mv "$f.new" "$f"
+}
+
+@test "resolved: tunroute dns applies what a delegating session asks for, reverts it when withdrawn, and again on a device made anew" {
+  write_conf office 'Mode = split' 'AllowedIPs = 198.19.10.0/24' 'DNS = 198.18.0.53' 'DNSDomains = corp.example'
+  mkdir -p "$TUND_RUN_DIR/routes"
+  local req='{"link":"tr0","servers":["198.18.0.53"],"domains":["corp.example"],"mode":"split"}'
+  ask_dns "$req"
+  run --separate-stderr trs "$SB_RESOLVED" dns office
+  assert_success
+  [[ $stderr == *"[#] resolvectl dns tr0 198.18.0.53"* ]]
+  assert_equal "$(sb "$SB_RESOLVED" resolvectl domain tr0)" "Link 2 (tr0): ~corp.example"
+  assert_equal "$(jq -c '.dns | [.backend, .link, .servers]' "$TUND_RUN_DIR/routes/office.json")" '["resolved","tr0",["198.18.0.53"]]'
+  # the link goes down: the session withdraws, root reverts and the state is gone
+  ask_dns null
+  run --separate-stderr trs "$SB_RESOLVED" dns office
+  assert_success
+  [[ $stderr == *"[#] resolvectl revert tr0"* ]]
+  assert_equal "$(sb "$SB_RESOLVED" resolvectl dns tr0)" "Link 2 (tr0):"
+  [[ ! -e $TUND_RUN_DIR/routes/office.json ]]
+  # a reconnect makes the device anew (resolved forgot the old one's DNS with it) and asks again
+  sb "$SB_RESOLVED" sh -c 'ip link del tr0 && ip tuntap add dev tr0 mode tun && ip link set tr0 up'
+  ask_dns "$req"
+  run --separate-stderr trs "$SB_RESOLVED" dns office
+  assert_success
+  run sb "$SB_RESOLVED" resolvectl dns tr0
+  assert_output --regexp '^Link [0-9]+ \(tr0\): 198.18.0.53$'
+  refute_output --partial 'Link 2 '
+  run --separate-stderr trs "$SB_RESOLVED" cleanup office
+  assert_success
+  assert_equal "$(sb "$SB_RESOLVED" resolvectl dns tr0 | sed 's/.*: *//')" ''
+}
+
 @test "resolvconf: up adds the record LINK.tund, down removes it; /etc/resolv.conf is resolvconf's" {
   sb "$SB_RESOLVCONF" test ! -d /run/systemd/resolve
   write_conf office 'Mode = split' 'AllowedIPs = 198.19.10.0/24' 'DNS = 198.18.0.53' 'DNSDomains = corp.example'

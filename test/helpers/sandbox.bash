@@ -42,14 +42,27 @@ sandbox_install() {
   sb flock -w 600 /tmp/tund-native.lock make -C "$PROJECT_ROOT" install PREFIX=/usr/local
 }
 
+# sandbox_deb PKG: install a Debian package inside the sandbox only (its root is a throw-away
+# overlay; the host never gets it). The .deb is downloaded once into /var/cache/tund-test.
+TUND_DEB_CACHE=/var/cache/tund-test
+sandbox_deb() {
+  mkdir -p "$TUND_DEB_CACHE"
+  compgen -G "$TUND_DEB_CACHE/${1}_*.deb" >/dev/null || (cd "$TUND_DEB_CACHE" && timeout 120 apt-get download "$1") || return 1
+  sb sh -c "DEBIAN_FRONTEND=noninteractive dpkg -i --force-depends $TUND_DEB_CACHE/${1}_*.deb"
+}
+
 # sb_until SECONDS 'shell condition': poll inside the sandbox every 0.2 s (one nsenter, bounded).
 sb_until() {
   local secs=$1 cond=$2
   sb timeout "$secs" sh -c "until $cond; do sleep 0.2; done" >/dev/null 2>&1
 }
 
-# sb_write PATH MODE < content: write a file inside the sandbox
-sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$1'"; }
+# sb_write PATH MODE [OWNER] < content: write a file inside the sandbox
+sb_write() { sb sh -c "mkdir -p \"\$(dirname '$1')\" && cat >'$1' && chmod $2 '$1'${3:+ && chown $3 '$1'}"; }
+
+# sb_session_file PATH < content: a session file or secret as an admin makes it for tund@.service:
+# mode 0600, owned by the system user tund that the unit runs the session as
+sb_session_file() { sb_write "$1" 0600 tund:tund; }
 
 # The network inside the sandbox (198.18.0.0/15 only): the sandbox's own namespace is the server
 # side; a namespace "cli" joined by a veth is the client side, and tund@NAME.service instances of
@@ -90,8 +103,8 @@ server_conf() {
     local l
     for l in "$@"; do printf '%s\n' "$l"; done
     printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
-  } | sb_write "/etc/tund/$name.conf" 0600
-  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+  } | sb_session_file "/etc/tund/$name.conf"
+  printf 'pw-%s' "$host" | sb_session_file "/etc/tund/$name.secret"
 }
 
 # client_conf NAME HOST ENDPOINT TUN_LOCAL TUN_PEER [extra lines appended after [Device]...]
@@ -103,6 +116,6 @@ client_conf() {
     printf '\n[Device]\nMode = tun\nAddress = %s/32\nPeer = %s\n' "$lo" "$pe"
     local l
     for l in "$@"; do printf '%s\n' "$l"; done
-  } | sb_write "/etc/tund/$name.conf" 0600
-  printf 'pw-%s' "$host" | sb_write "/etc/tund/$name.secret" 0600
+  } | sb_session_file "/etc/tund/$name.conf"
+  printf 'pw-%s' "$host" | sb_session_file "/etc/tund/$name.secret"
 }

@@ -71,6 +71,26 @@ describe('dns', () => {
     ]);
   });
 
+  test('a failure as a user other than root says that DNS needs root; as root the error is unchanged', async () => {
+    const rec = new Recorder(() => ({ stdout: '', stderr: 'resolvconf: Error: /run/resolvconf/interface either does not exist or is not a directory', exitCode: 1 }));
+    const system = new SystemRunner({ runner: rec });
+    const s = planDns('resolvconf', { link: 'tr0', servers: ['198.18.0.53'], domains: [], mode: 'split' });
+    const asRoot = await applyDns(system, s).then(() => null, (e: Error) => e);
+    assert.ok(asRoot instanceof Error);
+    assert.doesNotMatch(asRoot.message, /not root/);
+    const getuid = process.getuid;
+    process.getuid = () => 998;
+    try {
+      await assert.rejects(applyDns(system, s), (e: Error & { hint?: string }) => {
+        assert.equal(e.message, `${asRoot.message} (running as uid 998, not root)`);
+        assert.match(e.hint ?? "", /^setting DNS with resolvconf needs root: run the session as tund@.service/);
+        return true;
+      });
+    } finally {
+      process.getuid = getuid;
+    }
+  });
+
   test('detection: resolved when its dir exists and resolvectl answers, else resolvconf, else none', async () => {
     const bin = mkdtempSync(path.join(os.tmpdir(), 'tunroute-bin-'));
     const run = mkdtempSync(path.join(os.tmpdir(), 'tunroute-run-'));

@@ -2,7 +2,7 @@
 // (intent log, rollback, idempotent cleanup) against a fake `ip` that keeps tables in memory.
 import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalAddress, parsePrefix } from '../../core/net.js';
@@ -10,6 +10,7 @@ import { planFull, planSplit } from '../../core/route/plan.js';
 import { routeArgs, ruleArgs, routeMatches, ruleMatches } from '../../core/route/kernel.js';
 import { addRoutes, applySessionRoutes, cleanupSession, delRoutes, dnsInfo, fullTunnel, removeSessionRoutes, routeInfo, showSessions } from '../../core/route/index.js';
 import { readState, statePath, writeState, emptyState, stateDir, withSessionLock } from '../../core/route/state.js';
+import { syncSessionDns } from '../../core/route/dns-follow.js';
 import { spawnSync } from 'node:child_process';
 import { isBusy, tryLock } from '../../core/lock.js';
 import type { CommandResult, ProcessRunner } from "../../core/ip.js";
@@ -343,6 +344,81 @@ describe('engine (fake ip)', () => {
     writeFileSync(path.join(process.env.TUND_CONFIG_DIR!, 'office.conf'), '[Session]\nRole = client\nEndpoint = 198.18.9.1:5000\n[Device]\nName = tr0\n', { mode: 0o600 });
     await cleanupSession('office', { runner: kernel, warn: () => undefined });
     assert.deepEqual(kernel.routes.map((r) => r.dev), ['other0']);
+  });
+
+  test('a state file whose DNS names are not interface names is ignored (root must not pass them on), and no link is written through', async () => {
+    const dns = { backend: 'resolvconf' as const, link: 'tr0', servers: ['198.18.0.53'], domains: [], defaultRoute: null, record: 'tr0.tund', origin: 'up' as const };
+    await writeState({ ...emptyState('office', 'tr0'), dns });
+    assert.equal((await readState('office'))?.dns?.record, 'tr0.tund');
+    for (const bad of [{ record: '../../etc/passwd' }, { link: '../x', record: '../x.tund' }, { record: 'eth0.other' }]) {
+      writeFileSync(statePath('office'), JSON.stringify({ ...emptyState('office', 'tr0'), dns: { ...dns, ...bad } }));
+      assert.equal(await readState('office'), null, JSON.stringify(bad));
+    }
+    // a link planted where the temp file goes is replaced, not followed; a state file that is a
+    // link is not read (root reads what the session's user may plant)
+    const victim = path.join(dir, 'victim');
+    writeFileSync(victim, 'keep\n');
+    rmSync(statePath('office'));
+    symlinkSync(victim, statePath('office'));
+    assert.equal(await readState('office'), null);
+    rmSync(statePath('office'));
+    symlinkSync(victim, `${statePath('office')}.${process.pid}.tmp`);
+    await writeState({ ...emptyState('office', 'tr0'), dns });
+    assert.equal(readFileSync(victim, 'utf8'), 'keep\n');
+    assert.equal((await readState('office'))?.dns?.link, 'tr0');
+  });
+
+  test('delegated DNS: the session only asks, root (syncSessionDns) applies, replaces and reverts; cleanup takes both', async () => {
+    // resolvconf as the backend: a stand-in on PATH, no resolved
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'resolvconf'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    process.env.TUNROUTE_RESOLVED_DIR = path.join(dir, 'no-resolved');
+    const dnsCalls = () => kernel.calls.filter((c) => c.startsWith('resolvconf'));
+    const split = (servers: string[]) => config({ mode: 'split', allowedIps: ['198.19.10.0/24'], dns: servers, dnsDomains: ['corp.example'] });
+    // the session (not root): routes, and a request instead of DNS
+    await applySessionRoutes(split(['198.18.0.53']), { runner: kernel, delegateDns: true, replace: true });
+    assert.deepEqual(dnsCalls(), []);
+    let state = await readState('office');
+    assert.deepEqual(state?.dnsRequest, { link: 'tr0', servers: ['198.18.0.53'], domains: ['corp.example'], mode: 'split' });
+    assert.equal(state?.dns, null);
+    // root: applies it once, recorded in the intent log; a second sync changes nothing
+    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'applied');
+    assert.deepEqual(dnsCalls(), ['resolvconf -a tr0.tund']);
+    assert.equal((await readState('office'))?.dns?.record, 'tr0.tund');
+    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'unchanged');
+    // a reload with other servers: the session asks again (its routes replaced, root's DNS left alone), root replaces
+    await applySessionRoutes(split(['198.18.0.54']), { runner: kernel, delegateDns: true, replace: true });
+    assert.deepEqual(dnsCalls(), ['resolvconf -a tr0.tund']);
+    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'replaced');
+    assert.deepEqual((await readState('office'))?.dns?.servers, ['198.18.0.54']);
+    // the link goes down: the session withdraws its request, root reverts and the state is gone
+    await removeSessionRoutes('office', { runner: kernel, delegateDns: true });
+    state = await readState('office');
+    assert.equal(state?.dnsRequest, null);
+    assert.equal(state?.entries.length, 0);
+    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'reverted');
+    assert.equal(existsSync(statePath('office')), false);
+    assert.deepEqual(dnsCalls().slice(-1), ['resolvconf -d tr0.tund -f']);
+    // requests root does not act on: another link, or fields that are not addresses and names
+    const warnings: string[] = [];
+    for (const dnsRequest of [
+      { link: 'eth0', servers: ['198.18.0.53'], domains: [], mode: 'split' },
+      { link: 'tr0', servers: ['-x'], domains: [], mode: 'split' },
+      { link: 'tr0', servers: ['198.18.0.53'], domains: ['../../etc'], mode: 'split' },
+    ]) {
+      writeFileSync(statePath('office'), JSON.stringify({ ...emptyState('office', 'tr0'), dnsRequest }));
+      assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel, warn: (m) => warnings.push(m) }), 'unchanged');
+    }
+    assert.equal(warnings.length, 3);
+    assert.match(warnings[0]!, /ignoring a DNS request for "eth0": the session's device is "tr0"/);
+    // a session killed with its DNS set: cleanup (root) reverts the DNS and drops the request
+    await applySessionRoutes(split(['198.18.0.53']), { runner: kernel, delegateDns: true, replace: true });
+    await syncSessionDns('office', 'tr0', { runner: kernel });
+    await cleanupSession('office', { runner: kernel });
+    assert.equal(existsSync(statePath('office')), false);
+    assert.deepEqual(dnsCalls().slice(-1), ['resolvconf -d tr0.tund -f']);
   });
 
   test('dry-run runs no change and writes no state', async () => {
