@@ -80,6 +80,11 @@ export function parseWsEndpoint(value: string): Parsed<WsEndpoint> {
   };
 }
 
+/** The URL again, as it reads in a config file and the log: `wss://host:port/path`. */
+export function formatWsEndpoint(endpoint: WsEndpoint): string {
+  return `${endpoint.secure ? 'wss' : 'ws'}://${endpoint.hostHeader}${endpoint.path}`;
+}
+
 /** `http://host:port` of an HTTP proxy that allows CONNECT (no credentials, no path). */
 export function parseProxyEndpoint(value: string): Parsed<ProxyEndpoint> {
   const expected = '(expected http://HOST:PORT)';

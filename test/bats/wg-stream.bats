@@ -9,6 +9,7 @@
 load ../helpers/common
 load ../helpers/wireguard # wg_private_run, wg_key_file, wg_pub, show_logs
 load ../helpers/vtun      # ping_through, transfer
+load ../helpers/wg-stream # no_udp, wg_file, run_wg, connected, listening
 
 PORT=51830
 
@@ -26,45 +27,6 @@ teardown() {
   show_logs
   common_teardown
 }
-
-# no_udp NS : the namespace drops every UDP packet in and out (what a UDP-hostile network does)
-no_udp() {
-  ip netns exec "$1" nft -f - <<'EOF'
-table inet noudp {
-  chain in { type filter hook input priority 0; meta l4proto udp counter drop; }
-  chain out { type filter hook output priority 0; meta l4proto udp counter drop; }
-}
-EOF
-}
-
-# wg_file NAME KEY ADDRESS [Interface lines...] -- PEER_KEY ALLOWED [Peer lines...] [-- ...]
-wg_file() {
-  local name=$1 key=$2 addr=$3; shift 3
-  {
-    echo "[Interface]"
-    echo "PrivateKey = $(cat "$key")"
-    echo "Address = $addr/24"
-    while (($#)); do
-      if [[ $1 == -- ]]; then
-        printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\n' "$(wg_pub "$2")" "$3"
-        shift 3
-        continue
-      fi
-      echo "$1"
-      shift
-    done
-  } >"$TUND_CONFIG_DIR/$name.conf"
-  chmod 600 "$TUND_CONFIG_DIR/$name.conf"
-}
-
-# run_wg NS NAME : the session in NS, with a private /run/wireguard, in the background
-run_wg() {
-  local holder
-  holder=$(wg_private_run "$1") || return 1
-  spawn_bg "$BATS_TEST_TMPDIR/$2.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$2" >/dev/null
-}
-
-connected() { tunctl wait "$1" --state connected --timeout "${2:-20}s"; }
 
 # the responder R (ListenPort) and the initiator A (Endpoint), both over TCP
 pair_up() {
