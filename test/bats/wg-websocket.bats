@@ -142,7 +142,7 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   assert_equal "$(wc -l <<<"$output")" 1
   assert_output --regexp '127\.0\.0\.1\]?:[0-9]+ *$'
   run ip netns exec "$NS_A" ss -Htn state established "( dport = :$PORT )"
-  assert_output 
+  assert_equal "$output" ""
 }
 
 @test "Transport = websocket: a HOST:PORT Endpoint, a URL for tcp, TLS keys without websocket and a lone Certificate are file:line errors; showconf keeps the URL" {
