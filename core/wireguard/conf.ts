@@ -373,7 +373,9 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       }
       const r = spec.parse(part);
       if (!r.ok) {
-        problem(entry.line, `${spec.name} ${spec.name.endsWith('Key') ? '' : `${JSON.stringify(part)} `}${r.problem}`);
+        // (a key is never repeated, nor the credentials of a URL)
+        const shown = part.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1...@');
+        problem(entry.line, `${spec.name} ${spec.name.endsWith('Key') ? '' : `${JSON.stringify(shown)} `}${r.problem}`);
         continue;
       }
       values.push({ value: r.value, line: entry.line });
