@@ -57,7 +57,7 @@ export interface WgInterfaceOptions extends WgInterfaceSpec {
       certFile: string;
       keyFile: string;
       clientCaFile: string;
-      /** dials and upgrades (core/vpnws/dial.ts): the engine takes the connection */
+      /** dials and upgrades (core/websocket/dial.ts): the engine takes the connection */
       dial: (peer: string, endpoint: WgEndpoint, o: Parameters<Dialer>[2]) => Promise<NativeWsConnection>;
     };
   };

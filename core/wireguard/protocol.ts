@@ -20,7 +20,7 @@ import { wgKeysFromSecret } from './session-config.js';
 import { scaledTimers, WG_TIMERS, type WgTimerConfig } from './timers.js';
 import type { WgEndpoint } from './types.js';
 import { UapiServer } from './uapi-server.js';
-import { dialHub } from '../vpnws/dial.js';
+import { dialHub } from '../websocket/dial.js';
 import type { WsEndpoint } from '../vpnws/url.js';
 
 /** A stream connection that no peer has authenticated is closed after this long (the engine's default). */

@@ -1,6 +1,6 @@
 // Transport = tcp and websocket: the connection policy of a WireGuard interface whose messages go
 // over TCP or WebSocket between tund peers (the messages themselves move on the engine's threads,
-// engine/peer_streams.h; a WebSocket is dialed and upgraded by the addon, core/vpnws/dial.ts, and
+// engine/peer_streams.h; a WebSocket is dialed and upgraded by the addon, core/websocket/dial.ts, and
 // an accepted one upgraded by the engine).
 //  - every peer this side dials (it has an Endpoint) gets one connection, dialed at start and
 //    again with the sessions' back-off whenever it closes; a fresh connection gets a keepalive at

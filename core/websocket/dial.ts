@@ -1,13 +1,14 @@
-// The client's connection to a vpn-ws hub: name resolution here, everything else on a worker
-// thread of the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS,
-// the WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of
-// the tunnel is ever read by JS.
+// A client's WebSocket connection (a vpn-ws client to its hub, a WireGuard interface over
+// Transport = websocket to its peer): name resolution here, everything else on a worker thread of
+// the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS, the
+// WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of the
+// tunnel is ever read by JS. Shared by both protocols, so it lives outside their directories.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
-import { connectAuthority, formatWsEndpoint, type ProxyEndpoint, type WsEndpoint } from './url.js';
+import { connectAuthority, formatWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 export interface DialOptions {
   endpoint: WsEndpoint;
