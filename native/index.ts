@@ -374,8 +374,9 @@ export interface NativeWgEngine {
    * upgrades (the engine owns it from now on). null when taken; why it was refused (and closed)
    * otherwise. */
   addConnection(fd: number): string | null;
-  /** transport 'websocket': a connection wsDial dialed and upgraded (taken from the object). */
-  addDialed(connection: NativeWsConnection): string | null;
+  /** transport 'websocket': a connection wsDial dialed and upgraded (taken from the object), named
+   * by `name` (the peer's endpoint; null or absent: the address the socket is connected to). */
+  addDialed(connection: NativeWsConnection, name?: WgEndpoint | null): string | null;
 }
 
 // ---- vpn-ws building blocks (ws_frame, l2switch, http_upgrade, tls, fast_random): thin bindings

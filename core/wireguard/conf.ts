@@ -19,7 +19,7 @@ import { formatEndpoint, MTU_MAX, MTU_MIN, parseEndpoint, type Prefix } from '..
 import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
-import { parseWsEndpoint, type WsEndpoint } from '../vpnws/url.js';
+import { parseProxyEndpoint, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** Where a key comes from: written in the file, or a file of its own (read by readWgKeys). */
 export type KeySource = { kind: 'inline'; key: Buffer; line: number } | { kind: 'file'; path: string; line: number };
@@ -42,6 +42,8 @@ export interface WgWebSocketSettings {
   certificateKey: string | null;
   clientCa: string | null;
   ca: string | null;
+  /** dialing: through this HTTP proxy (CONNECT) */
+  proxy: ProxyEndpoint | null;
 }
 
 /** wg-quick's Table: auto (default), off (no routes), or a routing table by number or name. */
@@ -241,6 +243,7 @@ const SPECS: Record<Section, KeySpec[]> = {
     { name: 'CertificateKey', parse: parsePath },
     { name: 'ClientCA', parse: parsePath },
     { name: 'CA', parse: parsePath },
+    { name: 'Proxy', parse: parseProxyEndpoint },
   ],
   Peer: [
     { name: 'PublicKey', parse: parsePublicKey },
@@ -454,7 +457,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       problem(line, `Endpoint "${p.webSocket.secure ? 'wss' : 'ws'}://..." is a WebSocket URL, which needs "Transport = websocket" in [Interface] (expected HOST:PORT for ${kind})`);
     }
   }
-  const webSocketKeys = ['WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA'];
+  const webSocketKeys = ['WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'];
   if (kind !== 'websocket') {
     for (const key of webSocketKeys.filter((k) => i.has(k))) problem(i.lineOf(key), `${key} applies to Transport = websocket only (the transport is ${kind})`);
   } else {
@@ -496,6 +499,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
         certificateKey: i.last<string>('CertificateKey')?.value ?? null,
         clientCa: i.last<string>('ClientCA')?.value ?? null,
         ca: i.last<string>('CA')?.value ?? null,
+        proxy: i.last<ProxyEndpoint>('Proxy')?.value ?? null,
       },
     },
     peers: peerConfigs,

@@ -166,7 +166,10 @@ export class WgInterface implements UapiProvider {
   private webSocketDialer(dial: NonNullable<NonNullable<WgInterfaceOptions['streams']>['webSocket']>['dial']): Dialer {
     return async (peer, endpoint, o) => {
       const connection = await dial(peer, endpoint, o);
-      return { hand: () => this.engine.addDialed(connection), close: () => connection.close() };
+      // named by the peer's endpoint, not by whom the socket reached (an HTTP proxy, another
+      // address of the peer's name): messages to the peer go out on it
+      const name = { address: endpoint.host, port: endpoint.port };
+      return { hand: () => this.engine.addDialed(connection, name), close: () => connection.close() };
     };
   }
 

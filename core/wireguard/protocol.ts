@@ -123,7 +123,7 @@ function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListe
       dial: (peer, endpoint, o) =>
         dialHub({
           endpoint: webSocketUrlFor(urls.get(peer) ?? null, endpoint),
-          proxy: null,
+          proxy: w.proxy,
           caFile: w.ca,
           certFile: w.certificate,
           keyFile: w.certificateKey,

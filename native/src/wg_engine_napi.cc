@@ -508,14 +508,18 @@ class WgEngine : public EngineObject<WgEngine> {
     return Napi::String::New(env, why);
   }
 
-  // addDialed(connection): a websocket connection this side dialed and upgraded (wsDial's), taken
-  // from the connection object. Returns null when taken, or why it was refused (and closed).
+  // addDialed(connection, name?): a websocket connection this side dialed and upgraded (wsDial's),
+  // taken from the connection object, named by `name` ({address, port}; null: its peer address). Returns null when taken, or why it was refused (and closed).
   Napi::Value AddDialed(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!streams_) {
       Napi::Error::New(env, "addDialed: not a websocket engine").ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    // (through an HTTP proxy the socket's peer is the proxy: the connection is named by the
+    // peer's endpoint instead)
+    Endpoint name;
+    if (!EndpointFromJs(env, Arg(info, 1), true, &name, "addDialed")) return env.Undefined();
     std::unique_ptr<tls::Session> tls;
     std::vector<uint8_t> initial;
     int fd = TakeWsConnection(info.Length() > 0 ? info[0] : env.Undefined(), &tls, &initial);
@@ -524,7 +528,7 @@ class WgEngine : public EngineObject<WgEngine> {
       return env.Undefined();
     }
     std::string why;
-    if (streams_->AddDialed(fd, std::move(tls), std::move(initial), &why)) return env.Null();
+    if (streams_->AddDialed(fd, std::move(tls), std::move(initial), name, &why)) return env.Null();
     return Napi::String::New(env, why);
   }
 

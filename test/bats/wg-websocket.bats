@@ -96,13 +96,19 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   assert_equal "$(jq -r '.sessions[0].state' <<<"$output")" connected
 }
 
-@test "wss:// with the responder's own certificate, a CA and client certificates; a connection killed comes back by itself" {
+@test "wss:// with the responder's own certificate, a CA and client certificates, through an HTTP CONNECT proxy; a connection killed comes back by itself" {
   pki
+  spawn_bg "$BATS_TEST_TMPDIR/proxy.log" ip netns exec "$NS_R" bash "$HELPERS/tinyproxy-run.sh" "$BATS_TEST_TMPDIR/proxy" \
+    --listen $R_IP --port 8888 --allow 198.18.0.0/15 --connect-port $PORT >/dev/null
+  listening "$NS_R" 8888 15
   pair_up "wss://$R_IP:$PORT/" "Certificate = $PKI/server.pem;CertificateKey = $PKI/server.key;ClientCA = $PKI/ca.pem" \
-    "CA = $PKI/ca.pem;Certificate = $PKI/client.pem;CertificateKey = $PKI/client.key"
+    "CA = $PKI/ca.pem;Certificate = $PKI/client.pem;CertificateKey = $PKI/client.key;Proxy = http://$R_IP:8888"
   run pings_both_ways
   assert_success
   grep -q 'websocket: connected to' "$BATS_TEST_TMPDIR/$A.log"
+  # A's one connection is to the proxy
+  run ip netns exec "$NS_A" ss -Htn state established "( dport = :8888 )"
+  assert_equal "$(wc -l <<<"$output")" 1
   # the connection killed under the tunnel: A dials again
   ip netns exec "$NS_R" ss -K "( sport = :$PORT )" >/dev/null
   run wait_for 20 grep -q "dialing again" "$BATS_TEST_TMPDIR/$A.log"

@@ -220,7 +220,7 @@ describe('wg-quick leniency', () => {
 
   test('the documented keys', () => {
     assert.deepEqual(wgQuickKeys(), {
-      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport', 'WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA'],
+      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport', 'WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'],
       Peer: ['PublicKey', 'PresharedKey', 'PresharedKeyFile', 'Endpoint', 'AllowedIPs', 'PersistentKeepalive'],
     });
   });
@@ -251,10 +251,17 @@ describe('Transport (tund peers only)', () => {
 
   test('websocket: the peer is a ws:// or wss:// URL, the TLS files and the path are read and written back', () => {
     const c = parsed(
-      `${file('Transport = websocket', 'WebSocketPath = /wg', 'Certificate = /etc/tund/wg.pem', 'CertificateKey = /etc/tund/wg.key', 'CA = /etc/tund/ca.pem')}\nEndpoint = wss://[2001:2::1]:8443/wg?x=1`,
+      `${file('Transport = websocket', 'WebSocketPath = /wg', 'Certificate = /etc/tund/wg.pem', 'CertificateKey = /etc/tund/wg.key', 'CA = /etc/tund/ca.pem', 'Proxy = http://[2001:2::3]:3128')}\nEndpoint = wss://[2001:2::1]:8443/wg?x=1`,
     );
     assert.equal(c.interface.transport, 'websocket');
-    assert.deepEqual(c.interface.webSocket, { path: '/wg', certificate: '/etc/tund/wg.pem', certificateKey: '/etc/tund/wg.key', clientCa: null, ca: '/etc/tund/ca.pem' });
+    assert.deepEqual(c.interface.webSocket, {
+      path: '/wg',
+      certificate: '/etc/tund/wg.pem',
+      certificateKey: '/etc/tund/wg.key',
+      clientCa: null,
+      ca: '/etc/tund/ca.pem',
+      proxy: { host: '2001:2::3', port: 3128 },
+    });
     assert.deepEqual(c.peers[0]!.endpoint, { host: '2001:2::1', port: 8443 });
     assert.equal(c.peers[0]!.webSocket?.path, '/wg?x=1');
     assert.equal(c.peers[0]!.webSocket?.secure, true);

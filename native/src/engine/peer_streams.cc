@@ -134,9 +134,11 @@ bool PeerStreamsTransport::Add(int fd, std::string* why) {
   return Admit(c, why);
 }
 
-bool PeerStreamsTransport::AddDialed(int fd, std::unique_ptr<tls::Session> tls, std::vector<uint8_t> initial, std::string* why) {
+bool PeerStreamsTransport::AddDialed(int fd, std::unique_ptr<tls::Session> tls, std::vector<uint8_t> initial, const Endpoint& name,
+                                     std::string* why) {
   auto c = std::make_shared<Conn>();
   c->fd = fd;
+  c->remote = name;
   if (!o_.webSocket) {
     *why = "not a websocket transport";
     pc_.refused.fetch_add(1, std::memory_order_relaxed);
@@ -155,12 +157,12 @@ bool PeerStreamsTransport::Admit(const std::shared_ptr<Conn>& c, std::string* wh
   const int fd = c->fd;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
+  if (c->remote.Empty() && getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) {
     *why = std::string("getpeername: ") + ErrnoText(errno);
     pc_.refused.fetch_add(1, std::memory_order_relaxed);
     return false;  // (c closes fd)
   }
-  c->remote = Endpoint::From(ss, len);
+  if (c->remote.Empty()) c->remote = Endpoint::From(ss, len);
   if (c->remote.Empty()) {
     *why = "not a TCP/IP socket";
     pc_.refused.fetch_add(1, std::memory_order_relaxed);

@@ -80,8 +80,10 @@ class PeerStreamsTransport : public Transport {
   // (websocket: an accepted connection, which the rx thread upgrades.)
   bool Add(int fd, std::string* why);
   // websocket, JS thread: a connection this side dialed and upgraded (its TLS session, or null for
-  // ws://, and the bytes received after the 101). Owned from now on, also when refused.
-  bool AddDialed(int fd, std::unique_ptr<tls::Session> tls, std::vector<uint8_t> initial, std::string* why);
+  // ws://, and the bytes received after the 101), named by `name` (Empty: its peer address; a
+  // connection through an HTTP proxy is named by the peer's endpoint). Owned from now on, also
+  // when refused.
+  bool AddDialed(int fd, std::unique_ptr<tls::Session> tls, std::vector<uint8_t> initial, const Endpoint& name, std::string* why);
   const PeerStreamCounters& Counters() const { return pc_; }
   // false when the eventfd could not be made (errno set).
   bool Ok() const { return wakeFd_ >= 0; }
