@@ -19,7 +19,7 @@ import { formatEndpoint, MTU_MAX, MTU_MIN, parseEndpoint, type Prefix } from '..
 import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
-import { parseProxyEndpoint, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
+import { parseProxyEndpoint, parseRequestPath, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** Where a key comes from: written in the file, or a file of its own (read by readWgKeys). */
 export type KeySource = { kind: 'inline'; key: Buffer; line: number } | { kind: 'file'; path: string; line: number };
@@ -215,13 +215,6 @@ function parsePersistentKeepalive(value: string): Parsed<number> {
 
 const str = (value: string): Parsed<string> => ok(value);
 
-/** The path accepted WebSocket upgrades must ask for: "/" and what follows, no query. */
-function parseWebSocketPath(value: string): Parsed<string> {
-  if (!value.startsWith('/')) return bad('does not start with "/" (expected a path such as /wg)');
-  if (/[\s?#]/.test(value) || /[^\x21-\x7e]/.test(value)) return bad('has a space, "?", "#" or a character outside printable ASCII (expected a path such as /wg)');
-  return ok(value);
-}
-
 const SPECS: Record<Section, KeySpec[]> = {
   Interface: [
     { name: 'PrivateKey', parse: parseKeyValue },
@@ -238,7 +231,7 @@ const SPECS: Record<Section, KeySpec[]> = {
     { name: 'PostDown', command: true, parse: str },
     { name: 'SaveConfig', parse: parseSaveConfig },
     { name: 'Transport', parse: parseTransport },
-    { name: 'WebSocketPath', parse: parseWebSocketPath },
+    { name: 'WebSocketPath', parse: parseRequestPath },
     { name: 'Certificate', parse: parsePath },
     { name: 'CertificateKey', parse: parsePath },
     { name: 'ClientCA', parse: parsePath },

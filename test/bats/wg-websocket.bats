@@ -166,7 +166,7 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   run tund check bad
   assert_failure 78
   assert_output --partial "$f:6: Certificate without CertificateKey"
-  assert_output --partial "$f:7: WebSocketPath \"wg\" does not start with \"/\""
+  assert_output --partial "$f:7: WebSocketPath \"wg\" is not a request path"
   wg_file bad "$R_KEY" 198.19.92.1 "Transport = websocket" "Webocketpath = /wg" -- "$A_KEY" 198.19.92.2 "Endpoint = ws://$R_IP:$PORT/wg"
   run tund check bad
   assert_failure 78

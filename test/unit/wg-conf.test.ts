@@ -283,7 +283,7 @@ describe('Transport (tund peers only)', () => {
     assert.deepEqual(problemsOf(file('Transport = websocket', 'ListenPort = 1', 'CertificateKey = /k', 'ClientCA = /ca', 'WebSocketPath = wg')), [
       '5: CertificateKey without Certificate (expected both: the certificate chain and its private key, PEM files)',
       '6: ClientCA without Certificate (client certificates are asked for on wss only: set Certificate and CertificateKey)',
-      '7: WebSocketPath "wg" does not start with "/" (expected a path such as /wg)',
+      '7: WebSocketPath "wg" is not a request path (expected /PATH, such as /vpn)',
     ]);
     // (the bad Endpoint is no Endpoint: the ListenPort problem comes too)
     assert.match(problemsOf(`${file('Transport = websocket')}\nEndpoint = https://wg.test/`)[1]!, /^8: Endpoint "https:\/\/wg.test\/" has the scheme "https" \(use wss:\/\/ for TLS\)/);
