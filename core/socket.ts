@@ -96,9 +96,10 @@ export class StreamSocket {
 
   /**
    * Resolves HOST (a name or a literal) and connects, within timeoutMs. Errors are ConnectFailures
-   * that say where: `cannot connect to HOST:PORT: ECONNREFUSED`.
+   * that say where: `cannot connect to HOST:PORT: ECONNREFUSED`. fwMark: the socket's SO_MARK
+   * (WireGuard's FwMark), set before it connects.
    */
-  static async connect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<StreamSocket> {
+  static async connect(host: string, port: number, timeoutMs: number, signal?: AbortSignal, fwMark = 0): Promise<StreamSocket> {
     const where = formatEndpoint(host, port);
     const deadline = Date.now() + timeoutMs;
     let address = host;
@@ -112,7 +113,7 @@ export class StreamSocket {
     const addon = native();
     let fd: number;
     try {
-      fd = addon.socketConnect(address, port);
+      fd = fwMark ? addon.socketConnect(address, port, fwMark) : addon.socketConnect(address, port);
     } catch (error) {
       throw new ConnectFailure(where, errnoOf(error) ?? 'EIO', errnoOf(error) ?? String(error));
     }

@@ -193,8 +193,15 @@ export interface WgEngineOptions {
   /** 'udp' (default): netFd carries every peer's datagrams. 'tcp': the messages go over TCP
    * connections JS hands in with addConnection(), each message after a 2-byte big-endian length
    * (tund peers only; docs/engine.md, "Stream transports"). */
-  transport?: 'udp' | 'tcp';
-  /** tcp: connections no peer's endpoint names, at most (default 64; more are refused) ... */
+  transport?: 'udp' | 'tcp' | 'websocket';
+  /** websocket: accepted upgrades must ask for this path ("" or absent: any) */
+  path?: string;
+  /** websocket: accepted connections speak TLS (wss) with this certificate chain and key, and
+   * with clientCaFile require a client certificate signed by it (PEM files) */
+  certFile?: string;
+  keyFile?: string;
+  clientCaFile?: string;
+  /** tcp, websocket: connections no peer's endpoint names, at most (default 64; more are refused) ... */
   maxPendingConnections?: number;
   /** ... and for how long each (default 10000 ms; then it is closed). */
   pendingDeadlineMs?: number;
@@ -369,9 +376,13 @@ export interface NativeWgEngine {
   /** null for an unknown peer. Cheap: counters and timestamps read under the peer's lock. */
   peerStats(id: number): WgPeerStats | null;
   stats(): WgEngineStats;
-  /** transport 'tcp': a connected TCP socket (the engine owns it from now on). null when taken;
-   * why it was refused (and closed) otherwise. */
+  /** transport 'tcp': a connected TCP socket; 'websocket': an accepted one, which the engine
+   * upgrades (the engine owns it from now on). null when taken; why it was refused (and closed)
+   * otherwise. */
   addConnection(fd: number): string | null;
+  /** transport 'websocket': a connection wsDial dialed and upgraded (taken from the object), named
+   * by `name` (the peer's endpoint; null or absent: the address the socket is connected to). */
+  addDialed(connection: NativeWsConnection, name?: WgEndpoint | null): string | null;
 }
 
 // ---- vpn-ws building blocks (ws_frame, l2switch, http_upgrade, tls, fast_random): thin bindings
@@ -526,6 +537,8 @@ export interface NativeTlsSession {
 export interface WsDialParams {
   address: string;
   port: number;
+  /** SO_MARK of the socket, before it connects (WireGuard's FwMark) */
+  fwMark?: number;
   proxyAuthority?: string;
   proxyUser?: string;
   proxyPassword?: string;
@@ -722,7 +735,8 @@ export interface NativeAddon {
   socketSetMark(fd: number, mark: number): void;
   // socket.cc: TCP sockets owned by the addon (core/socket.ts) and flock(2) (core/lock.ts).
   /** A non-blocking TCP socket whose connect() to addr:port has started; watch it for writable, then socketError(). */
-  socketConnect(addr: string, port: number): number;
+  /** mark: SO_MARK before the connect (0 or absent: none) */
+  socketConnect(addr: string, port: number, mark?: number): number;
   /** A non-blocking TCP socket listening on addr:port (SO_REUSEADDR; "::" accepts IPv4 too). */
   socketListen(addr: string, port: number, backlog: number): number;
   /** The next waiting connection (non-blocking, close-on-exec), or null when none waits. */

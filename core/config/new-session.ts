@@ -7,7 +7,7 @@ import { renderWgQuick } from '../wireguard/render.js';
 import { renderSessionConfig, type DraftEntry } from './render.js';
 
 /** The peer of a new WireGuard file, or one `tund peer add` appends. */
-export type NewPeer = Omit<WgQuickPeer, 'line'>;
+export type NewPeer = Omit<WgQuickPeer, 'line' | 'webSocket'> & { webSocket?: WgQuickPeer['webSocket'] };
 
 export interface NewWireguardSession {
   name: string;
@@ -43,8 +43,9 @@ export function newWireguardText(s: NewWireguardSession): string {
       postDown: [],
       saveConfig: false,
       transport: 'udp',
+      webSocket: { path: null, certificate: null, certificateKey: null, clientCa: null, ca: null, proxy: null },
     },
-    peers: s.peers.map((p) => ({ ...p, line: 0 })),
+    peers: s.peers.map((p) => ({ ...p, webSocket: p.webSocket ?? null, line: 0 })),
   };
   const header = [
     `# tund session ${s.name}: WireGuard, a wg-quick(8) file (tund.conf(5), WIREGUARD).`,

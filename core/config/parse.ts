@@ -12,13 +12,7 @@ import {
   parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
   type Parsed,
 } from './values.js';
-import { parseProxyEndpoint, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
-
-/** Path = /vpn: an origin-form path the hub answers on (no query, no spaces). */
-function parseRequestPath(v: string): Parsed<string> {
-  if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes('?') || v.includes('#')) return { ok: false, problem: 'is not a request path (expected /PATH, such as /vpn)' };
-  return { ok: true, value: v };
-}
+import { parseProxyEndpoint, parseRequestPath, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** User = name for HTTP basic auth (the password is in the secret file). */
 function parseBasicAuthUser(v: string): Parsed<string> {

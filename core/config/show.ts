@@ -3,6 +3,7 @@
 // do not apply are left out (a client's Transport: the server chooses it). Reading the output back
 // gives the same configuration. The secret itself lives in SecretFile and is never printed.
 import { formatEndpoint } from '../net.js';
+import { formatWsEndpoint } from '../vpnws/url.js';
 import { renderSessionConfig, type DraftEntry } from './render.js';
 import type { Compression, SessionConfig } from './types.js';
 
@@ -16,7 +17,7 @@ function compression(c: Compression): string {
 function showVpnWs(c: SessionConfig, session: DraftEntry[], entry: (key: string, value: string | number) => DraftEntry): void {
   const s = c.session;
   const v = s.vpnws;
-  if (s.role === 'client' && v.url) session.push(entry('Endpoint', `${v.url.secure ? 'wss' : 'ws'}://${v.url.hostHeader}${v.url.path}`));
+  if (s.role === 'client' && v.url) session.push(entry('Endpoint', formatWsEndpoint(v.url)));
   if (s.role === 'server') session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
   if (s.role === 'server' && v.path !== null) session.push(entry('Path', v.path));
   if (s.role === 'client' && v.proxy) session.push(entry('Proxy', `http://${formatEndpoint(v.proxy.host, v.proxy.port)}`));
@@ -25,6 +26,12 @@ function showVpnWs(c: SessionConfig, session: DraftEntry[], entry: (key: string,
   if (v.certificate !== null) session.push(entry('Certificate', v.certificate));
   if (v.privateKey !== null) session.push(entry('PrivateKey', v.privateKey));
   if (s.role === 'server' && v.clientCa !== null) session.push(entry('ClientCA', v.clientCa));
+}
+
+/** The URL a WireGuard session over WebSocket dials (its first peer with one), or null. */
+function wgWebSocketUrl(c: SessionConfig): string | null {
+  const url = c.wireguard?.peers.find((p) => p.webSocket)?.webSocket;
+  return url ? formatWsEndpoint(url) : null;
 }
 
 export function showConfig(c: SessionConfig): string {
@@ -36,7 +43,7 @@ export function showConfig(c: SessionConfig): string {
   const vpnws = s.protocol === 'vpn-ws';
   if (vpnws) showVpnWs(c, session, entry);
   // each role has its own address key; the other one would only be warned about
-  else if (s.role === 'client') session.push(entry('Endpoint', formatEndpoint(s.endpoint!.host, s.endpoint!.port)));
+  else if (s.role === 'client') session.push(entry('Endpoint', wgWebSocketUrl(c) ?? formatEndpoint(s.endpoint!.host, s.endpoint!.port)));
   else session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
   if (!vpnws) session.push(entry('Host', s.host));
   // what a VTun server decides for both ends; a client's file names only what it requires of the
@@ -45,7 +52,9 @@ export function showConfig(c: SessionConfig): string {
   const required = s.explicit ?? { encrypt: false, compress: false, transport: false, mode: false };
   const server = s.role === 'server';
   if (!vpnws) {
-    if (server || s.natHack || required.transport) session.push(entry('Transport', s.transport));
+    // (WireGuard over WebSocket: session.transport says tcp, what it rides on)
+    const transport = c.wireguard?.interface.transport ?? s.transport;
+    if (server || s.natHack || required.transport || transport === 'websocket') session.push(entry('Transport', transport));
     if (server || required.encrypt) session.push(entry('Encrypt', s.cipher));
     if (server || required.compress) session.push(entry('Compress', compression(s.compression)));
   }

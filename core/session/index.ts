@@ -54,12 +54,18 @@ function passedSockets(name: string, warn: (m: string) => void): Pick<SessionCon
   return { passedFd, passedUdpFd: dgram && passedFd?.listening ? dgram.fd : null };
 }
 
-/** The UDP socket systemd passed to a session of an interface protocol (WireGuard: ListenDatagram=). */
-function passedDatagramSocket(name: string, warn: (m: string) => void): Pick<SessionContext, 'passedFd' | 'passedUdpFd'> {
+/**
+ * The sockets systemd passed to a session of an interface protocol: WireGuard takes one
+ * ListenDatagram= socket (Transport = udp) or one listening ListenStream= socket (tcp, websocket).
+ */
+function passedInterfaceSockets(name: string, warn: (m: string) => void): Pick<SessionContext, 'passedFd' | 'passedUdpFd' | 'passedListenFd'> {
   const passed = listenFds();
   const dgram = passed.find((f) => f.kind === 'udp');
-  for (const other of passed.filter((f) => f !== dgram)) warn(`${name}: ignoring the socket systemd passed as fd ${other.fd} (a WireGuard session takes one ListenDatagram= socket)`);
-  return { passedFd: null, passedUdpFd: dgram ? dgram.fd : null };
+  const stream = passed.find((f) => f.kind === 'tcp-listen');
+  for (const other of passed.filter((f) => f !== dgram && f !== stream)) {
+    warn(`${name}: ignoring the socket systemd passed as fd ${other.fd} (a WireGuard session takes one ListenDatagram= or one listening ListenStream= socket)`);
+  }
+  return { passedFd: null, passedUdpFd: dgram ? dgram.fd : null, passedListenFd: stream ? stream.fd : null };
 }
 
 /**
@@ -71,7 +77,7 @@ export async function runNamedSession(config: SessionConfig, io: ProcessIo): Pro
   native(); // load the addon now: a broken build fails here, not in the middle of a handshake
   const sockets =
     (await protocolFor(config.session.protocol)).kind === 'interface'
-      ? passedDatagramSocket(config.name, io.warn)
+      ? passedInterfaceSockets(config.name, io.warn)
       : config.session.role === 'server'
         ? passedSockets(config.name, io.warn)
         : { passedFd: null, passedUdpFd: null };

@@ -126,6 +126,9 @@ export interface LinkContext {
   device(kind: SessionDeviceKind): Promise<SessionDevice>;
   /** a bound UDP socket systemd passed (ListenDatagram=, Accept=no), for a protocol that wants one */
   readonly passedUdpFd: number | null;
+  /** a listening TCP socket systemd passed (ListenStream=, Accept=no) to an interface protocol
+   * (WireGuard over tcp or websocket); absent or null: none */
+  readonly passedListenFd?: number | null;
 }
 
 /** The session a connection asked for, found by the handshake, with its secret. */

@@ -39,6 +39,8 @@ export interface SessionContext {
   passedFd?: { fd: number; listening: boolean } | null;
   /** a systemd-passed bound UDP socket (ListenDatagram=, Accept=no) for a server session's links */
   passedUdpFd?: number | null;
+  /** a listening TCP socket systemd passed to an interface protocol's session */
+  passedListenFd?: number | null;
   /** reconnect delays in ms (test seam): first retry, then from `base` doubling up to `max` */
   backoff?: { first: number; base: number; max: number };
   /** emits 'hangup' on SIGHUP: the session reloads */
@@ -270,6 +272,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       },
       device: (kind) => this.deviceFor(config, kind),
       passedUdpFd: this.ctx.passedUdpFd ?? null,
+      passedListenFd: this.ctx.passedListenFd ?? null,
     };
   }
 

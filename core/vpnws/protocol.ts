@@ -8,7 +8,7 @@ import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import type { AcceptOptions, Authenticated, Link, LinkContext, Protocol } from '../session/protocol.js';
 import type { StreamSocket } from '../socket.js';
-import { describeHub, dialHub } from './dial.js';
+import { describeHub, dialHub } from '../websocket/dial.js';
 import { startHub } from './hub.js';
 import { WsClientLink } from './link.js';
 

@@ -80,6 +80,20 @@ export function parseWsEndpoint(value: string): Parsed<WsEndpoint> {
   };
 }
 
+/**
+ * The path a listening side answers upgrades on (vpn-ws Path, WireGuard WebSocketPath): origin
+ * form, no query, no spaces, such as /vpn.
+ */
+export function parseRequestPath(v: string): Parsed<string> {
+  if (!/^\/[\x21-\x7e]*$/.test(v) || v.includes('?') || v.includes('#')) return { ok: false, problem: 'is not a request path (expected /PATH, such as /vpn)' };
+  return { ok: true, value: v };
+}
+
+/** The URL again, as it reads in a config file and the log: `wss://host:port/path`. */
+export function formatWsEndpoint(endpoint: WsEndpoint): string {
+  return `${endpoint.secure ? 'wss' : 'ws'}://${endpoint.hostHeader}${endpoint.path}`;
+}
+
 /** `http://host:port` of an HTTP proxy that allows CONNECT (no credentials, no path). */
 export function parseProxyEndpoint(value: string): Parsed<ProxyEndpoint> {
   const expected = '(expected http://HOST:PORT)';

@@ -15,18 +15,37 @@ import { ConfigLoadFailure, readConfigText } from '../config/load.js';
 import { parseIni, type IniEntry } from '../config/ini.js';
 import { closest, unknownKeyMessage } from '../config/suggest.js';
 import { isHostname, parseBool, parseEnum, parseInteger, parsePrefixSetting, type Parsed } from '../config/values.js';
-import { MTU_MAX, MTU_MIN, parseEndpoint, type Prefix } from '../net.js';
+import { formatEndpoint, MTU_MAX, MTU_MIN, parseEndpoint, type Prefix } from '../net.js';
 import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { unreadableFileHint } from '../auth/account.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
+import { parseProxyEndpoint, parseRequestPath, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** Where a key comes from: written in the file, or a file of its own (read by readWgKeys). */
 export type KeySource = { kind: 'inline'; key: Buffer; line: number } | { kind: 'file'; path: string; line: number };
 
-/** What carries the interface's messages: UDP datagrams, or TCP between tund peers (docs/engine.md). */
-export type WgTransport = 'udp' | 'tcp';
-export const WG_TRANSPORTS: readonly WgTransport[] = ['udp', 'tcp'];
+/**
+ * What carries the interface's messages: UDP datagrams, or between tund peers TCP or WebSocket
+ * (ws:// or wss://, through HTTP proxies and reverse proxies) (docs/engine.md).
+ */
+export type WgTransport = 'udp' | 'tcp' | 'websocket';
+export const WG_TRANSPORTS: readonly WgTransport[] = ['udp', 'tcp', 'websocket'];
+
+/** Transport = websocket: the listening side's upgrade path and TLS, the dialing side's CA. */
+export interface WgWebSocketSettings {
+  /** accepted upgrades: only this path (null: any) */
+  path: string | null;
+  /** PEM files: this side's certificate chain and its key (wss on ListenPort, the client
+   * certificate when dialing wss), the CA of client certificates to require, the CA to verify wss
+   * peers with (null: the system CAs) */
+  certificate: string | null;
+  certificateKey: string | null;
+  clientCa: string | null;
+  ca: string | null;
+  /** dialing: through this HTTP proxy (CONNECT) */
+  proxy: ProxyEndpoint | null;
+}
 
 /** wg-quick's Table: auto (default), off (no routes), or a routing table by number or name. */
 export type WgTable = { kind: 'auto' } | { kind: 'off' } | { kind: 'table'; table: number | string };
@@ -51,8 +70,9 @@ export interface WgQuickInterface {
   preDown: string[];
   postDown: string[];
   saveConfig: boolean;
-  /** tund's addition: how the messages travel (udp as WireGuard does; tcp between tund peers). */
+  /** tund's addition: how the messages travel (udp as WireGuard does; tcp, websocket between tund peers). */
   transport: WgTransport;
+  webSocket: WgWebSocketSettings;
 }
 
 export interface WgQuickPeer {
@@ -61,6 +81,8 @@ export interface WgQuickPeer {
   publicKey: string;
   presharedKey: KeySource | null;
   endpoint: WgEndpoint | null;
+  /** Transport = websocket: the peer's URL (Endpoint = ws://... or wss://...); endpoint is its host and port */
+  webSocket: WsEndpoint | null;
   /** network/len, canonical, unique, in file order */
   allowedIps: string[];
   /** seconds, 0 = off */
@@ -163,7 +185,13 @@ function parseTransport(value: string): Parsed<WgTransport> {
   return parseEnum(value, WG_TRANSPORTS);
 }
 
-function parsePeerEndpoint(value: string): Parsed<WgEndpoint> {
+/** HOST:PORT, or (Transport = websocket) a ws:// or wss:// URL. */
+function parsePeerEndpoint(value: string): Parsed<WgEndpoint & { webSocket?: WsEndpoint }> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    const url = parseWsEndpoint(value);
+    if (!url.ok) return url;
+    return ok({ host: url.value.host, port: url.value.port, webSocket: url.value });
+  }
   if (!value.startsWith('[') && value.split(':').length > 2) {
     return bad('needs brackets around an IPv6 address (expected [IPv6]:PORT, such as [2001:2::1]:51820)');
   }
@@ -204,6 +232,12 @@ const SPECS: Record<Section, KeySpec[]> = {
     { name: 'PostDown', command: true, parse: str },
     { name: 'SaveConfig', parse: parseSaveConfig },
     { name: 'Transport', parse: parseTransport },
+    { name: 'WebSocketPath', parse: parseRequestPath },
+    { name: 'Certificate', parse: parsePath },
+    { name: 'CertificateKey', parse: parsePath },
+    { name: 'ClientCA', parse: parsePath },
+    { name: 'CA', parse: parsePath },
+    { name: 'Proxy', parse: parseProxyEndpoint },
   ],
   Peer: [
     { name: 'PublicKey', parse: parsePublicKey },
@@ -336,7 +370,9 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       }
       const r = spec.parse(part);
       if (!r.ok) {
-        problem(entry.line, `${spec.name} ${spec.name.endsWith('Key') ? '' : `${JSON.stringify(part)} `}${r.problem}`);
+        // (a key is never repeated, nor the credentials of a URL)
+        const shown = part.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1...@');
+        problem(entry.line, `${spec.name} ${spec.name.endsWith('Key') ? '' : `${JSON.stringify(shown)} `}${r.problem}`);
         continue;
       }
       values.push({ value: r.value, line: entry.line });
@@ -390,17 +426,41 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       line: p.line,
       publicKey: publicKey.value,
       presharedKey: keySource(p, 'PresharedKey', 'PresharedKeyFile'),
-      endpoint: p.last<WgEndpoint>('Endpoint')?.value ?? null,
+      endpoint: endpointOf(p.last<WgEndpoint & { webSocket?: WsEndpoint }>('Endpoint')?.value),
+      webSocket: p.last<WgEndpoint & { webSocket?: WsEndpoint }>('Endpoint')?.value?.webSocket ?? null,
       allowedIps: [...new Set(allowed.map((a) => a.value.cidr))],
       persistentKeepalive: p.last<number>('PersistentKeepalive')?.value ?? 0,
     });
   }
 
   // over TCP only the side with ListenPort can be reached: a peer without an Endpoint must dial it
-  if (transport?.value === 'tcp' && !i.has('ListenPort')) {
+  const kind = transport?.value ?? 'udp';
+  if (transport && kind !== 'udp' && !i.has('ListenPort')) {
     const answered = peerConfigs.find((p) => p.endpoint === null);
     if (answered) {
-      problem(transport.line, `Transport = tcp without ListenPort: the peer at line ${answered.line} has no Endpoint, so it must connect here (expected "ListenPort = PORT", the TCP port to listen on)`);
+      problem(transport.line, `Transport = ${kind} without ListenPort: the peer at line ${answered.line} has no Endpoint, so it must connect here (expected "ListenPort = PORT", the TCP port to listen on)`);
+    }
+  }
+  // a WebSocket peer is dialed by its URL, any other by HOST:PORT
+  for (const p of peerConfigs) {
+    if (!p.endpoint) continue;
+    const line = peers.find((c) => c.line === p.line)?.lineOf('Endpoint') ?? p.line;
+    if (kind === 'websocket' && !p.webSocket) {
+      problem(line, `Endpoint "${formatEndpoint(p.endpoint.host, p.endpoint.port)}" is no WebSocket URL (Transport = websocket dials ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH)`);
+    } else if (kind !== 'websocket' && p.webSocket) {
+      problem(line, `Endpoint "${p.webSocket.secure ? 'wss' : 'ws'}://..." is a WebSocket URL, which needs "Transport = websocket" in [Interface] (expected HOST:PORT for ${kind})`);
+    }
+  }
+  const webSocketKeys = ['WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'];
+  if (kind !== 'websocket') {
+    for (const key of webSocketKeys.filter((k) => i.has(k))) problem(i.lineOf(key), `${key} applies to Transport = websocket only (the transport is ${kind})`);
+  } else {
+    if (i.has('Certificate') !== i.has('CertificateKey')) {
+      const [has, lacks] = i.has('Certificate') ? ['Certificate', 'CertificateKey'] : ['CertificateKey', 'Certificate'];
+      problem(i.lineOf(has), `${has} without ${lacks} (expected both: the certificate chain and its private key, PEM files)`);
+    }
+    if (i.has('ClientCA') && !i.has('Certificate')) {
+      problem(i.lineOf('ClientCA'), 'ClientCA without Certificate (client certificates are asked for on wss only: set Certificate and CertificateKey)');
     }
   }
 
@@ -426,11 +486,23 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       preDown: i.all<string>('PreDown').map((v) => v.value),
       postDown: i.all<string>('PostDown').map((v) => v.value),
       saveConfig: i.last<boolean>('SaveConfig')?.value ?? false,
-      transport: transport?.value ?? 'udp',
+      transport: kind,
+      webSocket: {
+        path: i.last<string>('WebSocketPath')?.value ?? null,
+        certificate: i.last<string>('Certificate')?.value ?? null,
+        certificateKey: i.last<string>('CertificateKey')?.value ?? null,
+        clientCa: i.last<string>('ClientCA')?.value ?? null,
+        ca: i.last<string>('CA')?.value ?? null,
+        proxy: i.last<ProxyEndpoint>('Proxy')?.value ?? null,
+      },
     },
     peers: peerConfigs,
   };
   return { config, problems, warnings };
+}
+
+function endpointOf(e: (WgEndpoint & { webSocket?: WsEndpoint }) | undefined): WgEndpoint | null {
+  return e ? { host: e.host, port: e.port } : null;
 }
 
 function keySource(c: Collected, inlineKey: string, fileKey: string): KeySource | null {

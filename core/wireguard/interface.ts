@@ -7,9 +7,9 @@
 // Readiness ("a packet sent now is delivered now"): every peer this side dials (an Endpoint was
 // configured or set) has completed a handshake and is not retrying one; an interface that only
 // answers (no peer endpoints) is ready at once.
-import { native, type NativeWgEngine, type WgEngineOptions, type WgEvent } from '../../native/index.js';
+import { native, type NativeWgEngine, type NativeWsConnection, type WgEngineOptions, type WgEvent } from '../../native/index.js';
 import type { PeerId } from './dataplane.js';
-import { StreamLinks } from './stream-links.js';
+import { StreamLinks, type Dialer } from './stream-links.js';
 import { WgHandshakeDevice } from './device.js';
 import { EngineDataplane } from './engine-dataplane.js';
 import { keyToBase64, publicKeyOf } from './keys.js';
@@ -41,8 +41,26 @@ export interface WgInterfaceOptions extends WgInterfaceSpec {
   deviceFd: number;
   /** udp: a bound UDP socket; the engine owns it from start() and closes it at stop() */
   netFd: number;
-  /** Transport = tcp (stream-links.ts): the TCP port to listen on (null: none), the dial back-off */
-  tcp?: { listenPort: number | null; backoff?: { first: number; base: number; max: number } };
+  /**
+   * Transport = tcp or websocket (stream-links.ts): the TCP port to listen on (null: none) or the
+   * listening socket systemd passed, the dial back-off, the pre-authentication limits; websocket:
+   * the engine's upgrade options (path, TLS) and the dialer.
+   */
+  streams?: {
+    kind: 'tcp' | 'websocket';
+    listenPort: number | null;
+    passedListenFd?: number | null;
+    backoff?: { first: number; base: number; max: number };
+    pendingDeadlineMs?: number;
+    webSocket?: {
+      path: string;
+      certFile: string;
+      keyFile: string;
+      clientCaFile: string;
+      /** dials and upgrades (core/websocket/dial.ts): the engine takes the connection */
+      dial: (peer: string, endpoint: WgEndpoint, o: Parameters<Dialer>[2]) => Promise<NativeWsConnection>;
+    };
+  };
   mtu: number;
   timers?: WgTimerConfig;
   clock?: Clock;
@@ -107,7 +125,15 @@ export class WgInterface implements UapiProvider {
     this.engine = create(
       {
         deviceFd: o.deviceFd,
-        ...(o.tcp ? { transport: 'tcp' as const } : { netFd: o.netFd }),
+        ...(o.streams
+          ? {
+              transport: o.streams.kind,
+              ...(o.streams.pendingDeadlineMs ? { pendingDeadlineMs: o.streams.pendingDeadlineMs } : {}),
+              ...(o.streams.webSocket
+                ? { path: o.streams.webSocket.path, certFile: o.streams.webSocket.certFile, keyFile: o.streams.webSocket.keyFile, clientCaFile: o.streams.webSocket.clientCaFile }
+                : {}),
+            }
+          : { netFd: o.netFd }),
         mtu: o.mtu,
         publicKey: publicKeyOf(this.privateKey),
         limits: {
@@ -122,21 +148,37 @@ export class WgInterface implements UapiProvider {
       (event) => this.onEvent(event),
     );
     this.dataplane = new EngineDataplane(this.engine, this.clock);
-    this.links = o.tcp
+    this.links = o.streams
       ? new StreamLinks({
+          kind: o.streams.kind,
           addConnection: (fd) => this.engine.addConnection(fd),
+          ...(o.streams.webSocket ? { dialer: this.webSocketDialer(o.streams.webSocket.dial) } : {}),
+          fwMark: () => this.fwMark,
           connected: (peer) => this.handshakes.transportRenewed(peer),
           log: o.log,
-          backoff: o.tcp.backoff,
+          backoff: o.streams.backoff,
         })
       : null;
     this.handshakes = new WgHandshakeDevice({ privateKey: this.privateKey, dataplane: this.dataplane, clock: this.clock, timers, log: o.log });
     for (const p of o.peers) this.addPeer(p);
   }
 
+  private webSocketDialer(dial: NonNullable<NonNullable<WgInterfaceOptions['streams']>['webSocket']>['dial']): Dialer {
+    return async (peer, endpoint, o) => {
+      const connection = await dial(peer, endpoint, o);
+      // named by the peer's endpoint, not by whom the socket reached (an HTTP proxy, another
+      // address of the peer's name): messages to the peer go out on it
+      const name = { address: endpoint.host, port: endpoint.port };
+      return { hand: () => this.engine.addDialed(connection, name), close: () => connection.close() };
+    };
+  }
+
   start(): void {
     if (this.fwMark && !this.links) native().socketSetMark(this.o.netFd, this.fwMark);
-    if (this.links && this.o.tcp?.listenPort !== null && this.o.tcp?.listenPort !== undefined) this.links.listen(this.o.tcp.listenPort);
+    const streams = this.o.streams;
+    if (this.links && streams && (streams.passedListenFd != null || streams.listenPort !== null)) {
+      this.links.listen(streams.listenPort ?? 0, streams.passedListenFd ?? null);
+    }
     this.engine.start();
     this.handshakes.start();
     for (const [id, p] of this.peerConfigs) {

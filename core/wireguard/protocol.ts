@@ -13,13 +13,18 @@ import type { Address } from '../socket.js';
 import type { InterfaceProtocol, Link, LinkContext, LinkCounters, LinkEnd, PeerStatus } from '../session/protocol.js';
 import { native } from '../../native/index.js';
 import type { KeySource, WgQuickConfig } from './conf.js';
-import { setRequestFor, WgInterface, type WgInterfaceSpec } from './interface.js';
+import { setRequestFor, WgInterface, type WgInterfaceOptions, type WgInterfaceSpec } from './interface.js';
 import { keyToBase64 } from './keys.js';
 import { renderWgQuick } from './render.js';
 import { wgKeysFromSecret } from './session-config.js';
 import { scaledTimers, WG_TIMERS, type WgTimerConfig } from './timers.js';
 import type { WgEndpoint } from './types.js';
 import { UapiServer } from './uapi-server.js';
+import { dialHub } from '../websocket/dial.js';
+import type { WsEndpoint } from '../vpnws/url.js';
+
+/** A stream connection that no peer has authenticated is closed after this long (the engine's default). */
+const STREAM_PENDING_DEADLINE_MS = 10_000;
 
 /** Test seam: every WireGuard timer multiplied by this factor (rekey tests). Never set it in production. */
 function timersFromEnvironment(): WgTimerConfig {
@@ -95,6 +100,54 @@ function closeQuietly(fd: number): void {
   }
 }
 
+/** The pre-authentication deadline of stream connections, scaled with the test timers. */
+function pendingDeadlineMs(): number {
+  const factor = Number(process.env.TUND_TEST_WG_TIMER_SCALE ?? '');
+  return Number.isFinite(factor) && factor > 0 ? Math.max(100, Math.round(STREAM_PENDING_DEADLINE_MS * factor)) : STREAM_PENDING_DEADLINE_MS;
+}
+
+/** Transport = tcp or websocket: what the interface's stream links and the engine need. */
+function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListenFd: number | null): NonNullable<WgInterfaceOptions['streams']> {
+  const base = { kind, listenPort: wg.interface.listenPort, passedListenFd, pendingDeadlineMs: pendingDeadlineMs() };
+  if (kind === 'tcp') return base;
+  const w = wg.interface.webSocket;
+  const urls = new Map(wg.peers.filter((p) => p.webSocket).map((p) => [p.publicKey, p.webSocket!]));
+  return {
+    ...base,
+    webSocket: {
+      path: w.path ?? '',
+      certFile: w.certificate ?? '',
+      keyFile: w.certificateKey ?? '',
+      clientCaFile: w.clientCa ?? '',
+      dial: (peer, endpoint, o) =>
+        dialHub({
+          endpoint: webSocketUrlFor(urls.get(peer) ?? null, endpoint),
+          proxy: w.proxy,
+          caFile: w.ca,
+          certFile: w.certificate,
+          keyFile: w.certificateKey,
+          mac: null,
+          bridge: false,
+          credentials: null,
+          timeoutMs: o.timeoutMs,
+          signal: o.signal,
+          fwMark: o.fwMark,
+        }),
+    },
+  };
+}
+
+/**
+ * The URL to dial a peer at: its configured one, at the endpoint it has now (wg set may have
+ * moved it; a peer set without a URL gets ws://ENDPOINT/).
+ */
+function webSocketUrlFor(url: WsEndpoint | null, endpoint: WgEndpoint): WsEndpoint {
+  if (url && url.port === endpoint.port && (url.host === endpoint.host || net.isIP(url.host) === 0)) return url;
+  const host = net.isIPv6(endpoint.host) ? `[${endpoint.host}]` : endpoint.host;
+  const secure = url?.secure ?? false;
+  return { secure, host: endpoint.host, port: endpoint.port, path: url?.path ?? '/', hostHeader: `${host}:${endpoint.port}`, serverName: endpoint.host };
+}
+
 export const wireguardProtocol: InterfaceProtocol = {
   kind: 'interface',
   name: 'wireguard',
@@ -106,11 +159,12 @@ export const wireguardProtocol: InterfaceProtocol = {
     if (!wg) throw new TundError(`${config.name}: not a WireGuard session`);
     const spec = await interfaceSpec(config, ctx.secret, wg.interface.listenPort ?? 0);
     const device = await ctx.device('tun');
-    const tcp = wg.interface.transport === 'tcp';
+    const kind = wg.interface.transport;
+    const tcp = kind !== 'udp';
     // the engine closes its socket when it stops: a socket systemd passed is kept for the next link
-    // (Transport = tcp: the interface listens and dials itself, stream-links.ts)
+    // (Transport = tcp, websocket: the interface listens and dials itself, stream-links.ts)
     const socket = tcp
-      ? { fd: -1, local: { address: '::', port: wg.interface.listenPort ?? 0 } }
+      ? { fd: -1, local: ctx.passedListenFd != null ? localOf(ctx.passedListenFd) : { address: '::', port: wg.interface.listenPort ?? 0 } }
       : ctx.passedUdpFd !== null
         ? { fd: native().dupFd(ctx.passedUdpFd), local: localOf(ctx.passedUdpFd) }
         : bindSocket(spec.listenPort);
@@ -121,7 +175,7 @@ export const wireguardProtocol: InterfaceProtocol = {
         listenPort: socket.local.port,
         deviceFd: device.device.fd,
         netFd: socket.fd,
-        ...(tcp ? { tcp: { listenPort: wg.interface.listenPort } } : {}),
+        ...(kind !== 'udp' ? { streams: streamOptions(wg, kind, ctx.passedListenFd ?? null) } : {}),
         mtu: config.device.mtu ?? 1420,
         timers: timersFromEnvironment(),
         log: ctx.log,
@@ -147,7 +201,9 @@ export const wireguardProtocol: InterfaceProtocol = {
       if (error instanceof TundError) throw error;
       throw new TundError(`cannot start the packet engine: ${(error as Error).message}`);
     }
-    const over = tcp ? (wg.interface.listenPort !== null ? `listening on TCP port ${socket.local.port}` : 'over TCP') : `listening on UDP port ${socket.local.port}`;
+    const carrier = kind === 'websocket' ? (wg.interface.webSocket.certificate ? 'wss' : 'ws') : 'TCP';
+    const listens = wg.interface.listenPort !== null || ctx.passedListenFd != null;
+    const over = tcp ? (listens ? `listening on ${carrier} port ${socket.local.port}` : `over ${kind === 'websocket' ? 'WebSocket' : 'TCP'}`) : `listening on UDP port ${socket.local.port}`;
     ctx.log(`WireGuard interface ${device.device.name} ${over}, ${spec.peers.length} peer${spec.peers.length === 1 ? '' : 's'}`);
     return new WireGuardLink(iface, uapi, socket.local, wg, ctx.log);
   },
@@ -238,6 +294,8 @@ class WireGuardLink implements Link {
           publicKey: id,
           presharedKey: keep(was?.presharedKey ?? null, p.presharedKey),
           endpoint: p.endpoint,
+          // a WebSocket peer keeps its URL (at the endpoint it has now)
+          webSocket: was?.webSocket && p.endpoint ? webSocketUrlFor(was.webSocket, p.endpoint) : null,
           allowedIps: p.allowedIps,
           persistentKeepalive: p.persistentKeepalive,
         };

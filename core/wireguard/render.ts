@@ -7,6 +7,7 @@ import type { KeySource, WgQuickConfig, WgQuickPeer } from './conf.js';
 import { keyToBase64 } from './keys.js';
 import { formatEndpoint } from '../net.js';
 import type { WgDeviceState } from './types.js';
+import { formatWsEndpoint } from '../vpnws/url.js';
 
 
 export function renderShowconf(state: WgDeviceState): string {
@@ -46,20 +47,26 @@ export function renderWgQuick(config: WgQuickConfig): string {
   }
   if (i.saveConfig) lines.push('SaveConfig = true');
   if (i.transport !== 'udp') lines.push(`Transport = ${i.transport}`);
+  const w = i.webSocket;
+  const proxy = w.proxy ? `http://${formatEndpoint(w.proxy.host, w.proxy.port)}` : null;
+  for (const [key, value] of [['WebSocketPath', w.path], ['Certificate', w.certificate], ['CertificateKey', w.certificateKey], ['ClientCA', w.clientCa], ['CA', w.ca], ['Proxy', proxy]] as const) {
+    if (value !== null) lines.push(`${key} = ${value}`);
+  }
   for (const p of config.peers) lines.push('', ...peerLines(p));
   return `${lines.join('\n')}\n`;
 }
 
 /** One [Peer] section (tund peer add appends it to a file). */
-export function renderWgQuickPeer(peer: Omit<WgQuickPeer, 'line'>): string {
+export function renderWgQuickPeer(peer: Omit<WgQuickPeer, 'line' | 'webSocket'> & { webSocket?: WgQuickPeer['webSocket'] }): string {
   return `${peerLines(peer).join('\n')}\n`;
 }
 
-function peerLines(p: Omit<WgQuickPeer, 'line'>): string[] {
+function peerLines(p: Omit<WgQuickPeer, 'line' | 'webSocket'> & { webSocket?: WgQuickPeer['webSocket'] }): string[] {
   const lines = ['[Peer]', `PublicKey = ${p.publicKey}`];
   lines.push(...keyLines(p.presharedKey, 'PresharedKey', 'PresharedKeyFile'));
   if (p.allowedIps.length) lines.push(`AllowedIPs = ${p.allowedIps.join(', ')}`);
-  if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
+  if (p.webSocket) lines.push(`Endpoint = ${formatWsEndpoint(p.webSocket)}`);
+  else if (p.endpoint) lines.push(`Endpoint = ${formatEndpoint(p.endpoint.host, p.endpoint.port)}`);
   if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
   return lines;
 }

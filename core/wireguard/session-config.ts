@@ -50,7 +50,8 @@ export function sessionConfigFromWgQuick(wg: WgQuickConfig): { config: SessionCo
       endpoint: dialed?.endpoint ? { host: dialed.endpoint.host, port: dialed.endpoint.port } : null,
       listen: { host: '::', port: i.listenPort ?? 0 },
       host: wg.name,
-      transport: i.transport,
+      // (a WebSocket rides on TCP: the session's transport as VTun's status names it)
+      transport: i.transport === 'udp' ? 'udp' : 'tcp',
       cipher: 'no',
       compression: { kind: 'none' },
       keepalive: { enabled: false, interval: 0, count: 0 },

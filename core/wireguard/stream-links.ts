@@ -1,13 +1,17 @@
-// Transport = tcp: the connection policy of a WireGuard interface whose messages go over TCP
-// between tund peers (the messages themselves move on the engine's threads, engine/peer_streams.h).
+// Transport = tcp and websocket: the connection policy of a WireGuard interface whose messages go
+// over TCP or WebSocket between tund peers (the messages themselves move on the engine's threads,
+// engine/peer_streams.h; a WebSocket is dialed and upgraded by the addon, core/websocket/dial.ts, and
+// an accepted one upgraded by the engine).
 //  - every peer this side dials (it has an Endpoint) gets one connection, dialed at start and
 //    again with the sessions' back-off whenever it closes; a fresh connection gets a keepalive at
 //    once, so that the responder learns it (its endpoint for us follows the latest authenticated
 //    message: the stream analogue of roaming) before it has anything to send us;
-//  - ListenPort, when set, accepts any number of connections; the engine caps those that no peer
-//    has authenticated yet and closes them after a deadline.
+//  - ListenPort, or the listening socket systemd passed, accepts any number of connections; the
+//    engine caps those that no peer has authenticated yet and closes them after a deadline;
+//  - FwMark marks every connection's socket (a dialed one before it connects).
 import { formatEndpoint } from '../net.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../session/session.js';
+import { native } from '../../native/index.js';
 import { StreamListener, StreamSocket } from '../socket.js';
 import type { WgEndpoint } from './types.js';
 
@@ -16,9 +20,25 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Refused and closed connections of strangers (a flood) are logged at most this often. */
 const REPORT_INTERVAL_MS = 10_000;
 
+/** A connection a dialer made, until it is handed to the engine (or closed). */
+export interface DialedConnection {
+  /** to the engine: null when taken, else why it was refused (then it is closed) */
+  hand(): string | null;
+  close(): void;
+}
+
+/** Connects to a peer's endpoint within timeoutMs, its socket marked with fwMark (0: none). */
+export type Dialer = (peer: string, endpoint: WgEndpoint, o: { timeoutMs: number; fwMark: number; signal: AbortSignal }) => Promise<DialedConnection>;
+
 export interface StreamLinksOptions {
-  /** hands a connected socket to the engine: null when taken, else why it was refused */
+  /** for the log: "tcp" or "websocket" */
+  kind: string;
+  /** hands an accepted socket to the engine: null when taken, else why it was refused */
   addConnection: (fd: number) => string | null;
+  /** connects to a peer (default: a TCP connection handed to addConnection) */
+  dialer?: Dialer;
+  /** FwMark now (0: none) */
+  fwMark: () => number;
   /** a fresh connection to the peer's endpoint is up */
   connected: (peer: string) => void;
   log: (message: string) => void;
@@ -42,13 +62,26 @@ export class StreamLinks {
 
   constructor(private readonly o: StreamLinksOptions) {}
 
-  /** Listens on TCP port `port` on every address, IPv6 and IPv4 (throws a TundError). */
-  listen(port: number): void {
-    const listener = StreamListener.listen('::', port);
+  /**
+   * Listens on TCP port `port` on every address, IPv6 and IPv4 (throws a TundError), or on the
+   * listening socket systemd passed (`passedFd`: a copy is taken, the original stays systemd's).
+   */
+  listen(port: number, passedFd: number | null = null): void {
+    const listener = passedFd !== null ? StreamListener.adopt(native().dupFd(passedFd)) : StreamListener.listen('::', port);
     this.listener = listener;
     listener.accept(
-      (c) => this.take(c.fd, c.peer ? formatEndpoint(c.peer.address, c.peer.port) : '?'),
-      (error) => this.o.log(`tcp: ${error.message}`),
+      (c) => {
+        const mark = this.o.fwMark();
+        if (mark) {
+          try {
+            native().socketSetMark(c.fd, mark);
+          } catch (error) {
+            this.o.log(`${this.o.kind}: cannot set FwMark on an accepted connection: ${(error as Error).message}`);
+          }
+        }
+        this.take(() => this.o.addConnection(c.fd), `from ${c.peer ? formatEndpoint(c.peer.address, c.peer.port) : '?'}`);
+      },
+      (error) => this.o.log(`${this.o.kind}: ${error.message}`),
     );
   }
 
@@ -74,10 +107,10 @@ export class StreamLinks {
     for (const [peer, d] of this.dialed) {
       if (!sameEndpoint(d.endpoint, remote)) continue;
       dialed = true;
-      this.o.log(`tcp: connection to ${formatEndpoint(remote.host, remote.port)} closed (${why}); dialing again`);
+      this.o.log(`${this.o.kind}: connection to ${formatEndpoint(remote.host, remote.port)} closed (${why}); dialing again`);
       this.schedule(peer, d);
     }
-    if (!dialed) this.report(`tcp: connection from ${formatEndpoint(remote.host, remote.port)} closed: ${why}`);
+    if (!dialed) this.report(`${this.o.kind}: connection from ${formatEndpoint(remote.host, remote.port)} closed: ${why}`);
   }
 
   stop(): void {
@@ -88,10 +121,10 @@ export class StreamLinks {
     this.listener = null;
   }
 
-  private take(fd: number, from: string): boolean {
-    const refused = this.o.addConnection(fd);
+  private take(hand: () => string | null, from: string): boolean {
+    const refused = hand();
     if (refused === null) return true;
-    this.report(`tcp: refused the connection from ${from}: ${refused}`);
+    this.report(`${this.o.kind}: refused the connection ${from}: ${refused}`);
     return false;
   }
 
@@ -120,30 +153,38 @@ export class StreamLinks {
     if (this.stopped) return;
     d.dialing = true;
     const where = formatEndpoint(d.endpoint.host, d.endpoint.port);
-    StreamSocket.connect(d.endpoint.host, d.endpoint.port, CONNECT_TIMEOUT_MS, this.abort.signal).then(
-      (socket) => {
+    const dial = this.o.dialer ?? tcpDialer(this.o.addConnection);
+    dial(peer, d.endpoint, { timeoutMs: CONNECT_TIMEOUT_MS, fwMark: this.o.fwMark(), signal: this.abort.signal }).then(
+      (connection) => {
         d.dialing = false;
         if (this.stopped || this.dialed.get(peer) !== d) {
-          socket.close();
+          connection.close();
           return;
         }
-        const fd = socket.release();
-        if (!this.take(fd, where)) {
+        if (!this.take(() => connection.hand(), `to ${where}`)) {
           this.schedule(peer, d);
           return;
         }
         d.failures = 0;
-        this.o.log(`tcp: connected to ${where}`);
+        this.o.log(`${this.o.kind}: connected to ${where}`);
         this.o.connected(peer);
       },
       (error: Error) => {
         d.dialing = false;
         if (this.stopped || this.dialed.get(peer) !== d) return;
-        if (d.failures === 0) this.o.log(`tcp: ${error.message}; trying again`);
+        if (d.failures === 0) this.o.log(`${this.o.kind}: ${error.message}; trying again`);
         this.schedule(peer, d);
       },
     );
   }
+}
+
+/** Transport = tcp: a TCP connection, handed to the engine as it is. */
+function tcpDialer(addConnection: (fd: number) => string | null): Dialer {
+  return async (_peer, endpoint, o) => {
+    const socket = await StreamSocket.connect(endpoint.host, endpoint.port, o.timeoutMs, o.signal, o.fwMark);
+    return { hand: () => addConnection(socket.release()), close: () => socket.close() };
+  };
 }
 
 function sameEndpoint(a: WgEndpoint, b: WgEndpoint): boolean {

@@ -72,10 +72,17 @@ int StreamSocketFor(Napi::Env env, const Napi::CallbackInfo& info, Endpoint* at)
 
 Napi::Value SocketConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!ArgsOk(info, "socketConnect(addr: string, port: number)", {napi_string, napi_number})) return env.Undefined();
+  if (!ArgsOk(info, "socketConnect(addr: string, port: number, mark?: number)", {napi_string, napi_number})) return env.Undefined();
   Endpoint peer;
   int fd = StreamSocketFor(env, info, &peer);
   if (fd < 0) return env.Undefined();
+  // SO_MARK before connect: policy routing by mark picks the route of the SYN too
+  uint32_t mark = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  if (mark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) < 0) {
+    int err = errno;
+    close(fd);
+    return Fail(env, err, "setsockopt SO_MARK");
+  }
   if (connect(fd, peer.Sockaddr(), peer.len) < 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);

@@ -67,6 +67,9 @@ class Dialer {
     if (!Endpoint::Parse(r_.address, r_.port, &to)) return Fail("connect", "not an IP address: " + r_.address, EINVAL);
     out_->fd = socket(to.Family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (out_->fd < 0) return Fail("connect", std::string("socket: ") + ErrnoText(errno), errno);
+    if (r_.fwMark != 0 && setsockopt(out_->fd, SOL_SOCKET, SO_MARK, &r_.fwMark, sizeof r_.fwMark) < 0) {
+      return Fail("connect", std::string("setsockopt SO_MARK: ") + ErrnoText(errno), errno);
+    }
     if (connect(out_->fd, to.Sockaddr(), to.len) == 0) return true;
     if (errno != EINPROGRESS) return Fail("connect", ErrnoText(errno), errno);
     if (!Wait(POLLOUT, "connect")) return false;

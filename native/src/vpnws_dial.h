@@ -20,6 +20,7 @@ namespace vpnws {
 struct DialRequest {
   std::string address;  // an IP literal: the hub, or the proxy with proxyAuthority set
   int port = 0;
+  uint32_t fwMark = 0;  // SO_MARK of the socket, before it connects (0: none)
   std::string proxyAuthority;  // non-empty: CONNECT to this host:port first
   std::string proxyUser, proxyPassword;
   bool tls = false;

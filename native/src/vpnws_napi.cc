@@ -118,6 +118,7 @@ Napi::Value WsDial(const Napi::CallbackInfo& info) {
   vpnws::DialRequest r;
   r.address = StringOption(o, "address");
   r.port = IntOption(o, "port", 0);
+  r.fwMark = o.Get("fwMark").IsNumber() ? o.Get("fwMark").As<Napi::Number>().Uint32Value() : 0;
   r.proxyAuthority = StringOption(o, "proxyAuthority");
   r.proxyUser = StringOption(o, "proxyUser");
   r.proxyPassword = StringOption(o, "proxyPassword");
@@ -432,6 +433,13 @@ class WsHub : public Napi::ObjectWrap<WsHub> {
 };
 
 }  // namespace
+
+// A WireGuard engine over websocket takes a dialed connection (wg_engine_napi.cc): its fd (-1 when
+// `v` is none or was taken), TLS session and early bytes.
+int TakeWsConnection(Napi::Value v, std::unique_ptr<tls::Session>* tls, std::vector<uint8_t>* initial) {
+  WsConnection* c = WsConnection::From(v);
+  return c ? c->Take(tls, initial) : -1;
+}
 
 Napi::Object InitWsLink(Napi::Env env, Napi::Object exports) {
   exports.Set("WsLink", WsLink::Define(env));

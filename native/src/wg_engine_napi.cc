@@ -17,6 +17,8 @@
 #include "engine_napi.h"
 
 namespace tund {
+int TakeWsConnection(Napi::Value v, std::unique_ptr<tls::Session>* tls, std::vector<uint8_t>* initial);  // vpnws_napi.cc
+
 namespace {
 
 
@@ -144,24 +146,26 @@ class WgEngine : public EngineObject<WgEngine> {
                         InstanceMethod("sendKeepalive", &WgEngine::SendKeepalive), InstanceMethod("send", &WgEngine::Send),
                         InstanceMethod("sendToPeer", &WgEngine::SendToPeer), InstanceMethod("peers", &WgEngine::Peers),
                         InstanceMethod("peerStats", &WgEngine::PeerStats), InstanceMethod("stats", &WgEngine::Stats),
-                        InstanceMethod("addConnection", &WgEngine::AddConnection)});
+                        InstanceMethod("addConnection", &WgEngine::AddConnection),
+                        InstanceMethod("addDialed", &WgEngine::AddDialed)});
   }
 
   explicit WgEngine(const Napi::CallbackInfo& info) : EngineObject<WgEngine>(info) {
     Napi::Env env = info.Env();
     Napi::Object o;
     int devFd, netFd;
-    // transport: 'udp' (netFd: the socket) or 'tcp' (connections come by addConnection)
+    // transport: 'udp' (netFd: the socket), 'tcp' or 'websocket' (connections come by
+    // addConnection, and for websocket the dialed ones by addDialed)
     if (!info[0].IsObject()) {
       Napi::TypeError::New(env, "new WgEngine(options, onEvent)").ThrowAsJavaScriptException();
       return;
     }
     const std::string kind = StringOption(info[0].As<Napi::Object>(), "transport");
-    if (kind != "" && kind != "udp" && kind != "tcp") {
-      Napi::TypeError::New(env, "WgEngine: transport \"" + kind + "\" (expected udp or tcp)").ThrowAsJavaScriptException();
+    if (kind != "" && kind != "udp" && kind != "tcp" && kind != "websocket") {
+      Napi::TypeError::New(env, "WgEngine: transport \"" + kind + "\" (expected udp, tcp or websocket)").ThrowAsJavaScriptException();
       return;
     }
-    const bool streams = kind == "tcp";
+    const bool streams = kind == "tcp" || kind == "websocket";
     if (!EngineArgs(info, "WgEngine", &o, &devFd, &netFd, !streams)) return;
     engine::WgOptions wo;
     wo.mtu = IntOption(o, "mtu", 1420);
@@ -201,6 +205,23 @@ class WgEngine : public EngineObject<WgEngine> {
       engine::PeerStreamOptions po;
       po.maxPending = static_cast<size_t>(std::max(1, IntOption(o, "maxPendingConnections", 64)));
       po.pendingDeadlineMs = std::max(100, IntOption(o, "pendingDeadlineMs", 10000));
+      po.webSocket = kind == "websocket";
+      po.wsPath = StringOption(o, "path");
+      // wss: accepted connections speak TLS with this certificate (and ask for a client's)
+      std::string cert = StringOption(o, "certFile");
+      if (po.webSocket && !cert.empty()) {
+        tls::ServerConfig sc;
+        sc.certFile = cert;
+        sc.keyFile = StringOption(o, "keyFile");
+        sc.clientCaFile = StringOption(o, "clientCaFile");
+        std::string error;
+        std::unique_ptr<tls::Context> ctx = tls::Context::NewServer(sc, &error);
+        if (!ctx) {
+          Napi::Error::New(env, "WgEngine: " + error).ThrowAsJavaScriptException();
+          return;
+        }
+        po.tlsServer = std::move(ctx);
+      }
       engine::WgTransform* wg = wg_.get();
       auto t = std::make_unique<engine::PeerStreamsTransport>(po, [wg](const Endpoint& ep) { return wg->HasPeerAt(ep); });
       if (!t->Ok()) {
@@ -484,6 +505,30 @@ class WgEngine : public EngineObject<WgEngine> {
     }
     std::string why;
     if (streams_->Add(info[0].As<Napi::Number>().Int32Value(), &why)) return env.Null();
+    return Napi::String::New(env, why);
+  }
+
+  // addDialed(connection, name?): a websocket connection this side dialed and upgraded (wsDial's),
+  // taken from the connection object, named by `name` ({address, port}; null: its peer address). Returns null when taken, or why it was refused (and closed).
+  Napi::Value AddDialed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!streams_) {
+      Napi::Error::New(env, "addDialed: not a websocket engine").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    // (through an HTTP proxy the socket's peer is the proxy: the connection is named by the
+    // peer's endpoint instead)
+    Endpoint name;
+    if (!EndpointFromJs(env, Arg(info, 1), true, &name, "addDialed")) return env.Undefined();
+    std::unique_ptr<tls::Session> tls;
+    std::vector<uint8_t> initial;
+    int fd = TakeWsConnection(info.Length() > 0 ? info[0] : env.Undefined(), &tls, &initial);
+    if (fd < 0) {
+      Napi::TypeError::New(env, "addDialed: expected a connection from wsDial (not taken before)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string why;
+    if (streams_->AddDialed(fd, std::move(tls), std::move(initial), name, &why)) return env.Null();
     return Napi::String::New(env, why);
   }
 

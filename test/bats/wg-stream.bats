@@ -9,6 +9,7 @@
 load ../helpers/common
 load ../helpers/wireguard # wg_private_run, wg_key_file, wg_pub, show_logs
 load ../helpers/vtun      # ping_through, transfer
+load ../helpers/wg-stream # no_udp, wg_file, run_wg, connected, listening
 
 PORT=51830
 
@@ -26,45 +27,6 @@ teardown() {
   show_logs
   common_teardown
 }
-
-# no_udp NS : the namespace drops every UDP packet in and out (what a UDP-hostile network does)
-no_udp() {
-  ip netns exec "$1" nft -f - <<'EOF'
-table inet noudp {
-  chain in { type filter hook input priority 0; meta l4proto udp counter drop; }
-  chain out { type filter hook output priority 0; meta l4proto udp counter drop; }
-}
-EOF
-}
-
-# wg_file NAME KEY ADDRESS [Interface lines...] -- PEER_KEY ALLOWED [Peer lines...] [-- ...]
-wg_file() {
-  local name=$1 key=$2 addr=$3; shift 3
-  {
-    echo "[Interface]"
-    echo "PrivateKey = $(cat "$key")"
-    echo "Address = $addr/24"
-    while (($#)); do
-      if [[ $1 == -- ]]; then
-        printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\n' "$(wg_pub "$2")" "$3"
-        shift 3
-        continue
-      fi
-      echo "$1"
-      shift
-    done
-  } >"$TUND_CONFIG_DIR/$name.conf"
-  chmod 600 "$TUND_CONFIG_DIR/$name.conf"
-}
-
-# run_wg NS NAME : the session in NS, with a private /run/wireguard, in the background
-run_wg() {
-  local holder
-  holder=$(wg_private_run "$1") || return 1
-  spawn_bg "$BATS_TEST_TMPDIR/$2.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$2" >/dev/null
-}
-
-connected() { tunctl wait "$1" --state connected --timeout "${2:-20}s"; }
 
 # the responder R (ListenPort) and the initiator A (Endpoint), both over TCP
 pair_up() {
@@ -160,4 +122,50 @@ pair_up() {
   run tund showconf bad
   assert_success
   assert_line "Transport = tcp"
+}
+
+@test "wg over tcp, socket-activated: the responder takes the listening socket systemd passed (LISTEN_FDS) and serves the tunnel on it; FwMark marks both ends' sockets" {
+  R=${TEST_TAG}r A=${TEST_TAG}a
+  wg_file "$R" "$R_KEY" 198.19.90.1 "ListenPort = $PORT" "Transport = tcp" "FwMark = 0x2c" -- "$A_KEY" 198.19.90.2
+  wg_file "$A" "$A_KEY" 198.19.90.2 "Transport = tcp" "FwMark = 0x2d" -- "$R_KEY" 198.19.90.1 "Endpoint = 198.18.90.1:$PORT"
+  local holder
+  holder=$(wg_private_run "$NS_R")
+  spawn_bg "$BATS_TEST_TMPDIR/$R.log" nsenter -t "$holder" -m -n -- timeout 120 \
+    systemd-socket-activate -l "198.18.90.1:$PORT" -E TUND_CONFIG_DIR -E TUND_RUN_DIR -E PATH tund "$R" >/dev/null
+  listening "$NS_R" $PORT
+  run_wg "$NS_A" "$A"
+  run connected "$A"
+  assert_success
+  run ping_through "$NS_R" 198.19.90.2
+  assert_success
+  grep -q "listening on TCP port $PORT" "$BATS_TEST_TMPDIR/$R.log"
+  # tund did not listen itself: the one listener is the socket systemd-socket-activate made
+  run ip netns exec "$NS_R" ss -Hltnp "sport = :$PORT"
+  assert_equal "$(wc -l <<<"$output")" 1
+  run ip netns exec "$NS_R" ss -Htne state established "( sport = :$PORT )"
+  assert_output --partial 'fwmark:0x2c'
+  run ip netns exec "$NS_A" ss -Htne state established "( dport = :$PORT )"
+  assert_output --partial 'fwmark:0x2d'
+}
+
+@test "wg over tcp: at most 64 connections without an authenticated peer (the rest refused at once), each closed after the deadline" {
+  R=${TEST_TAG}r
+  wg_file "$R" "$R_KEY" 198.19.90.1 "ListenPort = $PORT" "Transport = tcp" -- "$A_KEY" 198.19.90.2
+  # the test timer scale makes the 10 s deadline 2 s
+  run_wg "$NS_R" "$R" TUND_TEST_WG_TIMER_SCALE=0.2
+  listening "$NS_R" $PORT
+  run ip netns exec "$NS_A" timeout 30 node "$PROJECT_ROOT/test/helpers/idle-connections.mjs" 198.18.90.1 $PORT 70 idle 12
+  assert_success
+  assert_line 'opened 70'
+  assert_line 'left 0'
+  # the six over the cap closed before the deadline, the 64 others not before it (2 s, swept each second)
+  local sixth seventh last
+  sixth=$(sed -n 's/^closed 6 at //p' <<<"$output")
+  seventh=$(sed -n 's/^closed 7 at //p' <<<"$output")
+  last=$(sed -n 's/^closed 70 at //p' <<<"$output")
+  ((sixth < 1500)) || fail "the sixth connection closed only at $sixth ms"
+  ((seventh >= 1500)) || fail "the seventh connection closed already at $seventh ms (the cap is 64)"
+  ((last < 8000)) || fail "the last connection closed only at $last ms (the deadline is 2 s)"
+  run wait_for 5 grep -q 'too many connections without an authenticated peer (64)' "$BATS_TEST_TMPDIR/$R.log"
+  assert_success
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import { native } from '../../native/index.js';
-import { dialHub, DialFailure } from '../../core/vpnws/dial.js';
+import { dialHub, DialFailure } from '../../core/websocket/dial.js';
 import { WsClientLink } from '../../core/vpnws/link.js';
 import { parseProxyEndpoint, parseWsEndpoint, type WsEndpoint } from '../../core/vpnws/url.js';
 import { makePki, until, type Pki } from './support/native-ws.js';

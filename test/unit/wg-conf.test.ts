@@ -220,7 +220,7 @@ describe('wg-quick leniency', () => {
 
   test('the documented keys', () => {
     assert.deepEqual(wgQuickKeys(), {
-      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport'],
+      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport', 'WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'],
       Peer: ['PublicKey', 'PresharedKey', 'PresharedKeyFile', 'Endpoint', 'AllowedIPs', 'PersistentKeepalive'],
     });
   });
@@ -241,12 +241,53 @@ describe('Transport (tund peers only)', () => {
   });
 
   test('a bad value; tcp without ListenPort when a peer has no Endpoint (it must dial in)', () => {
-    assert.deepEqual(problemsOf(file('Transport = quic')), ['3: Transport "quic" invalid (expected udp|tcp)']);
+    assert.deepEqual(problemsOf(file('Transport = quic')), ['3: Transport "quic" invalid (expected udp|tcp|websocket)']);
     assert.deepEqual(problemsOf(file('Transport = tcp')), [
       '3: Transport = tcp without ListenPort: the peer at line 5 has no Endpoint, so it must connect here (expected "ListenPort = PORT", the TCP port to listen on)',
     ]);
     // a side that only dials needs no ListenPort
     assert.equal(parsed(`${file('Transport = tcp')}\nEndpoint = 198.18.0.1:51830`).interface.listenPort, null);
+  });
+
+  test('websocket: the peer is a ws:// or wss:// URL, the TLS files and the path are read and written back', () => {
+    const c = parsed(
+      `${file('Transport = websocket', 'WebSocketPath = /wg', 'Certificate = /etc/tund/wg.pem', 'CertificateKey = /etc/tund/wg.key', 'CA = /etc/tund/ca.pem', 'Proxy = http://[2001:2::3]:3128')}\nEndpoint = wss://[2001:2::1]:8443/wg?x=1`,
+    );
+    assert.equal(c.interface.transport, 'websocket');
+    assert.deepEqual(c.interface.webSocket, {
+      path: '/wg',
+      certificate: '/etc/tund/wg.pem',
+      certificateKey: '/etc/tund/wg.key',
+      clientCa: null,
+      ca: '/etc/tund/ca.pem',
+      proxy: { host: '2001:2::3', port: 3128 },
+    });
+    assert.deepEqual(c.peers[0]!.endpoint, { host: '2001:2::1', port: 8443 });
+    assert.equal(c.peers[0]!.webSocket?.path, '/wg?x=1');
+    assert.equal(c.peers[0]!.webSocket?.secure, true);
+    const again = parsed(renderWgQuick(c));
+    assert.deepEqual(again.interface.webSocket, c.interface.webSocket);
+    assert.deepEqual(again.peers[0]!.webSocket, c.peers[0]!.webSocket);
+    // default ports
+    assert.deepEqual(parsed(`${file('Transport = websocket')}\nEndpoint = ws://wg.test/`).peers[0]!.endpoint, { host: 'wg.test', port: 80 });
+  });
+
+  test('websocket: every mismatch is a file:line problem', () => {
+    assert.deepEqual(problemsOf(`${file('Transport = websocket')}\nEndpoint = 198.18.0.1:443`), [
+      '8: Endpoint "198.18.0.1:443" is no WebSocket URL (Transport = websocket dials ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH)',
+    ]);
+    assert.deepEqual(problemsOf(`${file('Transport = tcp', 'ListenPort = 1', 'WebSocketPath = /wg')}\nEndpoint = ws://198.18.0.1/`), [
+      '5: WebSocketPath applies to Transport = websocket only (the transport is tcp)',
+      '10: Endpoint "ws://..." is a WebSocket URL, which needs "Transport = websocket" in [Interface] (expected HOST:PORT for tcp)',
+    ]);
+    assert.deepEqual(problemsOf(file('Transport = websocket', 'ListenPort = 1', 'CertificateKey = /k', 'ClientCA = /ca', 'WebSocketPath = wg')), [
+      '5: CertificateKey without Certificate (expected both: the certificate chain and its private key, PEM files)',
+      '6: ClientCA without Certificate (client certificates are asked for on wss only: set Certificate and CertificateKey)',
+      '7: WebSocketPath "wg" is not a request path (expected /PATH, such as /vpn)',
+    ]);
+    // (the bad Endpoint is no Endpoint: the ListenPort problem comes too)
+    assert.match(problemsOf(`${file('Transport = websocket')}\nEndpoint = https://wg.test/`)[1]!, /^8: Endpoint "https:\/\/wg.test\/" has the scheme "https" \(use wss:\/\/ for TLS\)/);
+    assert.match(problemsOf(`${file('Transport = websocket')}\nEndpoint = wss://u:p@wg.test/`)[1]!, /^8: Endpoint "wss:\/\/\.\.\.@wg.test\/" has credentials in it/);
   });
 });
 

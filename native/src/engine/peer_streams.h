@@ -1,10 +1,17 @@
-// WireGuard over TCP between tund peers (docs/engine.md, "Stream transports"): a Transport that
-// carries a WireGuard interface's messages over any number of TCP connections, each one the
-// stream analogue of a UDP source address.
+// WireGuard over TCP or WebSocket between tund peers (docs/engine.md, "Stream transports"): a
+// Transport that carries a WireGuard interface's messages over any number of connections, each
+// one the stream analogue of a UDP source address.
 //
-//   - Framing: every message is one WireGuard message (the bytes a UDP datagram would carry)
-//     after a 2-byte big-endian length (1..65535), as DNS over TCP does. A zero length, or one
-//     larger than the transform's receive slot, is a broken stream: the connection is closed.
+//   - Framing (tcp): every message is one WireGuard message (the bytes a UDP datagram would
+//     carry) after a 2-byte big-endian length (1..65535), as DNS over TCP does. A zero length, or
+//     one larger than the transform's receive slot, is a broken stream: the connection is closed.
+//   - Framing (websocket): every message is one binary WebSocket message (RFC 6455, ws_frame.h),
+//     over plain TCP or TLS (wss). A dialed connection comes in upgraded already (vpnws_dial.h
+//     did the TLS handshake and the HTTP upgrade on a worker thread; AddDialed); an accepted one
+//     is upgraded here, on the rx thread: the TLS handshake when the options hold a server
+//     context, then the HTTP request (http_upgrade.h: 404 for another path, 400 for what is no
+//     upgrade), then the 101. Pings are answered, a close is answered and ends the connection, a
+//     protocol violation sends its close code and ends it.
 //   - A connection is named by its remote address and port (getpeername): received messages carry
 //     it as their source endpoint, and a message sent to that endpoint goes out on it. So the
 //     WireGuard transform's roaming (the peer's endpoint follows its latest authenticated message)
@@ -23,7 +30,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "../tls.h"
 #include "engine.h"
 
 namespace tund {
@@ -45,6 +55,10 @@ struct PeerStreamOptions {
   int64_t pendingDeadlineMs = 10000;  // ... and for how long each
   int sendTimeoutMs = 5000;           // a write stuck this long closes the connection
   int maxConnections = 1024;          // all connections, at most
+  // websocket framing instead of the 2-byte length
+  bool webSocket = false;
+  std::string wsPath;                            // accepted upgrades: this path only ("" = any)
+  std::shared_ptr<const tls::Context> tlsServer;  // accepted connections: TLS first (wss)
 };
 
 struct PeerStreamCounters {
@@ -63,7 +77,13 @@ class PeerStreamsTransport : public Transport {
 
   // JS thread: takes a connected TCP socket (the transport owns it from now on, also when it is
   // refused: then it is closed and false returned with *why).
+  // (websocket: an accepted connection, which the rx thread upgrades.)
   bool Add(int fd, std::string* why);
+  // websocket, JS thread: a connection this side dialed and upgraded (its TLS session, or null for
+  // ws://, and the bytes received after the 101), named by `name` (Empty: its peer address; a
+  // connection through an HTTP proxy is named by the peer's endpoint). Owned from now on, also
+  // when refused.
+  bool AddDialed(int fd, std::unique_ptr<tls::Session> tls, std::vector<uint8_t> initial, const Endpoint& name, std::string* why);
   const PeerStreamCounters& Counters() const { return pc_; }
   // false when the eventfd could not be made (errno set).
   bool Ok() const { return wakeFd_ >= 0; }
@@ -76,8 +96,17 @@ class PeerStreamsTransport : public Transport {
 
  private:
   struct Conn;
+  bool Admit(const std::shared_ptr<Conn>& c, std::string* why);
   std::shared_ptr<Conn> Find(const Endpoint& ep);
   bool SendRun(Core& core, Conn& c, Message* msgs, size_t n);
+  bool SendFrames(Core& core, Conn& c, Message* msgs, size_t n);
+  bool WriteAll(Core& core, Conn& c, const uint8_t* p, size_t len, int waitMs, std::string* why);
+  void WriteControl(Core& core, Conn& c, const std::function<void(std::vector<uint8_t>*)>& build);  // rx thread
+  void MarkDead(Conn& c, const std::string& why);
+  int TakeLengthPrefixed(Core& core, Conn& c, Message* out, int max);  // rx thread
+  int TakeFrames(Core& core, Conn& c, Message* out, int max);          // rx thread
+  void ReadBytes(Core& core, Conn& c);                                 // rx thread
+  void Upgrade(Core& core, Conn& c);                                   // rx thread
   void Close(Core& core, const std::shared_ptr<Conn>& c);  // rx thread
   void Sweep(Core& core, int64_t now);                     // rx thread
 

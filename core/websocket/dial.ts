@@ -1,13 +1,14 @@
-// The client's connection to a vpn-ws hub: name resolution here, everything else on a worker
-// thread of the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS,
-// the WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of
-// the tunnel is ever read by JS.
+// A client's WebSocket connection (a vpn-ws client to its hub, a WireGuard interface over
+// Transport = websocket to its peer): name resolution here, everything else on a worker thread of
+// the addon (native/src/vpnws_dial.h: TCP connect, HTTP CONNECT through a proxy, TLS, the
+// WebSocket upgrade). What comes back is a connection the engine takes as it is: no byte of the
+// tunnel is ever read by JS. Shared by both protocols, so it lives outside their directories.
 import net from 'node:net';
 import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { lookupHost } from '../net.js';
-import { connectAuthority, type ProxyEndpoint, type WsEndpoint } from './url.js';
+import { connectAuthority, formatWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 export interface DialOptions {
   endpoint: WsEndpoint;
@@ -23,6 +24,8 @@ export interface DialOptions {
   credentials: { user: string; password: string } | null;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** SO_MARK of the socket (WireGuard's FwMark; 0 or absent: none) */
+  fwMark?: number;
 }
 
 /** A dial that failed, with the step (connect, proxy, tls, upgrade, timeout, cancelled). */
@@ -47,9 +50,7 @@ async function resolve(host: string, what: string): Promise<string> {
   }
 }
 
-export function describeHub(endpoint: WsEndpoint): string {
-  return `${endpoint.secure ? 'wss' : 'ws'}://${endpoint.hostHeader}${endpoint.path}`;
-}
+export const describeHub = (endpoint: WsEndpoint): string => formatWsEndpoint(endpoint);
 
 /** Connects, upgrades and returns the connection (which the caller hands to a WsLink or closes). */
 export async function dialHub(o: DialOptions): Promise<NativeWsConnection> {
@@ -62,6 +63,7 @@ export async function dialHub(o: DialOptions): Promise<NativeWsConnection> {
       {
         address,
         port: target.port,
+        fwMark: o.fwMark ?? 0,
         proxyAuthority: o.proxy ? connectAuthority(o.endpoint) : '',
         tls: o.endpoint.secure
           ? { serverName: o.endpoint.serverName, caFile: o.caFile ?? '', certFile: o.certFile ?? '', keyFile: o.keyFile ?? '' }
