@@ -33,7 +33,7 @@ vpnws_start() {
     ((${#client_tls[@]} == 0)) || printf '%s\n' "${client_tls[@]}"
     printf '\n[Device]\nMode = tap\nName = tbvwa\nAddress = %s/24\nMTU = %s\n' "$INNER_A" "$TUN_MTU"
   } >"$RUN_DIR/client/etc/$TUND_SESSION.conf"
-  chmod 600 "$RUN_DIR"/*/etc/*
+  chmod 600 "${RUN_DIR:?}"/*/etc/*
   VPNWS_HUB_PID=$(spawn "$NS_B" "$RUN_DIR/server.log" env TUND_CONFIG_DIR="$RUN_DIR/server/etc" TUND_RUN_DIR="$RUN_DIR/server/run" \
     "$TUND_BIN" "$TUND_SESSION")
   wait_until 15 listening "$NS_B" tcp "$VPNWS_PORT" || { echo "tund hub not listening"; tail -n 20 "$RUN_DIR/server.log"; return 1; }

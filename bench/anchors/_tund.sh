@@ -40,7 +40,7 @@ tund_start() {
   done
   tund_conf server "$INNER_B" "$INNER_A" "$1" "$2" tbtund-b >"$RUN_DIR/server/etc/$TUND_SESSION.conf"
   tund_conf client "$INNER_A" "$INNER_B" "$1" "$2" tbtund-a >"$RUN_DIR/client/etc/$TUND_SESSION.conf"
-  chmod 600 "$RUN_DIR"/*/etc/*
+  chmod 600 "${RUN_DIR:?}"/*/etc/*
   spawn "$NS_B" "$RUN_DIR/server.log" env TUND_CONFIG_DIR="$RUN_DIR/server/etc" TUND_RUN_DIR="$RUN_DIR/server/run" \
     "$TUND_BIN" "$TUND_SESSION" >/dev/null
   wait_until 10 bash -c "ip netns exec $NS_B ss -Hltn 'sport = :$TUND_PORT' | grep -q ." \

@@ -146,7 +146,7 @@ Peer = $TS
 EOF
   printf '%s\n' "$pw" >"$sdir/vts.secret"
   printf '%s\n' "$pw" >"$cdir/vtc.secret"
-  chmod 600 "$sdir"/* "$cdir"/*
+  chmod 600 "${sdir:?}"/* "${cdir:?}"/*
   NS_S=$(make_netns s) && NS_C=$(make_netns c) || lt_die "cannot make namespaces"
   veth_pair "$NS_S" "$saddr/30" "$NS_C" "$caddr/30"
   ULINK_NS=$NS_C ULINK=${LT_TAG}b

@@ -99,7 +99,7 @@ EOF
     printf '%s\n' "$pw" >"$SDIR/s$i.secret"
     printf '%s\n' "$pw" >"$CDIR/c$i.secret"
   done
-  chmod 600 "$SDIR"/* "$CDIR"/*
+  chmod 600 "${SDIR:?}"/* "${CDIR:?}"/*
 }
 
 # ------------------------------------------------------------------------------------ network
