@@ -179,3 +179,40 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   assert_line "Transport = websocket"
   assert_line "Endpoint = wss://wg.test:8443/wg"
 }
+
+# IPv6 underlay (2001:2::/48, the IPv6 benchmarking range) on the same veth: the responder at R6
+R6=2001:2:92::1
+v6_underlay() {
+  ip -n "$NS_R" addr add $R6/64 dev "${TEST_TAG}1a" nodad
+  ip -n "$NS_A" addr add 2001:2:92::2/64 dev "${TEST_TAG}1b" nodad
+}
+
+# kill_sessions: everything this test started so far ends (SIGTERM), and is waited for
+kill_sessions() {
+  local pid
+  while read -r pid; do
+    [[ -n $pid ]] || continue
+    kill -TERM "$pid" 2>/dev/null
+    wait_for 15 sh -c "! kill -0 $pid" || return 1
+  done <"$TEST_PIDS_LIST"
+}
+
+@test "IPv6 underlay: WireGuard over ws:// to [$R6] and over tcp to [$R6]:port, ping both ways" {
+  v6_underlay
+  pair_up "ws://[$R6]:$PORT/" "" ""
+  run pings_both_ways
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dport = :$PORT )"
+  assert_output --partial "[$R6]:$PORT"
+  kill_sessions
+  wg_file "$R" "$R_KEY" 198.19.92.1 "ListenPort = $PORT" "Transport = tcp" -- "$A_KEY" 198.19.92.2
+  wg_file "$A" "$A_KEY" 198.19.92.2 "Transport = tcp" -- "$R_KEY" 198.19.92.1 "Endpoint = [$R6]:$PORT"
+  run_wg "$NS_R" "$R"
+  listening "$NS_R" $PORT
+  run_wg "$NS_A" "$A"
+  connected "$A"
+  run pings_both_ways
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dport = :$PORT )"
+  assert_output --partial "[$R6]:$PORT"
+}
