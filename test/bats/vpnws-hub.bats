@@ -186,3 +186,21 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   run pings "$HUB_NS" 198.19.20.1
   assert_success
 }
+
+@test "IPv6 underlay: two tund clients reach the hub at [2001:2:20::fe] and ping each other through it" {
+  local hub6=2001:2:20::fe i
+  ip -n "$HUB_NS" addr add "$hub6/128" dev lo
+  for i in 1 2; do
+    # the veth of client i (TAG<i>a on the hub's side, TAG<i>b in the client) gets 2001:2:20:<i>::/64
+    ip -n "$HUB_NS" addr add "2001:2:20:$i::1/64" dev "${TEST_TAG}${i}a" nodad
+    ip -n "${CLIENT_NS[i - 1]}" addr add "2001:2:20:$i::2/64" dev "${TEST_TAG}${i}b" nodad
+    ip -n "${CLIENT_NS[i - 1]}" route add "$hub6/128" via "2001:2:20:$i::1"
+  done
+  vpnws_hub_conf hub "[$hub6]:8080"
+  start_hub hub
+  two_tund_clients "ws://[$hub6]:8080/"
+  run pings_a_b
+  assert_success
+  run in_ns "$A_NS" ss -Htn state established "( dport = :8080 )"
+  assert_output --partial "[$hub6]:8080"
+}
