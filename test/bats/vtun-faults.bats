@@ -25,8 +25,9 @@ start_serve() {
   wait_for 10 sh -c "ip netns exec $NS_S ss -Hltn 'sport = :5000' | grep -q LISTEN"
 }
 
-# session children of tund serve
-serve_children() { local n; n=$(node_of "$SERVE_PID") || return 1; pgrep -P "$n" 2>/dev/null | wc -l; }
+# session children of tund serve: those serving a session call themselves "tund serve: NAME"
+# (the pre-started spare, still waiting, is not one)
+serve_children() { local n; n=$(node_of "$SERVE_PID") || return 1; pgrep -P "$n" -f '^tund serve: ' 2>/dev/null | wc -l; }
 
 # wait_children MAX SECONDS: until tund serve has at most MAX session processes
 wait_children() {
