@@ -176,6 +176,9 @@ serve_spare() { pgrep -P "$SERVE_NODE" -f ' serve --pre-started '; }
   wait_for 10 grep -q "serve: pre-started session process pid $first ended (signal SIGKILL) before it had a connection" "$BATS_TEST_TMPDIR/server.log"
   wait_for 15 sh -c "pgrep -P $SERVE_NODE -f ' serve --pre-started ' | grep -qvx $first"
   second=$(serve_spare)
+  # ready (past its start-up) before the client comes: otherwise the listener hands the connection
+  # to it "still starting", which is correct but not what this test is about
+  wait_for 15 grep -q "serve: session process pid $second pre-started in" "$BATS_TEST_TMPDIR/server.log"
   # the client's session runs in that process, which was running before the client came
   tund_conf "$CDIR" vtc client tcp tun no no
   start_tund "$NS_C" "$CDIR" "$CRUN" "$BATS_TEST_TMPDIR/client.log" vtc >/dev/null
