@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Namespaces and background processes of a test, recorded so that its teardown removes exactly
-# what it made: common.bash (bats) sources this file, and so does test/load/soak.sh, which reuses
-# the bats set-up helpers (vpnws.bash, wireguard.bash) outside bats. The caller sets TEST_TAG
+# what it made: common.bash (bats) sources this file, and so does test/load/lib.sh for the load
+# and soak scripts, which reuse the bats set-up helpers (vpnws.bash, wireguard.bash) outside bats. The caller sets TEST_TAG
 # (unique per run), TEST_NETNS_LIST and TEST_PIDS_LIST (files) and removes what they list.
 #
 #   ns=$(make_netns a)          # a fresh namespace (lo up), listed in TEST_NETNS_LIST
