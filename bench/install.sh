@@ -9,20 +9,10 @@
 BENCH_CACHE=${BENCH_CACHE:-/var/cache/tund-bench}
 APT=(apt-get -o DPkg::Lock::Timeout=600 -q)
 
-# The packages an anchor file declares in PACKAGES="...".
-anchor_packages() {
-  (
-    PACKAGES=''
-    # shellcheck source=/dev/null
-    source "$(anchor_file "$1")" >/dev/null 2>&1
-    echo "$PACKAGES"
-  )
-}
-
 bench_packages() {
   local n p want=(iperf3 jq iputils-ping iproute2 procps util-linux) missing=()
   for n in "$@"; do
-    read -r -a p <<<"$(anchor_packages "$n")"
+    read -r -a p <<<"$(anchor_var "$n" PACKAGES)"
     want+=(${p[@]+"${p[@]}"})
   done
   for p in $(printf '%s\n' "${want[@]}" | sort -u); do

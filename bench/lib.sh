@@ -40,6 +40,16 @@ anchor_file() {
   done < <(anchor_dirs)
   return 1
 }
+# anchor_var NAME VARIABLE: the value anchor NAME's file gives VARIABLE (PACKAGES, COMPARE_TO),
+# empty when it sets none; the file is sourced in a subshell, nothing of it stays.
+anchor_var() {
+  (
+    declare "$2="
+    # shellcheck source=/dev/null
+    source "$(anchor_file "$1")" >/dev/null 2>&1
+    echo "${!2}"
+  )
+}
 anchor_names() {
   local d f
   while read -r d; do
