@@ -40,10 +40,15 @@ offload_wireguard_go() {
     echo "$dir/usr/bin/wireguard-go"
     return 0
   fi
-  # the Debian mirror this machine already uses for bookworm, with the backports suite
+  # the Debian mirror this machine already uses for bookworm, with the backports suite; from the
+  # sources as configured (--no-release-info: also when no index has been downloaded yet, as on a
+  # machine whose lists were cleaned), else Debian's own redirector
   # shellcheck disable=SC2016 # $(...) is apt's format syntax
-  uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | awk '$2 == "bookworm" { print $1; exit }')
-  [[ -n $uri ]] || { log "bench: no bookworm entry in this machine's apt sources"; return 1; }
+  uri=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | awk '$2 == "bookworm" { print $1; exit }')
+  if [[ -z $uri ]]; then
+    uri=http://deb.debian.org/debian/
+    log "bench: no bookworm entry in this machine's apt sources; using $uri"
+  fi
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache" "$apt_dir/parts"
   echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm-backports main" >"$apt_dir/sources.list"
   local own=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/parts"
