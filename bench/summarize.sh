@@ -133,8 +133,11 @@ jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targe
     def verdict($value; $met): if $value == null then "n/a" elif $met then "met" else "not met" end;
     def ratio($n; $a; $k): m($runs; $n; $k) as $x | m($runs; $a; $k) as $y
       | if $x == null or $y == null or $y == 0 then null else $x / $y end;
+    # rounded down (against float noise, a hair up first), so that a value shown at a target of
+    # "at least" or "below" is on the side its verdict says
+    def fmt_down($d): if . == null then "-" else (. * pow(10; $d) + 1e-9 | floor / pow(10; $d) | tostring) end;
     # a ratio as the target states it: a share in %, otherwise a factor
-    def shown($min): if . == null then "-" elif $min < 1 then "\(. * 100 | fmt(0))%" else "\(fmt(2))x" end;
+    def shown($min): if . == null then "-" elif $min < 1 then "\(. * 100 | fmt_down(0))%" else "\(fmt_down(2))x" end;
     def measure_name($k): {tcp1_mbps: "tcp1 Mbit/s", udp64_rx_pps: "udp64 pps"}[$k] // $k;
     def added_ping($n): m($runs; $n; "ping_avg_ms") as $p | m($runs; $ceiling; "ping_avg_ms") as $c
       | if $p == null or $c == null then null else $p - $c end;
@@ -167,6 +170,6 @@ jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targe
 
   # memory of one tund process, idle and busy
   (subjects[] as $n | m($runs; $n; "rss_idle_proc_mib") as $i | m($runs; $n; "rss_busy_proc_mib") as $b
-   | ["RSS/proc MiB idle, busy", $n, "", "\($i | fmt(1)), \($b | fmt(1))", "< \($rss_idle_below), < \($rss_busy_below)",
+   | ["RSS/proc MiB idle, busy", $n, "", "\($i | fmt_down(1)), \($b | fmt_down(1))", "< \($rss_idle_below), < \($rss_busy_below)",
       verdict(if $i == null or $b == null then null else $i end; $i < $rss_idle_below and $b < $rss_busy_below)] | @tsv)
   ' "$@" | table

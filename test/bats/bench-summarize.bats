@@ -65,19 +65,20 @@ met_run() {
   {
     result veth "" 10000 200000 0.040 null null
     result vtun-udp "" 1000 50000 0.200 5 5
-    result tund-vtun-udp vtun-udp 1900 150000 0.250 50 55    # tcp1 1.9x, idle RSS at the limit
+    result tund-vtun-udp vtun-udp 1996 150000 0.250 50 55    # tcp1 1.996x, idle RSS at the limit
     result openvpn-udp "" 600 80000 0.300 9 9                # the best other 64-byte rate
     result wireguard-go "" 500 40000 0.500 5 50
     result wireguard-go-offload "" 1200 30000 0.400 7 300
     result tund-wg-udp "wireguard-go wireguard-go-offload" 1800 90000 0.420 48 61
   } >"$BATS_TEST_TMPDIR/run.jsonl"
   summarize "$BATS_TEST_TMPDIR/run.jsonl"
-  run -0 target "tcp1 Mbit/s ratio" tund-vtun-udp vtun-udp; assert_output "1.9x | >= 2x | not met"
+  # shown rounded down: a value shown at the target has met it
+  run -0 target "tcp1 Mbit/s ratio" tund-vtun-udp vtun-udp; assert_output "1.99x | >= 2x | not met"
   run -0 target "udp64 pps ratio" tund-vtun-udp vtun-udp; assert_output "3x | >= 2x | met"
   run -0 target "tcp1 Mbit/s ratio" tund-wg-udp wireguard-go; assert_output "3.6x | >= 4x | not met"
   run -0 target "tcp1 Mbit/s ratio" tund-wg-udp wireguard-go-offload; assert_output "1.5x | >= 2x | not met"
   run -0 target "tcp1 Mbit/s share" tund-wg-udp veth; assert_output "18% | >= 25% | not met"
-  run -0 target "udp64 pps, best rows" tund-vtun-udp openvpn-udp; assert_output "1.88x | >= 2x | not met"
+  run -0 target "udp64 pps, best rows" tund-vtun-udp openvpn-udp; assert_output "1.87x | >= 2x | not met"
   run -0 target "added ping ms" tund-vtun-udp vtun-udp; assert_output "0.21 | <= 0.16 | not met"
   run -0 target "added ping ms" tund-wg-udp wireguard-go-offload; assert_output "0.38 | <= 0.36 | not met"
   run -0 target "RSS/proc MiB idle, busy" tund-vtun-udp ""; assert_output "50, 55 | < 50, < 60 | not met"
