@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # summarize.sh FILE.jsonl... - the benchmark's tables (Markdown) from its result lines: the median
 # of every measurement per anchor over its successful runs, then each anchor that names a
-# COMPARE_TO next to those anchors, as ratios. Several files pool their runs (same machine, same
-# day only: see docs/benchmark.md).
+# COMPARE_TO next to those anchors, as ratios, then tund's targets (below), met or not. Several
+# files pool their runs (same machine, same day only: see docs/benchmark.md).
 set -euo pipefail
 (($#)) || { echo "usage: summarize.sh FILE.jsonl..." >&2; exit 2; }
 # shellcheck source=bench/lib.sh
