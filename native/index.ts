@@ -964,7 +964,11 @@ export interface NativeWireGuard {
   /** XChaCha20-Poly1305 with a 24-byte nonce (cookie replies). */
   xaeadSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad?: Buffer): Buffer;
   xaeadOpen(key: Buffer, nonce: Buffer, sealed: Buffer, aad?: Buffer): Buffer | null;
-  Aead: new (key: Buffer) => NativeWgAead;
+  /** backend 'evp' (default) or 'direct' (OpenSSL's ChaCha20 and Poly1305 functions without EVP,
+   * as the engine seals and opens transport data; 'evp' where it is not available). */
+  Aead: new (key: Buffer, backend?: WgAeadBackend) => NativeWgAead;
+  /** The 'direct' backend works in this process (found in the node binary, known answer passed). */
+  directAeadAvailable(): boolean;
   Identity: new (privateKey: Buffer, prologue?: string) => NativeWgIdentity;
   Handshake: new (identity: NativeWgIdentity, remotePublicKey: Buffer, presharedKey?: Buffer | null, prologue?: string) => NativeWgHandshake;
   CookieChecker: new (localPublicKey?: Buffer) => NativeWgCookieChecker;
@@ -976,8 +980,10 @@ export interface NativeWireGuard {
   monotonicMs(): number;
   /** bench/wg-crypto.mjs: nanoseconds for `packets` in-place seals (or opens) of `packetSize`
    * bytes with one reusable ChaCha20Poly1305, in a native loop (the engine's hot path). */
-  benchmarkAead(packetSize: number, packets: number, direction: 'seal' | 'open'): number;
+  benchmarkAead(packetSize: number, packets: number, direction: 'seal' | 'open', backend?: WgAeadBackend): number;
 }
+
+export type WgAeadBackend = 'evp' | 'direct';
 
 /** A libuv poll handle on one fd (socket.cc). The fd stays its owner's: close() only frees the handle. */
 export interface NativeFdWatcher {

@@ -261,6 +261,19 @@ Napi::Value HChaCha20Js(const Napi::CallbackInfo& info) {
 // open(counter, buf, aad?) return new Buffers; sealInPlace(counter, buf, len, aad?) encrypts
 // buf[0:len] in place and writes the tag at buf[len:len+16] (the engine's usage), openInPlace
 // likewise; both return the output length or -1.
+// An optional backend argument: "evp" (also when absent) or "direct".
+bool BackendArg(const Napi::CallbackInfo& info, size_t i, const char* fn, AeadBackend* backend) {
+  *backend = AeadBackend::Evp;
+  if (info.Length() <= i || info[i].IsUndefined()) return true;
+  std::string name = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : std::string();
+  if (name == "evp" || name == "direct") {
+    *backend = name == "direct" ? AeadBackend::Direct : AeadBackend::Evp;
+    return true;
+  }
+  Fail(info.Env(), std::string(fn) + ": backend must be \"evp\" or \"direct\"");
+  return false;
+}
+
 class AeadObject : public Napi::ObjectWrap<AeadObject> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -272,7 +285,9 @@ class AeadObject : public Napi::ObjectWrap<AeadObject> {
   explicit AeadObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AeadObject>(info) {
     Napi::Buffer<uint8_t> key;
     if (!BufferArg(info, 0, "Aead", "key", kKeySize, &key)) return;
-    aead_.reset(new ChaCha20Poly1305(key.Data()));
+    AeadBackend backend = AeadBackend::Evp;
+    if (!BackendArg(info, 1, "Aead", &backend)) return;
+    aead_.reset(new ChaCha20Poly1305(key.Data(), backend));
     if (!aead_->Ok()) CryptoFailure(info.Env(), "Aead");
   }
 
@@ -880,13 +895,15 @@ Napi::Value BenchmarkAead(const Napi::CallbackInfo& info) {
   int64_t size = info[0].As<Napi::Number>().Int64Value();
   int64_t packets = info[1].As<Napi::Number>().Int64Value();
   bool open = info[2].As<Napi::String>().Utf8Value() == "open";
+  AeadBackend backend = AeadBackend::Evp;
+  if (!BackendArg(info, 3, "benchmarkAead", &backend)) return env.Undefined();
   if (size < 0 || size > 65535 || packets < 1 || packets > 100000000) {
     Fail(env, "benchmarkAead: packetSize 0..65535, packets 1..1e8", true);
     return env.Undefined();
   }
   uint8_t key[kKeySize];
   RandomBytes(key, sizeof key);
-  ChaCha20Poly1305 aead(key);
+  ChaCha20Poly1305 aead(key, backend);
   Wipe(key, sizeof key);
   std::unique_ptr<uint8_t[]> buf(new uint8_t[size + kTagSize]());
   // for "open": one sealed packet per counter would need a copy each time; open the same
@@ -927,6 +944,11 @@ Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports) {
   wg.Set("xaeadSeal", Napi::Function::New(env, XAeadSealJs, "xaeadSeal"));
   wg.Set("xaeadOpen", Napi::Function::New(env, XAeadOpenJs, "xaeadOpen"));
   wg.Set("Aead", AeadObject::Define(env));
+  wg.Set("directAeadAvailable", Napi::Function::New(
+                                    env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                      return Napi::Boolean::New(info.Env(), DirectAeadAvailable());
+                                    },
+                                    "directAeadAvailable"));
   wg.Set("Identity", IdentityObject::Define(env));
   wg.Set("Initiation", InitiationObject::Define(env));
   wg.Set("Handshake", HandshakeObject::Define(env));

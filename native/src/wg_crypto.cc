@@ -6,7 +6,10 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <dlfcn.h>
+
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -316,23 +319,192 @@ void CounterNonce(uint64_t counter, uint8_t nonce[kNonceSize]) {
   for (int i = 0; i < 8; i++) nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
 }
 
-ChaCha20Poly1305::ChaCha20Poly1305(const uint8_t key[kKeySize])
-    : enc_(NewContext(key, true)), dec_(NewContext(key, false)) {}
+// ---- the Direct backend: OpenSSL's own ChaCha20 and Poly1305 functions, as the `node` binary
+// exports them (OpenSSL's include/crypto/chacha.h and poly1305.h declare them; they are not part
+// of the public headers, hence the run-time lookup and the known-answer check).
+
+namespace {
+
+struct DirectFunctions {
+  void (*chacha20)(unsigned char* out, const unsigned char* in, size_t len, const unsigned int key[8],
+                   const unsigned int counter[4]) = nullptr;
+  size_t (*polyCtxSize)() = nullptr;
+  void (*polyInit)(void* ctx, const unsigned char key[32]) = nullptr;
+  void (*polyUpdate)(void* ctx, const unsigned char* in, size_t len) = nullptr;
+  void (*polyFinal)(void* ctx, unsigned char mac[16]) = nullptr;
+  size_t polyBytes = 0;  // the context's size, rounded up to a multiple of 64
+  bool ok = false;
+};
+
+template <typename F>
+bool Lookup(F* fn, const char* name) {
+  *fn = reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+  return *fn != nullptr;
+}
+
+const DirectFunctions& Direct() {
+  static const DirectFunctions fns = [] {
+    DirectFunctions f;
+    // EVP first: it makes sure OpenSSL has set up its CPU capability flags, which the assembly
+    // behind ChaCha20_ctr32 and Poly1305_Init dispatches on.
+    if (ChaChaPolyCipher() == nullptr) return f;
+    if (!Lookup(&f.chacha20, "ChaCha20_ctr32") || !Lookup(&f.polyCtxSize, "Poly1305_ctx_size") ||
+        !Lookup(&f.polyInit, "Poly1305_Init") || !Lookup(&f.polyUpdate, "Poly1305_Update") ||
+        !Lookup(&f.polyFinal, "Poly1305_Final")) {
+      return f;
+    }
+    size_t size = f.polyCtxSize();
+    if (size == 0 || size > 4096) return f;
+    f.polyBytes = (size + 63) / 64 * 64;
+    f.ok = true;
+    return f;
+  }();
+  return fns;
+}
+
+void Pad16(const DirectFunctions& f, void* poly, size_t len) {
+  static const uint8_t kZeros[16] = {};
+  if (len % 16 != 0) f.polyUpdate(poly, kZeros, 16 - len % 16);
+}
+
+
+// The Poly1305 one-time key (RFC 8439 2.6: block 0 of the key stream, `state` with counter 0)
+// and the tag over aad and the ciphertext (2.8).
+void DirectTag(const uint32_t key[8], void* poly, const uint32_t state[4], const uint8_t* aad, size_t aadLen,
+               const uint8_t* ct, size_t len, uint8_t tag[kTagSize]) {
+  const DirectFunctions& f = Direct();
+  uint8_t block[64] = {};
+  f.chacha20(block, block, sizeof block, key, state);
+  f.polyInit(poly, block);
+  Wipe(block, sizeof block);
+  if (aadLen > 0) {
+    f.polyUpdate(poly, aad, aadLen);
+    Pad16(f, poly, aadLen);
+  }
+  if (len > 0) {
+    f.polyUpdate(poly, ct, len);
+    Pad16(f, poly, len);
+  }
+  uint8_t lengths[16];
+  for (int i = 0; i < 8; i++) {
+    lengths[i] = static_cast<uint8_t>(static_cast<uint64_t>(aadLen) >> (8 * i));
+    lengths[8 + i] = static_cast<uint8_t>(static_cast<uint64_t>(len) >> (8 * i));
+  }
+  f.polyUpdate(poly, lengths, sizeof lengths);
+  f.polyFinal(poly, tag);  // also cleanses the context
+}
+
+// ChaCha20's block counter and nonce words (RFC 8439 2.3): counter, then the nonce little-endian.
+// ChaCha20_ctr32 counts in 32 bits: a packet (at most 64 KiB, 1025 blocks from 1) never wraps.
+void DirectState(const uint8_t nonce[kNonceSize], uint32_t counter, uint32_t state[4]) {
+  state[0] = counter;
+  state[1] = Load32Le(nonce);
+  state[2] = Load32Le(nonce + 4);
+  state[3] = Load32Le(nonce + 8);
+}
+constexpr size_t kDirectMaxLen = 64 * 1024 * 1024;  // far above any packet; keeps the counter in 32 bits
+
+bool DirectSeal(const uint32_t key[8], void* poly, const uint8_t nonce[kNonceSize], const uint8_t* aad,
+                size_t aadLen, const uint8_t* in, size_t len, uint8_t* out) {
+  if (len > kDirectMaxLen || (aadLen > 0 && aad == nullptr)) return false;
+  uint32_t state[4];
+  DirectState(nonce, 1, state);
+  if (len > 0) Direct().chacha20(out, in, len, key, state);
+  state[0] = 0;
+  DirectTag(key, poly, state, aad, aadLen, out, len, out + len);
+  return true;
+}
+
+bool DirectOpen(const uint32_t key[8], void* poly, const uint8_t nonce[kNonceSize], const uint8_t* aad,
+                size_t aadLen, const uint8_t* in, size_t len, uint8_t* out) {
+  if (len < kTagSize || len - kTagSize > kDirectMaxLen || (aadLen > 0 && aad == nullptr)) return false;
+  const size_t plainLen = len - kTagSize;
+  uint32_t state[4];
+  DirectState(nonce, 0, state);
+  uint8_t tag[kTagSize];
+  DirectTag(key, poly, state, aad, aadLen, in, plainLen, tag);  // verified before anything is decrypted
+  if (CRYPTO_memcmp(tag, in + plainLen, kTagSize) != 0) {
+    if (plainLen > 0) Wipe(out, plainLen);
+    return false;
+  }
+  state[0] = 1;
+  if (plainLen > 0) Direct().chacha20(out, in, plainLen, key, state);
+  return true;
+}
+
+void KeyWords(const uint8_t key[kKeySize], uint32_t words[8]) {
+  for (int i = 0; i < 8; i++) words[i] = Load32Le(key + 4 * i);
+}
+
+// RFC 8439 section 2.8.2 through the Direct functions, sealed and opened: a lookup that found
+// functions with other signatures or semantics (another OpenSSL) fails this and is not used.
+bool DirectKnownAnswer() {
+  static const uint8_t kKey[kKeySize] = {
+      0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
+      0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f};
+  static const uint8_t kNonce[kNonceSize] = {0x07, 0x00, 0x00, 0x00, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47};
+  static const uint8_t kAad[12] = {0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+  static const char kPlain[] =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen "
+      "would be it.";
+  static const uint8_t kTag[kTagSize] = {0x1a, 0xe1, 0x0b, 0x59, 0x4f, 0x09, 0xe2, 0x6a,
+                                         0x7e, 0x90, 0x2e, 0xcb, 0xd0, 0x60, 0x06, 0x91};
+  static const uint8_t kCipherStart[8] = {0xd3, 0x1a, 0x8d, 0x34, 0x64, 0x8e, 0x60, 0xdb};
+  constexpr size_t n = sizeof kPlain - 1;  // 114 bytes
+  void* poly = std::aligned_alloc(64, Direct().polyBytes);
+  if (poly == nullptr) return false;
+  uint32_t key[8];
+  KeyWords(kKey, key);
+  uint8_t buf[n + kTagSize];
+  bool ok = DirectSeal(key, poly, kNonce, kAad, sizeof kAad, reinterpret_cast<const uint8_t*>(kPlain), n, buf) &&
+            memcmp(buf, kCipherStart, sizeof kCipherStart) == 0 && memcmp(buf + n, kTag, kTagSize) == 0 &&
+            DirectOpen(key, poly, kNonce, kAad, sizeof kAad, buf, sizeof buf, buf) && memcmp(buf, kPlain, n) == 0;
+  if (ok) {
+    buf[3] ^= 1;  // and a forgery is refused
+    ok = !DirectOpen(key, poly, kNonce, kAad, sizeof kAad, buf, sizeof buf, buf);
+  }
+  std::free(poly);
+  return ok;
+}
+
+}  // namespace
+
+bool DirectAeadAvailable() {
+  static const bool available = Direct().ok && DirectKnownAnswer();
+  return available;
+}
+
+ChaCha20Poly1305::ChaCha20Poly1305(const uint8_t key[kKeySize], AeadBackend backend) {
+  if (backend == AeadBackend::Direct && DirectAeadAvailable() &&
+      (poly_ = std::aligned_alloc(64, Direct().polyBytes)) != nullptr) {
+    KeyWords(key, key_);
+    direct_ = true;
+    return;
+  }
+  enc_ = NewContext(key, true);
+  dec_ = NewContext(key, false);
+}
 
 ChaCha20Poly1305::~ChaCha20Poly1305() {
   EVP_CIPHER_CTX_free(enc_);  // frees (and cleanses) the key schedule too
   EVP_CIPHER_CTX_free(dec_);
+  Wipe(key_, sizeof key_);
+  if (poly_ != nullptr) {
+    Wipe(poly_, Direct().polyBytes);
+    std::free(poly_);
+  }
 }
 
 bool ChaCha20Poly1305::Seal(uint64_t counter, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len,
                             uint8_t* out) {
   uint8_t nonce[kNonceSize];
   CounterNonce(counter, nonce);
-  return SealWith(enc_, nonce, aad, aadLen, in, len, out);
+  return SealNonce(nonce, aad, aadLen, in, len, out);
 }
 
 bool ChaCha20Poly1305::SealNonce(const uint8_t nonce[kNonceSize], const uint8_t* aad, size_t aadLen,
                                  const uint8_t* in, size_t len, uint8_t* out) {
+  if (direct_) return DirectSeal(key_, poly_, nonce, aad, aadLen, in, len, out);
   return SealWith(enc_, nonce, aad, aadLen, in, len, out);
 }
 
@@ -340,11 +512,12 @@ bool ChaCha20Poly1305::Open(uint64_t counter, const uint8_t* aad, size_t aadLen,
                             uint8_t* out) {
   uint8_t nonce[kNonceSize];
   CounterNonce(counter, nonce);
-  return OpenWith(dec_, nonce, aad, aadLen, in, len, out);
+  return OpenNonce(nonce, aad, aadLen, in, len, out);
 }
 
 bool ChaCha20Poly1305::OpenNonce(const uint8_t nonce[kNonceSize], const uint8_t* aad, size_t aadLen,
                                  const uint8_t* in, size_t len, uint8_t* out) {
+  if (direct_) return DirectOpen(key_, poly_, nonce, aad, aadLen, in, len, out);
   return OpenWith(dec_, nonce, aad, aadLen, in, len, out);
 }
 

@@ -165,46 +165,77 @@ describe('ChaCha20-Poly1305 (RFC 8439 2.8.2)', () => {
     assert.equal(wg.aeadOpen(hex(c.key), hex(c.nonce), sealed.subarray(0, 15)), null);
   });
 
-  test("the reusable per-key object gives the same bytes, many times (WireGuard's counter nonce)", () => {
-    // The RFC's nonce is 07000000 || 4041424344454647; WireGuard's is 00000000 || LE64(counter),
-    // so the vector itself goes through sealNonce semantics via aeadSeal; the counter form is
-    // checked against the one-shot function with the equivalent 12-byte nonce.
-    const aead = new wg.Aead(hex(c.key));
-    for (let counter = 0n; counter < 300n; counter += 37n) {
-      const nonce = Buffer.alloc(12);
-      nonce.writeBigUInt64LE(counter, 4);
-      const want = wg.aeadSeal(hex(c.key), nonce, hex(c.plaintext), hex(c.aad));
-      assert.deepEqual(aead.seal(counter, hex(c.plaintext), hex(c.aad)), want);
-      assert.deepEqual(aead.open(counter, want, hex(c.aad)), hex(c.plaintext));
-      assert.equal(aead.open(counter + 1n, want, hex(c.aad)), null);
+  for (const backend of ['evp', 'direct'] as const) {
+    test(`${backend}: the reusable per-key object gives the same bytes, many times (WireGuard's counter nonce)`, () => {
+      // The RFC's nonce is 07000000 || 4041424344454647; WireGuard's is 00000000 || LE64(counter),
+      // so the vector itself goes through sealNonce semantics via aeadSeal; the counter form is
+      // checked against the one-shot function with the equivalent 12-byte nonce.
+      const aead = new wg.Aead(hex(c.key), backend);
+      for (let counter = 0n; counter < 300n; counter += 37n) {
+        const nonce = Buffer.alloc(12);
+        nonce.writeBigUInt64LE(counter, 4);
+        const want = wg.aeadSeal(hex(c.key), nonce, hex(c.plaintext), hex(c.aad));
+        assert.deepEqual(aead.seal(counter, hex(c.plaintext), hex(c.aad)), want);
+        assert.deepEqual(aead.open(counter, want, hex(c.aad)), hex(c.plaintext));
+        assert.equal(aead.open(counter + 1n, want, hex(c.aad)), null);
+      }
+      const big = 0xfffffffffffffffen;
+      const sealedBig = aead.seal(big, Buffer.from('max'));
+      assert.deepEqual(wg.aeadOpen(hex(c.key), big, sealedBig), Buffer.from('max'));
+    });
+
+    test(`${backend}: in place: seal appends the tag, open strips it; a failed open zeroes the plaintext`, () => {
+      const aead = new wg.Aead(hex(c.key), backend);
+      const plain = hex(c.plaintext);
+      const buf = Buffer.alloc(plain.length + 16 + 8, 0xee);
+      plain.copy(buf);
+      assert.equal(aead.sealInPlace(7, buf, plain.length), plain.length + 16);
+      assert.deepEqual(buf.subarray(0, plain.length + 16), wg.aeadSeal(hex(c.key), 7, plain));
+      assert.equal(buf[plain.length + 16], 0xee, 'nothing written past the tag');
+      const copy = Buffer.from(buf);
+      assert.equal(aead.openInPlace(7, buf, plain.length + 16), plain.length);
+      assert.deepEqual(buf.subarray(0, plain.length), plain);
+      copy[3]! ^= 0x40;
+      assert.equal(aead.openInPlace(7, copy, plain.length + 16), -1);
+      assert.ok(copy.subarray(0, plain.length).every((b) => b === 0));
+      assert.throws(() => aead.sealInPlace(1, Buffer.alloc(20), 10), RangeError);
+    });
+
+    test(`${backend}: empty plaintext: the tag alone (a keepalive)`, () => {
+      const aead = new wg.Aead(Buffer.alloc(32, 1), backend);
+      const tag = aead.seal(0, Buffer.alloc(0));
+      assert.equal(tag.length, 16);
+      assert.deepEqual(aead.open(0, tag), Buffer.alloc(0));
+    });
+  }
+
+  test('the direct backend is available here (the node binary exports OpenSSL\'s ChaCha20 and Poly1305)', () => {
+    assert.equal(wg.directAeadAvailable(), true);
+    assert.throws(() => new wg.Aead(Buffer.alloc(32), 'fast' as never), TypeError);
+  });
+
+  test('direct and evp agree on every length 0..1500 and up to 64 KiB, with and without AAD, and refuse what the other refuses', () => {
+    // a deterministic walk over lengths, keys, counters and AAD; both directions, both ways round
+    let x = 0x2545f491;
+    const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => next() & 0xff));
+    const lengths = [...Array.from({ length: 1501 }, (_, i) => i), 4096, 65519, 65535];
+    for (const len of lengths) {
+      const key = bytes(32);
+      const evp = new wg.Aead(key, 'evp');
+      const direct = new wg.Aead(key, 'direct');
+      const counter = BigInt(next()) << BigInt(next() % 33);
+      const plain = bytes(len);
+      const aad = len % 3 === 0 ? bytes(next() % 40) : undefined;
+      const sealed = evp.seal(counter, plain, aad);
+      assert.deepEqual(direct.seal(counter, plain, aad), sealed, `seal of ${len} bytes`);
+      assert.deepEqual(direct.open(counter, sealed, aad), plain, `open of ${len} bytes`);
+      assert.deepEqual(evp.open(counter, direct.seal(counter, plain, aad), aad), plain);
+      const bad = Buffer.from(sealed);
+      bad[next() % bad.length]! ^= 1 << (next() % 8);
+      assert.equal(direct.open(counter, bad, aad), null, `a flipped bit in ${len} bytes`);
+      assert.equal(direct.open(counter + 1n, sealed, aad), null);
     }
-    const big = 0xfffffffffffffffen;
-    const sealedBig = aead.seal(big, Buffer.from('max'));
-    assert.deepEqual(wg.aeadOpen(hex(c.key), big, sealedBig), Buffer.from('max'));
-  });
-
-  test('in place: seal appends the tag, open strips it; a failed open zeroes the plaintext', () => {
-    const aead = new wg.Aead(hex(c.key));
-    const plain = hex(c.plaintext);
-    const buf = Buffer.alloc(plain.length + 16 + 8, 0xee);
-    plain.copy(buf);
-    assert.equal(aead.sealInPlace(7, buf, plain.length), plain.length + 16);
-    assert.deepEqual(buf.subarray(0, plain.length + 16), wg.aeadSeal(hex(c.key), 7, plain));
-    assert.equal(buf[plain.length + 16], 0xee, 'nothing written past the tag');
-    const copy = Buffer.from(buf);
-    assert.equal(aead.openInPlace(7, buf, plain.length + 16), plain.length);
-    assert.deepEqual(buf.subarray(0, plain.length), plain);
-    copy[3]! ^= 0x40;
-    assert.equal(aead.openInPlace(7, copy, plain.length + 16), -1);
-    assert.ok(copy.subarray(0, plain.length).every((b) => b === 0));
-    assert.throws(() => aead.sealInPlace(1, Buffer.alloc(20), 10), RangeError);
-  });
-
-  test('empty plaintext: the tag alone (a keepalive)', () => {
-    const aead = new wg.Aead(Buffer.alloc(32, 1));
-    const tag = aead.seal(0, Buffer.alloc(0));
-    assert.equal(tag.length, 16);
-    assert.deepEqual(aead.open(0, tag), Buffer.alloc(0));
   });
 });
 

@@ -68,8 +68,8 @@ bool ParseIp(const uint8_t* p, size_t n, IpView* v) {
 }  // namespace
 
 struct WgTransform::Keypair {
-  Keypair(const WgKeypairSpec& s, uint32_t peerId, int64_t now)
-      : send(s.sendKey), receive(s.receiveKey), localIndex(s.localIndex), remoteIndex(s.remoteIndex),
+  Keypair(const WgKeypairSpec& s, uint32_t peerId, int64_t now, wg::AeadBackend backend)
+      : send(s.sendKey, backend), receive(s.receiveKey, backend), localIndex(s.localIndex), remoteIndex(s.remoteIndex),
         initiator(s.initiator), peer(peerId), createdMs(now) {}
   wg::ChaCha20Poly1305 send;     // tx thread only
   wg::ChaCha20Poly1305 receive;  // rx thread only
@@ -98,7 +98,10 @@ struct WgTransform::Peer {
       noEndpointDrops{0};
 };
 
-WgTransform::WgTransform(const WgOptions& o) : o_(o), useCache_(!SwitchedOff("TUND_NO_WG_LOOKUP_CACHE")) {
+WgTransform::WgTransform(const WgOptions& o)
+    : o_(o),
+      useCache_(!SwitchedOff("TUND_NO_WG_LOOKUP_CACHE")),
+      aead_(SwitchedOff("TUND_NO_WG_DIRECT_AEAD") ? wg::AeadBackend::Evp : wg::AeadBackend::Direct) {
   if (o_.mtu < 0) o_.mtu = 0;
   if (o_.maxStaged < 1) o_.maxStaged = 1;
 }
@@ -217,7 +220,7 @@ bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::st
     *error = "local index " + std::to_string(spec.localIndex) + " is in use";
     return false;
   }
-  auto kp = std::make_shared<Keypair>(spec, id, NowMs());
+  auto kp = std::make_shared<Keypair>(spec, id, NowMs(), aead_);
   if (!kp->send.Ok() || !kp->receive.Ok()) {
     *error = "cannot set up ChaCha20-Poly1305 contexts";
     return false;

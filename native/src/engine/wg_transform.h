@@ -28,7 +28,9 @@
 // mu_ (exclusive), the data threads read under mu_ (shared); per-peer state under Peer::mu.
 // Each data thread remembers its last lookups (LookupCache): a stream's packets all ask the same
 // question, so they skip the trie walk, the maps and mu_ until JS changes something
-// (TUND_NO_WG_LOOKUP_CACHE=1 turns the caches off).
+// (TUND_NO_WG_LOOKUP_CACHE=1 turns the caches off). Keypairs seal and open with wg_crypto's Direct
+// backend, OpenSSL's ChaCha20 and Poly1305 without EVP's per-call layers (TUND_NO_WG_DIRECT_AEAD=1:
+// through EVP).
 #pragma once
 
 #include <atomic>
@@ -226,6 +228,7 @@ class WgTransform : public Transform {
   AllowedIps routes_;
   std::atomic<uint64_t> version_{0};
   const bool useCache_;
+  const wg::AeadBackend aead_;  // keypairs' ChaCha20-Poly1305 (TUND_NO_WG_DIRECT_AEAD=1: EVP)
   LookupCache txRoute_;                 // tx thread only
   LookupCache rxSource_, rxKeypair_;    // rx thread only
 
