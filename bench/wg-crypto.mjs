@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // bench/wg-crypto.mjs - speed of WireGuard's building blocks as tund runs them (not a test):
 //   - the transport AEAD (ChaCha20-Poly1305, one context per key, in place) in a native loop, the
-//     engine's hot path, for 64/512/1420-byte packets, seal and open, in Gbit/s of plaintext;
+//     engine's hot path, for 64/512/1420-byte packets, seal and open, in Gbit/s of plaintext, with
+//     both backends (wg_crypto.h: direct, the engine's, and evp);
 //   - whole handshakes (initiation, response, both keypairs) through the addon, per second;
 //   - the receive path's mac1 check and the under-load cookie decision (CookieChecker.vet), per
 //     second, through the addon (the engine calls the same C++ without N-API).
@@ -27,12 +28,18 @@ function rate(fn, unit) {
 }
 
 console.log(`node ${process.versions.node}, OpenSSL ${process.versions.openssl}, one core`);
+// backend: 'direct' is what the engine uses (OpenSSL's ChaCha20 and Poly1305 without EVP), 'evp'
+// what TUND_NO_WG_DIRECT_AEAD=1 falls back to
+const backends = wg.directAeadAvailable() ? ['direct', 'evp'] : ['evp'];
 for (const size of [64, 512, 1420]) {
   for (const dir of ['seal', 'open']) {
-    const packets = Math.max(1000, Math.round((seconds * 6e9) / 8 / size / 4));
-    const ns = wg.benchmarkAead(size, packets, dir);
-    const gbit = (packets * size * 8) / ns;
-    console.log(`aead ${dir.padEnd(4)} ${String(size).padStart(4)} B: ${gbit.toFixed(2)} Gbit/s, ${((packets / ns) * 1e3).toFixed(2)} Mpkt/s`);
+    for (const backend of backends) {
+      const packets = Math.max(1000, Math.round((seconds * 6e9) / 8 / size / 4));
+      const ns = wg.benchmarkAead(size, packets, dir, backend);
+      const gbit = (packets * size * 8) / ns;
+      console.log(`aead ${dir.padEnd(4)} ${String(size).padStart(4)} B ${backend.padEnd(6)}: ${gbit.toFixed(2)} Gbit/s, ` +
+        `${((packets / ns) * 1e3).toFixed(2)} Mpkt/s, ${(ns / packets).toFixed(0)} ns/packet`);
+    }
   }
 }
 
