@@ -801,8 +801,9 @@ export interface NativeAddon {
   offloadSegment(read: Buffer, cap?: number): Buffer[];
   /** One batch of packets for the device -> the writes (virtio_net_hdr + bytes) it becomes, with
    * the indices of the packets in each: consecutive segments of one TCP flow coalesced, and with
-   * `udp` (a tun that took USO) consecutive datagrams of one UDP flow. */
-  offloadCoalesce(packets: Buffer[], udp?: boolean): { write: Buffer; members: number[] }[];
+   * `udp` (a tun that took USO) consecutive datagrams of one UDP flow; `trustChecksums`: the
+   * packets were authenticated (WireGuard), their checksums are not verified before merging. */
+  offloadCoalesce(packets: Buffer[], udp?: boolean, trustChecksums?: boolean): { write: Buffer; members: number[] }[];
   /** An IPv4/IPv6 TCP or UDP packet whose checksum verifies. */
   offloadChecksumValid(packet: Buffer): boolean;
 }

@@ -52,11 +52,12 @@ Napi::Value OffloadSegment(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// offloadCoalesce(packets: Buffer[], udp?: boolean) -> { write: Buffer /* virtio_net_hdr + bytes */,
-//   members: number[] }[]: the device writes one batch becomes, in order (udp: UDP flows too).
+// offloadCoalesce(packets: Buffer[], udp?: boolean, trustChecksums?: boolean) -> { write: Buffer
+//   /* virtio_net_hdr + bytes */, members: number[] }[]: the device writes one batch becomes, in
+//   order (udp: UDP flows too; trustChecksums: authenticated packets, checksums not verified).
 Napi::Value OffloadCoalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) return Fail(env, "offloadCoalesce(packets: Buffer[], udp?: boolean)");
+  if (info.Length() < 1 || !info[0].IsArray()) return Fail(env, "offloadCoalesce(packets: Buffer[], udp?: boolean, trustChecksums?: boolean)");
   Napi::Array arr = info[0].As<Napi::Array>();
   std::vector<std::vector<uint8_t>> copies;
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -73,6 +74,7 @@ Napi::Value OffloadCoalesce(const Napi::CallbackInfo& info) {
   }
   Coalescer co;
   co.SetUdp(info.Length() > 1 && info[1].ToBoolean().Value());
+  co.SetTrustChecksums(info.Length() > 2 && info[2].ToBoolean().Value());
   co.Plan(data.data(), lens.data(), data.size());
   Napi::Array out = Napi::Array::New(env);
   for (size_t k = 0; k < co.Size(); k++) {

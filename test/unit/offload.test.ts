@@ -295,6 +295,33 @@ for (const v6 of [false, true]) {
   });
 }
 
+test('authenticated packets (WireGuard) are merged without verifying their checksums; all else is not', () => {
+  // kernel WireGuard marks what it decrypted CHECKSUM_UNNECESSARY; a bad checksum from an
+  // authenticated peer is the peer's own choice of bytes
+  for (const v6 of [false, true]) {
+    const a = tcp({ v6, seq: 0, payload: randomBytes(1000) });
+    const b = tcp({ v6, seq: 1000, payload: randomBytes(1000) });
+    b[b.length - 1]! ^= 0xff;
+    assert.equal(addon.offloadChecksumValid(b), false);
+    assert.deepEqual(addon.offloadCoalesce([a, b]).map((w) => w.members), [[0], [1]], 'verified: kept apart');
+    const trusted = addon.offloadCoalesce([a, b], false, true);
+    assert.deepEqual(trusted.map((w) => w.members), [[0, 1]], 'trusted: merged');
+    // the super-packet carries the payloads as they came (cut back, the kernel would compute a
+    // checksum over the bytes the peer sent)
+    const back = addon.offloadSegment(trusted[0]!.write);
+    const headers = (v6 ? 40 : 20) + 20;
+    assert.ok(back[0]!.equals(a));
+    assert.ok(back[1]!.subarray(headers).equals(b.subarray(headers)));
+    const u = [udp(randomBytes(1200), v6, 1), udp(randomBytes(1200), v6, 2)];
+    u[0]![u[0]!.length - 3]! ^= 1;
+    assert.deepEqual(addon.offloadCoalesce(u, true).map((w) => w.members), [[0], [1]]);
+    assert.deepEqual(addon.offloadCoalesce(u, true, true).map((w) => w.members), [[0, 1]]);
+    // what is not coalescable stays apart either way
+    const syn = tcp({ v6, seq: 2000, flags: SYN | ACK, payload: randomBytes(10) });
+    assert.deepEqual(addon.offloadCoalesce([a, syn], false, true).map((w) => w.members), [[0], [1]]);
+  }
+});
+
 test('GRO leaves alone what must not be merged', () => {
   const d = () => randomBytes(1000);
   const cases: [string, Buffer[]][] = [

@@ -14,6 +14,8 @@
 // one TCP flow in a batch into super-packets, and those of one UDP flow where the tun took USO
 // (offload.h's Coalescer; TUND_NO_TUN_GRO=1 writes them one by one, TUND_NO_TUN_UDP_GRO=1 leaves
 // UDP alone), falling back to single packets for good (of that protocol) if the kernel refuses one.
+// Packets a transform authenticated (WireGuard) are merged without verifying their checksums first
+// (SetAuthenticatedWrites; TUND_NO_WG_CHECKSUM_TRUST=1 verifies them).
 #include <errno.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -188,6 +190,8 @@ class PacketDevice : public DeviceBase {
     }
     return got;
   }
+
+  void SetAuthenticatedWrites(bool on) override { coalescer_.SetTrustChecksums(on); }
 
   bool Write(Core& core, const Message* pkts, size_t n) override {
     if (!vnet_) {

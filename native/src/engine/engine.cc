@@ -183,6 +183,9 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   }
   events_->SetSink(sink);
   transport_->Start(*this);
+  // authenticated packets are coalesced without verifying their checksums (kernel WireGuard
+  // trusts them likewise); TUND_NO_WG_CHECKSUM_TRUST=1 verifies them as any other
+  device_->SetAuthenticatedWrites(transform_->Authenticated() && !SwitchedOff("TUND_NO_WG_CHECKSUM_TRUST"));
   device_->Start(*this);
   transform_->Start(*this);
   startMs_ = NowMs();

@@ -190,6 +190,9 @@ class Device {
   virtual int Fd() const = 0;
   virtual bool Stream() const = 0;
   virtual void Start(Core&) {}
+  // Before Start: every packet Write gets was authenticated by the transform (WireGuard), so its
+  // checksums need not be verified again (a tun's coalescing: offload.h, SetTrustChecksums).
+  virtual void SetAuthenticatedWrites(bool) {}
   // After the threads are joined (the fd is still open): undo what Start changed on the device.
   virtual void Stop() {}
   // Packets are waiting inside the device object (the rest of a cut super-packet): Read has more
@@ -315,6 +318,9 @@ class Transform {
 
   // JS thread, before the threads start.
   virtual void Start(Core&) {}
+  // Every packet Open delivers to the device passed an authenticity check (an AEAD tag), so
+  // nobody but the authenticated peer chose its bytes (WireGuard: yes; VTun: no).
+  virtual bool Authenticated() const { return false; }
   // Once, on the thread that ended the engine (not after stop()).
   virtual void OnEnd(const char* reason) {}
 

@@ -345,7 +345,7 @@ void Coalescer::Plan(uint8_t* const* data, const size_t* lens, size_t n) {
     uint8_t* p = data[i];
     const size_t len = lens[i];
     TcpView v = ViewTcp(p, len, udp_);
-    if (!v.ok || !L4ChecksumValid(p, len)) {
+    if (!v.ok || (!trustChecksums_ && !L4ChecksumValid(p, len))) {
       // not coalescable (or a bad checksum the kernel must see and drop)
       Single(p, len, static_cast<uint32_t>(i));
       continue;

@@ -70,7 +70,7 @@ class Segmenter {
 // Plans the device writes of one batch of packets: packets of one TCP flow that follow each other
 // (next sequence number, same size, plain ACK/PSH segments, headers equal but for lengths and
 // checksums, checksums valid) become one super-packet with a TSO header (NEEDS_CSUM, the TCP
-// checksum field holding the pseudo-header's sum); with SetUdp(true), datagrams of one UDP flow
+// checksum field holding the pseudo-header's sum; see SetTrustChecksums); with SetUdp(true), datagrams of one UDP flow
 // that follow each other (same size, only the last shorter, checksums valid) become one USO
 // super-packet (VIRTIO_NET_HDR_GSO_UDP_L4, the UDP length and checksum fields covering the
 // whole); everything else is written as it is with an empty header. Writes keep the order of
@@ -96,6 +96,11 @@ class Coalescer {
   // TUN_F_USO4/6: Linux 6.2 and later).
   void SetUdp(bool on) { udp_ = on; }
   bool Udp() const { return udp_; }
+  // The packets were authenticated on their way in (WireGuard's AEAD): their L4 checksums are
+  // what their sender made, so they are coalesced without verifying them first. Kernel WireGuard
+  // does the same (it marks such packets CHECKSUM_UNNECESSARY); a peer that sends a bad checksum
+  // could as well have sent any other bytes with a good one.
+  void SetTrustChecksums(bool on) { trustChecksums_ = on; }
 
   // Plans writes for pkts[0..n) (they must stay valid and unchanged until written).
   void Plan(uint8_t* const* data, const size_t* lens, size_t n);
@@ -120,6 +125,7 @@ class Coalescer {
   size_t used_ = 0;
   std::vector<Flow> flows_;
   bool udp_ = false;
+  bool trustChecksums_ = false;
 };
 
 }  // namespace offload

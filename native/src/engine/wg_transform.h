@@ -163,6 +163,7 @@ class WgTransform : public Transform {
   size_t TxSlotBytes() const override { return 64; }  // keepalives; packets are sealed in place
   size_t RxSlotBytes() const override { return 65536; }
   size_t MaxDelivered() const override { return 64; }  // (packets are opened in place)
+  bool Authenticated() const override { return true; }
   void Start(Core& core) override;
   void CollectOutgoing(TxContext& tx) override;
   void Seal(Message& pkt, TxContext& tx) override;
