@@ -822,6 +822,9 @@ export interface NativeWgAead {
   open(counter: WgCounter, sealed: Buffer, aad?: Buffer): Buffer | null;
   sealInPlace(counter: WgCounter, buf: Buffer, len: number, aad?: Buffer): number;
   openInPlace(counter: WgCounter, buf: Buffer, len: number, aad?: Buffer): number;
+  /** The engine's seal: buf[offset, offset + len) in place, no AAD, the 64 bytes before offset as
+   * scratch (wiped); returns len + 16. */
+  sealWithScratch(counter: WgCounter, buf: Buffer, offset: number, len: number): number;
 }
 
 /** Why a handshake step failed (wg_noise.h HandshakeError). */

@@ -368,15 +368,11 @@ void Pad16(const DirectFunctions& f, void* poly, size_t len) {
 }
 
 
-// The Poly1305 one-time key (RFC 8439 2.6: block 0 of the key stream, `state` with counter 0)
-// and the tag over aad and the ciphertext (2.8).
-void DirectTag(const uint32_t key[8], void* poly, const uint32_t state[4], const uint8_t* aad, size_t aadLen,
-               const uint8_t* ct, size_t len, uint8_t tag[kTagSize]) {
+// The tag over aad and the ciphertext (RFC 8439 2.8) under a Poly1305 one-time key.
+void DirectMac(void* poly, const uint8_t polyKey[32], const uint8_t* aad, size_t aadLen, const uint8_t* ct,
+               size_t len, uint8_t tag[kTagSize]) {
   const DirectFunctions& f = Direct();
-  uint8_t block[64] = {};
-  f.chacha20(block, block, sizeof block, key, state);
-  f.polyInit(poly, block);
-  Wipe(block, sizeof block);
+  f.polyInit(poly, polyKey);
   if (aadLen > 0) {
     f.polyUpdate(poly, aad, aadLen);
     Pad16(f, poly, aadLen);
@@ -392,6 +388,16 @@ void DirectTag(const uint32_t key[8], void* poly, const uint32_t state[4], const
   }
   f.polyUpdate(poly, lengths, sizeof lengths);
   f.polyFinal(poly, tag);  // also cleanses the context
+}
+
+// The Poly1305 one-time key (RFC 8439 2.6: block 0 of the key stream, `state` with counter 0)
+// and the tag.
+void DirectTag(const uint32_t key[8], void* poly, const uint32_t state[4], const uint8_t* aad, size_t aadLen,
+               const uint8_t* ct, size_t len, uint8_t tag[kTagSize]) {
+  uint8_t block[64] = {};
+  Direct().chacha20(block, block, sizeof block, key, state);
+  DirectMac(poly, block, aad, aadLen, ct, len, tag);
+  Wipe(block, sizeof block);
 }
 
 // ChaCha20's block counter and nonce words (RFC 8439 2.3): counter, then the nonce little-endian.
@@ -506,6 +512,23 @@ bool ChaCha20Poly1305::SealNonce(const uint8_t nonce[kNonceSize], const uint8_t*
                                  const uint8_t* in, size_t len, uint8_t* out) {
   if (direct_) return DirectSeal(key_, poly_, nonce, aad, aadLen, in, len, out);
   return SealWith(enc_, nonce, aad, aadLen, in, len, out);
+}
+
+bool ChaCha20Poly1305::SealWithScratch(uint64_t counter, uint8_t* data, size_t len) {
+  if (!direct_) return Seal(counter, nullptr, 0, data, len, data);
+  if (len > kDirectMaxLen) return false;
+  uint8_t nonce[kNonceSize];
+  CounterNonce(counter, nonce);
+  uint32_t state[4];
+  DirectState(nonce, 0, state);
+  // block 0 (the one-time key) over the scratch, the data from block 1 on: one ChaCha20 call,
+  // whose wide path has lanes to spare for the extra block
+  uint8_t* block = data - kSealScratch;
+  std::memset(block, 0, kSealScratch);
+  Direct().chacha20(block, block, kSealScratch + len, key_, state);
+  DirectMac(poly_, block, nullptr, 0, data, len, data + len);
+  Wipe(block, kSealScratch);
+  return true;
 }
 
 bool ChaCha20Poly1305::Open(uint64_t counter, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len,

@@ -146,6 +146,11 @@ class ChaCha20Poly1305 {
   bool Seal(uint64_t counter, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len, uint8_t* out);
   bool SealNonce(const uint8_t nonce[kNonceSize], const uint8_t* aad, size_t aadLen, const uint8_t* in,
                  size_t len, uint8_t* out);
+  // Seal(counter, no aad, data, len, data) in place, with the kSealScratch bytes before data as
+  // scratch (overwritten, wiped afterwards): with the Direct backend the Poly1305 key block and the
+  // data then come from one ChaCha20 call instead of two (the transport's hot path).
+  static constexpr size_t kSealScratch = 64;
+  bool SealWithScratch(uint64_t counter, uint8_t* data, size_t len);
   // Opens len bytes of in (ciphertext || tag, len >= 16) into out (len - 16 bytes); out == in is
   // allowed. False when the tag does not verify: out is then zeroed, never half-decrypted.
   bool Open(uint64_t counter, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len, uint8_t* out);

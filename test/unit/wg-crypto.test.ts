@@ -235,6 +235,17 @@ describe('ChaCha20-Poly1305 (RFC 8439 2.8.2)', () => {
       bad[next() % bad.length]! ^= 1 << (next() % 8);
       assert.equal(direct.open(counter, bad, aad), null, `a flipped bit in ${len} bytes`);
       assert.equal(direct.open(counter + 1n, sealed, aad), null);
+      if (aad === undefined && (len % 7 === 0 || len > 1500)) {
+        // the engine's seal: in place, the 64 bytes before as scratch, wiped afterwards
+        for (const aead of [direct, evp]) {
+          const buf = Buffer.alloc(64 + len + 16 + 3, 0xa5);
+          plain.copy(buf, 64);
+          assert.equal(aead.sealWithScratch(counter, buf, 64, len), len + 16);
+          assert.deepEqual(buf.subarray(64, 64 + len + 16), sealed, `sealWithScratch of ${len} bytes`);
+          assert.ok(buf.subarray(64 + len + 16).every((b) => b === 0xa5), 'nothing written past the tag');
+          if (aead === direct) assert.ok(buf.subarray(0, 64).every((b) => b === 0), 'the scratch is wiped');
+        }
+      }
     }
   });
 });

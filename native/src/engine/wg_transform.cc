@@ -481,14 +481,15 @@ void WgTransform::SealFor(Peer& peer, uint8_t* data, size_t len, TxContext& tx, 
   }
   const size_t padded = Padded(len);
   std::memset(data + len, 0, padded - len);
+  // the header goes in after sealing: the seal's scratch covers it
+  if (!kp->send.SealWithScratch(counter, data, padded)) {
+    tx.core().c.badFrames.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   uint8_t* msg = data - kHeader;
   PutLe32(msg, kTypeTransport);
   PutLe32(msg + 4, kp->remoteIndex);
   PutLe64(msg + 8, counter);
-  if (!kp->send.Seal(counter, nullptr, 0, data, padded, data)) {
-    tx.core().c.badFrames.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
   Message* m = tx.Add();
   if (!m) return;
   m->data = msg;
@@ -552,11 +553,12 @@ void WgTransform::CollectOutgoing(TxContext& tx) {
       tx.SetDestination(m, to);
     }
     for (auto& pkt : staged) {
-      // copy with room for the header before and padding + tag after, seal in place
-      std::vector<uint8_t> buf(kHeader + pkt.size() + Tailroom());
-      std::memcpy(buf.data() + kHeader, pkt.data(), pkt.size());
+      // copy with room for the header (and the seal's scratch) before and padding + tag after,
+      // seal in place
+      std::vector<uint8_t> buf(Headroom() + pkt.size() + Tailroom());
+      std::memcpy(buf.data() + Headroom(), pkt.data(), pkt.size());
       inflight_.push_back(std::move(buf));
-      SealFor(*peer, inflight_.back().data() + kHeader, pkt.size(), tx, now);
+      SealFor(*peer, inflight_.back().data() + Headroom(), pkt.size(), tx, now);
     }
   }
 }

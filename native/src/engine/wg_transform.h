@@ -157,7 +157,8 @@ class WgTransform : public Transform {
   void SetHandshakeGate(std::unique_ptr<HandshakeGate> gate) { gate_ = std::move(gate); }
 
   // ---- the engine
-  size_t Headroom() const override { return kHeader; }
+  // the message header, within the seal's scratch (wg_crypto.h, SealWithScratch)
+  size_t Headroom() const override { return wg::ChaCha20Poly1305::kSealScratch; }
   size_t Tailroom() const override { return wg::kTagSize + 16; }
   size_t MaxPacket() const override { return 65535; }
   size_t TxSlotBytes() const override { return 64; }  // keepalives; packets are sealed in place
@@ -170,6 +171,7 @@ class WgTransform : public Transform {
   void Open(Message& msg, RxContext& rx) override;
 
   static constexpr size_t kHeader = 16;
+  static_assert(kHeader <= wg::ChaCha20Poly1305::kSealScratch, "the header lies within the seal's scratch");
 
  private:
   struct Keypair;
