@@ -307,6 +307,7 @@ class Engine::Tx : public TxContext {
   // AddOutgoing and the transform's CollectOutgoing kept for the last round that added messages
   // (JS's messages, WireGuard's staged packets). false: the engine ended or stops.
   bool BeginRound(int parity) {
+    roundMs_ = NowMs();
     if (!pipelined_) return true;
     std::unique_lock<std::mutex> lock(e_.sendMu_);
     e_.sendCv_.wait(lock, [&] { return e_.sendFailed_ || (e_.inflight_[parity] == 0 && e_.outgoingInflight_ == 0); });
@@ -498,6 +499,8 @@ void Engine::TxLoop() {
 class Engine::Rx : public RxContext {
  public:
   Rx(Engine& e, size_t slots, size_t slotBytes) : e_(e), copies_(slots, slotBytes), pkts_(slots) {}
+  // A receive returned: the time its messages are opened at.
+  void Stamp() { roundMs_ = NowMs(); }
   void Deliver(uint8_t* p, size_t len) override {
     if (n_ == pkts_.size() && !Flush()) return;
     pkts_[n_] = Message{};
@@ -548,6 +551,7 @@ void Engine::RxLoop() {
   for (;;) {
     int n = transport_->Receive(*this, msgs.data(), batch);
     if (n < 0) break;
+    rx.Stamp();
     for (int i = 0; i < n && !Ended(); i++) {
       Message& m = msgs[i];
       if (m.truncated) {

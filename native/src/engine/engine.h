@@ -284,6 +284,12 @@ class TxContext {
   // An unconnected single-peer socket waits for its peer: nothing can be sent yet.
   virtual bool AwaitingPeer() const = 0;
   virtual Core& core() = 0;
+  // NowMs() as of the start of this round: one clock read per round, not per packet (a round is
+  // at most one batch, well under a millisecond of work).
+  int64_t RoundMs() const { return roundMs_; }
+
+ protected:
+  int64_t roundMs_ = 0;
 };
 
 // Where Open puts packets for the device (rx thread).
@@ -300,6 +306,11 @@ class RxContext {
   virtual bool AwaitingPeer() const = 0;
   virtual bool PinPeer(const Message& msg) = 0;
   virtual Core& core() = 0;
+  // NowMs() as of the receive this message came with (see TxContext::RoundMs).
+  int64_t RoundMs() const { return roundMs_; }
+
+ protected:
+  int64_t roundMs_ = 0;
 };
 
 class Transform {

@@ -575,7 +575,7 @@ void WgTransform::Seal(Message& pkt, TxContext& tx) {
     return;
   }
   // (without mu_: sending may wait for the socket, and JS must not wait for that)
-  SealFor(*peer, pkt.data, pkt.len, tx, NowMs());
+  SealFor(*peer, pkt.data, pkt.len, tx, tx.RoundMs());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,7 +589,7 @@ void WgTransform::Open(Message& msg, RxContext& rx) {
     return;
   }
   const uint32_t type = Le32(msg.data);  // the 3 reserved bytes must be zero
-  const int64_t now = NowMs();
+  const int64_t now = rx.RoundMs();
   if (type == kTypeTransport) {
     if (msg.len < kMinTransportSize) {
       wc_.shortMessages.fetch_add(1, std::memory_order_relaxed);
