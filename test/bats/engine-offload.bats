@@ -2,7 +2,8 @@
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
 # TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_WG_LOOKUP_CACHE,
-# TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD): a bounded TCP transfer with a checksum through
+# TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a bounded TCP transfer with a
+# checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
 #   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
@@ -18,8 +19,9 @@ teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
   TUND_NO_INLINE_SEND)
-# (switches of the WireGuard transform alone: its tests only)
-WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD)
+# (switches of the WireGuard transform alone: its tests only; and the checksum loop's, once end to
+# end here: the fuzz target offload_sum checks it byte by byte)
+WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD TUND_NO_SIMD_CHECKSUM)
 
 # switch_off NAME: the optimisation NAME off for everything this test starts ("none": all on).
 switch_off() { [[ $1 == none ]] || export "$1=1"; }

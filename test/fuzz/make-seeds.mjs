@@ -119,6 +119,15 @@ for (const [target, n] of [['wg_initiation', 4], ['wg_response', 3], ['wg_cookie
 // integers from the end of the input, the choices from the front: these are starting points only)
 for (let i = 0; i < 3; i++) seed('iov_advance', `batch-${i}`, bytes(40 + 40 * i));
 
+// offload_sum: packets' worth of bytes around the 32-byte steps (offset and accumulator come from
+// the end of the input)
+// (their own byte stream: the seeds of the targets below stay what they were)
+{
+  let x = 0x9e3779b9;
+  const own = (n) => Buffer.from(Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24)));
+  for (const n of [31, 64, 97, 1420, 1453]) seed('offload_sum', `bytes-${n}`, own(n));
+}
+
 // prefixes as a configuration gives them (wg_allowed_ips, even first byte: ParsePrefix line by line)
 seed('wg_allowed_ips', 'prefixes', Buffer.concat([Buffer.from([0]), Buffer.from([
   '198.18.0.0/15', '2001:2::/48', '198.18.1.7', '2001:2::1/128', '0.0.0.0/0', '::/0', '198.18.0.1/33', '2001:2::/129',

@@ -62,6 +62,7 @@ const NATIVE_SOURCES = {
   ws_frames: ['ws_frame.cc', 'engine/ws_transform.cc', 'engine/transport.cc'],
   http_upgrade: ['http_upgrade.cc'],
   iov_advance: ['engine/iovec_advance.h'],
+  offload_sum: ['engine/offload.cc'],
 };
 if (o.list) {
   for (const t of NATIVE) process.stdout.write(`${t}\tnative (libFuzzer, ASan+UBSan)\n`);

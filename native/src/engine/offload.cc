@@ -2,6 +2,9 @@
 #include "offload.h"
 
 #include <arpa/inet.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -89,9 +92,32 @@ void WriteVnetHdr(uint8_t* p, const VnetHdr& h) {
 }
 
 uint64_t Sum(const uint8_t* p, size_t len, uint64_t acc) {
-  // 32-bit words into four 64-bit sums: no carry to propagate (2^32 words would be needed to
-  // overflow one), independent additions the CPU runs side by side. Sums of 32-bit words fold to
-  // the same 16-bit one's complement sum as sums of 16-bit words (2^16 = 1 modulo 2^16 - 1).
+  // 32-bit words into 64-bit sums: no carry to propagate (2^32 words would be needed to overflow
+  // one), independent additions the CPU runs side by side. Sums of 32-bit words fold to the same
+  // 16-bit one's complement sum as sums of 16-bit words (2^16 = 1 modulo 2^16 - 1).
+#if defined(__SSE2__)
+  // 32 bytes a step (x86-64 always has SSE2): eight 32-bit words widened to 64-bit lanes and added
+  // in two registers, a third of the instructions of the scalar loop below
+  // (TUND_NO_SIMD_CHECKSUM=1: the scalar loop only)
+  static const bool simd = !SwitchedOff("TUND_NO_SIMD_CHECKSUM");
+  if (simd && len >= 32) {
+    const __m128i zero = _mm_setzero_si128();
+    __m128i a0 = zero, a1 = zero;
+    while (len >= 32) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      a0 = _mm_add_epi64(a0, _mm_unpacklo_epi32(v, zero));
+      a1 = _mm_add_epi64(a1, _mm_unpackhi_epi32(v, zero));
+      a0 = _mm_add_epi64(a0, _mm_unpacklo_epi32(w, zero));
+      a1 = _mm_add_epi64(a1, _mm_unpackhi_epi32(w, zero));
+      p += 32;
+      len -= 32;
+    }
+    uint64_t lanes[2];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes), _mm_add_epi64(a0, a1));
+    acc = AddCarry(AddCarry(acc, lanes[0]), lanes[1]);
+  }
+#endif
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   while (len >= 16) {
     uint32_t w[4];
