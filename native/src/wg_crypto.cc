@@ -367,7 +367,6 @@ void Pad16(const DirectFunctions& f, void* poly, size_t len) {
   if (len % 16 != 0) f.polyUpdate(poly, kZeros, 16 - len % 16);
 }
 
-
 // The tag over aad and the ciphertext (RFC 8439 2.8) under a Poly1305 one-time key.
 void DirectMac(void* poly, const uint8_t polyKey[32], const uint8_t* aad, size_t aadLen, const uint8_t* ct,
                size_t len, uint8_t tag[kTagSize]) {

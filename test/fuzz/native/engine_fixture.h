@@ -68,7 +68,11 @@ class CollectRx : public tund::engine::RxContext {
   CollectRx(TestCore& core, size_t maxDelivered, bool awaitingPeer = false)
       : core_(core), maxDelivered_(maxDelivered), awaiting_(awaitingPeer) {}
 
-  void Opening(const tund::engine::Message& msg) { msg_ = msg; }
+  // (and the time the engine would stamp on the receive it came with)
+  void Opening(const tund::engine::Message& msg) {
+    msg_ = msg;
+    roundMs_ = tund::engine::NowMs();
+  }
   void Deliver(uint8_t* p, size_t len) override {
     FUZZ_CHECK(p >= msg_.data && p + len <= msg_.data + msg_.len, "a packet of %zu bytes delivered in place outside the message", len);
     packets.emplace_back(p, p + len);
