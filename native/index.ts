@@ -207,7 +207,8 @@ export interface WgEngineOptions {
   pendingDeadlineMs?: number;
   /** Padding of sealed packets stops at the MTU (default 1420). */
   mtu?: number;
-  /** Packets per batch (device reads, recvmmsg, sendmmsg); default 32. */
+  /** Packets per batch (device reads, recvmmsg, sendmmsg); default 64 (a whole TSO super-packet
+   * per round). */
   batchSize?: number;
   /** Packets kept per peer while it has no usable keypair (default 128, oldest dropped). */
   maxStagedPackets?: number;
