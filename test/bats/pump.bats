@@ -139,7 +139,10 @@ done
   run ping_across
   assert_success
   kill -USR1 "$PID_B"
-  wait_for 10 sh -c "jq -e '.event.reason == \"peer_closed\"' '$DIR_A/stats'"
+  wait_for 10 sh -c "jq -e '.event.reason == \"peer_closed\"' '$DIR_A/stats'" || {
+    cat "$BATS_TEST_TMPDIR"/[ab].log "$DIR_A/stats" "$DIR_B/stats"
+    false
+  }
   # A answers with its own CONN_CLOSE as vtund does; B then sees it too (or EOF)
   wait_for 10 sh -c "jq -e '.event.reason == \"peer_closed\" or .event.reason == \"eof\"' '$DIR_B/stats'"
   wait_for 5 sh -c "! kill -0 $PID_A 2>/dev/null"

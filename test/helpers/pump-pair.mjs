@@ -76,10 +76,34 @@ function udpSocket() {
 
 const netFd = args.transport === 'tcp' ? await tcpSocket() : udpSocket();
 log('transport', args.transport, 'fd', netFd);
+
+// The test's signals have their handlers before READY: one that came before its handler would
+// get Node's default (SIGUSR1 starts the inspector: no CONN_CLOSE). The pump's threads carry a
+// ping as soon as start() runs, so under load the test could signal before a handler installed
+// after start(). What comes before the pump runs waits for it.
+let pump = null;
+let timer = null;
+let closeWanted = false;
+process.on('SIGUSR1', () => {
+  log('sending CONN_CLOSE');
+  if (pump) pump.sendControl('conn_close');
+  else closeWanted = true;
+});
+process.on('SIGTERM', () => {
+  clearInterval(timer);
+  if (pump) {
+    writeStats();
+    pump.stop();
+    log('stopped', JSON.stringify(pump.stats()));
+  }
+  addon.closeFd(tun.fd);
+  process.exit(0);
+});
+
 await readyThenWaitForGo(dir, 'pump-pair', { tun: tun.name });
 
 let ended = null;
-const pump = new addon.Pump(
+pump = new addon.Pump(
   {
     deviceFd: tun.fd,
     deviceKind: 'packet',
@@ -110,18 +134,6 @@ function writeStats() {
 
 pump.start();
 log('pump started');
-const timer = setInterval(writeStats, 200);
+if (closeWanted) pump.sendControl('conn_close');
+timer = setInterval(writeStats, 200);
 writeStats();
-
-process.on('SIGUSR1', () => {
-  log('sending CONN_CLOSE');
-  pump.sendControl('conn_close');
-});
-process.on('SIGTERM', () => {
-  clearInterval(timer);
-  writeStats();
-  pump.stop();
-  addon.closeFd(tun.fd);
-  log('stopped', JSON.stringify(pump.stats()));
-  process.exit(0);
-});
