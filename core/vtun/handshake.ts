@@ -260,12 +260,20 @@ export interface ServerHandshakeResult {
   peerIsTund: boolean;
 }
 
-/** Sends the ERR block (best effort, at most a second) and rethrows as a HandshakeError. */
+/** How long the ERR block may take to go out. */
+const REFUSE_WRITE_MS = 1000;
+
+/** Sends the ERR block (best effort, at most REFUSE_WRITE_MS) and rethrows as a HandshakeError. */
 async function refuse(ch: BlockChannel, error: unknown): Promise<never> {
+  // (the bound's timer goes as soon as the write is done or failed: a connection closed under a
+  // stopping `tund serve` fails its write at once, and a pending timer would hold the process)
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([ch.writeText(ERR_TEXT), new Promise((r) => (timer = setTimeout(r, REFUSE_WRITE_MS)))]);
   } catch {
     // the peer is gone; nothing to tell it
+  } finally {
+    clearTimeout(timer);
   }
   if (error instanceof HandshakeError) throw error;
   throw new HandshakeError('protocol', String((error as Error)?.message ?? error));

@@ -423,3 +423,17 @@ test('one deadline for the whole handshake: a peer that dribbles a byte at a tim
   const took = Date.now() - started;
   assert.ok(took < 400 + 1000 + 300, `took ${took} ms`); // the deadline, the ERR block's best-effort second, slack
 });
+
+test('a connection closed under a waiting server (tund serve stopping) fails at once and leaves no timer to hold the process', async () => {
+  const [c, s, done] = await socketPair();
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const greeting = serverGreeting(new BlockChannel(s), { timeoutMs: 30_000 });
+  // the greeting went out; the peer says nothing and the listener stops: it closes the socket
+  assert.equal(decodeBlock((await c.read(BLOCK_SIZE, 3000))!).startsWith('VTUN server'), true);
+  s.close();
+  await assert.rejects(greeting, (e: unknown) => e instanceof HandshakeError && e.kind === 'closed');
+  // neither the deadline's timer nor the ERR write's bound is left (it held `tund serve` 1 s)
+  assert.equal(timers(), before);
+  done();
+});
