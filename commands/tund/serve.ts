@@ -24,7 +24,7 @@ export class ServeCommand extends BaseCommand {
 
       \`--inetd\` serves the one connection on stdin and exits (for inetd, or a systemd unit with \`StandardInput=socket\`). Under systemd socket activation (\`LISTEN_FDS\`) fd 3 is used: a connected socket (\`Accept=yes\`) is served like \`--inetd\`, a listening one (\`Accept=no\`) is listened on.
 
-      SIGTERM or SIGINT stops the listener and its children (each sends CONN_CLOSE and closes its device); exit status 0.
+      SIGTERM or SIGINT stops the listener at once and each child with one SIGTERM (it sends CONN_CLOSE and closes its device; the children run in process groups of their own, so Ctrl-C reaches the listener only); exit status 0.
     `,
     examples: [
       ['Serve all server sessions on the default port 5000', '$0 serve'],

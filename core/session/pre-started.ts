@@ -5,7 +5,8 @@
 // waiting on fd 3), hands it the next identified peer's connection and starts the next spare
 // right away. As before, a process is started per identified peer, never per connection: an idle,
 // unknown or excess connection still costs none. At most one spare exists; it dies with the
-// listener (SIGTERM when it stops, end of stream on fd 3 when it is killed).
+// listener (SIGTERM when it stops, end of stream on fd 3 when it is killed). Each session process
+// is in a process group of its own and gets one SIGTERM from the listener when it stops or exits.
 //
 // fd 3 of a session process is one end of a SOCK_SEQPACKET pair, one message at a time:
 //   process -> listener   "ready"              past start-up (log; the crash back-off)
@@ -64,6 +65,7 @@ export class PreStarter {
 
   /** Starts the first spare. */
   start(): void {
+    process.on('exit', this.onExit);
     this.startSpare();
   }
 
@@ -113,7 +115,16 @@ export class PreStarter {
     await Promise.race([Promise.all(all.map(gone)), new Promise((resolve) => (timer = setTimeout(resolve, STOP_MS)))]);
     clearTimeout(timer);
     for (const s of this.running) s.process.kill('SIGKILL');
+    process.off('exit', this.onExit);
   }
+
+  /**
+   * The listener exits without stop() (a second SIGTERM or SIGINT makes it exit at once; a
+   * crash): each session process still gets its one SIGTERM and stops cleanly on its own.
+   */
+  private readonly onExit = (): void => {
+    for (const s of this.running) s.process.kill('SIGTERM');
+  };
 
   private startSpare(): void {
     if (this.stopping || this.spare) return;
@@ -139,7 +150,12 @@ export class PreStarter {
     const [ours, theirs] = addon.socketPair('seqpacket');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, this.o.args, { stdio: ['ignore', 'inherit', 'inherit', theirs], env: this.o.env });
+      // detached: a process group of its own, so that a signal to the listener's group (Ctrl-C
+      // in a terminal, timeout(1), kill -- -PGID) reaches the listener only, which stops each
+      // session process with one SIGTERM. A second signal makes a session exit at once, without
+      // its clean stop (CONN_CLOSE, device, routes, hooks). (systemd stops the unit by its
+      // cgroup: KillMode=mixed in tund-inetd.service, SIGTERM to the listener first.)
+      child = spawn(process.execPath, this.o.args, { stdio: ['ignore', 'inherit', 'inherit', theirs], env: this.o.env, detached: true });
     } catch (error) {
       addon.closeFd(ours);
       throw error;
