@@ -334,6 +334,10 @@ proc_identity() { # PID
   # the other side's device went with its instance
   run sb ip link show dev srv-office
   assert_failure
+  # no V8 warning from the units' commands so far (tunroute cleanup and dns, tund, tund serve and
+  # its children): their own V8 flags agree with the units' NODE_OPTIONS=--jitless
+  run journal 'tund*'
+  refute_output --partial 'disabling flag'
 }
 
 @test "DNS as root for the session of the user tund: set before the unit is active, replaced on a reload, reverted after SIGKILL with the routes (ExecStopPost=+)" {
@@ -532,6 +536,8 @@ proc_identity() { # PID
   run echo "$since_reload"
   assert_line 'office: reloaded: configuration unchanged, the link stays up'
   assert_line --regexp '^Reloaded tund@office.service'
+  # (tunctl reload, ExecReload=, under NODE_OPTIONS=--jitless: no V8 warning either)
+  refute_output --partial 'disabling flag'
   run sb tunctl wait office --state connected --timeout 20s
   assert_success
   run ping_cli 198.19.50.1
