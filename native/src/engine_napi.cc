@@ -104,6 +104,7 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("txBatches", c.txBatches);
   set("rxBatches", c.rxBatches);
   set("inlineSends", c.inlineSends);
+  set("rxThreadSends", c.rxThreadSends);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

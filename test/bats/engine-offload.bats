@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
-# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_WG_LOOKUP_CACHE,
-# TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a bounded TCP transfer with a
-# checksum through
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_RX_SEND,
+# TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
+# bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
 #   - two WireGuard engines (test/helpers/wg-pair.mjs), whose counters show each offload at work
@@ -18,7 +18,7 @@ setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
-  TUND_NO_INLINE_SEND)
+  TUND_NO_INLINE_SEND TUND_NO_RX_SEND)
 # (switches of the WireGuard transform alone: its tests only; and the checksum loop's, once end to
 # end here: the fuzz target offload_sum checks it byte by byte)
 WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD TUND_NO_SIMD_CHECKSUM)
@@ -171,10 +171,13 @@ bats_test_function --description "offloads: UDP datagrams are not coalesced with
 # a device packet moved exactly one (the echo request read, sealed and sent alone by A, written
 # alone by B; the reply the same way back). A batch timer or a fill threshold would show here as
 # a round of several packets or as no round at all; nothing is timed.
-# With inline sends on, each tx round of the ping is sent by the tx thread itself (inlineSends),
-# not handed to the send thread (a wake-up more per hop); TUND_NO_INLINE_SEND=1 hands every round on.
+# With inline sends on, the echo request's tx round on A is sent by the tx thread itself
+# (inlineSends), not handed to the send thread (a wake-up more per hop); TUND_NO_INLINE_SEND=1 hands
+# such rounds on. The reply, which B's kernel makes while B's rx thread writes the request to the
+# tun, is read and sent by that rx thread (rxThreadSends: no wake-up of B's tx thread);
+# TUND_NO_RX_SEND=1 leaves it to the tx thread.
 # one_ping_in_rounds_of_one OFF: one ping, then the counters' deltas; fails when a round moved more
-# than one packet (or none moved), or when the tx rounds were not sent as OFF says
+# than one packet (or none moved), or when the tx rounds were not sent by the thread OFF says
 one_ping_in_rounds_of_one() {
   local off=$1 a0 b0 a1 b1 k d inl ok=0
   a0=$(cat "$BATS_TEST_TMPDIR/a/stats") b0=$(cat "$BATS_TEST_TMPDIR/b/stats")
@@ -190,12 +193,19 @@ one_ping_in_rounds_of_one() {
     # at least the ping's packet, and one round per packet
     (($(jq '.[0]' <<<"$d") >= 1)) && [[ $(jq '.[1]' <<<"$d") == "$(jq '.[0]' <<<"$d")" ]] || ok=1
   done
+  local deltas='[$y.inlineSends - $x.inlineSends, $y.rxThreadSends - $x.rxThreadSends, $y.txBatches - $x.txBatches]'
   for k in a b; do
-    if [[ $k == a ]]; then inl=$(jq -n --argjson x "$a0" --argjson y "$a1" '[$y.inlineSends - $x.inlineSends, $y.txBatches - $x.txBatches]')
-    else inl=$(jq -n --argjson x "$b0" --argjson y "$b1" '[$y.inlineSends - $x.inlineSends, $y.txBatches - $x.txBatches]'); fi
-    echo "# $k: [inlineSends, txBatches] = $(jq -c . <<<"$inl")" >&3
-    if [[ $off == TUND_NO_INLINE_SEND ]]; then [[ $(jq '.[0]' <<<"$inl") == 0 ]] || ok=1
-    else (($(jq '.[0]' <<<"$inl") >= $(jq '.[1]' <<<"$inl"))) || ok=1; fi
+    if [[ $k == a ]]; then inl=$(jq -n --argjson x "$a0" --argjson y "$a1" "$deltas")
+    else inl=$(jq -n --argjson x "$b0" --argjson y "$b1" "$deltas"); fi
+    echo "# $k: [inlineSends, rxThreadSends, txBatches] = $(jq -c . <<<"$inl")" >&3
+    local inline rxsent rounds
+    read -r inline rxsent rounds < <(jq -r '@sh' <<<"$inl")
+    # every round went out on the thread that read it: none was handed on
+    [[ $off == TUND_NO_INLINE_SEND ]] || ((inline + rxsent >= rounds)) || ok=1
+    [[ $off != TUND_NO_INLINE_SEND ]] || ((inline == 0)) || ok=1
+    # the reply went out on B's rx thread, unless switched off
+    if [[ $off == TUND_NO_RX_SEND ]]; then ((rxsent == 0)) || ok=1
+    elif [[ $k == b ]]; then ((rxsent >= 1)) || ok=1; fi
   done
   return $ok
 }
@@ -215,5 +225,6 @@ lone_packet() {
   fail "every try had a round of more than one packet (or none), or tx rounds not sent as the switch says"
 }
 
-bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, sent by the tx thread (WireGuard engines, offloads on)" -- lone_packet none
+bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, the reply sent by the rx thread (WireGuard engines, offloads on)" -- lone_packet none
 bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_INLINE_SEND" -- lone_packet TUND_NO_INLINE_SEND
+bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_RX_SEND" -- lone_packet TUND_NO_RX_SEND

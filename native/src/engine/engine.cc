@@ -28,6 +28,9 @@ constexpr int kRxBatchMin = 64;
 // The largest round the tx thread sends itself (Tx::Flush): beyond it, the wake-up a hand-off
 // costs is spread over enough packets, and sending them on this thread would delay the next read.
 constexpr int kInlineMaxPackets = 8;
+// The rx thread's turnarounds that found nothing, in a row, before it looks only now and then.
+constexpr int kRxMissLimit = 4;
+constexpr unsigned kRxRetryEvery = 16;
 
 void Signal(int fd) {
   if (fd < 0) return;
@@ -144,19 +147,6 @@ bool Core::QueueOutgoing(Outgoing&& m) {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-Engine::Engine(std::unique_ptr<Device> device, std::unique_ptr<Transport> transport, Transform* transform,
-               EngineOptions options)
-    : device_(std::move(device)), transport_(std::move(transport)), o_(options) {
-  transform_ = transform;
-  if (o_.batch < 1) o_.batch = 1;
-  if (o_.batch > 1024) o_.batch = 1024;
-}
-
-Engine::~Engine() {
-  events_->SetSink(nullptr);  // the JS side is going away: nothing more goes up
-  Stop(false);
-}
-
 bool Engine::Start(EventSink* sink, std::string* error) {
   if (stopped_) {
     *error = "stopped: an engine runs once (make a new one)";
@@ -188,6 +178,21 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   device_->SetAuthenticatedWrites(transform_->Authenticated() && !SwitchedOff("TUND_NO_WG_CHECKSUM_TRUST"));
   device_->Start(*this);
   transform_->Start(*this);
+  // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
+  // each round sealed as it goes.
+  pipelined_ = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
+  // ... which a small round that drained the device skips while it is idle
+  // (TUND_NO_INLINE_SEND=1: every round goes through it)
+  const bool sendInline = !SwitchedOff("TUND_NO_INLINE_SEND");
+  // The rx thread's own rounds after a device write (RxTurnaround; TUND_NO_RX_SEND=1 turns them
+  // off). Not on a byte-stream device (pipe, pty: the answer comes from another process, never
+  // inside our write), not with shaping (the tx thread meters the reads), and only through a
+  // transport that can send without waiting for the peer (Transport::CanTrySend); a stream also
+  // needs the send thread, which takes over what a full socket did not take.
+  rxSends_ = !SwitchedOff("TUND_NO_RX_SEND") && !device_->Stream() && o_.txBytesPerSecond == 0 &&
+             transport_->CanTrySend() && (pipelined_ || !transport_->IsStream());
+  txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
+                                  transform_->TxSlotBytes(), pipelined_, sendInline);
   startMs_ = NowMs();
   WakeTx();  // a first round sends what JS queued before start()
   try {
@@ -255,6 +260,7 @@ struct Engine::TxBatch {
   std::vector<Message> msgs;
   std::vector<Endpoint> to;
   size_t n = 0;
+  size_t first = 0;       // messages before it are sent (the rx thread's round, cut short by a full stream)
   int parity = 0;         // which set of device packet slots its in-place messages point into
   bool outgoing = false;  // it may point into what AddOutgoing/CollectOutgoing keep for one round
 };
@@ -333,7 +339,7 @@ class Engine::Tx : public TxContext {
       if (e_.sendFailed_) return false;
     }
     // (an empty queue: the send thread is idle, every earlier batch is out, nothing reorders; it
-    // only takes what this thread queues, so it stays idle while this thread sends)
+    // only takes what the tx side queues, under txMu_, so it stays idle while this thread sends)
     if (!pipelined_ || (light && inline_ && e_.sendQueue_.empty())) {
       if (lock.owns_lock()) lock.unlock();
       size_t n = cur_->n;
@@ -341,6 +347,26 @@ class Engine::Tx : public TxContext {
       if (pipelined_) e_.c.inlineSends.fetch_add(1, std::memory_order_relaxed);
       return e_.transport_->Send(e_, cur_->msgs.data(), n);
     }
+    return HandOn(lock);
+  }
+  // The rx thread's round (Engine::RxTurnaround: the send queue was empty, so nothing reorders):
+  // what it added goes out on the rx thread without waiting for the peer; what a full stream did
+  // not take goes to the send thread, ahead of anything the tx thread queues later.
+  bool FlushFromRx() {
+    if (cur_->n == 0) return !e_.Ended();
+    int sent = e_.transport_->TrySend(e_, cur_->msgs.data(), cur_->n);
+    if (sent < 0) return false;
+    if (static_cast<size_t>(sent) >= cur_->n) {
+      cur_->n = 0;
+      return true;
+    }
+    std::unique_lock<std::mutex> lock(e_.sendMu_);
+    if (e_.sendFailed_) return false;
+    cur_->first = static_cast<size_t>(sent);
+    return HandOn(lock);
+  }
+  // Queues the current batch for the send thread (sendMu_ held) and takes a free one.
+  bool HandOn(std::unique_lock<std::mutex>& lock) {
     cur_->parity = parity_;
     cur_->outgoing = outgoing_;
     e_.inflight_[parity_]++;
@@ -352,6 +378,7 @@ class Engine::Tx : public TxContext {
     cur_ = e_.sendFree_.front();
     e_.sendFree_.pop_front();
     cur_->n = 0;
+    cur_->first = 0;
     return true;
   }
   // After the loop (the send thread joined): the last messages, best effort, on this thread.
@@ -379,6 +406,35 @@ class Engine::Tx : public TxContext {
   uint64_t added_ = 0, collected_ = 0;
 };
 
+// What a tx round uses, shared by the tx thread's rounds and the rx thread's (under txMu_): the
+// device packet slots (with the send thread, two sets: one being sent while the next round reads
+// into the other), their descriptions, the batches.
+struct Engine::TxSide {
+  TxSide(Engine& e, int batch, size_t pktBytes, size_t txSlotBytes, bool pipelined, bool sendInline)
+      : pktSlotSets{Slots(static_cast<size_t>(batch), pktBytes), Slots(pipelined ? static_cast<size_t>(batch) : 0, pktBytes)},
+        pkts(static_cast<size_t>(batch)),
+        // room for a whole device batch plus the control messages of one round
+        tx(e, static_cast<size_t>(batch) + 16, txSlotBytes, pipelined, sendInline) {}
+  Slots pktSlotSets[2];
+  std::vector<Message> pkts;
+  Tx tx;
+  int parity = 0;
+  bool done = false;  // the tx thread left its loop: no more rounds
+};
+
+Engine::Engine(std::unique_ptr<Device> device, std::unique_ptr<Transport> transport, Transform* transform,
+               EngineOptions options)
+    : device_(std::move(device)), transport_(std::move(transport)), o_(options) {
+  transform_ = transform;
+  if (o_.batch < 1) o_.batch = 1;
+  if (o_.batch > 1024) o_.batch = 1024;
+}
+
+Engine::~Engine() {
+  events_->SetSink(nullptr);  // the JS side is going away: nothing more goes up
+  Stop(false);
+}
+
 // The send thread: sends the batches the tx thread hands on, in order.
 void Engine::SendLoop() {
   NameThread("tund-send");
@@ -388,7 +444,7 @@ void Engine::SendLoop() {
     if (sendQueue_.empty()) break;
     TxBatch* b = sendQueue_.front();
     lock.unlock();
-    const bool ok = transport_->Send(*this, b->msgs.data(), b->n);
+    const bool ok = transport_->Send(*this, b->msgs.data() + b->first, b->n - b->first);
     lock.lock();
     sendQueue_.pop_front();
     inflight_[b->parity]--;
@@ -400,26 +456,27 @@ void Engine::SendLoop() {
   }
 }
 
+// Seals pkts[from, from + r) of the round just read (under txMu_). Returns r.
+int Engine::SealRead(TxSide& s, int from, int r, bool shaping) {
+  c.txPackets.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+  for (int i = from; i < from + r; i++) {
+    c.txBytes.fetch_add(s.pkts[i].len, std::memory_order_relaxed);
+    size_t mark = s.tx.Mark();
+    transform_->Seal(s.pkts[i], s.tx);
+    if (shaping) shapeBytes_ += s.tx.BytesSince(mark);
+  }
+  return r;
+}
+
 void Engine::TxLoop() {
   NameThread("tund-tx");
   const int batch = o_.batch;
   const size_t headroom = transform_->Headroom();
   const size_t cap = transform_->MaxPacket();
-  // The send thread (TUND_NO_SEND_THREAD=1 turns it off): not with shaping, which counts what
-  // each round sealed as it goes.
-  const bool pipelined = o_.txBytesPerSecond == 0 && !SwitchedOff("TUND_NO_SEND_THREAD");
-  // ... which a small round that drained the device skips while it is idle
-  // (TUND_NO_INLINE_SEND=1: every round goes through it)
-  const bool sendInline = !SwitchedOff("TUND_NO_INLINE_SEND");
-  // device packets are sealed in place: with the send thread, two sets of slots, one being sent
-  // while the next round reads into the other
-  Slots pktSlotSets[2] = {Slots(static_cast<size_t>(batch), headroom + cap + transform_->Tailroom()),
-                          Slots(pipelined ? static_cast<size_t>(batch) : 0, headroom + cap + transform_->Tailroom())};
-  std::vector<Message> pkts(static_cast<size_t>(batch));
-  // room for a whole device batch plus the control messages of one round
-  Tx tx(*this, static_cast<size_t>(batch) + 16, transform_->TxSlotBytes(), pipelined, sendInline);
+  TxSide& s = *txs_;
+  Tx& tx = s.tx;
   std::thread sender;
-  if (pipelined) {
+  if (pipelined_) {
     try {
       sender = std::thread([this] { SendLoop(); });
     } catch (const std::exception& e) {
@@ -428,11 +485,14 @@ void Engine::TxLoop() {
   }
   const int devFd = device_->Fd();
   struct pollfd p[3];
-  int parity = 0;
   while (!Ended()) {
     int hold = HoldMs(NowMs());
-    // the rest of a cut super-packet is read at once, without waiting for the fd
-    const bool pending = hold <= 0 && device_->Pending();
+    bool pending = false;
+    if (hold <= 0) {
+      // the rest of a cut super-packet is read at once, without waiting for the fd
+      std::lock_guard<std::mutex> round(txMu_);
+      pending = device_->Pending();
+    }
     p[0] = {stopFd_, POLLIN, 0};
     p[1] = {wakeFd_, POLLIN, 0};
     p[2] = {devFd, POLLIN, 0};
@@ -443,8 +503,10 @@ void Engine::TxLoop() {
     }
     if (n < 0) continue;
     if (p[0].revents) break;
-    if (pipelined) parity ^= 1;
-    if (!tx.BeginRound(parity)) break;
+    // (the rx thread may have read what woke us, and sent it: this round then reads nothing)
+    std::lock_guard<std::mutex> round(txMu_);
+    if (pipelined_) s.parity ^= 1;
+    if (!tx.BeginRound(s.parity)) break;
     // what JS queued comes with a wake-up (QueueOutgoing pushes, then wakes): no lock per round
     if (p[1].revents) {
       Drain(wakeFd_);
@@ -453,28 +515,21 @@ void Engine::TxLoop() {
     transform_->CollectOutgoing(tx);
     tx.EndCollect();
     bool light = true;  // a small round that drained the device (see Tx::Flush)
-    if (hold <= 0 && ((n > 0 && p[2].revents) || pending)) {
+    if (hold <= 0 && ((n > 0 && p[2].revents) || device_->Pending())) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
         break;
       }
-      Slots& pktSlots = pktSlotSets[parity];
+      Slots& pktSlots = s.pktSlotSets[s.parity];
       // With shaping on, one packet at a time: stop reading as soon as the window is full.
       const bool shaping = o_.txBytesPerSecond > 0;
       int got = 0;
       while (got < batch && !Ended()) {
         int max = shaping ? 1 : batch - got;
-        int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), headroom, cap, pkts.data() + got, max,
+        int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), headroom, cap, s.pkts.data() + got, max,
                               got == 0 && (p[2].revents & POLLHUP));
         if (r <= 0) break;
-        c.txPackets.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
-        for (int i = got; i < got + r; i++) {
-          c.txBytes.fetch_add(pkts[i].len, std::memory_order_relaxed);
-          size_t mark = tx.Mark();
-          transform_->Seal(pkts[i], tx);
-          if (shaping) shapeBytes_ += tx.BytesSince(mark);
-        }
-        got += r;
+        got += SealRead(s, got, r, shaping);
         if (shaping && HoldMs(NowMs()) > 0) break;
         if (r < max) break;  // the device has nothing more right now
       }
@@ -483,6 +538,8 @@ void Engine::TxLoop() {
     }
     if (!tx.Flush(light)) break;
   }
+  std::lock_guard<std::mutex> last(txMu_);
+  s.done = true;  // the rx thread's rounds end here too: nobody would send what they hand on
   if (sender.joinable()) {
     {
       std::lock_guard<std::mutex> lock(sendMu_);
@@ -493,6 +550,63 @@ void Engine::TxLoop() {
   }
   transform_->CollectFinal(tx);
   tx.FlushFinal();
+}
+
+// The rx thread, about to write a light round to the device (at most kInlineMaxPackets packets).
+// The kernel answers some packets inside that write (an echo request's reply, a TCP segment's ACK:
+// the softirq runs on this CPU before the write returns) and queues the answer on the device,
+// which wakes the tx thread. A thread wake-up is the dearest step of a lone packet's way
+// (docs/engine.md, "Latency"), so this thread reads and sends the answer itself, as vtund's single
+// loop does (RxTurnaround). It takes the tx side before the write, so that the tx thread, woken
+// during the write, waits for the answer to be out instead of racing for it (and then finds the
+// device empty: CPU, but no latency). It never waits: it takes the tx side only when it is free
+// (no round running, nothing queued for the send thread, so nothing reorders), and sends only
+// through a transport that can send without waiting for the peer (rxSends_). Returns the lock,
+// owning txMu_ or not.
+std::unique_lock<std::mutex> Engine::RxTakeTx() {
+  std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
+  if (!round.owns_lock()) return round;  // the tx thread is in a round: the answer is its
+  bool free = !txs_->done && !Ended() && !(o_.holdMs > 0 && NowMs() - startMs_ < o_.holdMs);
+  if (free && pipelined_) {
+    std::lock_guard<std::mutex> lock(sendMu_);
+    // (the send thread only takes what the tx side queues, under txMu_: it stays idle)
+    free = sendQueue_.empty() && !sendFailed_;
+  }
+  if (!free) round.unlock();
+  return round;
+}
+
+// Whether a light round is worth a turnaround (rx thread). Where the writes bring no answer (the
+// side that receives the replies, a one-way flow), every turnaround would only add a read that
+// finds the device empty: after kRxMissLimit such in a row, only every kRxRetryEvery-th light
+// round looks again.
+bool Engine::RxExpectsAnswers() {
+  if (rxMisses_ < kRxMissLimit) return true;
+  return ++rxSkipped_ % kRxRetryEvery == 0;
+}
+
+// After the write (RxTakeTx's lock held): a tx round of at most `wrote` packets.
+void Engine::RxTurnaround(size_t wrote) {
+  TxSide& s = *txs_;
+  if (pipelined_) s.parity ^= 1;
+  if (!s.tx.BeginRound(s.parity)) return;
+  transform_->CollectOutgoing(s.tx);
+  s.tx.EndCollect();
+  // At most one packet per packet written (one answer each, at most): no read that finds the
+  // device empty before the send; the tx thread, woken by the same answers, makes that one.
+  const int max = static_cast<int>(std::min(wrote, static_cast<size_t>(o_.batch)));
+  int r = device_->Read(*this, s.pktSlotSets[s.parity], 0, transform_->Headroom(), transform_->MaxPacket(), s.pkts.data(),
+                        max, false);
+  if (r > 0) {
+    SealRead(s, 0, r, false);
+    c.txBatches.fetch_add(1, std::memory_order_relaxed);
+    c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
+    rxMisses_ = 0;
+  } else if (rxMisses_ < kRxMissLimit) {
+    rxMisses_++;
+  }
+  if (device_->Pending()) WakeTx();  // the rest of a cut super-packet: the tx thread's
+  s.tx.FlushFromRx();
 }
 
 // The rx side's batch of packets for the device.
@@ -533,6 +647,7 @@ class Engine::Rx : public RxContext {
     e_.c.rxBatches.fetch_add(1, std::memory_order_relaxed);
     return e_.device_->Write(e_, pkts_.data(), n);
   }
+  size_t Queued() const { return n_; }
 
  private:
   Engine& e_;
@@ -560,8 +675,15 @@ void Engine::RxLoop() {
       }
       transform_->Open(m, rx);
     }
+    // A light round: the answers it brings are sent from here (RxTakeTx).
+    const size_t queued = rx.Queued();
+    std::unique_lock<std::mutex> tx;
+    if (rxSends_ && queued > 0 && queued <= static_cast<size_t>(kInlineMaxPackets) && RxExpectsAnswers()) tx = RxTakeTx();
     // what was opened before an end is still written (the peer sent it before closing)
-    if (!rx.Flush() || Ended()) break;
+    const bool written = rx.Flush();
+    if (tx.owns_lock() && written && !Ended()) RxTurnaround(queued);
+    if (tx.owns_lock()) tx.unlock();
+    if (!written || Ended()) break;
   }
 }
 

@@ -99,6 +99,10 @@ struct Counters {
   // Rounds the tx thread sent itself because the device was drained and the send thread idle
   // (docs/engine.md, "Latency"): a lone packet never waits for a cross-thread hand-off.
   std::atomic<uint64_t> inlineSends{0};
+  // Rounds the rx thread read, sealed and sent itself right after it wrote to the device: the
+  // replies the kernel made while it wrote (an echo reply, a TCP ACK) leave without waking the tx
+  // thread (docs/engine.md, "Latency").
+  std::atomic<uint64_t> rxThreadSends{0};
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
@@ -237,6 +241,16 @@ class Transport {
   // Waits for the next messages (at most max). Returns the count, or -1 (ended or stop).
   // The messages stay valid until the next call.
   virtual int Receive(Core& core, Message* out, int max) = 0;
+  // The rx thread may send a small round itself (docs/engine.md, "Latency") only through a
+  // transport whose sends never wait for the peer: an rx thread waiting for a peer whose rx thread
+  // waits for it would stop both ends. A datagram socket qualifies (a full buffer drains by
+  // itself); a stream only where TrySend can stop at a full buffer and leave the rest to the send
+  // thread.
+  virtual bool CanTrySend() const { return false; }
+  // Sends msgs in order until all are out or a stream's buffer is full, never waiting for the
+  // peer. Returns how many went out whole; the next one, when a full stream cut it short, has its
+  // data/len advanced past what went out (the send thread goes on from there). -1: ended or stop.
+  virtual int TrySend(Core& core, Message* msgs, size_t n) { return Send(core, msgs, n) ? static_cast<int>(n) : -1; }
   // A single-peer UDP socket that is not connected yet (VTun's nat_hack) awaits its peer: it
   // receives one datagram at a time until Pin connects it to the first one the transform
   // accepted. Pin: false with the engine ended on failure.
@@ -377,10 +391,15 @@ class Engine : public Core {
   class Tx;
   class Rx;
   struct TxBatch;
+  struct TxSide;
   void TxLoop();
   void SendLoop();
   void RxLoop();
   int HoldMs(int64_t now);
+  int SealRead(TxSide& s, int from, int r, bool shaping);
+  bool RxExpectsAnswers();
+  std::unique_lock<std::mutex> RxTakeTx();
+  void RxTurnaround(size_t wrote);
 
   std::unique_ptr<Device> device_;
   std::unique_ptr<Transport> transport_;
@@ -389,6 +408,16 @@ class Engine : public Core {
   bool started_ = false, stopped_ = false;
   int64_t startMs_ = 0;
   int64_t shapeStartMs_ = 0, shapeBytes_ = 0;  // tx thread only
+  // What a tx round uses (packet slots, batches, the device's read state, the transform's Seal):
+  // the tx thread holds txMu_ for each of its rounds; the rx thread only try-locks it for a round
+  // of its own after a device write (RxTurnaround), so Seal never runs on two threads at once and
+  // rounds never interleave (a flow's packets keep their order).
+  std::mutex txMu_;
+  std::unique_ptr<TxSide> txs_;
+  bool pipelined_ = false;  // the send thread runs (fixed at Start)
+  bool rxSends_ = false;    // the rx thread may send replies itself (fixed at Start)
+  int rxMisses_ = 0;        // rx thread: turnarounds in a row that found nothing to send
+  unsigned rxSkipped_ = 0;  // rx thread: light rounds since then
   // The tx thread hands sealed batches to the send thread (docs/engine.md, "Both cores").
   std::mutex sendMu_;
   std::condition_variable sendCv_;

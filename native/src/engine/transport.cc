@@ -123,6 +123,33 @@ class TcpTransport : public Transport {
     return true;
   }
 
+  // Without a layer: a plain sendmsg stops where the socket is full, and the rest of the batch
+  // can go on from there on the send thread. (Through TLS, a record the layer began must be
+  // finished with the same bytes by the same caller: no rx-thread sends there.)
+  bool CanTrySend() const override { return !layer_; }
+
+  int TrySend(Core& core, Message* msgs, size_t n) override {
+    size_t i = 0;
+    while (i < n) {
+      int cnt = static_cast<int>(std::min(n - i, static_cast<size_t>(kIovMax)));
+      struct iovec iov[kIovMax];
+      for (int k = 0; k < cnt; k++) iov[k] = {msgs[i + static_cast<size_t>(k)].data, msgs[i + static_cast<size_t>(k)].len};
+      int first = WriteSome(core, iov, cnt);
+      if (first < 0) return -1;
+      core.c.txFrames.fetch_add(static_cast<uint64_t>(first), std::memory_order_relaxed);
+      if (first < cnt) {
+        // the socket is full: the rest of this message (and those after it) goes on elsewhere
+        Message& m = msgs[i + static_cast<size_t>(first)];
+        const size_t sentOfIt = m.len - iov[first].iov_len;
+        m.data += sentOfIt;
+        m.len -= sentOfIt;
+        return static_cast<int>(i) + first;
+      }
+      i += static_cast<size_t>(cnt);
+    }
+    return static_cast<int>(n);
+  }
+
   void SendFinal(Core& core, Message* msgs, size_t n) override {
     if (layer_) {
       // (a TLS record cannot be cut short like a plain write: what the layer takes, it sends whole)
@@ -203,6 +230,18 @@ class TcpTransport : public Transport {
   // Writes all of iov[0..cnt) (poll on EAGAIN). false = stop or ended.
   bool WriteAll(Core& core, struct iovec* iov, int cnt) {
     int first = 0;
+    for (;;) {
+      first = WriteSome(core, iov, cnt, first);
+      if (first < 0) return false;
+      if (first == cnt) return true;
+      if (!core.WaitFd(fd_, POLLOUT)) return false;
+    }
+  }
+
+  // Writes iov[first..cnt) until done or the socket is full (EAGAIN), never waiting. Returns the
+  // index of the first iovec not written whole (trimmed in place to what is left), cnt when all
+  // went, -1 when the engine ended.
+  int WriteSome(Core& core, struct iovec* iov, int cnt, int first = 0) {
     while (first < cnt) {
       struct msghdr mh;
       std::memset(&mh, 0, sizeof mh);
@@ -215,16 +254,13 @@ class TcpTransport : public Transport {
         continue;
       }
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!core.WaitFd(fd_, POLLOUT)) return false;
-        continue;
-      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return first;
       int err = errno;
       if (err == EPIPE || err == ECONNRESET) core.End(kEndEof, std::string("send: ") + ErrnoText(err));
       else core.End(kEndNetworkError, std::string("send: ") + ErrnoText(err));
-      return false;
+      return -1;
     }
-    return true;
+    return cnt;
   }
 
   // Waits as the layer asked, or ends the engine on Closed/Failed. false = ended or stop.
@@ -341,6 +377,8 @@ class UdpTransport : public Transport {
   }
 
   bool AwaitingPeer() const override { return awaiting_.load(std::memory_order_acquire); }
+  // A full socket buffer drains by itself (no peer holds it): Send never waits for the peer.
+  bool CanTrySend() const override { return true; }
 
   bool Pin(Core& core, const Endpoint& peer) override {
     if (peer.Empty()) return true;
