@@ -7,12 +7,15 @@
 //   tx thread: poll(stop, wake, device) -> transform.CollectOutgoing (control messages, queued
 //     work) -> device.Read (a batch) -> transform.Seal per packet -> transport.Send (the batch).
 //   rx thread: transport.Receive (a batch of datagrams, or of frames cut from the stream by the
-//     transform's Framer) -> transform.Open per message -> device.Write (the delivered packets).
+//     transform's Framer) -> transform.Open per message -> device.Write (the delivered packets)
+//     -> for a light round, the answers the kernel made during that write, read, sealed and sent
+//     as a tx round of its own (Engine::RxTurnaround, under the tx side's lock).
 //
 // Only the tx side writes to the transport (the send thread, which sends the tx thread's sealed
 // batches in order while it reads and seals the next round; TUND_NO_SEND_THREAD=1: the tx thread
-// itself), so frames never interleave on a stream and the rx thread never blocks behind a full
-// socket: the rx thread and JS hand work to the tx thread and wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
+// itself; the rx thread's turnaround rounds, which never wait for the peer), so frames never
+// interleave on a stream and the rx thread never blocks behind a full socket: the rx thread and
+// JS hand work to the tx thread and wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
 // messages, peer events, the end), bounded for what a peer can cause, drops counted.
 //
 // Pure C++ (no N-API): the JS layer (engine_napi.*) owns an Engine and implements EventSink.

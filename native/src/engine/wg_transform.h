@@ -23,7 +23,9 @@
 // current at once (the old current becomes previous); the responder's waits as `next` until the
 // first packet under it arrives. Keys and indices come from JS after a handshake.
 //
-// Threads: the tx thread seals (a keypair's send context is used only there), the rx thread
+// Threads: the tx side seals (the tx thread, or the rx thread's turnaround rounds, never both at
+// once: the engine's txMu_; a keypair's send context and the "tx thread" state below are used only
+// there), the rx thread
 // opens (receive context, replay window only there); JS changes peers, routes and keypairs under
 // mu_ (exclusive), the data threads read under mu_ (shared); per-peer state under Peer::mu.
 // Each data thread remembers its last lookups (LookupCache): a stream's packets all ask the same
