@@ -420,6 +420,10 @@ struct Engine::TxSide {
   Tx tx;
   int parity = 0;
   bool done = false;  // the tx thread left its loop: no more rounds
+  // The last round that read the device was not light: a bulk flow is leaving (its packets are
+  // the tx thread's to read in full batches, pipelined with the send thread; a turnaround would
+  // take them one round of the rx thread's at a time).
+  bool heavy = false;
 };
 
 Engine::Engine(std::unique_ptr<Device> device, std::unique_ptr<Transport> transport, Transform* transform,
@@ -535,6 +539,7 @@ void Engine::TxLoop() {
       }
       if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
       light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
+      s.heavy = !light;
     }
     if (!tx.Flush(light)) break;
   }
@@ -566,7 +571,7 @@ void Engine::TxLoop() {
 std::unique_lock<std::mutex> Engine::RxTakeTx() {
   std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
   if (!round.owns_lock()) return round;  // the tx thread is in a round: the answer is its
-  bool free = !txs_->done && !Ended() && !(o_.holdMs > 0 && NowMs() - startMs_ < o_.holdMs);
+  bool free = !txs_->done && !txs_->heavy && !Ended() && !(o_.holdMs > 0 && NowMs() - startMs_ < o_.holdMs);
   if (free && pipelined_) {
     std::lock_guard<std::mutex> lock(sendMu_);
     // (the send thread only takes what the tx side queues, under txMu_: it stays idle)
@@ -605,7 +610,11 @@ void Engine::RxTurnaround(size_t wrote) {
   } else if (rxMisses_ < kRxMissLimit) {
     rxMisses_++;
   }
-  if (device_->Pending()) WakeTx();  // the rest of a cut super-packet: the tx thread's
+  if (device_->Pending()) {
+    // the rest of a cut super-packet: the tx thread's, and so is the bulk flow it belongs to
+    s.heavy = true;
+    WakeTx();
+  }
   s.tx.FlushFromRx();
 }
 
