@@ -354,6 +354,12 @@ class Engine::Tx : public TxContext {
   // not take goes to the send thread, ahead of anything the tx thread queues later.
   bool FlushFromRx() {
     if (cur_->n == 0) return !e_.Ended();
+    if (pipelined_) {
+      // a round that filled a batch (Add) handed that one on: this one follows it, in order
+      std::unique_lock<std::mutex> lock(e_.sendMu_);
+      if (e_.sendFailed_) return false;
+      if (!e_.sendQueue_.empty()) return HandOn(lock);
+    }
     int sent = e_.transport_->TrySend(e_, cur_->msgs.data(), cur_->n);
     if (sent < 0) return false;
     if (static_cast<size_t>(sent) >= cur_->n) {
