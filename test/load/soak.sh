@@ -24,7 +24,8 @@
 # 10 s; at least 5 for WireGuard):
 #   link-short  the client's underlay down for INTERVAL s (less than the keep-alive window), up
 #               (vpn-ws: the hub's end of the client's veth, so that the client keeps its route)
-#   kill-9      SIGKILL to the server's process group, started again 2 s later
+#   kill-9      SIGKILL to the server's process group and to its children (VTun: `tund serve`'s
+#               session processes are in process groups of their own), started again 2 s later
 #   link-long   the underlay down for the keep-alive window + 3 s: the client must notice by itself
 #   sigterm     SIGTERM to the server (an orderly stop), started again 1 s later
 # The keep-alive window W is the longest a tunnel may take to heal by itself after a disruption
@@ -304,7 +305,17 @@ server_restart() { # KIND SIGNAL PAUSE
   local before t0 t1
   before=$(session_mark)
   t0=$EPOCHREALTIME
-  if [[ $2 == KILL ]]; then kill -KILL -- "-$SERVER"; else kill -TERM "$SERVER"; fi
+  if [[ $2 == KILL ]]; then
+    # the whole server end crashes: a session process of `tund serve` outlives a killed listener
+    # (its own process group, as sshd's sessions outlive sshd), so it is killed by its pid too
+    local children
+    children=$(pgrep -P "$SERVER" 2>/dev/null | tr '\n' ' ')
+    kill -KILL -- "-$SERVER"
+    # shellcheck disable=SC2086 # a list of pids
+    [[ -z $children ]] || kill -KILL $children 2>/dev/null
+  else
+    kill -TERM "$SERVER"
+  fi
   lt_wait 20 lt_gone "$SERVER" || fail_check "$1: the server did not stop on SIG$2"
   wait "$SERVER" 2>/dev/null
   sleep "$3"
