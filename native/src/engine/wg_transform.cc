@@ -71,7 +71,7 @@ struct WgTransform::Keypair {
   Keypair(const WgKeypairSpec& s, uint32_t peerId, int64_t now, wg::AeadBackend backend)
       : send(s.sendKey, backend), receive(s.receiveKey, backend), localIndex(s.localIndex), remoteIndex(s.remoteIndex),
         initiator(s.initiator), peer(peerId), createdMs(now) {}
-  wg::ChaCha20Poly1305 send;     // tx thread only
+  wg::ChaCha20Poly1305 send;     // the tx side only (under txMu_ when the rx thread seals)
   wg::ChaCha20Poly1305 receive;  // rx thread only
   ReplayWindow replay;           // rx thread only
   std::atomic<uint64_t> sendCounter{0};
