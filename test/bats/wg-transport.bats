@@ -154,3 +154,33 @@ crafted() {
   sed 's/^/# /' <<<"$output" >&3
   assert_success
 }
+
+@test "wg transport: the wg-pair helper's signals work from READY on (a keepalive asked before the engine runs is sent; SIGTERM before go stops cleanly)" {
+  # The tests and the benchmark signal a helper once it is ready: a handler installed after that
+  # (after the engine started) left a window in which a signal got Node's default (SIGUSR1 starts
+  # the inspector, SIGTERM kills without the last stats).
+  local ns dir=$BATS_TEST_TMPDIR/s pid rc=0
+  ns=$(make_netns s)
+  ip -n "$ns" addr add 198.18.69.1/32 dev lo
+  wg_end s "$ns" 198.18.69.1 51820 "{\"peers\": [$(peer 1 198.18.69.1 51821 '["198.19.69.2/32"]' "$(keypair "$(hex32)" "$(hex32)" 1 2 true)")]}"
+  pid=$(pgrep -f -- "--dir $dir " | head -n1)
+  kill -USR1 "$pid"
+  touch "$dir/go"
+  wait_for 10 sh -c "jq -e '.peers[\"1\"].keepalivesSent >= 1' '$dir/stats'" || { cat "$BATS_TEST_TMPDIR/s.log" "$dir/stats"; false; }
+  refute grep -q Debugger "$BATS_TEST_TMPDIR/s.log"
+  # a second helper, stopped between READY and go: it exits 0 with its "stopped" line
+  dir=$BATS_TEST_TMPDIR/t
+  mkdir -p "$dir"
+  echo '{"peers": []}' >"$dir/config.json"
+  ip netns exec "$ns" node "$PROJECT_ROOT/test/helpers/wg-pair.mjs" --tun "${TEST_TAG}wt" --bind 198.18.69.1 --port 51822 \
+    --dir "$dir" --config "$dir/config.json" >"$BATS_TEST_TMPDIR/t.log" 2>&1 &
+  pid=$!
+  echo "$pid" >>"$TEST_PIDS_LIST"
+  wait_for 20 test -f "$dir/ready" || { cat "$BATS_TEST_TMPDIR/t.log"; false; }
+  kill -TERM "$pid"
+  wait_for 10 sh -c "! kill -0 $pid 2>/dev/null"
+  wait "$pid" || rc=$?
+  cat "$BATS_TEST_TMPDIR/t.log"
+  assert_equal "$rc" 0
+  grep -q '^\[wg-pair\] stopped' "$BATS_TEST_TMPDIR/t.log"
+}

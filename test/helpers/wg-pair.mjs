@@ -59,21 +59,35 @@ function writeStats() {
   writeStatsFile(dir, { ...engine.stats(), peers, event: ended });
 }
 
-await readyThenWaitForGo(dir, 'wg-pair', { tun: tun.name });
-
-engine.start();
-log('engine started');
-const timer = setInterval(writeStats, 200);
-writeStats();
-process.on('SIGUSR1', () => {
+// The signals have their handlers before READY: the tests and the benchmark signal an end once it
+// is ready, and one that came before its handler would get Node's default (SIGUSR1 starts the
+// inspector, SIGTERM kills without the last stats) -- the window pump-pair.mjs had. A keepalive
+// asked for before the engine runs is sent once it does.
+let timer = null;
+let started = false;
+let keepaliveWanted = false;
+const sendKeepalives = () => {
   // a keepalive to every peer (the responder's first message confirms the initiator's keypair)
   for (const id of engine.peers()) engine.sendKeepalive(id);
+};
+process.on('SIGUSR1', () => {
+  if (started) sendKeepalives();
+  else keepaliveWanted = true;
 });
 process.on('SIGTERM', () => {
   clearInterval(timer);
   writeStats();
-  engine.stop();
+  if (started) engine.stop();
   addon.closeFd(tun.fd);
   log('stopped');
   process.exit(0);
 });
+
+await readyThenWaitForGo(dir, 'wg-pair', { tun: tun.name });
+
+engine.start();
+started = true;
+log('engine started');
+if (keepaliveWanted) sendKeepalives();
+timer = setInterval(writeStats, 200);
+writeStats();
