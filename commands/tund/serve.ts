@@ -18,7 +18,7 @@ export class ServeCommand extends BaseCommand {
     category: 'Sessions',
     description: 'accept VTun clients for every server session on one port',
     details: `
-      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each client in a process of its own, as inetd runs \`vtund -i\`, but one started ahead of need (a client does not wait for a process to start; one waits at all times): the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving.
+      Listens on \`--listen\` (default \`0.0.0.0:5000\`, VTun's port) and serves each client in a process of its own, as inetd runs \`vtund -i\`, but one started ahead of need (a client does not wait for a process to start; one waits at all times): the client's \`HOST:\` line picks the session among the files in \`/etc/tund\` with \`Role = server\` whose \`Host\` (default: the file's NAME) matches. An unknown session or a wrong password gets \`ERR\` (and a log line); the listener keeps serving. Not run as root (as tund-inetd.service runs it), it does not serve a session with \`DNS\` or \`DNSDomains\` (nothing would apply them as root): it logs \`file:line: problem\` for each such session when it starts and refuses their connections with it; run them as \`tund@NAME.service\`.
 
       \`Multi\` in the session decides about a second connection of the same session: \`yes\` allows it, \`no\` refuses it, \`killold\` stops the old one first (lock files under \`$TUND_RUN_DIR/lock/\`).
 

@@ -12,7 +12,7 @@
 import { fstatSync } from 'node:fs';
 import { native } from '../../native/index.js';
 import type { HandshakeLimits } from '../config/types.js';
-import { TundError, UsageFailure } from '../errors.js';
+import { TundError, UsageFailure, formatConfigProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
@@ -25,7 +25,8 @@ import { CAP_NET_ADMIN, dropCapabilities } from './privileges.js';
 import type { Protocol } from './protocol.js';
 import { connectionProtocolFor } from './protocols.js';
 import { aborted, errorText } from './session.js';
-import { findServerSession, serveConnection } from './server.js';
+import { findServerSession, serveConnection, servedSessionProblems } from './server.js';
+import { servedSessionProblem } from './served-dns.js';
 
 export interface ServeOptions {
   /** --listen ADDR:PORT (default 0.0.0.0:5000), ignored under socket activation */
@@ -97,6 +98,7 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
 /** Accepts until stopped: caps, the first handshake step, a session process per identified peer; SIGTERM to them on stop. */
 async function runListener(listener: StreamListener, protocol: Protocol, o: ServeOptions, signal: AbortSignal, log: (line: string) => void): Promise<number> {
   log(`serve: listening on ${listener.label} (MaxHandshakes = ${o.limits.total}, MaxHandshakesPerSource = ${o.limits.perSource})`);
+  for (const problem of await servedSessionProblems(protocol.name)) log(`serve: ${formatConfigProblem(problem)}`);
   const notifier = new Notifier();
   notifier.ready(`listening on ${listener.label}`);
   notifier.startWatchdog();
@@ -128,22 +130,25 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
       const started = Date.now();
       const name = await protocol.identify!(socket, { timeoutMs: o.timeoutMs });
       const entry = await findServerSession(name, protocol.name, (m) => log(`serve: ${m}`));
+      // a session this process cannot serve (its DNS): refused here, after the peer's response
+      const problem = entry ? await servedSessionProblem(entry.config) : null;
       const leftMs = o.timeoutMs - (Date.now() - started);
       if (signal.aborted || socket.closed) return;
-      if (entry && leftMs > 0) {
+      if (entry && !problem && leftMs > 0) {
         identifying.delete(socket);
         handedOver = true;
         sessions.handOver(socket.release(), { host: name, session: entry.config.name, leftMs }, peer, place);
         return;
       }
-      // an unknown session is refused where vtund refuses it, after the peer's response (the
-      // handshake ends here, in this process: it costs no child)
+      // an unknown session is refused where vtund refuses it, after the peer's response, and one
+      // it cannot serve once the peer proved it knows the password (the handshake ends here, in
+      // this process: it costs no child)
       await protocol.authenticate(socket, {
         timeoutMs: o.timeoutMs,
         signal,
         resume: { name, leftMs },
-        lookup: () => null,
-        admit: async () => 'no such session',
+        lookup: () => (problem ? entry : null),
+        admit: async () => (problem ? formatConfigProblem(problem) : 'no such session'),
       });
       socket.close(); // (not reached: authenticate throws for an unknown session)
     } catch (error) {

@@ -6,12 +6,13 @@
 //    (serveConnection: `tund serve` children, inetd, systemd Accept=yes).
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
-import { TundError } from '../errors.js';
+import { TundError, formatConfigProblem, type ConfigProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { native } from '../../native/index.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
 import type { SessionReporter } from '../status/types.js';
 import { HandshakeGate } from './handshake-gate.js';
+import { servedSessionProblem } from './served-dns.js';
 import { acquireHostLock, type HostLock } from './lock.js';
 import { isOrderlyEnd, type Authenticated, type Link, type Protocol, type SessionEntry } from './protocol.js';
 import { Session, aborted, errorText, isFatal, reporterOf, type LinkRun, type SessionContext } from './session.js';
@@ -222,6 +223,18 @@ export class ConnectionSession extends Session {
   }
 }
 
+/** The problems of the Role = server sessions of `protocol` that `tund serve` cannot serve as it runs (served-dns.ts). */
+export async function servedSessionProblems(protocol: string): Promise<ConfigProblem[]> {
+  const problems: ConfigProblem[] = [];
+  for (const name of await listSessions()) {
+    const config = await loadSessionConfig(name).then((l) => l.config, () => null);
+    if (config?.session.protocol !== protocol || config.session.role !== 'server') continue;
+    const problem = await servedSessionProblem(config);
+    if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
 /** The Role = server session of `protocol` whose Host is `host`, with its secret; null when there is none. */
 export async function findServerSession(host: string, protocol: string, log: (m: string) => void): Promise<SessionEntry | null> {
   for (const name of await listSessions()) {
@@ -277,6 +290,9 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
         return entry;
       },
       admit: async (entry) => {
+        // `tund serve`'s own sessions (not a server session handed its connection: `only`)
+        const problem = o.only ? null : await servedSessionProblem(entry.config);
+        if (problem) return formatConfigProblem(problem);
         const got = await acquireHostLock(entry.config.session.host, entry.config.session.multi, (m) => ctx.log(`${entry.config.name}: ${m}`));
         if (typeof got === 'string') return got;
         lock = got;

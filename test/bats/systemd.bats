@@ -267,6 +267,32 @@ proc_identity() { # PID
   sb systemctl stop tund@lab
 }
 
+@test "a server session with DNS under tund.socket: refused as a config problem at its DNS line (tund serve runs as tund; nobody applies its DNS), at start and per connection" {
+  {
+    printf '[Session]\nRole = server\nHost = dnsoff\nTimeout = 5\n\n[Device]\nMode = tun\nAddress = 198.19.52.1/32\nPeer = 198.19.52.2\n'
+    printf '\n[Route]\nDNS = 198.18.0.53\n'
+  } | sb_session_file /etc/tund/srv-dnsoff.conf
+  printf 'pw-dnsoff' | sb_session_file /etc/tund/srv-dnsoff.secret
+  client_conf dnsoff dnsoff "$SB_SRV_ADDR:5000" 198.19.52.2 198.19.52.1
+  in_cli dnsoff
+  sb systemctl daemon-reload
+  local problem='/etc/tund/srv-dnsoff.conf:12: DNS is not available to a session that "tund serve" serves (tund-inetd.service, tund.socket): it runs as uid '
+  # when tund serve starts: the journal names the file and line
+  sb systemctl restart tund-inetd.service
+  sb_until 10 "journalctl --no-pager -o cat -u tund-inetd | grep -qF 'serve: $problem'"
+  # a connection that names it, with the right password: refused with that problem, no link made
+  sb systemctl start --no-block tund@dnsoff
+  sb_until 20 "journalctl --no-pager -o cat -u tund-inetd | grep -F 'denied connection from $SB_CLI_ADDR:' | grep -qF '$problem'"
+  run sb sh -c "tunctl status dnsoff --json | jq -r '.sessions[0].state'"
+  refute_output connected
+  run sb ip link show dev srv-dnsoff
+  assert_failure
+  run sb sh -c "journalctl --no-pager -o cat -u tund-inetd | grep -c 'needs root'"
+  assert_output 0
+  sb systemctl stop tund@dnsoff
+  sb rm -f /etc/tund/srv-dnsoff.conf /etc/tund/srv-dnsoff.secret /etc/tund/dnsoff.conf /etc/tund/dnsoff.secret
+}
+
 @test "tund.socket under a flood: idle connections start no process, those over MaxHandshakesPerSource are closed at once; a real client connects" {
   office_pair
   sb systemctl stop tund@office
