@@ -33,7 +33,8 @@ export class RouteDnsCommand extends BaseCommand {
       \`--follow\` keeps doing so on every change (a reconnect, a reload with other DNS) until
       SIGTERM, then reverts. tund@.service runs \`tunroute dns NAME\` in ExecStartPost= (the unit is
       active with its DNS set) and tund-dns@NAME.service runs \`--follow\`; it exits at once when
-      the session's file names no DNS.
+      the session's file names no DNS, and each \`systemctl reload tund@NAME\` starts it again
+      (so a reload that adds DNS gets it applied).
     `,
     examples: [
       ['Apply what session office asks for now', '$0 dns office'],

@@ -421,6 +421,36 @@ proc_identity() { # PID
   # (teardown removes the drop-in)
 }
 
+@test "systemctl reload that adds DNS to a session that had none: root applies it (the reload starts tund-dns@ again); one that removes it: reverted" {
+  [[ -z $NO_RESOLVCONF ]] || skip "$NO_RESOLVCONF"
+  office_pair
+  sb systemctl restart tund@office
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  # no DNS: the follower had nothing to follow and is gone
+  sb_until 10 '[ "$(systemctl show -P ActiveState tund-dns@office)" = inactive ]'
+  printf '\n[Route]\nDNS = 198.18.0.55\nDNSDomains = corp.example\n' | sb sh -c 'cat >>/etc/tund/office.conf'
+  sb systemctl reload tund@office
+  sb_until 20 "grep -qx 'nameserver 198.18.0.55' /run/resolvconf/interface/office.tund"
+  run sb cat /run/resolvconf/interface/office.tund
+  assert_output $'nameserver 198.18.0.55\nsearch corp.example'
+  run sb systemctl is-active tund-dns@office
+  assert_output active
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run sb tunctl status office
+  assert_line --regexp '^  dns: +resolvconf 198.18.0.55'
+  # and taken away again by a reload
+  sb sed -i '/^\[Route\]$/d; /^DNS = /d; /^DNSDomains = /d' /etc/tund/office.conf
+  sb systemctl reload tund@office
+  sb_until 20 '! test -e /run/resolvconf/interface/office.tund'
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run sb grep -c 198.18.0.55 /etc/resolv.conf
+  assert_output 0
+  sb systemctl stop tund@office
+}
+
 @test "secrets: session files are tund's and 0600; another unprivileged user reads neither them nor the control socket; a root-owned secret is refused with the fix" {
   office_pair
   start_connected office
