@@ -52,7 +52,7 @@ export class ReloadSessionCommand extends BaseCommand {
     }
     if (!outcome.ok) {
       for (const problem of outcome.problems) this.context.stderr.write(`${problem}\n`);
-      throw new TundError(`${this.name}: reload failed, the session keeps its old configuration`, { hint: `fix the file, then run "tunctl reload ${this.name}" again` });
+      throw new TundError(`${this.name}: reload failed, the session keeps its old configuration`, { hint: `fix what it says (the file, or what the session could not set up), then run "tunctl reload ${this.name}" again` });
     }
     if (this.verbose > 0) this.note(`${this.name}: reloaded: ${outcome.message}`);
     return 0;

@@ -15,7 +15,9 @@ import { ExitCode } from '../exit.js';
 import type { SessionReporter } from '../status/types.js';
 import { runHooks } from './hooks.js';
 import type { InterfaceProtocol, Link } from './protocol.js';
-import { Session, type SessionContext } from './session.js';
+import { Session, errorText, type SessionContext } from './session.js';
+import { TundError } from '../errors.js';
+import type { Address } from '../socket.js';
 
 export class InterfaceSession extends Session<InterfaceProtocol> {
   private activeLink: Link | null = null;
@@ -36,21 +38,49 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
     // routes and DNS (the peers' AllowedIPs) are replaced beside the running link
     const sameDevice = isDeepStrictEqual(fresh.device, this.config.device) && isDeepStrictEqual(fresh.hooks, this.config.hooks);
     if (link?.reconfigure && sameDevice) {
-      // rejects when the running link cannot take it: the reload fails, the old configuration stays
-      const message = await link.reconfigure(fresh, secret);
-      const routesChanged = !isDeepStrictEqual(fresh.route, this.config.route);
+      // Routes and DNS first, through the same plan as at the start: the part a reload most
+      // often cannot make (a DNS backend that refuses) fails before anything else changed. Either
+      // failure (routes, or the running link rejecting the peers) puts the old routes and DNS
+      // back, and the reload fails: the old configuration stays, as the outcome says.
+      const old = this.config;
+      const endpoint = link.peers()[0]?.endpoint ?? null;
+      const routesChanged = !isDeepStrictEqual(fresh.route, old.route);
+      if (routesChanged) await this.replaceRoutes(fresh, old, endpoint);
+      let message: string;
+      try {
+        message = await link.reconfigure(fresh, secret);
+      } catch (error) {
+        if (routesChanged) await this.replaceRoutes(old, fresh, endpoint).catch((again) => this.log(`routes: ${errorText(again)}`));
+        throw error;
+      }
       this.config = fresh;
       this.secret = secret;
-      if (!routesChanged) return message;
-      await this.removeRoutes();
-      await this.applyRoutes(fresh, link.peers()[0]?.endpoint ?? null);
-      return `${message}; routes and DNS replaced`;
+      return routesChanged ? `${message}; routes and DNS replaced` : message;
     }
     this.pending = { config: fresh, secret };
     this.wake?.();
     if (!link) return 'configuration changed; the interface comes up with it now';
     void link.close('reload');
     return 'configuration changed (device or hooks); the interface comes up again with it';
+  }
+
+  /**
+   * The routes and DNS of `to` in place of those of `from`; when `to`'s cannot be set (what was
+   * made of them is taken back), `from`'s again, and the error says what failed.
+   */
+  private async replaceRoutes(to: SessionConfig, from: SessionConfig, endpoint: Address | null): Promise<void> {
+    await this.removeRoutes();
+    try {
+      await this.applyRoutes(to, endpoint);
+    } catch (error) {
+      let restored = 'the previous routes and DNS are set again';
+      try {
+        await this.applyRoutes(from, endpoint);
+      } catch (again) {
+        restored = `the previous ones could not be set again either (${errorText(again)})`;
+      }
+      throw new TundError(`routes and DNS of the new configuration: ${errorText(error)}; ${restored}`);
+    }
   }
 
   private hookEnv(config: SessionConfig): Record<string, string> {

@@ -359,6 +359,72 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_line "$other"
 }
 
+# fake_dns_backends DIR: a resolvconf that records what it is asked (DIR/resolvconf.log, the record
+# in DIR/NAME.tund) and refuses a record with the text in DIR/refuse while that file exists, and a resolvectl that never answers (so no
+# systemd-resolved of the host is used): DNS of a session run by hand as root, without touching
+# the host's resolver
+fake_dns_backends() {
+  mkdir -p "$1"
+  cat >"$1/resolvconf" <<STUB
+#!/bin/sh
+echo "\$*" >>"$1/resolvconf.log"
+case "\$1" in
+  -a)
+    record=\$(cat)
+    if [ -e "$1/refuse" ] && printf '%s' "\$record" | grep -qF "\$(cat "$1/refuse")"; then
+      echo "resolvconf: refused by the test" >&2
+      exit 1
+    fi
+    printf '%s\\n' "\$record" >"$1/\$2" ;;
+  -d) rm -f "$1/\$2" ;;
+esac
+STUB
+  printf '#!/bin/sh\nexit 1\n' >"$1/resolvectl"
+  chmod 755 "$1/resolvconf" "$1/resolvectl"
+}
+
+@test "reload applies DNS added, changed and removed (a root session); one that cannot be set fails the reload and the old routes and DNS stay" {
+  local fake=$BATS_TEST_TMPDIR/fake-dns
+  fake_dns_backends "$fake"
+  PATH=$fake:$PATH dialing_session_up
+  # added by a reload
+  wg_quick_file "DNS = 198.18.0.53" -- "Endpoint = $WG_G_ADDR:51820"
+  run tunctl reload "$NAME"
+  assert_success
+  assert_equal "$(cat "$fake/$NAME.tund")" "nameserver 198.18.0.53"
+  # changed
+  wg_quick_file "DNS = 198.18.0.54, corp.example" -- "Endpoint = $WG_G_ADDR:51820"
+  run tunctl reload "$NAME"
+  assert_success
+  assert_equal "$(cat "$fake/$NAME.tund")" $'nameserver 198.18.0.54\nsearch corp.example'
+  # a change that cannot be set: the reload fails and says why; routes and DNS stay as they were
+  echo 198.18.0.55 >"$fake/refuse"
+  wg_quick_file "DNS = 198.18.0.55" -- "Endpoint = $WG_G_ADDR:51820"
+  run tunctl reload "$NAME"
+  assert_failure
+  assert_output --partial "routes and DNS of the new configuration: resolvconf -a $NAME.tund: resolvconf: refused by the test; the previous routes and DNS are set again"
+  assert_output --partial "reload failed, the session keeps its old configuration"
+  rm "$fake/refuse"
+  assert_equal "$(cat "$fake/$NAME.tund")" $'nameserver 198.18.0.54\nsearch corp.example'
+  run tunctl status "$NAME"
+  assert_line --regexp '^  dns: +resolvconf 198.18.0.54'
+  run ip -n "$NS_T" route show "$WG_G_TUN/32"
+  assert_output --partial "dev $NAME"
+  run ip netns exec "$NS_T" ping -c 1 -W 2 "$WG_G_TUN"
+  assert_success
+  # the same file once the backend works again: applied by the next reload
+  run tunctl reload "$NAME"
+  assert_success
+  assert_equal "$(cat "$fake/$NAME.tund")" "nameserver 198.18.0.55"
+  # removed
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820"
+  run tunctl reload "$NAME"
+  assert_success
+  [[ ! -e $fake/$NAME.tund ]]
+  run stop_tund
+  assert_output 0
+}
+
 @test "socket activation: the UDP socket systemd passes (ListenDatagram=) is the interface's" {
   wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51824"
   # no ListenPort in the file: the port is the passed socket's
