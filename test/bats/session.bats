@@ -8,6 +8,7 @@ bats_require_minimum_version 1.5.0
 
 load ../helpers/common
 load ../helpers/vtun
+load ../helpers/fake-dns
 
 setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
@@ -85,6 +86,29 @@ hint: see \"tunctl status vtc\"; stop it first to start it again"
   assert_success
   [[ $stderr == *'vtc: reloaded: configuration unchanged, the link stays up'* ]]
   grep -q '^vtc: reloaded: configuration unchanged, the link stays up$' "$BATS_TEST_TMPDIR/client.log"
+}
+
+@test "tunctl reload: DNS added, changed and removed reach the system with the new link (a root session)" {
+  local fake=$BATS_TEST_TMPDIR/fake-dns
+  fake_dns_backends "$fake"
+  PATH=$fake:$PATH connected_pair tcp "Persist = yes"
+  printf '\n[Route]\nDNS = 198.18.0.53\n' >>"$CDIR/vtc.conf"
+  run cli_c tunctl reload vtc
+  assert_success
+  wait_for 20 test -e "$fake/vtc.tund"
+  assert_equal "$(cat "$fake/vtc.tund")" "nameserver 198.18.0.53"
+  sed -i 's/^DNS = 198.18.0.53$/DNS = 198.18.0.54\nDNSDomains = corp.example/' "$CDIR/vtc.conf"
+  run cli_c tunctl reload vtc
+  assert_success
+  wait_for 20 grep -qx 'nameserver 198.18.0.54' "$fake/vtc.tund"
+  assert_equal "$(cat "$fake/vtc.tund")" $'nameserver 198.18.0.54\nsearch corp.example'
+  cli_c tunctl wait vtc --state connected --timeout 20s
+  sed -i '/^\[Route\]$/d; /^DNS = /d; /^DNSDomains = /d' "$CDIR/vtc.conf"
+  run cli_c tunctl reload vtc
+  assert_success
+  wait_for 20 sh -c "! test -e '$fake/vtc.tund'"
+  cli_c tunctl wait vtc --state connected --timeout 20s
+  ip netns exec "$NS_C" ping -c 1 -W 2 "$VT_TS"
 }
 
 # PROTO SIDE: once `tunctl wait --state connected` returns on SIDE, its first ping is answered at once

@@ -11,6 +11,7 @@ bats_require_minimum_version 1.5.0
 load ../helpers/common
 load ../helpers/wireguard
 load ../helpers/vtun # ping_through, transfer
+load ../helpers/fake-dns
 
 setup() {
   common_setup
@@ -357,30 +358,6 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   assert_output --partial "$CONF:"
   run wgt show "$NAME" peers
   assert_line "$other"
-}
-
-# fake_dns_backends DIR: a resolvconf that records what it is asked (DIR/resolvconf.log, the record
-# in DIR/NAME.tund) and refuses a record with the text in DIR/refuse while that file exists, and a resolvectl that never answers (so no
-# systemd-resolved of the host is used): DNS of a session run by hand as root, without touching
-# the host's resolver
-fake_dns_backends() {
-  mkdir -p "$1"
-  cat >"$1/resolvconf" <<STUB
-#!/bin/sh
-echo "\$*" >>"$1/resolvconf.log"
-case "\$1" in
-  -a)
-    record=\$(cat)
-    if [ -e "$1/refuse" ] && printf '%s' "\$record" | grep -qF "\$(cat "$1/refuse")"; then
-      echo "resolvconf: refused by the test" >&2
-      exit 1
-    fi
-    printf '%s\\n' "\$record" >"$1/\$2" ;;
-  -d) rm -f "$1/\$2" ;;
-esac
-STUB
-  printf '#!/bin/sh\nexit 1\n' >"$1/resolvectl"
-  chmod 755 "$1/resolvconf" "$1/resolvectl"
 }
 
 @test "reload applies DNS added, changed and removed (a root session); one that cannot be set fails the reload and the old routes and DNS stay" {
