@@ -8,6 +8,8 @@ import { ConfigLoadFailure, loadSessionNamedOrFile, readSecret, type SessionConf
 import { summarize } from '../../core/config/summary.js';
 import { serviceReadWarning } from '../../core/auth/account.js';
 import { locateSecret, needsSecret } from '../../core/config/load.js';
+import { servedDnsWarning } from '../../core/session/served-dns.js';
+import { readFile } from 'node:fs/promises';
 
 export class CheckSessionCommand extends BaseCommand {
   static override paths = [['check']];
@@ -66,6 +68,8 @@ export class CheckSessionCommand extends BaseCommand {
         const warning = serviceReadWarning(f);
         if (warning) this.warn(warning);
       }
+      const served = servedDnsWarning(config, await readFile(config.file, 'utf8').catch(() => ''));
+      if (served) this.warn(formatConfigProblem(served));
     }
     if (problems.length > 0) throw new ConfigFailure(problems, hint);
     this.out(`${config!.name}: ok (${summarize(config!)})`);

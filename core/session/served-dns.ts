@@ -44,3 +44,17 @@ export async function servedSessionProblem(config: SessionConfig): Promise<Confi
   const text = await fs.readFile(config.file, 'utf8').catch(() => '');
   return servedDnsProblem(config, uid, text);
 }
+
+/**
+ * For `tund check`: a VTun server session with DNS, which tund-inetd.service (`tund serve` as the
+ * user tund) will refuse; null for any other session. A warning: tund@NAME.service runs it fine.
+ */
+export function servedDnsWarning(config: SessionConfig, text: string): ConfigProblem | null {
+  if (config.session.protocol !== 'vtun' || config.session.role !== 'server') return null;
+  if (config.route.dns.length === 0 && config.route.dnsDomains.length === 0) return null;
+  return {
+    file: config.file,
+    line: dnsLineOf(text),
+    message: `DNS: tund-inetd.service (tund.socket) refuses to serve this session (its "tund serve" runs as the user tund, and no root helper applies the DNS of its sessions); run it as tund@${config.name}.service`,
+  };
+}

@@ -85,6 +85,13 @@ assert_problem_lines() {
   assert_output 'hub: ok (server, vtun over tcp on 198.18.0.1:5001, tap device lab0)'
 }
 
+@test "a VTun server session with DNS: ok, with a warning at the DNS line that tund-inetd.service refuses it" {
+  session srvdns '[Session]\nRole = server\n[Device]\nMode = tun\n[Route]\nDNS = 198.18.0.53\n'
+  run --separate-stderr tund check srvdns
+  assert_success
+  [[ $stderr == "tund: warning: $TUND_CONFIG_DIR/srvdns.conf:6: DNS: tund-inetd.service (tund.socket) refuses to serve this session"*"run it as tund@srvdns.service" ]]
+}
+
 @test "every problem at once as file:line, exit 78, nothing on stdout" {
   cat >"$CONF" <<'EOC'
 [Session]

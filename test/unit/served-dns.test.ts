@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSessionConfig } from '../../core/config/index.js';
 import { formatConfigProblem } from '../../core/errors.js';
-import { dnsLineOf, servedDnsProblem } from '../../core/session/served-dns.js';
+import { dnsLineOf, servedDnsProblem, servedDnsWarning } from '../../core/session/served-dns.js';
 
 const FILE = '/etc/tund/srv.conf';
 const SERVER = '[Session]\nRole = server\n\n[Device]\nMode = tun\nAddress = 198.19.0.1/32\n';
@@ -36,4 +36,12 @@ test('served DNS: the line of a wg-quick DNS, and 0 without the text', () => {
   assert.equal(dnsLineOf(SERVER), 0);
   const text = `${SERVER}\n[Route]\nDNS = 198.18.0.53\n`;
   assert.equal(servedDnsProblem(config(text), 995)?.line, 0);
+});
+
+test('served DNS: tund check warns of a VTun server session with DNS, not of a client', () => {
+  const text = `${SERVER}\n[Route]\nDNS = 198.18.0.53\n`;
+  assert.match(formatConfigProblem(servedDnsWarning(config(text), text)!), /^\/etc\/tund\/srv\.conf:9: DNS: tund-inetd\.service \(tund\.socket\) refuses to serve this session .*tund@srv\.service$/);
+  const client = '[Session]\nRole = client\nEndpoint = 198.18.0.1:5000\n\n[Device]\nMode = tun\n\n[Route]\nDNS = 198.18.0.53\n';
+  assert.equal(servedDnsWarning(config(client), client), null);
+  assert.equal(servedDnsWarning(config(SERVER), SERVER), null);
 });
