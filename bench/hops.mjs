@@ -35,6 +35,8 @@ for (const line of readFileSync(tracePath, 'utf8').split('\n')) {
     e.pid = /next_pid=(\d+)/.exec(rest)?.[1];
   } else if (kind === 'sys_enter') {
     e.nr = Number(/NR (\d+)/.exec(rest)?.[1]);
+  } else if (kind === 'sys_exit') {
+    // (only to see when a woken thread runs: its first event)
   } else if (kind === 'sys_recvmsg') {
     if (!rest.includes('->') || /-> 0xf{8}/.test(rest)) continue; // entries, and errors (EAGAIN)
   } else if (kind !== 'sys_sendto') continue;
