@@ -50,15 +50,11 @@ cleanup() {
     for e in "${EVENTS[@]}"; do echo 0 >"$INSTANCE/events/$e/enable" 2>/dev/null || true; done
     rmdir "$INSTANCE" 2>/dev/null || true
   fi
-  anchor_stop >/dev/null 2>&1 || true
-  netns_down
-  if [[ -z ${KEEP:-} ]]; then rm -rf "$RUN_DIR"; else log "hops: kept $RUN_DIR"; fi
+  probe_down hops
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-netns_up
-anchor_start >"$RUN_DIR/start.log" 2>&1 || { cat "$RUN_DIR/start.log" >&2; die "$NAME did not start"; }
-wait_until "$UP_TIMEOUT" in_a ping -c 1 -W 1 "$INNER_B" || die "no ping through $NAME"
+probe_up
 
 # The tunnel's threads, by side (TID SIDE COMM), and its devices: the one each side routes the
 # other's inner address through (vtund names both tun0: the trace tells them apart by order).

@@ -152,6 +152,21 @@ netns_up() {
   done
 }
 
+# probe_up: for the probes (threads.sh, hops.sh; $NAME's anchor file sourced, $RUN_DIR made): the
+# namespaces, the anchor started and a first ping across it, or the start log and an exit.
+probe_up() {
+  netns_up
+  anchor_start >"$RUN_DIR/start.log" 2>&1 || { cat "$RUN_DIR/start.log" >&2; die "$NAME did not start"; }
+  wait_until "$UP_TIMEOUT" in_a ping -c 1 -W 1 "$INNER_B" || die "no ping through $NAME"
+}
+
+# probe_down PROBE: undoes probe_up; $RUN_DIR goes too, unless KEEP is set.
+probe_down() {
+  anchor_stop >/dev/null 2>&1 || true
+  netns_down
+  if [[ -z ${KEEP:-} ]]; then rm -rf "$RUN_DIR"; else log "$1: kept $RUN_DIR"; fi
+}
+
 # netns_down: whatever still runs in the namespaces is killed, the namespaces (and the veth) go.
 netns_down() {
   local ns pids

@@ -48,16 +48,9 @@ TARGET=$INNER_B
 anchor_stop() { kill_spawned; }
 # shellcheck source=/dev/null
 source "$ANCHOR"
-cleanup() {
-  anchor_stop >/dev/null 2>&1 || true
-  netns_down
-  if [[ -z ${KEEP:-} ]]; then rm -rf "$RUN_DIR"; else log "threads: kept $RUN_DIR"; fi
-}
-trap cleanup EXIT
+trap 'probe_down threads' EXIT
 trap 'exit 130' INT TERM
-netns_up
-anchor_start >"$RUN_DIR/start.log" 2>&1 || { cat "$RUN_DIR/start.log" >&2; die "$NAME did not start"; }
-wait_until "$UP_TIMEOUT" in_a ping -c 1 -W 1 "$TARGET" || die "no ping through $NAME"
+probe_up
 
 # task_ticks: "PID TID COMM TICKS WAIT_NS" for every thread of the tunnel's processes: CPU
 # clock ticks, and the nanoseconds it spent runnable but waiting for a CPU (schedstat)
