@@ -62,32 +62,42 @@ const HOPS = [
 const samples = HOPS.map(() => []);
 const perRound = { a: new Map(), b: new Map() };
 const jsSyscalls = { a: 0, b: 0 };
+// the index of the first event in [a, b) that matches, or -1
+const find = (a, b, match) => {
+  for (let k = a; k >= 0 && k < b; k++) if (match(events[k])) return k;
+  return -1;
+};
+const wire = (dev) => (e) => e.kind === 'netif_rx' && e.dev === dev && e.len > tunLen;
+const tunOut = (dev) => (e) => e.kind === 'net_dev_xmit' && e.dev === dev && e.len === tunLen;
+const tunIn = (dev) => (e) => e.kind === 'netif_receive_skb' && e.dev === dev && e.len === tunLen;
+// A packet arrives at end s's veth (index w): the reader woken and running, and the packet in
+// its tun (index t). Where no thread of that end slept (it was still running or runnable: vtund's
+// single loop, mostly), woken is the arrival and running its thread's first event after it.
+const arrival = (s, w, t) => {
+  const wake = find(w, t, (e) => e.kind === 'sched_waking' && side.get(e.pid) === s);
+  if (wake < 0) {
+    const run = find(w, t, (e) => side.get(e.tid) === s || (e.kind === 'sched_switch' && side.get(e.pid) === s));
+    return [w, run < 0 ? t : run];
+  }
+  const pid = events[wake].pid;
+  const run = find(wake, t, (e) => (e.kind === 'sched_switch' && e.pid === pid) || e.tid === pid);
+  return [wake, run < 0 ? t : run];
+};
 let complete = 0;
 for (let r = 0; r < starts.length; r++) {
   const from = starts[r];
   const to = r + 1 < starts.length ? starts[r + 1] : events.length;
-  let i = from;
-  // finds the next event of the round that matches, from index i on
-  const next = (match) => {
-    for (; i < to; i++) if (match(events[i])) return events[i];
-    return null;
-  };
-  const wire = (dev) => (e) => e.kind === 'netif_rx' && e.dev === dev && e.len > tunLen;
-  const p = [events[from]];
-  p.push(next((e) => e.kind === 'net_dev_xmit' && e.dev === tunA && e.len === tunLen));
-  p.push(p[1] && next(wire(vethB)));
-  p.push(p[2] && next((e) => e.kind === 'sched_waking' && side.get(e.pid) === 'b'));
-  // (running: switched to, or, where the trace lost the switch, its first event)
-  const running = (w) => (e) => (e.kind === 'sched_switch' && e.pid === w.pid) || e.tid === w.pid;
-  p.push(p[3] && next(running(p[3])));
-  p.push(p[4] && next((e) => e.kind === 'netif_receive_skb' && e.dev === tunB && e.len === tunLen));
-  p.push(p[5] && next((e) => e.kind === 'net_dev_xmit' && e.dev === tunB && e.len === tunLen));
-  p.push(p[6] && next(wire(vethA)));
-  p.push(p[7] && next((e) => e.kind === 'sched_waking' && side.get(e.pid) === 'a'));
-  p.push(p[8] && next(running(p[8])));
-  p.push(p[9] && next((e) => e.kind === 'netif_receive_skb' && e.dev === tunA && e.len === tunLen));
-  p.push(p[10] && next((e) => e.kind === 'sys_recvmsg' && e.comm === 'ping'));
-  if (p.some((e) => !e)) continue;
+  const k1 = find(from, to, tunOut(tunA));
+  const k2 = find(k1, to, wire(vethB));
+  const k5 = find(k2, to, tunIn(tunB));
+  const k6 = find(k5, to, tunOut(tunB));
+  const k7 = find(k6, to, wire(vethA));
+  const k10 = find(k7, to, tunIn(tunA));
+  const k11 = find(k10, to, (e) => e.kind === 'sys_recvmsg' && e.comm === 'ping');
+  if ([k1, k2, k5, k6, k7, k10, k11].some((k) => k < 0)) continue;
+  const [k3, k4] = arrival('b', k2, k5);
+  const [k8, k9] = arrival('a', k7, k10);
+  const p = [from, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11].map((k) => events[k]);
   complete++;
   HOPS.forEach(([, a, b], k) => samples[k].push(p[b].t - p[a].t));
   for (let k = from; k < to; k++) {

@@ -68,3 +68,13 @@ hop() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 1), $NF }' <<<"$output";
   assert_line --index 0 --partial "1 of 2 round trips traced whole"
   [ "$(hop "round trip")" = "120.0 120.0" ]
 }
+
+@test "hops: an end whose thread did not sleep (vtund's loop) has no wake-up, it runs at once" {
+  # A's reader is still runnable when the reply arrives: no wake-up; it runs at its next event
+  round 1000 | grep -v 'comm=tund-rx pid=12' >"$BATS_TEST_TMPDIR/trace"
+  hops
+  assert_line --index 0 --partial "1 of 1 round trips traced whole"
+  [ "$(hop "A kernel: veth -> its reader woken")" = "0.0 0.0" ]
+  [ "$(hop "A: woken -> running")" = "10.0 10.0" ]
+  [ "$(hop "A: running -> tun written")" = "10.0 10.0" ]
+}
