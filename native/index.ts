@@ -554,6 +554,8 @@ export interface WsDialParams {
   user?: string;
   password?: string;
   timeoutMs?: number;
+  /** TCP_USER_TIMEOUT of the connection (absent or 0: the kernel's) */
+  userTimeoutMs?: number;
 }
 
 /** A dial that failed: which step, and the errno name when there was one. */

@@ -235,6 +235,9 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
       if (isSet('Session', key)) warning(lineOf('Session', key)!, `${key} is only used with a wss:// Endpoint; ignored for ${wsEndpoint.hostHeader} over ws://`);
     }
   }
+  if (vpnws && get<Keepalive>('Session', 'Keepalive')?.value.enabled === false) {
+    problem(lineOf('Session', 'Keepalive')!, 'Protocol = vpn-ws always pings a silent hub (expected yes or INTERVAL:COUNT; unset: 17:3, as vpn-ws)');
+  }
   if (vpnws) {
     for (const key of ['Transport', 'Encrypt', 'Compress', 'NatHack', 'Speed', 'SslAuth', 'Host', 'Multi']) {
       if (isSet('Session', key)) problem(lineOf('Session', key)!, `${key} is a VTun key; Protocol = vpn-ws does not use it`);

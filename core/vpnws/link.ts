@@ -2,9 +2,13 @@
 // (never the JS event loop); JS runs the keep-alive from the engine's counters and ends the link
 // on a close, EOF, errors or a silent peer.
 //
-// Keep-alive as vpn-ws: a ping after 17 s without traffic either way. A real vpn-ws server never
-// answers pings, so silence alone proves nothing; a peer that answered a ping once (a tund hub,
-// nginx in front of anything that does) and then stays silent for three intervals is dead.
+// Keep-alive (Keepalive = INTERVAL:COUNT, default 17:3 as vpn-ws pings after 17 s): a ping when
+// nothing was *received* for an interval, whatever is being sent, so one-way traffic does not hide
+// a dead hub. One ping right after the upgrade learns whether the hub answers pings: a real vpn-ws
+// server never does, so silence alone proves nothing there; a hub that answered a ping (a tund
+// hub, nginx in front of anything that does) and then sends nothing for COUNT intervals is dead.
+// Against any hub, TCP_USER_TIMEOUT (the same COUNT intervals, set by the dialer) ends a
+// connection whose data (frames or pings) stays unacknowledged: a path that drops silently.
 // Readiness: the upgrade succeeded and the engine runs, so a frame sent now is delivered now.
 import { native, type NativeWsConnection, type NativeWsLink, type WsLinkEvent, type WsLinkOptions, type WsLinkStats } from '../../native/index.js';
 import type { Address } from '../socket.js';
@@ -13,6 +17,11 @@ import type { KeepaliveStatus, Link, LinkCounters, LinkEnd, LinkEndReason, PeerS
 export const VPNWS_PING_IDLE_MS = 17_000;
 /** a peer that answers pings and was silent this many ping intervals is dead */
 export const VPNWS_DEAD_AFTER_PINGS = 3;
+
+/** The keep-alive of a vpn-ws client: Keepalive = INTERVAL:COUNT, or vpn-ws's 17 s and 3. */
+export function vpnwsKeepalive(k: { enabled: boolean; interval: number; count: number }): { pingIdleMs: number; deadAfterPings: number } {
+  return k.enabled ? { pingIdleMs: k.interval * 1000, deadAfterPings: k.count } : { pingIdleMs: VPNWS_PING_IDLE_MS, deadAfterPings: VPNWS_DEAD_AFTER_PINGS };
+}
 
 export interface WsClientLinkOptions {
   deviceFd: number;
@@ -25,6 +34,7 @@ export interface WsClientLinkOptions {
   parameters: string;
   latestHandshake: string;
   pingIdleMs?: number;
+  deadAfterPings?: number;
   /** test seam */
   createLink?: (options: WsLinkOptions, onEvent: (event: WsLinkEvent) => void) => NativeWsLink;
 }
@@ -43,7 +53,9 @@ export class WsClientLink implements Link {
   private lastPongs = 0;
   private pongMs = -1;
   private readonly pingIdleMs: number;
+  private readonly deadAfterPings: number;
   private startMs = 0;
+  private lastPingMs = 0;
   /** close() was called, with this reason */
   private closing: string | null = null;
 
@@ -51,6 +63,7 @@ export class WsClientLink implements Link {
     this.endpoint = o.endpoint;
     this.localEnd = o.localEnd;
     this.pingIdleMs = o.pingIdleMs ?? VPNWS_PING_IDLE_MS;
+    this.deadAfterPings = o.deadAfterPings ?? VPNWS_DEAD_AFTER_PINGS;
     this.ended = new Promise((resolve) => (this.resolveEnd = resolve));
     const create = o.createLink ?? ((options: WsLinkOptions, onEvent: (event: WsLinkEvent) => void) => new (native().WsLink)(options, onEvent));
     this.link = create(
@@ -68,7 +81,9 @@ export class WsClientLink implements Link {
   start(): void {
     this.link.start();
     this.startMs = Date.now();
-    // checks a few times per interval: a ping goes out between 17 and 17 + 17/4 s of idleness
+    // does the hub answer pings? (a vpn-ws server ignores this one)
+    this.ping();
+    // checks a few times per interval: a ping goes out between 17 and 17 + 17/4 s of silence
     this.timer = setInterval(() => this.keepalive(), Math.max(50, Math.floor(this.pingIdleMs / 4)));
   }
 
@@ -114,7 +129,7 @@ export class WsClientLink implements Link {
   private keepaliveStatus(): KeepaliveStatus {
     return {
       interval_s: Math.round(this.pingIdleMs / 1000),
-      count: VPNWS_DEAD_AFTER_PINGS,
+      count: this.deadAfterPings,
       last_echo: this.pongMs >= 0 ? new Date(this.pongMs).toISOString() : null,
     };
   }
@@ -126,17 +141,22 @@ export class WsClientLink implements Link {
       this.lastPongs = s.pongsReceived;
       this.pongMs = Date.now();
     }
-    if (this.lastPongs > 0 && s.msSinceRx > this.pingIdleMs * VPNWS_DEAD_AFTER_PINGS) {
-      this.finish({ reason: 'keepalive_timeout', message: `hub silent for ${Math.round(s.msSinceRx / 1000)} s although it answered pings before: network timeout` });
+    // nothing received since the start counts from the start
+    const silent = s.msSinceRx >= 0 ? s.msSinceRx : Date.now() - this.startMs;
+    if (this.lastPongs > 0 && silent > this.pingIdleMs * this.deadAfterPings) {
+      this.finish({ reason: 'keepalive_timeout', message: `hub silent for ${Math.round(silent / 1000)} s although it answered pings before: network timeout` });
       return;
     }
-    const idle = s.msSinceTraffic >= 0 ? s.msSinceTraffic : Date.now() - this.startMs;
-    if (idle >= this.pingIdleMs) {
-      try {
-        this.link.ping();
-      } catch {
-        // ended meanwhile; its event follows
-      }
+    // one ping per interval of silence (pings do not count as traffic received)
+    if (silent >= this.pingIdleMs && Date.now() - this.lastPingMs >= this.pingIdleMs) this.ping();
+  }
+
+  private ping(): void {
+    this.lastPingMs = Date.now();
+    try {
+      this.link.ping();
+    } catch {
+      // ended meanwhile; its event follows
     }
   }
 

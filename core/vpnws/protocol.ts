@@ -10,7 +10,7 @@ import type { AcceptOptions, Authenticated, Link, LinkContext, Protocol } from '
 import type { StreamSocket } from '../socket.js';
 import { describeHub, dialHub } from '../websocket/dial.js';
 import { startHub } from './hub.js';
-import { WsClientLink } from './link.js';
+import { vpnwsKeepalive, WsClientLink } from './link.js';
 
 /** Ethernet header (14) and a VLAN tag (4) on top of the device MTU. */
 const FRAME_OVERHEAD = 18;
@@ -39,6 +39,7 @@ export const vpnwsProtocol: Protocol = {
     const device = await ctx.device('tap');
     const ifname = device.info.ifname;
     const mtu = device.info.mtu ?? 1500;
+    const keepalive = vpnwsKeepalive(s.keepalive);
     ctx.handshaking(s.vpnws.proxy ? { address: s.vpnws.proxy.host, port: s.vpnws.proxy.port } : { address: url.host, port: url.port });
     const connection = await dialHub({
       endpoint: url,
@@ -50,6 +51,7 @@ export const vpnwsProtocol: Protocol = {
       bridge: ctx.config.device.bridge !== null,
       credentials: s.vpnws.user !== null ? { user: s.vpnws.user, password: basicAuthPassword(ctx.secret) } : null,
       timeoutMs: s.timeout * 1000,
+      userTimeoutMs: keepalive.pingIdleMs * keepalive.deadAfterPings,
       signal: ctx.signal,
     });
     const parameters = connection.tlsProtocol ? `${connection.tlsProtocol}${connection.peerSubject ? ` ${connection.peerSubject}` : ''}` : 'ws';
@@ -64,6 +66,7 @@ export const vpnwsProtocol: Protocol = {
         localEnd: null,
         parameters,
         latestHandshake: new Date().toISOString(),
+        ...keepalive,
       });
       link.start();
     } catch (error) {

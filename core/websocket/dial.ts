@@ -23,6 +23,8 @@ export interface DialOptions {
   /** HTTP basic auth, from a secret file */
   credentials: { user: string; password: string } | null;
   timeoutMs: number;
+  /** TCP_USER_TIMEOUT: unacknowledged data for this long ends the connection (absent: the kernel's) */
+  userTimeoutMs?: number;
   signal?: AbortSignal;
   /** SO_MARK of the socket (WireGuard's FwMark; 0 or absent: none) */
   fwMark?: number;
@@ -75,6 +77,7 @@ export async function dialHub(o: DialOptions): Promise<NativeWsConnection> {
         user: o.credentials?.user ?? '',
         password: o.credentials?.password ?? '',
         timeoutMs: o.timeoutMs,
+        userTimeoutMs: o.userTimeoutMs ?? 0,
       },
       (error: WsDialError | null, connection: NativeWsConnection | null) => {
         o.signal?.removeEventListener('abort', onAbort);

@@ -2,6 +2,8 @@
 #include "vpnws_dial.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,6 +71,10 @@ class Dialer {
     if (out_->fd < 0) return Fail("connect", std::string("socket: ") + ErrnoText(errno), errno);
     if (r_.fwMark != 0 && setsockopt(out_->fd, SOL_SOCKET, SO_MARK, &r_.fwMark, sizeof r_.fwMark) < 0) {
       return Fail("connect", std::string("setsockopt SO_MARK: ") + ErrnoText(errno), errno);
+    }
+    if (r_.userTimeoutMs != 0 &&
+        setsockopt(out_->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &r_.userTimeoutMs, sizeof r_.userTimeoutMs) < 0) {
+      return Fail("connect", std::string("setsockopt TCP_USER_TIMEOUT: ") + ErrnoText(errno), errno);
     }
     if (connect(out_->fd, to.Sockaddr(), to.len) == 0) return true;
     if (errno != EINPROGRESS) return Fail("connect", ErrnoText(errno), errno);

@@ -21,6 +21,9 @@ struct DialRequest {
   std::string address;  // an IP literal: the hub, or the proxy with proxyAuthority set
   int port = 0;
   uint32_t fwMark = 0;  // SO_MARK of the socket, before it connects (0: none)
+  // TCP_USER_TIMEOUT of the connection (0: the kernel's): data unacknowledged this long ends it,
+  // which is how a client notices a path that drops everything silently while it sends
+  uint32_t userTimeoutMs = 0;
   std::string proxyAuthority;  // non-empty: CONNECT to this host:port first
   std::string proxyUser, proxyPassword;
   bool tls = false;

@@ -123,6 +123,7 @@ Napi::Value WsDial(const Napi::CallbackInfo& info) {
   r.proxyUser = StringOption(o, "proxyUser");
   r.proxyPassword = StringOption(o, "proxyPassword");
   r.timeoutMs = IntOption(o, "timeoutMs", 10000);
+  r.userTimeoutMs = static_cast<uint32_t>(IntOption(o, "userTimeoutMs", 0));
   Napi::Value t = o.Get("tls");
   if (t.IsObject()) {
     Napi::Object to = t.As<Napi::Object>();

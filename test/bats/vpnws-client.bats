@@ -92,7 +92,7 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
   wait_line 15 "$BATS_TEST_TMPDIR/refused.log" 'proxy: the proxy refused CONNECT .*403'
 }
 
-@test "keepalive: a WebSocket ping after 17 s without traffic; a hub restart is survived by reconnecting" {
+@test "keepalive: a WebSocket ping on connect, answered (status shows it); a hub restart is survived by reconnecting" {
   # a quiet TAP: without IPv6 the kernel sends no router solicitations (which it repeats with
   # back-off for ever) and no MLD reports
   in_ns "$A_NS" sysctl -qw net.ipv6.conf.vw0.disable_ipv6=1
@@ -114,4 +114,56 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
   wait_line 30 "$BATS_TEST_TMPDIR/hub2.log" 'mac=02:00:5e:20:00:0a'
   run pings "$B_NS" 198.19.20.1
   assert_success
+}
+
+# silent_path NS on|off: the namespace drops (or stops dropping) every TCP segment to the hub's
+# port 8080, without a RST: a firewall that goes silent
+silent_path() {
+  if [[ $2 == on ]]; then
+    in_ns "$1" nft add table inet silent
+    in_ns "$1" nft add chain inet silent input '{ type filter hook input priority 0; }'
+    in_ns "$1" nft add rule inet silent input tcp dport 8080 drop
+  else
+    in_ns "$1" nft delete table inet silent
+  fi
+}
+
+# ended_within SECONDS LOG N: the log says "session ended" the N-th time within SECONDS
+ended_within() {
+  wait_for "$1" bash -c "(( \$(grep -c 'session ended' '$2') >= $3 ))" || { cat "$2" >&3; return 1; }
+}
+
+@test "keepalive: while traffic flows one way, a silent hub is noticed within INTERVAL x COUNT (path dropped, hub stopped, a hub that never pongs)" {
+  local log=$BATS_TEST_TMPDIR/a.log hub_pid
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub.log" --listen "$HUB_IP:8080"
+  hub_pid=$(tail -n 1 "$TEST_PIDS_LIST")
+  # one-way traffic from before the first connection on: pings to a neighbour that never answers
+  in_ns "$A_NS" ip neigh replace 198.19.20.99 lladdr 02:00:5e:20:00:99 dev vw0 nud permanent
+  spawn_bg "$BATS_TEST_TMPDIR/ping.log" ip netns exec "$A_NS" timeout 90 ping -q -i 0.2 -W 1 198.19.20.99 >/dev/null
+  vpnws_tund_conf vwa "ws://$HUB_IP:8080/" "Keepalive = 2:3"
+  start_tund_ns "$A_NS" "$log" vwa
+  in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
+  # the hub learns that we ping right away, and the frames flow one way
+  wait_line 10 "$BATS_TEST_TMPDIR/hub.log" '^ping [0-9]+'
+  wait_for 10 bash -c "tunctl status vwa --json | jq -e '.sessions[0].tx_packets >= 5 and .sessions[0].keepalive.interval_s == 2 and .sessions[0].keepalive.count == 3'"
+  # 1. the path drops everything silently: noticed within 2 x 3 s (and a check's slack)
+  silent_path "$HUB_NS" on
+  ended_within 9 "$log" 1
+  grep -q 'hub silent for [0-9]* s although it answered pings before' "$log"
+  silent_path "$HUB_NS" off
+  wait_for 30 bash -c "(( \$(grep -c 'connected to ws://' '$log') >= 2 ))"
+  # 2. the hub stops (SIGSTOP: its kernel still acknowledges, the hub answers nothing)
+  kill -STOP "$hub_pid"
+  ended_within 9 "$log" 2
+  kill -CONT "$hub_pid"
+  kill "$hub_pid"
+  wait_for 10 bash -c "! kill -0 $hub_pid"
+  # 3. a hub that never answers pings (as a real vpn-ws server): TCP_USER_TIMEOUT notices the
+  # unacknowledged frames
+  start_fake_hub "$HUB_NS" "$BATS_TEST_TMPDIR/hub2.log" --listen "$HUB_IP:8080" --no-pong
+  wait_for 30 bash -c "(( \$(grep -c 'connected to ws://' '$log') >= 3 ))"
+  wait_line 10 "$BATS_TEST_TMPDIR/hub2.log" '^ping [0-9]+'
+  silent_path "$HUB_NS" on
+  ended_within 12 "$log" 3
+  tail -n 3 "$log" | grep -q 'session ended: .*time'
 }

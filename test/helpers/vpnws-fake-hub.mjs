@@ -4,12 +4,13 @@
 // and lets the fake peers be tested before tund has its own hub.
 //
 //   node vpnws-fake-hub.mjs --listen ADDR:PORT [--path /vpn] [--tap NAME] [--no-broadcast]
-//                           [--no-multicast] [--timeout SECONDS]
+//                           [--no-multicast] [--no-pong] [--timeout SECONDS]
 //
 // Switching as vpn-ws does it: a peer's MAC comes from X-vpn-ws-MAC or its first frame; frames
 // from another source MAC are dropped unless the peer said X-vpn-ws-bridge: on; unicast goes to
 // the owner, unknown unicast to bridge peers, broadcast and multicast to every other peer. With
-// --tap, an existing TAP device is one more (bridge) port. Pings are answered (ws does it).
+// --tap, an existing TAP device is one more (bridge) port. Pings are answered (ws does it), unless
+// --no-pong: then it ignores them, as a real vpn-ws server does.
 // Prints "listening PORT", then one line per event: "client N mac=... bridge=... path=...",
 // "closed N CODE", "drop N REASON", "ping N". Ends after --timeout (default 600) or on SIGTERM, with
 // "done frames=F drops=D". Every loop is bounded in time.
@@ -73,7 +74,7 @@ function switchFrame(from, frame) {
   for (const p of targets) p.send(frame);
 }
 
-const wss = new WebSocketServer({ host, port, maxPayload: 65536 + 14 });
+const wss = new WebSocketServer({ host, port, maxPayload: 65536 + 14, autoPong: !args.includes('--no-pong') });
 wss.on('listening', () => console.log(`listening ${wss.address().port}`));
 wss.on('connection', (ws, req) => {
   const url = new URL(req.url, 'http://hub');

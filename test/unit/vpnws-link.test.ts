@@ -137,6 +137,30 @@ describe('vpn-ws client link', () => {
     }
   });
 
+  test('keepalive: pings while frames flow one way (nothing received), the first right after the upgrade', async () => {
+    const h = await hub({ answerPings: false });
+    const [dev, devPeer] = devicePair();
+    const sending = setInterval(() => addon.fdWrite(devPeer, frame(60, 7)), 50);
+    try {
+      const conn = await connect(h, `ws://127.0.0.1:${h.port}/`);
+      const link = new WsClientLink({ deviceFd: dev, connection: conn, maxMessage: 1518, endpoint: null, localEnd: null, parameters: 'ws', latestHandshake: '', pingIdleMs: 300, deadAfterPings: 3 });
+      link.start();
+      await until('the first ping', () => h.pings >= 1, 2000);
+      await until('frames one way', () => h.received.length >= 10, 5000);
+      const before = h.pings;
+      await until('pings while sending', () => h.pings >= before + 2, 5000);
+      // a hub that never answered a ping is not judged by silence (a vpn-ws server)
+      assert.equal(link.counters().counters.rx_packets, 0);
+      await link.close('done');
+      assert.ok(h.received.length >= 10);
+    } finally {
+      clearInterval(sending);
+      addon.closeFd(dev);
+      addon.closeFd(devPeer);
+      await h.close();
+    }
+  });
+
   test('refusals: HTTP status, wrong CA, nothing listening, a proxy that refuses', async () => {
     const h = await hub({ tls: true });
     try {
