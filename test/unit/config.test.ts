@@ -478,6 +478,8 @@ describe('Protocol = vpn-ws', () => {
     problem(`[Session]\nRole = client\nEndpoint = ws://h/\n`, 3, /^a ws:\/\/ Endpoint needs Protocol = vpn-ws/);
     problem(`${VC}Endpoint = wss://u:p@h/\n`, 4, /credentials in it/);
     problem(`${VC}Endpoint = ws://h/\nEncrypt = aes128cbc\n`, 5, /^Encrypt is a VTun key; Protocol = vpn-ws does not use it/);
+    problem(`${VC}Endpoint = ws://h/\nKeepalive = no\n`, 5, /^Protocol = vpn-ws always pings a silent hub/);
+    assert.deepEqual(ok(`${VC}Endpoint = ws://h/\nKeepalive = 5:2\n`).config!.session.keepalive, { enabled: true, interval: 5, count: 2 });
     problem(`${VC}Endpoint = ws://h/\n[Device]\nMode = tun\n`, 6, /^Protocol = vpn-ws carries Ethernet frames: it needs Mode = tap/);
     problem(`${VS}Certificate = /h.pem\n`, 5, /^Certificate and PrivateKey go together/);
     problem(`${VS}ClientCA = /ca.pem\n`, 5, /^ClientCA needs Certificate and PrivateKey/);
