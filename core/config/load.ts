@@ -168,6 +168,19 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
   if (config.wireguard) return wgSecret(config);
   if (!needsSecret(config)) return Buffer.alloc(0);
   const { file } = await locateSecret(config);
+  return readSecretFile(config.name, file, {
+    missing: `no secret file for session "${config.name}" (expected ${file})`,
+    hint: `set the password with "tunauth passwd ${config.name}"`,
+  });
+}
+
+/**
+ * A secret file's content without its final line end: the one way tund reads a password (the
+ * session's secret, an HTTP proxy's password). The file must pass the one secret-file rule
+ * (core/auth/secret.ts); `missing` is the message when it does not exist or is empty, `hint`
+ * how to make one. The secret never appears in any message.
+ */
+export async function readSecretFile(session: string, file: string, what: { missing: string; hint: string }): Promise<Buffer> {
   let data: Buffer;
   try {
     // O_NOFOLLOW, then the rule on what was opened: no window in which a link swapped in after a
@@ -177,11 +190,11 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
       handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (error) {
       if (errnoOf(error) !== 'ELOOP') throw error;
-      const [link] = secretStatProblems(config.name, file, await fs.lstat(file));
+      const [link] = secretStatProblems(session, file, await fs.lstat(file));
       throw new ConfigFailure([{ file, line: 0, message: link!.message }], `run "${link!.fix}"`);
     }
     try {
-      const problems = secretStatProblems(config.name, file, await handle.stat()).filter((p) => p.kind !== 'empty');
+      const problems = secretStatProblems(session, file, await handle.stat()).filter((p) => p.kind !== 'empty');
       if (problems.length > 0) throw new ConfigFailure(problems.map((p) => ({ file, line: 0, message: p.message })), `run "${problems[0]!.fix}"`);
       data = await handle.readFile();
     } finally {
@@ -190,9 +203,7 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
   } catch (error) {
     if (error instanceof ConfigFailure) throw error;
     const code = errnoOf(error);
-    if (code === 'ENOENT') {
-      throw new ConfigFailure([{ file, line: 0, message: `no secret file for session "${config.name}" (expected ${file})` }], `set the password with "tunauth passwd ${config.name}"`);
-    }
+    if (code === 'ENOENT') throw new ConfigFailure([{ file, line: 0, message: what.missing }], what.hint);
     if (code === 'EACCES' || code === 'EPERM') throw new ConfigFailure([{ file, line: 0, message: 'cannot read the secret file (permission denied)' }], unreadableFileHint(file));
     throw new ConfigFailure([{ file, line: 0, message: `cannot read the secret file (${code ?? 'error'})` }]);
   }
@@ -201,7 +212,8 @@ export async function readSecret(config: SessionConfig): Promise<Buffer> {
   if (end > 0 && data[end - 1] === 0x0d) end--;
   const secret = data.subarray(0, end);
   if (secret.length === 0) {
-    throw new ConfigFailure([{ file, line: 0, message: 'secret file is empty' }], `set the password with "tunauth passwd ${config.name}"`);
+    data.fill(0);
+    throw new ConfigFailure([{ file, line: 0, message: 'secret file is empty' }], what.hint);
   }
   const copy = Buffer.from(secret);
   data.fill(0);

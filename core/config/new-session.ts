@@ -43,7 +43,7 @@ export function newWireguardText(s: NewWireguardSession): string {
       postDown: [],
       saveConfig: false,
       transport: 'udp',
-      webSocket: { path: null, certificate: null, certificateKey: null, clientCa: null, ca: null, proxy: null },
+      webSocket: { path: null, certificate: null, certificateKey: null, clientCa: null, ca: null, proxy: null, proxyUser: null, proxySecretFile: '' },
     },
     peers: s.peers.map((p) => ({ ...p, webSocket: p.webSocket ?? null, line: 0 })),
   };

@@ -12,14 +12,9 @@ import {
   parseHostPort, parseInteger, parseKeepalive, parseMulti, parsePersist, parsePrefixSetting, parseSpeed, parseTable, parseVtunHost,
   type Parsed,
 } from './values.js';
-import { parseProxyEndpoint, parseRequestPath, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
+import { parseBasicAuthUser, parseProxyEndpoint, parseRequestPath, parseWsEndpoint, proxySecretFile, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** User = name for HTTP basic auth (the password is in the secret file). */
-function parseBasicAuthUser(v: string): Parsed<string> {
-  if (!/^[\x21-\x7e]+$/.test(v) || v.includes(':')) return { ok: false, problem: 'is not a user name for HTTP basic auth (printable, no ":" and no spaces)' };
-  return { ok: true, value: v };
-}
-
 function parseFilePath(v: string): Parsed<string> {
   if (v.includes('\0') || v === '') return { ok: false, problem: 'invalid path' };
   return { ok: true, value: v };
@@ -67,6 +62,8 @@ const SECTIONS: Record<string, KeySpec[]> = {
     { name: 'Path', parse: parseRequestPath },
     { name: 'Proxy', parse: parseProxyEndpoint },
     { name: 'User', parse: parseBasicAuthUser },
+    { name: 'ProxyUser', parse: parseBasicAuthUser },
+    { name: 'ProxySecretFile', parse: parseFilePath },
     { name: 'CA', parse: parseFilePath },
     { name: 'Certificate', parse: parseFilePath },
     { name: 'PrivateKey', parse: parseFilePath },
@@ -217,12 +214,18 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
   if (endpointValue && !vpnws && wsEndpoint) {
     problem(endpointValue.line, `a ${wsEndpoint.secure ? 'wss' : 'ws'}:// Endpoint needs Protocol = vpn-ws in [Session] (the protocol is ${protocol})`);
   }
-  const vpnwsOnly: Record<string, string> = { Path: 'server', Proxy: 'client', User: 'client', CA: 'client', Certificate: '', PrivateKey: '', ClientCA: 'server' };
+  const vpnwsOnly: Record<string, string> = { Path: 'server', Proxy: 'client', ProxyUser: 'client', ProxySecretFile: 'client', User: 'client', CA: 'client', Certificate: '', PrivateKey: '', ClientCA: 'server' };
   for (const [key, onlyRole] of Object.entries(vpnwsOnly)) {
     const line = lineOf('Session', key);
     if (line === undefined) continue;
     if (!vpnws) problem(line, `${key} is only used with Protocol = vpn-ws (the protocol is ${protocol})`);
     else if (onlyRole && role && role.value !== onlyRole) warning(line, `${key} is only used by Role = ${onlyRole}; ignored for a ${role.value}`);
+  }
+  if (vpnws && isSet('Session', 'ProxyUser') && !isSet('Session', 'Proxy')) {
+    problem(lineOf('Session', 'ProxyUser')!, 'ProxyUser needs Proxy = http://HOST:PORT (the credentials are for that proxy)');
+  }
+  if (vpnws && isSet('Session', 'ProxySecretFile') && !isSet('Session', 'ProxyUser')) {
+    problem(lineOf('Session', 'ProxySecretFile')!, 'ProxySecretFile needs ProxyUser (the user whose password the file holds)');
   }
   if (vpnws && (isSet('Session', 'Certificate') !== isSet('Session', 'PrivateKey'))) {
     problem(lineOf('Session', 'Certificate') ?? lineOf('Session', 'PrivateKey')!, 'Certificate and PrivateKey go together (a certificate chain and its key)');
@@ -349,6 +352,8 @@ export function parseSessionConfig(text: string, file: string, name: string): Pa
         path: get<string>('Session', 'Path')?.value ?? null,
         proxy: get<ProxyEndpoint>('Session', 'Proxy')?.value ?? null,
         user: get<string>('Session', 'User')?.value ?? null,
+        proxyUser: get<string>('Session', 'ProxyUser')?.value ?? null,
+        proxySecretFile: proxySecretFile(file, name, get<string>('Session', 'ProxySecretFile')?.value),
         ca: resolveBeside(file, get<string>('Session', 'CA')?.value),
         certificate: resolveBeside(file, get<string>('Session', 'Certificate')?.value),
         privateKey: resolveBeside(file, get<string>('Session', 'PrivateKey')?.value),

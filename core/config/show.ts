@@ -21,6 +21,7 @@ function showVpnWs(c: SessionConfig, session: DraftEntry[], entry: (key: string,
   if (s.role === 'server') session.push(entry('Listen', formatEndpoint(s.listen.host, s.listen.port)));
   if (s.role === 'server' && v.path !== null) session.push(entry('Path', v.path));
   if (s.role === 'client' && v.proxy) session.push(entry('Proxy', `http://${formatEndpoint(v.proxy.host, v.proxy.port)}`));
+  if (s.role === 'client' && v.proxyUser !== null) session.push(entry('ProxyUser', v.proxyUser), entry('ProxySecretFile', v.proxySecretFile));
   if (s.role === 'client' && v.user !== null) session.push(entry('User', v.user));
   if (s.role === 'client' && v.ca !== null) session.push(entry('CA', v.ca));
   if (v.certificate !== null) session.push(entry('Certificate', v.certificate));

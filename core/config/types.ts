@@ -112,6 +112,9 @@ export interface VpnWsSection {
   clientCa: string | null;
   /** server: the hub has its own TAP on the switch (the file has a [Device] section) */
   ownDevice: boolean;
+  /** client: Proxy-Authorization: Basic for the proxy; the password is ProxySecretFile's content */
+  proxyUser: string | null;
+  proxySecretFile: string;
 }
 
 export interface DeviceSection {

@@ -8,7 +8,7 @@ import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import type { AcceptOptions, Authenticated, Link, LinkContext, Protocol } from '../session/protocol.js';
 import type { StreamSocket } from '../socket.js';
-import { describeHub, dialHub } from '../websocket/dial.js';
+import { describeHub, dialHub, readProxyCredentials } from '../websocket/dial.js';
 import { startHub } from './hub.js';
 import { vpnwsKeepalive, WsClientLink } from './link.js';
 
@@ -50,6 +50,7 @@ export const vpnwsProtocol: Protocol = {
       mac: macOf(ifname),
       bridge: ctx.config.device.bridge !== null,
       credentials: s.vpnws.user !== null ? { user: s.vpnws.user, password: basicAuthPassword(ctx.secret) } : null,
+      proxyCredentials: s.vpnws.proxy ? await readProxyCredentials(ctx.config.name, s.vpnws.proxyUser, s.vpnws.proxySecretFile) : null,
       timeoutMs: s.timeout * 1000,
       userTimeoutMs: keepalive.pingIdleMs * keepalive.deadAfterPings,
       signal: ctx.signal,

@@ -7,6 +7,7 @@
 // is not the place for a password (it would show in `tund --check` output, backups, logs); the
 // password comes from a secret file.
 import net from 'node:net';
+import path from 'node:path';
 import type { Parsed } from '../config/values.js';
 import { isHostname } from '../config/values.js';
 
@@ -106,6 +107,22 @@ export function parseProxyEndpoint(value: string): Parsed<ProxyEndpoint> {
   const hostProblem = checkHost(host);
   if (hostProblem) return bad(`${hostProblem} ${expected}`);
   return { ok: true, value: { host, port: url.port === '' ? 80 : Number(url.port) } };
+}
+
+/** A user name for HTTP basic auth (the hub's User, the proxy's ProxyUser). */
+export function parseBasicAuthUser(v: string): Parsed<string> {
+  if (!/^[\x21-\x7e]+$/.test(v) || v.includes(':')) return { ok: false, problem: 'is not a user name for HTTP basic auth (printable, no ":" and no spaces)' };
+  return { ok: true, value: v };
+}
+
+/**
+ * The file with the proxy's password (ProxySecretFile, vpn-ws and WireGuard alike): absolute, or
+ * beside the config file; by default NAME.proxy-secret there.
+ */
+export function proxySecretFile(configFile: string, name: string, value: string | undefined): string {
+  const dir = path.dirname(path.resolve(configFile));
+  if (value === undefined) return path.join(dir, `${name}.proxy-secret`);
+  return path.isAbsolute(value) ? value : path.join(dir, value);
 }
 
 /** The CONNECT target for a hub: host:port, an IPv6 address in brackets. */

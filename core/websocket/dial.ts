@@ -5,6 +5,7 @@
 // tunnel is ever read by JS. Shared by both protocols, so it lives outside their directories.
 import net from 'node:net';
 import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
+import { readSecretFile } from '../config/load.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { lookupHost } from '../net.js';
@@ -22,6 +23,8 @@ export interface DialOptions {
   bridge: boolean;
   /** HTTP basic auth, from a secret file */
   credentials: { user: string; password: string } | null;
+  /** Proxy-Authorization: Basic for the proxy (readProxyCredentials) */
+  proxyCredentials?: { user: string; password: string } | null;
   timeoutMs: number;
   /** TCP_USER_TIMEOUT: unacknowledged data for this long ends the connection (absent: the kernel's) */
   userTimeoutMs?: number;
@@ -52,6 +55,21 @@ async function resolve(host: string, what: string): Promise<string> {
   }
 }
 
+/**
+ * The proxy's credentials (ProxyUser, ProxySecretFile) of a session, read for each dial so that a
+ * new password needs no restart; the file passes the secret-file rule (0600, no link). null: none.
+ */
+export async function readProxyCredentials(session: string, user: string | null, file: string): Promise<{ user: string; password: string } | null> {
+  if (user === null) return null;
+  const secret = await readSecretFile(session, file, {
+    missing: `no proxy password file for ProxyUser = ${user} (expected ${file})`,
+    hint: `write the proxy's password into it: install -m 600 /dev/stdin ${file}`,
+  });
+  const password = secret.toString('utf8');
+  secret.fill(0);
+  return { user, password };
+}
+
 export const describeHub = (endpoint: WsEndpoint): string => formatWsEndpoint(endpoint);
 
 /** Connects, upgrades and returns the connection (which the caller hands to a WsLink or closes). */
@@ -67,6 +85,8 @@ export async function dialHub(o: DialOptions): Promise<NativeWsConnection> {
         port: target.port,
         fwMark: o.fwMark ?? 0,
         proxyAuthority: o.proxy ? connectAuthority(o.endpoint) : '',
+        proxyUser: o.proxy ? (o.proxyCredentials?.user ?? '') : '',
+        proxyPassword: o.proxy ? (o.proxyCredentials?.password ?? '') : '',
         tls: o.endpoint.secure
           ? { serverName: o.endpoint.serverName, caFile: o.caFile ?? '', certFile: o.certFile ?? '', keyFile: o.keyFile ?? '' }
           : undefined,

@@ -20,7 +20,7 @@ import { secretStatProblems, shellQuote } from '../auth/secret.js';
 import { unreadableFileHint } from '../auth/account.js';
 import { keyFromBase64, keyFromText, keyToBase64 } from './keys.js';
 import type { WgEndpoint } from './types.js';
-import { parseProxyEndpoint, parseRequestPath, parseWsEndpoint, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
+import { parseBasicAuthUser, parseProxyEndpoint, parseRequestPath, parseWsEndpoint, proxySecretFile, type ProxyEndpoint, type WsEndpoint } from '../vpnws/url.js';
 
 /** Where a key comes from: written in the file, or a file of its own (read by readWgKeys). */
 export type KeySource = { kind: 'inline'; key: Buffer; line: number } | { kind: 'file'; path: string; line: number };
@@ -45,6 +45,9 @@ export interface WgWebSocketSettings {
   ca: string | null;
   /** dialing: through this HTTP proxy (CONNECT) */
   proxy: ProxyEndpoint | null;
+  /** Proxy-Authorization: Basic for it; the password is ProxySecretFile's content */
+  proxyUser: string | null;
+  proxySecretFile: string;
 }
 
 /** wg-quick's Table: auto (default), off (no routes), or a routing table by number or name. */
@@ -238,6 +241,8 @@ const SPECS: Record<Section, KeySpec[]> = {
     { name: 'ClientCA', parse: parsePath },
     { name: 'CA', parse: parsePath },
     { name: 'Proxy', parse: parseProxyEndpoint },
+    { name: 'ProxyUser', parse: parseBasicAuthUser },
+    { name: 'ProxySecretFile', parse: parsePath },
   ],
   Peer: [
     { name: 'PublicKey', parse: parsePublicKey },
@@ -451,7 +456,7 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       problem(line, `Endpoint "${p.webSocket.secure ? 'wss' : 'ws'}://..." is a WebSocket URL, which needs "Transport = websocket" in [Interface] (expected HOST:PORT for ${kind})`);
     }
   }
-  const webSocketKeys = ['WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'];
+  const webSocketKeys = ['WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy', 'ProxyUser', 'ProxySecretFile'];
   if (kind !== 'websocket') {
     for (const key of webSocketKeys.filter((k) => i.has(k))) problem(i.lineOf(key), `${key} applies to Transport = websocket only (the transport is ${kind})`);
   } else {
@@ -459,6 +464,8 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
       const [has, lacks] = i.has('Certificate') ? ['Certificate', 'CertificateKey'] : ['CertificateKey', 'Certificate'];
       problem(i.lineOf(has), `${has} without ${lacks} (expected both: the certificate chain and its private key, PEM files)`);
     }
+    if (i.has('ProxyUser') && !i.has('Proxy')) problem(i.lineOf('ProxyUser'), 'ProxyUser needs Proxy = http://HOST:PORT (the credentials are for that proxy)');
+    if (i.has('ProxySecretFile') && !i.has('ProxyUser')) problem(i.lineOf('ProxySecretFile'), 'ProxySecretFile needs ProxyUser (the user whose password the file holds)');
     if (i.has('ClientCA') && !i.has('Certificate')) {
       problem(i.lineOf('ClientCA'), 'ClientCA without Certificate (client certificates are asked for on wss only: set Certificate and CertificateKey)');
     }
@@ -494,6 +501,8 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
         clientCa: i.last<string>('ClientCA')?.value ?? null,
         ca: i.last<string>('CA')?.value ?? null,
         proxy: i.last<ProxyEndpoint>('Proxy')?.value ?? null,
+        proxyUser: i.last<string>('ProxyUser')?.value ?? null,
+        proxySecretFile: proxySecretFile(file, name, i.last<string>('ProxySecretFile')?.value),
       },
     },
     peers: peerConfigs,

@@ -20,7 +20,7 @@ import { wgKeysFromSecret } from './session-config.js';
 import { scaledTimers, WG_TIMERS, type WgTimerConfig } from './timers.js';
 import type { WgEndpoint } from './types.js';
 import { UapiServer } from './uapi-server.js';
-import { dialHub } from '../websocket/dial.js';
+import { dialHub, readProxyCredentials } from '../websocket/dial.js';
 import type { WsEndpoint } from '../vpnws/url.js';
 
 /** A stream connection that no peer has authenticated is closed after this long (the engine's default). */
@@ -119,7 +119,7 @@ function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListe
       certFile: w.certificate ?? '',
       keyFile: w.certificateKey ?? '',
       clientCaFile: w.clientCa ?? '',
-      dial: (peer, endpoint, o) =>
+      dial: async (peer, endpoint, o) =>
         dialHub({
           endpoint: webSocketUrlFor(urls.get(peer) ?? null, endpoint),
           proxy: w.proxy,
@@ -129,6 +129,7 @@ function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListe
           mac: null,
           bridge: false,
           credentials: null,
+          proxyCredentials: w.proxy ? await readProxyCredentials(wg.name, w.proxyUser, w.proxySecretFile) : null,
           timeoutMs: o.timeoutMs,
           signal: o.signal,
           fwMark: o.fwMark,

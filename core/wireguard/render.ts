@@ -49,7 +49,7 @@ export function renderWgQuick(config: WgQuickConfig): string {
   if (i.transport !== 'udp') lines.push(`Transport = ${i.transport}`);
   const w = i.webSocket;
   const proxy = w.proxy ? `http://${formatEndpoint(w.proxy.host, w.proxy.port)}` : null;
-  for (const [key, value] of [['WebSocketPath', w.path], ['Certificate', w.certificate], ['CertificateKey', w.certificateKey], ['ClientCA', w.clientCa], ['CA', w.ca], ['Proxy', proxy]] as const) {
+  for (const [key, value] of [['WebSocketPath', w.path], ['Certificate', w.certificate], ['CertificateKey', w.certificateKey], ['ClientCA', w.clientCa], ['CA', w.ca], ['Proxy', proxy], ['ProxyUser', w.proxyUser], ['ProxySecretFile', w.proxyUser !== null ? w.proxySecretFile : null]] as const) {
     if (value !== null) lines.push(`${key} = ${value}`);
   }
   for (const p of config.peers) lines.push('', ...peerLines(p));

@@ -66,7 +66,7 @@ export function sessionConfigFromWgQuick(wg: WgQuickConfig): { config: SessionCo
       // WireGuard answers a handshake with one message and no state (cookies under load), so
       // VTun's pre-authentication caps do not apply; the defaults only fill the shape
       handshakeLimits: { ...DEFAULT_HANDSHAKE_LIMITS },
-      vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false },
+      vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false, proxyUser: null, proxySecretFile: '' },
     },
     device: {
       mode: 'tun',

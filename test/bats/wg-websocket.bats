@@ -96,13 +96,15 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   assert_equal "$(jq -r '.sessions[0].state' <<<"$output")" connected
 }
 
-@test "wss:// with the responder's own certificate, a CA and client certificates, through an HTTP CONNECT proxy; a connection killed comes back by itself" {
+@test "wss:// with the responder's own certificate, a CA and client certificates, through an HTTP CONNECT proxy that wants basic auth (ProxyUser); a connection killed comes back by itself" {
   pki
+  printf 'carol pr0xy-s3cret\n' >"$BATS_TEST_TMPDIR/proxy-auth"
+  install -m 600 /dev/stdin "$BATS_TEST_TMPDIR/a.proxy" <<<'pr0xy-s3cret'
   spawn_bg "$BATS_TEST_TMPDIR/proxy.log" ip netns exec "$NS_R" bash "$HELPERS/tinyproxy-run.sh" "$BATS_TEST_TMPDIR/proxy" \
-    --listen $R_IP --port 8888 --allow 198.18.0.0/15 --connect-port $PORT >/dev/null
+    --listen $R_IP --port 8888 --allow 198.18.0.0/15 --connect-port $PORT --basic-auth-file "$BATS_TEST_TMPDIR/proxy-auth" >/dev/null
   listening "$NS_R" 8888 15
   pair_up "wss://$R_IP:$PORT/" "Certificate = $PKI/server.pem;CertificateKey = $PKI/server.key;ClientCA = $PKI/ca.pem" \
-    "CA = $PKI/ca.pem;Certificate = $PKI/client.pem;CertificateKey = $PKI/client.key;Proxy = http://$R_IP:8888"
+    "CA = $PKI/ca.pem;Certificate = $PKI/client.pem;CertificateKey = $PKI/client.key;Proxy = http://$R_IP:8888;ProxyUser = carol;ProxySecretFile = $BATS_TEST_TMPDIR/a.proxy"
   run pings_both_ways
   assert_success
   grep -q 'websocket: connected to' "$BATS_TEST_TMPDIR/$A.log"
@@ -117,6 +119,10 @@ WS_HEADERS=('Upgrade: websocket' 'Connection: Upgrade' 'Sec-WebSocket-Key: dGhlI
   assert_success
   run ping_through "$NS_A" 198.19.92.1 20
   assert_success
+  run grep -q 'pr0xy-s3cret' "$BATS_TEST_TMPDIR/$A.log" "$BATS_TEST_TMPDIR/$R.log"
+  assert_failure
+  run grep -qa 'pr0xy-s3cret' /proc/[0-9]*/cmdline
+  assert_failure
 }
 
 @test "wss:// through nginx as TLS reverse proxy (the responder plain on its port); a wrong CA is refused and retried" {

@@ -2,6 +2,7 @@
 // did-you-mean, repeated keys, comments, cross-key checks and warnings.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import path from 'node:path';
 import { parseSessionConfig, knownKeys } from '../../core/config/index.js';
 import { parseIni } from '../../core/config/ini.js';
 import { closest, editDistance } from '../../core/config/suggest.js';
@@ -75,7 +76,7 @@ describe('defaults', () => {
         host: 'office', transport: 'tcp', cipher: 'no', compression: { kind: 'none' }, keepalive: { enabled: false, interval: 30, count: 4 },
         persist: 'no', multi: 'yes', timeout: 30, natHack: false, speed: { out: 0, in: 0 }, sslAuth: true, secretFile: '/etc/tund/office.secret',
         handshakeLimits: { total: 64, perSource: 8 }, explicit: { encrypt: false, compress: false, transport: false, mode: false },
-        vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false },
+        vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false, proxyUser: null, proxySecretFile: '/etc/tund/office.proxy-secret' },
       },
       device: { mode: 'tun', name: 'office', addresses: [], peer: null, mtu: null, multiQueue: false, mac: null, bridge: null, program: null },
       route: { mode: 'none', allowedIps: [], exclude: [], table: 'auto', metric: null, dns: [], dnsDomains: [] },
@@ -479,6 +480,12 @@ describe('Protocol = vpn-ws', () => {
     problem(`${VC}Endpoint = wss://u:p@h/\n`, 4, /credentials in it/);
     problem(`${VC}Endpoint = ws://h/\nEncrypt = aes128cbc\n`, 5, /^Encrypt is a VTun key; Protocol = vpn-ws does not use it/);
     problem(`${VC}Endpoint = ws://h/\nKeepalive = no\n`, 5, /^Protocol = vpn-ws always pings a silent hub/);
+    problem(`${VC}Endpoint = ws://h/\nProxyUser = carol\n`, 5, /^ProxyUser needs Proxy = http/);
+    problem(`${VC}Endpoint = ws://h/\nProxy = http://198.18.0.8:3128\nProxySecretFile = p\n`, 6, /^ProxySecretFile needs ProxyUser/);
+    problem(`${VC}Endpoint = ws://h/\nProxy = http://198.18.0.8:3128\nProxyUser = a:b\n`, 6, /is not a user name for HTTP basic auth/);
+    const proxied = ok(`${VC}Endpoint = ws://h/\nProxy = http://198.18.0.8:3128\nProxyUser = carol\n`, 'office').config!.session.vpnws;
+    assert.equal(proxied.proxyUser, 'carol');
+    assert.equal(proxied.proxySecretFile, path.join(path.dirname(path.resolve(FILE)), 'office.proxy-secret'));
     assert.deepEqual(ok(`${VC}Endpoint = ws://h/\nKeepalive = 5:2\n`).config!.session.keepalive, { enabled: true, interval: 5, count: 2 });
     problem(`${VC}Endpoint = ws://h/\n[Device]\nMode = tun\n`, 6, /^Protocol = vpn-ws carries Ethernet frames: it needs Mode = tap/);
     problem(`${VS}Certificate = /h.pem\n`, 5, /^Certificate and PrivateKey go together/);

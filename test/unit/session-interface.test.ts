@@ -24,7 +24,7 @@ function config(overrides: Partial<SessionConfig['device']> = {}): SessionConfig
       compression: { kind: 'none' }, keepalive: { enabled: false, interval: 0, count: 0 }, persist: 'yes', multi: 'yes', timeout: 30,
       natHack: false, speed: { out: 0, in: 0 }, sslAuth: false, secretFile: path.join(tmp, 'wgx.secret'),
       handshakeLimits: { ...DEFAULT_HANDSHAKE_LIMITS },
-      vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false },
+      vpnws: { url: null, path: null, proxy: null, user: null, ca: null, certificate: null, privateKey: null, clientCa: null, ownDevice: false, proxyUser: null, proxySecretFile: '' },
     },
     device: { mode: 'tun', name: 'wgx', addresses: [], peer: null, mtu: 1420, multiQueue: false, mac: null, bridge: null, program: null, ...overrides } as SessionConfig['device'],
     route: { mode: 'none', allowedIps: [], exclude: [], table: 'off', metric: null, dns: [], dnsDomains: [] },

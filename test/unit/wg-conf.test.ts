@@ -220,7 +220,7 @@ describe('wg-quick leniency', () => {
 
   test('the documented keys', () => {
     assert.deepEqual(wgQuickKeys(), {
-      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport', 'WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy'],
+      Interface: ['PrivateKey', 'PrivateKeyFile', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig', 'Transport', 'WebSocketPath', 'Certificate', 'CertificateKey', 'ClientCA', 'CA', 'Proxy', 'ProxyUser', 'ProxySecretFile'],
       Peer: ['PublicKey', 'PresharedKey', 'PresharedKeyFile', 'Endpoint', 'AllowedIPs', 'PersistentKeepalive'],
     });
   });
@@ -261,6 +261,8 @@ describe('Transport (tund peers only)', () => {
       clientCa: null,
       ca: '/etc/tund/ca.pem',
       proxy: { host: '2001:2::3', port: 3128 },
+      proxyUser: null,
+      proxySecretFile: '/etc/tund/wg0.proxy-secret',
     });
     assert.deepEqual(c.peers[0]!.endpoint, { host: '2001:2::1', port: 8443 });
     assert.equal(c.peers[0]!.webSocket?.path, '/wg?x=1');
