@@ -54,8 +54,11 @@ status_json() { in_ns "$1" tunctl status "$2" --json; }
   assert_success
   grep -q 'TLSv1.3 CN=hub.test' "$BATS_TEST_TMPDIR/a.log"
   # the password is nowhere in tund's output or argv
-  ! grep -q 's3cret' "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/nopass.log"
-  ! grep -qa 's3cret' /proc/[0-9]*/cmdline
+  # (run + assert_failure: a "! cmd" that is not the last line of a bats test checks nothing)
+  run grep -q 's3cret' "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/nopass.log"
+  assert_failure
+  run grep -qa 's3cret' /proc/[0-9]*/cmdline
+  assert_failure
 }
 
 @test "wss:// with a client certificate through nginx (ssl_verify_client); a wrong CA for the hub is refused" {
