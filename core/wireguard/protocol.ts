@@ -107,7 +107,17 @@ function pendingDeadlineMs(): number {
 }
 
 /** Transport = tcp or websocket: what the interface's stream links and the engine need. */
-function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListenFd: number | null): NonNullable<WgInterfaceOptions['streams']> {
+/** Each peer's endpoint as configured and resolved at the start, by its public key (base64). */
+function configuredEndpoints(wg: WgQuickConfig, spec: WgInterfaceSpec): Map<string, WgEndpoint> {
+  const map = new Map<string, WgEndpoint>();
+  wg.peers.forEach((p, i) => {
+    const e = spec.peers[i]?.endpoint;
+    if (e) map.set(p.publicKey, e);
+  });
+  return map;
+}
+
+function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListenFd: number | null, configured: Map<string, WgEndpoint>): NonNullable<WgInterfaceOptions['streams']> {
   const base = { kind, listenPort: wg.interface.listenPort, passedListenFd, pendingDeadlineMs: pendingDeadlineMs() };
   if (kind === 'tcp') return base;
   const w = wg.interface.webSocket;
@@ -121,7 +131,7 @@ function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListe
       clientCaFile: w.clientCa ?? '',
       dial: async (peer, endpoint, o) =>
         dialHub({
-          endpoint: webSocketUrlFor(urls.get(peer) ?? null, endpoint),
+          endpoint: webSocketDialTarget(urls.get(peer) ?? null, configured.get(peer) ?? null, endpoint),
           proxy: w.proxy,
           caFile: w.ca,
           certFile: w.certificate,
@@ -139,11 +149,26 @@ function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListe
 }
 
 /**
- * The URL to dial a peer at: its configured one, at the endpoint it has now (wg set may have
- * moved it; a peer set without a URL gets ws://ENDPOINT/).
+ * Where to dial a WebSocket peer. `wg set ... endpoint` says where the peer is now, so the dial
+ * goes there; the URL keeps naming the service. A URL with a host name is dialed by that name
+ * (resolved again for each dial) while the peer is still at the address the name had at the
+ * start; once wg set moved it, the connection goes to the new address and the upgrade still says
+ * the URL's Host, TLS server name and path (as curl --connect-to does). A URL with an address
+ * follows the endpoint entirely (webSocketUrlFor).
+ */
+function webSocketDialTarget(url: WsEndpoint | null, configured: WgEndpoint | null, now: WgEndpoint): WsEndpoint {
+  if (!url || net.isIP(url.host) !== 0) return webSocketUrlFor(url, now);
+  if (configured && configured.host === now.host && configured.port === now.port) return url;
+  return { ...url, host: now.host, port: now.port };
+}
+
+/**
+ * A peer's URL at the endpoint it has now (wg set may have moved it; a peer set without a URL gets
+ * ws://ENDPOINT/). A URL that names a host stays as it is (what SaveConfig writes; the dial goes
+ * to a moved peer's address by webSocketDialTarget).
  */
 function webSocketUrlFor(url: WsEndpoint | null, endpoint: WgEndpoint): WsEndpoint {
-  if (url && url.port === endpoint.port && (url.host === endpoint.host || net.isIP(url.host) === 0)) return url;
+  if (url && (net.isIP(url.host) === 0 || (url.host === endpoint.host && url.port === endpoint.port))) return url;
   const host = net.isIPv6(endpoint.host) ? `[${endpoint.host}]` : endpoint.host;
   const secure = url?.secure ?? false;
   return { secure, host: endpoint.host, port: endpoint.port, path: url?.path ?? '/', hostHeader: `${host}:${endpoint.port}`, serverName: endpoint.host };
@@ -176,7 +201,7 @@ export const wireguardProtocol: InterfaceProtocol = {
         listenPort: socket.local.port,
         deviceFd: device.device.fd,
         netFd: socket.fd,
-        ...(kind !== 'udp' ? { streams: streamOptions(wg, kind, ctx.passedListenFd ?? null) } : {}),
+        ...(kind !== 'udp' ? { streams: streamOptions(wg, kind, ctx.passedListenFd ?? null, configuredEndpoints(wg, spec)) } : {}),
         mtu: config.device.mtu ?? 1420,
         timers: timersFromEnvironment(),
         log: ctx.log,

@@ -222,3 +222,35 @@ kill_sessions() {
   run ip netns exec "$NS_A" ss -Htn state established "( dport = :$PORT )"
   assert_output --partial "[$R6]:$PORT"
 }
+
+@test "wg set moves a peer whose URL names a host: the dial goes to the new address, still with the URL's path (WebSocketPath)" {
+  # R answers on a second address; A knows R by the name wg.test (its own /etc/hosts, private to
+  # A's mount namespace) at the first one
+  ip netns exec "$NS_R" ip addr add 198.18.92.9/32 dev "${TEST_TAG}1a"
+  ip netns exec "$NS_A" ip route add 198.18.92.9/32 dev "${TEST_TAG}1b"
+  printf '127.0.0.1 localhost\n%s wg.test\n' "$R_IP" >"$BATS_TEST_TMPDIR/hosts"
+  wg_file "$R" "$R_KEY" 198.19.92.1 "ListenPort = $PORT" "Transport = websocket" "WebSocketPath = /wg" -- "$A_KEY" 198.19.92.2
+  wg_file "$A" "$A_KEY" 198.19.92.2 "Transport = websocket" -- "$R_KEY" 198.19.92.1 "Endpoint = ws://wg.test:$PORT/wg"
+  run_wg "$NS_R" "$R"
+  listening "$NS_R" $PORT
+  local holder
+  holder=$(wg_private_run "$NS_A")
+  wg_in "$holder" mount --bind "$BATS_TEST_TMPDIR/hosts" /etc/hosts
+  spawn_bg "$BATS_TEST_TMPDIR/$A.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$A" >/dev/null
+  connected "$A"
+  run pings_both_ways
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP )"
+  assert_equal "$(wc -l <<<"$output")" 1
+  # the real wg(8), through tund's UAPI: the peer moves to R's second address
+  wg_in "$holder" wg set "$A" peer "$(wg_pub "$R_KEY")" endpoint 198.18.92.9:$PORT
+  run wg_in "$holder" wg show "$A" endpoints
+  assert_output --partial "198.18.92.9:$PORT"
+  # the connection ends under the tunnel: A dials again, at the new address
+  ip netns exec "$NS_R" ss -K "( sport = :$PORT )" >/dev/null
+  wait_for 20 sh -c "ip netns exec $NS_A ss -Htn state established '( dst = 198.18.92.9 )' | grep -q ."
+  run ping_through "$NS_A" 198.19.92.1 20
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP )"
+  assert_output ''
+}
