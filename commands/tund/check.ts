@@ -8,6 +8,7 @@ import { ConfigLoadFailure, loadSessionNamedOrFile, readSecret, type SessionConf
 import { summarize } from '../../core/config/summary.js';
 import { serviceReadWarning } from '../../core/auth/account.js';
 import { locateSecret, needsSecret } from '../../core/config/load.js';
+import { proxyCredentialFile, readProxyCredentials } from '../../core/websocket/dial.js';
 import { servedDnsWarning } from '../../core/session/served-dns.js';
 import { readFile } from 'node:fs/promises';
 
@@ -18,7 +19,7 @@ export class CheckSessionCommand extends BaseCommand {
     category: 'Sessions',
     description: 'validate a session configuration without touching the system',
     details: `
-      Reads \`/etc/tund/NAME.conf\` (the directory is \`$TUND_CONFIG_DIR\` when set), or the file given with \`--file\`, validates every key and the secret file (present, mode 0600), and prints every problem at once as \`file:line: problem\` on stderr.
+      Reads \`/etc/tund/NAME.conf\` (the directory is \`$TUND_CONFIG_DIR\` when set), or the file given with \`--file\`, validates every key and the secret file (present, mode 0600) and, with \`ProxyUser\`, the proxy's password file, and prints every problem at once as \`file:line: problem\` on stderr.
 
       Exits 0 and prints a one-line summary on stdout when the session is fine, 78 when there is any problem. Warnings (\`tund: warning: ...\`) do not change the exit status.
     `,
@@ -55,6 +56,15 @@ export class CheckSessionCommand extends BaseCommand {
         if (!(error instanceof ConfigFailure)) throw error;
         problems.push(...error.problems);
         hint = error.hint;
+      }
+      // the HTTP proxy's password file (ProxyUser), checked as the session reads it for a dial
+      const proxy = proxyCredentialFile(config);
+      try {
+        if (proxy) await readProxyCredentials(config.name, proxy.user, proxy.file);
+      } catch (error) {
+        if (!(error instanceof ConfigFailure)) throw error;
+        problems.push(...error.problems);
+        hint ??= error.hint;
       }
     }
     if (config) {

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { native, type NativeWsConnection, type WsDialError } from '../../native/index.js';
 import { readSecretFile } from '../config/load.js';
+import type { SessionConfig } from '../config/types.js';
 import { TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { lookupHost } from '../net.js';
@@ -68,6 +69,14 @@ export async function readProxyCredentials(session: string, user: string | null,
   const password = secret.toString('utf8');
   secret.fill(0);
   return { user, password };
+}
+
+/** A session's proxy user and password file (vpn-ws client, WireGuard over WebSocket), or null. */
+export function proxyCredentialFile(config: SessionConfig): { user: string; file: string } | null {
+  const w = config.wireguard?.interface.webSocket;
+  if (w) return config.wireguard!.interface.transport === 'websocket' && w.proxy && w.proxyUser !== null ? { user: w.proxyUser, file: w.proxySecretFile } : null;
+  const v = config.session.vpnws;
+  return config.session.protocol === 'vpn-ws' && config.session.role === 'client' && v.proxy && v.proxyUser !== null ? { user: v.proxyUser, file: v.proxySecretFile } : null;
 }
 
 export const describeHub = (endpoint: WsEndpoint): string => formatWsEndpoint(endpoint);

@@ -185,11 +185,16 @@ ended_within() {
   printf 'pr0xy-s3cret\n' >"$BATS_TEST_TMPDIR/vwa.proxy"
   chmod 644 "$BATS_TEST_TMPDIR/vwa.proxy"
   vpnws_tund_conf vwa "ws://$HUB_IP:8080/" "Proxy = http://$HUB_IP:8888" "ProxyUser = carol" "ProxySecretFile = $BATS_TEST_TMPDIR/vwa.proxy"
+  run in_ns "$A_NS" tund check vwa
+  assert_failure 78
+  assert_output --partial "vwa.proxy: secret file is readable by others"
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/mode.log" vwa
   wait_line 15 "$BATS_TEST_TMPDIR/mode.log" "vwa.proxy.*expected 0600"
   # a config problem: tund ends by itself (78), it does not dial on without the password
   wait_for 10 bash -c "! kill -0 $(tail -n 1 "$TEST_PIDS_LIST")"
   chmod 600 "$BATS_TEST_TMPDIR/vwa.proxy"
+  run in_ns "$A_NS" tund check vwa
+  assert_success
   start_tund_ns "$A_NS" "$BATS_TEST_TMPDIR/a.log" vwa
   in_ns "$A_NS" tunctl wait vwa --state connected --timeout 15
   grep -q "through $HUB_IP:8888" "$BATS_TEST_TMPDIR/a.log"
