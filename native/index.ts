@@ -82,6 +82,14 @@ export interface PumpStats {
   /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
    * packet skips the hand-off to the send thread. Optional for fakes. */
   inlineSends?: number;
+  /** Rounds the rx thread's answers of the kernel (echo replies, ACKs) went out in: read, sealed and
+   * sent by the rx thread right after its write to the tun. Optional for fakes. */
+  rxThreadSends?: number;
+  /** The single loop (docs/engine.md, "Latency"): tx rounds the rx thread ran because its wait found
+   * the tun readable (at light load one thread serves both directions), and hand-overs of the tun
+   * between it and the tx thread. Optional for fakes. */
+  singleLoopRounds?: number;
+  loopSwitches?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -299,6 +307,14 @@ export interface WgEngineStats {
   /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
    * packet skips the hand-off to the send thread. Optional for fakes. */
   inlineSends?: number;
+  /** Rounds the rx thread's answers of the kernel (echo replies, ACKs) went out in: read, sealed and
+   * sent by the rx thread right after its write to the tun. Optional for fakes. */
+  rxThreadSends?: number;
+  /** The single loop (docs/engine.md, "Latency"): tx rounds the rx thread ran because its wait found
+   * the tun readable (at light load one thread serves both directions), and hand-overs of the tun
+   * between it and the tx thread. Optional for fakes. */
+  singleLoopRounds?: number;
+  loopSwitches?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

@@ -105,6 +105,8 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("rxBatches", c.rxBatches);
   set("inlineSends", c.inlineSends);
   set("rxThreadSends", c.rxThreadSends);
+  set("singleLoopRounds", c.singleLoopRounds);
+  set("loopSwitches", c.loopSwitches);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

@@ -2,7 +2,7 @@
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
 # TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_RX_SEND,
-# TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
+# TUND_NO_SINGLE_LOOP, TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
 # bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
@@ -18,7 +18,7 @@ setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
-  TUND_NO_INLINE_SEND TUND_NO_RX_SEND)
+  TUND_NO_INLINE_SEND TUND_NO_RX_SEND TUND_NO_SINGLE_LOOP)
 # (switches of the WireGuard transform alone: its tests only; and the checksum loop's, once end to
 # end here: the fuzz target offload_sum checks it byte by byte)
 WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD TUND_NO_SIMD_CHECKSUM)
@@ -175,7 +175,9 @@ bats_test_function --description "offloads: UDP datagrams are not coalesced with
 # (inlineSends), not handed to the send thread (a wake-up more per hop); TUND_NO_INLINE_SEND=1 hands
 # such rounds on. The reply, which B's kernel makes while B's rx thread writes the request to the
 # tun, is read and sent by that rx thread (rxThreadSends: no wake-up of B's tx thread);
-# TUND_NO_RX_SEND=1 leaves it to the tx thread.
+# TUND_NO_RX_SEND=1 leaves it to whoever watches B's tun. At light load that is the rx thread too
+# (the single loop): A's echo request is read and sent by A's rx thread (singleLoopRounds), and so is
+# B's reply with TUND_NO_RX_SEND; TUND_NO_SINGLE_LOOP=1 leaves the tun to the tx threads.
 # one_ping_in_rounds_of_one OFF: one ping, then the counters' deltas; fails when a round moved more
 # than one packet (or none moved), or when the tx rounds were not sent by the thread OFF says
 one_ping_in_rounds_of_one() {
@@ -193,19 +195,24 @@ one_ping_in_rounds_of_one() {
     # at least the ping's packet, and one round per packet
     (($(jq '.[0]' <<<"$d") >= 1)) && [[ $(jq '.[1]' <<<"$d") == "$(jq '.[0]' <<<"$d")" ]] || ok=1
   done
-  local deltas='[$y.inlineSends - $x.inlineSends, $y.rxThreadSends - $x.rxThreadSends, $y.txBatches - $x.txBatches]'
+  local deltas='[$y.inlineSends - $x.inlineSends, $y.rxThreadSends - $x.rxThreadSends,
+    $y.singleLoopRounds - $x.singleLoopRounds, $y.txBatches - $x.txBatches]'
   for k in a b; do
     if [[ $k == a ]]; then inl=$(jq -n --argjson x "$a0" --argjson y "$a1" "$deltas")
     else inl=$(jq -n --argjson x "$b0" --argjson y "$b1" "$deltas"); fi
-    echo "# $k: [inlineSends, rxThreadSends, txBatches] = $(jq -c . <<<"$inl")" >&3
-    local inline rxsent rounds
-    read -r inline rxsent rounds < <(jq -r '@sh' <<<"$inl")
+    echo "# $k: [inlineSends, rxThreadSends, singleLoopRounds, txBatches] = $(jq -c . <<<"$inl")" >&3
+    local inline rxsent single rounds
+    read -r inline rxsent single rounds < <(jq -r '@sh' <<<"$inl")
     # every round went out on the thread that read it: none was handed on
-    [[ $off == TUND_NO_INLINE_SEND ]] || ((inline + rxsent >= rounds)) || ok=1
+    [[ $off == TUND_NO_INLINE_SEND ]] || ((inline + rxsent + single >= rounds)) || ok=1
     [[ $off != TUND_NO_INLINE_SEND ]] || ((inline == 0)) || ok=1
     # the reply went out on B's rx thread, unless switched off
     if [[ $off == TUND_NO_RX_SEND ]]; then ((rxsent == 0)) || ok=1
     elif [[ $k == b ]]; then ((rxsent >= 1)) || ok=1; fi
+    # the request on A's rx thread (the single loop; B's reply too without the turnaround), unless
+    # switched off
+    if [[ $off == TUND_NO_SINGLE_LOOP ]]; then ((single == 0)) || ok=1
+    elif [[ $k == a || $off == TUND_NO_RX_SEND ]]; then ((single >= 1)) || ok=1; fi
   done
   return $ok
 }
@@ -228,3 +235,50 @@ lone_packet() {
 bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, the reply sent by the rx thread (WireGuard engines, offloads on)" -- lone_packet none
 bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_INLINE_SEND" -- lone_packet TUND_NO_INLINE_SEND
 bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_RX_SEND" -- lone_packet TUND_NO_RX_SEND
+bats_test_function --description "latency: a lone packet after idle crosses in rounds of one packet, switched off: TUND_NO_SINGLE_LOOP" -- lone_packet TUND_NO_SINGLE_LOOP
+
+# The single loop under load: a TCP transfer hands each tun to its tx thread (loopSwitches: A's
+# super-packets, B's coalesced receive rounds), and once the tunnel is quiet again the next pings
+# are read and sent by the rx threads (singleLoopRounds grows again, a switch back). With
+# TUND_NO_SINGLE_LOOP=1 neither counter moves.
+# single_loop_load OFF
+single_loop_load() {
+  local off=$1 a0 b0 tries
+  switch_off "$off"
+  pair_up 71 30 198.18.71.1
+  run ping_through "$NS_A" 198.19.71.2
+  assert_success
+  a0=$(cat "$BATS_TEST_TMPDIR/a/stats") b0=$(cat "$BATS_TEST_TMPDIR/b/stats")
+  run transfer "$NS_A" "$NS_B" 198.19.71.2 8
+  assert_success
+  wait_for 5 sh -c "[ \$(jq .rxBytes '$BATS_TEST_TMPDIR/b/stats') -gt $((8 * 1048576)) ]"
+  local switched
+  switched=$(jq -n --argjson x "$a0" --argjson y "$(cat "$BATS_TEST_TMPDIR/a/stats")" --argjson u "$b0" \
+    --argjson v "$(cat "$BATS_TEST_TMPDIR/b/stats")" '[$y.loopSwitches - $x.loopSwitches, $v.loopSwitches - $u.loopSwitches]')
+  echo "# $off: loopSwitches during the transfer [a, b] = $(jq -c . <<<"$switched")" >&3
+  if [[ $off == TUND_NO_SINGLE_LOOP ]]; then
+    assert_equal "$(jq -c . <<<"$switched")" "[0,0]"
+  else
+    (($(jq '.[0]' <<<"$switched") >= 1 && $(jq '.[1]' <<<"$switched") >= 1))
+  fi
+  # quiet again: a ping or two later, A's rx thread has the tun again (a switch back) and sends the
+  # next request itself
+  a0=$(cat "$BATS_TEST_TMPDIR/a/stats")
+  for tries in 1 2 3 4 5; do
+    ip netns exec "$NS_A" ping -n -c 2 -i 0.2 -W 5 198.19.71.2 >/dev/null
+  done
+  # (the stats files are rewritten every 200 ms: wait until A's shows the ten replies)
+  wait_for 5 sh -c "[ \$(jq .rxPackets '$BATS_TEST_TMPDIR/a/stats') -ge $(($(jq .rxPackets <<<"$a0") + 10)) ]"
+  local back
+  back=$(jq -n --argjson x "$a0" --argjson y "$(cat "$BATS_TEST_TMPDIR/a/stats")" \
+    '[$y.loopSwitches - $x.loopSwitches, $y.singleLoopRounds - $x.singleLoopRounds, $y.singleLoopRounds]')
+  echo "# $off: after the transfer, A's [loopSwitches, singleLoopRounds, total singleLoopRounds] = $(jq -c . <<<"$back")" >&3
+  if [[ $off == TUND_NO_SINGLE_LOOP ]]; then
+    assert_equal "$(jq -c . <<<"$back")" "[0,0,0]"
+  else
+    (($(jq '.[0]' <<<"$back") >= 1 && $(jq '.[1]' <<<"$back") >= 1))
+  fi
+}
+
+bats_test_function --description "latency: the single loop hands the tun to the tx thread under load and takes it back when quiet" -- single_loop_load none
+bats_test_function --description "latency: no single loop with TUND_NO_SINGLE_LOOP" -- single_loop_load TUND_NO_SINGLE_LOOP

@@ -31,6 +31,8 @@ constexpr int kInlineMaxPackets = 8;
 // The rx thread's turnarounds that found nothing, in a row, before it looks only now and then.
 constexpr int kRxMissLimit = 4;
 constexpr unsigned kRxRetryEvery = 16;
+// The single loop hands the device back to the rx thread after this long without a heavy round.
+constexpr int64_t kQuietMs = 50;
 
 void Signal(int fd) {
   if (fd < 0) return;
@@ -47,6 +49,10 @@ void Drain(int fd) {
   ssize_t r = read(fd, &v, sizeof v);
   (void)r;
 }
+
+// The engine whose single loop this thread runs (its rx thread, while it waits in Receive):
+// Core::WaitAny hands that wait to Engine::LoopWait.
+thread_local Engine* t_loop = nullptr;
 
 }  // namespace
 
@@ -108,6 +114,9 @@ bool Core::WaitFd(int fd, short events, int timeoutMs) const {
 }
 
 int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
+  // the rx thread's wait for a received message, in the single loop: it watches the device too
+  if (t_loop != nullptr && static_cast<const Core*>(t_loop) == this && n == 1 && fds[0].events == POLLIN && timeoutMs < 0)
+    return t_loop->LoopWait(fds[0]);
   // (the transports wait on one fd whenever they find it empty: no heap allocation for that)
   constexpr size_t kOnStack = 8;
   struct pollfd small[kOnStack];
@@ -189,11 +198,17 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   // inside our write), not with shaping (the tx thread meters the reads), and only through a
   // transport that can send without waiting for the peer (Transport::CanTrySend); a stream also
   // needs the send thread, which takes over what a full socket did not take.
-  rxSends_ = !SwitchedOff("TUND_NO_RX_SEND") && !device_->Stream() && o_.txBytesPerSecond == 0 &&
-             transport_->CanTrySend() && (pipelined_ || !transport_->IsStream());
+  const bool rxMaySend = !device_->Stream() && o_.txBytesPerSecond == 0 && transport_->CanTrySend() &&
+                         (pipelined_ || !transport_->IsStream());
+  rxSends_ = rxMaySend && !SwitchedOff("TUND_NO_RX_SEND");
+  // The single loop (LoopWait; TUND_NO_SINGLE_LOOP=1 turns it off), where the rx thread may send:
+  // it starts single unless a hold keeps the device unread for a while.
+  singleLoop_ = rxMaySend && !SwitchedOff("TUND_NO_SINGLE_LOOP");
+  single_.store(singleLoop_ && o_.holdMs <= 0);
   txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
                                   transform_->TxSlotBytes(), pipelined_, sendInline);
   startMs_ = NowMs();
+  lastBusyMs_.store(startMs_ + std::max<int64_t>(o_.holdMs, 0));
   WakeTx();  // a first round sends what JS queued before start()
   try {
     tx_ = std::thread([this] { TxLoop(); });
@@ -478,11 +493,40 @@ int Engine::SealRead(TxSide& s, int from, int r, bool shaping) {
   return r;
 }
 
+// A tx round's start (txMu_ held): the next set of packet slots, then what JS queued (`outgoing`:
+// the wake-up that came with it was drained) and the transform's own messages. false: the engine
+// ended or stops.
+bool Engine::BeginTxRound(TxSide& s, bool outgoing) {
+  if (pipelined_) s.parity ^= 1;
+  if (!s.tx.BeginRound(s.parity)) return false;
+  if (outgoing) s.tx.AddOutgoing();
+  transform_->CollectOutgoing(s.tx);
+  s.tx.EndCollect();
+  return true;
+}
+
+// The round's device packets (txMu_ held): reads and seals until the device has nothing more now,
+// `limit` packets are in, or (shaping) the window is full. Returns the count.
+int Engine::ReadDevice(TxSide& s, int limit, bool hangup, bool shaping) {
+  Slots& pktSlots = s.pktSlotSets[s.parity];
+  int got = 0;
+  while (got < limit && !Ended()) {
+    // with shaping on, one packet at a time: stop reading as soon as the window is full
+    int max = shaping ? 1 : limit - got;
+    int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), transform_->Headroom(), transform_->MaxPacket(),
+                          s.pkts.data() + got, max, hangup && got == 0);
+    if (r <= 0) break;
+    got += SealRead(s, got, r, shaping);
+    if (shaping && HoldMs(NowMs()) > 0) break;
+    if (r < max) break;  // the device has nothing more right now
+  }
+  if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  return got;
+}
+
 void Engine::TxLoop() {
   NameThread("tund-tx");
   const int batch = o_.batch;
-  const size_t headroom = transform_->Headroom();
-  const size_t cap = transform_->MaxPacket();
   TxSide& s = *txs_;
   Tx& tx = s.tx;
   std::thread sender;
@@ -497,8 +541,11 @@ void Engine::TxLoop() {
   struct pollfd p[3];
   while (!Ended()) {
     int hold = HoldMs(NowMs());
+    // the device is this thread's unless the single loop has it (the rx thread then watches it:
+    // this thread would only be woken for what that one reads and sends)
+    const bool mine = !single_.load(std::memory_order_acquire);
     bool pending = false;
-    if (hold <= 0) {
+    if (hold <= 0 && mine) {
       // the rest of a cut super-packet is read at once, without waiting for the fd
       std::lock_guard<std::mutex> round(txMu_);
       pending = device_->Pending();
@@ -506,46 +553,30 @@ void Engine::TxLoop() {
     p[0] = {stopFd_, POLLIN, 0};
     p[1] = {wakeFd_, POLLIN, 0};
     p[2] = {devFd, POLLIN, 0};
-    int n = poll(p, hold > 0 ? 2 : 3, hold > 0 ? hold : pending ? 0 : -1);
+    int n = poll(p, hold > 0 || !mine ? 2 : 3, hold > 0 ? hold : pending ? 0 : -1);
     if (n < 0 && errno != EINTR) {
       End(kEndDeviceError, std::string("poll: ") + ErrnoText(errno));
       break;
     }
     if (n < 0) continue;
     if (p[0].revents) break;
+    // the rx thread took the device over while this thread waited on it: nothing to do here
+    if (!p[1].revents && p[2].revents && single_.load(std::memory_order_acquire)) continue;
     // (the rx thread may have read what woke us, and sent it: this round then reads nothing)
     std::lock_guard<std::mutex> round(txMu_);
-    if (pipelined_) s.parity ^= 1;
-    if (!tx.BeginRound(s.parity)) break;
     // what JS queued comes with a wake-up (QueueOutgoing pushes, then wakes): no lock per round
-    if (p[1].revents) {
-      Drain(wakeFd_);
-      tx.AddOutgoing();
-    }
-    transform_->CollectOutgoing(tx);
-    tx.EndCollect();
+    if (p[1].revents) Drain(wakeFd_);
+    if (!BeginTxRound(s, p[1].revents != 0)) break;
     bool light = true;  // a small round that drained the device (see Tx::Flush)
-    if (hold <= 0 && ((n > 0 && p[2].revents) || device_->Pending())) {
+    if (hold <= 0 && !single_.load(std::memory_order_relaxed) && ((n > 0 && p[2].revents) || device_->Pending())) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
         break;
       }
-      Slots& pktSlots = s.pktSlotSets[s.parity];
-      // With shaping on, one packet at a time: stop reading as soon as the window is full.
-      const bool shaping = o_.txBytesPerSecond > 0;
-      int got = 0;
-      while (got < batch && !Ended()) {
-        int max = shaping ? 1 : batch - got;
-        int r = device_->Read(*this, pktSlots, static_cast<size_t>(got), headroom, cap, s.pkts.data() + got, max,
-                              got == 0 && (p[2].revents & POLLHUP));
-        if (r <= 0) break;
-        got += SealRead(s, got, r, shaping);
-        if (shaping && HoldMs(NowMs()) > 0) break;
-        if (r < max) break;  // the device has nothing more right now
-      }
-      if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
+      const int got = ReadDevice(s, batch, (p[2].revents & POLLHUP) != 0, o_.txBytesPerSecond > 0);
       light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
       s.heavy = !light;
+      if (!light) lastBusyMs_.store(tx.RoundMs(), std::memory_order_relaxed);
     }
     if (!tx.Flush(light)) break;
   }
@@ -599,18 +630,13 @@ bool Engine::RxExpectsAnswers() {
 // After the write (RxTakeTx's lock held): a tx round of at most `wrote` packets.
 void Engine::RxTurnaround(size_t wrote) {
   TxSide& s = *txs_;
-  if (pipelined_) s.parity ^= 1;
-  if (!s.tx.BeginRound(s.parity)) return;
-  transform_->CollectOutgoing(s.tx);
-  s.tx.EndCollect();
+  if (!BeginTxRound(s, false)) return;
   // At most one packet per packet written (one answer each, at most): no read that finds the
-  // device empty before the send; the tx thread, woken by the same answers, makes that one.
-  const int max = static_cast<int>(std::min(wrote, static_cast<size_t>(o_.batch)));
-  int r = device_->Read(*this, s.pktSlotSets[s.parity], 0, transform_->Headroom(), transform_->MaxPacket(), s.pkts.data(),
-                        max, false);
-  if (r > 0) {
-    SealRead(s, 0, r, false);
-    c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  // device empty before the send; that one is made by whoever watches the device (the tx thread,
+  // woken by the same answers, or in the single loop this thread's next wait, which finds the
+  // device readable only if more came).
+  const int got = ReadDevice(s, static_cast<int>(std::min(wrote, static_cast<size_t>(o_.batch))), false, false);
+  if (got > 0) {
     c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
     rxMisses_ = 0;
   } else if (rxMisses_ < kRxMissLimit) {
@@ -619,9 +645,101 @@ void Engine::RxTurnaround(size_t wrote) {
   if (device_->Pending()) {
     // the rest of a cut super-packet: the tx thread's, and so is the bulk flow it belongs to
     s.heavy = true;
-    WakeTx();
+    ToSplit(s.tx.RoundMs());
+    WakeTx();  // (also when it was the tx thread's already)
   }
   s.tx.FlushFromRx();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The single loop (docs/engine.md, "Latency"). vtund serves both directions from one select()
+// loop, so a lone packet meets no thread wake-up but its own; with a thread per direction, every
+// packet the kernel queued on the tun also woke the tx thread, which then competed for the core the
+// other end needed next. At light load the rx thread therefore watches the device too, in its wait
+// for the transport (Core::WaitAny hands that wait here), and runs the tx round itself when the
+// device has packets; the tx thread then watches only its wake-up fd (JS's messages, the signal to
+// take the device back). Under load (a heavy round either way, or a tx side that is not free) the
+// device goes back to the tx thread at once, with its full, pipelined rounds; after kQuietMs without
+// a heavy round the rx thread takes it again. poll is level-triggered: a device the old owner left
+// readable wakes the new one at its next wait, so nothing is lost in a hand-over.
+
+// The rx thread's wait for `want` (POLLIN on the transport's fd), watching the device too while
+// single_. 1: `want` is ready (revents set); -1: stop or ended.
+int Engine::LoopWait(struct pollfd& want) {
+  const int devFd = device_->Fd();
+  for (;;) {
+    const bool serve = single_.load(std::memory_order_relaxed);
+    struct pollfd p[3] = {{want.fd, want.events, 0}, {serve ? devFd : -1, POLLIN, 0}, {stopFd_, POLLIN, 0}};
+    int r = poll(p, 3, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || p[2].revents) return -1;
+    if (p[1].revents) {
+      t_loop = nullptr;  // (what the round waits for, it waits for plainly)
+      RxDeviceRound(p[1].revents);
+      t_loop = this;
+      if (Ended()) return -1;
+    }
+    if (p[0].revents) {
+      want.revents = p[0].revents;
+      return 1;
+    }
+  }
+}
+
+// The device is readable while single_ (rx thread): a tx round here, sent from here (FlushFromRx:
+// never waiting for the peer). A heavy round, or a tx side that is not free (its round running,
+// batches queued for the send thread, a bulk flow), hands the device to the tx thread.
+void Engine::RxDeviceRound(short revents) {
+  std::unique_lock<std::mutex> round = RxTakeTx();
+  if (!round.owns_lock()) {
+    ToSplit(NowMs());
+    return;
+  }
+  if (revents & (POLLERR | POLLNVAL)) {
+    End(kEndDeviceError, "device fd error");
+    return;
+  }
+  TxSide& s = *txs_;
+  if (!BeginTxRound(s, false)) return;
+  const int got = ReadDevice(s, o_.batch, (revents & POLLHUP) != 0, false);
+  if (got > 0) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
+  const bool light = got <= kInlineMaxPackets && got < o_.batch && !device_->Pending();
+  if (!light) {
+    s.heavy = true;
+    ToSplit(s.tx.RoundMs());
+  }
+  s.tx.FlushFromRx();
+}
+
+// Under load (rx thread): the device goes to the tx thread, woken to watch it.
+void Engine::ToSplit(int64_t now) {
+  lastBusyMs_.store(now, std::memory_order_relaxed);
+  if (!single_.load(std::memory_order_relaxed)) return;
+  single_.store(false, std::memory_order_release);
+  c.loopSwitches.fetch_add(1, std::memory_order_relaxed);
+  WakeTx();
+}
+
+// After a receive round of `received` messages that delivered `delivered` packets (rx thread,
+// single loop on; `tx`: RxTakeTx's lock for a turnaround, or none yet). A heavy round hands the
+// device to the tx thread; a light one after a quiet spell takes it back, when the tx side is
+// free (the tx thread, which may still be waiting on the device, sees single_ when it wakes and
+// leaves the device alone).
+void Engine::RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx) {
+  const size_t light = static_cast<size_t>(kInlineMaxPackets);
+  if (received > light || delivered > light) {
+    ToSplit(now);
+    return;
+  }
+  if (single_.load(std::memory_order_relaxed) || now - lastBusyMs_.load(std::memory_order_relaxed) < kQuietMs) return;
+  // (the tx side's lock makes sure no round of the tx thread's runs or is still being sent)
+  std::unique_lock<std::mutex> own;
+  if (!tx.owns_lock()) {
+    own = RxTakeTx();
+    if (!own.owns_lock()) return;
+  }
+  single_.store(true, std::memory_order_release);
+  c.loopSwitches.fetch_add(1, std::memory_order_relaxed);
 }
 
 // The rx side's batch of packets for the device.
@@ -679,7 +797,9 @@ void Engine::RxLoop() {
   std::vector<Message> msgs(static_cast<size_t>(batch));
   Rx rx(*this, static_cast<size_t>(batch), transform_->MaxDelivered());
   for (;;) {
+    t_loop = singleLoop_ ? this : nullptr;  // (its wait for the transport watches the device too)
     int n = transport_->Receive(*this, msgs.data(), batch);
+    t_loop = nullptr;
     if (n < 0) break;
     rx.Stamp();
     for (int i = 0; i < n && !Ended(); i++) {
@@ -694,6 +814,7 @@ void Engine::RxLoop() {
     const size_t queued = rx.Queued();
     std::unique_lock<std::mutex> tx;
     if (rxSends_ && queued > 0 && queued <= static_cast<size_t>(kInlineMaxPackets) && RxExpectsAnswers()) tx = RxTakeTx();
+    if (singleLoop_) RxAfterReceive(static_cast<size_t>(n), queued, rx.RoundMs(), tx);
     // what was opened before an end is still written (the peer sent it before closing)
     const bool written = rx.Flush();
     if (tx.owns_lock() && written && !Ended()) RxTurnaround(queued);

@@ -106,6 +106,10 @@ struct Counters {
   // replies the kernel made while it wrote (an echo reply, a TCP ACK) leave without waking the tx
   // thread (docs/engine.md, "Latency").
   std::atomic<uint64_t> rxThreadSends{0};
+  // The single loop (docs/engine.md, "Latency"): tx rounds the rx thread ran because its wait
+  // found the device readable (at light load it serves both directions), and the hand-overs of
+  // the device between it and the tx thread (to the tx thread under load, back after a quiet spell).
+  std::atomic<uint64_t> singleLoopRounds{0}, loopSwitches{0};
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
@@ -400,9 +404,16 @@ class Engine : public Core {
   void RxLoop();
   int HoldMs(int64_t now);
   int SealRead(TxSide& s, int from, int r, bool shaping);
+  bool BeginTxRound(TxSide& s, bool outgoing);
+  int ReadDevice(TxSide& s, int limit, bool hangup, bool shaping);
   bool RxExpectsAnswers();
   std::unique_lock<std::mutex> RxTakeTx();
   void RxTurnaround(size_t wrote);
+  friend class Core;  // (Core::WaitAny hands the rx thread's receive wait to LoopWait)
+  int LoopWait(struct pollfd& want);
+  void RxDeviceRound(short revents);
+  void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);
+  void ToSplit(int64_t now);
 
   std::unique_ptr<Device> device_;
   std::unique_ptr<Transport> transport_;
@@ -419,6 +430,13 @@ class Engine : public Core {
   std::unique_ptr<TxSide> txs_;
   bool pipelined_ = false;  // the send thread runs (fixed at Start)
   bool rxSends_ = false;    // the rx thread may send replies itself (fixed at Start)
+  // The single loop (TUND_NO_SINGLE_LOOP=1 turns it off; where rxSends_ could be, fixed at Start):
+  // while single_, the rx thread's wait for the transport also watches the device and runs the tx
+  // rounds it finds there (LoopWait), and the tx thread leaves the device alone. Only the rx thread
+  // changes single_ (to false under load, at once; back after kQuietMs without a heavy round).
+  bool singleLoop_ = false;
+  std::atomic<bool> single_{false};
+  std::atomic<int64_t> lastBusyMs_{0};  // the last round either thread found heavy
   int rxMisses_ = 0;        // rx thread: turnarounds in a row that found nothing to send
   unsigned rxSkipped_ = 0;  // rx thread: light rounds since then
   // The tx thread hands sealed batches to the send thread (docs/engine.md, "Both cores").
