@@ -10,10 +10,13 @@
 //     transform's Framer) -> transform.Open per message -> device.Write (the delivered packets)
 //     -> for a light round, the answers the kernel made during that write, read, sealed and sent
 //     as a tx round of its own (Engine::RxTurnaround, under the tx side's lock).
+//   At light load the rx thread also watches the device while it waits for the transport, and
+//   runs the tx rounds itself (the single loop, Engine::LoopWait); the tx thread then only handles
+//   JS's messages, and takes the device over under load.
 //
 // Only the tx side writes to the transport (the send thread, which sends the tx thread's sealed
 // batches in order while it reads and seals the next round; TUND_NO_SEND_THREAD=1: the tx thread
-// itself; the rx thread's turnaround rounds, which never wait for the peer), so frames never
+// itself; the rx thread's rounds, which never wait for the peer), so frames never
 // interleave on a stream and the rx thread never blocks behind a full socket: the rx thread and
 // JS hand work to the tx thread and wake it (Core::WakeTx). Upward, the engine has one event queue to JS (control and handshake
 // messages, peer events, the end), bounded for what a peer can cause, drops counted.
@@ -424,8 +427,9 @@ class Engine : public Core {
   int64_t shapeStartMs_ = 0, shapeBytes_ = 0;  // tx thread only
   // What a tx round uses (packet slots, batches, the device's read state, the transform's Seal):
   // the tx thread holds txMu_ for each of its rounds; the rx thread only try-locks it for a round
-  // of its own after a device write (RxTurnaround), so Seal never runs on two threads at once and
-  // rounds never interleave (a flow's packets keep their order).
+  // of its own (after a device write, RxTurnaround; in the single loop, RxDeviceRound), so Seal
+  // never runs on two threads at once and rounds never interleave (a flow's packets keep their
+  // order).
   std::mutex txMu_;
   std::unique_ptr<TxSide> txs_;
   bool pipelined_ = false;  // the send thread runs (fixed at Start)
