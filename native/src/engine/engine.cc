@@ -576,7 +576,7 @@ void Engine::TxLoop() {
       const int got = ReadDevice(s, batch, (p[2].revents & POLLHUP) != 0, o_.txBytesPerSecond > 0);
       light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
       s.heavy = !light;
-      if (!light) lastBusyMs_.store(tx.RoundMs(), std::memory_order_relaxed);
+      if (!light) MarkBusy(tx.RoundMs());
     }
     if (!tx.Flush(light)) break;
   }
@@ -711,9 +711,15 @@ void Engine::RxDeviceRound(short revents) {
   s.tx.FlushFromRx();
 }
 
+// A heavy round at `now` (either thread). Stored only when the millisecond changed: under load
+// both threads come here every round, and need not pull the cache line from each other each time.
+void Engine::MarkBusy(int64_t now) {
+  if (lastBusyMs_.load(std::memory_order_relaxed) != now) lastBusyMs_.store(now, std::memory_order_relaxed);
+}
+
 // Under load (rx thread): the device goes to the tx thread, woken to watch it.
 void Engine::ToSplit(int64_t now) {
-  lastBusyMs_.store(now, std::memory_order_relaxed);
+  MarkBusy(now);
   if (!single_.load(std::memory_order_relaxed)) return;
   single_.store(false, std::memory_order_release);
   c.loopSwitches.fetch_add(1, std::memory_order_relaxed);

@@ -417,6 +417,7 @@ class Engine : public Core {
   void RxDeviceRound(short revents);
   void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);
   void ToSplit(int64_t now);
+  void MarkBusy(int64_t now);
 
   std::unique_ptr<Device> device_;
   std::unique_ptr<Transport> transport_;
