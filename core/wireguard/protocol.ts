@@ -106,7 +106,6 @@ function pendingDeadlineMs(): number {
   return Number.isFinite(factor) && factor > 0 ? Math.max(100, Math.round(STREAM_PENDING_DEADLINE_MS * factor)) : STREAM_PENDING_DEADLINE_MS;
 }
 
-/** Transport = tcp or websocket: what the interface's stream links and the engine need. */
 /** Each peer's endpoint as configured and resolved at the start, by its public key (base64). */
 function configuredEndpoints(wg: WgQuickConfig, spec: WgInterfaceSpec): Map<string, WgEndpoint> {
   const map = new Map<string, WgEndpoint>();
@@ -117,6 +116,7 @@ function configuredEndpoints(wg: WgQuickConfig, spec: WgInterfaceSpec): Map<stri
   return map;
 }
 
+/** Transport = tcp or websocket: what the interface's stream links and the engine need. */
 function streamOptions(wg: WgQuickConfig, kind: 'tcp' | 'websocket', passedListenFd: number | null, configured: Map<string, WgEndpoint>): NonNullable<WgInterfaceOptions['streams']> {
   const base = { kind, listenPort: wg.interface.listenPort, passedListenFd, pendingDeadlineMs: pendingDeadlineMs() };
   if (kind === 'tcp') return base;
