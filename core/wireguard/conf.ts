@@ -336,7 +336,9 @@ export function parseWgQuick(text: string, file: string, name: string): WgParseR
     if (!canonical) {
       if (section.name === '') continue;
       const guess = closest(section.name, SECTIONS);
-      problem(section.line, `unknown section [${section.name}] (${guess ? `did you mean [${guess}]?` : 'expected [Interface] or [Peer]'})`);
+      // tund's own session files have [Device] Name; here the interface is the file's name
+      const why = section.name.toLowerCase() === 'device' ? `the interface takes the file's name, "${name}": rename the file to rename it; ` : '';
+      problem(section.line, `unknown section [${section.name}] (${why}${guess ? `did you mean [${guess}]?` : 'expected [Interface] or [Peer]'})`);
       continue;
     }
     const into = new Collected(section.line);

@@ -141,6 +141,12 @@ describe('problems: all at once, file:line, precise, with did-you-mean', () => {
     ]);
   });
 
+  test('[Device] (a tund session file\'s section): the interface takes the file\'s name, renamed with the file', () => {
+    assert.deepEqual(problemsOf('[Interface]\nPrivateKey = WGzLIOS3GVGGfldSVPEsT6GrESuoWcBQsjwg2DnoIUY=\n[Device]\nName = wg7\n'), [
+      '3: unknown section [Device] (the interface takes the file\'s name, "wg0": rename the file to rename it; expected [Interface] or [Peer])',
+    ]);
+  });
+
   test('no [Interface]; both PrivateKey and PrivateKeyFile; empty values', () => {
     assert.deepEqual(problemsOf('[Peer]\nPublicKey = 9dZxgphn800+eSfC4WjiH28u+oDoSUY6aFO9MCLfjDM=\n'), [
       '0: no [Interface] section (expected "[Interface]" with the PrivateKey of this side)',
