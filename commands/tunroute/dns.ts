@@ -28,7 +28,9 @@ export class RouteDnsCommand extends BaseCommand {
       state, /run/tund/routes/NAME.json, while its link is up; this command, as root, makes the
       system match: it applies the request, replaces a setting that no longer matches, or reverts
       one nobody asks for. It records what it set before setting it, so \`tunroute cleanup NAME\`
-      reverts it after a crash. Only the session's own device (its [Device] Name) gets DNS.
+      reverts it after a crash. Only the session's own device (its [Device] Name) gets DNS; when a
+      reload renamed it, the request names the new device and the file does too, so the DNS moves
+      there.
 
       \`--follow\` keeps doing so on every change (a reconnect, a reload with other DNS) until
       SIGTERM, then reverts. tund@.service runs \`tunroute dns NAME\` in ExecStartPost= (the unit is
@@ -51,16 +53,11 @@ export class RouteDnsCommand extends BaseCommand {
   async run(): Promise<number> {
     sessionName(this.name);
     const opts = routeOptionsFor(this, false);
-    let device = this.name;
-    let wantsDns = true;
-    try {
-      const { config } = await loadSessionConfig(this.name);
-      device = config.device.name || this.name;
-      wantsDns = config.route.dns.length > 0 || config.route.dnsDomains.length > 0;
-    } catch (error) {
-      // no readable config: a request can only be for the device named like the session
-      if (!(error instanceof ConfigFailure)) throw error;
-    }
+    const read = await this.readConfig();
+    // the session's file names its device; a reload may rename it, so a request for another
+    // link makes root read the file again (dns-follow.ts)
+    const device = { name: read?.device ?? this.name, reread: async () => (await this.readConfig())?.device ?? null };
+    const wantsDns = read?.wantsDns ?? true;
     if (!this.follow) {
       const r = await syncSessionDns(this.name, device, opts);
       if (this.verbose > 0 || r !== 'unchanged') this.note(`${this.name}: ${SAID[r]}`);
@@ -76,10 +73,26 @@ export class RouteDnsCommand extends BaseCommand {
       this.note(`${this.name}: no DNS in the session's file: nothing to follow`);
       return 0;
     }
-    this.note(`${this.name}: following the session's DNS on ${device}`);
-    await followSessionDns(this.name, device, stop.signal, { ...opts, onSync: (r) => r !== 'unchanged' && this.note(`${this.name}: ${SAID[r]}`) });
+    this.note(`${this.name}: following the session's DNS on ${device.name}`);
+    await followSessionDns(this.name, device, stop.signal, {
+      ...opts,
+      onSync: (r) => r !== 'unchanged' && this.note(`${this.name}: ${SAID[r]}`),
+      renamed: (from, to) => this.note(`${this.name}: the session renamed its device ${from} -> ${to}: following its DNS there`),
+    });
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     return 0;
+  }
+
+  /** The session's device and whether its file asks for DNS; null without a readable file. */
+  private async readConfig(): Promise<{ device: string; wantsDns: boolean } | null> {
+    try {
+      const { config } = await loadSessionConfig(this.name);
+      return { device: config.device.name || this.name, wantsDns: config.route.dns.length > 0 || config.route.dnsDomains.length > 0 };
+    } catch (error) {
+      // no readable config: a request can only be for the device named like the session
+      if (!(error instanceof ConfigFailure)) throw error;
+      return null;
+    }
   }
 }

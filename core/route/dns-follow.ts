@@ -20,6 +20,18 @@ import { readState, saneDnsRequest, saveOrDelete, stateDir, withSessionLock, wri
 
 export type DnsSync = 'applied' | 'reverted' | 'replaced' | 'unchanged';
 
+/**
+ * The session's device as root knows it: its [Device] Name. `reread` reads the session's file
+ * again; it is asked only when a request names another link, since a reload that renamed the
+ * device asks for the new one. Root takes that name from the file, never from the request, and
+ * then forgets the old one (a file edited but not reloaded yet changes nothing: the session still
+ * asks for the device it runs).
+ */
+export interface SessionDevice {
+  name: string;
+  reread?: () => Promise<string | null>;
+}
+
 /** Is SETTING what root would make of REQUEST with this backend? */
 function matches(setting: DnsEntry, request: DnsRequest): boolean {
   const { origin: _origin, ...made } = setting;
@@ -29,9 +41,14 @@ function matches(setting: DnsEntry, request: DnsRequest): boolean {
 /**
  * Makes the system's DNS for session NAME what its state asks for: applies a request, replaces a
  * setting that differs, reverts one that nobody asks for any more. DEVICE is the session's device
- * (its config's [Device] Name): a request for another link is refused.
+ * (its config's [Device] Name): a request for another link is refused, unless the file names that
+ * link now (a reload renamed the device: DEVICE then names it, and `renamed` says so).
  */
-export async function syncSessionDns(name: string, device: string, opts: RouteOptions = {}): Promise<DnsSync> {
+export async function syncSessionDns(
+  name: string,
+  device: SessionDevice,
+  opts: RouteOptions & { renamed?: (from: string, to: string) => void } = {},
+): Promise<DnsSync> {
   return withSessionLock(name, async () => {
     const ctx = makeContext(opts);
     const state = await readState(name);
@@ -40,10 +57,10 @@ export async function syncSessionDns(name: string, device: string, opts: RouteOp
     if (state.dnsRequest !== undefined && state.dnsRequest !== null) {
       if (!saneDnsRequest(state.dnsRequest)) {
         opts.warn?.(`${name}: ignoring a DNS request that is not a link name, IP addresses and domain names`);
-      } else if (state.dnsRequest.link !== device) {
-        opts.warn?.(`${name}: ignoring a DNS request for "${state.dnsRequest.link}": the session's device is "${device}"`);
-      } else {
+      } else if (state.dnsRequest.link === device.name || (await renamedTo(device, state.dnsRequest.link, opts.renamed))) {
         request = state.dnsRequest;
+      } else {
+        opts.warn?.(`${name}: ignoring a DNS request for "${state.dnsRequest.link}": the session's device is "${device.name}"`);
       }
     }
     const current = state.dns;
@@ -72,6 +89,16 @@ export async function syncSessionDns(name: string, device: string, opts: RouteOp
   });
 }
 
+/** Does the session's file name LINK as its device now? Then DEVICE becomes LINK. */
+async function renamedTo(device: SessionDevice, link: string, renamed?: (from: string, to: string) => void): Promise<boolean> {
+  const now = device.reread ? await device.reread() : null;
+  if (now !== link) return false;
+  const from = device.name;
+  device.name = now;
+  renamed?.(from, now);
+  return true;
+}
+
 /** Reverts the DNS setting root made for NAME (the end of --follow); the request stays. */
 export async function revertSessionDns(name: string, opts: RouteOptions = {}): Promise<boolean> {
   return withSessionLock(name, async () => {
@@ -92,7 +119,12 @@ const POLL_MS = 5000;
  * change of the state directory syncs once more; changes during a sync give one more sync after
  * it. A failing sync is reported through `warn` and retried at the next change or poll.
  */
-export async function followSessionDns(name: string, device: string, signal: AbortSignal, opts: RouteOptions & { onSync?: (r: DnsSync) => void } = {}): Promise<void> {
+export async function followSessionDns(
+  name: string,
+  device: SessionDevice,
+  signal: AbortSignal,
+  opts: RouteOptions & { onSync?: (r: DnsSync) => void; renamed?: (from: string, to: string) => void } = {},
+): Promise<void> {
   makeRunDirectory(stateDir());
   let running: Promise<void> | null = null;
   let again = false;

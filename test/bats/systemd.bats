@@ -451,6 +451,70 @@ proc_identity() { # PID
   sb systemctl stop tund@office
 }
 
+# dns_on LINK SERVER: resolvconf holds the session's record for LINK: SERVER and corp.example
+dns_on() {
+  sb_until 20 "grep -qx 'nameserver $2' /run/resolvconf/interface/$1.tund" || return 1
+  [[ $(sb cat "/run/resolvconf/interface/$1.tund") == $'nameserver '"$2"$'\nsearch corp.example' ]]
+}
+
+@test "systemctl reload that renames [Device] Name: root takes the DNS back from the old interface and sets it on the new one, no restart (Persist = yes and keep)" {
+  [[ -z $NO_RESOLVCONF ]] || skip "$NO_RESOLVCONF"
+  office_pair 'Name = ofc1' '[Route]' 'DNS = 198.18.0.56' 'DNSDomains = corp.example'
+  sb systemctl restart tund@office
+  run dns_on ofc1 198.18.0.56
+  assert_success
+  # root's follower runs (it starts after the unit is active) and knows the device by the file
+  sb_until 10 "journalctl --no-pager -o cat -u tund-dns@office | grep -qF 'following the session'\''s DNS on ofc1'"
+  local pid follower
+  pid=$(sb systemctl show -P MainPID tund@office)
+  follower=$(sb systemctl show -P MainPID tund-dns@office)
+  sb sed -i 's/^Name = ofc1$/Name = ofc2/' /etc/tund/office.conf
+  run sb systemctl reload tund@office
+  assert_success
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run dns_on ofc2 198.18.0.56
+  assert_success
+  run sb test -e /run/resolvconf/interface/ofc1.tund
+  assert_failure
+  run sb ip -n cli link show dev ofc1
+  assert_failure
+  run sb ip -n cli link show dev ofc2
+  assert_success
+  run sb tunctl status office
+  assert_line --regexp '^  dns: +resolvconf 198.18.0.56 corp.example$'
+  ping_cli 198.19.50.1
+  # the same session and the same follower: nothing was restarted
+  assert_equal "$(sb systemctl show -P MainPID tund@office)" "$pid"
+  assert_equal "$(sb systemctl show -P MainPID tund-dns@office)" "$follower"
+  run journal tund-dns@office
+  assert_line --partial 'office: the session renamed its device ofc1 -> ofc2: following its DNS there'
+  refute_output --partial 'ignoring a DNS request'
+  # Persist = keep keeps its device between links: a reload that renames it still brings up the
+  # new one, and the DNS moves with it
+  sb sed -i 's/^Persist = yes$/Persist = keep/' /etc/tund/office.conf
+  run sb systemctl reload tund@office
+  assert_success
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  sb sed -i 's/^Name = ofc2$/Name = ofc3/' /etc/tund/office.conf
+  run sb systemctl reload tund@office
+  assert_success
+  run sb tunctl wait office --state connected --timeout 20s
+  assert_success
+  run dns_on ofc3 198.18.0.56
+  assert_success
+  run sb test -e /run/resolvconf/interface/ofc2.tund
+  assert_failure
+  run sb ip -n cli link show dev ofc2
+  assert_failure
+  ping_cli 198.19.50.1
+  assert_equal "$(sb systemctl show -P MainPID tund@office)" "$pid"
+  sb systemctl stop tund@office
+  run sb sh -c 'ls /run/resolvconf/interface/ | grep -c tund'
+  assert_output 0
+}
+
 @test "secrets: session files are tund's and 0600; another unprivileged user reads neither them nor the control socket; a root-owned secret is refused with the fix" {
   office_pair
   start_connected office
@@ -809,4 +873,44 @@ wg_session() {
   sb systemctl stop tund@spoke tund@hub
   run sb sh -c 'ls /run/wireguard'
   assert_output ''
+}
+
+@test "WireGuard: a reload that adds [Device] Name is refused with the reason (the interface takes the file's name); the interface, its DNS and root's follower stay as they were" {
+  [[ -z $NO_RESOLVCONF ]] || skip "$NO_RESOLVCONF"
+  sb sh -c 'mkdir -p /etc/tund; umask 077; wg genkey >/etc/tund/dnshub.key; wg genkey >/etc/tund/dnsspoke.key; chown tund: /etc/tund/dnshub.key /etc/tund/dnsspoke.key'
+  local hub_pub spoke_pub
+  hub_pub=$(sb sh -c 'wg pubkey </etc/tund/dnshub.key')
+  spoke_pub=$(sb sh -c 'wg pubkey </etc/tund/dnsspoke.key')
+  wg_session dnshub 51821 198.19.57.1 "$spoke_pub" 198.19.57.2/32
+  wg_session dnsspoke - 198.19.57.2 "$hub_pub" 198.19.57.1/32 "Endpoint = $SB_SRV_ADDR:51821"
+  sb sed -i '/^Address = /a DNS = 198.18.0.57, corp.example' /etc/tund/dnsspoke.conf
+  in_cli dnsspoke
+  sb systemctl daemon-reload
+  sb systemctl start tund@dnshub tund@dnsspoke
+  run dns_on dnsspoke 198.18.0.57
+  assert_success
+  sb_until 10 "journalctl --no-pager -o cat -u tund-dns@dnsspoke | grep -qF 'following the session'\\''s DNS on dnsspoke'"
+  local pid follower hs
+  pid=$(sb systemctl show -P MainPID tund@dnsspoke)
+  follower=$(sb systemctl show -P MainPID tund-dns@dnsspoke)
+  hs=$(sb wg show dnsspoke latest-handshakes | cut -f2)
+  printf '\n[Device]\nName = wgren\n' | sb sh -c 'cat >>/etc/tund/dnsspoke.conf'
+  run sb systemctl reload tund@dnsspoke
+  assert_failure
+  run journal tund@dnsspoke
+  assert_output --partial "dnsspoke: reload failed, keeping the old configuration: /etc/tund/dnsspoke.conf:11: unknown section [Device] (the interface takes the file's name, \"dnsspoke\": rename the file to rename it; expected [Interface] or [Peer])"
+  # nothing changed: the same process, interface, handshake, DNS and follower
+  assert_equal "$(sb systemctl show -P MainPID tund@dnsspoke)" "$pid"
+  assert_equal "$(sb systemctl show -P ActiveState tund@dnsspoke)" active
+  assert_equal "$(sb wg show dnsspoke latest-handshakes | cut -f2)" "$hs"
+  run sb ip -n cli link show dev wgren
+  assert_failure
+  run dns_on dnsspoke 198.18.0.57
+  assert_success
+  assert_equal "$(sb systemctl show -P MainPID tund-dns@dnsspoke)" "$follower"
+  run sb ip netns exec cli ping -c 1 -W 3 198.19.57.1
+  assert_success
+  sb systemctl stop tund@dnsspoke tund@dnshub
+  run sb test -e /run/resolvconf/interface/dnsspoke.tund
+  assert_failure
 }

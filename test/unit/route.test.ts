@@ -384,21 +384,21 @@ describe('engine (fake ip)', () => {
     assert.deepEqual(state?.dnsRequest, { link: 'tr0', servers: ['198.18.0.53'], domains: ['corp.example'], mode: 'split' });
     assert.equal(state?.dns, null);
     // root: applies it once, recorded in the intent log; a second sync changes nothing
-    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'applied');
+    assert.equal(await syncSessionDns('office', { name: 'tr0' }, { runner: kernel }), 'applied');
     assert.deepEqual(dnsCalls(), ['resolvconf -a tr0.tund']);
     assert.equal((await readState('office'))?.dns?.record, 'tr0.tund');
-    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'unchanged');
+    assert.equal(await syncSessionDns('office', { name: 'tr0' }, { runner: kernel }), 'unchanged');
     // a reload with other servers: the session asks again (its routes replaced, root's DNS left alone), root replaces
     await applySessionRoutes(split(['198.18.0.54']), { runner: kernel, delegateDns: true, replace: true });
     assert.deepEqual(dnsCalls(), ['resolvconf -a tr0.tund']);
-    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'replaced');
+    assert.equal(await syncSessionDns('office', { name: 'tr0' }, { runner: kernel }), 'replaced');
     assert.deepEqual((await readState('office'))?.dns?.servers, ['198.18.0.54']);
     // the link goes down: the session withdraws its request, root reverts and the state is gone
     await removeSessionRoutes('office', { runner: kernel, delegateDns: true });
     state = await readState('office');
     assert.equal(state?.dnsRequest, null);
     assert.equal(state?.entries.length, 0);
-    assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel }), 'reverted');
+    assert.equal(await syncSessionDns('office', { name: 'tr0' }, { runner: kernel }), 'reverted');
     assert.equal(existsSync(statePath('office')), false);
     assert.deepEqual(dnsCalls().slice(-1), ['resolvconf -d tr0.tund -f']);
     // requests root does not act on: another link, or fields that are not addresses and names
@@ -409,13 +409,33 @@ describe('engine (fake ip)', () => {
       { link: 'tr0', servers: ['198.18.0.53'], domains: ['../../etc'], mode: 'split' },
     ]) {
       writeFileSync(statePath('office'), JSON.stringify({ ...emptyState('office', 'tr0'), dnsRequest }));
-      assert.equal(await syncSessionDns('office', 'tr0', { runner: kernel, warn: (m) => warnings.push(m) }), 'unchanged');
+      assert.equal(await syncSessionDns('office', { name: 'tr0' }, { runner: kernel, warn: (m) => warnings.push(m) }), 'unchanged');
     }
     assert.equal(warnings.length, 3);
     assert.match(warnings[0]!, /ignoring a DNS request for "eth0": the session's device is "tr0"/);
+    // a reload renamed the device: the request names the new one, and root takes it only when the
+    // session's file names it too (read again), reverting the old link's DNS first
+    await applySessionRoutes(split(['198.18.0.53']), { runner: kernel, delegateDns: true, replace: true });
+    const device = { name: 'tr0', reread: async () => 'tr9' };
+    const renamed: string[] = [];
+    assert.equal(await syncSessionDns('office', device, { runner: kernel, renamed: (from, to) => renamed.push(`${from}->${to}`) }), 'applied');
+    const request = (await readState('office'))!.dnsRequest!;
+    writeFileSync(statePath('office'), JSON.stringify({ ...(await readState('office'))!, dnsRequest: { ...request, link: 'tr9' } }));
+    assert.equal(await syncSessionDns('office', device, { runner: kernel, renamed: (from, to) => renamed.push(`${from}->${to}`) }), 'replaced');
+    assert.deepEqual(renamed, ['tr0->tr9']);
+    assert.equal(device.name, 'tr9');
+    assert.deepEqual(dnsCalls().slice(-2), ['resolvconf -d tr0.tund -f', 'resolvconf -a tr9.tund']);
+    assert.equal((await readState('office'))?.dns?.link, 'tr9');
+    // a request for a link the file does not name (not even read again) is still refused
+    writeFileSync(statePath('office'), JSON.stringify({ ...(await readState('office'))!, dnsRequest: { ...request, link: 'eth0' } }));
+    const refused: string[] = [];
+    assert.equal(await syncSessionDns('office', device, { runner: kernel, warn: (m) => refused.push(m) }), 'reverted');
+    assert.match(refused[0]!, /ignoring a DNS request for "eth0": the session's device is "tr9"/);
+    assert.equal(device.name, 'tr9');
+    await cleanupSession('office', { runner: kernel });
     // a session killed with its DNS set: cleanup (root) reverts the DNS and drops the request
     await applySessionRoutes(split(['198.18.0.53']), { runner: kernel, delegateDns: true, replace: true });
-    await syncSessionDns('office', 'tr0', { runner: kernel });
+    await syncSessionDns('office', { name: 'tr0' }, { runner: kernel });
     await cleanupSession('office', { runner: kernel });
     assert.equal(existsSync(statePath('office')), false);
     assert.deepEqual(dnsCalls().slice(-1), ['resolvconf -d tr0.tund -f']);
