@@ -254,3 +254,56 @@ kill_sessions() {
   run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP )"
   assert_output ''
 }
+
+@test "wg set moves a wss:// peer whose URL names a host, behind nginx that serves that name only: the dial goes to the new address with the URL's TLS server name, Host and path" {
+  # a certificate for wg.test alone (its IP entry is 127.0.0.1): verifying another name fails
+  PKI=$BATS_TEST_TMPDIR/pki
+  bash "$HELPERS/make-certs.sh" "$PKI" wg.test
+  ip netns exec "$NS_R" ip addr add 198.18.92.9/32 dev "${TEST_TAG}1a"
+  ip netns exec "$NS_A" ip route add 198.18.92.9/32 dev "${TEST_TAG}1b"
+  printf '127.0.0.1 localhost\n%s wg.test\n' "$R_IP" >"$BATS_TEST_TMPDIR/hosts"
+  # nginx on both of R's addresses, for wg.test only: another TLS server name (or none) fails the
+  # handshake, another Host gets 421
+  spawn_bg "$BATS_TEST_TMPDIR/nginx.log" ip netns exec "$NS_R" bash "$HELPERS/nginx-ws-proxy.sh" "$BATS_TEST_TMPDIR/nginx" \
+    --listen 8443 --server-name wg.test --upstream "127.0.0.1:$PORT" --cert "$PKI/server.pem" --key "$PKI/server.key" --path /wg --run >/dev/null
+  listening "$NS_R" 8443 15
+  wg_file "$R" "$R_KEY" 198.19.92.1 "ListenPort = $PORT" "Transport = websocket" "WebSocketPath = /wg" -- "$A_KEY" 198.19.92.2
+  wg_file "$A" "$A_KEY" 198.19.92.2 "Transport = websocket" "CA = $PKI/ca.pem" -- "$R_KEY" 198.19.92.1 "Endpoint = wss://wg.test:8443/wg"
+  run_wg "$NS_R" "$R"
+  listening "$NS_R" $PORT
+  local holder
+  holder=$(wg_private_run "$NS_A")
+  wg_in "$holder" mount --bind "$BATS_TEST_TMPDIR/hosts" /etc/hosts
+  spawn_bg "$BATS_TEST_TMPDIR/$A.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$A" >/dev/null
+  connected "$A"
+  run pings_both_ways
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP and dport = :8443 )"
+  assert_equal "$(wc -l <<<"$output")" 1
+  # what a dial that named the new address would meet there: no handshake for its server name,
+  # 421 for its Host; the URL's name and Host are served at that address
+  run ip netns exec "$NS_A" timeout 10 curl -sS -o /dev/null --cacert "$PKI/ca.pem" https://198.18.92.9:8443/wg
+  assert_failure
+  run ip netns exec "$NS_A" timeout 10 curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" \
+    --connect-to wg.test:8443:198.18.92.9:8443 -H 'Host: 198.18.92.9:8443' https://wg.test:8443/wg
+  assert_output 421
+  run ip netns exec "$NS_A" timeout 10 curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" \
+    --connect-to wg.test:8443:198.18.92.9:8443 https://wg.test:8443/wg
+  assert_success
+  refute_output 421
+  # the real wg(8), through tund's UAPI: the peer moves to R's second address
+  wg_in "$holder" wg set "$A" peer "$(wg_pub "$R_KEY")" endpoint 198.18.92.9:8443
+  run wg_in "$holder" wg show "$A" endpoints
+  assert_output --partial "198.18.92.9:8443"
+  # the connection ends under the tunnel: A dials again, at the new address, and gets through nginx
+  ip netns exec "$NS_A" ss -K "( dport = :8443 )" >/dev/null
+  wait_for 20 sh -c "ip netns exec $NS_A ss -Htn state established '( dst = 198.18.92.9 and dport = :8443 )' | grep -q ."
+  run ping_through "$NS_A" 198.19.92.1 20
+  assert_success
+  run ping_through "$NS_R" 198.19.92.2 20
+  assert_success
+  run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP )"
+  assert_output ''
+  run grep -c 'websocket: cannot connect' "$BATS_TEST_TMPDIR/$A.log"
+  assert_output 0
+}

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # nginx-ws-proxy.sh PREFIX --listen ADDR:PORT --upstream ADDR:PORT [--cert FILE --key FILE | --plain]
-#                   [--path /vpn] [--user NAME --password-file FILE] [--client-ca FILE] [--run]
+#                   [--path /vpn] [--user NAME --password-file FILE] [--client-ca FILE]
+#                   [--server-name NAME] [--run]
 # Writes an nginx configuration under PREFIX (a private prefix: its own pid file, temp and log
 # paths, nothing under /etc/nginx or /var) that terminates TLS on ADDR:PORT and passes WebSocket
 # upgrades on PATH to the plain upstream (a vpn-ws hub), with the Upgrade/Connection headers a
 # WebSocket needs: the reverse-proxy set-up docs/vpn-ws.md describes. --user adds HTTP basic auth
 # (an htpasswd made with openssl from the password file); --client-ca asks for client
-# certificates signed by that CA. With --run, nginx then runs in the foreground (errors on stderr,
+# certificates signed by that CA. --server-name serves NAME only: a TLS handshake whose server
+# name (SNI) is another or none is rejected, and a request whose Host is another gets 421. With --run, nginx then runs in the foreground (errors on stderr,
 # requests in PREFIX/access.log), e.g. inside a network namespace:
 #   ip netns exec NS nginx-ws-proxy.sh PREFIX ... --run
 set -euo pipefail
 prefix=$(realpath -m "$1"); shift
-listen='' upstream='' cert='' key='' plain='' path='/' user='' password_file='' client_ca='' run=''
+listen='' upstream='' cert='' key='' plain='' path='/' user='' password_file='' client_ca='' server_name='' run=''
 while (($#)); do
   case $1 in
     --listen) listen=$2; shift ;;
@@ -23,6 +25,7 @@ while (($#)); do
     --user) user=$2; shift ;;
     --password-file) password_file=$2; shift ;;
     --client-ca) client_ca=$(realpath "$2"); shift ;;
+    --server-name) server_name=$2; shift ;;
     --run) run=1 ;;
     *) echo "nginx-ws-proxy.sh: unknown argument \"$1\"" >&2; exit 2 ;;
   esac
@@ -32,7 +35,7 @@ done
 [[ -n $plain || (-n $cert && -n $key) ]] || { echo 'nginx-ws-proxy.sh: --cert and --key (or --plain) are needed' >&2; exit 2; }
 
 mkdir -p "$prefix/tmp"
-tls='' auth='' ssl=' ssl'
+tls='' auth='' ssl=' ssl' named='' others=''
 [[ -n $plain ]] && ssl=''
 if [[ -z $plain ]]; then
   tls="ssl_certificate $cert;
@@ -41,6 +44,15 @@ if [[ -z $plain ]]; then
   [[ -n $client_ca ]] && tls+="
     ssl_client_certificate $client_ca;
     ssl_verify_client on;"
+fi
+if [[ -n $server_name ]]; then
+  named="server_name $server_name;"
+  # the default server of the port: any other name (or none) goes here
+  others="server {
+    listen $listen$ssl default_server;
+    $([[ -n $plain ]] || echo 'ssl_reject_handshake on;')
+    return 421;
+  }"
 fi
 if [[ -n $user ]]; then
   printf '%s:%s\n' "$user" "$(openssl passwd -apr1 -stdin <"$password_file")" >"$prefix/htpasswd"
@@ -69,8 +81,11 @@ http {
     ''      close;
   }
 
+  $others
+
   server {
     listen $listen$ssl;
+    $named
     $tls
 
     location $path {
