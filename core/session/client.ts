@@ -2,7 +2,6 @@
 // first retry after `first`, then from `base` doubling up to `max`, and never longer than the keep-alive window when
 // the session sets Keepalive; a link that was connected resets it). Persist = keep also keeps the
 // device and the routes between links (not across a reload that changed them).
-import { isDeepStrictEqual } from 'node:util';
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';
@@ -23,8 +22,6 @@ export function keepaliveWindowMs(keepalive: SessionConfig['session']['keepalive
 
 export class ClientSession extends Session {
   private activeLink: Link | null = null;
-  /** Persist = keep: the configuration the kept device and routes were made with */
-  private keptFor: SessionConfig | null = null;
   /** a reload asked to reconnect now (with `pending` when the configuration changed) */
   private reconnectNow = false;
 
@@ -70,7 +67,7 @@ export class ClientSession extends Session {
       const reason = this.describeRun(run);
       this.log(run.kind === 'ended' ? `session ended: ${reason}` : reason);
       if (persist !== 'keep') this.closeDevice();
-      else this.keptFor = config;
+      else this.keepLink(config);
       if (this.reconnectNow) {
         this.status.set('reconnecting', 'reload');
         return { kind: 'now', connected };
@@ -78,19 +75,5 @@ export class ClientSession extends Session {
       if (persist === 'no') return { kind: 'stop', exitCode: run.kind === 'ended' && isOrderlyEnd(run.end) ? ExitCode.ok : ExitCode.failure, connected };
       return { kind: 'retry', reason, capMs: keepaliveWindowMs(config.session.keepalive), connected };
     }, () => this.reconnectNow);
-  }
-
-  /**
-   * Persist = keep keeps the device and the routes between links, not across a reload that
-   * changed them: a new [Device] (another Name, Address, ...) brings up a new device, new [Route]
-   * lines new routes and DNS, as a reconnect without Persist = keep would.
-   */
-  private async dropKeptIfChanged(config: SessionConfig): Promise<void> {
-    const kept = this.keptFor;
-    this.keptFor = null;
-    if (!kept) return;
-    const deviceChanged = !isDeepStrictEqual(kept.device, config.device);
-    if (deviceChanged || !isDeepStrictEqual(kept.route, config.route)) await this.removeRoutes();
-    if (deviceChanged) this.closeDevice();
   }
 }

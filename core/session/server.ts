@@ -1,7 +1,8 @@
 // The server roles:
 //  - ServerSession: `tund NAME` with Role = server listens itself (or on the listening socket
 //    systemd passed, Accept=no) and serves its one session, one peer at a time (a new peer
-//    replaces the old one unless Multi = no); the device and routes stay between peers.
+//    replaces the old one unless Multi = no); the device and routes stay between peers (a reload
+//    that changed them brings up new ones for the next peer).
 //  - ConnectionSession: one accepted connection whose session the handshake picked
 //    (serveConnection: `tund serve` children, inetd, systemd Accept=yes).
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
@@ -156,7 +157,14 @@ export class ServerSession extends Session {
       this.log(`accepted connection from ${peer}`);
       this.status.endpoint = peer;
       this.status.set('handshaking');
-      const run = await this.runLink(config, secret, (ctx) => accepted.link(ctx), { keepRoutes: true, onLink: (link) => (me.link = link) });
+      // the device and routes stay between peers, unless a reload changed them since
+      await this.dropKeptIfChanged(config);
+      let run: LinkRun;
+      try {
+        run = await this.runLink(config, secret, (ctx) => accepted.link(ctx), { keepRoutes: true, onLink: (link) => (me.link = link) });
+      } finally {
+        this.keepLink(config);
+      }
       if (run.kind === 'probe') this.log(probeLine(peer));
       else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
     } catch (error) {

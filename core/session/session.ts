@@ -221,6 +221,28 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     this.status.device = null;
   }
 
+  /** The configuration the device and routes kept after a link were made with (keepLink). */
+  private keptFor: SessionConfig | null = null;
+
+  /** The device and routes stay for the next link (Persist = keep, a listening server). */
+  protected keepLink(config: SessionConfig): void {
+    this.keptFor = config;
+  }
+
+  /**
+   * Before a link: what keepLink kept goes when a reload changed it since. A new [Device]
+   * (another Name, Address, ...) brings up a new device, new [Route] lines new routes and DNS,
+   * as a link that kept nothing would.
+   */
+  protected async dropKeptIfChanged(config: SessionConfig): Promise<void> {
+    const kept = this.keptFor;
+    this.keptFor = null;
+    if (!kept) return;
+    const deviceChanged = !isDeepStrictEqual(kept.device, config.device);
+    if (deviceChanged || !isDeepStrictEqual(kept.route, config.route)) await this.removeRoutes();
+    if (deviceChanged) this.closeDevice();
+  }
+
   // -------------------------------------------------------------------------------------------
   // routes and DNS ([Route]); a failure is a link failure: the session is never connected without them
 

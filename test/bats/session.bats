@@ -111,6 +111,42 @@ hint: see \"tunctl status vtc\"; stop it first to start it again"
   ip netns exec "$NS_C" ping -c 1 -W 2 "$VT_TS"
 }
 
+@test "tunctl reload of a listening server that renames [Device] Name and changes DNS: the current link stays, the next connection gets the new device and DNS (a root session)" {
+  local fake=$BATS_TEST_TMPDIR/fake-dns
+  fake_dns_backends "$fake"
+  tund_conf "$SDIR" vts server tcp tun no no
+  printf 'Name = vts1\n\n[Route]\nDNS = 198.18.0.53\n' >>"$SDIR/vts.conf"
+  tund_conf "$CDIR" vtc client tcp tun no no "Persist = yes"
+  PATH=$fake:$PATH start_server
+  start_client
+  cli_c tunctl wait vtc --state connected --timeout 20s
+  wait_for 20 test -e "$fake/vts1.tund"
+  assert_equal "$(cat "$fake/vts1.tund")" "nameserver 198.18.0.53"
+  sed -i 's/^Name = vts1$/Name = vts2/; s/^DNS = 198.18.0.53$/DNS = 198.18.0.54/' "$SDIR/vts.conf"
+  run cli_s tunctl reload vts
+  assert_success
+  run grep -c 'vts: reloaded: configuration changed; it applies to the next connection$' "$BATS_TEST_TMPDIR/server.log"
+  assert_output 1
+  # the current link keeps its device and DNS
+  ip netns exec "$NS_C" ping -c 1 -W 2 "$VT_TS"
+  run ip -n "$NS_S" link show dev vts1
+  assert_success
+  assert_equal "$(cat "$fake/vts1.tund")" "nameserver 198.18.0.53"
+  # the connection ends under it: the client comes back, to the new device with the new DNS
+  ip netns exec "$NS_S" ss -K "( sport = :5000 )" >/dev/null
+  wait_for 20 test -e "$fake/vts2.tund"
+  cli_c tunctl wait vtc --state connected --timeout 20s
+  assert_equal "$(cat "$fake/vts2.tund")" "nameserver 198.18.0.54"
+  run test -e "$fake/vts1.tund"
+  assert_failure
+  run ip -n "$NS_S" link show dev vts1
+  assert_failure
+  run ip -n "$NS_S" link show dev vts2
+  assert_success
+  ip netns exec "$NS_C" ping -c 1 -W 2 "$VT_TS"
+  assert_equal "$(grep -c 'reload failed' "$BATS_TEST_TMPDIR/server.log")" 0
+}
+
 # PROTO SIDE: once `tunctl wait --state connected` returns on SIDE, its first ping is answered at once
 readiness_case() {
   local proto=$1 side=$2 ms
