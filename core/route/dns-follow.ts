@@ -24,8 +24,9 @@ export type DnsSync = 'applied' | 'reverted' | 'replaced' | 'unchanged';
  * The session's device as root knows it: its [Device] Name. `reread` reads the session's file
  * again; it is asked only when a request names another link, since a reload that renamed the
  * device asks for the new one. Root takes that name from the file, never from the request, and
- * then forgets the old one (a file edited but not reloaded yet changes nothing: the session still
- * asks for the device it runs).
+ * then forgets the old one. A file edited but not reloaded yet changes nothing while the session
+ * asks for the device root knows; a follower that starts between such an edit and the reload
+ * knows the new name first and ignores the running device's request until the reload.
  */
 export interface SessionDevice {
   name: string;
