@@ -139,7 +139,7 @@ void VtunTransform::Control(uint16_t h, RxContext& rx) {
       break;
     case vtun::kEchoRep:
       echoRepRx_.fetch_add(1, std::memory_order_relaxed);
-      lastEchoRepMs_.store(NowMs(), std::memory_order_relaxed);
+      lastEchoRepMs_.store(rx.RoundMs(), std::memory_order_relaxed);
       break;
     case vtun::kBadFrame:
       core.c.badFrames.fetch_add(1, std::memory_order_relaxed);
@@ -182,7 +182,7 @@ void VtunTransform::HandleData(const Message& msg, RxContext& rx, bool awaitingP
   }
   if (awaitingPeer) {
     if (!rx.PinPeer(msg)) return;
-    lastRxMs_.store(NowMs(), std::memory_order_relaxed);
+    lastRxMs_.store(rx.RoundMs(), std::memory_order_relaxed);
   }
   if (out >= payload && out + n <= payload + len) rx.Deliver(const_cast<uint8_t*>(out), n);  // decrypted in place
   else rx.DeliverCopy(out, n);  // the decoder's own buffer (decompressed)
@@ -196,7 +196,7 @@ void VtunTransform::Open(Message& msg, RxContext& rx) {
   }
   // (from a stranger, while nat_hack awaits its peer, only a valid frame counts as activity)
   const bool awaiting = !o_.tcp && rx.AwaitingPeer();
-  if (!awaiting) lastRxMs_.store(NowMs(), std::memory_order_relaxed);
+  if (!awaiting) lastRxMs_.store(rx.RoundMs(), std::memory_order_relaxed);
   uint16_t h = GetHeader(msg.data);
   if (h & 0xf000) {
     if (awaiting) {
@@ -206,7 +206,7 @@ void VtunTransform::Open(Message& msg, RxContext& rx) {
         return;
       }
       if (!rx.PinPeer(msg)) return;
-      lastRxMs_.store(NowMs(), std::memory_order_relaxed);
+      lastRxMs_.store(rx.RoundMs(), std::memory_order_relaxed);
     }
     Control(h, rx);
     return;
