@@ -34,7 +34,7 @@ PING_SIZE=61
 ANCHOR=$(anchor_file "$NAME") || die "no anchor \"$NAME\" (bench/run.sh --list)"
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices, tracefs)"
 TRACEFS=/sys/kernel/tracing
-[[ -d $TRACEFS/instances ]] || die "no tracefs at $TRACEFS"
+TRACEFS_MOUNTED=  # set when this run mounted tracefs (and unmounts it at exit)
 
 RUN_DIR=$(mktemp -d /tmp/tund-hops.XXXXXX)
 : >"$RUN_DIR/pids"
@@ -50,10 +50,17 @@ cleanup() {
     for e in "${EVENTS[@]}"; do echo 0 >"$INSTANCE/events/$e/enable" 2>/dev/null || true; done
     rmdir "$INSTANCE" 2>/dev/null || true
   fi
+  [[ -z $TRACEFS_MOUNTED ]] || umount "$TRACEFS" 2>/dev/null || true
   probe_down hops
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# systemd mounts tracefs at boot; a machine booted without it (a container, a minimal VM) has the
+# directory only: mounted for this run
+if [[ ! -d $TRACEFS/instances ]]; then
+  mount -t tracefs tracefs "$TRACEFS" 2>/dev/null && TRACEFS_MOUNTED=1
+  [[ -d $TRACEFS/instances ]] || die "no tracefs at $TRACEFS, and mounting it failed"
+fi
 probe_up
 
 # The tunnel's threads, by side (TID SIDE COMM), and its devices: the one each side routes the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # bench/hops.mjs (the analysis of bench/hops.sh) on a small trace written here: each hop of a ping's
 # round trip from the tracepoints' times, each end's syscalls and wake-ups per round trip, and a
-# round trip the trace lost a step of left out. No namespaces, no tracing: only the analysis.
+# round trip the trace lost a step of left out; and once the probe itself through a real tunnel.
 bats_require_minimum_version 1.5.0
 
 load ../helpers/common
@@ -77,4 +77,17 @@ hop() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 1), $NF }' <<<"$output";
   [ "$(hop "A kernel: veth -> its reader woken")" = "0.0 0.0" ]
   [ "$(hop "A: woken -> running")" = "10.0 10.0" ]
   [ "$(hop "A: running -> tun written")" = "10.0 10.0" ]
+}
+
+# The probe itself, end to end, on a machine without tracefs mounted (a container or a minimal VM):
+# hops.sh mounts it for its run. A mount namespace of the test's own, where tracefs is unmounted
+# first, keeps the host's mounts and tracing untouched.
+@test "hops: a real tunnel traced where tracefs was not mounted" {
+  run timeout 120 unshare -m --propagation private bash -c '
+    while mountpoint -q /sys/kernel/tracing; do umount /sys/kernel/tracing || exit 9; done
+    bash "$1/bench/hops.sh" tund-vtun-udp 20 || exit
+    ! mountpoint -q /sys/kernel/tracing' hops "$PROJECT_ROOT"
+  assert_success
+  assert_output --partial "20 of 20 round trips traced whole"
+  assert_output --regexp "round trip \(ping send -> reply read\) +[0-9]+\.[0-9]"
 }
