@@ -7,6 +7,7 @@
         "src/tun.cc",
         "src/pump.cc",
         "src/vtun_codec.cc",
+        "src/blowfish_ecb.cc",
         "src/auth.cc",
         "src/pty.cc",
         "src/errors.cc",

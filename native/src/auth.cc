@@ -14,6 +14,7 @@
 //  - socketSetMark(fd, mark): SO_MARK (WireGuard's FwMark; 0 clears it).
 #include <napi.h>
 
+#include "blowfish_ecb.h"
 #include "engine/endpoint.h"
 #include "errors.h"
 #include <openssl/blowfish.h>
@@ -34,7 +35,7 @@ Napi::Value FailErrno(Napi::Env env, int err, const char* syscall) {
   return env.Undefined();
 }
 
-Napi::Value BlowfishEcb(const Napi::CallbackInfo& info) {
+Napi::Value BlowfishEcbBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer() || !info[2].IsBoolean()) {
     Napi::TypeError::New(env, "blowfishEcb(key: Buffer, data: Buffer, encrypt: boolean)").ThrowAsJavaScriptException();
@@ -49,10 +50,8 @@ Napi::Value BlowfishEcb(const Napi::CallbackInfo& info) {
   }
   BF_KEY bf;
   BF_set_key(&bf, static_cast<int>(key.Length()), key.Data());
-  auto out = Napi::Buffer<uint8_t>::New(env, data.Length());
-  for (size_t i = 0; i < data.Length(); i += 8) {
-    BF_ecb_encrypt(data.Data() + i, out.Data() + i, &bf, encrypt ? BF_ENCRYPT : BF_DECRYPT);
-  }
+  auto out = Napi::Buffer<uint8_t>::Copy(env, data.Data(), data.Length());
+  BlowfishEcb(bf, out.Data(), out.Length(), encrypt);
   memset(&bf, 0, sizeof bf);
   return out;
 }
@@ -144,7 +143,7 @@ Napi::Value UdpSocketConnect(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object InitAuth(Napi::Env env, Napi::Object exports) {
-  exports.Set("blowfishEcb", Napi::Function::New(env, BlowfishEcb, "blowfishEcb"));
+  exports.Set("blowfishEcb", Napi::Function::New(env, BlowfishEcbBinding, "blowfishEcb"));
   exports.Set("socketAcceptsConnections", Napi::Function::New(env, SocketAcceptsConnections, "socketAcceptsConnections"));
   exports.Set("udpSocketBind", Napi::Function::New(env, UdpSocketBind, "udpSocketBind"));
   exports.Set("udpSocketConnect", Napi::Function::New(env, UdpSocketConnect, "udpSocketConnect"));

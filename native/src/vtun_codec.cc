@@ -1,5 +1,6 @@
 // VTun module chain: see vtun_codec.h and docs/vtun-protocol.md §9 and §10.
 #include "vtun_codec.h"
+#include "blowfish_ecb.h"
 
 #include <lzo/lzo1x.h>
 #include <openssl/blowfish.h>
@@ -404,7 +405,7 @@ class CipherImpl {
       }
       return true;
     }
-    for (size_t i = 0; i + 8 <= len; i += 8) BF_ecb_encrypt(buf + i, buf + i, &bf_, encoder_ ? BF_ENCRYPT : BF_DECRYPT);
+    BlowfishEcb(bf_, buf, len, encoder_);
     return true;
   }
 

@@ -26,7 +26,7 @@ smoke() {
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --list
   assert_success
   for t in vtun_decode vtun_roundtrip vtun_tcp_split wg_initiation wg_response wg_cookie \
-    wg_transport wg_allowed_ips wg_replay ws_frames http_upgrade iov_advance offload_sum vtun_handshake tund_conf wg_quick uapi vtund_conf wg_device; do
+    wg_transport wg_allowed_ips wg_replay ws_frames http_upgrade iov_advance offload_sum blowfish_ecb vtun_handshake tund_conf wg_quick uapi vtund_conf wg_device; do
     assert_output --partial "$t"
   done
   run node "$PROJECT_ROOT/test/fuzz/run.mjs" --seconds 1 no_such_target
@@ -47,6 +47,7 @@ smoke() {
 @test "fuzz smoke: http_upgrade (native)" { smoke http_upgrade; }
 @test "fuzz smoke: iov_advance (native)" { smoke iov_advance; }
 @test "fuzz smoke: offload_sum (native)" { smoke offload_sum; }
+@test "fuzz smoke: blowfish_ecb (native)" { smoke blowfish_ecb; }
 @test "fuzz smoke: vtun_handshake (js)" { smoke vtun_handshake; }
 @test "fuzz smoke: tund_conf (js)" { smoke tund_conf; }
 @test "fuzz smoke: wg_quick (js)" { smoke wg_quick; }

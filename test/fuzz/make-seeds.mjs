@@ -126,6 +126,9 @@ for (let i = 0; i < 3; i++) seed('iov_advance', `batch-${i}`, bytes(40 + 40 * i)
   let x = 0x9e3779b9;
   const own = (n) => Buffer.from(Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24)));
   for (const n of [31, 64, 97, 1420, 1453]) seed('offload_sum', `bytes-${n}`, own(n));
+  // blowfish_ecb: a key and frames' worth of data around the four-block steps (32 bytes); the key's
+  // length comes from the input's last byte
+  for (const [k, n] of [[16, 8], [16, 31], [16, 40], [56, 1424], [5, 1429]]) seed('blowfish_ecb', `key${k}-bytes-${n}`, Buffer.concat([Buffer.from([k - 1]), own(k + n)]));
 }
 
 // prefixes as a configuration gives them (wg_allowed_ips, even first byte: ParsePrefix line by line)

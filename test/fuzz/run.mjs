@@ -63,6 +63,7 @@ const NATIVE_SOURCES = {
   http_upgrade: ['http_upgrade.cc'],
   iov_advance: ['engine/iovec_advance.h'],
   offload_sum: ['engine/offload.cc'],
+  blowfish_ecb: ['blowfish_ecb.cc'],
 };
 if (o.list) {
   for (const t of NATIVE) process.stdout.write(`${t}\tnative (libFuzzer, ASan+UBSan)\n`);
