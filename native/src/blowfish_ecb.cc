@@ -25,69 +25,44 @@ inline uint32_t F(const BF_LONG* s, uint32_t x) {
   return ((s[x >> 24] + s[256 + ((x >> 16) & 0xff)]) ^ s[512 + ((x >> 8) & 0xff)]) + s[768 + (x & 0xff)];
 }
 
-// N blocks at p, side by side: the rounds of one block do not wait for another's.
+// N blocks at p, side by side: the rounds of one block do not wait for another's. k: the P-array
+// in the order the rounds take it (backwards to decrypt).
 template <int N>
-inline void Blocks(const BF_KEY& key, uint8_t* p, bool encrypt) {
-  const BF_LONG* P = key.P;
-  const BF_LONG* s = key.S;
+inline void Blocks(const uint32_t* k, const BF_LONG* s, uint8_t* p) {
   uint32_t l[N], r[N];
 #pragma GCC unroll 4
   for (int j = 0; j < N; j++) {
     l[j] = Load(p + 8 * j);
     r[j] = Load(p + 8 * j + 4);
   }
-  if (encrypt) {
 #pragma GCC unroll 8
-    for (int i = 0; i < 16; i += 2) {
+  for (int i = 0; i < 16; i += 2) {
 #pragma GCC unroll 4
-      for (int j = 0; j < N; j++) {
-        l[j] ^= P[i];
-        r[j] ^= F(s, l[j]);
-      }
-#pragma GCC unroll 4
-      for (int j = 0; j < N; j++) {
-        r[j] ^= P[i + 1];
-        l[j] ^= F(s, r[j]);
-      }
+    for (int j = 0; j < N; j++) {
+      l[j] ^= k[i];
+      r[j] ^= F(s, l[j]);
     }
 #pragma GCC unroll 4
     for (int j = 0; j < N; j++) {
-      l[j] ^= P[16];
-      r[j] ^= P[17];
-    }
-  } else {
-#pragma GCC unroll 8
-    for (int i = 17; i > 1; i -= 2) {
-#pragma GCC unroll 4
-      for (int j = 0; j < N; j++) {
-        l[j] ^= P[i];
-        r[j] ^= F(s, l[j]);
-      }
-#pragma GCC unroll 4
-      for (int j = 0; j < N; j++) {
-        r[j] ^= P[i - 1];
-        l[j] ^= F(s, r[j]);
-      }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < N; j++) {
-      l[j] ^= P[1];
-      r[j] ^= P[0];
+      r[j] ^= k[i + 1];
+      l[j] ^= F(s, r[j]);
     }
   }
 #pragma GCC unroll 4
   for (int j = 0; j < N; j++) {
-    Store(p + 8 * j, r[j]);
-    Store(p + 8 * j + 4, l[j]);
+    Store(p + 8 * j, r[j] ^ k[17]);
+    Store(p + 8 * j + 4, l[j] ^ k[16]);
   }
 }
 
 }  // namespace
 
 void BlowfishEcb(const BF_KEY& key, uint8_t* buf, size_t len, bool encrypt) {
+  uint32_t k[18];
+  for (int i = 0; i < 18; i++) k[i] = key.P[encrypt ? i : 17 - i];
   size_t i = 0;
-  for (; i + 8 * kLanes <= len; i += 8 * kLanes) Blocks<kLanes>(key, buf + i, encrypt);
-  for (; i + 8 <= len; i += 8) Blocks<1>(key, buf + i, encrypt);
+  for (; i + 8 * kLanes <= len; i += 8 * kLanes) Blocks<kLanes>(k, key.S, buf + i);
+  for (; i + 8 <= len; i += 8) Blocks<1>(k, key.S, buf + i);
 }
 
 }  // namespace tund

@@ -223,6 +223,18 @@ kill_sessions() {
   assert_output --partial "[$R6]:$PORT"
 }
 
+# a_up_with_hosts: A's session started in a private mount namespace whose /etc/hosts is
+# $BATS_TEST_TMPDIR/hosts (the name in A's URL resolves there), connected and pinging both ways;
+# HOLDER: the namespaces' holder process, for wg(8) inside them
+a_up_with_hosts() {
+  HOLDER=$(wg_private_run "$NS_A")
+  wg_in "$HOLDER" mount --bind "$BATS_TEST_TMPDIR/hosts" /etc/hosts
+  spawn_bg "$BATS_TEST_TMPDIR/$A.log" nsenter -t "$HOLDER" -m -n -- timeout 300 tund "$A" >/dev/null
+  connected "$A"
+  run pings_both_ways
+  assert_success
+}
+
 @test "wg set moves a peer whose URL names a host: the dial goes to the new address, still with the URL's path (WebSocketPath)" {
   # R answers on a second address; A knows R by the name wg.test (its own /etc/hosts, private to
   # A's mount namespace) at the first one
@@ -233,13 +245,8 @@ kill_sessions() {
   wg_file "$A" "$A_KEY" 198.19.92.2 "Transport = websocket" -- "$R_KEY" 198.19.92.1 "Endpoint = ws://wg.test:$PORT/wg"
   run_wg "$NS_R" "$R"
   listening "$NS_R" $PORT
-  local holder
-  holder=$(wg_private_run "$NS_A")
-  wg_in "$holder" mount --bind "$BATS_TEST_TMPDIR/hosts" /etc/hosts
-  spawn_bg "$BATS_TEST_TMPDIR/$A.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$A" >/dev/null
-  connected "$A"
-  run pings_both_ways
-  assert_success
+  a_up_with_hosts
+  local holder=$HOLDER
   run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP )"
   assert_equal "$(wc -l <<<"$output")" 1
   # the real wg(8), through tund's UAPI: the peer moves to R's second address
@@ -271,13 +278,8 @@ kill_sessions() {
   wg_file "$A" "$A_KEY" 198.19.92.2 "Transport = websocket" "CA = $PKI/ca.pem" -- "$R_KEY" 198.19.92.1 "Endpoint = wss://wg.test:8443/wg"
   run_wg "$NS_R" "$R"
   listening "$NS_R" $PORT
-  local holder
-  holder=$(wg_private_run "$NS_A")
-  wg_in "$holder" mount --bind "$BATS_TEST_TMPDIR/hosts" /etc/hosts
-  spawn_bg "$BATS_TEST_TMPDIR/$A.log" nsenter -t "$holder" -m -n -- timeout 300 tund "$A" >/dev/null
-  connected "$A"
-  run pings_both_ways
-  assert_success
+  a_up_with_hosts
+  local holder=$HOLDER
   run ip netns exec "$NS_A" ss -Htn state established "( dst = $R_IP and dport = :8443 )"
   assert_equal "$(wc -l <<<"$output")" 1
   # what a dial that named the new address would meet there: no handshake for its server name,
