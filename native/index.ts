@@ -82,6 +82,9 @@ export interface PumpStats {
   /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
    * packet skips the hand-off to the send thread. Optional for fakes. */
   inlineSends?: number;
+  /** Of those, rounds cut from the tun's super-packets (a bulk TCP flow) when the send thread was
+   * idle: sent on the tx thread too. Optional for fakes. */
+  cutInlineSends?: number;
   /** Rounds the rx thread's answers of the kernel (echo replies, ACKs) went out in: read, sealed and
    * sent by the rx thread right after its write to the tun. Optional for fakes. */
   rxThreadSends?: number;
@@ -307,6 +310,9 @@ export interface WgEngineStats {
   /** tx rounds sent by the tx thread itself (the device drained, the send thread idle): a lone
    * packet skips the hand-off to the send thread. Optional for fakes. */
   inlineSends?: number;
+  /** Of those, rounds cut from the tun's super-packets (a bulk TCP flow) when the send thread was
+   * idle: sent on the tx thread too. Optional for fakes. */
+  cutInlineSends?: number;
   /** Rounds the rx thread's answers of the kernel (echo replies, ACKs) went out in: read, sealed and
    * sent by the rx thread right after its write to the tun. Optional for fakes. */
   rxThreadSends?: number;

@@ -104,6 +104,7 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("txBatches", c.txBatches);
   set("rxBatches", c.rxBatches);
   set("inlineSends", c.inlineSends);
+  set("cutInlineSends", c.cutInlineSends);
   set("rxThreadSends", c.rxThreadSends);
   set("singleLoopRounds", c.singleLoopRounds);
   set("loopSwitches", c.loopSwitches);

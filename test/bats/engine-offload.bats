@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
-# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_RX_SEND,
-# TUND_NO_SINGLE_LOOP, TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
+# TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_CUT_INLINE,
+# TUND_NO_RX_SEND, TUND_NO_SINGLE_LOOP, TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
 # bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
@@ -18,7 +18,7 @@ setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
-  TUND_NO_INLINE_SEND TUND_NO_RX_SEND TUND_NO_SINGLE_LOOP)
+  TUND_NO_INLINE_SEND TUND_NO_CUT_INLINE TUND_NO_RX_SEND TUND_NO_SINGLE_LOOP)
 # (switches of the WireGuard transform alone: its tests only; and the checksum loop's, once end to
 # end here: the fuzz target offload_sum checks it byte by byte)
 WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD TUND_NO_SIMD_CHECKSUM)
@@ -123,14 +123,21 @@ wg() {
   assert_equal "$(stat a '.badMessages + .replayDrops + .authFailures')" 0
   assert_equal "$(stat b '.badMessages + .replayDrops + .authFailures')" 0
   assert_equal "$(stat a .event)" null
-  local reads writes gso gro
+  local reads writes gso gro cut
   reads=$(stat a .tunSuperReads) writes=$(stat b .tunSuperWrites) gso=$(stat a .udpGsoSends) gro=$(stat b .udpGroReads)
-  echo "# $off: tunSuperReads=$reads tunSuperWrites=$writes udpGsoSends=$gso udpGroReads=$gro" >&3
+  cut=$(stat a .cutInlineSends)
+  echo "# $off: tunSuperReads=$reads tunSuperWrites=$writes udpGsoSends=$gso udpGroReads=$gro cutInlineSends=$cut" >&3
   if [[ $off == TUND_NO_TUN_OFFLOAD ]]; then assert_equal "$reads" 0; else ((reads > 0)); fi
   if [[ $off == TUND_NO_TUN_OFFLOAD || $off == TUND_NO_TUN_GRO ]]; then assert_equal "$writes" 0; else ((writes > 0)); fi
   if [[ $off == TUND_NO_UDP_GSO ]]; then assert_equal "$gso" 0; else ((gso > 0)); fi
   # a coalesced read needs the sender's GSO (the veth passes its super-datagrams on whole)
   if [[ $off == TUND_NO_UDP_GRO ]]; then assert_equal "$gro" 0; elif [[ $off != TUND_NO_UDP_GSO ]]; then ((gro > 0)); fi
+  # rounds cut from super-packets go out on the tx thread while the send thread is idle (and only
+  # those with a send thread are counted)
+  case $off in
+    TUND_NO_CUT_INLINE | TUND_NO_INLINE_SEND | TUND_NO_SEND_THREAD | TUND_NO_TUN_OFFLOAD) assert_equal "$cut" 0 ;;
+    *) ((cut > 0)) ;;
+  esac
 }
 
 for off in "${SWITCHES[@]}" "${WG_SWITCHES[@]}"; do

@@ -283,7 +283,7 @@ struct Engine::TxBatch {
 class Engine::Tx : public TxContext {
  public:
   Tx(Engine& e, size_t slots, size_t slotBytes, bool pipelined, bool sendInline)
-      : e_(e), pipelined_(pipelined), inline_(sendInline) {
+      : e_(e), pipelined_(pipelined), inline_(sendInline), cutInline_(!SwitchedOff("TUND_NO_CUT_INLINE")) {
     for (int i = 0; i < (pipelined ? kBatches : 1); i++) {
       batches_.push_back(std::make_unique<TxBatch>(slots, slotBytes));
       if (i > 0) e_.sendFree_.push_back(batches_.back().get());
@@ -327,10 +327,13 @@ class Engine::Tx : public TxContext {
   // no batch still in flight points into what this round reuses: that slot set, and what
   // AddOutgoing and the transform's CollectOutgoing kept for the last round that added messages
   // (JS's messages, WireGuard's staged packets). false: the engine ended or stops.
-  bool BeginRound(int parity) {
+  bool BeginRound(int& parity) {
     roundMs_ = NowMs();
     if (!pipelined_) return true;
     std::unique_lock<std::mutex> lock(e_.sendMu_);
+    // the set the last round used when nothing points into it any more (that round went out on
+    // this thread): its packets are still in the caches; else the other one
+    if (e_.inflight_[parity] != 0) parity ^= 1;
     e_.sendCv_.wait(lock, [&] { return e_.sendFailed_ || (e_.inflight_[parity] == 0 && e_.outgoingInflight_ == 0); });
     parity_ = parity;
     outgoing_ = true;  // until EndCollect knows better
@@ -345,8 +348,11 @@ class Engine::Tx : public TxContext {
   // (a lone packet, light traffic) is sent on this thread when the send thread is idle: a
   // hand-off would cost a cross-thread wake-up per packet, twice per round trip (docs/engine.md,
   // "Latency"), and this thread has nothing else to do until the device has more. Larger rounds
-  // are handed on, so that under load the next round is read and sealed while this one goes out.
-  bool Flush(bool light = false) {
+  // of small packets are handed on, so that under load the next round is read and sealed while
+  // this one goes out. `cut`: the round's packets were cut from super-packets (a bulk TCP flow);
+  // such a round goes out here too when the send thread is idle: a stream gains less from the
+  // overlap than a third busy thread costs it on two cores (docs/engine.md, "Both cores").
+  bool Flush(bool light = false, bool cut = false) {
     if (cur_->n == 0) return !e_.Ended();
     std::unique_lock<std::mutex> lock(e_.sendMu_, std::defer_lock);
     if (pipelined_) {
@@ -355,11 +361,14 @@ class Engine::Tx : public TxContext {
     }
     // (an empty queue: the send thread is idle, every earlier batch is out, nothing reorders; it
     // only takes what the tx side queues, under txMu_, so it stays idle while this thread sends)
-    if (!pipelined_ || (light && inline_ && e_.sendQueue_.empty())) {
+    if (!pipelined_ || ((light || (cut && cutInline_)) && inline_ && e_.sendQueue_.empty())) {
       if (lock.owns_lock()) lock.unlock();
       size_t n = cur_->n;
       cur_->n = 0;
-      if (pipelined_) e_.c.inlineSends.fetch_add(1, std::memory_order_relaxed);
+      if (pipelined_) {
+        e_.c.inlineSends.fetch_add(1, std::memory_order_relaxed);
+        if (!light) e_.c.cutInlineSends.fetch_add(1, std::memory_order_relaxed);
+      }
       return e_.transport_->Send(e_, cur_->msgs.data(), n);
     }
     return HandOn(lock);
@@ -418,7 +427,7 @@ class Engine::Tx : public TxContext {
  private:
   static constexpr int kBatches = 4;
   Engine& e_;
-  const bool pipelined_, inline_;
+  const bool pipelined_, inline_, cutInline_;
   std::vector<std::unique_ptr<TxBatch>> batches_;
   TxBatch* cur_ = nullptr;
   std::deque<Outgoing> sending_;
@@ -497,7 +506,6 @@ int Engine::SealRead(TxSide& s, int from, int r, bool shaping) {
 // the wake-up that came with it was drained) and the transform's own messages. false: the engine
 // ended or stops.
 bool Engine::BeginTxRound(TxSide& s, bool outgoing) {
-  if (pipelined_) s.parity ^= 1;
   if (!s.tx.BeginRound(s.parity)) return false;
   if (outgoing) s.tx.AddOutgoing();
   transform_->CollectOutgoing(s.tx);
@@ -568,17 +576,21 @@ void Engine::TxLoop() {
     if (p[1].revents) Drain(wakeFd_);
     if (!BeginTxRound(s, p[1].revents != 0)) break;
     bool light = true;  // a small round that drained the device (see Tx::Flush)
+    bool cut = false;   // the round's packets were cut from super-packets
     if (hold <= 0 && !single_.load(std::memory_order_relaxed) && ((n > 0 && p[2].revents) || device_->Pending())) {
       if (p[2].revents & (POLLERR | POLLNVAL)) {
         End(kEndDeviceError, "device fd error");
         break;
       }
+      const uint64_t supers = c.tunSuperReads.load(std::memory_order_relaxed);
+      cut = device_->Pending();
       const int got = ReadDevice(s, batch, (p[2].revents & POLLHUP) != 0, o_.txBytesPerSecond > 0);
+      cut = cut || c.tunSuperReads.load(std::memory_order_relaxed) != supers;
       light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
       s.heavy = !light;
       if (!light) MarkBusy(tx.RoundMs());
     }
-    if (!tx.Flush(light)) break;
+    if (!tx.Flush(light, cut)) break;
   }
   std::lock_guard<std::mutex> last(txMu_);
   s.done = true;  // the rx thread's rounds end here too: nobody would send what they hand on

@@ -105,6 +105,9 @@ struct Counters {
   // Rounds the tx thread sent itself because the device was drained and the send thread idle
   // (docs/engine.md, "Latency"): a lone packet never waits for a cross-thread hand-off.
   std::atomic<uint64_t> inlineSends{0};
+  // Of those, the rounds cut from super-packets (a bulk TCP flow): on two cores one more thread
+  // costs a stream more than the overlap gains (docs/engine.md, "Both cores").
+  std::atomic<uint64_t> cutInlineSends{0};
   // Rounds the rx thread read, sealed and sent itself right after it wrote to the device: the
   // replies the kernel made while it wrote (an echo reply, a TCP ACK) leave without waking the tx
   // thread (docs/engine.md, "Latency").
