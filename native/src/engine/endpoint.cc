@@ -52,8 +52,8 @@ bool Endpoint::Parse(const std::string& address, int port, Endpoint* out) {
 Endpoint Endpoint::From(const sockaddr_storage& ss, socklen_t len) {
   Endpoint e;
   if ((ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) || (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6))) {
-    std::memcpy(&e.addr, &ss, len);
     e.len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    std::memcpy(&e.addr, &ss, e.len);
   }
   return e;
 }

@@ -12,11 +12,17 @@
 namespace tund {
 
 struct Endpoint {
-  sockaddr_storage addr{};
+  // Room for the largest address an endpoint holds (IPv6's, 28 bytes) and no more: endpoints are
+  // copied several times per packet on the data path, where a sockaddr_storage's 128 bytes cost.
+  union Address {
+    sockaddr_in6 in6;  // (first: `{}` zeroes all of it)
+    sockaddr_in in4;
+    sockaddr sa;
+  } addr{};
   socklen_t len = 0;  // 0: no endpoint
 
   bool Empty() const { return len == 0; }
-  int Family() const { return len == 0 ? AF_UNSPEC : addr.ss_family; }
+  int Family() const { return len == 0 ? AF_UNSPEC : addr.sa.sa_family; }
   const sockaddr* Sockaddr() const { return reinterpret_cast<const sockaddr*>(&addr); }
 
   // "198.18.0.1" or "2001:2::1" (text with ':' is IPv6) and a port; false if not an address.
