@@ -65,6 +65,18 @@ bool ParseIp(const uint8_t* p, size_t n, IpView* v) {
   return false;
 }
 
+// A per-packet time stamp: stored only when it changes (a round's packets share one `now`), so
+// that its cache line is not written, and taken from the other data thread, with every packet.
+void StoreIfChanged(std::atomic<int64_t>& a, int64_t v) {
+  if (a.load(std::memory_order_relaxed) != v) a.store(v, std::memory_order_relaxed);
+}
+
+// `a` becomes `v` if it is unset (-1); the compare-exchange (a locked instruction) only then.
+void SetIfUnset(std::atomic<int64_t>& a, int64_t v) {
+  int64_t none = -1;
+  if (a.load(std::memory_order_relaxed) == none) a.compare_exchange_strong(none, v, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 struct WgTransform::Keypair {
@@ -90,10 +102,16 @@ struct WgTransform::Peer {
   std::deque<std::vector<uint8_t>> staged;
   std::deque<std::vector<uint8_t>> toSend;
   bool removed = false;
-  std::atomic<uint64_t> rxBytes{0}, txBytes{0}, rxPackets{0}, txPackets{0}, keepalivesReceived{0}, keepalivesSent{0};
-  std::atomic<int64_t> lastTx{-1}, lastTxData{-1}, lastRx{-1}, lastRxData{-1};
-  std::atomic<int64_t> firstRxDataSinceTx{-1}, firstTxDataSinceRx{-1};
-  std::atomic<int64_t> lastHandshakeEvent{-1000000000};
+  // What the tx side writes with every packet, what the rx side writes, and what both write, on
+  // cache lines of their own: under a one-way flow one thread seals and the other opens the
+  // ACKs, and neither should pull the other's line for each packet. (The times are written only
+  // when they change: mostly once per round.)
+  alignas(64) std::atomic<uint64_t> txBytes{0}, txPackets{0}, keepalivesSent{0};
+  std::atomic<int64_t> lastTx{-1}, lastTxData{-1};
+  alignas(64) std::atomic<uint64_t> rxBytes{0}, rxPackets{0}, keepalivesReceived{0};
+  std::atomic<int64_t> lastRx{-1}, lastRxData{-1};
+  alignas(64) std::atomic<int64_t> firstRxDataSinceTx{-1}, firstTxDataSinceRx{-1};
+  alignas(64) std::atomic<int64_t> lastHandshakeEvent{-1000000000};
   std::atomic<uint64_t> stagedDrops{0}, replayDrops{0}, authFailures{0}, sourceDrops{0}, expiredDrops{0},
       noEndpointDrops{0};
 };
@@ -496,15 +514,14 @@ void WgTransform::SealFor(Peer& peer, uint8_t* data, size_t len, TxContext& tx, 
   m->len = kHeader + padded + wg::kTagSize;
   tx.SetDestination(m, to);
   peer.txBytes.fetch_add(m->len, std::memory_order_relaxed);
-  peer.lastTx.store(now, std::memory_order_relaxed);
-  peer.firstRxDataSinceTx.store(-1, std::memory_order_relaxed);
+  StoreIfChanged(peer.lastTx, now);
+  StoreIfChanged(peer.firstRxDataSinceTx, -1);
   if (len == 0) {
     peer.keepalivesSent.fetch_add(1, std::memory_order_relaxed);
   } else {
     peer.txPackets.fetch_add(1, std::memory_order_relaxed);
-    peer.lastTxData.store(now, std::memory_order_relaxed);
-    int64_t none = -1;
-    peer.firstTxDataSinceRx.compare_exchange_strong(none, now, std::memory_order_relaxed);
+    StoreIfChanged(peer.lastTxData, now);
+    SetIfUnset(peer.firstTxDataSinceRx, now);
   }
   // the soft limits: time for a new handshake (JS applies REKEY_TIMEOUT between attempts)
   if (counter >= o_.limits.rekeyAfterMessages) NeedHandshake(peer, "rekey_messages", now);
@@ -684,9 +701,9 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
   }
   // Authenticated: the peer is alive, and its endpoint is where this came from (roaming).
   const size_t plainLen = sealed - wg::kTagSize;
-  peer->lastRx.store(now, std::memory_order_relaxed);
+  StoreIfChanged(peer->lastRx, now);
   peer->rxBytes.fetch_add(msg.len, std::memory_order_relaxed);
-  peer->firstTxDataSinceRx.store(-1, std::memory_order_relaxed);
+  StoreIfChanged(peer->firstTxDataSinceRx, -1);
   bool confirm = false, lastMinute = false;
   {
     std::lock_guard<std::mutex> pl(peer->mu);
@@ -716,9 +733,8 @@ void WgTransform::OpenData(Message& msg, RxContext& rx, int64_t now) {
     return;
   }
   peer->rxPackets.fetch_add(1, std::memory_order_relaxed);
-  peer->lastRxData.store(now, std::memory_order_relaxed);
-  int64_t none = -1;
-  peer->firstRxDataSinceTx.compare_exchange_strong(none, now, std::memory_order_relaxed);
+  StoreIfChanged(peer->lastRxData, now);
+  SetIfUnset(peer->firstRxDataSinceTx, now);
   rx.Deliver(plain, ip.len);  // without the padding
 }
 
