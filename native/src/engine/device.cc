@@ -201,7 +201,9 @@ class PacketDevice : public DeviceBase {
       }
       return true;
     }
-    if (!gro_) return WriteSingles(core, pkts, 0, n);
+    // (a lone packet, the light-traffic case, has nothing to merge with: no plan, nor the
+    // checksum pass the plan makes over a TCP segment)
+    if (!gro_ || n == 1) return WriteSingles(core, pkts, 0, n);
     data_.resize(n);
     lens_.resize(n);
     for (size_t i = 0; i < n; i++) {
