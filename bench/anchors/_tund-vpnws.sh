@@ -50,7 +50,8 @@ anchor_notes() { grep -ho 'connected to .*' "$RUN_DIR/client.log" | head -1 | gr
 # upgraded and read what comes, test/helpers/vpnws-raw-peers.mjs) join after the load, per client.
 anchor_measure() {
   local before after
-  before=$(rss_kib "$VPNWS_HUB_PID")
+  # (rss_kib prints "TOTAL LARGEST": of one process, both are its RSS)
+  read -r before _ < <(rss_kib "$VPNWS_HUB_PID")
   num hub_rss_mib "$(calc "$before / 1024" 1)"
   spawn "$NS_A" "$RUN_DIR/extra-clients.log" node "$VPNWS_RAW_PEERS" --url "$VPNWS_URL" --count "$VPNWS_EXTRA_CLIENTS" \
     ${VPNWS_CA[@]+"${VPNWS_CA[@]}"} --timeout 120 >/dev/null
@@ -59,7 +60,7 @@ anchor_measure() {
     return 0
   fi
   sleep 1 # what the hub allocates for a new client happens within its first second
-  after=$(rss_kib "$VPNWS_HUB_PID")
+  read -r after _ < <(rss_kib "$VPNWS_HUB_PID")
   num clients "$((VPNWS_EXTRA_CLIENTS + 1))"
   num rss_per_client_kib "$(((after - before) / VPNWS_EXTRA_CLIENTS))"
 }
