@@ -9,6 +9,8 @@
 # Knobs (environment): REPS=3, TCP_SECS=8, UDP_SECS=4, PING_COUNT=100, IDLE_SECS=3, UP_TIMEOUT=30,
 # TUN_MTU=1420, RESULTS_DIR=bench/results, ANCHORS_PATH (more anchor directories, searched first),
 # BENCH_NO_INSTALL=1 (never run apt; anchors whose programs are missing then fail),
+# BENCH_LOCK_WAIT=SECS (while another run holds the machine, wait up to SECS for it instead of
+# refusing at once: the tests' short runs, which may overlap),
 # WG_OFFLOAD_VERSION (the wireguard-go-offload build to take while bookworm-backports has it, else
 # its newest; none there: that row fails, the others run).
 # Results: RESULTS_DIR/run-STAMP.jsonl (one line per measurement), RESULTS_DIR/run-STAMP.md (the
@@ -37,11 +39,12 @@ for n in "${NAMES[@]}"; do
   [[ " ${KNOWN[*]} " == *" $n "* ]] || die "no anchor \"$n\" (known: ${KNOWN[*]})"
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS \"$REPS\" (expected a positive number)"
+[[ ${BENCH_LOCK_WAIT:-0} =~ ^[0-9]+$ ]] || die "BENCH_LOCK_WAIT \"$BENCH_LOCK_WAIT\" (expected seconds, 0 or more)"
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices, apt)"
 
 # One benchmark at a time on this machine: two would measure each other.
 exec 8>>"$LOCK"
-if ! flock -n 8; then
+if ! flock -w "${BENCH_LOCK_WAIT:-0}" 8; then
   echo "bench: another benchmark run holds $LOCK ($(cat "$LOCK.owner" 2>/dev/null || echo 'owner unknown'));" \
     "numbers taken side by side with it would be worthless, so this run does not start. Try again when it has finished." >&2
   exit 1
