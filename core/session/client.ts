@@ -7,7 +7,7 @@ import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';
 import type { SessionReporter } from '../status/types.js';
 import { isOrderlyEnd, type Link, type Protocol } from './protocol.js';
-import { Session, type SessionContext } from './session.js';
+import { Session, type LinkRun, type SessionContext } from './session.js';
 
 export { backoffDelay, DEFAULT_BACKOFF } from './session.js';
 
@@ -54,20 +54,25 @@ export class ClientSession extends Session {
       const endpoint = config.session.endpoint!;
       if (this.status.state === 'reconnecting') this.status.set('reconnecting', this.status.reason);
       else this.status.set('connecting', formatEndpoint(endpoint.host, endpoint.port));
-      const run = await this.runLink(config, this.secret, (ctx) => this.protocol.dial(ctx), {
-        keepRoutes: persist === 'keep',
-        onLink: (link) => {
-          this.activeLink = link;
-          if (this.reconnectNow) void link.close('reload');
-        },
-      });
-      this.activeLink = null;
+      let run: LinkRun;
+      try {
+        run = await this.runLink(config, this.secret, (ctx) => this.protocol.dial(ctx), {
+          keepRoutes: persist === 'keep',
+          onLink: (link) => {
+            this.activeLink = link;
+            if (this.reconnectNow) void link.close('reload');
+          },
+        });
+      } finally {
+        this.activeLink = null;
+        // what a kept device and routes were made with, even if the link threw (as the server)
+        if (persist === 'keep') this.keepLink(config);
+      }
       const connected = run.kind === 'ended' && run.connected;
       if (this.ctx.signal.aborted) return { kind: 'stop', exitCode: ExitCode.ok, connected };
       const reason = this.describeRun(run);
       this.log(run.kind === 'ended' ? `session ended: ${reason}` : reason);
       if (persist !== 'keep') this.closeDevice();
-      else this.keepLink(config);
       if (this.reconnectNow) {
         this.status.set('reconnecting', 'reload');
         return { kind: 'now', connected };
