@@ -329,6 +329,9 @@ stopped_cleanly() {
   # a changed file (keepalive now 3:5; the server decides K, so only the log shows it): a new link
   sed -i 's/^Keepalive = .*/Keepalive = 3:5/' "$CDIR/vtc.conf"
   grep -q '^Keepalive = 3:5' "$CDIR/vtc.conf"
+  # (latest_handshake counts whole seconds: the new link's must fall in a later second than the
+  # first's for the comparison below to see it; a fast reconnect came within the same one)
+  wait_for 5 sh -c "[ \$(date -u +%s) -gt $(date -u -d "$hs" +%s) ]"
   kill -HUP "$(node_of "$cpid")"
   wait_for 10 grep -q 'vtc: reloaded: configuration changed; reconnecting with it' "$log"
   wait_for 10 sh -c "test \$(grep -c 'authenticated to' '$log') -ge 2"
