@@ -56,7 +56,8 @@ client's values only choose its own up {} commands):
   --openssl-legacy       load OpenSSL's legacy provider: Debian's vtund needs it for the Blowfish
                          EVP ciphers (yes, blowfish*), or it crashes after OK FLAGS
   --lifetime SECONDS     kill vtund after this long             (default 600)
-  --wait-tunnel SECONDS  return only once --local-ip is on this end's device (needs --local-ip)
+  --wait-tunnel SECONDS  return only once --local-ip is on this end's device and it is up
+                         (needs --local-ip)
   --dry-run              print the vtund.conf on stdout and exit
 
 By default up {} first disables IPv6 on the new device: vtund writes every packet it receives to
@@ -306,9 +307,11 @@ wait_until() {
   done
 }
 listening() { ip netns exec "$NETNS" ss -Hltn "sport = :$PORT" | grep -q LISTEN; }
+# the address on a device that is up: up {} adds the address before `link set up`, and a ping in
+# between finds no route ("Network is unreachable")
 has_tunnel_addr() {
   local addr=${LOCAL_IP%/*}
-  ip -n "$NETNS" -o -4 addr show | grep -qE " inet ${addr//./\\.}[/ ]"
+  ip -n "$NETNS" -o -4 addr show up | grep -qE " inet ${addr//./\\.}[/ ]"
 }
 
 [[ $MODE == client ]] || wait_until 10 listening
