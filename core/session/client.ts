@@ -1,6 +1,6 @@
 // The client role: dial, run the link, and per Persist reconnect with back-off (Session.retryLoop:
-// first retry after `first`, then from `base` doubling up to `max`, and never longer than the keep-alive window when
-// the session sets Keepalive; a link that was connected resets it). Persist = keep also keeps the
+// first retry after `first`, then from `base` doubling up to `max`, and with Keepalive set short
+// enough that a link that comes back is used within the keep-alive window; a link that was connected resets it). Persist = keep also keeps the
 // device and the routes between links (not across a reload that changed them).
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
@@ -13,11 +13,20 @@ export { backoffDelay, DEFAULT_BACKOFF } from './session.js';
 
 /**
  * The keep-alive window in ms, (COUNT + 2) x (INTERVAL + 1) s: how long a silent peer takes to be
- * declared dead. A session that chose it expects a link that comes back to be used again within
- * that time, so the reconnect back-off never waits longer (Infinity without Keepalive).
+ * declared dead (Infinity without Keepalive). A session that chose it expects a link that comes
+ * back to be used again within that time.
  */
 export function keepaliveWindowMs(keepalive: SessionConfig['session']['keepalive']): number {
   return keepalive.enabled ? (keepalive.count + 2) * (keepalive.interval + 1) * 1000 : Infinity;
+}
+
+/**
+ * The longest reconnect wait with Keepalive set: the window less one keep-alive step
+ * (INTERVAL + 1 s), which is left for the attempt itself (dial, handshake). A wait of the whole
+ * window, begun by an attempt that failed just before the link came back, ends past it.
+ */
+export function reconnectCapMs(keepalive: SessionConfig['session']['keepalive']): number {
+  return keepaliveWindowMs(keepalive) - (keepalive.interval + 1) * 1000;
 }
 
 export class ClientSession extends Session {
@@ -78,7 +87,7 @@ export class ClientSession extends Session {
         return { kind: 'now', connected };
       }
       if (persist === 'no') return { kind: 'stop', exitCode: run.kind === 'ended' && isOrderlyEnd(run.end) ? ExitCode.ok : ExitCode.failure, connected };
-      return { kind: 'retry', reason, capMs: keepaliveWindowMs(config.session.keepalive), connected };
+      return { kind: 'retry', reason, capMs: reconnectCapMs(config.session.keepalive), connected };
     }, () => this.reconnectNow);
   }
 }

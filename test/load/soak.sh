@@ -31,7 +31,8 @@
 # The keep-alive window W is the longest a tunnel may take to heal by itself after a disruption
 # ended, from the protocol's own timers:
 #   vtun, vpn-ws  (COUNT + 2) x (INTERVAL + 1) s: the peer is declared dead after it (VTun), and
-#                 tund's reconnect back-off never waits longer when Keepalive is set (both)
+#                 with Keepalive set tund's reconnect back-off waits at most W - (INTERVAL + 1) s,
+#                 leaving one step for the attempt (both)
 #   wireguard     KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + the retry jitter + tund's timer poll
 #                 (10 + 5 + 0.334 + 1 s) rounded up, + 1 s for the handshake and the ping: 18 s.
 #                 An initiator that sent data and heard nothing for 15 s starts a new handshake and

@@ -12,7 +12,7 @@ import type { NativePump, PumpEvent, PumpOptions, PumpStats } from '../../native
 import { dataKey } from '../../core/vtun/keys.js';
 import { VtunLink, VTUND_HOLD_BACK_MS } from '../../core/vtun/link.js';
 import { describeEnd } from '../../core/session/protocol.js';
-import { backoffDelay, DEFAULT_BACKOFF, keepaliveWindowMs } from '../../core/session/client.js';
+import { backoffDelay, DEFAULT_BACKOFF, keepaliveWindowMs, reconnectCapMs } from '../../core/session/client.js';
 import { SessionStatus } from '../../core/session/status.js';
 import { acquireHostLock, instanceLock, instanceLockPath, lockPath } from '../../core/session/lock.js';
 import { isBusy, tryLock } from '../../core/lock.js';
@@ -148,14 +148,16 @@ test('back-off: 1 s, then 5 s doubling up to 60 s', () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(n, DEFAULT_BACKOFF)), [1000, 5000, 10000, 20000, 40000, 60000, 60000, 60000]);
 });
 
-test('back-off: never longer than the keep-alive window when the session sets Keepalive', () => {
+test('back-off: with Keepalive, a wait and one keep-alive step for the attempt fit in the window', () => {
   const ka = (interval: number, count: number) => ({ enabled: true, interval, count });
   assert.equal(keepaliveWindowMs(ka(2, 1)), 9000);
   assert.equal(keepaliveWindowMs(ka(30, 4)), 186000);
   assert.equal(keepaliveWindowMs({ enabled: false, interval: 30, count: 4 }), Infinity);
+  assert.equal(reconnectCapMs(ka(1, 2)), 6000); // window 8 s, 2 s left for the attempt
+  assert.equal(reconnectCapMs({ enabled: false, interval: 30, count: 4 }), Infinity);
   const steps = (cap: number) => [0, 1, 2, 3, 4, 5].map((n) => backoffDelay(n, DEFAULT_BACKOFF, cap));
-  assert.deepEqual(steps(keepaliveWindowMs(ka(2, 1))), [1000, 5000, 9000, 9000, 9000, 9000]);
-  assert.deepEqual(steps(keepaliveWindowMs(ka(30, 4))), [1000, 5000, 10000, 20000, 40000, 60000]);
+  assert.deepEqual(steps(reconnectCapMs(ka(2, 1))), [1000, 5000, 6000, 6000, 6000, 6000]);
+  assert.deepEqual(steps(reconnectCapMs(ka(30, 4))), [1000, 5000, 10000, 20000, 40000, 60000]);
 });
 
 test('keepalive: a silent peer is probed, then declared dead after (COUNT+2) checks', async () => {
