@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "../errors.h"
 #include "engine.h"
@@ -92,6 +93,7 @@ class PacketDevice : public DeviceBase {
   using DeviceBase::DeviceBase;
   bool Stream() const override { return false; }
   bool Pending() const override { return segNext_ < seg_.Count(); }
+  bool TakeCut() override { return std::exchange(cut_, false); }
 
   void Start(Core&) override {
     struct ifreq ifr;
@@ -146,6 +148,7 @@ class PacketDevice : public DeviceBase {
         pkts[got].data = dst;
         pkts[got].len = n;
         got++;
+        cut_ = true;
         continue;
       }
       ssize_t n = ReadOnce(fd_, readBuf_.data(), readBuf_.size());
@@ -294,6 +297,7 @@ class PacketDevice : public DeviceBase {
   std::vector<uint8_t> readBuf_;  // tx thread: one read (header and up to 64 KiB)
   offload::Segmenter seg_;        // tx thread: the super-packet being cut
   size_t segNext_ = 0;
+  bool cut_ = false;               // tx side: Read returned cut packets (TakeCut)
   offload::Coalescer coalescer_;  // rx thread
   std::vector<uint8_t*> data_;
   std::vector<size_t> lens_;

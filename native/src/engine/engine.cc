@@ -13,6 +13,7 @@
 
 #include "../errors.h"
 #include "offload.h"
+#include "shared_stamp.h"
 
 namespace tund {
 namespace engine {
@@ -514,8 +515,9 @@ bool Engine::BeginTxRound(TxSide& s, bool outgoing) {
 }
 
 // The round's device packets (txMu_ held): reads and seals until the device has nothing more now,
-// `limit` packets are in, or (shaping) the window is full. Returns the count.
-int Engine::ReadDevice(TxSide& s, int limit, bool hangup, bool shaping) {
+// `limit` packets are in, or (shaping) the window is full. Returns the count; `cut`: whether any
+// of them was cut from a super-packet.
+int Engine::ReadDevice(TxSide& s, int limit, bool hangup, bool shaping, bool* cut) {
   Slots& pktSlots = s.pktSlotSets[s.parity];
   int got = 0;
   while (got < limit && !Ended()) {
@@ -529,6 +531,8 @@ int Engine::ReadDevice(TxSide& s, int limit, bool hangup, bool shaping) {
     if (r < max) break;  // the device has nothing more right now
   }
   if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  const bool wasCut = device_->TakeCut();  // cleared on every round, whoever reads
+  if (cut) *cut = wasCut;
   return got;
 }
 
@@ -582,10 +586,7 @@ void Engine::TxLoop() {
         End(kEndDeviceError, "device fd error");
         break;
       }
-      const uint64_t supers = c.tunSuperReads.load(std::memory_order_relaxed);
-      cut = device_->Pending();
-      const int got = ReadDevice(s, batch, (p[2].revents & POLLHUP) != 0, o_.txBytesPerSecond > 0);
-      cut = cut || c.tunSuperReads.load(std::memory_order_relaxed) != supers;
+      const int got = ReadDevice(s, batch, (p[2].revents & POLLHUP) != 0, o_.txBytesPerSecond > 0, &cut);
       light = got <= kInlineMaxPackets && got < batch && !device_->Pending();
       s.heavy = !light;
       if (!light) MarkBusy(tx.RoundMs());
@@ -723,11 +724,8 @@ void Engine::RxDeviceRound(short revents) {
   s.tx.FlushFromRx();
 }
 
-// A heavy round at `now` (either thread). Stored only when the millisecond changed: under load
-// both threads come here every round, and need not pull the cache line from each other each time.
-void Engine::MarkBusy(int64_t now) {
-  if (lastBusyMs_.load(std::memory_order_relaxed) != now) lastBusyMs_.store(now, std::memory_order_relaxed);
-}
+// A heavy round at `now` (either thread: under load both come here every round).
+void Engine::MarkBusy(int64_t now) { StoreIfChanged(lastBusyMs_, now); }
 
 // Under load (rx thread): the device goes to the tx thread, woken to watch it.
 void Engine::ToSplit(int64_t now) {

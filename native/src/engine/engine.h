@@ -215,6 +215,8 @@ class Device {
   // Packets are waiting inside the device object (the rest of a cut super-packet): Read has more
   // to give even when the fd is not readable.
   virtual bool Pending() const { return false; }
+  // Whether Read returned packets cut from a super-packet since the last call (which clears it).
+  virtual bool TakeCut() { return false; }
   // Reads up to `max` packets: packet i into slots[first + i] + headroom, at most `cap` bytes,
   // described in pkts[i]. Returns the count (0: nothing ready; with `hangup`, 0 ends the engine
   // with "device hung up"), or -1 when the engine ended.
@@ -411,7 +413,7 @@ class Engine : public Core {
   int HoldMs(int64_t now);
   int SealRead(TxSide& s, int from, int r, bool shaping);
   bool BeginTxRound(TxSide& s, bool outgoing);
-  int ReadDevice(TxSide& s, int limit, bool hangup, bool shaping);
+  int ReadDevice(TxSide& s, int limit, bool hangup, bool shaping, bool* cut = nullptr);
   bool RxExpectsAnswers();
   std::unique_lock<std::mutex> RxTakeTx();
   void RxTurnaround(size_t wrote);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "offload.h"
+#include "shared_stamp.h"
 
 namespace tund {
 namespace engine {
@@ -63,18 +64,6 @@ bool ParseIp(const uint8_t* p, size_t n, IpView* v) {
     return v->len <= n;
   }
   return false;
-}
-
-// A per-packet time stamp: stored only when it changes (a round's packets share one `now`), so
-// that its cache line is not written, and taken from the other data thread, with every packet.
-void StoreIfChanged(std::atomic<int64_t>& a, int64_t v) {
-  if (a.load(std::memory_order_relaxed) != v) a.store(v, std::memory_order_relaxed);
-}
-
-// `a` becomes `v` if it is unset (-1); the compare-exchange (a locked instruction) only then.
-void SetIfUnset(std::atomic<int64_t>& a, int64_t v) {
-  int64_t none = -1;
-  if (a.load(std::memory_order_relaxed) == none) a.compare_exchange_strong(none, v, std::memory_order_relaxed);
 }
 
 }  // namespace
