@@ -494,12 +494,14 @@ void Engine::SendLoop() {
 // Seals pkts[from, from + r) of the round just read (under txMu_). Returns r.
 int Engine::SealRead(TxSide& s, int from, int r, bool shaping) {
   c.txPackets.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+  uint64_t bytes = 0;
   for (int i = from; i < from + r; i++) {
-    c.txBytes.fetch_add(s.pkts[i].len, std::memory_order_relaxed);
+    bytes += s.pkts[i].len;
     size_t mark = s.tx.Mark();
     transform_->Seal(s.pkts[i], s.tx);
     if (shaping) shapeBytes_ += s.tx.BytesSince(mark);
   }
+  c.txBytes.fetch_add(bytes, std::memory_order_relaxed);
   return r;
 }
 

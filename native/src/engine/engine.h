@@ -84,30 +84,45 @@ class Slots {
 };
 
 // Engine-wide counters (per-peer ones belong to the transform). Relaxed atomics: read by JS.
+// Grouped by the thread that writes them, each group on cache lines of its own: under load the tx,
+// send and rx threads run on different cores, and a locked add to a line another core just wrote
+// has to fetch it from there first.
 struct Counters {
-  std::atomic<uint64_t> rxBytes{0}, txBytes{0};        // packet bytes written to / read from the device
-  std::atomic<uint64_t> rxPackets{0}, txPackets{0};
-  std::atomic<uint64_t> rxFrames{0}, txFrames{0};      // wire messages (frames, datagrams) in / out
-  std::atomic<uint64_t> rxWireBytes{0}, txWireBytes{0};
-  std::atomic<uint64_t> badFrames{0};                  // dropped as malformed / undecryptable
-  std::atomic<uint64_t> deviceDownDrops{0};            // not written: device down (EIO) or queue full
-  std::atomic<uint64_t> txDropped{0};                  // not sent: no peer yet, ICMP errors on send
-  std::atomic<uint64_t> foreignDrops{0};               // datagrams on a connected socket from elsewhere
-  std::atomic<uint64_t> eventDrops{0};                 // upward messages dropped: JS queue full
-  // Offloads at work (docs/engine.md): super-packets read from the tun and cut, coalesced
-  // super-packets written to it, sends that carried several datagrams (UDP GSO), reads that
-  // brought several (UDP GRO).
-  std::atomic<uint64_t> tunSuperReads{0}, tunSuperWrites{0}, udpGsoSends{0}, udpGroReads{0};
-  // Rounds that moved device packets: tx rounds that read at least one packet (then sent at
-  // once), rx rounds that wrote at least one. txPackets / txBatches is the mean batch; a lone
-  // packet after idle is a batch of one (docs/engine.md, "Latency": nothing waits for more).
-  std::atomic<uint64_t> txBatches{0}, rxBatches{0};
+  // The rounds that read the device and seal (the tx thread; at light load the rx thread's
+  // single-loop rounds, under the same lock).
+  alignas(64) std::atomic<uint64_t> txBytes{0};  // packet bytes read from the device
+  std::atomic<uint64_t> txPackets{0};
+  // Super-packets read from the tun and cut (docs/engine.md, offloads).
+  std::atomic<uint64_t> tunSuperReads{0};
+  // Rounds that read at least one device packet (then sent at once). txPackets / txBatches is the
+  // mean batch; a lone packet after idle is a batch of one (docs/engine.md, "Latency": nothing
+  // waits for more).
+  std::atomic<uint64_t> txBatches{0};
   // Rounds the tx thread sent itself because the device was drained and the send thread idle
   // (docs/engine.md, "Latency"): a lone packet never waits for a cross-thread hand-off.
   std::atomic<uint64_t> inlineSends{0};
   // Of those, the rounds cut from super-packets (a bulk TCP flow): on two cores one more thread
   // costs a stream more than the overlap gains (docs/engine.md, "Both cores").
   std::atomic<uint64_t> cutInlineSends{0};
+
+  // The sends (the send thread, or the thread that sends a round itself).
+  alignas(64) std::atomic<uint64_t> txFrames{0};  // wire messages (frames, datagrams) out
+  std::atomic<uint64_t> txWireBytes{0};
+  std::atomic<uint64_t> udpGsoSends{0};           // sends that carried several datagrams (UDP GSO)
+  std::atomic<uint64_t> txDropped{0};             // not sent: no peer yet, ICMP errors on send
+
+  // The receive side (the rx thread).
+  alignas(64) std::atomic<uint64_t> rxBytes{0};  // packet bytes written to the device
+  std::atomic<uint64_t> rxPackets{0};
+  std::atomic<uint64_t> rxFrames{0};              // wire messages (frames, datagrams) in
+  std::atomic<uint64_t> rxWireBytes{0};
+  std::atomic<uint64_t> badFrames{0};             // dropped as malformed / undecryptable
+  std::atomic<uint64_t> deviceDownDrops{0};       // not written: device down (EIO) or queue full
+  std::atomic<uint64_t> foreignDrops{0};          // datagrams on a connected socket from elsewhere
+  // Coalesced super-packets written to the tun, reads that brought several datagrams (UDP GRO).
+  std::atomic<uint64_t> tunSuperWrites{0}, udpGroReads{0};
+  // Rounds that wrote at least one device packet.
+  std::atomic<uint64_t> rxBatches{0};
   // Rounds the rx thread read, sealed and sent itself right after it wrote to the device: the
   // replies the kernel made while it wrote (an echo reply, a TCP ACK) leave without waking the tx
   // thread (docs/engine.md, "Latency").
@@ -116,6 +131,9 @@ struct Counters {
   // found the device readable (at light load it serves both directions), and the hand-overs of
   // the device between it and the tx thread (to the tx thread under load, back after a quiet spell).
   std::atomic<uint64_t> singleLoopRounds{0}, loopSwitches{0};
+
+  // Any thread, rarely.
+  alignas(64) std::atomic<uint64_t> eventDrops{0};  // upward messages dropped: JS queue full
 };
 
 // What goes up to JS. `type` is the event name ("ended", "message", or a transform's own).
