@@ -91,8 +91,11 @@ const fixtures = (dir, ext) => {
 };
 for (const [f, text] of fixtures('vtund', '.conf')) {
   seed('vtund_conf', f, text);
+  // the header names the imported file by its absolute path: one that does not depend on where
+  // this checkout lives, so that the seeds come out the same everywhere
+  const file = path.posix.join('/test/fixtures/vtund', f);
   for (const client of [undefined, { host: '198.18.0.1', port: null }]) {
-    const r = importVtundConf(text.toString('latin1'), { file: f, client });
+    const r = importVtundConf(text.toString('latin1'), { file, client });
     for (const s of r.sessions) if (s.conf) seed('tund_conf', `imported-${client ? 'client' : 'server'}-${s.name}.conf`, s.conf);
   }
 }
