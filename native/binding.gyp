@@ -49,8 +49,9 @@
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-ffunction-sections", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "cflags_cc!": ["-fno-exceptions"],
+      "ldflags": ["-fuse-ld=gold", "-Wl,--section-ordering-file,<(module_root_dir)/hot-order.txt"],
       "libraries": ["-llzo2", "-lpthread"]
     }
   ]

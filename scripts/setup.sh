@@ -13,7 +13,8 @@ command -v node >/dev/null || { say "Node.js 20 or later is needed (node not fou
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 (( node_major >= 20 )) || { say "Node.js 20 or later is needed (found $(node --version))"; exit 69; }
 
-# Debian packages: build tools for the addon (liblzo2 for VTun's LZO, libsystemd for sd-notify),
+# Debian packages: build tools for the addon (binutils, with build-essential, has gold, which lays
+# out its per-packet code: native/hot-order.txt; liblzo2 for VTun's LZO, libsystemd for sd-notify),
 # the system tools tund drives (iproute2), the test tools (bats comes from npm), the real vtund
 # (test/helpers/vtund-peer.sh), wireguard-go and wg (wireguard-tools) as interop peers, systemd
 # and bsdutils for the systemd sandbox (test/helpers/systemd-sandbox.sh boots systemd as PID 1 in
