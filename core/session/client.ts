@@ -1,7 +1,8 @@
 // The client role: dial, run the link, and per Persist reconnect with back-off (Session.retryLoop:
 // first retry after `first`, then from `base` doubling up to `max`, and with Keepalive set short
-// enough that a link that comes back is used within the keep-alive window; a link that was connected resets it). Persist = keep also keeps the
-// device and the routes between links (not across a reload that changed them).
+// enough that a link that comes back is used within the keep-alive window; a link that was
+// connected resets it). Persist = keep also keeps the device and the routes between links (not
+// across a reload that changed them).
 import type { SessionConfig } from '../config/types.js';
 import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';

@@ -297,7 +297,7 @@ class PacketDevice : public DeviceBase {
   std::vector<uint8_t> readBuf_;  // tx thread: one read (header and up to 64 KiB)
   offload::Segmenter seg_;        // tx thread: the super-packet being cut
   size_t segNext_ = 0;
-  bool cut_ = false;               // tx side: Read returned cut packets (TakeCut)
+  bool cut_ = false;              // tx side: Read returned cut packets (TakeCut)
   offload::Coalescer coalescer_;  // rx thread
   std::vector<uint8_t*> data_;
   std::vector<size_t> lens_;
