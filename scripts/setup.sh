@@ -63,8 +63,9 @@ fi
 exec 9>/tmp/tund-native.lock
 flock 9
 
-# npm ci only when the lock file or the native sources changed since the last successful run.
-stamp_value=$( (cat package-lock.json package.json native/binding.gyp $(find native/src -type f | sort) 2>/dev/null; node --version) | sha256sum | cut -d' ' -f1)
+# npm ci only when the lock file, the native sources or their code layout (native/hot-order.txt,
+# which make does not know the link depends on) changed since the last successful run.
+stamp_value=$( (cat package-lock.json package.json native/binding.gyp native/hot-order.txt $(find native/src -type f | sort) 2>/dev/null; node --version) | sha256sum | cut -d' ' -f1)
 stamp_file=node_modules/.tund-setup-stamp
 if [[ ! -f $stamp_file || $(cat "$stamp_file") != "$stamp_value" || ! -f native/build/Release/tund_native.node ]]; then
   say "npm ci (builds the native addon)"
