@@ -45,6 +45,7 @@
         "src/vpnws_napi.cc",
         "src/caps.cc",
         "src/memory.cc",
+        "src/mono_clock.cc",
         "src/control_crypto.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -8,11 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 
 #include "engine/endpoint.h"
 #include "errors.h"
+#include "mono_clock.h"
 #include "fast_random.h"
 
 namespace tund {
@@ -20,14 +20,9 @@ namespace vpnws {
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class Dialer {
  public:
-  Dialer(const DialRequest& r, Dialed* out) : r_(r), out_(out), deadline_(NowMs() + r.timeoutMs) {}
+  Dialer(const DialRequest& r, Dialed* out) : r_(r), out_(out), deadline_(MonotonicMs() + r.timeoutMs) {}
 
   bool Run() {
     if (!Connect()) return false;
@@ -53,7 +48,7 @@ class Dialer {
   // Waits for `events` on the socket within the deadline. false: timeout or cancel (recorded).
   bool Wait(short events, const char* step) {
     for (;;) {
-      int64_t left = deadline_ - NowMs();
+      int64_t left = deadline_ - MonotonicMs();
       if (left <= 0) return Fail("timeout", std::string("timed out during ") + step, ETIMEDOUT);
       struct pollfd p[2] = {{out_->fd, events, 0}, {r_.cancelFd, POLLIN, 0}};
       int n = poll(p, r_.cancelFd >= 0 ? 2 : 1, static_cast<int>(left));

@@ -17,6 +17,7 @@
 #include "engine/endpoint.h"
 #include "errors.h"
 #include "http_upgrade.h"
+#include "mono_clock.h"
 #include "ws_frame.h"
 
 namespace tund {
@@ -24,10 +25,6 @@ namespace vpnws {
 
 namespace {
 
-int64_t MonoMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -177,7 +174,7 @@ class Hub::Impl {
 
   void Loop() {
     struct epoll_event evs[64];
-    int64_t lastAge = MonoMs();
+    int64_t lastAge = MonotonicMs();
     for (;;) {
       int n = epoll_wait(ep_, evs, 64, 1000);
       if (n < 0 && errno != EINTR) {
@@ -210,7 +207,7 @@ class Hub::Impl {
         if (c->dead) continue;
         if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) Readable(c);
       }
-      int64_t now = MonoMs();
+      int64_t now = MonotonicMs();
       // handshakes that take too long
       std::vector<Conn*> late;
       for (auto& kv : conns_) {
@@ -250,7 +247,7 @@ class Hub::Impl {
       auto c = std::make_unique<Conn>();
       c->fd = fd;
       c->info.remote = Endpoint::From(ss, len).ToString();
-      c->deadline = MonoMs() + o_.handshakeTimeoutMs;
+      c->deadline = MonotonicMs() + o_.handshakeTimeoutMs;
       if (o_.tls) {
         std::string err;
         c->tls = tls::Session::New(*o_.tls, fd, &err);
@@ -380,7 +377,7 @@ class Hub::Impl {
     c->outBytes += text.size();
     c->closeWhenFlushed = true;
     c->state = Conn::Closing;
-    c->deadline = MonoMs() + 2000;
+    c->deadline = MonotonicMs() + 2000;
     Flush(c);
   }
 
@@ -484,7 +481,7 @@ class Hub::Impl {
 
   // One frame into the switch, out to its destinations.
   void Switch(l2::PortId from, const uint8_t* frame, size_t len) {
-    l2::Decision d = sw_.Forward(from, frame, len, static_cast<uint64_t>(MonoMs()));
+    l2::Decision d = sw_.Forward(from, frame, len, static_cast<uint64_t>(MonotonicMs()));
     if (d.drop != l2::Drop::None) return;
     for (size_t i = 0; i < d.count; i++) {
       l2::PortId to = d.ports[i];
@@ -536,7 +533,7 @@ class Hub::Impl {
     c->closeWhenFlushed = true;
     LeaveSwitch(c);
     c->state = Conn::Closing;
-    c->deadline = MonoMs() + 2000;
+    c->deadline = MonotonicMs() + 2000;
     Event("closed", c, why);
     Flush(c);
   }

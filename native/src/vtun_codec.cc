@@ -1,6 +1,7 @@
 // VTun module chain: see vtun_codec.h and docs/vtun-protocol.md §9 and §10.
 #include "vtun_codec.h"
 #include "blowfish_ecb.h"
+#include "mono_clock.h"
 
 #include <lzo/lzo1x.h>
 #include <openssl/blowfish.h>
@@ -8,7 +9,6 @@
 #include <openssl/rand.h>
 #include <zlib.h>
 
-#include <chrono>
 #include <cstring>
 #include <mutex>
 
@@ -31,11 +31,6 @@ void Random(uint8_t* p, size_t n) {
     static std::atomic<uint64_t> ctr{0x9e3779b97f4a7c15ULL};
     for (size_t i = 0; i < n; i++) p[i] = static_cast<uint8_t>((ctr.fetch_add(0x9e3779b97f4a7c15ULL) >> 29) & 0xff);
   }
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 enum class Algo { None, Legacy, Blowfish, Aes };
@@ -312,7 +307,7 @@ class CipherImpl {
       }
       if (!ok) {
         // Garbage while we wait for a side-band: ask the peer for a new one (10.5.4).
-        int64_t now = NowMs();
+        int64_t now = MonotonicMs();
         if (gibberish_++ == 0) {
           gibStartMs_ = now;
           if (sync_) sync_->wantRsyn = true;
@@ -369,7 +364,7 @@ class CipherImpl {
     if (!sync_ || !sync_->reinit.exchange(false)) return;
     // A peer keeps tagging "rsyn" until our new side-band reaches it: frames already on the way
     // must not restart the stream again and again.
-    int64_t now = NowMs();
+    int64_t now = MonotonicMs();
     if (encState_ != EncState::Init && now - lastReinitMs_ >= kMinReinitIntervalMs) {
       encState_ = EncState::Init;
       lastReinitMs_ = now;

@@ -903,7 +903,7 @@ Napi::Value MessageTypeJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), MessageTypeOf(msg.Data(), msg.Length()));
 }
 
-Napi::Value MonotonicMs(const Napi::CallbackInfo& info) {
+Napi::Value MonotonicMsJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(MonotonicNanos()) / 1e6);
 }
 
@@ -981,7 +981,7 @@ Napi::Object InitWireGuard(Napi::Env env, Napi::Object exports) {
   wg.Set("CookieGenerator", CookieGeneratorObject::Define(env));
   wg.Set("RateLimiter", RateLimiterObject::Define(env));
   wg.Set("messageType", Napi::Function::New(env, MessageTypeJs, "messageType"));
-  wg.Set("monotonicMs", Napi::Function::New(env, MonotonicMs, "monotonicMs"));
+  wg.Set("monotonicMs", Napi::Function::New(env, MonotonicMsJs, "monotonicMs"));
   wg.Set("benchmarkAead", Napi::Function::New(env, BenchmarkAead, "benchmarkAead"));
   exports.Set("wg", wg);
   return exports;

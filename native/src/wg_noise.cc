@@ -82,12 +82,6 @@ void WriteLe32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v >> 24);
 }
 
-int64_t MonotonicNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
-}
-
 const char* HandshakeErrorName(HandshakeError e) {
   switch (e) {
     case HandshakeError::kNone: return "ok";

@@ -18,14 +18,6 @@
 namespace tund {
 namespace engine {
 
-// clock_gettime itself rather than std::chrono::steady_clock (the same clock): one code page
-// fewer for a lone packet to fetch after an idle spell (docs/engine.md, "The path after idle").
-int64_t NowMs() {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
-}
-
 namespace {
 
 constexpr int kRxBatchMin = 64;

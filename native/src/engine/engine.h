@@ -39,12 +39,13 @@
 #include <thread>
 #include <vector>
 
+#include "../mono_clock.h"
 #include "endpoint.h"
 
 namespace tund {
 namespace engine {
 
-int64_t NowMs();  // monotonic milliseconds
+inline int64_t NowMs() { return MonotonicMs(); }  // (mono_clock.h)
 
 // End reasons (the strings JS sees). Transforms may use their own (VTun: peer_closed, codec_error).
 constexpr const char* kEndEof = "eof";
