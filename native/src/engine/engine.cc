@@ -46,9 +46,8 @@ void Drain(int fd) {
   (void)r;
 }
 
-// The engine whose single loop this thread runs (its rx thread, while it waits in Receive):
-// Core::WaitAny hands that wait to Engine::LoopWait.
-thread_local Engine* t_loop = nullptr;
+// This thread, as Core::loopThread_ names it (a read of the thread register, no call).
+const void* ThisThread() { return __builtin_thread_pointer(); }
 
 }  // namespace
 
@@ -111,8 +110,8 @@ bool Core::WaitFd(int fd, short events, int timeoutMs) const {
 
 int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
   // the rx thread's wait for a received message, in the single loop: it watches the device too
-  if (t_loop != nullptr && static_cast<const Core*>(t_loop) == this && n == 1 && fds[0].events == POLLIN && timeoutMs < 0)
-    return t_loop->LoopWait(fds[0]);
+  if (loopThread_.load(std::memory_order_relaxed) == ThisThread() && n == 1 && fds[0].events == POLLIN && timeoutMs < 0)
+    return static_cast<Engine*>(const_cast<Core*>(this))->LoopWait(fds[0]);  // (only an Engine sets it)
   // (the transports wait on one fd whenever they find it empty: no heap allocation for that)
   constexpr size_t kOnStack = 8;
   struct pollfd small[kOnStack];
@@ -684,9 +683,9 @@ int Engine::LoopWait(struct pollfd& want) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 || p[2].revents) return -1;
     if (p[1].revents) {
-      t_loop = nullptr;  // (what the round waits for, it waits for plainly)
+      loopThread_.store(nullptr, std::memory_order_relaxed);  // (what the round waits for, it waits for plainly)
       RxDeviceRound(p[1].revents);
-      t_loop = this;
+      loopThread_.store(ThisThread(), std::memory_order_relaxed);
       if (Ended()) return -1;
     }
     if (p[0].revents) {
@@ -810,9 +809,10 @@ void Engine::RxLoop() {
   std::vector<Message> msgs(static_cast<size_t>(batch));
   Rx rx(*this, static_cast<size_t>(batch), transform_->MaxDelivered());
   for (;;) {
-    t_loop = singleLoop_ ? this : nullptr;  // (its wait for the transport watches the device too)
+    // (its wait for the transport watches the device too)
+    loopThread_.store(singleLoop_ ? ThisThread() : nullptr, std::memory_order_relaxed);
     int n = transport_->Receive(*this, msgs.data(), batch);
-    t_loop = nullptr;
+    loopThread_.store(nullptr, std::memory_order_relaxed);
     if (n < 0) break;
     rx.Stamp();
     for (int i = 0; i < n && !Ended(); i++) {

@@ -215,6 +215,11 @@ class Core {
   Transform* transform_ = nullptr;
   int stopFd_ = -1, wakeFd_ = -1;
   std::atomic<bool> ended_{false}, stopping_{false}, eventSent_{false};
+  // The thread whose wait for a received message is the single loop (Engine::RxLoop, while it
+  // waits in Receive and single_ may be on), as its thread pointer; nullptr otherwise. Not a
+  // thread_local: an addon's thread-locals are reached through __tls_get_addr, pages more on a
+  // lone packet's path after an idle spell (docs/engine.md, "The path after idle").
+  std::atomic<const void*> loopThread_{nullptr};
 };
 
 // ---------------------------------------------------------------------------------------------
