@@ -325,6 +325,13 @@ class Engine::Tx : public TxContext {
   bool BeginRound(int& parity) {
     roundMs_ = NowMs();
     if (!pipelined_) return true;
+    if (e_.SendIdle()) {
+      // nothing in flight points into either slot set or into what any round kept
+      parity_ = parity;
+      outgoing_ = true;
+      collected_ = added_;
+      return !e_.sendFailed_.load(std::memory_order_relaxed);
+    }
     std::unique_lock<std::mutex> lock(e_.sendMu_);
     // the set the last round used when nothing points into it any more (that round went out on
     // this thread): its packets are still in the caches; else the other one
@@ -374,10 +381,13 @@ class Engine::Tx : public TxContext {
   bool FlushFromRx() {
     if (cur_->n == 0) return !e_.Ended();
     if (pipelined_) {
-      // a round that filled a batch (Add) handed that one on: this one follows it, in order
-      std::unique_lock<std::mutex> lock(e_.sendMu_);
-      if (e_.sendFailed_) return false;
-      if (!e_.sendQueue_.empty()) return HandOn(lock);
+      if (e_.sendFailed_.load(std::memory_order_relaxed)) return false;
+      if (!e_.SendIdle()) {
+        // a round that filled a batch (Add) handed that one on: this one follows it, in order
+        std::unique_lock<std::mutex> lock(e_.sendMu_);
+        if (e_.sendFailed_) return false;
+        if (!e_.sendQueue_.empty()) return HandOn(lock);
+      }
     }
     int sent = e_.transport_->TrySend(e_, cur_->msgs.data(), cur_->n);
     if (sent < 0) return false;
@@ -397,6 +407,7 @@ class Engine::Tx : public TxContext {
     e_.inflight_[parity_]++;
     if (outgoing_) e_.outgoingInflight_++;
     e_.sendQueue_.push_back(cur_);
+    e_.sendPending_.fetch_add(1, std::memory_order_relaxed);
     e_.sendCv_.notify_all();
     e_.sendCv_.wait(lock, [&] { return e_.sendFailed_ || !e_.sendFree_.empty(); });
     if (e_.sendFailed_) return false;
@@ -475,11 +486,13 @@ void Engine::SendLoop() {
     lock.unlock();
     const bool ok = transport_->Send(*this, b->msgs.data() + b->first, b->n - b->first);
     lock.lock();
+    if (!ok) sendFailed_ = true;  // (before the count drops: whoever sees it idle sees this too)
     sendQueue_.pop_front();
+    // (release: the batch's slots are free to reuse for whoever sees the count drop, SendIdle)
+    sendPending_.fetch_sub(1, std::memory_order_release);
     inflight_[b->parity]--;
     if (b->outgoing) outgoingInflight_--;
     sendFree_.push_back(b);
-    if (!ok) sendFailed_ = true;
     sendCv_.notify_all();
     if (!ok) break;
   }
@@ -618,11 +631,8 @@ std::unique_lock<std::mutex> Engine::RxTakeTx() {
   std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
   if (!round.owns_lock()) return round;  // the tx thread is in a round: the answer is its
   bool free = !txs_->done && !txs_->heavy && !Ended() && !(o_.holdMs > 0 && NowMs() - startMs_ < o_.holdMs);
-  if (free && pipelined_) {
-    std::lock_guard<std::mutex> lock(sendMu_);
-    // (the send thread only takes what the tx side queues, under txMu_: it stays idle)
-    free = sendQueue_.empty() && !sendFailed_;
-  }
+  // (the send thread only takes what the tx side queues, under txMu_: idle, it stays idle)
+  if (free && pipelined_) free = SendIdle() && !sendFailed_.load(std::memory_order_relaxed);
   if (!free) round.unlock();
   return round;
 }

@@ -479,7 +479,15 @@ class Engine : public Core {
   std::deque<TxBatch*> sendQueue_, sendFree_;
   int inflight_[2] = {0, 0};    // batches queued or being sent, per set of device packet slots
   int outgoingInflight_ = 0;    // ... of them, those of rounds that added JS's or control messages
-  bool sendFailed_ = false, sendStop_ = false;
+  // sendQueue_'s length (batches queued or being sent) and whether a send failed: written under
+  // sendMu_, read without it by the holder of txMu_ (SendIdle), the only one who queues.
+  std::atomic<int> sendPending_{0};
+  std::atomic<bool> sendFailed_{false};
+  bool sendStop_ = false;
+  // For the holder of txMu_: nothing is queued or being sent, and so it stays until the holder
+  // queues a batch itself. A lone packet's round checks this instead of taking sendMu_ three
+  // times (a lock and its cache lines more on the path after an idle spell, docs/engine.md).
+  bool SendIdle() const { return sendPending_.load(std::memory_order_acquire) == 0; }
 };
 
 }  // namespace engine
