@@ -60,14 +60,17 @@ void VtunTransform::AddControl(TxContext& tx, uint16_t h) {
 }
 
 void VtunTransform::CollectOutgoing(TxContext& tx) {
-  int rep = pendingEchoRep_.exchange(0);
-  int req = pendingEchoReq_.exchange(0);
+  // (a plain load first: nearly every round finds nothing, and a locked exchange per flag per
+  // round is a write to lines the control side shares)
+  auto take = [](std::atomic<int>& flag) { return flag.load(std::memory_order_relaxed) != 0 ? flag.exchange(0) : 0; };
+  int rep = take(pendingEchoRep_);
+  int req = take(pendingEchoReq_);
   if (req > 0) {
     AddControl(tx, vtun::kEchoReq);
     echoReqTx_.fetch_add(1, std::memory_order_relaxed);
   }
   if (rep > 0) AddControl(tx, vtun::kEchoRep);
-  if (pendingClose_.exchange(0)) AddControl(tx, vtun::kConnClose);
+  if (take(pendingClose_)) AddControl(tx, vtun::kConnClose);
 }
 
 void VtunTransform::Seal(Message& pkt, TxContext& tx) {
