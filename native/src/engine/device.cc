@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "../errors.h"
@@ -40,10 +41,11 @@ namespace {
 constexpr ssize_t kNothingNow = -1;
 constexpr ssize_t kReadError = -2;
 
-// One read: bytes (0: end of file), kNothingNow, or kReadError (errno set).
-ssize_t ReadOnce(int fd, uint8_t* dst, size_t cap) {
+// One read (a scatter read: for a tun with virtio_net_hdr, header and packet where each is
+// wanted): bytes (0: end of file), kNothingNow, or kReadError (errno set).
+ssize_t ReadOnce(int fd, const struct iovec* iov, int iovCount) {
   for (;;) {
-    ssize_t n = read(fd, dst, cap);
+    ssize_t n = readv(fd, iov, iovCount);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return kNothingNow;
@@ -61,7 +63,8 @@ class DeviceBase : public Device {
     int got = 0;
     while (got < max) {
       uint8_t* dst = slots[first + static_cast<size_t>(got)] + headroom;
-      ssize_t n = ReadOnce(fd_, dst, cap);
+      const struct iovec iov = {dst, cap};
+      ssize_t n = ReadOnce(fd_, &iov, 1);
       if (n == kReadError) {
         core.End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
         return -1;
@@ -151,7 +154,16 @@ class PacketDevice : public DeviceBase {
         cut_ = true;
         continue;
       }
-      ssize_t n = ReadOnce(fd_, readBuf_.data(), readBuf_.size());
+      // The packet lands in its slot: no copy for a plain packet, and no page of readBuf_ on a
+      // lone packet's path (docs/engine.md, "The path after idle"). What is longer than
+      // kReadInSlot (a super-packet, a jumbo packet) goes on in readBuf_, after room for the
+      // slot's part.
+      const size_t inSlot = std::min(cap, kReadInSlot);
+      uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
+      const struct iovec iov[3] = {{readBuf_.data(), offload::kVnetHdrLen},
+                                   {dst, inSlot},
+                                   {whole + inSlot, readBuf_.size() - offload::kVnetHdrLen - inSlot}};
+      ssize_t n = ReadOnce(fd_, iov, 3);
       if (n == kReadError) {
         core.End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
         return -1;
@@ -160,11 +172,12 @@ class PacketDevice : public DeviceBase {
       readAny = true;
       if (static_cast<size_t>(n) <= offload::kVnetHdrLen) continue;
       const offload::VnetHdr h = offload::ReadVnetHdr(readBuf_.data());
-      uint8_t* pkt = readBuf_.data() + offload::kVnetHdrLen;
       const size_t len = static_cast<size_t>(n) - offload::kVnetHdrLen;
       if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
+        // the cuts go into the slots from this one on: the super-packet whole in readBuf_ first
+        std::memcpy(whole, dst, std::min(len, inSlot));
         const char* err = nullptr;
-        if (!seg_.Load(pkt, len, h, &err)) {
+        if (!seg_.Load(whole, len, h, &err)) {
           core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
           seg_ = offload::Segmenter();
         } else {
@@ -173,15 +186,15 @@ class PacketDevice : public DeviceBase {
         segNext_ = 0;
         continue;
       }
-      if ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(pkt, len, h.csumStart, h.csumOffset)) {
-        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
       if (len > cap) {
         core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      memcpy(dst, pkt, len);
+      if (len > inSlot) std::memcpy(dst + inSlot, whole + inSlot, len - inSlot);  // the rest of it
+      if ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(dst, len, h.csumStart, h.csumOffset)) {
+        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       pkts[got] = Message{};
       pkts[got].data = dst;
       pkts[got].len = len;
@@ -294,7 +307,9 @@ class PacketDevice : public DeviceBase {
 
   std::string ifname_;
   bool vnet_ = false, offloads_ = false, gro_ = false;
-  std::vector<uint8_t> readBuf_;  // tx thread: one read (header and up to 64 KiB)
+  // A read's bytes that go into the packet's slot (Read): a 1500-byte MTU's packets whole.
+  static constexpr size_t kReadInSlot = 2048;
+  std::vector<uint8_t> readBuf_;  // tx thread: one read's header, and up to 64 KiB
   offload::Segmenter seg_;        // tx thread: the super-packet being cut
   size_t segNext_ = 0;
   bool cut_ = false;              // tx side: Read returned cut packets (TakeCut)
