@@ -32,6 +32,7 @@
 #include "../errors.h"
 #include "engine.h"
 #include "offload.h"
+#include "sys.h"
 
 namespace tund {
 namespace engine {
@@ -45,7 +46,7 @@ constexpr ssize_t kReadError = -2;
 // wanted): bytes (0: end of file), kNothingNow, or kReadError (errno set).
 ssize_t ReadOnce(int fd, const struct iovec* iov, int iovCount) {
   for (;;) {
-    ssize_t n = readv(fd, iov, iovCount);
+    ssize_t n = sys::Readv(fd, iov, iovCount);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return kNothingNow;
@@ -265,7 +266,7 @@ class PacketDevice : public DeviceBase {
   // dropped as the kernel would; 0: ended or stop; kRefused: EINVAL on a super-packet (refusable).
   int WriteOne(Core& core, const struct iovec* iov, int iovCount, size_t packets, size_t bytes, bool refusable = false) {
     for (int eagain = 0;;) {
-      ssize_t n = writev(fd_, iov, iovCount);
+      ssize_t n = sys::Writev(fd_, iov, iovCount);
       if (n >= 0) break;  // a packet device takes the packet whole
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -14,6 +14,7 @@
 #include "../errors.h"
 #include "offload.h"
 #include "shared_stamp.h"
+#include "sys.h"
 
 namespace tund {
 namespace engine {
@@ -124,7 +125,7 @@ int Core::WaitAny(struct pollfd* fds, size_t n, int timeoutMs) const {
   std::copy(fds, fds + n, p);
   p[n] = {stopFd_, POLLIN, 0};
   for (;;) {
-    int r = poll(p, n + 1, timeoutMs);
+    int r = sys::Poll(p, n + 1, timeoutMs);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 || p[n].revents) return -1;
     if (r == 0) return 0;
@@ -574,7 +575,7 @@ void Engine::TxLoop() {
     p[0] = {stopFd_, POLLIN, 0};
     p[1] = {wakeFd_, POLLIN, 0};
     p[2] = {devFd, POLLIN, 0};
-    int n = poll(p, hold > 0 || !mine ? 2 : 3, hold > 0 ? hold : pending ? 0 : -1);
+    int n = sys::Poll(p, hold > 0 || !mine ? 2 : 3, hold > 0 ? hold : pending ? 0 : -1);
     if (n < 0 && errno != EINTR) {
       End(kEndDeviceError, std::string("poll: ") + ErrnoText(errno));
       break;
@@ -689,7 +690,7 @@ int Engine::LoopWait(struct pollfd& want) {
   for (;;) {
     const bool serve = single_.load(std::memory_order_relaxed);
     struct pollfd p[3] = {{want.fd, want.events, 0}, {serve ? devFd : -1, POLLIN, 0}, {stopFd_, POLLIN, 0}};
-    int r = poll(p, 3, -1);
+    int r = sys::Poll(p, 3, -1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 || p[2].revents) return -1;
     if (p[1].revents) {

@@ -37,6 +37,7 @@
 
 #include "../errors.h"
 #include "engine.h"
+#include "sys.h"
 #include "iovec_advance.h"
 #include "offload.h"
 
@@ -197,7 +198,7 @@ class TcpTransport : public Transport {
         if (!ReadThroughLayer(core)) return -1;
         continue;
       }
-      ssize_t r = read(fd_, buf_.data() + have_, buf_.size() - have_);
+      ssize_t r = sys::Read(fd_, buf_.data() + have_, buf_.size() - have_);
       if (r > 0) {
         have_ += static_cast<size_t>(r);
         core.c.rxWireBytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
@@ -247,7 +248,7 @@ class TcpTransport : public Transport {
       std::memset(&mh, 0, sizeof mh);
       mh.msg_iov = iov + first;
       mh.msg_iovlen = static_cast<size_t>(cnt - first);
-      ssize_t n = sendmsg(fd_, &mh, MSG_NOSIGNAL);
+      ssize_t n = sys::Sendmsg(fd_, &mh, MSG_NOSIGNAL);
       if (n >= 0) {
         core.c.txWireBytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
         first = AdvanceIovecs(iov, cnt, first, static_cast<size_t>(n));
@@ -494,7 +495,7 @@ class UdpTransport : public Transport {
         rxMsgs_[i].msg_hdr.msg_flags = 0;
       }
       rxDirty_ = 1;  // (a failed read may have written the first)
-      int r = recvmmsg(fd_, rxMsgs_.data(), want, MSG_DONTWAIT, nullptr);
+      int r = sys::Recvmmsg(fd_, rxMsgs_.data(), want, MSG_DONTWAIT);
       if (r > 1) rxDirty_ = static_cast<size_t>(r);
       if (r < 0) {
         if (errno == EINTR) continue;
@@ -565,7 +566,7 @@ class UdpTransport : public Transport {
   bool SendEntries(Core& core, struct mmsghdr* msgs, unsigned count) {
     unsigned off = 0;
     while (off < count) {
-      int r = sendmmsg(fd_, msgs + off, count - off, MSG_NOSIGNAL);
+      int r = sys::Sendmmsg(fd_, msgs + off, count - off, MSG_NOSIGNAL);
       if (r > 0) {
         for (int i = 0; i < r; i++) {
           const struct mmsghdr& m = msgs[off + static_cast<unsigned>(i)];
