@@ -507,7 +507,11 @@ class UdpTransport : public Transport {
         core.End(kEndNetworkError, std::string("recvmmsg: ") + ErrnoText(err));
         return -1;
       }
+      // The first `max` datagrams go straight to the caller (a lone datagram touches no page of
+      // rxOut_, docs/engine.md "The path after idle"); the rest of a large read waits in rxOut_.
       rxHave_ = rxNext_ = 0;
+      const size_t room = static_cast<size_t>(std::max(max, 0));
+      size_t given = 0;
       for (int i = 0; i < r; i++) {
         const struct msghdr& h = rxMsgs_[i].msg_hdr;
         size_t len = rxMsgs_[i].msg_len;
@@ -526,7 +530,7 @@ class UdpTransport : public Transport {
         const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
         size_t off = 0;
         do {
-          Message& m = rxOut_[rxHave_++];
+          Message& m = given < room ? out[given++] : rxOut_[rxHave_++];
           m = Message{};
           m.data = base + off;
           m.len = std::min(seg, len - off);
@@ -535,7 +539,8 @@ class UdpTransport : public Transport {
           off += m.len;
         } while (off < len);
       }
-      if (rxHave_ == 0 && core.Ended()) return -1;
+      if (given > 0) return static_cast<int>(given);
+      if (core.Ended()) return -1;
     }
   }
 
