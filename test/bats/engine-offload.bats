@@ -259,6 +259,9 @@ single_loop_load() {
   run transfer "$NS_A" "$NS_B" 198.19.71.2 8
   assert_success
   wait_for 5 sh -c "[ \$(jq .rxBytes '$BATS_TEST_TMPDIR/b/stats') -gt $((8 * 1048576)) ]"
+  # (each process rewrites its stats file every 200 ms, and the transfer takes less: A's file too
+  # must show it before its counters are compared)
+  wait_for 5 sh -c "[ \$(jq .txBytes '$BATS_TEST_TMPDIR/a/stats') -gt $(($(jq .txBytes <<<"$a0") + 8 * 1048576)) ]"
   local switched
   switched=$(jq -n --argjson x "$a0" --argjson y "$(cat "$BATS_TEST_TMPDIR/a/stats")" --argjson u "$b0" \
     --argjson v "$(cat "$BATS_TEST_TMPDIR/b/stats")" '[$y.loopSwitches - $x.loopSwitches, $v.loopSwitches - $u.loopSwitches]')
