@@ -37,9 +37,9 @@
 
 #include "../errors.h"
 #include "engine.h"
-#include "sys.h"
 #include "iovec_advance.h"
 #include "offload.h"
+#include "sys.h"
 
 namespace tund {
 namespace engine {
