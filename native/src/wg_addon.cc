@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "mono_clock.h"
 #include "wg_cookie.h"
 #include "wg_crypto.h"
 #include "wg_noise.h"

@@ -10,7 +10,7 @@
 //  - LoadTracker: "under load" as wireguard-go defines it (the handshake queue at least 1/8 full,
 //    and for one second after).
 // All four are safe to call from several threads (internally locked where they hold state).
-// Times are monotonic nanoseconds (wg_noise.h MonotonicNanos) passed by the caller.
+// Times are monotonic nanoseconds (mono_clock.h MonotonicNanos) passed by the caller.
 #pragma once
 
 #include <cstddef>

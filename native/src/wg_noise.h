@@ -20,7 +20,6 @@
 #include <memory>
 #include <string>
 
-#include "mono_clock.h"
 #include "wg_crypto.h"
 
 namespace tund {
@@ -53,9 +52,8 @@ uint8_t MessageTypeOf(const uint8_t* msg, size_t len);
 uint32_t ReadLe32(const uint8_t* p);
 void WriteLe32(uint8_t* p, uint32_t v);
 
-// Monotonic nanoseconds (mono_clock.h); every time-dependent call takes `now` in these units, so
+// Every time-dependent call takes `now` in monotonic nanoseconds (mono_clock.h MonotonicNanos), so
 // tests can drive the clock.
-using ::tund::MonotonicNanos;
 
 constexpr int64_t kNanosPerMilli = 1000000;
 constexpr int64_t kNanosPerSecond = 1000000000;

@@ -203,7 +203,7 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   single_.store(singleLoop_ && o_.holdMs <= 0);
   txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
                                   transform_->TxSlotBytes(), pipelined_, sendInline);
-  startMs_ = NowMs();
+  startMs_ = MonotonicMs();
   lastBusyMs_.store(startMs_ + std::max<int64_t>(o_.holdMs, 0));
   WakeTx();  // a first round sends what JS queued before start()
   try {
@@ -324,7 +324,7 @@ class Engine::Tx : public TxContext {
   // AddOutgoing and the transform's CollectOutgoing kept for the last round that added messages
   // (JS's messages, WireGuard's staged packets). false: the engine ended or stops.
   bool BeginRound(int& parity) {
-    roundMs_ = NowMs();
+    roundMs_ = MonotonicMs();
     if (!pipelined_) return true;
     if (e_.SendIdle()) {
       // nothing in flight points into either slot set or into what any round kept
@@ -537,7 +537,7 @@ int Engine::ReadDevice(TxSide& s, int limit, bool hangup, bool shaping, bool* cu
                           s.pkts.data() + got, max, hangup && got == 0);
     if (r <= 0) break;
     got += SealRead(s, got, r, shaping);
-    if (shaping && HoldMs(NowMs()) > 0) break;
+    if (shaping && HoldMs(MonotonicMs()) > 0) break;
     if (r < max) break;  // the device has nothing more right now
   }
   if (got > 0) c.txBatches.fetch_add(1, std::memory_order_relaxed);
@@ -562,7 +562,7 @@ void Engine::TxLoop() {
   const int devFd = device_->Fd();
   struct pollfd p[3];
   while (!Ended()) {
-    int hold = HoldMs(NowMs());
+    int hold = HoldMs(MonotonicMs());
     // the device is this thread's unless the single loop has it (the rx thread then watches it:
     // this thread would only be woken for what that one reads and sends)
     const bool mine = !single_.load(std::memory_order_acquire);
@@ -631,7 +631,7 @@ void Engine::TxLoop() {
 std::unique_lock<std::mutex> Engine::RxTakeTx() {
   std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
   if (!round.owns_lock()) return round;  // the tx thread is in a round: the answer is its
-  bool free = !txs_->done && !txs_->heavy && !Ended() && !(o_.holdMs > 0 && NowMs() - startMs_ < o_.holdMs);
+  bool free = !txs_->done && !txs_->heavy && !Ended() && !(o_.holdMs > 0 && MonotonicMs() - startMs_ < o_.holdMs);
   // (the send thread only takes what the tx side queues, under txMu_: idle, it stays idle)
   if (free && pipelined_) free = SendIdle() && !sendFailed_.load(std::memory_order_relaxed);
   if (!free) round.unlock();
@@ -712,7 +712,7 @@ int Engine::LoopWait(struct pollfd& want) {
 void Engine::RxDeviceRound(short revents) {
   std::unique_lock<std::mutex> round = RxTakeTx();
   if (!round.owns_lock()) {
-    ToSplit(NowMs());
+    ToSplit(MonotonicMs());
     return;
   }
   if (revents & (POLLERR | POLLNVAL)) {
@@ -770,7 +770,7 @@ class Engine::Rx : public RxContext {
  public:
   Rx(Engine& e, size_t slots, size_t slotBytes) : e_(e), copies_(slots, slotBytes), pkts_(slots) {}
   // A receive returned: the time its messages are opened at.
-  void Stamp() { roundMs_ = NowMs(); }
+  void Stamp() { roundMs_ = MonotonicMs(); }
   void Deliver(uint8_t* p, size_t len) override {
     if (n_ == pkts_.size() && !Flush()) return;
     pkts_[n_] = Message{};

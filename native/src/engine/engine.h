@@ -45,8 +45,6 @@
 namespace tund {
 namespace engine {
 
-inline int64_t NowMs() { return MonotonicMs(); }  // (mono_clock.h)
-
 // End reasons (the strings JS sees). Transforms may use their own (VTun: peer_closed, codec_error).
 constexpr const char* kEndEof = "eof";
 constexpr const char* kEndDeviceError = "device_error";
@@ -337,8 +335,8 @@ class TxContext {
   // An unconnected single-peer socket waits for its peer: nothing can be sent yet.
   virtual bool AwaitingPeer() const = 0;
   virtual Core& core() = 0;
-  // NowMs() as of the start of this round: one clock read per round, not per packet (a round is
-  // at most one batch, well under a millisecond of work).
+  // MonotonicMs() as of the start of this round: one clock read per round, not per packet (a
+  // round is at most one batch, well under a millisecond of work).
   int64_t RoundMs() const { return roundMs_; }
 
  protected:
@@ -359,7 +357,7 @@ class RxContext {
   virtual bool AwaitingPeer() const = 0;
   virtual bool PinPeer(const Message& msg) = 0;
   virtual Core& core() = 0;
-  // NowMs() as of the receive this message came with (see TxContext::RoundMs).
+  // MonotonicMs() as of the receive this message came with (see TxContext::RoundMs).
   int64_t RoundMs() const { return roundMs_; }
 
  protected:

@@ -197,7 +197,7 @@ bool PeerStreamsTransport::Admit(const std::shared_ptr<Conn>& c, std::string* wh
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     unsigned timeout = kUserTimeoutMs;
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
-    c->pendingSinceMs = isNamed ? 0 : NowMs();
+    c->pendingSinceMs = isNamed ? 0 : MonotonicMs();
     s_->conns.push_back(c);
     s_->fresh.push_back(c);
   }
@@ -617,7 +617,7 @@ int PeerStreamsTransport::Receive(Core& core, Message* out, int max) {
       s.fresh.clear();
     }
     if (core.Ended()) return -1;
-    const int64_t now = NowMs();
+    const int64_t now = MonotonicMs();
     if (now - s.lastSweepMs >= kSweepMs) {
       s.lastSweepMs = now;
       Sweep(core, now);

@@ -43,7 +43,7 @@ void VtunTransform::OnEnd(const char* reason) {
 namespace {
 int64_t MsSince(const std::atomic<int64_t>& ms) {
   int64_t last = ms.load(std::memory_order_relaxed);
-  return last < 0 ? -1 : NowMs() - last;
+  return last < 0 ? -1 : MonotonicMs() - last;
 }
 }  // namespace
 

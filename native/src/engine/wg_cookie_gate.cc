@@ -13,7 +13,7 @@ HandshakeGate::Verdict CookieGate::Vet(const uint8_t* msg, size_t len, const End
   if (!haveKey_.load()) return Verdict::Pass;
   wg::SourceAddress src;
   if (!wg::SourceFromSockaddr(from.Sockaddr(), &src)) return Verdict::Drop;
-  const int64_t now = wg::MonotonicNanos();
+  const int64_t now = MonotonicNanos();
   const bool underLoad = load_.Update(queued, capacity, now);
   switch (checker_.Vet(msg, len, src, underLoad, &limiter_, now, reply)) {
     case wg::CookieChecker::Verdict::kAccept:

@@ -227,7 +227,7 @@ bool WgTransform::InstallKeypair(uint32_t id, const WgKeypairSpec& spec, std::st
     *error = "local index " + std::to_string(spec.localIndex) + " is in use";
     return false;
   }
-  auto kp = std::make_shared<Keypair>(spec, id, NowMs(), aead_);
+  auto kp = std::make_shared<Keypair>(spec, id, MonotonicMs(), aead_);
   if (!kp->send.Ok() || !kp->receive.Ok()) {
     *error = "cannot set up ChaCha20-Poly1305 contexts";
     return false;
@@ -318,7 +318,7 @@ bool WgTransform::PeerStats(uint32_t id, WgPeerStats* out) {
   std::shared_lock<std::shared_mutex> lock(mu_);
   PeerPtr peer = FindPeer(id);
   if (!peer) return false;
-  const int64_t now = NowMs();
+  const int64_t now = MonotonicMs();
   Peer& p = *peer;
   auto rd = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   out->rxBytes = rd(p.rxBytes);
@@ -528,7 +528,7 @@ void WgTransform::CollectOutgoing(TxContext& tx) {
   if (ids.empty()) return;
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  const int64_t now = NowMs();
+  const int64_t now = MonotonicMs();
   std::vector<PeerPtr> peers;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);

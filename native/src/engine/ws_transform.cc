@@ -28,12 +28,12 @@ WsTransform::WsTransform(const WsOptions& o)
 
 int64_t WsTransform::MsSinceTraffic() const {
   int64_t last = std::max(lastTxMs_.load(std::memory_order_relaxed), lastRxMs_.load(std::memory_order_relaxed));
-  return last < 0 ? -1 : NowMs() - last;
+  return last < 0 ? -1 : MonotonicMs() - last;
 }
 
 int64_t WsTransform::MsSinceRx() const {
   int64_t last = lastRxMs_.load(std::memory_order_relaxed);
-  return last < 0 ? -1 : NowMs() - last;
+  return last < 0 ? -1 : MonotonicMs() - last;
 }
 
 // ---- tx thread
@@ -42,7 +42,7 @@ void WsTransform::AddControl(TxContext& tx, ws::Opcode op, const uint8_t* payloa
   Message* m = tx.Add();
   if (!m) return;
   m->len = encoder_.Frame(m->data, payload, len, op);
-  lastTxMs_.store(NowMs(), std::memory_order_relaxed);
+  lastTxMs_.store(MonotonicMs(), std::memory_order_relaxed);
 }
 
 void WsTransform::CollectOutgoing(TxContext& tx) {
@@ -84,7 +84,7 @@ void WsTransform::Seal(Message& pkt, TxContext& tx) {
   size_t start = encoder_.FrameInPlace(buf, pkt.len, ws::Opcode::Binary);
   m->data = buf + start;
   m->len = ws::kMaxHeader + pkt.len - start;
-  lastTxMs_.store(NowMs(), std::memory_order_relaxed);
+  lastTxMs_.store(MonotonicMs(), std::memory_order_relaxed);
 }
 
 void WsTransform::CollectFinal(TxContext& tx) {
@@ -129,7 +129,7 @@ Split WsTransform::Next(const uint8_t* p, size_t have) {
 }
 
 void WsTransform::Open(Message& msg, RxContext& rx) {
-  lastRxMs_.store(NowMs(), std::memory_order_relaxed);
+  lastRxMs_.store(MonotonicMs(), std::memory_order_relaxed);
   const uint8_t* p = msg.data;
   // The common case, checked as strictly as the reader would: FIN, no reserved bits, binary,
   // masked exactly when the peer is a client, the whole frame here, no fragmented message open.

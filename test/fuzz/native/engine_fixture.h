@@ -71,7 +71,7 @@ class CollectRx : public tund::engine::RxContext {
   // (and the time the engine would stamp on the receive it came with)
   void Opening(const tund::engine::Message& msg) {
     msg_ = msg;
-    roundMs_ = tund::engine::NowMs();
+    roundMs_ = tund::MonotonicMs();
   }
   void Deliver(uint8_t* p, size_t len) override {
     FUZZ_CHECK(p >= msg_.data && p + len <= msg_.data + msg_.len, "a packet of %zu bytes delivered in place outside the message", len);

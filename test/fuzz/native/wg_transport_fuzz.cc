@@ -250,7 +250,7 @@ class Fixture {
     std::vector<uint8_t> body = in.ConsumeBytes<uint8_t>(msg.size() - 4 - 32);
     std::copy(body.begin(), body.end(), msg.begin() + 4);
     msg[0] = type;
-    FUZZ_CHECK(generator_.AddMacs(msg.data(), msg.size(), wg::MonotonicNanos()), "AddMacs");
+    FUZZ_CHECK(generator_.AddMacs(msg.data(), msg.size(), tund::MonotonicNanos()), "AddMacs");
     return msg;
   }
 
@@ -377,7 +377,7 @@ class Fixture {
       FUZZ_CHECK(std::memcmp(&out[0].data[4], &msg[4], 4) == 0, "the cookie reply's receiver is not the message's sender index");
       if (msg == macsAdded_) {
         // our own message: the peer takes the cookie, and its next messages from here carry mac2
-        FUZZ_CHECK(generator_.ConsumeReply(out[0].data.data(), 64, wg::MonotonicNanos()), "the peer refused the cookie reply");
+        FUZZ_CHECK(generator_.ConsumeReply(out[0].data.data(), 64, tund::MonotonicNanos()), "the peer refused the cookie reply");
         haveCookie_ = true;
         cookieFrom_ = from;
       }
