@@ -6,12 +6,11 @@
 bats_require_minimum_version 1.5.0
 
 load ../helpers/common
+load ../helpers/bench
 
 @test "bench: the tund-vpnws anchor measures the hub's memory per client" {
-  # (another file's short run may hold the machine: wait for it)
-  run env REPS=1 TCP_SECS=1 UDP_SECS=1 PING_COUNT=5 IDLE_SECS=1 BENCH_NO_INSTALL=1 BENCH_LOCK_WAIT=600 \
+  bench_run REPS=1 TCP_SECS=1 UDP_SECS=1 PING_COUNT=5 IDLE_SECS=1 \
     RESULTS_DIR="$BATS_TEST_TMPDIR/results" bash "$PROJECT_ROOT/bench/run.sh" tund-vpnws
-  [[ $output != *"another benchmark run holds"* ]] || skip "a benchmark is running on this machine"
   assert_success
   local line
   line=$(cat "$BATS_TEST_TMPDIR"/results/run-*.jsonl)
