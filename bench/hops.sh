@@ -34,7 +34,11 @@ PING_SIZE=61
 ANCHOR=$(anchor_file "$NAME") || die "no anchor \"$NAME\" (bench/run.sh --list)"
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices, tracefs)"
 TRACEFS=/sys/kernel/tracing
-TRACEFS_MOUNTED=  # set when this run mounted tracefs (and unmounts it at exit)
+# Where systemd has not mounted tracefs, a run mounts it; runs that overlap share that mount, and
+# the last one to end unmounts it: every run holds TRACEFS_LOCK shared, and only a run that can
+# make it exclusive at its end (no other run left) unmounts what TRACEFS_MARK says a run mounted.
+TRACEFS_LOCK=/run/lock/tund-hops.lock
+TRACEFS_MARK=/run/tund-hops.tracefs-mounted
 
 RUN_DIR=$(mktemp -d /tmp/tund-hops.XXXXXX)
 : >"$RUN_DIR/pids"
@@ -50,15 +54,21 @@ cleanup() {
     for e in "${EVENTS[@]}"; do echo 0 >"$INSTANCE/events/$e/enable" 2>/dev/null || true; done
     rmdir "$INSTANCE" 2>/dev/null || true
   fi
-  [[ -z $TRACEFS_MOUNTED ]] || umount "$TRACEFS" 2>/dev/null || true
+  if [[ -e $TRACEFS_MARK ]] && flock -n -x 9 2>/dev/null; then
+    umount "$TRACEFS" 2>/dev/null || true
+    rm -f "$TRACEFS_MARK"
+  fi
   probe_down hops
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # systemd mounts tracefs at boot; a machine booted without it (a container, a minimal VM) has the
 # directory only: mounted for this run
+mkdir -p "${TRACEFS_LOCK%/*}"
+exec 9>>"$TRACEFS_LOCK"
+flock -s 9
 if [[ ! -d $TRACEFS/instances ]]; then
-  mount -t tracefs tracefs "$TRACEFS" 2>/dev/null && TRACEFS_MOUNTED=1
+  mount -t tracefs tracefs "$TRACEFS" 2>/dev/null && : >"$TRACEFS_MARK"
   [[ -d $TRACEFS/instances ]] || die "no tracefs at $TRACEFS, and mounting it failed"
 fi
 probe_up
