@@ -37,7 +37,7 @@ TRACEFS=/sys/kernel/tracing
 # Where systemd has not mounted tracefs, a run mounts it; runs that overlap share that mount, and
 # the last one to end unmounts it: every run holds TRACEFS_LOCK shared, and only a run that can
 # make it exclusive at its end (no other run left) unmounts what TRACEFS_MARK says a run mounted.
-TRACEFS_LOCK=/run/lock/tund-hops.lock
+TRACEFS_LOCK=/run/tund-hops.lock  # (beside run.sh's /run/tund-bench.lock)
 TRACEFS_MARK=/run/tund-hops.tracefs-mounted
 
 RUN_DIR=$(mktemp -d /tmp/tund-hops.XXXXXX)
@@ -64,7 +64,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # systemd mounts tracefs at boot; a machine booted without it (a container, a minimal VM) has the
 # directory only: mounted for this run
-mkdir -p "${TRACEFS_LOCK%/*}"
 exec 9>>"$TRACEFS_LOCK"
 flock -s 9
 if [[ ! -d $TRACEFS/instances ]]; then

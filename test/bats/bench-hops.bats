@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # bench/hops.mjs (the analysis of bench/hops.sh) on a small trace written here: each hop of a ping's
 # round trip from the tracepoints' times, each end's syscalls and wake-ups per round trip, and a
-# round trip the trace lost a step of left out; and once the probe itself through a real tunnel.
+# round trip the trace lost a step of left out; and the probe itself through a real tunnel, alone and
+# in two overlapping runs.
 bats_require_minimum_version 1.5.0
 
 load ../helpers/common
@@ -90,4 +91,26 @@ hop() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 1), $NF }' <<<"$output";
   assert_success
   assert_output --partial "20 of 20 round trips traced whole"
   assert_output --regexp "round trip \(ping send -> reply read\) +[0-9]+\.[0-9]"
+}
+
+# Two runs that overlap where tracefs was not mounted: the first mounts it, and the mount stays
+# until the second, still tracing when the first ends, ends too.
+@test "hops: overlapping runs share the tracefs mount; the last to end unmounts it" {
+  run timeout 180 unshare -m --propagation private bash -c '
+    while mountpoint -q /sys/kernel/tracing; do umount /sys/kernel/tracing || exit 9; done
+    bash "$1/bench/hops.sh" tund-vtun-udp 100 >"$2/first.log" 2>&1 & first=$!
+    for i in $(seq 300); do mountpoint -q /sys/kernel/tracing && break; sleep 0.1; done
+    bash "$1/bench/hops.sh" tund-vtun-udp 400 >"$2/second.log" 2>&1 & second=$!
+    # (the second holds its share of the lock: the kernel lists it on the descriptor)
+    for i in $(seq 300); do grep -q "^lock:" "/proc/$second/fdinfo/9" 2>/dev/null && break; sleep 0.1; done
+    wait $first || { echo "first run failed"; exit 1; }
+    kill -0 $second 2>/dev/null || { echo "the second run ended before the first: no overlap"; exit 1; }
+    mountpoint -q /sys/kernel/tracing && echo "after the first: mounted"
+    wait $second || { echo "second run failed"; exit 1; }
+    mountpoint -q /sys/kernel/tracing || echo "after the second: unmounted"' hops "$PROJECT_ROOT" "$BATS_TEST_TMPDIR"
+  assert_success
+  assert_line "after the first: mounted"
+  assert_line "after the second: unmounted"
+  run cat "$BATS_TEST_TMPDIR/second.log"
+  assert_output --regexp "[0-9]+ of [0-9]+ round trips traced whole"
 }
