@@ -91,6 +91,10 @@ hop() { awk -v n="$1" 'index($0, n) == 1 { print $(NF - 1), $NF }' <<<"$output";
   assert_success
   assert_output --partial "20 of 20 round trips traced whole"
   assert_output --regexp "round trip \(ping send -> reply read\) +[0-9]+\.[0-9]"
+  # each end reads the socket once per round trip: a read that emptied it is followed by a wait,
+  # not by a read that finds nothing (the system calls as the kernel traced them)
+  assert_line --regexp "A's packet threads: .*recvmmsg 1\.[0-4][0-9],"
+  assert_line --regexp "B's packet threads: .*recvmmsg 1\.[0-4][0-9],"
 }
 
 # Two runs that overlap where tracefs was not mounted: the first mounts it, and the mount stays
