@@ -60,6 +60,23 @@ anchor_names() {
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
+# bench_lock PROG: the machine's benchmark lock, /run/tund-bench.lock, held on descriptor 8 until
+# the process ends: one measurement at a time (bench/run.sh, bench/latency.sh), since two would
+# measure each other. It waits BENCH_LOCK_WAIT seconds (default 0) for a run that holds it, then
+# says who does and exits 1. The owner note it writes goes with bench_unlock (at exit).
+BENCH_LOCK=/run/tund-bench.lock
+bench_lock() {
+  [[ ${BENCH_LOCK_WAIT:-0} =~ ^[0-9]+$ ]] || die "BENCH_LOCK_WAIT \"$BENCH_LOCK_WAIT\" (expected seconds, 0 or more)"
+  exec 8>>"$BENCH_LOCK"
+  if ! flock -w "${BENCH_LOCK_WAIT:-0}" 8; then
+    echo "$1: another benchmark run holds $BENCH_LOCK ($(cat "$BENCH_LOCK.owner" 2>/dev/null || echo 'owner unknown'));" \
+      "numbers taken side by side with it would be worthless, so this run does not start. Try again when it has finished." >&2
+    exit 1
+  fi
+  echo "PID $$ ($1), started $(date -u +%FT%TZ) in $PROJECT_ROOT" >"$BENCH_LOCK.owner"
+}
+bench_unlock() { rm -f "$BENCH_LOCK.owner"; }
+
 in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }
 

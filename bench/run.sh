@@ -25,7 +25,6 @@ DEFAULT_NAMES=(veth vtun-udp tund-vtun-udp vtun-tcp tund-vtun-tcp vtun-udp-enc t
   openvpn-udp wireguard-go wireguard-go-offload tund-wg-udp tund-wg-engine tund-vpnws tund-vpnws-tls)
 REPS=${REPS:-3}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
-LOCK=/run/tund-bench.lock
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 case ${1:-} in
@@ -39,17 +38,10 @@ for n in "${NAMES[@]}"; do
   [[ " ${KNOWN[*]} " == *" $n "* ]] || die "no anchor \"$n\" (known: ${KNOWN[*]})"
 done
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS \"$REPS\" (expected a positive number)"
-[[ ${BENCH_LOCK_WAIT:-0} =~ ^[0-9]+$ ]] || die "BENCH_LOCK_WAIT \"$BENCH_LOCK_WAIT\" (expected seconds, 0 or more)"
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, TUN devices, apt)"
 
 # One benchmark at a time on this machine: two would measure each other.
-exec 8>>"$LOCK"
-if ! flock -w "${BENCH_LOCK_WAIT:-0}" 8; then
-  echo "bench: another benchmark run holds $LOCK ($(cat "$LOCK.owner" 2>/dev/null || echo 'owner unknown'));" \
-    "numbers taken side by side with it would be worthless, so this run does not start. Try again when it has finished." >&2
-  exit 1
-fi
-echo "PID $$, started $(date -u +%FT%TZ) in $PROJECT_ROOT" >"$LOCK.owner"
+bench_lock bench
 
 # ---- what the anchors need
 # shellcheck source=bench/install.sh
@@ -67,7 +59,7 @@ fi
 # ---- the namespaces, removed on any exit
 cleanup() {
   netns_down
-  rm -f "$LOCK.owner"
+  bench_unlock
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
