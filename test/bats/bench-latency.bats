@@ -107,6 +107,17 @@ kept_dir() { sed -n 's/.*latency: kept \(\/tmp\/tund-latency\.[A-Za-z0-9]*\) .*/
   [ "$(row 'vtun-udp#2' | awk '{ print $1 }')" = 4 ]
 }
 
+# tund's WireGuard session serves wg(8) on the host's /run/wireguard/tbwg-b.sock; wireguard-go's
+# anchor, started after it, must wait for its own daemon's socket in its private /run, not take
+# that one for it.
+@test "latency: tund-wg-udp and wireguard-go side by side" {
+  bench_run COUNT=3 TURNS=2 timeout 120 bash "$LATENCY" tund-wg-udp wireguard-go
+  assert_success
+  [ "$(row tund-wg-udp | awk '{ print $1, $7 }')" = "6 ref" ]
+  [ "$(row wireguard-go | awk '{ print $1 }')" = 6 ]
+  assert_no_namespace_left
+}
+
 @test "latency: usage errors exit 2 with a clear message, before anything is made" {
   local p=$BATS_TEST_TMPDIR/bin:$PATH
   run -2 env PATH="$p" COUNT=x bash "$LATENCY" vtun-udp
