@@ -39,7 +39,10 @@ export interface WgInterfaceSpec {
 export interface WgInterfaceOptions extends WgInterfaceSpec {
   /** the tun (IFF_NO_PI); the interface never closes it */
   deviceFd: number;
-  /** udp: a bound UDP socket; the engine owns it from start() and closes it at stop() */
+  /**
+   * udp: a bound UDP socket, the interface's from the call on: closed at stop() (by the engine
+   * once start() has handed it over, else here) or when the constructor throws
+   */
   netFd: number;
   /**
    * Transport = tcp or websocket (stream-links.ts): the TCP port to listen on (null: none) or the
@@ -113,8 +116,14 @@ export class WgInterface implements UapiProvider {
   private poll: NodeJS.Timeout | null = null;
   private finished = false;
   private readonly links: StreamLinks | null;
+  /**
+   * The UDP socket until the engine has it: the native engine closes its socket only when it
+   * stops after a start (docs/engine.md, Lifecycle), so one it never ran with is closed here.
+   */
+  private netFd: number | null;
 
   constructor(private readonly o: WgInterfaceOptions) {
+    this.netFd = o.netFd >= 0 && !o.streams ? o.netFd : null;
     this.ended = new Promise((resolve) => (this.resolveEnd = resolve));
     this.clock = o.clock ?? systemClock();
     const timers = o.timers ?? WG_TIMERS;
@@ -122,7 +131,36 @@ export class WgInterface implements UapiProvider {
     this.listenPort = o.listenPort;
     this.fwMark = o.fwMark;
     const create = o.createEngine ?? ((options, onEvent) => new (native().WgEngine)(options, onEvent));
-    this.engine = create(
+    let engine: NativeWgEngine | null = null;
+    try {
+      engine = this.engine = this.createEngine(create, timers);
+      this.dataplane = new EngineDataplane(this.engine, this.clock);
+      this.links = o.streams
+        ? new StreamLinks({
+            kind: o.streams.kind,
+            addConnection: (fd) => this.engine.addConnection(fd),
+            ...(o.streams.webSocket ? { dialer: this.webSocketDialer(o.streams.webSocket.dial) } : {}),
+            fwMark: () => this.fwMark,
+            connected: (peer) => this.handshakes.transportRenewed(peer),
+            log: o.log,
+            backoff: o.streams.backoff,
+          })
+        : null;
+      this.handshakes = new WgHandshakeDevice({ privateKey: this.privateKey, dataplane: this.dataplane, clock: this.clock, timers, log: o.log });
+      for (const p of o.peers) this.addPeer(p);
+    } catch (error) {
+      // nothing runs yet: the engine object (an unstarted one holds its callback, and through it
+      // this interface, until stopped), the socket and the key copy go
+      engine?.stop();
+      this.releaseNetFd();
+      this.privateKey.fill(0);
+      throw error;
+    }
+  }
+
+  private createEngine(create: NonNullable<WgInterfaceOptions['createEngine']>, timers: WgTimerConfig): NativeWgEngine {
+    const o = this.o;
+    return create(
       {
         deviceFd: o.deviceFd,
         ...(o.streams
@@ -147,20 +185,18 @@ export class WgInterface implements UapiProvider {
       },
       (event) => this.onEvent(event),
     );
-    this.dataplane = new EngineDataplane(this.engine, this.clock);
-    this.links = o.streams
-      ? new StreamLinks({
-          kind: o.streams.kind,
-          addConnection: (fd) => this.engine.addConnection(fd),
-          ...(o.streams.webSocket ? { dialer: this.webSocketDialer(o.streams.webSocket.dial) } : {}),
-          fwMark: () => this.fwMark,
-          connected: (peer) => this.handshakes.transportRenewed(peer),
-          log: o.log,
-          backoff: o.streams.backoff,
-        })
-      : null;
-    this.handshakes = new WgHandshakeDevice({ privateKey: this.privateKey, dataplane: this.dataplane, clock: this.clock, timers, log: o.log });
-    for (const p of o.peers) this.addPeer(p);
+  }
+
+  /** Closes the UDP socket if the engine never took it (once; best effort: the caller's error comes first). */
+  private releaseNetFd(): void {
+    const fd = this.netFd;
+    this.netFd = null;
+    if (fd === null) return;
+    try {
+      native().closeFd(fd);
+    } catch (error) {
+      this.o.log(`cannot close the UDP socket: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private webSocketDialer(dial: NonNullable<NonNullable<WgInterfaceOptions['streams']>['webSocket']>['dial']): Dialer {
@@ -180,6 +216,7 @@ export class WgInterface implements UapiProvider {
       this.links.listen(streams.listenPort ?? 0, streams.passedListenFd ?? null);
     }
     this.engine.start();
+    this.netFd = null; // the engine's now: it closes it when it stops
     this.handshakes.start();
     for (const [id, p] of this.peerConfigs) {
       const endpoint = p.dials ? this.dataplane.endpoint(id) : null;
@@ -192,11 +229,15 @@ export class WgInterface implements UapiProvider {
     this.checkReadiness();
   }
 
-  /** Stops the handshakes and the engine (which closes the socket); `ended` resolves. */
+  /**
+   * Stops the handshakes and the engine, and closes the socket (the engine's, or here when it
+   * never started: a start that failed half-way leaves nothing open); `ended` resolves.
+   */
   stop(): void {
     this.links?.stop();
     this.handshakes.stop();
     this.engine.stop();
+    this.releaseNetFd();
     this.finish({ reason: 'stopped', message: 'stopped' });
   }
 

@@ -77,7 +77,12 @@ function bindSocket(port: number): { fd: number; local: Address } {
       throw bindError(error4, port);
     }
   }
-  return { fd, local: localOf(fd) };
+  try {
+    return { fd, local: localOf(fd) };
+  } catch (error) {
+    closeQuietly(fd);
+    throw bindError(error, port);
+  }
 }
 
 function bindError(error: unknown, port: number): TundError {
@@ -96,7 +101,18 @@ function closeQuietly(fd: number): void {
   try {
     native().closeFd(fd);
   } catch {
-    // already the engine's
+    // the error that brought us here is the one to report
+  }
+}
+
+/** Takes back what a failed open() made, newest first; each step best effort, logged when it fails. */
+function rollback(undo: (() => void)[], log: (message: string) => void): void {
+  for (const step of [...undo].reverse()) {
+    try {
+      step();
+    } catch (error) {
+      log(`rollback: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }
 
@@ -184,48 +200,55 @@ export const wireguardProtocol: InterfaceProtocol = {
     const wg = config.wireguard;
     if (!wg) throw new TundError(`${config.name}: not a WireGuard session`);
     const spec = await interfaceSpec(config, ctx.secret, wg.interface.listenPort ?? 0);
-    const device = await ctx.device('tun');
     const kind = wg.interface.transport;
     const tcp = kind !== 'udp';
-    // the engine closes its socket when it stops: a socket systemd passed is kept for the next link
-    // (Transport = tcp, websocket: the interface listens and dials itself, stream-links.ts)
-    const socket = tcp
-      ? { fd: -1, local: ctx.passedListenFd != null ? localOf(ctx.passedListenFd) : { address: '::', port: wg.interface.listenPort ?? 0 } }
-      : ctx.passedUdpFd !== null
-        ? { fd: native().dupFd(ctx.passedUdpFd), local: localOf(ctx.passedUdpFd) }
-        : bindSocket(spec.listenPort);
+    let device: Awaited<ReturnType<LinkContext['device']>>;
+    let socket: { fd: number; local: Address };
     let iface: WgInterface;
     try {
+      device = await ctx.device('tun');
+      // everything the interface needs is made before the socket: nothing can fail between its
+      // bind and its hand-over to the interface
+      const streams = kind !== 'udp' ? { streams: streamOptions(wg, kind, ctx.passedListenFd ?? null, configuredEndpoints(wg, spec)) } : {};
+      const timers = timersFromEnvironment();
+      // the engine closes its socket when it stops: a socket systemd passed is kept for the next link
+      // (Transport = tcp, websocket: the interface listens and dials itself, stream-links.ts)
+      socket = tcp
+        ? { fd: -1, local: ctx.passedListenFd != null ? localOf(ctx.passedListenFd) : { address: '::', port: wg.interface.listenPort ?? 0 } }
+        : ctx.passedUdpFd !== null
+          ? { local: localOf(ctx.passedUdpFd), fd: native().dupFd(ctx.passedUdpFd) }
+          : bindSocket(spec.listenPort);
+      // the socket is the interface's from here, also when this throws (interface.ts closes it)
       iface = new WgInterface({
         ...spec,
         listenPort: socket.local.port,
         deviceFd: device.device.fd,
         netFd: socket.fd,
-        ...(kind !== 'udp' ? { streams: streamOptions(wg, kind, ctx.passedListenFd ?? null, configuredEndpoints(wg, spec)) } : {}),
+        ...streams,
         mtu: config.device.mtu ?? 1420,
-        timers: timersFromEnvironment(),
+        timers,
         log: ctx.log,
       });
-    } catch (error) {
-      if (socket.fd >= 0) closeQuietly(socket.fd);
-      throw error;
     } finally {
       spec.privateKey.fill(0);
     }
+    // Each later step's undo, taken back in reverse when a step fails (as core/route/ does), so a
+    // failed start leaves nothing open and the next attempt meets the same cause, not our own
+    // leftovers (a socket still bound to ListenPort). The tun is the session's: it closes it.
+    const undo: (() => void)[] = [() => iface.stop()];
     let uapi: UapiServer;
     try {
       uapi = await UapiServer.listen({ name: device.device.name, provider: iface, log: ctx.log });
+      undo.push(() => uapi.close());
+      try {
+        iface.start();
+      } catch (error) {
+        if (error instanceof TundError) throw error;
+        throw new TundError(`cannot start the packet engine: ${(error as Error).message}`);
+      }
     } catch (error) {
-      iface.stop();
+      rollback(undo, ctx.log);
       throw error;
-    }
-    try {
-      iface.start();
-    } catch (error) {
-      uapi.close();
-      iface.stop();
-      if (error instanceof TundError) throw error;
-      throw new TundError(`cannot start the packet engine: ${(error as Error).message}`);
     }
     const carrier = kind === 'websocket' ? (wg.interface.webSocket.certificate ? 'wss' : 'ws') : 'TCP';
     const listens = wg.interface.listenPort !== null || ctx.passedListenFd != null;
