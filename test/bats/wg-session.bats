@@ -593,3 +593,43 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   run tunctl status "$NAME"
   assert_line --regexp '^  handshakes: [0-9]+ dropped, [0-9]+ cookie replies sent$'
 }
+
+@test "a start that fails on the wg(8) socket another process serves leaves no UDP socket behind: each retry reports that socket, not a port in use; the interface comes up once the socket is free" {
+  wg_go_peer wgt0 "$T_PUB" endpoint "$WG_T_ADDR:51825"
+  wg_quick_file "ListenPort = 51825" --
+  # another process serves wg(8) for an interface of this name (tund's UAPI server in a fake
+  # device, as wireguard-go or a second session with this name would)
+  local squat=$BATS_TEST_TMPDIR/squatter squatter log=$BATS_TEST_TMPDIR/tund.log
+  mkdir -p "$squat"
+  squatter=$(spawn_bg "$BATS_TEST_TMPDIR/squatter.log" nsenter -t "$HOLDER_T" -m -n -- \
+    node "$PROJECT_ROOT/test/helpers/uapi-device.mjs" --name "$NAME" --dir /run/wireguard --state-dir "$squat")
+  wait_for 15 test -f "$squat/ready"
+  tund_wg "$NAME"
+  # the first attempt fails on the socket, and so does the retry a second later (the one that
+  # said "UDP port 51825 is in use" while the first attempt's socket was left open)
+  wait_for 20 sh -c '[ "$(grep -c "; next attempt at " "$1")" -ge 2 ]' sh "$log" || { cat "$log"; false; }
+  run grep -cxF "$NAME: wireguard: \"/run/wireguard/$NAME.sock\" is in use: another process serves interface $NAME" "$log"
+  assert_output 2
+  run grep -F 'UDP port 51825 is in use' "$log"
+  assert_failure
+  # between the attempts nothing holds the port
+  run ip netns exec "$NS_T" ss -Hlun 'sport = :51825'
+  assert_success
+  assert_output ''
+  # the other process goes (killed: its socket file stays behind, stale): the next attempt takes
+  # the socket over and the interface comes up on its port; wireguard-go gets through it
+  kill -KILL "$squatter"
+  wait_for 10 sh -c "! kill -0 $squatter 2>/dev/null"
+  run wg_in "$HOLDER_T" test -S "/run/wireguard/$NAME.sock"
+  assert_success
+  run connected 30
+  assert_success
+  run ping_through "$NS_G" "$WG_T_TUN"
+  assert_success
+  run wgt show "$NAME" listen-port
+  assert_output 51825
+  run grep -F 'UDP port 51825 is in use' "$log"
+  assert_failure
+  run stop_tund
+  assert_output 0
+}
