@@ -79,7 +79,24 @@ export class WsClientLink implements Link {
   }
 
   start(): void {
-    this.link.start();
+    try {
+      this.link.start();
+    } catch (error) {
+      // The engine took the connection's socket at construction, but closes it only when it stops
+      // after a start (docs/engine.md, Lifecycle): close it here, and stop the engine, which then
+      // lets go of its callback (and through it this link). The hub sees the connection close.
+      try {
+        this.link.stop();
+      } catch {
+        // stopped already
+      }
+      try {
+        native().closeFd(this.o.connection.fd);
+      } catch {
+        // the start's error is the one to report
+      }
+      throw error;
+    }
     this.startMs = Date.now();
     // does the hub answer pings? (a vpn-ws server ignores this one)
     this.ping();

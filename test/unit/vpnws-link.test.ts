@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { native } from '../../native/index.js';
+import { native, type NativeWsLink } from '../../native/index.js';
 import { dialHub, DialFailure } from '../../core/websocket/dial.js';
 import { WsClientLink } from '../../core/vpnws/link.js';
 import { parseProxyEndpoint, parseWsEndpoint, type WsEndpoint } from '../../core/vpnws/url.js';
@@ -155,6 +155,48 @@ describe('vpn-ws client link', () => {
       assert.ok(h.received.length >= 10);
     } finally {
       clearInterval(sending);
+      addon.closeFd(dev);
+      addon.closeFd(devPeer);
+      await h.close();
+    }
+  });
+
+  test('an engine whose start() fails: the connection it took is closed (the hub sees it go) and the engine stopped', async () => {
+    const h = await hub();
+    const [dev, devPeer] = devicePair();
+    try {
+      const conn = await connect(h, `ws://127.0.0.1:${h.port}/`);
+      await until('the connection', () => h.sockets.length === 1);
+      let real: NativeWsLink | undefined;
+      const link = new WsClientLink({
+        deviceFd: dev,
+        connection: conn,
+        maxMessage: 1518,
+        endpoint: null,
+        localEnd: null,
+        parameters: 'ws',
+        latestHandshake: '',
+        // the addon's link, except that its start() fails as one out of file descriptors would
+        createLink: (o, onEvent) => {
+          const made = new addon.WsLink(o, onEvent);
+          real = made;
+          return new Proxy(made, {
+            get: (target, key) => {
+              if (key === 'start') {
+                return () => {
+                  throw new Error('WsLink: eventfd: Too many open files');
+                };
+              }
+              const value = Reflect.get(target, key) as unknown;
+              return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+            },
+          });
+        },
+      });
+      assert.throws(() => link.start(), /Too many open files/);
+      await until('the hub sees the connection close', () => h.sockets[0]!.readyState === WebSocket.CLOSED);
+      assert.throws(() => real!.start(), /stopped .*runs once/);
+    } finally {
       addon.closeFd(dev);
       addon.closeFd(devPeer);
       await h.close();
