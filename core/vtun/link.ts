@@ -85,7 +85,14 @@ export class VtunLink implements Link {
   }
 
   start(): void {
-    this.pump.start();
+    try {
+      this.pump.start();
+    } catch (error) {
+      // A pump that never ran holds its callback (and through it this link) until stopped: stop
+      // it. The socket stays the caller's to close (docs/engine.md, Lifecycle).
+      this.safe(() => this.pump.stop());
+      throw error;
+    }
     if (this.o.flags.keepalive) this.startKeepalive();
     this.awaitReadiness();
   }

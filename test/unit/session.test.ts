@@ -98,6 +98,36 @@ test('link: the pump gets the flags, the key, the bytes after the handshake and 
   void link.close();
 });
 
+test('link: a pump whose start() fails is stopped (it lets go of its callback and this link); the socket stays the caller\'s', () => {
+  let pump: FakePump | undefined;
+  const link = new VtunLink({
+    flags: FLAGS,
+    flagsText: '<TuK>',
+    netFd: 11,
+    deviceFd: 12,
+    password: Buffer.from('interop-pw'),
+    initialRx: Buffer.alloc(0),
+    keepalive: { interval: 2, count: 2 },
+    natHack: false,
+    speedKbps: 0,
+    holdBackMs: 0,
+    endpoint: null,
+    localEnd: null,
+    latestHandshake: '',
+    createPump: (o: PumpOptions, e: (event: PumpEvent) => void) => {
+      pump = new FakePump(o, e);
+      pump.start = () => {
+        throw new Error('Pump: eventfd: Too many open files');
+      };
+      return pump;
+    },
+  });
+  assert.throws(() => link.start(), /Too many open files/);
+  assert.equal(pump!.stopped, true, 'the pump that never ran was not stopped');
+  // no keep-alive was started for it: nothing went to the peer
+  assert.deepEqual(pump!.sent, []);
+});
+
 test('readiness: the first frame of the peer, and towards a possible vtund the hold-back too', async () => {
   mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
   try {
