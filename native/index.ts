@@ -148,7 +148,8 @@ export interface NativePump {
   sendControl(kind: 'echo_req' | 'conn_close'): void;
   stats(): PumpStats;
   /** Stops and joins the threads and closes netFd (the device fd is left to its owner); sends
-   * nothing itself. Idempotent; also done when the object is garbage-collected. */
+   * nothing itself. Idempotent; also done when the object is garbage-collected. A pump that never
+   * started (or whose start() threw) closes nothing: netFd is still the caller's to close. */
   stop(): void;
 }
 
@@ -366,7 +367,8 @@ export type WgEvent =
  */
 export interface NativeWgEngine {
   start(): void;
-  /** Joins the threads, closes netFd; emits 'ended' with reason 'stopped' unless it had ended. */
+  /** Joins the threads, closes netFd; emits 'ended' with reason 'stopped' unless it had ended.
+   * Before a start() that succeeded: closes and emits nothing (netFd is still the caller's). */
   stop(): void;
   addPeer(id: number, options?: { endpoint?: WgEndpoint | null; allowedIps?: string[] }): void;
   /** Forgets the peer, its keypairs (indices), allowed IPs and staged packets. */
@@ -702,6 +704,8 @@ export interface NativeWsHub {
 /** A vpn-ws link on the engine (engine/ws_transform.h): TAP frames as WebSocket messages. */
 export interface NativeWsLink {
   start(): void;
+  /** As NativePump.stop(); before a start() that succeeded the socket it took from its connection
+   * is not closed (connection.close() no longer can): the caller closes connection.fd. */
   stop(): void;
   ping(): void;
   close(code?: number): void;
