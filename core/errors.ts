@@ -68,6 +68,32 @@ export class ConfigFailure extends TundError {
   }
 }
 
+/** The line after a problem that says what to do about it: `hint: ...`, never prefixed. */
+export function hintLine(hint: string): string {
+  return `hint: ${hint}`;
+}
+
+/**
+ * The house format of a problem, on a command's stderr as in a session's log: PREFIX (the program,
+ * or the session's name) before each line, but not before hint lines nor indented ones (a stack),
+ * so that `prog: context: problem` is followed by `hint: ...` as it is everywhere.
+ */
+export function prefixProblemLines(prefix: string, lines: string[]): string[] {
+  return lines.map((l) => (l.startsWith('hint:') || l.startsWith('  ') ? l : `${prefix}: ${l}`));
+}
+
+/** MESSAGE, then HINT, in the house format: what a log says of a failure it goes on after. */
+export function problemLines(prefix: string, message: string, hint: string | undefined): string[] {
+  const lines = message.split('\n');
+  if (hint) lines.push(hintLine(hint));
+  return prefixProblemLines(prefix, lines);
+}
+
+/** The hint of an error, if it is a TundError with one. */
+export function hintOf(error: unknown): string | undefined {
+  return error instanceof TundError ? error.hint : undefined;
+}
+
 /** errno codes that mean "you are not allowed to" rather than "it failed". */
 export function isPermissionErrno(code: unknown): boolean {
   return code === 'EPERM' || code === 'EACCES';

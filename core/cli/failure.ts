@@ -1,5 +1,5 @@
 // Turns any thrown value into the lines to print and the exit code to return.
-import { errnoOf, isPermissionErrno, TundError } from '../errors.js';
+import { errnoOf, hintLine, isPermissionErrno, prefixProblemLines, TundError } from '../errors.js';
 import { ExitCode } from '../exit.js';
 
 export interface Failure {
@@ -10,7 +10,7 @@ export interface Failure {
 export function describeFailure(error: unknown, verbosity = 0): Failure {
   if (error instanceof TundError) {
     const lines = error.message.split('\n');
-    if (error.hint) lines.push(`hint: ${error.hint}`);
+    if (error.hint) lines.push(hintLine(error.hint));
     if (verbosity >= 2 && error.stack) lines.push(...indent(error.stack));
     return { exitCode: error.exitCode, lines };
   }
@@ -23,23 +23,23 @@ export function describeFailure(error: unknown, verbosity = 0): Failure {
   const lines = [lowerFirst(message)];
   if (verbosity >= 2 && error instanceof Error && error.stack) lines.push(...indent(error.stack));
   if (isPermissionErrno(code)) {
-    lines.push('hint: this needs CAP_NET_ADMIN (run as root, or grant the capability)');
+    lines.push(hintLine('this needs CAP_NET_ADMIN (run as root, or grant the capability)'));
     return { exitCode: ExitCode.noPermission, lines };
   }
   return { exitCode: ExitCode.failure, lines };
+}
+
+/** The failure as printed on stderr by PROGRAM: its lines, prefixed with the program's name. */
+export function failureText(programName: string, error: unknown, verbosity = 0): { exitCode: number; text: string } {
+  const failure = describeFailure(error, verbosity);
+  const text = prefixProblemLines(programName, failure.lines).map((l) => `${l}\n`).join('');
+  return { exitCode: failure.exitCode, text };
 }
 
 /**
  * typanion names an element of a repeatable option by its index ("--address[0]"); people typed
  * "--address", so that is what the message says.
  */
-/** The failure as printed on stderr by PROGRAM: its lines, prefixed with the program's name. */
-export function failureText(programName: string, error: unknown, verbosity = 0): { exitCode: number; text: string } {
-  const failure = describeFailure(error, verbosity);
-  const text = failure.lines.map((l) => `${l.startsWith('hint:') || l.startsWith('  ') ? '' : `${programName}: `}${l}\n`).join('');
-  return { exitCode: failure.exitCode, text };
-}
-
 function asTyped(message: string): string {
   return message.replace(/^(invalid value for [^\s:]+?)\[\d+\]/, '$1');
 }

@@ -81,7 +81,7 @@ export class ClientSession extends Session {
       const connected = run.kind === 'ended' && run.connected;
       if (this.ctx.signal.aborted) return { kind: 'stop', exitCode: ExitCode.ok, connected };
       const reason = this.describeRun(run);
-      this.log(run.kind === 'ended' ? `session ended: ${reason}` : reason);
+      this.logRun(run);
       if (persist !== 'keep') this.closeDevice();
       if (this.reconnectNow) {
         this.status.set('reconnecting', 'reload');

@@ -16,7 +16,7 @@ import type { SessionReporter } from '../status/types.js';
 import { runHooks } from './hooks.js';
 import type { InterfaceProtocol, Link } from './protocol.js';
 import { Session, errorText, type SessionContext } from './session.js';
-import { TundError } from '../errors.js';
+import { TundError, hintOf } from '../errors.js';
 import type { Address } from '../socket.js';
 
 export class InterfaceSession extends Session<InterfaceProtocol> {
@@ -50,7 +50,7 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
       try {
         message = await link.reconfigure(fresh, secret);
       } catch (error) {
-        if (routesChanged) await this.replaceRoutes(old, fresh, endpoint).catch((again) => this.log(`routes: ${errorText(again)}`));
+        if (routesChanged) await this.replaceRoutes(old, fresh, endpoint).catch((again) => this.logProblem(`routes: ${errorText(again)}`, hintOf(again)));
         throw error;
       }
       this.config = fresh;
@@ -79,7 +79,7 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
       } catch (again) {
         restored = `the previous ones could not be set again either (${errorText(again)})`;
       }
-      throw new TundError(`routes and DNS of the new configuration: ${errorText(error)}; ${restored}`);
+      throw new TundError(`routes and DNS of the new configuration: ${errorText(error)}; ${restored}`, { hint: hintOf(error) });
     }
   }
 
@@ -107,14 +107,14 @@ export class InterfaceSession extends Session<InterfaceProtocol> {
       this.closeDevice();
       const connected = run.kind === 'ended' && run.connected;
       if (run.kind === 'failed' && run.abort) {
-        this.log(`not up: ${run.message}`);
+        this.logProblem(`not up: ${run.message}`, run.hint);
         return { kind: 'stop', exitCode: ExitCode.failure, connected };
       }
       const postDown = config.hooks.postDown ?? [];
       if (postDown.length) await runHooks(postDown, this.hookEnv(config), this.ctx.echo, this.log);
       if (this.ctx.signal.aborted) return { kind: 'stop', exitCode: ExitCode.ok, connected };
       const reason = this.describeRun(run);
-      this.log(run.kind === 'ended' ? `interface down: ${reason}` : reason);
+      this.logRun(run, 'interface down');
       if (this.pending) {
         // a reload that changed the device or hooks: up again at once, as a client reconnects
         this.status.set('reconnecting', 'reload');

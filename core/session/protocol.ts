@@ -116,7 +116,8 @@ export interface LinkContext {
   readonly secret: Buffer;
   /** aborted when the session stops */
   readonly signal: AbortSignal;
-  log(message: string): void;
+  /** one line of the session's log; with a hint (a failure it goes on after), the hint's line too */
+  log(message: string, hint?: string): void;
   /** progress for status: the transport is connected and the handshake runs */
   handshaking(peer: Address | null): void;
   /**

@@ -7,7 +7,7 @@
 //    (serveConnection: `tund serve` children, inetd, systemd Accept=yes).
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
-import { TundError, formatConfigProblem, type ConfigProblem } from '../errors.js';
+import { TundError, formatConfigProblem, hintOf, problemLines, type ConfigProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { native } from '../../native/index.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
@@ -68,7 +68,7 @@ export class ServerSession extends Session {
       this.announceReady();
       listener.accept(
         (connection) => void this.handle(connection),
-        (error) => this.log(`listener: ${error.message}`),
+        (error) => this.logProblem(`listener: ${error.message}`, hintOf(error)),
       );
       await aborted(this.ctx.signal);
       listener.close();
@@ -94,7 +94,7 @@ export class ServerSession extends Session {
         return link;
       }, { keepRoutes: true });
       if (run.kind === 'failed') {
-        this.log(run.message);
+        this.logProblem(run.message, run.hint);
         exitCode = ExitCode.failure;
       } else if (run.kind === 'ended' && !this.ctx.signal.aborted) {
         this.log(`session ended: ${this.describeRun(run)}`);
@@ -166,9 +166,9 @@ export class ServerSession extends Session {
         this.keepLink(config);
       }
       if (run.kind === 'probe') this.log(probeLine(peer));
-      else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
+      else if (!this.ctx.signal.aborted) this.logRun(run);
     } catch (error) {
-      this.log(errorText(error));
+      this.logProblem(errorText(error), hintOf(error));
     } finally {
       // the last peer left (unless a newer one took its place meanwhile)
       if (this.active === me) {
@@ -218,11 +218,11 @@ export class ConnectionSession extends Session {
         // unit that died before it was ready
         this.announceReady();
         this.reporter.stopping();
-      } else if (!this.ctx.signal.aborted) this.log(run.kind === 'ended' ? `session ended: ${this.describeRun(run)}` : this.describeRun(run));
+      } else if (!this.ctx.signal.aborted) this.logRun(run);
       code = connectionExit(run);
     } catch (error) {
       if (isFatal(error)) throw error;
-      this.log(errorText(error));
+      this.logProblem(errorText(error), hintOf(error));
       code = ExitCode.failure;
     } finally {
       await this.finishStopping(this.ctx.signal.aborted ? 'signal' : null);
@@ -243,8 +243,11 @@ export async function servedSessionProblems(protocol: string): Promise<ConfigPro
   return problems;
 }
 
-/** The Role = server session of `protocol` whose Host is `host`, with its secret; null when there is none. */
-export async function findServerSession(host: string, protocol: string, log: (m: string) => void): Promise<SessionEntry | null> {
+/**
+ * The Role = server session of `protocol` whose Host is `host`, with its secret; null when there is
+ * none. `log` takes whole lines; `context` goes before the session's name in them.
+ */
+export async function findServerSession(host: string, protocol: string, log: (line: string) => void, context = ''): Promise<SessionEntry | null> {
   for (const name of await listSessions()) {
     let config: SessionConfig;
     try {
@@ -257,7 +260,7 @@ export async function findServerSession(host: string, protocol: string, log: (m:
     try {
       return { config, secret: await readSecret(config) };
     } catch (error) {
-      log(`${name}: ${errorText(error).split('\n')[0]}`);
+      for (const line of problemLines(`${context}${name}`, errorText(error).split('\n')[0]!, hintOf(error))) log(line);
       return null;
     }
   }
@@ -308,7 +311,7 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
     });
   } catch (error) {
     o.handshakeOver?.();
-    ctx.log(`${chosen ?? 'serve'}: denied connection from ${peer}: ${errorText(error)}`);
+    for (const line of problemLines(chosen ?? 'serve', `denied connection from ${peer}: ${errorText(error)}`, hintOf(error))) ctx.log(line);
     await (lock as HostLock | null)?.release();
     return ExitCode.failure;
   }

@@ -10,7 +10,7 @@ import type { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import { loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
-import { ConfigFailure, TundError, formatConfigProblem } from '../errors.js';
+import { ConfigFailure, TundError, formatConfigProblem, hintOf, problemLines } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { Ip, SystemRunner } from '../ip.js';
 import { formatEndpoint } from '../net.js';
@@ -95,7 +95,7 @@ export type NextStep = { connected: boolean } & (
 export type LinkRun =
   | { kind: 'ended'; end: LinkEnd; connected: boolean }
   /** the link could not be brought up (connect, handshake, routes ...): why; `abort`: and the session must not try again (a failing PostUp) */
-  | { kind: 'failed'; message: string; abort?: boolean }
+  | { kind: 'failed'; message: string; hint?: string | undefined; abort?: boolean }
   /** the peer left right after its handshake (a probe): nothing was set up */
   | { kind: 'probe' };
 
@@ -105,6 +105,8 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
   protected secret: Buffer;
   protected readonly status: SessionStatus;
   protected readonly log: (message: string) => void;
+  /** a failure the session goes on after: its message, then its hint, as the CLI prints them */
+  protected readonly logProblem: (message: string, hint: string | undefined) => void;
   /** the device, kept between links while the session wants it */
   protected device: SessionDevice | null = null;
   /** routes and DNS of the session are up (with a kept device they stay between links) */
@@ -131,6 +133,9 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     this.config = config;
     this.secret = secret;
     this.log = (m) => ctx.log(`${this.name}: ${m}`);
+    this.logProblem = (message, hint) => {
+      for (const line of problemLines(this.name, message, hint)) ctx.log(line);
+    };
     this.status = new SessionStatus(this.name, role, protocol.name, reporter);
     reporter.setReloadHandler(() => this.reload());
     ctx.hangups?.on('hangup', this.onHangup);
@@ -166,7 +171,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
         fresh = this.ctx.reloadConfig ? await this.ctx.reloadConfig() : (await loadSessionConfig(this.name)).config;
         secret = await readSecret(fresh);
       } catch (error) {
-        throw error instanceof ConfigFailure ? error : new ConfigFailure([{ file: this.config.file, line: 0, message: errorText(error) }]);
+        throw error instanceof ConfigFailure ? error : new ConfigFailure([{ file: this.config.file, line: 0, message: errorText(error) }], hintOf(error));
       }
       const problem = this.reloadProblem(fresh);
       if (problem) throw new ConfigFailure([{ file: fresh.file, line: 0, message: problem }]);
@@ -176,7 +181,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     } catch (error) {
       const problems = error instanceof ConfigFailure ? error.problems.map(formatConfigProblem) : [errorText(error)];
       outcome = { ok: false, problems };
-      this.log(`reload failed, keeping the old configuration: ${problems.join('; ')}`);
+      this.logProblem(`reload failed, keeping the old configuration: ${problems.join('; ')}`, hintOf(error));
     }
     this.reporter.reloaded();
     return outcome;
@@ -275,7 +280,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     try {
       await removeSessionRoutes(this.name, { delegateDns: this.delegateDns, echo: this.ctx.echo, warn: this.log });
     } catch (error) {
-      this.log(`routes: ${errorText(error)}`);
+      this.logProblem(`routes: ${errorText(error)}`, hintOf(error));
     }
   }
 
@@ -287,7 +292,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       config,
       secret,
       signal: this.ctx.signal,
-      log: this.log,
+      log: (message, hint) => (hint ? this.logProblem(message, hint) : this.log(message)),
       handshaking: (peer) => {
         if (peer) this.status.endpoint = formatEndpoint(peer.address, peer.port);
         this.status.set('handshaking');
@@ -315,7 +320,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       link = await make(this.linkContext(config, secret));
     } catch (error) {
       if (isFatal(error)) throw error;
-      return { kind: 'failed', message: errorText(error) };
+      return { kind: 'failed', message: errorText(error), hint: hintOf(error) };
     }
     if (!link) return { kind: 'probe' };
     const current = link;
@@ -335,7 +340,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
       await current.close(message);
       await current.ended;
       this.status.detach();
-      return { kind: 'failed', message };
+      return { kind: 'failed', message, hint: hintOf(error) };
     }
     const hookFailure = config.hooks.up.length ? await runHooks(config.hooks.up, env, this.ctx.echo, this.log, { stopOnFailure: config.hooks.abortOnFailure }) : null;
     if (hookFailure) {
@@ -373,6 +378,16 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     if (config.hooks.down.length) await runHooks(config.hooks.down, env, this.ctx.echo, this.log);
     if (!options.keepRoutes) await this.removeRoutes();
     return { kind: 'ended', end: final, connected };
+  }
+
+  /**
+   * The log lines of a link that ended or failed: `PREFIX: why` (an ended link), or the failure
+   * and its hint (STATUS= takes describeRun alone: one line, no hint).
+   */
+  protected logRun(run: LinkRun, endedPrefix = 'session ended'): void {
+    if (run.kind === 'failed') this.logProblem(run.message, run.hint);
+    else if (run.kind === 'ended') this.log(`${endedPrefix}: ${this.describeRun(run)}`);
+    else this.log(this.describeRun(run));
   }
 
   /** What a LinkRun means for the log and STATUS=. */

@@ -3,6 +3,7 @@
 //   - the control socket runDir()/NAME.sock (tunctl status / wait / watch),
 //   - one log line `NAME: <state text>` on stderr (the journal adds the timestamps).
 import fs from 'node:fs';
+import { hintOf, problemLines } from '../errors.js';
 import { controlSocketPath } from '../paths.js';
 import { ControlServer } from '../status/server.js';
 import type { DnsInfo, RouteInfo } from '../status/protocol.js';
@@ -92,8 +93,8 @@ export class SystemdReporter implements SessionReporter {
     try {
       await reporter.listen();
     } catch (error) {
-      const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-      reporter.log(`${name}: warning: no control socket: ${first}`);
+      const first = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+      for (const line of problemLines(name, `warning: no control socket: ${first}`, hintOf(error))) reporter.log(line);
     }
     return reporter;
   }

@@ -67,7 +67,8 @@ export interface WgInterfaceOptions extends WgInterfaceSpec {
   mtu: number;
   timers?: WgTimerConfig;
   clock?: Clock;
-  log: (message: string) => void;
+  /** one line of the session's log (with a hint: its line too) */
+  log: (message: string, hint?: string) => void;
   /** test seam: the engine (default: the addon's WgEngine) */
   createEngine?: (options: WgEngineOptions, onEvent: (event: WgEvent) => void) => NativeWgEngine;
 }

@@ -9,6 +9,7 @@
 //  - ListenPort, or the listening socket systemd passed, accepts any number of connections; the
 //    engine caps those that no peer has authenticated yet and closes them after a deadline;
 //  - FwMark marks every connection's socket (a dialed one before it connects).
+import { hintOf } from '../errors.js';
 import { formatEndpoint } from '../net.js';
 import { backoffDelay, DEFAULT_BACKOFF } from '../session/session.js';
 import { native } from '../../native/index.js';
@@ -41,7 +42,8 @@ export interface StreamLinksOptions {
   fwMark: () => number;
   /** a fresh connection to the peer's endpoint is up */
   connected: (peer: string) => void;
-  log: (message: string) => void;
+  /** one line of the session's log (with a hint: its line too) */
+  log: (message: string, hint?: string) => void;
   backoff?: { first: number; base: number; max: number };
 }
 
@@ -81,7 +83,7 @@ export class StreamLinks {
         }
         this.take(() => this.o.addConnection(c.fd), `from ${c.peer ? formatEndpoint(c.peer.address, c.peer.port) : '?'}`);
       },
-      (error) => this.o.log(`${this.o.kind}: ${error.message}`),
+      (error) => this.o.log(`${this.o.kind}: ${error.message}`, hintOf(error)),
     );
   }
 
@@ -172,7 +174,7 @@ export class StreamLinks {
       (error: Error) => {
         d.dialing = false;
         if (this.stopped || this.dialed.get(peer) !== d) return;
-        if (d.failures === 0) this.o.log(`${this.o.kind}: ${error.message}; trying again`);
+        if (d.failures === 0) this.o.log(`${this.o.kind}: ${error.message}; trying again`, hintOf(error));
         this.schedule(peer, d);
       },
     );

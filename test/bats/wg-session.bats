@@ -610,6 +610,9 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   wait_for 20 sh -c '[ "$(grep -c "; next attempt at " "$1")" -ge 2 ]' sh "$log" || { cat "$log"; false; }
   run grep -cxF "$NAME: wireguard: \"/run/wireguard/$NAME.sock\" is in use: another process serves interface $NAME" "$log"
   assert_output 2
+  # each time followed by its hint, as the CLI prints one
+  run grep -A1 -xF "$NAME: wireguard: \"/run/wireguard/$NAME.sock\" is in use: another process serves interface $NAME" "$log"
+  assert_equal "$(grep -cxF 'hint: is wireguard-go or another tund session running with this name?' <<<"$output")" 2
   run grep -F 'UDP port 51825 is in use' "$log"
   assert_failure
   # between the attempts nothing holds the port

@@ -287,6 +287,7 @@ test('SystemdReporter.open without a control socket (another live process holds 
   try {
     assert.equal(second.socketPath, null);
     assert.match(logs[0] ?? '', /^office: warning: no control socket: .*already running/);
+    assert.equal(logs[1], 'hint: see "tunctl status office"', 'the hint follows, as the CLI prints it');
     second.ready();
     assert.deepEqual(sink.messages, ['READY=1\nSTATUS=office: starting']);
     assert.equal(first.socketPath, socketPath);

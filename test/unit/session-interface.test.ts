@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { DEFAULT_HANDSHAKE_LIMITS, type SessionConfig } from '../../core/config/types.js';
+import { TundError } from '../../core/errors.js';
 import { InterfaceSession } from '../../core/session/interface.js';
 import type { InterfaceProtocol, Link, LinkContext, LinkEnd } from '../../core/session/protocol.js';
 import type { ReloadOutcome, SessionReporter, SessionSnapshot } from '../../core/status/types.js';
@@ -169,4 +170,57 @@ test('readiness moves the session between handshaking and connected; reload in p
   assert.equal(await running, 0);
   assert.deepEqual(link3.closed, ['stopped by signal']);
   assert.deepEqual(reporter.states.slice(-2), ['stopping', 'stopped']);
+});
+
+test('a failed attempt and a failed reload are logged with their hints, as the CLI prints them; STATUS= keeps the one-line reason', async () => {
+  writeFileSync(path.join(tmp, 'wgx.secret'), 'not used by the fake\n', { mode: 0o600 });
+  const inUse = 'wireguard: "/run/wireguard/wgx.sock" is in use: another process serves interface wgx';
+  const hint = 'is wireguard-go or another tund session running with this name?';
+  // the first attempt fails as UapiServer.listen does when another process serves the socket
+  class FailingOnce extends FakeProtocol {
+    failed = false;
+    override async open(ctx: LinkContext): Promise<Link> {
+      if (!this.failed) {
+        this.failed = true;
+        throw new TundError(inUse, { hint });
+      }
+      return super.open(ctx);
+    }
+  }
+  const protocol = new FailingOnce();
+  const reasons: (string | null)[] = [];
+  const reporter = new (class extends RecordingReporter {
+    override state(s: SessionSnapshot): void {
+      super.state(s);
+      reasons.push(s.reason);
+    }
+  })();
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const session = new InterfaceSession(protocol, config(), Buffer.from('k'), {
+    log: (l) => lines.push(l),
+    signal: controller.signal,
+    backoff: { first: 10, base: 10, max: 10 },
+    reloadConfig: async () => {
+      throw new TundError('cannot read wgx.conf: EACCES', { hint: 'run "tund check wgx"' });
+    },
+  }, reporter);
+  const secondLink = protocol.next();
+  const running = session.run();
+  const link = await watched(secondLink);
+  const at = lines.indexOf(`wgx: ${inUse}`);
+  assert.notEqual(at, -1, lines.join('\n'));
+  assert.equal(lines[at + 1], `hint: ${hint}`, lines.join('\n'));
+  assert.ok(reasons.includes(inUse), 'STATUS= says why, on one line');
+  assert.ok(!reasons.some((r) => r?.includes('hint')), 'no hint in STATUS=');
+
+  const outcome = await reporter.reload!();
+  assert.equal(outcome.ok, false);
+  const failed = lines.findIndex((l) => l.startsWith('wgx: reload failed, keeping the old configuration: '));
+  assert.notEqual(failed, -1, lines.join('\n'));
+  assert.equal(lines[failed + 1], 'hint: run "tund check wgx"', lines.join('\n'));
+
+  controller.abort();
+  assert.equal(await running, 0);
+  assert.deepEqual(link.closed, ['stopped by signal']);
 });
