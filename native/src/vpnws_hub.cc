@@ -46,12 +46,18 @@ class Hub::Impl {
 
   bool Start(std::function<void()> notify, std::string* error) {
     notify_ = std::move(notify);
-    ep_ = epoll_create1(EPOLL_CLOEXEC);
-    stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ep_ < 0 || stopFd_ < 0) {
-      *error = std::string("epoll/eventfd: ") + ErrnoText(errno);
+    // Stop() closes these only after a started loop: a failed start closes the half that opened
+    auto fail = [&](int err, const char* what) {
+      *error = std::string(what) + ": " + ErrnoText(err);
+      if (ep_ >= 0) close(ep_);
+      if (stopFd_ >= 0) close(stopFd_);
+      ep_ = stopFd_ = -1;
       return false;
-    }
+    };
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) return fail(errno, "epoll");
+    stopFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stopFd_ < 0) return fail(errno, "eventfd");
     Watch(stopFd_, EPOLLIN);
     Watch(o_.listenFd, EPOLLIN);
     if (o_.tapFd >= 0) {
