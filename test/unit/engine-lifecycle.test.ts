@@ -27,7 +27,10 @@ test('stop() before start(): start() throws and the process still exits normally
   // destructor never joined; the event loop then never ended, or the process aborted at GC.
   const script = `
     const { native } = await import(${JSON.stringify(path.join(here, '..', '..', 'native', 'index.js'))});
+    const { readdirSync } = await import('node:fs');
     const addon = native();
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds();
     const [dev, devPeer] = addon.socketPair('seqpacket');
     const [net, netPeer] = addon.socketPair('dgram');
     let pump = new addon.Pump({ deviceFd: dev, deviceKind: 'packet', netFd: net, transport: 'udp', natHack: false,
@@ -40,12 +43,16 @@ test('stop() before start(): start() throws and the process still exits normally
     globalThis.gc();
     await new Promise((r) => setTimeout(r, 50));
     globalThis.gc();
-    console.log(JSON.stringify({ message }));
+    // never started: the pump closed nothing (docs/engine.md, "Lifecycle"), all four are ours
+    for (const fd of [dev, devPeer, net, netPeer]) addon.closeFd(fd);
+    console.log(JSON.stringify({ message, leftOpen: openFds() - before }));
   `;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.signal, null, `child killed by ${r.signal}: ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(JSON.parse(r.stdout).message, /stopped .*runs once/);
+  const out = JSON.parse(r.stdout) as { message: string; leftOpen: number };
+  assert.match(out.message, /stopped .*runs once/);
+  assert.equal(out.leftOpen, 0, 'file descriptors left open in the child');
 });
 
 test('a stopped pump whose callback holds it is garbage collected (its own callback does not keep it alive)', () => {
@@ -55,31 +62,40 @@ test('a stopped pump whose callback holds it is garbage collected (its own callb
   // kept every old engine (and its memory) until it exited.
   const script = `
     const { native } = await import(${JSON.stringify(path.join(here, '..', '..', 'native', 'index.js'))});
+    const { readdirSync } = await import('node:fs');
     const addon = native();
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    const before = openFds();
     let collected = 0;
     const registry = new FinalizationRegistry(() => collected++);
     const fds = [];
     for (let i = 0; i < 4; i++) {
       const [dev, devPeer] = addon.socketPair('seqpacket');
       const [net, netPeer] = addon.socketPair('dgram');
-      fds.push(devPeer, netPeer); // dev and net belong to the pump (closed when it is freed)
       const owner = {};
       owner.pump = new addon.Pump({ deviceFd: dev, deviceKind: 'packet', netFd: net, transport: 'udp', natHack: false,
         compression: { kind: 'none' }, cipher: 0, key: Buffer.alloc(0), sendDelayMs: 0, speedKbps: 0 }, (e) => { owner.last = e; });
       registry.register(owner.pump, i);
-      if (i % 2 === 0) owner.pump.start(); // started and stopped, or only stopped
+      // started and stopped, or only stopped (docs/engine.md, "Lifecycle"): a pump never closes
+      // its device fd, and net only once its start succeeded (its stop closes it then); before
+      // that net is still ours to close
+      if (i % 2 === 0) owner.pump.start();
       owner.pump.stop();
+      fds.push(dev, devPeer, netPeer);
+      if (i % 2 !== 0) fds.push(net);
     }
     for (let round = 0; round < 20 && collected < 4; round++) {
       await new Promise((r) => setTimeout(r, 20));
       globalThis.gc();
     }
     for (const fd of fds) addon.closeFd(fd);
-    console.log(JSON.stringify({ collected }));
+    console.log(JSON.stringify({ collected, leftOpen: openFds() - before }));
   `;
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).collected, 4, 'pumps left uncollected after stop()');
+  const out = JSON.parse(r.stdout) as { collected: number; leftOpen: number };
+  assert.equal(out.collected, 4, 'pumps left uncollected after stop()');
+  assert.equal(out.leftOpen, 0, 'file descriptors left open in the child');
 });
 
 test('start() twice throws; stop() twice is one stop', () => {
