@@ -43,6 +43,14 @@ export class ServerSession extends Session {
 
   protected applyReload(fresh: SessionConfig, secret: Buffer, unchanged: boolean): string {
     if (unchanged) return 'configuration unchanged';
+    if (this.protocol.serveAll) {
+      // One link serves every connection until the session stops (the vpn-ws hub): there is no
+      // next connection for a changed file to apply to, so the reload fails and says so rather
+      // than report a change that never takes effect.
+      throw new TundError(
+        `a ${this.protocol.name} hub serves every connection with the configuration it started with; restart the session to apply the changed file (systemctl restart tund@${this.name}: its clients reconnect)`,
+      );
+    }
     const listenMoved =
       !this.ctx.passedFd && (fresh.session.listen.host !== this.config.session.listen.host || fresh.session.listen.port !== this.config.session.listen.port);
     this.config = fresh;

@@ -52,6 +52,27 @@ hub_clients() { tunctl status "$1" --json | jq -c '.sessions[0].clients'; }
   wait_line 5 "$BATS_TEST_TMPDIR/hub.log" 'refused \(HTTP 404'
 }
 
+@test "a reload of a hub: an unchanged file is fine; a changed one fails and says to restart, and the clients go on" {
+  vpnws_hub_conf hub "$HUB_IP:8080" "Path = /vpn"
+  start_hub hub
+  two_tund_clients "ws://$HUB_IP:8080/vpn"
+  run --separate-stderr tunctl reload hub
+  assert_success
+  grep -q '^hub: reloaded: configuration unchanged$' "$BATS_TEST_TMPDIR/hub.log"
+  # a changed path would reach no connection while the hub runs: the reload fails (exit 1) and
+  # the hub keeps serving with what it started with
+  vpnws_hub_conf hub "$HUB_IP:8080" "Path = /elsewhere"
+  run --separate-stderr tunctl reload hub
+  assert_failure 1
+  [[ $stderr == *'a vpn-ws hub serves every connection with the configuration it started with; restart the session'*'systemctl restart tund@hub'* ]]
+  wait_line 5 "$BATS_TEST_TMPDIR/hub.log" '^hub: reload failed, keeping the old configuration: a vpn-ws hub serves every connection'
+  run grep -c '^hub: reloaded: configuration changed' "$BATS_TEST_TMPDIR/hub.log"
+  assert_output 0
+  run pings_a_b
+  assert_success
+  in_ns "$HUB_NS" tunctl wait hub --state listening --timeout 5
+}
+
 @test "ten tund clients through one hub: each reaches the next over IPv4 (ARP) and the one before over IPv6 (ND), all at once" {
   local n=10 i
   vpnws_add_clients "$n"
