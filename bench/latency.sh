@@ -12,8 +12,9 @@
 # NAME=DIR: the anchor NAME of another tund checkout DIR (built): DIR/bench/anchors/NAME.sh, which
 # runs DIR's bin/tund; its row is labelled NAME=DIR. An argument given twice: the second row is
 # labelled ARG#2. At most 8 tunnels; `veth` is no tunnel (every row's baseline already).
-# Knobs: COUNT=30 (pings per tunnel and turn, 1-1000), TURNS=20 (1-1000; a multiple of the number
-# of tunnels, so that each comes first equally often), INTERVAL=0.01 (ping -i, 0.002-1 seconds),
+# Knobs: COUNT=30 (pings per tunnel and turn, 1-1000), TURNS (1-1000; by default the first
+# multiple of the number of tunnels from 20 on, so that each comes first equally often; a TURNS
+# that is no such multiple is warned about), INTERVAL=0.01 (ping -i, 0.002-1 seconds),
 # KEEP=1 (keep $RUN_DIR: every reply in pings.tsv, each pair's configs and logs), BENCH_LOCK_WAIT
 # (as bench/run.sh: it takes the benchmark's lock).
 set -euo pipefail
@@ -37,6 +38,7 @@ case ${1:-} in
   -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 esac
 COUNT=${COUNT:-30}
+TURNS_GIVEN=${TURNS:-}
 TURNS=${TURNS:-20}
 INTERVAL=${INTERVAL:-0.01}
 whole COUNT 1 1000
@@ -81,6 +83,8 @@ for once in tund-wg-udp; do
   ((k <= 1)) || usage_error "$once: one at a time (its sessions serve wg(8) on /run/wireguard/tbwg-a.sock and tbwg-b.sock, which all namespaces share)"
 done
 ((N <= MAX_TUNNELS)) || usage_error "$N tunnels (expected at most $MAX_TUNNELS)"
+# by default at least 20 turns, and a multiple of the tunnels: each comes first equally often
+[[ -n $TURNS_GIVEN ]] || TURNS=$(((20 + N - 1) / N * N))
 seconds=$(awk -v n="$N" -v c="$COUNT" -v t="$TURNS" -v i="$INTERVAL" 'BEGIN { printf "%d", 2 * n * c * t * i + 0.5 }')
 ((seconds <= MAX_SECONDS)) ||
   usage_error "COUNT x TURNS x INTERVAL: about $seconds s of pings with $N tunnel(s) (expected at most $MAX_SECONDS)"

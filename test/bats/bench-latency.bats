@@ -107,6 +107,15 @@ kept_dir() { sed -n 's/.*latency: kept \(\/tmp\/tund-latency\.[A-Za-z0-9]*\) .*/
   [ "$(row 'vtun-udp#2' | awk '{ print $1 }')" = 4 ]
 }
 
+@test "latency: without TURNS, the turns are the first multiple of the tunnels from 20 on" {
+  bench_run COUNT=1 INTERVAL=0.002 timeout 120 bash "$LATENCY" vtun-udp vtun-udp vtun-udp
+  assert_success
+  assert_line --partial 'latency: 3 tunnel(s), 21 turns of 1 pings'
+  refute_line --partial 'is no multiple'
+  [ "$(row vtun-udp | awk '{ print $1 }')" = 21 ]
+  [ "$(row 'vtun-udp#3' | awk '{ print $1 }')" = 21 ]
+}
+
 # tund's WireGuard session serves wg(8) on the host's /run/wireguard/tbwg-b.sock; wireguard-go's
 # anchor, started after it, must wait for its own daemon's socket in its private /run, not take
 # that one for it.
