@@ -83,10 +83,15 @@ export function prefixProblemLines(prefix: string, lines: string[]): string[] {
 }
 
 /** MESSAGE, then HINT, in the house format: what a log says of a failure it goes on after. */
-export function problemLines(prefix: string, message: string, hint: string | undefined): string[] {
+function problemLines(prefix: string, message: string, hint: string | undefined): string[] {
   const lines = message.split('\n');
   if (hint) lines.push(hintLine(hint));
   return prefixProblemLines(prefix, lines);
+}
+
+/** Writes MESSAGE, then HINT, to LOG (a line per call) in the house format: problemLines. */
+export function logProblem(log: (line: string) => void, prefix: string, message: string, hint: string | undefined): void {
+  for (const line of problemLines(prefix, message, hint)) log(line);
 }
 
 /** The hint of an error, if it is a TundError with one. */

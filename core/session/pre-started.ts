@@ -17,7 +17,7 @@
 //                                              process goes)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { native } from '../../native/index.js';
-import { TundError, hintOf, problemLines } from '../errors.js';
+import { TundError, hintOf, logProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { StreamSocket } from '../socket.js';
 
@@ -64,8 +64,8 @@ export class PreStarter {
   constructor(private readonly o: PreStarterOptions) {}
 
   /** a failure the listener goes on after, with its hint (the house format) */
-  private logProblem(message: string, error: unknown): void {
-    for (const line of problemLines('serve', message, hintOf(error))) this.o.log(line);
+  private logFailure(message: string, error: unknown): void {
+    logProblem((line) => this.o.log(line), 'serve', message, hintOf(error));
   }
 
   /** Starts the first spare. */
@@ -87,7 +87,7 @@ export class PreStarter {
     try {
       if (!target || target.channel.closed) target = this.spawn();
     } catch (error) {
-      this.logProblem(`cannot start a session process for ${peer}: ${(error as Error).message}`, error);
+      this.logFailure(`cannot start a session process for ${peer}: ${(error as Error).message}`, error);
       addon.closeFd(fd);
       release();
       return;
@@ -98,7 +98,7 @@ export class PreStarter {
       if (addon.socketSendFd(target.channel.fd, message, fd) !== message.length) throw new Error('its channel is full');
       if (this.o.verbose) this.o.log(`serve: connection from ${peer} for "${handed.session}": pid ${target.process.pid} (${target.ready ? 'pre-started' : 'still starting'})`);
     } catch (error) {
-      this.logProblem(`cannot hand the connection from ${peer} to pid ${target.process.pid}: ${(error as Error).message}`, error);
+      this.logFailure(`cannot hand the connection from ${peer} to pid ${target.process.pid}: ${(error as Error).message}`, error);
       target.process.kill('SIGTERM');
       this.giveBack(target);
     } finally {
@@ -136,7 +136,7 @@ export class PreStarter {
     try {
       this.spare = this.spawn();
     } catch (error) {
-      this.logProblem(`cannot pre-start a session process: ${(error as Error).message}`, error);
+      this.logFailure(`cannot pre-start a session process: ${(error as Error).message}`, error);
       this.scheduleRestart();
     }
   }

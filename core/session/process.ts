@@ -4,7 +4,7 @@
 // and memory given back once the session has settled.
 import { EventEmitter } from 'node:events';
 import { native } from '../../native/index.js';
-import { hintOf, problemLines } from '../errors.js';
+import { hintOf, logProblem } from '../errors.js';
 import { LogReporter, type SessionReporter } from '../status/types.js';
 import { SystemdReporter } from '../systemd/reporter.js';
 import type { ReporterFactory, SessionContext } from './session.js';
@@ -83,7 +83,7 @@ export function processContext(io: ProcessIo, options: { controlSocket: boolean 
     try {
       return options.controlSocket ? await SystemdReporter.open(name, { role, log }) : new SystemdReporter(name, { role, log, socketPath: null });
     } catch (error) {
-      for (const line of problemLines(name, `warning: no control socket (${(error as Error).message.split('\n')[0]}); status is only logged`, hintOf(error))) log(line);
+      logProblem(log, name, `warning: no control socket (${(error as Error).message.split('\n')[0]}); status is only logged`, hintOf(error));
       return new LogReporter(log);
     }
   };

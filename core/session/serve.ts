@@ -12,7 +12,7 @@
 import { fstatSync } from 'node:fs';
 import { native } from '../../native/index.js';
 import type { HandshakeLimits } from '../config/types.js';
-import { TundError, UsageFailure, formatConfigProblem, hintOf, problemLines } from '../errors.js';
+import { TundError, UsageFailure, formatConfigProblem, hintOf, logProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { formatEndpoint } from '../net.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
@@ -99,8 +99,8 @@ export async function runServe(o: ServeOptions, io: ProcessIo): Promise<number> 
 async function runListener(listener: StreamListener, protocol: Protocol, o: ServeOptions, signal: AbortSignal, log: (line: string) => void): Promise<number> {
   log(`serve: listening on ${listener.label} (MaxHandshakes = ${o.limits.total}, MaxHandshakesPerSource = ${o.limits.perSource})`);
   for (const problem of await servedSessionProblems(protocol.name)) log(`serve: ${formatConfigProblem(problem)}`);
-  const logProblem = (message: string, error: unknown) => {
-    for (const line of problemLines('serve', message, hintOf(error))) log(line);
+  const logFailure = (message: string, error: unknown) => {
+    logProblem(log, 'serve', message, hintOf(error));
   };
   const notifier = new Notifier();
   notifier.ready(`listening on ${listener.label}`);
@@ -155,7 +155,7 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
       });
       socket.close(); // (not reached: authenticate throws for an unknown session)
     } catch (error) {
-      if (!signal.aborted) logProblem(`denied connection from ${peer}: ${errorText(error)}`, error);
+      if (!signal.aborted) logFailure(`denied connection from ${peer}: ${errorText(error)}`, error);
       if (socket && !socket.closed) await socket.closeLingering().catch(() => socket?.close());
     } finally {
       if (socket) identifying.delete(socket);
@@ -167,8 +167,8 @@ async function runListener(listener: StreamListener, protocol: Protocol, o: Serv
   };
 
   listener.accept(
-    (connection) => void onConnection(connection).catch((error) => logProblem(errorText(error), error)),
-    (error) => logProblem(error.message, error),
+    (connection) => void onConnection(connection).catch((error) => logFailure(errorText(error), error)),
+    (error) => logFailure(error.message, error),
   );
   await aborted(signal);
   log('serve: stopping');

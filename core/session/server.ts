@@ -7,7 +7,7 @@
 //    (serveConnection: `tund serve` children, inetd, systemd Accept=yes).
 import { listSessions, loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
-import { TundError, formatConfigProblem, hintOf, problemLines, type ConfigProblem } from '../errors.js';
+import { TundError, formatConfigProblem, hintOf, logProblem, type ConfigProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { native } from '../../native/index.js';
 import { StreamListener, StreamSocket, type Accepted } from '../socket.js';
@@ -268,7 +268,7 @@ export async function findServerSession(host: string, protocol: string, log: (li
     try {
       return { config, secret: await readSecret(config) };
     } catch (error) {
-      for (const line of problemLines(`${context}${name}`, errorText(error).split('\n')[0]!, hintOf(error))) log(line);
+      logProblem(log, `${context}${name}`, errorText(error).split('\n')[0]!, hintOf(error));
       return null;
     }
   }
@@ -319,7 +319,7 @@ export async function serveConnection(fd: number, ctx: SessionContext, o: ServeO
     });
   } catch (error) {
     o.handshakeOver?.();
-    for (const line of problemLines(chosen ?? 'serve', `denied connection from ${peer}: ${errorText(error)}`, hintOf(error))) ctx.log(line);
+    logProblem((line) => ctx.log(line), chosen ?? 'serve', `denied connection from ${peer}: ${errorText(error)}`, hintOf(error));
     await (lock as HostLock | null)?.release();
     return ExitCode.failure;
   }

@@ -10,7 +10,7 @@ import type { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import { loadSessionConfig, readSecret } from '../config/load.js';
 import type { SessionConfig } from '../config/types.js';
-import { ConfigFailure, TundError, formatConfigProblem, hintOf, problemLines } from '../errors.js';
+import { ConfigFailure, TundError, formatConfigProblem, hintOf, logProblem } from '../errors.js';
 import { ExitCode } from '../exit.js';
 import { Ip, SystemRunner } from '../ip.js';
 import { formatEndpoint } from '../net.js';
@@ -134,7 +134,7 @@ export abstract class Session<P extends AnyProtocol = Protocol> {
     this.secret = secret;
     this.log = (m) => ctx.log(`${this.name}: ${m}`);
     this.logProblem = (message, hint) => {
-      for (const line of problemLines(this.name, message, hint)) ctx.log(line);
+      logProblem((line) => ctx.log(line), this.name, message, hint);
     };
     this.status = new SessionStatus(this.name, role, protocol.name, reporter);
     reporter.setReloadHandler(() => this.reload());

@@ -3,7 +3,7 @@
 //   - the control socket runDir()/NAME.sock (tunctl status / wait / watch),
 //   - one log line `NAME: <state text>` on stderr (the journal adds the timestamps).
 import fs from 'node:fs';
-import { hintOf, problemLines } from '../errors.js';
+import { hintOf, logProblem } from '../errors.js';
 import { controlSocketPath } from '../paths.js';
 import { ControlServer } from '../status/server.js';
 import type { DnsInfo, RouteInfo } from '../status/protocol.js';
@@ -94,7 +94,7 @@ export class SystemdReporter implements SessionReporter {
       await reporter.listen();
     } catch (error) {
       const first = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-      for (const line of problemLines(name, `warning: no control socket: ${first}`, hintOf(error))) reporter.log(line);
+      logProblem((line) => reporter.log(line), name, `warning: no control socket: ${first}`, hintOf(error));
     }
     return reporter;
   }
