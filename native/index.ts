@@ -93,6 +93,10 @@ export interface PumpStats {
    * between it and the tx thread. Optional for fakes. */
   singleLoopRounds?: number;
   loopSwitches?: number;
+  /** The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
+   * sent, and datagrams it received, opened and wrote, without a round. Optional for fakes. */
+  loneTx?: number;
+  loneRx?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -322,6 +326,10 @@ export interface WgEngineStats {
    * between it and the tx thread. Optional for fakes. */
   singleLoopRounds?: number;
   loopSwitches?: number;
+  /** The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
+   * sent, and datagrams it received, opened and wrote, without a round. Optional for fakes. */
+  loneTx?: number;
+  loneRx?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

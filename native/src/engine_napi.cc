@@ -108,6 +108,8 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("rxThreadSends", c.rxThreadSends);
   set("singleLoopRounds", c.singleLoopRounds);
   set("loopSwitches", c.loopSwitches);
+  set("loneTx", c.loneTx);
+  set("loneRx", c.loneRx);
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

@@ -189,3 +189,54 @@ bats_test_function --description "pump: throughput tcp (iperf3 through the tunne
 bats_test_function --description "pump: throughput udp (iperf3 through the tunnel, 5 s)" -- iperf_case udp none 0
 bats_test_function --description "pump: throughput tcp lzo:1 aes128cbc (iperf3, 5 s)" -- iperf_case tcp lzo:1 10
 bats_test_function --description "pump: throughput udp legacy blowfish (iperf3, 5 s)" -- iperf_case udp none 999
+
+# The lone-packet path (docs/engine.md, "Latency"): at light load the single loop reads, seals and
+# sends a ping's request and its reply without a round (loneTx, the reply right after the write
+# that made it), and receives, opens and writes them so (loneRx). Over TCP only the asking side's
+# sends: a stream's frames are cut by the round's receive, and the reply goes out in its
+# turnaround. Nothing is timed. TUND_NO_LONE_PATH=1: every packet goes through the rounds.
+# lone_case TRANSPORT CIPHER OFF
+lone_case() {
+  local transport=$1 cipher=$2 off=$3
+  [[ $off == none ]] || export "$off=1"
+  start_pair "$transport" none "$cipher"
+  run ping_across
+  assert_success
+  local a0 b0
+  a0=$(cat "$DIR_A/stats") b0=$(cat "$DIR_B/stats")
+  run ip netns exec "$NS_B" ping -n -c 3 -i 0.2 -W 5 "$TA"
+  assert_success
+  # (the stats files are rewritten every 200 ms: wait until both show the three replies)
+  wait_for 5 sh -c "[ \$(jq .rxPackets '$DIR_B/stats') -ge $(($(jq .rxPackets <<<"$b0") + 3)) ] && \
+    [ \$(jq .txPackets '$DIR_A/stats') -ge $(($(jq .txPackets <<<"$a0") + 3)) ]"
+  local d k
+  for k in a b; do
+    local x y
+    if [[ $k == a ]]; then x=$a0 y=$(cat "$DIR_A/stats"); else x=$b0 y=$(cat "$DIR_B/stats"); fi
+    d=$(jq -n -c --argjson x "$x" --argjson y "$y" '[$y.loneTx - $x.loneTx, $y.loneRx - $x.loneRx, $y.loneTx, $y.loneRx]')
+    [[ -z ${LONE_DEBUG:-} ]] || jq -n -c --argjson x "$x" --argjson y "$y" '$y | to_entries | map(select(.value | type == "number") | {(.key): (.value - $x[.key])}) | add' >&3
+    echo "# $transport cipher=$cipher $off: $k's [loneTx, loneRx, total loneTx, total loneRx] = $d" >&3
+    if [[ $off == TUND_NO_LONE_PATH ]]; then
+      assert_equal "$(jq -c '.[2:]' <<<"$d")" "[0,0]"
+    else
+      # B's requests went out without a round, and over UDP A's replies too (right after the
+      # write that made them), each received so at the other end
+      if [[ $transport == udp ]]; then
+        (($(jq '.[0]' <<<"$d") >= 1 && $(jq '.[1]' <<<"$d") >= 1))
+      else
+        [[ $k == a ]] || (($(jq '.[0]' <<<"$d") >= 1))
+        assert_equal "$(jq '.[3]' <<<"$d")" 0
+      fi
+    fi
+  done
+  # and a bulk transfer after it (the lone path hands bursts to the rounds) arrives whole
+  run transfer "$NS_B" "$NS_A" "$TA" 8
+  assert_success
+  assert_equal "$(stat_of "$DIR_A" event)" null
+  assert_equal "$(stat_of "$DIR_B" event)" null
+}
+
+bats_test_function --description "pump: a lone ping's packets skip the rounds (udp)" -- lone_case udp 0 none
+bats_test_function --description "pump: a lone ping's packets skip the rounds (udp, blowfish)" -- lone_case udp 999 none
+bats_test_function --description "pump: a lone ping's packets skip the rounds (tcp: its sends)" -- lone_case tcp 0 none
+bats_test_function --description "pump: every packet goes through the rounds with TUND_NO_LONE_PATH (udp)" -- lone_case udp 0 TUND_NO_LONE_PATH

@@ -155,50 +155,14 @@ class PacketDevice : public DeviceBase {
         cut_ = true;
         continue;
       }
-      // The packet lands in its slot: no copy for a plain packet, and no page of readBuf_ on a
-      // lone packet's path (docs/engine.md, "The path after idle"). What is longer than
-      // kReadInSlot (a super-packet, a jumbo packet) goes on in readBuf_, after room for the
-      // slot's part.
-      const size_t inSlot = std::min(cap, kReadInSlot);
-      uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
-      const struct iovec iov[3] = {{readBuf_.data(), offload::kVnetHdrLen},
-                                   {dst, inSlot},
-                                   {whole + inSlot, readBuf_.size() - offload::kVnetHdrLen - inSlot}};
-      ssize_t n = ReadOnce(fd_, iov, 3);
-      if (n == kReadError) {
-        core.End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
-        return -1;
-      }
-      if (n <= 0) break;
+      const long n = ReadPacket(core, dst, cap);
+      if (n == kReadFailed) return -1;
+      if (n == kEmpty) break;
       readAny = true;
-      if (static_cast<size_t>(n) <= offload::kVnetHdrLen) continue;
-      const offload::VnetHdr h = offload::ReadVnetHdr(readBuf_.data());
-      const size_t len = static_cast<size_t>(n) - offload::kVnetHdrLen;
-      if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
-        // the cuts go into the slots from this one on: the super-packet whole in readBuf_ first
-        std::memcpy(whole, dst, std::min(len, inSlot));
-        const char* err = nullptr;
-        if (!seg_.Load(whole, len, h, &err)) {
-          core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-          seg_ = offload::Segmenter();
-        } else {
-          core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
-        }
-        segNext_ = 0;
-        continue;
-      }
-      if (len > cap) {
-        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (len > inSlot) std::memcpy(dst + inSlot, whole + inSlot, len - inSlot);  // the rest of it
-      if ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(dst, len, h.csumStart, h.csumOffset)) {
-        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
+      if (n <= 0) continue;  // dropped, or a super-packet to cut
       pkts[got] = Message{};
       pkts[got].data = dst;
-      pkts[got].len = len;
+      pkts[got].len = static_cast<size_t>(n);
       got++;
     }
     if (got == 0 && !readAny && hangup) {
@@ -206,6 +170,14 @@ class PacketDevice : public DeviceBase {
       return -1;
     }
     return got;
+  }
+
+  long ReadLone(Core& core, uint8_t* dst, size_t cap) override {
+    if (!vnet_ || Pending()) return kNotAlone;
+    const long n = ReadPacket(core, dst, cap);
+    if (n > 0) return n;
+    if (n == kReadFailed) return -1;
+    return n == kSuper ? kNotAlone : 0;
   }
 
   void SetAuthenticatedWrites(bool on) override { coalescer_.SetTrustChecksums(on); }
@@ -252,6 +224,53 @@ class PacketDevice : public DeviceBase {
 
  private:
   static constexpr int kRefused = 2;
+  // ReadPacket's answers besides a packet's length
+  static constexpr long kDropped = 0, kEmpty = -1, kReadFailed = -2, kSuper = -3;
+
+  // One read of the tun (IFF_VNET_HDR): the packet lands in its slot, dst, at most cap bytes (no
+  // copy for a plain packet, and no page of readBuf_ on a lone packet's path: docs/engine.md, "The
+  // path after idle"). What is longer than kReadInSlot (a super-packet, a jumbo packet) goes on in
+  // readBuf_, after room for the slot's part. Returns the packet's length; kDropped (counted);
+  // kSuper: a super-packet, loaded to be cut (Pending); kEmpty: nothing now; kReadFailed: ended.
+  long ReadPacket(Core& core, uint8_t* dst, size_t cap) {
+    const size_t inSlot = std::min(cap, kReadInSlot);
+    uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
+    const struct iovec iov[3] = {{readBuf_.data(), offload::kVnetHdrLen},
+                                 {dst, inSlot},
+                                 {whole + inSlot, readBuf_.size() - offload::kVnetHdrLen - inSlot}};
+    ssize_t n = ReadOnce(fd_, iov, 3);
+    if (n == kReadError) {
+      core.End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
+      return kReadFailed;
+    }
+    if (n <= 0) return kEmpty;
+    if (static_cast<size_t>(n) <= offload::kVnetHdrLen) return kDropped;
+    const offload::VnetHdr h = offload::ReadVnetHdr(readBuf_.data());
+    const size_t len = static_cast<size_t>(n) - offload::kVnetHdrLen;
+    if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
+      // the cuts go into the slots from this one on: the super-packet whole in readBuf_ first
+      std::memcpy(whole, dst, std::min(len, inSlot));
+      const char* err = nullptr;
+      segNext_ = 0;
+      if (!seg_.Load(whole, len, h, &err)) {
+        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+        seg_ = offload::Segmenter();
+        return kDropped;
+      }
+      core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
+      return kSuper;
+    }
+    if (len > cap) {
+      core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+      return kDropped;
+    }
+    if (len > inSlot) std::memcpy(dst + inSlot, whole + inSlot, len - inSlot);  // the rest of it
+    if ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(dst, len, h.csumStart, h.csumOffset)) {
+      core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+      return kDropped;
+    }
+    return static_cast<long>(len);
+  }
 
   bool WriteSingles(Core& core, const Message* pkts, size_t from, size_t n) {
     uint8_t none[offload::kVnetHdrLen] = {0};

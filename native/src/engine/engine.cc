@@ -201,6 +201,10 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   // it starts single unless a hold keeps the device unread for a while.
   singleLoop_ = rxMaySend && !SwitchedOff("TUND_NO_SINGLE_LOOP");
   single_.store(singleLoop_ && o_.holdMs <= 0);
+  // The lone-packet path (LoneTx/LoneRx; TUND_NO_LONE_PATH=1 turns it off), inside the single
+  // loop, for a transform whose Seal it may call outside a round. (A hold keeps the loop split
+  // until it is over: lastBusyMs_ below.)
+  lone_ = singleLoop_ && transform_->SealsAlone() && !SwitchedOff("TUND_NO_LONE_PATH");
   txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
                                   transform_->TxSlotBytes(), pipelined_, sendInline);
   startMs_ = MonotonicMs();
@@ -695,11 +699,21 @@ int Engine::LoopWait(struct pollfd& want) {
     if (r < 0 || p[2].revents) return -1;
     if (p[1].revents) {
       loopThread_.store(nullptr, std::memory_order_relaxed);  // (what the round waits for, it waits for plainly)
-      RxDeviceRound(p[1].revents);
+      // (a lone packet skips the round; a burst, an error or a hang-up is the round's)
+      if (!lone_ || p[1].revents != POLLIN || LoneTx(false) == 0) RxDeviceRound(p[1].revents);
       loopThread_.store(ThisThread(), std::memory_order_relaxed);
       if (Ended()) return -1;
+    } else {
+      loneStreak_ = 0;
     }
     if (p[0].revents) {
+      if (lone_ && serve && p[0].revents == POLLIN && want.fd == transport_->Fd()) {
+        loopThread_.store(nullptr, std::memory_order_relaxed);
+        const int served = LoneRx();
+        loopThread_.store(ThisThread(), std::memory_order_relaxed);
+        if (served < 0 || Ended()) return -1;
+        if (served > 0) continue;
+      }
       want.revents = p[0].revents;
       return 1;
     }
@@ -770,7 +784,7 @@ class Engine::Rx : public RxContext {
  public:
   Rx(Engine& e, size_t slots, size_t slotBytes) : e_(e), copies_(slots, slotBytes), pkts_(slots) {}
   // A receive returned: the time its messages are opened at.
-  void Stamp() { roundMs_ = MonotonicMs(); }
+  void Stamp(int64_t now = MonotonicMs()) { roundMs_ = now; }
   void Deliver(uint8_t* p, size_t len) override {
     if (n_ == pkts_.size() && !Flush()) return;
     pkts_[n_] = Message{};
@@ -812,6 +826,101 @@ class Engine::Rx : public RxContext {
   size_t n_ = 0;
 };
 
+// The lone-packet path (docs/engine.md, "Latency"). In the single loop, a packet after an idle
+// spell would run the whole round machinery (the round's contexts and checks, a batch read that
+// ends in a read finding the device empty, the batch send's plan), and after idle every line of
+// code and page of data it touches is cold. So a lone packet goes a shorter way, under the same
+// rules: the tx side's lock, held only when free (no round running, nothing queued for the send
+// thread, no bulk flow), the transform's own framing (SealLone, OpenLone: VTun's data frames;
+// what they leave goes through Seal and Open), the same counters. Whatever is not a
+// lone packet goes to the round: control messages to collect, a super-packet, a burst, a GRO
+// train, an error.
+
+// A lone device packet (rx thread, single loop; `turnaround`: right after a lone write, for the
+// answer the kernel made inside it). 1: served (sent, or the device had nothing); 0: the round's
+// (nothing was read, or a super-packet was, which the round cuts); -1: ended.
+int Engine::LoneTx(bool turnaround) {
+  // a burst (the device readable at every wait): the round reads it whole, and hands a heavy one
+  // to the tx thread
+  if (!turnaround && ++loneStreak_ > kInlineMaxPackets) return 0;
+  std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
+  if (!round.owns_lock()) return 0;
+  TxSide& s = *txs_;
+  if (s.done || s.heavy || Ended() || transform_->OutgoingPending() || transport_->AwaitingPeer()) return 0;
+  if (pipelined_ && (!SendIdle() || sendFailed_.load(std::memory_order_relaxed))) return 0;
+  // (into the first packet slot of the set the last round used: nothing in flight points into
+  // it, and the round's flush hands on what a full stream did not take as that set's)
+  uint8_t* const slot = s.pktSlotSets[s.parity][0] + transform_->Headroom();
+  const long len = device_->ReadLone(*this, slot, transform_->MaxPacket());
+  if (len == kNotAlone) {
+    if (!turnaround || !device_->Pending()) return 0;
+    // a super-packet in a turnaround (whose device may not be readable again): its cuts, and the
+    // bulk flow it belongs to, are the tx thread's (as in RxTurnaround)
+    s.heavy = true;
+    ToSplit(MonotonicMs());
+    return 1;
+  }
+  if (len < 0) return -1;
+  if (turnaround) {
+    if (len > 0) {
+      c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
+      rxMisses_ = 0;
+    } else if (rxMisses_ < kRxMissLimit) {
+      rxMisses_++;
+    }
+  }
+  if (len == 0) return 1;
+  c.txPackets.fetch_add(1, std::memory_order_relaxed);
+  c.txBytes.fetch_add(static_cast<uint64_t>(len), std::memory_order_relaxed);
+  c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  if (!turnaround) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
+  c.loneTx.fetch_add(1, std::memory_order_relaxed);
+  Message pkt;
+  pkt.data = slot;
+  pkt.len = static_cast<size_t>(len);
+  Message wire;
+  // (a stream's send may stop at a full buffer: the round's flush hands the rest on)
+  if (!transport_->IsStream() && transform_->SealLone(pkt, loneScratch_.data(), &wire, *this))
+    return wire.len == 0 || transport_->Send(*this, &wire, 1) ? 1 : -1;
+  transform_->Seal(pkt, s.tx);
+  return s.tx.FlushFromRx() ? 1 : -1;
+}
+
+// A lone received message (rx thread, single loop: the transport is readable). 1: served (or
+// nothing was there); 0: Receive's (kNotAlone, or the rest of a read waits in the transport);
+// -1: ended.
+int Engine::LoneRx() {
+  Message m;
+  const int n = transport_->ReceiveOne(*this, &m);
+  if (n == kNotAlone) return 0;
+  if (n <= 0) return n < 0 ? -1 : 1;
+  c.loneRx.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = MonotonicMs();
+  Message pkt;
+  size_t wrote = 0;
+  if (!m.truncated && transform_->OpenLone(m, now, &pkt)) {
+    c.rxBatches.fetch_add(1, std::memory_order_relaxed);
+    if (!device_->Write(*this, &pkt, 1)) return -1;
+    wrote = 1;
+  } else {
+    // anything else (a control message, a codec's frame, a bad one) as the round opens it
+    Rx& rx = *rxContext_;
+    rx.Stamp(now);
+    if (m.truncated) c.badFrames.fetch_add(1, std::memory_order_relaxed);
+    else transform_->Open(m, rx);
+    wrote = rx.Queued();
+    if (wrote > static_cast<size_t>(kInlineMaxPackets)) ToSplit(now);
+    // what was opened before an end is still written (the peer sent it before closing)
+    if (!rx.Flush()) return -1;
+  }
+  if (Ended()) return -1;
+  if (transport_->Buffered()) return 0;
+  // the answer the kernel made inside that write (see RxTakeTx)
+  if (wrote > 0 && wrote <= static_cast<size_t>(kInlineMaxPackets) && rxSends_ && RxExpectsAnswers() && LoneTx(true) < 0)
+    return -1;
+  return 1;
+}
+
 void Engine::RxLoop() {
   NameThread("tund-rx");
   // Deliveries per device write round: what one GRO read of the socket brings (up to 64
@@ -819,6 +928,8 @@ void Engine::RxLoop() {
   const int batch = std::max(o_.batch, kRxBatchMin);
   std::vector<Message> msgs(static_cast<size_t>(batch));
   Rx rx(*this, static_cast<size_t>(batch), transform_->MaxDelivered());
+  rxContext_ = &rx;
+  if (lone_) loneScratch_.assign(transform_->TxSlotBytes(), 0);
   for (;;) {
     // (its wait for the transport watches the device too)
     loopThread_.store(singleLoop_ ? ThisThread() : nullptr, std::memory_order_relaxed);

@@ -51,6 +51,10 @@ constexpr const char* kEndDeviceError = "device_error";
 constexpr const char* kEndNetworkError = "network_error";
 constexpr const char* kEndStopped = "stopped";
 
+// What a step of the lone-packet path (docs/engine.md, "Latency") answers when the thing at hand
+// is not a lone packet's: the round's machinery takes it.
+constexpr int kNotAlone = -2;
+
 // A view of one packet or wire message. Who owns the bytes is said where a Message is made.
 struct Message {
   uint8_t* data = nullptr;
@@ -130,6 +134,10 @@ struct Counters {
   // found the device readable (at light load it serves both directions), and the hand-overs of
   // the device between it and the tx thread (to the tx thread under load, back after a quiet spell).
   std::atomic<uint64_t> singleLoopRounds{0}, loopSwitches{0};
+  // The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
+  // sent without a round (its own or a turnaround), and datagrams it received, opened and wrote
+  // so.
+  std::atomic<uint64_t> loneTx{0}, loneRx{0};
 
   // Any thread, rarely.
   alignas(64) std::atomic<uint64_t> eventDrops{0};  // upward messages dropped: JS queue full
@@ -244,6 +252,10 @@ class Device {
   // with "device hung up"), or -1 when the engine ended.
   virtual int Read(Core& core, Slots& slots, size_t first, size_t headroom, size_t cap, Message* pkts, int max,
                    bool hangup) = 0;
+  // The lone-packet path's read (Engine::LoneTx): one packet into dst, at most cap bytes. Its
+  // length; 0: nothing now (or a packet dropped as Read drops it); -1: ended; kNotAlone: the
+  // round's (a super-packet, cut by the next Read; a device without this read).
+  virtual long ReadLone(Core&, uint8_t* dst, size_t cap) { return kNotAlone; }
   // Writes packets in order (whole; a stream device writes all bytes). false: ended or stop.
   virtual bool Write(Core& core, const Message* pkts, size_t n) = 0;
 };
@@ -293,6 +305,12 @@ class Transport {
   // accepted. Pin: false with the engine ended on failure.
   virtual bool AwaitingPeer() const { return false; }
   virtual bool Pin(Core&, const Endpoint&) { return true; }
+  // The lone-packet path (Engine::LoneRx): one message, read without waiting, into *out (valid
+  // until the next read). 1: a message (the rest of its read, a GRO train, waits for Receive:
+  // Buffered()); 0: nothing for the engine now; -1: ended or stop; kNotAlone: Receive's to take
+  // (something is buffered, or this transport has no such read).
+  virtual int ReceiveOne(Core&, Message*) { return kNotAlone; }
+  virtual bool Buffered() const { return false; }
 };
 
 // A byte layer between a TCP stream transport and its socket (TLS for vpn-ws's wss://). Both
@@ -390,6 +408,18 @@ class Transform {
   virtual void CollectOutgoing(TxContext&) {}
   // tx thread: one device packet (pkt.data, with Headroom()/Tailroom() free around it).
   virtual void Seal(Message& pkt, TxContext& tx) = 0;
+  // The lone-packet path (docs/engine.md, "Latency") skips the round: it may seal a lone packet
+  // only for a transform whose Seal adds at most one message and reads no TxContext::RoundMs,
+  // and only while CollectOutgoing would add nothing (OutgoingPending false).
+  virtual bool SealsAlone() const { return false; }
+  virtual bool OutgoingPending() const { return true; }
+  // The lone path's Seal without a TxContext, for a plain data packet: the wire message in *wire
+  // (in the packet's headroom, or in scratch, TxSlotBytes() long). false: Seal's to do.
+  virtual bool SealLone(Message& pkt, uint8_t* scratch, Message* wire, Core& core) { return false; }
+  // The lone path's Open without an RxContext, for a plain data message: the packet to write in
+  // *pkt (inside msg), at `nowMs`. false: Open's to do (control, a codec, anything else; nothing
+  // was changed).
+  virtual bool OpenLone(Message& msg, int64_t nowMs, Message* pkt) { return false; }
   // tx thread, after the loop: last messages, sent best effort.
   virtual void CollectFinal(TxContext&) {}
 
@@ -442,6 +472,8 @@ class Engine : public Core {
   friend class Core;  // (Core::WaitAny hands the rx thread's receive wait to LoopWait)
   int LoopWait(struct pollfd& want);
   void RxDeviceRound(short revents);
+  int LoneTx(bool turnaround);
+  int LoneRx();
   void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);
   void ToSplit(int64_t now);
   void MarkBusy(int64_t now);
@@ -468,6 +500,14 @@ class Engine : public Core {
   // changes single_ (to false under load, at once; back after kQuietMs without a heavy round).
   bool singleLoop_ = false;
   std::atomic<bool> single_{false};
+  // The lone-packet path (TUND_NO_LONE_PATH=1 turns it off; fixed at Start): while single_, a
+  // lone packet is served by LoneTx/LoneRx without the round's machinery (docs/engine.md,
+  // "Latency"). loneStreak_ (rx thread): lone packets served in a row while the device stayed
+  // readable; past kInlineMaxPackets it is a burst, which the round reads whole.
+  bool lone_ = false;
+  int loneStreak_ = 0;
+  std::vector<uint8_t> loneScratch_;  // rx thread: a packet LoneTx sealed out of place (a codec)
+  Rx* rxContext_ = nullptr;  // RxLoop's, for LoneRx (rx thread)
   std::atomic<int64_t> lastBusyMs_{0};  // the last round either thread found heavy
   int rxMisses_ = 0;        // rx thread: turnarounds in a row that found nothing to send
   unsigned rxSkipped_ = 0;  // rx thread: light rounds since then

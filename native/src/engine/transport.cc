@@ -408,6 +408,20 @@ class UdpTransport : public Transport {
   }
 
   bool Send(Core& core, Message* msgs, size_t n) override {
+    // One datagram to the connected peer (a lone packet, docs/engine.md "Latency"): one sendmsg,
+    // no entries to plan. What fails takes the general way below, which knows what to do.
+    if (n == 1 && (msgs[0].peer == nullptr || msgs[0].peer->Empty()) && connected_.load(std::memory_order_acquire)) {
+      struct iovec iov = {msgs[0].data, msgs[0].len};
+      struct msghdr h = {};
+      h.msg_iov = &iov;
+      h.msg_iovlen = 1;
+      const ssize_t sent = sys::Sendmsg(fd_, &h, MSG_NOSIGNAL);
+      if (sent >= 0) {
+        core.c.txFrames.fetch_add(1, std::memory_order_relaxed);
+        core.c.txWireBytes.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
+        return true;
+      }
+    }
     // entries: one per datagram, or per GSO run of datagrams (txIov_ holds every message's iovec
     // in order; an entry points at its run of them)
     unsigned count = 0, iovs = 0;
@@ -488,19 +502,14 @@ class UdpTransport : public Transport {
       }
       // a socket awaiting its peer takes one datagram at a time: the first valid one decides
       unsigned want = AwaitingPeer() ? 1u : static_cast<unsigned>(rxMsgs_.size());
-      // Only the entries the last read filled have lengths and flags to reset (the kernel writes
-      // nothing else): a lone datagram's round does not rewrite all 64 (4 KiB, cold after an idle
-      // spell: measurable in a ping's round trip, docs/engine.md "Latency").
-      for (size_t i = 0; i < rxDirty_; i++) {
-        rxMsgs_[i].msg_hdr.msg_namelen = sizeof rxNames_[i];
-        rxMsgs_[i].msg_hdr.msg_controllen = gro_ ? kCmsgSpace : 0;
-        rxMsgs_[i].msg_hdr.msg_flags = 0;
-      }
+      ResetEntries(rxDirty_);
       if (drained_) {
         // the last read emptied the socket: wait for more rather than make a read that finds
-        // nothing (a lone datagram's round then costs one system call less)
+        // nothing (a lone datagram's round then costs one system call less). (The wait may serve
+        // lone datagrams itself, Engine::LoneRx, and leave the rest of a read buffered.)
         drained_ = false;
         if (core.Ended() || !core.WaitFd(fd_, POLLIN)) return -1;
+        continue;
       }
       rxDirty_ = 1;  // (a failed read may have written the first)
       int r = sys::Recvmmsg(fd_, rxMsgs_.data(), want, MSG_DONTWAIT);
@@ -508,52 +517,62 @@ class UdpTransport : public Transport {
       // (recvmmsg stops short of `want` only when the socket is empty, or on an error that the
       // next call reports: either way the wait comes first)
       drained_ = r >= 0 && static_cast<unsigned>(r) < want;
+      if (drained_) MarkEmptied();
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          MarkEmptied();
           if (core.Ended() || !core.WaitFd(fd_, POLLIN)) return -1;
           continue;
         }
-        int err = errno;
-        core.End(kEndNetworkError, std::string("recvmmsg: ") + ErrnoText(err));
-        return -1;
+        return ReadFailed(core);
       }
-      // The first `max` datagrams go straight to the caller (a lone datagram touches no page of
-      // rxOut_, docs/engine.md "The path after idle"); the rest of a large read waits in rxOut_.
-      rxHave_ = rxNext_ = 0;
-      const size_t room = static_cast<size_t>(std::max(max, 0));
-      size_t given = 0;
-      for (int i = 0; i < r; i++) {
-        const struct msghdr& h = rxMsgs_[i].msg_hdr;
-        size_t len = rxMsgs_[i].msg_len;
-        size_t seg = gro_ ? GroSegment(h) : 0;
-        if (seg == 0 || seg >= len) seg = len;
-        const uint64_t datagrams = len == 0 ? 1 : (len + seg - 1) / seg;
-        core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
-        core.c.rxFrames.fetch_add(datagrams, std::memory_order_relaxed);
-        if (datagrams > 1) core.c.udpGroReads.fetch_add(1, std::memory_order_relaxed);
-        rxFrom_[i] = Endpoint::From(rxNames_[i], h.msg_namelen);
-        if (!peer_.Empty() && !rxFrom_[i].Empty() && !rxFrom_[i].SameAs(peer_)) {
-          core.c.foreignDrops.fetch_add(datagrams, std::memory_order_relaxed);
-          continue;
-        }
-        uint8_t* base = (*rxSlots_)[static_cast<size_t>(i)];
-        const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
-        size_t off = 0;
-        do {
-          Message& m = given < room ? out[given++] : rxOut_[rxHave_++];
-          m = Message{};
-          m.data = base + off;
-          m.len = std::min(seg, len - off);
-          m.peer = &rxFrom_[i];
-          m.truncated = truncated || m.len > rxSlotBytes_;  // (larger than a datagram may be)
-          off += m.len;
-        } while (off < len);
-      }
+      const size_t given = TakeRead(core, r, out, static_cast<size_t>(std::max(max, 0)));
       if (given > 0) return static_cast<int>(given);
       if (core.Ended()) return -1;
     }
   }
+
+  // One datagram without waiting, for the lone-packet path. The read asks for two: a second one
+  // means a burst, whose datagrams wait for Receive (Buffered), which reads the rest in batches
+  // (and so does a GRO train).
+  int ReceiveOne(Core& core, Message* out) override {
+    if (rxNext_ < rxHave_ || AwaitingPeer()) return kNotAlone;
+    for (;;) {
+      const unsigned want = std::min<unsigned>(2, static_cast<unsigned>(rxMsgs_.size()));
+      ResetEntries(std::max<size_t>(rxDirty_, want));
+      int r = sys::Recvmmsg(fd_, rxMsgs_.data(), want, MSG_DONTWAIT);
+      rxDirty_ = r > 1 ? static_cast<size_t>(r) : 1;
+      // (Receive reads next, without waiting first, unless this read emptied the socket)
+      drained_ = r >= 0 && static_cast<unsigned>(r) < want;
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          MarkEmptied();
+          return 0;
+        }
+        return ReadFailed(core);
+      }
+      const struct msghdr& h = rxMsgs_[0].msg_hdr;
+      if (r == 1 && onlyPeer_ && h.msg_controllen == 0 && !(h.msg_flags & MSG_TRUNC)) {
+        // one whole datagram (no GRO train: that comes with its cmsg), and only the peer can
+        // have sent it: nothing of TakeRead's to do but count it
+        const size_t len = rxMsgs_[0].msg_len;
+        core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
+        core.c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+        *out = Message{};
+        out->data = (*rxSlots_)[0];
+        out->len = len;
+        out->peer = &peer_;
+        out->truncated = len > rxSlotBytes_;
+        rxHave_ = rxNext_ = 0;
+        return 1;
+      }
+      if (drained_) MarkEmptied();
+      return TakeRead(core, r, out, 1) > 0 ? 1 : 0;
+    }
+  }
+  bool Buffered() const override { return rxNext_ < rxHave_; }
 
  private:
   // Where m goes (an empty Endpoint: the connected peer), or nullptr when it cannot go.
@@ -566,6 +585,63 @@ class UdpTransport : public Transport {
     if (a.Empty() || b->Empty()) return a.Empty() && b->Empty();
     return a.len == b->len && std::memcmp(&a.addr, &b->addr, a.len) == 0;
   }
+  // Only the entries the last read filled have lengths and flags to reset (the kernel writes
+  // nothing else): a lone datagram's round does not rewrite all 64 (4 KiB, cold after an idle
+  // spell: measurable in a ping's round trip, docs/engine.md "Latency").
+  void ResetEntries(size_t n) {
+    for (size_t i = 0; i < n; i++) {
+      rxMsgs_[i].msg_hdr.msg_namelen = sizeof rxNames_[i];
+      rxMsgs_[i].msg_hdr.msg_controllen = gro_ ? kCmsgSpace : 0;
+      rxMsgs_[i].msg_hdr.msg_flags = 0;
+    }
+  }
+  // The datagrams of a read of `r` entries: the first `room` go to out (a lone datagram touches
+  // no page of rxOut_, docs/engine.md "The path after idle"), the rest of a large read waits in
+  // rxOut_. Returns how many went to out.
+  size_t TakeRead(Core& core, int r, Message* out, size_t room) {
+    rxHave_ = rxNext_ = 0;
+    size_t given = 0;
+    for (int i = 0; i < r; i++) {
+      const struct msghdr& h = rxMsgs_[i].msg_hdr;
+      size_t len = rxMsgs_[i].msg_len;
+      size_t seg = gro_ ? GroSegment(h) : 0;
+      if (seg == 0 || seg >= len) seg = len;
+      const uint64_t datagrams = len == 0 ? 1 : (len + seg - 1) / seg;
+      core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
+      core.c.rxFrames.fetch_add(datagrams, std::memory_order_relaxed);
+      if (datagrams > 1) core.c.udpGroReads.fetch_add(1, std::memory_order_relaxed);
+      rxFrom_[i] = Endpoint::From(rxNames_[i], h.msg_namelen);
+      if (!peer_.Empty() && !rxFrom_[i].Empty() && !rxFrom_[i].SameAs(peer_)) {
+        core.c.foreignDrops.fetch_add(datagrams, std::memory_order_relaxed);
+        continue;
+      }
+      uint8_t* base = (*rxSlots_)[static_cast<size_t>(i)];
+      const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
+      size_t off = 0;
+      do {
+        Message& m = given < room ? out[given++] : rxOut_[rxHave_++];
+        m = Message{};
+        m.data = base + off;
+        m.len = std::min(seg, len - off);
+        m.peer = &rxFrom_[i];
+        m.truncated = truncated || m.len > rxSlotBytes_;  // (larger than a datagram may be)
+        off += m.len;
+      } while (off < len);
+    }
+    return given;
+  }
+  // A read found the socket empty. Once that happened on a connected socket, everything in it
+  // came after connect(), and the kernel gives a connected socket only its peer's datagrams: the
+  // ones from elsewhere (foreignDrops) can only be those queued before.
+  void MarkEmptied() {
+    if (!onlyPeer_ && connected_.load(std::memory_order_relaxed)) onlyPeer_ = true;
+  }
+  int ReadFailed(Core& core) {
+    int err = errno;
+    core.End(kEndNetworkError, std::string("recvmmsg: ") + ErrnoText(err));
+    return -1;
+  }
+
   static size_t GroSegment(const struct msghdr& h) {
     for (struct cmsghdr* cm = CMSG_FIRSTHDR(const_cast<struct msghdr*>(&h)); cm != nullptr;
          cm = CMSG_NXTHDR(const_cast<struct msghdr*>(&h), cm)) {
@@ -664,6 +740,7 @@ class UdpTransport : public Transport {
   std::vector<uint8_t> rxCtl_;
   size_t rxDirty_ = 0;          // receive entries [0, rxDirty_) need their lengths and flags reset
   bool drained_ = false;        // the last read took all the socket had
+  bool onlyPeer_ = false;       // rx thread: connected, and emptied since (MarkEmptied)
   std::vector<Message> rxOut_;  // what the last read brought, split into datagrams
   size_t rxHave_ = 0, rxNext_ = 0;
   std::vector<struct iovec> txIov_;

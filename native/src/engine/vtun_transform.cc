@@ -81,7 +81,18 @@ void VtunTransform::Seal(Message& pkt, TxContext& tx) {
     return;
   }
   Message* m = tx.Add();
-  if (!m) return;
+  if (m) Frame(pkt, m, tx.core());
+}
+
+// (the engine calls it only once the peer is known)
+bool VtunTransform::SealLone(Message& pkt, uint8_t* scratch, Message* wire, Core& core) {
+  wire->data = scratch;
+  Frame(pkt, wire, core);
+  return true;
+}
+
+// A data frame of pkt into m (whose data is a slot of TxSlotBytes(), unless it is framed in place).
+void VtunTransform::Frame(Message& pkt, Message* m, Core& core) {
   if (enc_->Identity()) {
     // in place: the header goes into the packet's headroom
     m->data = pkt.data - 2;
@@ -93,7 +104,7 @@ void VtunTransform::Seal(Message& pkt, TxContext& tx) {
   int n = enc_->Encode(pkt.data, pkt.len, m->data + 2, &err);
   if (n < 0) {
     m->len = 0;
-    tx.core().End(kEndCodecError, "encode: " + err);
+    core.End(kEndCodecError, "encode: " + err);
     return;
   }
   PutHeader(m->data, static_cast<uint16_t>(n));
@@ -189,6 +200,20 @@ void VtunTransform::HandleData(const Message& msg, RxContext& rx, bool awaitingP
   }
   if (out >= payload && out + n <= payload + len) rx.Deliver(const_cast<uint8_t*>(out), n);  // decrypted in place
   else rx.DeliverCopy(out, n);  // the decoder's own buffer (decompressed)
+}
+
+// Only the common case: a UDP data frame of the known peer, no codec, two bytes or more (what
+// Open would deliver in place); the rest is Open's.
+bool VtunTransform::OpenLone(Message& msg, int64_t nowMs, Message* pkt) {
+  if (o_.tcp || msg.len < 4 || !dec_->Identity()) return false;
+  const uint16_t h = GetHeader(msg.data);
+  if ((h & 0xf000) || h != msg.len - 2 || h > vtun::kMaxFramePayload) return false;
+  lastRxMs_.store(nowMs, std::memory_order_relaxed);
+  pkt->data = msg.data + 2;
+  pkt->len = h;
+  pkt->peer = nullptr;
+  pkt->truncated = false;
+  return true;
 }
 
 void VtunTransform::Open(Message& msg, RxContext& rx) {

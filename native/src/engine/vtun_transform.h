@@ -49,6 +49,14 @@ class VtunTransform : public Transform, public Framer {
   void OnEnd(const char* reason) override;
   void CollectOutgoing(TxContext& tx) override;
   void Seal(Message& pkt, TxContext& tx) override;
+  // (Seal adds one frame per packet and reads no clock: the lone-packet path may call it)
+  bool SealsAlone() const override { return true; }
+  bool SealLone(Message& pkt, uint8_t* scratch, Message* wire, Core& core) override;
+  bool OpenLone(Message& msg, int64_t nowMs, Message* pkt) override;
+  bool OutgoingPending() const override {
+    return pendingEchoRep_.load(std::memory_order_relaxed) != 0 || pendingEchoReq_.load(std::memory_order_relaxed) != 0 ||
+           pendingClose_.load(std::memory_order_relaxed) != 0;
+  }
   void CollectFinal(TxContext& tx) override;
   Split Next(const uint8_t* p, size_t have) override;
   void Open(Message& msg, RxContext& rx) override;
@@ -71,6 +79,7 @@ class VtunTransform : public Transform, public Framer {
   // A data frame: decoded, checked, delivered (and, awaiting the peer, pinning it first).
   void HandleData(const Message& msg, RxContext& rx, bool awaitingPeer);
   void AddControl(TxContext& tx, uint16_t h);
+  void Frame(Message& pkt, Message* m, Core& core);
 
   VtunOptions o_;
   std::shared_ptr<vtun::ResyncSignal> sync_;
