@@ -228,9 +228,9 @@ class PacketDevice : public DeviceBase {
   static constexpr long kDropped = 0, kEmpty = -1, kReadFailed = -2, kSuper = -3;
 
   // One read of the tun (IFF_VNET_HDR): the packet lands in its slot, dst, at most cap bytes (no
-  // copy for a plain packet, and no page of readBuf_ on a lone packet's path: docs/engine.md, "The
-  // path after idle"). What is longer than kReadInSlot (a super-packet, a jumbo packet) goes on in
-  // readBuf_, after room for the slot's part. Returns the packet's length; kDropped (counted);
+  // copy for a plain packet, and of readBuf_ only the header's first bytes on a lone packet's
+  // path: docs/engine.md, "The path after idle"). What is longer than kReadInSlot (a super-packet,
+  // a jumbo packet) goes on in readBuf_, after room for the slot's part. Returns the packet's length; kDropped (counted);
   // kSuper: a super-packet, loaded to be cut (Pending); kEmpty: nothing now; kReadFailed: ended.
   long ReadPacket(Core& core, uint8_t* dst, size_t cap) {
     const size_t inSlot = std::min(cap, kReadInSlot);
