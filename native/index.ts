@@ -94,7 +94,7 @@ export interface PumpStats {
   singleLoopRounds?: number;
   loopSwitches?: number;
   /** The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
-   * sent, and datagrams it received, opened and wrote, without a round. Optional for fakes. */
+   * sent, and datagrams (data or control) it received, without a round. Optional for fakes. */
   loneTx?: number;
   loneRx?: number;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
@@ -327,7 +327,7 @@ export interface WgEngineStats {
   singleLoopRounds?: number;
   loopSwitches?: number;
   /** The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
-   * sent, and datagrams it received, opened and wrote, without a round. Optional for fakes. */
+   * sent, and datagrams (data or control) it received, without a round. Optional for fakes. */
   loneTx?: number;
   loneRx?: number;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */

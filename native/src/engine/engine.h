@@ -135,8 +135,8 @@ struct Counters {
   // the device between it and the tx thread (to the tx thread under load, back after a quiet spell).
   std::atomic<uint64_t> singleLoopRounds{0}, loopSwitches{0};
   // The lone-packet path (docs/engine.md, "Latency"): packets the single loop read, sealed and
-  // sent without a round (its own or a turnaround), and datagrams it received, opened and wrote
-  // so.
+  // sent without a round (its own or a turnaround), and datagrams it received without one (data
+  // and control frames alike).
   std::atomic<uint64_t> loneTx{0}, loneRx{0};
 
   // Any thread, rarely.
