@@ -198,27 +198,39 @@ class TcpTransport : public Transport {
         if (!ReadThroughLayer(core)) return -1;
         continue;
       }
-      ssize_t r = sys::Read(fd_, buf_.data() + have_, buf_.size() - have_);
-      if (r > 0) {
-        have_ += static_cast<size_t>(r);
-        core.c.rxWireBytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
-        continue;
-      }
-      if (r == 0) {
-        core.End(kEndEof, "connection closed by the peer (TCP EOF)");
-        return -1;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (drained_) {
+        // the last read emptied the socket: wait for more rather than make a read that finds
+        // nothing (a lone frame's round costs one system call less). (The wait may serve a
+        // lone frame itself, Engine::LoneRx, or leave a read's bytes in the buffer: re-checked.)
+        drained_ = false;
         if (!core.WaitFd(fd_, POLLIN)) return -1;
         continue;
       }
-      int err = errno;
-      if (err == ECONNRESET) core.End(kEndEof, "connection reset by the peer");
-      else core.End(kEndNetworkError, std::string("recv: ") + ErrnoText(err));
-      return -1;
+      const int got = ReadSome(core);
+      if (got < 0) return -1;
+      if (got == 0 && !core.WaitFd(fd_, POLLIN)) return -1;
     }
   }
+
+  // One frame without waiting, for the lone-packet path: when nothing is buffered, one read, and
+  // that read is exactly one whole frame (the common case at light load: the peer's frame went in
+  // one segment). Anything else stays in the buffer for Receive (Buffered): more than one frame, a
+  // part of one, a bad one. Not through a layer (TLS records need not match frames).
+  int ReceiveOne(Core& core, Message* out) override {
+    if (layer_ || Buffered()) return kNotAlone;
+    have_ = off_ = 0;
+    const int got = ReadSome(core);
+    if (got <= 0) return got;
+    const Split s = framer_->Next(buf_.data(), have_);
+    if (s.kind != Split::Frame || s.len != have_) return kNotAlone;
+    core.c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+    *out = Message{};
+    out->data = buf_.data();
+    out->len = s.len;
+    off_ = have_;
+    return 1;
+  }
+  bool Buffered() const override { return off_ < have_ || skip_ > 0; }
 
  private:
   void Compact() {
@@ -228,6 +240,32 @@ class TcpTransport : public Transport {
     if (off_ < have_) std::memmove(buf_.data(), buf_.data() + off_, have_ - off_);
     have_ -= off_;
     off_ = 0;
+  }
+
+  // One read into the buffer's free end (which Receive made room for). 1: bytes came (drained_:
+  // they were all the socket had); 0: none now (EAGAIN); -1: ended (EOF, an error).
+  int ReadSome(Core& core) {
+    for (;;) {
+      const size_t room = buf_.size() - have_;
+      const ssize_t r = sys::Read(fd_, buf_.data() + have_, room);
+      if (r > 0) {
+        have_ += static_cast<size_t>(r);
+        core.c.rxWireBytes.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+        // (a read stops short of what it asked for only when the socket had no more)
+        drained_ = static_cast<size_t>(r) < room;
+        return 1;
+      }
+      if (r == 0) {
+        core.End(kEndEof, "connection closed by the peer (TCP EOF)");
+        return -1;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      const int err = errno;
+      if (err == ECONNRESET) core.End(kEndEof, "connection reset by the peer");
+      else core.End(kEndNetworkError, std::string("recv: ") + ErrnoText(err));
+      return -1;
+    }
   }
 
   // Writes all of iov[0..cnt) (poll on EAGAIN). false = stop or ended.
@@ -326,6 +364,7 @@ class TcpTransport : public Transport {
   std::vector<uint8_t> out_;  // tx thread: a batch on its way through the layer
   std::vector<uint8_t> buf_;
   size_t have_ = 0, off_ = 0, skip_ = 0;
+  bool drained_ = false;  // rx thread: the last read took all the socket had
 };
 
 class UdpTransport : public Transport {

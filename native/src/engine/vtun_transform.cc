@@ -208,10 +208,11 @@ void VtunTransform::HandleData(const Message& msg, RxContext& rx, bool awaitingP
   else rx.DeliverCopy(out, n);  // the decoder's own buffer (decompressed)
 }
 
-// Only the common case: a UDP data frame of the known peer, no codec, two bytes or more (what
-// Open would deliver in place); the rest is Open's.
+// Only the common case: a data frame of the known peer (a UDP datagram, or a frame the TCP framer
+// cut, which fits its length by then), no codec, two bytes or more (what Open would deliver in
+// place); the rest is Open's.
 bool VtunTransform::OpenLone(Message& msg, int64_t nowMs, Message* pkt) {
-  if (o_.tcp || msg.len < 4 || !dec_->Identity()) return false;
+  if (msg.len < 4 || !dec_->Identity()) return false;
   const uint16_t h = GetHeader(msg.data);
   if ((h & 0xf000) || !FitsDatagram(h, msg.len)) return false;
   lastRxMs_.store(nowMs, std::memory_order_relaxed);

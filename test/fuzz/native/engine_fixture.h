@@ -129,6 +129,9 @@ class StreamFeeder {
   }
   // The transport's Receive: messages cut from what was fed, or -1 when it needs more (or ended).
   int Receive(tund::engine::Message* out, int max) { return transport_->Receive(core_, out, max); }
+  // The lone-packet path's read (Engine::LoneRx): one whole frame, 0 (nothing now), -1 (ended) or
+  // kNotAlone (Receive's: what it read stays buffered).
+  int ReceiveOne(tund::engine::Message* out) { return transport_->ReceiveOne(core_, out); }
 
  private:
   TestCore& core_;

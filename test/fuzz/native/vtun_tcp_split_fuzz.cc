@@ -1,7 +1,8 @@
 // vtun_tcp_split: the engine's TCP receive path cutting a VTun stream into frames: the TCP
 // transport (engine/transport.cc: its receive buffer, compaction, and a bad frame's bytes
 // discarded across reads) with VtunTransform as its Framer (engine/vtun_transform.cc), fed
-// through a socket pair one read at a time. Input: byte 0 % 32 says how many of the last bytes
+// through a socket pair one read at a time, and again with the lone-packet path's read
+// (ReceiveOne) tried first whenever the stream may hold more, as Engine::LoneRx does. Input: byte 0 % 32 says how many of the last bytes
 // are the read plan (each plan byte is one read's size, used in turn: 0 = all the rest, else
 // 1..600); the bytes between are the stream.
 // Checked against a model of the framing written from docs/vtun-protocol.md §7 (a 2-byte header,
@@ -46,22 +47,34 @@ Cut Model(const uint8_t* s, size_t total) {
   return c;
 }
 
-Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>& plan) {
+Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>& plan, bool lone) {
   VtunOptions o;
   VtunTransform vtun(o);
   TestCore core(&vtun);
   StreamFeeder feeder(core, vtun.StreamFramer());
   Cut c;
   Message msgs[64];
+  auto take = [&](int n) {
+    for (int i = 0; i < n; i++) {
+      FUZZ_CHECK(msgs[i].len >= 2 && msgs[i].len <= 2 + vtun::kMaxFramePayload, "a frame of %zu bytes", msgs[i].len);
+      c.frames.emplace_back(msgs[i].data, msgs[i].data + msgs[i].len);
+    }
+  };
   auto drain = [&] {
     for (;;) {
+      if (lone) {
+        const int one = feeder.ReceiveOne(msgs);
+        FUZZ_CHECK(one == 1 || one == 0 || one == -1 || one == kNotAlone, "ReceiveOne returned %d", one);
+        if (one == 1) {
+          take(1);
+          continue;
+        }
+        if (one != kNotAlone) return;  // nothing now, or ended
+      }
       int n = feeder.Receive(msgs, 64);
       if (n < 0) return;
       FUZZ_CHECK(n > 0 && n <= 64, "Receive returned %d", n);
-      for (int i = 0; i < n; i++) {
-        FUZZ_CHECK(msgs[i].len >= 2 && msgs[i].len <= 2 + vtun::kMaxFramePayload, "a frame of %zu bytes", msgs[i].len);
-        c.frames.emplace_back(msgs[i].data, msgs[i].data + msgs[i].len);
-      }
+      take(n);
     }
   };
   fuzz::FeedByPlan(feeder, stream, total, plan, [&](size_t fed) {
@@ -99,7 +112,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<size_t> plan = fuzz::ReadPlan(stream + total, planLen);
 
   Cut model = Model(stream, total);
-  Same(model, ThroughEngine(stream, total, {0}), "in one read", total);
-  if (!plan.empty()) Same(model, ThroughEngine(stream, total, plan), "in reads of the plan", total);
+  Same(model, ThroughEngine(stream, total, {0}, false), "in one read", total);
+  Same(model, ThroughEngine(stream, total, {0}, true), "in one read, the lone path's read first", total);
+  if (!plan.empty()) {
+    Same(model, ThroughEngine(stream, total, plan, false), "in reads of the plan", total);
+    Same(model, ThroughEngine(stream, total, plan, true), "in reads of the plan, the lone path's read first", total);
+  }
   return 0;
 }
