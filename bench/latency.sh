@@ -16,7 +16,8 @@
 # multiple of the number of tunnels from 20 on, so that each comes first equally often; a TURNS
 # that is no such multiple is warned about), INTERVAL=0.01 (ping -i, 0.002-1 seconds),
 # KEEP=1 (keep $RUN_DIR: every reply in pings.tsv, each pair's configs and logs), BENCH_LOCK_WAIT
-# (as bench/run.sh: it takes the benchmark's lock).
+# (as bench/run.sh: it takes the benchmark's lock), JSONL=FILE (append each row to FILE as a JSON
+# line of kind "latency", as bench/run.sh does for its summary; milliseconds).
 set -euo pipefail
 BENCH_TAG=l$$
 # shellcheck source=bench/lib.sh
@@ -176,13 +177,8 @@ for ((t = 0; t < TURNS; t++)); do
 done
 log "latency: load average before the pings $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# quantiles KIND I: "n p10 median p90" of row I's KIND pings (ms; between the two closest ranks)
-quantiles() {
-  awk -F'\t' -v k="$1" -v i="$2" '$2 == k && $3 == i { print $6 }' "$TOP/pings.tsv" | sort -g | awk '
-    function q(p,  h, l) { h = (n - 1) * p; l = int(h); return v[l] + (h - l) * (v[l + (l + 1 < n)] - v[l]) }
-    { v[n++] = $1 }
-    END { if (n) printf "%d %.4f %.4f %.4f\n", n, q(0.1), q(0.5), q(0.9); else print "0 0 0 0" }'
-}
+# row_quantiles KIND I: "n p10 median p90" of row I's KIND pings (ms)
+row_quantiles() { awk -F'\t' -v k="$1" -v i="$2" '$2 == k && $3 == i { print $6 }' "$TOP/pings.tsv" | quantiles; }
 
 width=6
 for l in "${LABELS[@]}"; do ((${#l} <= width)) || width=${#l}; done
@@ -191,8 +187,8 @@ echo "# $N tunnel(s) side by side, $TURNS turns of $COUNT pings at ${INTERVAL}s,
 printf "%-${width}s %6s %8s %8s %8s %8s %8s  %s\n" tunnel pings ping veth added p10 p90 "vs ${LABELS[0]}"
 failed=0 ref= ref_row=
 for ((i = 0; i < N; i++)); do
-  read -r n p10 p50 p90 < <(quantiles tunnel "$i")
-  read -r vn _ vmed _ < <(quantiles veth "$i")
+  read -r n p10 p50 p90 < <(row_quantiles tunnel "$i")
+  read -r vn _ vmed _ < <(row_quantiles veth "$i")
   if ((n == 0 || vn == 0)); then
     log "latency: ${LABELS[i]}: no reply $( ((n == 0)) && echo through the tunnel || echo over its veth) (see $TOP/$i/, KEEP=1)"
     failed=1
@@ -208,5 +204,10 @@ for ((i = 0; i < N; i++)); do
       vs = first ? "ref" : sprintf("%+.3f", added - ref) (ref > 0 ? sprintf(" (%.2fx)", added / ref) : "")
       printf "%-" w "s %6d %8.3f %8.3f %8.3f %8.3f %8.3f  %s\n", label, n, p50, v, added, p10 - v, p90 - v, vs
     }'
+  [[ -z ${JSONL:-} ]] || jq -nc --arg name "${LABELS[i]}" --argjson pings "$n" --argjson ping "$p50" --argjson veth "$vmed" \
+    --argjson p10 "$p10" --argjson p90 "$p90" --argjson turns "$TURNS" --argjson count "$COUNT" --arg with "${LABELS[*]}" \
+    '{kind: "latency", name: $name, pings: $pings, ping_ms: $ping, veth_ms: $veth, added_ms: ($ping - $veth),
+      added_p10_ms: ($p10 - $veth), added_p90_ms: ($p90 - $veth), turns: $turns, count: $count, side_by_side: ($with | split(" "))}' \
+    >>"$JSONL"
 done
 exit "$failed"

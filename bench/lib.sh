@@ -57,16 +57,33 @@ anchor_names() {
   done < <(anchor_dirs) | awk '!seen[$0]++'
 }
 
+# The tund modes held to issue 14's targets (summarize.sh), and measured side by side with the
+# anchors their COMPARE_TO names for the latency they add (run.sh, latency.sh).
+TARGET_MODES="tund-vtun-udp tund-vtun-tcp tund-vtun-udp-enc tund-wg-udp"
+
+# quantiles: "n p10 median p90" of the numbers on stdin, one per line (each between the two
+# closest ranks; "0 0 0 0" when there are none)
+quantiles() {
+  sort -g | awk '
+    function q(p,  h, l) { h = (n - 1) * p; l = int(h); return v[l] + (h - l) * (v[l + (l + 1 < n)] - v[l]) }
+    { v[n++] = $1 }
+    END { if (n) printf "%d %.4f %.4f %.4f\n", n, q(0.1), q(0.5), q(0.9); else print "0 0 0 0" }'
+}
+
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
 # bench_lock PROG: the machine's benchmark lock, /run/tund-bench.lock, held on descriptor 8 until
 # the process ends: one measurement at a time (bench/run.sh, bench/latency.sh), since two would
 # measure each other. It waits BENCH_LOCK_WAIT seconds (default 0) for a run that holds it, then
-# says who does and exits 1. The owner note it writes goes with bench_unlock (at exit).
+# says who does and exits 1. The owner note it writes goes with bench_unlock (at exit). A step of
+# a run (run.sh's side-by-side latency) holds it already, on the descriptor 8 it inherited.
 BENCH_LOCK=/run/tund-bench.lock
+BENCH_LOCK_OWNER=0
 bench_lock() {
   [[ ${BENCH_LOCK_WAIT:-0} =~ ^[0-9]+$ ]] || die "BENCH_LOCK_WAIT \"$BENCH_LOCK_WAIT\" (expected seconds, 0 or more)"
+  # (flock on the description that holds the lock succeeds; on another one, only if it is free)
+  if [[ $(readlink "/proc/$$/fd/8" 2>/dev/null) == "$BENCH_LOCK" ]] && flock -n 8; then return 0; fi
   exec 8>>"$BENCH_LOCK"
   if ! flock -w "${BENCH_LOCK_WAIT:-0}" 8; then
     echo "$1: another benchmark run holds $BENCH_LOCK ($(cat "$BENCH_LOCK.owner" 2>/dev/null || echo 'owner unknown'));" \
@@ -74,8 +91,9 @@ bench_lock() {
     exit 1
   fi
   echo "PID $$ ($1), started $(date -u +%FT%TZ) in $PROJECT_ROOT" >"$BENCH_LOCK.owner"
+  BENCH_LOCK_OWNER=1
 }
-bench_unlock() { rm -f "$BENCH_LOCK.owner"; }
+bench_unlock() { ((BENCH_LOCK_OWNER == 0)) || rm -f "$BENCH_LOCK.owner"; }
 
 in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }

@@ -127,11 +127,15 @@ iperf() { # iperf KEY SECONDS ARGS...: iperf3 client in $NS_A, JSON in $RUN_DIR/
 }
 from_json() { jq -r "$1 // empty" "$RUN_DIR/$2.json" 2>/dev/null; }
 
+# The median of the replies is the latency compared (summarize.sh): a few replies delayed by
+# milliseconds while the machine does something else move the average far more than the tunnel.
 measure_ping() {
-  local rtt
-  timeout 60 ip netns exec "$NS_A" ping -q -n -c "$PING_COUNT" -i 0.01 -W 1 "$TARGET" >"$RUN_DIR/ping.txt" 2>&1 ||
+  local rtt n median
+  timeout 60 ip netns exec "$NS_A" ping -n -c "$PING_COUNT" -i 0.01 -W 1 "$TARGET" >"$RUN_DIR/ping.txt" 2>&1 ||
     problem "ping exited with status $?"
   rtt=$(sed -n 's|^rtt min/avg/max/mdev = \([0-9./]*\) ms.*|\1|p' "$RUN_DIR/ping.txt")
+  read -r n _ median _ < <(sed -n 's/.* time=\([0-9.]*\) ms$/\1/p' "$RUN_DIR/ping.txt" | quantiles)
+  if ((n > 0)); then num ping_median_ms "$median"; else num ping_median_ms ''; fi
   num ping_avg_ms "$(cut -d/ -f2 <<<"$rtt")"
   num ping_mdev_ms "$(cut -d/ -f4 <<<"$rtt")"
   num ping_loss_pct "$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$RUN_DIR/ping.txt")"

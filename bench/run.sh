@@ -7,6 +7,7 @@
 #   bash bench/run.sh --list                       the anchors there are
 #
 # Knobs (environment): REPS=3, TCP_SECS=8, UDP_SECS=4, PING_COUNT=100, IDLE_SECS=3, UP_TIMEOUT=30,
+# LATENCY=1 (0: no side-by-side latency step after the runs),
 # TUN_MTU=1420, RESULTS_DIR=bench/results, ANCHORS_PATH (more anchor directories, searched first),
 # BENCH_NO_INSTALL=1 (never run apt; anchors whose programs are missing then fail),
 # BENCH_LOCK_WAIT=SECS (while another run holds the machine, wait up to SECS for it instead of
@@ -80,6 +81,25 @@ for ((rep = 1; rep <= REPS; rep++)); do
     REP=$rep bash "$BENCH_DIR/measure.sh" "$n" >/dev/null || log "bench: $n rep $rep failed (see $RESULTS_FILE)"
   done
 done
+
+# ---- the latency each tund mode adds, side by side with the anchors it is held to. The runs
+# above ping each anchor minutes apart, and this machine drifts by more in minutes than the
+# tunnels differ (docs/benchmark.md, "Latency side by side"): one bench/latency.sh per mode, with
+# those of its COMPARE_TO anchors that ran here, its rows added to the results (LATENCY=0: none).
+ran_ok() { jq -se --arg n "$1" 'any(.[]; .name == $n and .ok)' "$RESULTS_FILE" >/dev/null; }
+if [[ ${LATENCY:-1} != 0 ]]; then
+  for mode in $TARGET_MODES; do
+    [[ " ${NAMES[*]} " == *" $mode "* ]] && ran_ok "$mode" || continue
+    group=("$mode")
+    for a in $(anchor_var "$mode" COMPARE_TO || true); do
+      if [[ $a != veth && " ${NAMES[*]} " == *" $a "* ]] && ran_ok "$a"; then group+=("$a"); fi
+    done
+    ((${#group[@]} > 1)) || continue
+    log "bench: side by side: ${group[*]}"
+    JSONL=$RESULTS_FILE bash "$BENCH_DIR/latency.sh" "${group[@]}" >>"$RUN_ROOT/latency.txt" ||
+      log "bench: side by side ${group[*]} failed (see $RUN_ROOT/latency.txt)"
+  done
+fi
 elapsed=$((SECONDS - t0))
 
 {

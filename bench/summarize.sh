@@ -9,9 +9,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---- issue 14's targets (the third table)
-# The tund modes held to the ratio targets. Each is held against every anchor its COMPARE_TO
-# names: single TCP stream and 64-byte packets per second at least DEFAULT_RATIO times theirs.
-TARGET_MODES="tund-vtun-udp tund-vtun-tcp tund-vtun-udp-enc tund-wg-udp"
+# The tund modes held to the ratio targets (TARGET_MODES, lib.sh). Each is held against every
+# anchor its COMPARE_TO names: single TCP stream and 64-byte packets per second at least
+# DEFAULT_RATIO times theirs.
 DEFAULT_RATIO=2
 # Targets that name a particular anchor, in place of the default for that pair:
 #   MODE  ANCHOR  MEASUREMENT  AT-LEAST (below 1: a share of the anchor)
@@ -53,8 +53,13 @@ JQ_LIB='
   def fmt($d): if . == null then "-" else (. * pow(10; $d) | round / pow(10; $d) | tostring) end;
   def uniq: reduce .[] as $x ([]; if index([$x]) then . else . + [$x] end); # in first-seen order
   def names: map(.name) | uniq;
+  # a run'"'"'s KEY; "ping_ms": the median of its ping replies (a result file from before runs
+  # recorded it: their average)
+  def key($k): if $k == "ping_ms" then .ping_median_ms // .ping_avg_ms else .[$k] end;
+  # the lines of the runs (a side-by-side latency row, of kind "latency", is none)
+  def measured: map(select(.kind == null));
   # the median of KEY over the successful runs of anchor N
-  def m($runs; $n; $k): [$runs[] | select(.name == $n and .ok) | .[$k]] | median;
+  def m($runs; $n; $k): [$runs[] | select(.name == $n and .ok) | key($k)] | median;
   # the anchors anchor N names in COMPARE_TO, as its first result line has them
   def compare_to($runs; $n): [$runs[] | select(.name == $n) | .compare_to // ""] | first // "" | split(" ") | map(select(length > 0));
 '
@@ -63,10 +68,11 @@ echo "Medians over the successful runs. Mbit/s: iperf3 TCP, received; kpps: 64-b
 echo "per second that arrived; CPU: the tunnel's processes (both ends) during that load, % of one core;"
 echo "Mbit/s per core: tcp1 throughput per CPU core the tunnel used; RSS: the tunnel's processes (both"
 echo "ends) with the session up and idle, and the most sampled under four TCP streams; RSS/proc: the"
-echo "same for the largest single process (a tund session is one process per end)."
+echo "same for the largest single process (a tund session is one process per end); ping: the median"
+echo "reply of each run."
 echo
 jq -rs "$JQ_LIB"'
-  . as $runs
+  measured as $runs
   | (["anchor", "ok/runs", "tcp1 Mbit/s", "tcp4 Mbit/s", "udp64 kpps", "ping ms", "CPU% tcp1", "CPU% tcp4", "CPU% udp64",
       "Mbit/s per core", "RSS idle MiB", "RSS busy MiB", "RSS/proc idle", "RSS/proc busy", "version"] | @tsv),
     ($runs | names[] as $n
@@ -75,7 +81,7 @@ jq -rs "$JQ_LIB"'
         "\([$runs[] | select(.name == $n and .ok)] | length)/\([$runs[] | select(.name == $n)] | length)",
         (v("tcp1_mbps") | fmt(0)), (v("tcp4_mbps") | fmt(0)),
         (if v("udp64_rx_pps") == null then null else v("udp64_rx_pps") / 1000 end | fmt(1)),
-        (v("ping_avg_ms") | fmt(3)), (v("tcp1_cpu") | fmt(0)), (v("tcp4_cpu") | fmt(0)), (v("udp64_cpu") | fmt(0)),
+        (v("ping_ms") | fmt(3)), (v("tcp1_cpu") | fmt(0)), (v("tcp4_cpu") | fmt(0)), (v("udp64_cpu") | fmt(0)),
         (if v("tcp1_cpu") == null or v("tcp1_cpu") == 0 or v("tcp1_mbps") == null then null else v("tcp1_mbps") / (v("tcp1_cpu") / 100) end | fmt(0)),
         (v("rss_idle_mib") | fmt(1)), (v("rss_busy_mib") | fmt(1)),
         (v("rss_idle_proc_mib") | fmt(1)), (v("rss_busy_proc_mib") | fmt(1)),
@@ -83,7 +89,7 @@ jq -rs "$JQ_LIB"'
      | @tsv)' "$@" | table
 
 pairs=$(jq -rs "$JQ_LIB"'
-  . as $runs | names as $all
+  measured as $runs | ($runs | names) as $all
   | $runs | names[] as $n
   | compare_to($runs; $n)[] as $a
   | select($all | index([$a])) | "\($n) \($a)"' "$@")
@@ -94,7 +100,7 @@ if [[ -n $pairs ]]; then
   echo "CPU per Mbit/s compares the work per unit of data (tcp1)."
   echo
   jq -rs --arg pairs "$pairs" "$JQ_LIB"'
-    . as $runs
+    measured as $runs
     | def ratio($n; $a; $k): (m($runs; $n; $k)) as $x | (m($runs; $a; $k)) as $y
         | if $x == null or $y == null or $y == 0 then "-" else "\($x / $y | fmt(2))x" end;
       def per_mbit($n): (m($runs; $n; "tcp1_cpu")) as $c | (m($runs; $n; "tcp1_mbps")) as $t
@@ -102,10 +108,24 @@ if [[ -n $pairs ]]; then
     (["anchor", "vs", "tcp1", "tcp4", "udp64 pps", "ping", "CPU tcp1", "CPU per Mbit/s", "RSS idle", "RSS busy"] | @tsv),
     ($pairs | split("\n")[] | select(length > 0) | split(" ") as [$n, $a]
      | [$n, $a, ratio($n; $a; "tcp1_mbps"), ratio($n; $a; "tcp4_mbps"), ratio($n; $a; "udp64_rx_pps"),
-        ratio($n; $a; "ping_avg_ms"), ratio($n; $a; "tcp1_cpu"),
+        ratio($n; $a; "ping_ms"), ratio($n; $a; "tcp1_cpu"),
         (if per_mbit($n) == null or per_mbit($a) == null or per_mbit($a) == 0 then "-" else "\(per_mbit($n) / per_mbit($a) | fmt(2))x" end),
         ratio($n; $a; "rss_idle_mib"), ratio($n; $a; "rss_busy_mib")]
      | @tsv)' "$@" | table
+fi
+
+# The side-by-side latency rows (run.sh's last step), as measured.
+if jq -se 'any(.[]; .kind == "latency")' "$@" >/dev/null; then
+  echo
+  echo "Latency side by side (bench/latency.sh, run after the repetitions): each tund mode started with its"
+  echo "same-protocol anchors, each tunnel over a veth pair of its own, pinged in turns. ms; added: the"
+  echo "tunnel's median ping minus its own veth's; p10, p90: of added."
+  echo
+  jq -rs "$JQ_LIB"'
+    (["anchor", "vs", "pings", "ping ms", "veth ms", "added ms", "p10", "p90"] | @tsv),
+    (.[] | select(.kind == "latency")
+     | [.name, (.side_by_side - [.name] | join(" ")), .pings, (.ping_ms | fmt(3)), (.veth_ms | fmt(3)),
+        (.added_ms | fmt(3)), (.added_p10_ms | fmt(3)), (.added_p90_ms | fmt(3))] | @tsv)' "$@" | table
 fi
 
 # The targets: only for results with tund in them. A target mode that did not run still gets its
@@ -121,7 +141,7 @@ echo
 jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targets "$ANCHOR_TARGETS" \
   --argjson default_ratio "$DEFAULT_RATIO" --arg ceiling "$CEILING" --argjson best_pps_ratio "$BEST_PPS_RATIO" \
   --argjson rss_idle_below "$RSS_IDLE_BELOW_MIB" --argjson rss_busy_below "$RSS_BUSY_BELOW_MIB" "$JQ_LIB"'
-  . as $runs | names as $all
+  map(select(.kind == "latency")) as $side_by_side | measured as $runs | ($runs | names) as $all
   | ($modes | split(" ") | map(select(length > 0))) as $modes
   | ($declared | split("\n") | map(select(length > 0) | split("\t") | {key: .[0], value: (.[1] // "")}) | from_entries) as $declared
   | ($anchor_targets | split("\n") | map(split(" ") | map(select(length > 0)) | select(length == 4)
@@ -139,8 +159,10 @@ jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targe
     # a ratio as the target states it: a share in %, otherwise a factor
     def shown($min): if . == null then "-" elif $min < 1 then "\(. * 100 | fmt_down(0))%" else "\(fmt_down(2))x" end;
     def measure_name($k): {tcp1_mbps: "tcp1 Mbit/s", udp64_rx_pps: "udp64 pps"}[$k] // $k;
-    def added_ping($n): m($runs; $n; "ping_avg_ms") as $p | m($runs; $ceiling; "ping_avg_ms") as $c
+    def added_ping($n): m($runs; $n; "ping_ms") as $p | m($runs; $ceiling; "ping_ms") as $c
       | if $p == null or $c == null then null else $p - $c end;
+    # ... measured side by side (run.sh: bench/latency.sh), each against its own veth pair
+    def added_side_by_side($n): [$side_by_side[] | select(.name == $n) | .added_ms] | median;
     def best($names): [$names[] | {name: ., pps: m($runs; .; "udp64_rx_pps")} | select(.pps != null)] | max_by(.pps);
 
   (["target", "anchor", "vs", "measured", "needs", "result"] | @tsv),
@@ -160,11 +182,15 @@ jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targe
    | ["udp64 pps, best rows", $t.name // "-", $o.name // "-", ($r | shown(1)), ">= \($best_pps_ratio)x",
       verdict($r; $r >= $best_pps_ratio)] | @tsv),
 
-  # added latency against the same-protocol anchors (another tund mode is no such anchor)
+  # added latency against the same-protocol anchors (another tund mode is no such anchor): side by
+  # side where the run measured it so (against those anchors that were there), else from the runs
   (subjects[] as $n | (compared($n) | map(select(tund | not))) as $anchors | select($anchors | length > 0)
-   | added_ping($n) as $x | [$anchors[] | {name: ., added: added_ping(.)}] as $theirs
-   | (if any($theirs[]; .added == null) then null else $theirs | min_by(.added) end) as $b
-   | ["added ping ms", $n, ($b.name // ($anchors | join(", "))), ($x | fmt(3)),
+   | (added_side_by_side($n) != null) as $sbs
+   | (if $sbs then added_side_by_side($n) else added_ping($n) end) as $x
+   | [$anchors[] | {name: ., added: (if $sbs then added_side_by_side(.) else added_ping(.) end)}]
+   | (if $sbs then map(select(.added != null)) else . end) as $theirs
+   | (if ($theirs | length) == 0 or any($theirs[]; .added == null) then null else $theirs | min_by(.added) end) as $b
+   | [(if $sbs then "added ping ms, side by side" else "added ping ms" end), $n, ($b.name // ($anchors | join(", "))), ($x | fmt(3)),
       (if $b == null then "-" else "<= \($b.added | fmt(3))" end),
       verdict(if $x == null or $b == null then null else $x end; $x <= $b.added)] | @tsv),
 

@@ -196,3 +196,22 @@ kept_dir() { sed -n 's/.*latency: kept \(\/tmp\/tund-latency\.[A-Za-z0-9]*\) .*/
   output=$(cat "$log")
   assert_no_namespace_left
 }
+
+# bench/run.sh's last step: each tund target mode it measured, side by side with those of its
+# COMPARE_TO anchors it measured too; the rows go to the results, and the targets table takes the
+# added latency from them.
+@test "latency: bench/run.sh measures a tund mode side by side with its anchor after the runs" {
+  bench_run REPS=1 TCP_SECS=1 UDP_SECS=1 PING_COUNT=5 IDLE_SECS=0 COUNT=5 TURNS=2 \
+    RESULTS_DIR="$BATS_TEST_TMPDIR/results" timeout 600 bash "$PROJECT_ROOT/bench/run.sh" tund-vtun-udp vtun-udp
+  assert_success
+  assert_line --partial "bench: side by side: tund-vtun-udp vtun-udp"
+  local rows
+  rows=$(jq -c 'select(.kind == "latency")' "$BATS_TEST_TMPDIR"/results/run-*.jsonl)
+  echo "$rows"
+  assert_equal "$(jq -sc 'map(.name)' <<<"$rows")" '["tund-vtun-udp","vtun-udp"]'
+  assert_equal "$(jq -s 'all(.pings == 10 and .added_ms > 0 and .added_ms < 5 and .veth_ms > 0 and
+    (.side_by_side == ["tund-vtun-udp", "vtun-udp"]))' <<<"$rows")" true
+  assert_line --regexp '^\| added ping ms, side by side +\| tund-vtun-udp +\| vtun-udp +\| +[0-9.]+ \| +<= [0-9.]+ \| (met|not met) +\|$'
+  assert_line --regexp '^\| vtun-udp +\| tund-vtun-udp +\| +10 \|'
+  assert_no_namespace_left
+}

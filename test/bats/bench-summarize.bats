@@ -135,3 +135,49 @@ met_run() {
   assert_line --regexp '^\| vtun-udp '
   refute_output --partial "Issue 14"
 }
+
+@test "ping: the median reply where a run recorded it, else the run's average" {
+  {
+    met_run
+    # vtund's average is pulled up by a few slow replies, its median is not; tund's the other way
+    # round (the average would say met, the median says not met)
+    result vtun-udp "" 1000 50000 0.200 5 5 | jq -c '.ping_median_ms = 0.150'
+    result tund-vtun-udp vtun-udp 2500 120000 0.150 45 55 | jq -c '.ping_median_ms = 0.250'
+    result veth "" 10000 200000 0.040 null null | jq -c '.ping_median_ms = 0.040'
+  } >"$BATS_TEST_TMPDIR/run.jsonl"
+  summarize "$BATS_TEST_TMPDIR/run.jsonl"
+  # (per anchor the median of its runs: met_run's averages and these medians, two each but veth's
+  # three: 0.15 and 0.2 -> 0.175 for vtund; 0.15 and 0.25 -> 0.2 for tund; veth 0.04)
+  run -0 target "added ping ms" tund-vtun-udp vtun-udp; assert_output "0.16 | <= 0.135 | not met"
+  # and the first table's ping column is the same median
+  grep -E '^\| tund-vtun-udp +\| +2/2 +\| +2500 +\| +2500 +\| +120 +\| +0\.2 +\|' <<<"$SUMMARY"
+}
+
+# latency NAME ADDED_MS WITH...: a side-by-side row as bench/latency.sh writes it with JSONL
+latency() {
+  local name=$1 added=$2
+  shift 2
+  jq -nc --arg name "$name" --argjson added "$added" --arg with "$*" \
+    '{kind: "latency", name: $name, pings: 600, ping_ms: ($added + 0.04), veth_ms: 0.04, added_ms: $added,
+      added_p10_ms: ($added - 0.02), added_p90_ms: ($added + 0.1), turns: 20, count: 30, side_by_side: ($with | split(" "))}'
+}
+
+@test "ping: the side-by-side rows decide the added latency where the run has them" {
+  {
+    met_run  # (by its runs' pings tund-vtun-udp adds 0.11 ms and vtund 0.16: met)
+    latency tund-vtun-udp 0.190 tund-vtun-udp vtun-udp
+    latency vtun-udp 0.180 tund-vtun-udp vtun-udp
+    # WireGuard side by side with Debian's wireguard-go only (the offload build did not run)
+    latency tund-wg-udp 0.250 tund-wg-udp wireguard-go
+    latency wireguard-go 0.400 tund-wg-udp wireguard-go
+  } >"$BATS_TEST_TMPDIR/run.jsonl"
+  summarize "$BATS_TEST_TMPDIR/run.jsonl"
+  run -0 target "added ping ms, side by side" tund-vtun-udp vtun-udp; assert_output "0.19 | <= 0.18 | not met"
+  run -0 target "added ping ms, side by side" tund-wg-udp wireguard-go; assert_output "0.25 | <= 0.4 | met"
+  run -1 target "added ping ms" tund-vtun-udp vtun-udp
+  # a mode without side-by-side rows keeps the runs' pings (none here: n/a)
+  run -0 target "added ping ms" tund-vtun-tcp vtun-tcp; assert_output "- | - | n/a"
+  # the side-by-side table, and the runs' tables without those rows in their counts
+  grep -E '^\| tund-vtun-udp +\| vtun-udp +\| +600 \| +0\.23 \| +0\.04 \| +0\.19 \| +0\.17 \| +0\.29 \|$' <<<"$SUMMARY"
+  grep -E '^\| tund-vtun-udp +\| +1/1 +\|' <<<"$SUMMARY"
+}
