@@ -128,7 +128,13 @@ class StreamFeeder {
     fds_[1] = -1;
   }
   // The transport's Receive: messages cut from what was fed, or -1 when it needs more (or ended).
-  int Receive(tund::engine::Message* out, int max) { return transport_->Receive(core_, out, max); }
+  // (After a read that took less than it asked for, the transport waits before it reads again: a
+  // byte stream had nothing more then. Here every wait is a stop, and a record of the socket pair
+  // is one read, so the first -1 may come with records still unread: one more call reads them.)
+  int Receive(tund::engine::Message* out, int max) {
+    const int n = transport_->Receive(core_, out, max);
+    return n >= 0 || !core_.EndReason().empty() ? n : transport_->Receive(core_, out, max);
+  }
   // The lone-packet path's read (Engine::LoneRx): one whole frame, 0 (nothing now), -1 (ended) or
   // kNotAlone (Receive's: what it read stays buffered).
   int ReceiveOne(tund::engine::Message* out) { return transport_->ReceiveOne(core_, out); }
