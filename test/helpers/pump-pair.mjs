@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // One end of a pump-to-pump tunnel for test/bats/pump.bats: opens a tun through the addon,
-// makes the transport socket (TCP: listen/accept or connect with node:net, then the fd is dup'ed
-// out of the JS socket; UDP: the addon's udpSocketBind/udpSocketConnect), writes READY (JSON with
+// makes the transport socket with the addon (TCP: core/socket.ts's StreamListener/StreamSocket,
+// whose fd goes to the pump as tund hands it over; UDP: udpSocketBind/udpSocketConnect), writes READY (JSON with
 // the tun name) and waits for the GO file, then runs a native Pump until SIGTERM.
 // While running it rewrites STATS (JSON: pump stats + the end event, if any) every 200 ms.
 // SIGUSR1 queues a CONN_CLOSE (sendControl). Exit: 0 after SIGTERM, 3 when the pump ended itself.
@@ -10,8 +10,8 @@
 //        --tun NAME --dir DIR [--compress none|lzo:N|zlib:N] [--cipher N] [--password PW]
 //        [--send-delay MS] [--speed KBPS] [--nat-hack]
 //   files in DIR: ready, go (created by the test), stats
-import fs from 'node:fs';
-import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readyThenWaitForGo, startPair, writeStatsFile } from './pair-files.mjs';
 
 const { addon, args, openTun } = await startPair('pump-pair', {
@@ -35,37 +35,37 @@ const key = keyBytes ? addon.vtunKey(Buffer.from(args.password), keyBytes) : Buf
 const tun = openTun(args.tun);
 log('tun', tun.name, 'fd', tun.fd);
 
-function fdOf(socket) {
-  socket.pause();
-  const fd = addon.dupFd(socket._handle.fd);
-  socket.destroy();
-  return fd;
-}
+// The TCP connection as tund makes it (core/socket.ts on the addon's sockets), released to the
+// pump the way the real session set-up hands it over.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { StreamListener, StreamSocket } = await import(path.join(root, 'dist', 'core', 'socket.js'));
 
 async function tcpSocket() {
   if (args.role === 'listen') {
+    const listener = StreamListener.listen(args.local, port, 1);
+    log('listening', `${args.local}:${port}`);
     return await new Promise((resolve, reject) => {
-      const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-        server.close();
-        resolve(fdOf(socket));
-      });
-      server.on('error', reject);
-      server.listen(port, args.local, () => log('listening', `${args.local}:${port}`));
+      listener.accept(
+        ({ fd }) => {
+          listener.close();
+          resolve(fd);
+        },
+        (error) => {
+          listener.close();
+          reject(error);
+        },
+      );
     });
   }
-  // connect, retrying while the listener is not there yet (bounded)
-  for (let attempt = 0; attempt < 100; attempt++) {
+  // connect, retrying (bounded) while the other end is not listening yet
+  for (let attempt = 1; ; attempt++) {
     try {
-      return await new Promise((resolve, reject) => {
-        const s = net.connect({ host: args.peer, port, localAddress: args.local });
-        s.once('connect', () => resolve(fdOf(s)));
-        s.once('error', reject);
-      });
-    } catch {
+      return (await StreamSocket.connect(args.peer, port, 5000)).release();
+    } catch (error) {
+      if (error.code !== 'ECONNREFUSED' || attempt >= 100) throw error;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error('could not connect');
 }
 
 function udpSocket() {
