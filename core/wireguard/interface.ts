@@ -12,7 +12,7 @@ import type { PeerId } from './dataplane.js';
 import { StreamLinks, type Dialer } from './stream-links.js';
 import { WgHandshakeDevice } from './device.js';
 import { EngineDataplane } from './engine-dataplane.js';
-import { keyToBase64, publicKeyOf } from './keys.js';
+import { keyToBase64, publicKeyOf, wipeDeviceKeys } from './keys.js';
 import { systemClock, WG_TIMERS, type Clock, type WgTimerConfig } from './timers.js';
 import type { WgDeviceState, WgEndpoint, WgPeerState } from './types.js';
 import { applySetRequest } from './uapi-apply.js';
@@ -92,6 +92,7 @@ export interface WgPeerReport {
 
 interface PeerConfig {
   publicKey: Buffer;
+  /** the interface's own copy, for get() (wg show, SaveConfig, a reload's comparison); zeroed when the peer or the interface goes */
   presharedKey: Buffer | null;
   persistentKeepalive: number;
   /** this side sends the first handshake (an Endpoint was configured or set) */
@@ -151,10 +152,10 @@ export class WgInterface implements UapiProvider {
       for (const p of o.peers) this.addPeer(p);
     } catch (error) {
       // nothing runs yet: the engine object (an unstarted one holds its callback, and through it
-      // this interface, until stopped), the socket and the key copy go
+      // this interface, until stopped), the socket and the key copies go
       engine?.stop();
       this.releaseNetFd();
-      this.privateKey.fill(0);
+      this.wipeKeys();
       throw error;
     }
   }
@@ -322,34 +323,46 @@ export class WgInterface implements UapiProvider {
     };
   }
 
-  /** Applies a set request as wireguard-go does (uapi-apply.ts); 0 or a positive errno. */
+  /**
+   * Applies a set request as wireguard-go does (uapi-apply.ts); 0 or a positive errno. The keys of
+   * the request stay the caller's; the copies made here are zeroed before it returns.
+   */
   set(request: UapiSetRequest): number {
     if (this.finished) return EINVAL;
     const current = this.get();
     const next = applySetRequest(current, request);
-    if (!next.privateKey) {
-      this.o.log('uapi: refusing to remove the private key (a tund interface always has one; set another instead)');
-      return EINVAL;
-    }
-    if (next.listenPort !== this.listenPort) {
-      this.o.log(`uapi: the listen port cannot change while the session runs (it is ${this.listenPort}); change ListenPort and restart the session`);
-      return EOPNOTSUPP;
-    }
     try {
-      this.applyState(current, next, request);
-    } catch (error) {
-      this.o.log(`uapi: set failed: ${error instanceof Error ? error.message : String(error)}`);
-      return EINVAL;
+      if (!next.privateKey) {
+        this.o.log('uapi: refusing to remove the private key (a tund interface always has one; set another instead)');
+        return EINVAL;
+      }
+      if (next.listenPort !== this.listenPort) {
+        this.o.log(`uapi: the listen port cannot change while the session runs (it is ${this.listenPort}); change ListenPort and restart the session`);
+        return EOPNOTSUPP;
+      }
+      try {
+        this.applyState(current, next, request);
+      } catch (error) {
+        this.o.log(`uapi: set failed: ${error instanceof Error ? error.message : String(error)}`);
+        return EINVAL;
+      }
+      this.checkReadiness();
+      return 0;
+    } finally {
+      // applyState kept copies of its own (and the addon its): the snapshot and the new state go
+      // (they share the Buffers they did not change)
+      wipeDeviceKeys(current);
+      wipeDeviceKeys(next);
     }
-    this.checkReadiness();
-    return 0;
   }
 
   private applyState(current: WgDeviceState, next: WgDeviceState, request: UapiSetRequest): void {
     if (!next.privateKey!.equals(this.privateKey)) {
+      const old = this.privateKey;
       this.privateKey = Buffer.from(next.privateKey!);
       this.handshakes.setPrivateKey(this.privateKey);
       this.engine.setPublicKey(publicKeyOf(this.privateKey));
+      old.fill(0);
     }
     if (next.fwMark !== this.fwMark) {
       if (!this.links) native().socketSetMark(this.o.netFd, next.fwMark);
@@ -372,8 +385,9 @@ export class WgInterface implements UapiProvider {
       }
       const peer = this.handshakes.peer(id)!;
       if (!sameKey(have.presharedKey, p.presharedKey)) {
+        have.presharedKey?.fill(0);
         have.presharedKey = p.presharedKey ? Buffer.from(p.presharedKey) : null;
-        peer.setPresharedKey(have.presharedKey);
+        peer.setPresharedKey(p.presharedKey);
       }
       if (p.endpoint && endpointSet.has(id)) {
         this.dataplane.setEndpoint(id, p.endpoint);
@@ -389,6 +403,7 @@ export class WgInterface implements UapiProvider {
     }
   }
 
+  /** The peer's keys stay the caller's (its handshake copies them natively, peerConfigs here). */
   private addPeer(p: { publicKey: Buffer; presharedKey: Buffer | null; endpoint: WgEndpoint | null; allowedIps: string[]; persistentKeepalive: number }): void {
     const id = keyToBase64(p.publicKey);
     this.dataplane.addPeer(id, p.endpoint, p.allowedIps);
@@ -405,6 +420,7 @@ export class WgInterface implements UapiProvider {
     this.links?.forget(id);
     this.handshakes.removePeer(id);
     this.dataplane.removePeer(id);
+    this.peerConfigs.get(id)?.presharedKey?.fill(0);
     this.peerConfigs.delete(id);
   }
 
@@ -432,8 +448,19 @@ export class WgInterface implements UapiProvider {
     this.links?.stop();
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
-    this.privateKey.fill(0);
+    this.wipeKeys();
     this.resolveEnd(end);
+  }
+
+  /** Whether the interface has ended (stopped, or its engine ended): its keys are wiped then. */
+  get hasEnded(): boolean {
+    return this.finished;
+  }
+
+  /** The interface's own key copies (the handshakes' are native, wiped when they stop). */
+  private wipeKeys(): void {
+    this.privateKey.fill(0);
+    for (const p of this.peerConfigs.values()) p.presharedKey?.fill(0);
   }
 }
 

@@ -37,6 +37,16 @@ export function isZeroKey(key: Buffer): boolean {
   return key.every((b) => b === 0);
 }
 
+/**
+ * Zeroes the keys of a device state, an interface spec or a set request (the private key and
+ * every peer's preshared key): for copies that have been handed on, so that no readable copy
+ * waits for the garbage collector. The addon keeps its own copies and wipes them natively.
+ */
+export function wipeDeviceKeys(keys: { privateKey?: Buffer | null; peers: { presharedKey?: Buffer | null }[] }): void {
+  keys.privateKey?.fill(0);
+  for (const p of keys.peers) p.presharedKey?.fill(0);
+}
+
 /** A new private key (clamped, as `wg genkey`). */
 export function generatePrivateKey(): Buffer {
   return native().wg.generatePrivateKey();

@@ -14,7 +14,7 @@ import type { InterfaceProtocol, Link, LinkContext, LinkCounters, LinkEnd, PeerS
 import { native } from '../../native/index.js';
 import type { KeySource, WgQuickConfig } from './conf.js';
 import { setRequestFor, WgInterface, type WgInterfaceOptions, type WgInterfaceSpec } from './interface.js';
-import { keyToBase64 } from './keys.js';
+import { keyToBase64, wipeDeviceKeys } from './keys.js';
 import { renderWgQuick } from './render.js';
 import { wgKeysFromSecret } from './session-config.js';
 import { scaledTimers, WG_TIMERS, type WgTimerConfig } from './timers.js';
@@ -42,23 +42,26 @@ async function resolveEndpoint(e: WgEndpoint): Promise<WgEndpoint> {
   }
 }
 
-/** The interface a configuration describes, with its keys and resolved endpoints. */
+/**
+ * The interface a configuration describes, with its keys and resolved endpoints. The keys are
+ * copies (wgKeysFromSecret) for one hand-over: the caller wipes them (wipeDeviceKeys) after it.
+ */
 async function interfaceSpec(config: SessionConfig, secret: Buffer, listenPort: number): Promise<WgInterfaceSpec> {
   const wg = config.wireguard!;
+  // the names first: a lookup that fails leaves no key copy behind
+  const endpoints = await Promise.all(wg.peers.map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
   const keys = wgKeysFromSecret(config, secret);
   return {
     privateKey: keys.privateKey,
     listenPort,
     fwMark: wg.interface.fwMark,
-    peers: await Promise.all(
-      wg.peers.map(async (p, i) => ({
-        publicKey: Buffer.from(p.publicKey, 'base64'),
-        presharedKey: keys.presharedKeys[i] ?? null,
-        endpoint: p.endpoint ? await resolveEndpoint(p.endpoint) : null,
-        allowedIps: p.allowedIps,
-        persistentKeepalive: p.persistentKeepalive,
-      })),
-    ),
+    peers: wg.peers.map((p, i) => ({
+      publicKey: Buffer.from(p.publicKey, 'base64'),
+      presharedKey: keys.presharedKeys[i] ?? null,
+      endpoint: endpoints[i] ?? null,
+      allowedIps: p.allowedIps,
+      persistentKeepalive: p.persistentKeepalive,
+    })),
   };
 }
 
@@ -230,7 +233,8 @@ export const wireguardProtocol: InterfaceProtocol = {
         log: ctx.log,
       });
     } finally {
-      spec.privateKey.fill(0);
+      // the interface made its own copies (and the addon its): the spec's keys go, also when it threw
+      wipeDeviceKeys(spec);
     }
     // Each later step's undo, taken back in reverse when a step fails (as core/route/ does), so a
     // failed start leaves nothing open and the next attempt meets the same cause, not our own
@@ -301,11 +305,19 @@ class WireGuardLink implements Link {
 
   async reconfigure(config: SessionConfig, secret: Buffer): Promise<string> {
     const running = this.iface.get();
-    const spec = await interfaceSpec(config, secret, config.wireguard!.interface.listenPort ?? running.listenPort);
-    const request = setRequestFor(spec, running);
-    const errno = this.iface.set(request);
-    spec.privateKey.fill(0);
-    running.privateKey?.fill(0);
+    let spec: WgInterfaceSpec;
+    let errno: number;
+    try {
+      spec = await interfaceSpec(config, secret, config.wireguard!.interface.listenPort ?? running.listenPort);
+      try {
+        // the request's keys are the spec's (or zeros): set() copies what it keeps
+        errno = this.iface.set(setRequestFor(spec, running));
+      } finally {
+        wipeDeviceKeys(spec);
+      }
+    } finally {
+      wipeDeviceKeys(running);
+    }
     if (errno !== 0) throw new TundError(`the running interface refused the new configuration (errno ${errno}; see the log line before)`);
     this.wg = config.wireguard!;
     const before = new Set(running.peers.map((p) => keyToBase64(p.publicKey)));
@@ -325,6 +337,11 @@ class WireGuardLink implements Link {
 
   /** SaveConfig = true: the running peers (as `wg set` left them) go back into the file. */
   private saveConfig(): void {
+    // an interface that ended on its own has wiped its keys: writing them would lose the real ones
+    if (this.iface.hasEnded) {
+      this.log(`SaveConfig: the interface ended before it could be saved; ${this.wg.file} is left as it is`);
+      return;
+    }
     const state = this.iface.get();
     const wg = this.wg;
     const keep = (source: KeySource | null, live: Buffer | null): KeySource | null => {
@@ -350,13 +367,17 @@ class WireGuardLink implements Link {
         };
       }),
     };
+    // the rendered text holds the keys in base64: a string, which cannot be wiped; its Buffer can
+    let text: Buffer | null = null;
     try {
-      writeSecretFile(wg.file, Buffer.from(renderWgQuick(saved)));
+      text = Buffer.from(renderWgQuick(saved));
+      writeSecretFile(wg.file, text);
       this.log(`SaveConfig: wrote the running configuration to ${wg.file}`);
     } catch (error) {
       this.log(`SaveConfig: cannot write ${wg.file}: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
-      state.privateKey?.fill(0);
+      text?.fill(0);
+      wipeDeviceKeys(state);
     }
   }
 }

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { TundError } from '../errors.js';
 import { listenPrivateSocket, SocketConnections } from '../unix-socket.js';
+import { wipeDeviceKeys } from './keys.js';
 import { EIO, encodeErrno, encodeGetResponse, nextRequest, parseSetRequest, type UapiProvider } from './uapi.js';
 
 export const UAPI_DIR = '/run/wireguard';
@@ -95,7 +96,13 @@ export class UapiServer {
         log(`set refused: ${parsed.message}`);
         return encodeErrno(parsed.errno);
       }
-      const errno = await this.options.provider.set(parsed.request);
+      let errno: number;
+      try {
+        errno = await this.options.provider.set(parsed.request);
+      } finally {
+        // parsed here from the hex text (a string: that cannot be wiped), handed on, done with
+        wipeDeviceKeys(parsed.request);
+      }
       if (errno !== 0) log(`set failed with errno ${errno}`);
       return encodeErrno(errno);
     } catch (error) {

@@ -10,7 +10,7 @@
 // would have applied the lines before it.
 import net from 'node:net';
 import { formatEndpoint, parseEndpoint, parsePrefix } from '../net.js';
-import { keyFromHex, keyToHex } from './keys.js';
+import { keyFromHex, keyToHex, wipeDeviceKeys } from './keys.js';
 import type { WgDeviceState, WgEndpoint } from './types.js';
 
 export const EINVAL = 22;
@@ -56,6 +56,7 @@ export type UapiParseResult = { ok: true; request: UapiSetRequest } | { ok: fals
 /** What serves a device: a state snapshot for get, and set requests applied (0 or a positive errno). */
 export interface UapiProvider {
   get(): WgDeviceState | Promise<WgDeviceState>;
+  /** the request's keys are the caller's: it zeroes them once this returns (copy what you keep) */
   set(request: UapiSetRequest): number | Promise<number>;
 }
 
@@ -115,15 +116,20 @@ function parseAllowedIp(value: string): string | null {
 
 /**
  * Parses the lines of a set request (without "set=1" and without the final blank line). Device
- * keys are accepted until the first public_key; after it, only peer keys.
+ * keys are accepted until the first public_key; after it, only peer keys. A refused request's keys
+ * parsed so far are zeroed.
  */
 export function parseSetRequest(lines: string[]): UapiParseResult {
   const request: UapiSetRequest = { replacePeers: false, peers: [] };
   let peer: UapiPeerChange | null = null;
-  const invalid = (message: string): UapiParseResult => ({ ok: false, errno: EINVAL, message });
+  const refuse = (errno: number, message: string): UapiParseResult => {
+    wipeDeviceKeys(request);
+    return { ok: false, errno, message };
+  };
+  const invalid = (message: string): UapiParseResult => refuse(EINVAL, message);
   for (const line of lines) {
     const eq = line.indexOf('=');
-    if (eq <= 0) return { ok: false, errno: EPROTO, message: `line is not key=value: ${JSON.stringify(line.slice(0, 80))}` };
+    if (eq <= 0) return refuse(EPROTO, `line is not key=value: ${JSON.stringify(line.slice(0, 80))}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key === 'public_key') {

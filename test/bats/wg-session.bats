@@ -2,8 +2,9 @@
 # tund's WireGuard sessions (a wg-quick file as /etc/tund/NAME.conf, run as `tund NAME`) against
 # the real Debian wireguard-go, configured with the real wg(8): tund dialing (it has the peer's
 # Endpoint) and tund answering (wireguard-go dials it), ping and 20 MB with checksums; wg(8) on
-# the tund session's own userspace API socket; the same file read by the real wg-quick; a
-# handshake flood at a tund responder (cookie replies; the established peer and a new one unharmed).
+# the tund session's own userspace API socket; the same file read by the real wg-quick; a preshared
+# key from a key file, changed by wg set and by a reload; a handshake flood at a tund responder
+# (cookie replies; the established peer and a new one unharmed).
 # Each side runs in a namespace of its own with a private /run/wireguard (test/helpers/wireguard.bash):
 # underlay 198.18.88.1 (wireguard-go) - 198.18.88.2 (tund), tunnel 198.19.88.1 - 198.19.88.2.
 
@@ -244,6 +245,59 @@ handshakes_seen() { grep -c 'Sending handshake response' "$BATS_TEST_TMPDIR/wire
   ((n >= 4)) || { echo "only $n handshakes"; false; }
   # the last one is recent: rekeying went on to the end
   (($(date +%s) - $(wgt show "$NAME" latest-handshakes | cut -f2) <= 3))
+}
+
+# ping_then CMD... : one ping from tund's side (its sending is what makes it rekey), then CMD
+ping_then() {
+  ip netns exec "$NS_T" ping -c 1 -W 1 "$WG_G_TUN" >/dev/null 2>&1
+  "$@"
+}
+# refused_more_than N : tund has logged more than N handshake responses it could not authenticate
+refused_more_than() { (($(grep -c 'response refused' "$BATS_TEST_TMPDIR/tund.log") > $1)); }
+# handshake_after T : tund's latest handshake with the peer completed after T (epoch seconds)
+handshake_after() { (($(wgt show "$NAME" latest-handshakes | cut -f2) > $1)); }
+
+@test "PresharedKey: the key file's key is in the handshake; wg set and a reload change it in the running interface and the next handshake uses the new one" {
+  local psk1=$BATS_TEST_TMPDIR/psk1 psk2=$BATS_TEST_TMPDIR/psk2 psk3=$BATS_TEST_TMPDIR/psk3 f refused t
+  for f in "$psk1" "$psk2" "$psk3"; do (umask 077 && wg genpsk >"$f"); done
+  wg_go_peer wgt0 "$T_PUB" preshared-key "$psk1"
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820" "PresharedKeyFile = $psk1"
+  # every timer at 1/100: tund rekeys after 1.2 s of sending, so a changed key is used at once
+  TUND_TEST_WG_TIMER_SCALE=0.01 tund_wg "$NAME"
+  run connected
+  assert_success
+  run ping_through "$NS_T" "$WG_G_TUN"
+  assert_success
+  run wgt show "$NAME" preshared-keys
+  assert_output "$(wg_pub "$WG_G_KEY")	$(cat "$psk1")"
+  # wireguard-go's key changes: tund's handshakes with the old one are refused
+  refused=$(grep -c 'response refused' "$BATS_TEST_TMPDIR/tund.log" || true)
+  wg_in "$HOLDER_G" wg set wgt0 peer "$T_PUB" preshared-key "$psk2"
+  run wait_for 30 ping_then refused_more_than "$refused"
+  assert_success
+  # wg set gives tund the same key: a handshake completes with it
+  t=$(date +%s)
+  wgt set "$NAME" peer "$(wg_pub "$WG_G_KEY")" preshared-key "$psk2"
+  run wait_for 30 ping_then handshake_after "$t"
+  assert_success
+  run ping_through "$NS_T" "$WG_G_TUN"
+  assert_success
+  # again, and this time a reload brings the new key from the file
+  refused=$(grep -c 'response refused' "$BATS_TEST_TMPDIR/tund.log")
+  wg_in "$HOLDER_G" wg set wgt0 peer "$T_PUB" preshared-key "$psk3"
+  run wait_for 30 ping_then refused_more_than "$refused"
+  assert_success
+  t=$(date +%s)
+  wg_quick_file -- "Endpoint = $WG_G_ADDR:51820" "PresharedKeyFile = $psk3"
+  run tunctl reload -v "$NAME"
+  assert_success
+  assert_output --partial "applied in place"
+  run wait_for 30 ping_then handshake_after "$t"
+  assert_success
+  run wgt show "$NAME" preshared-keys
+  assert_output "$(wg_pub "$WG_G_KEY")	$(cat "$psk3")"
+  run stop_tund
+  assert_output 0
 }
 
 @test "roaming: tund's underlay address changes in the middle of a transfer; wireguard-go follows and the transfer completes" {
