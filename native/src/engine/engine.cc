@@ -214,10 +214,12 @@ bool Engine::Start(EventSink* sink, std::string* error) {
     tx_ = std::thread([this] { TxLoop(); });
     rx_ = std::thread([this] { RxLoop(); });
   } catch (const std::exception& e) {
-    // a thread that did start is told to exit and joined: nothing is left running
+    // a thread that did start is told to exit and joined: nothing is left running; then what
+    // Start set on the device (the tun's offloads) is taken back, as Stop does
     stopping_ = true;
     Signal(stopFd_);
     if (tx_.joinable()) tx_.join();
+    device_->Stop();
     *error = std::string("cannot start the engine's threads: ") + e.what();
     close(stopFd_);
     close(wakeFd_);
