@@ -97,6 +97,9 @@ export interface PumpStats {
    * sent, and datagrams (data or control) it received, without a round. Optional for fakes. */
   loneTx?: number;
   loneRx?: number;
+  /** The lone-packet path runs in its compact form (docs/engine.md, "The lone-packet path"): over
+   * UDP to a tun with virtio_net_hdr, once only the peer can send. Optional for fakes. */
+  loneCompact?: boolean;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;
   /** Milliseconds since the last ECHO_REP from the peer; -1 before the first one. */
@@ -330,6 +333,7 @@ export interface WgEngineStats {
    * sent, and datagrams (data or control) it received, without a round. Optional for fakes. */
   loneTx?: number;
   loneRx?: number;
+  loneCompact?: boolean;
   /** Device packets that are not IP or whose destination is in no peer's allowed IPs. */
   noRoute: number;
   unknownIndex: number;

@@ -110,6 +110,7 @@ void JsEngine::CountersToJs(Napi::Env env, Napi::Object o, const char* unit) {
   set("loopSwitches", c.loopSwitches);
   set("loneTx", c.loneTx);
   set("loneRx", c.loneRx);
+  o.Set("loneCompact", Napi::Boolean::New(env, engine_->LoneCompact()));
   o.Set("running", Napi::Boolean::New(env, engine_->Running()));
 }
 

@@ -2,7 +2,7 @@
 # The packet engine's offloads (docs/engine.md, "Offloads") end to end, with every optimisation on
 # and with each one switched off (TUND_NO_TUN_OFFLOAD, TUND_NO_TUN_GRO, TUND_NO_UDP_GSO,
 # TUND_NO_UDP_GRO, TUND_NO_SOCKET_BUFFERS, TUND_NO_SEND_THREAD, TUND_NO_INLINE_SEND, TUND_NO_CUT_INLINE,
-# TUND_NO_RX_SEND, TUND_NO_SINGLE_LOOP, TUND_NO_LONE_PATH, TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
+# TUND_NO_RX_SEND, TUND_NO_SINGLE_LOOP, TUND_NO_LONE_PATH, TUND_NO_COMPACT_LONE_PATH, TUND_NO_WG_LOOKUP_CACHE, TUND_NO_WG_CHECKSUM_TRUST, TUND_NO_WG_DIRECT_AEAD, TUND_NO_SIMD_CHECKSUM): a
 # bounded TCP transfer with a checksum through
 #   - tund to tund over VTun UDP and TCP (the real CLI, tun devices with IFF_VNET_HDR),
 #   - tund to Debian's vtund (the wire format did not change),
@@ -18,7 +18,7 @@ setup() { common_setup; vtun_setup; }
 teardown() { vtun_teardown; common_teardown; }
 
 SWITCHES=(none TUND_NO_TUN_OFFLOAD TUND_NO_TUN_GRO TUND_NO_UDP_GSO TUND_NO_UDP_GRO TUND_NO_SOCKET_BUFFERS TUND_NO_SEND_THREAD
-  TUND_NO_INLINE_SEND TUND_NO_CUT_INLINE TUND_NO_RX_SEND TUND_NO_SINGLE_LOOP TUND_NO_LONE_PATH)
+  TUND_NO_INLINE_SEND TUND_NO_CUT_INLINE TUND_NO_RX_SEND TUND_NO_SINGLE_LOOP TUND_NO_LONE_PATH TUND_NO_COMPACT_LONE_PATH)
 # (switches of the WireGuard transform alone: its tests only; and the checksum loop's, once end to
 # end here: the fuzz target offload_sum checks it byte by byte)
 WG_SWITCHES=(TUND_NO_WG_LOOKUP_CACHE TUND_NO_WG_CHECKSUM_TRUST TUND_NO_WG_DIRECT_AEAD TUND_NO_SIMD_CHECKSUM)
@@ -75,7 +75,7 @@ t2t() {
 for proto in udp tcp; do
   for off in "${SWITCHES[@]}"; do
     [[ $proto == tcp && $off == TUND_NO_UDP_* ]] && continue
-    [[ $proto == tcp && $off == TUND_NO_SOCKET_BUFFERS ]] && continue
+    [[ $proto == tcp && ($off == TUND_NO_SOCKET_BUFFERS || $off == TUND_NO_COMPACT_LONE_PATH) ]] && continue
     bats_test_function --description "offloads: tund <-> tund, VTun $proto, switched off: $off" -- t2t "$proto" "$off"
   done
 done
@@ -141,7 +141,7 @@ wg() {
 }
 
 for off in "${SWITCHES[@]}" "${WG_SWITCHES[@]}"; do
-  [[ $off == TUND_NO_LONE_PATH ]] && continue  # (VTun's alone: WireGuard's packets take the rounds)
+  [[ $off == TUND_NO_LONE_PATH || $off == TUND_NO_COMPACT_LONE_PATH ]] && continue  # (VTun's alone: WireGuard's packets take the rounds)
   bats_test_function --description "offloads: WireGuard engine <-> engine, switched off: $off" -- wg "$off"
 done
 

@@ -180,6 +180,22 @@ class PacketDevice : public DeviceBase {
     return n == kSuper ? kNotAlone : 0;
   }
 
+  size_t VnetHeaderLen() const override { return vnet_ ? offload::kVnetHdrLen : 0; }
+  bool AdoptSuper(Core& core, const uint8_t* vnetHdr, const uint8_t* pkt, size_t len) override {
+    const offload::VnetHdr h = offload::ReadVnetHdr(vnetHdr);
+    uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
+    std::memcpy(whole, pkt, std::min(len, readBuf_.size() - offload::kVnetHdrLen));
+    const char* err = nullptr;
+    segNext_ = 0;
+    if (!seg_.Load(whole, len, h, &err)) {
+      core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+      seg_ = offload::Segmenter();
+      return false;
+    }
+    core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
   void SetAuthenticatedWrites(bool on) override { coalescer_.SetTrustChecksums(on); }
 
   bool Write(Core& core, const Message* pkts, size_t n) override {

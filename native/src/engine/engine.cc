@@ -15,6 +15,7 @@
 #include "offload.h"
 #include "shared_stamp.h"
 #include "sys.h"
+#include "udp_gro.h"
 
 namespace tund {
 namespace engine {
@@ -152,6 +153,62 @@ bool Core::QueueOutgoing(Outgoing&& m) {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
+// The lone-packet path's compact form (docs/engine.md, "The lone-packet path"). After an idle
+// spell what a lone packet costs is mostly the code it runs, line by line cold: LoneTx and LoneRx
+// go through the device's and the transport's general reads and writes. Over a datagram socket
+// that only the peer can send to, and a tun with virtio_net_hdr, CompactTx and CompactRx make
+// the same system calls themselves, on buffers that start on one page with everything they use,
+// under the same rules and counters. What is not one plain packet goes the general way: a
+// super-packet to the device's cuts (AdoptSuper), a burst, a GRO train, a control or bad frame
+// to the round's Open, a failed write or send to the device's or transport's own.
+struct Engine::LonePage {
+  static constexpr size_t kWhole = 65536;  // a super-packet, a GRO train
+  struct mmsghdr msgs[2];
+  struct iovec rxIov[2];
+  struct iovec txIov[2];
+  alignas(8) uint8_t ctl[2][kGroCmsgSpace];
+  uint8_t txHdr[offload::kVnetHdrLen];
+  uint8_t zeroHdr[offload::kVnetHdrLen];
+  int sock, dev;
+  size_t vnetLen, headroom, maxPacket, rxSlotBytes;
+  bool gro;
+  uint8_t* tx;  // the packet's place, after the headroom
+  uint8_t* rx[2];
+
+  static std::unique_ptr<LonePage, LonePageFree> Make(Engine& e) {
+    const size_t head = (sizeof(LonePage) + 63) & ~size_t{63};
+    const size_t txBytes = (e.transform_->Headroom() + kWhole + e.transform_->Tailroom() + 63) & ~size_t{63};
+    const size_t total = (head + txBytes + 2 * kWhole + 4095) & ~size_t{4095};
+    void* mem = aligned_alloc(4096, total);  // (only the pages a packet touches become resident)
+    if (mem == nullptr) return nullptr;
+    LonePage* p = new (mem) LonePage();
+    uint8_t* base = static_cast<uint8_t*>(mem);
+    p->sock = e.transport_->Fd();
+    p->dev = e.device_->Fd();
+    p->vnetLen = e.device_->VnetHeaderLen();
+    p->headroom = e.transform_->Headroom();
+    p->maxPacket = e.transform_->MaxPacket();
+    p->rxSlotBytes = e.transform_->RxSlotBytes();
+    p->gro = e.transport_->Gro();
+    p->tx = base + head + p->headroom;
+    p->txIov[0] = {p->txHdr, p->vnetLen};
+    p->txIov[1] = {p->tx, kWhole};
+    for (int i = 0; i < 2; i++) {
+      p->rx[i] = base + head + txBytes + static_cast<size_t>(i) * kWhole;
+      p->rxIov[i] = {p->rx[i], kWhole};
+      p->msgs[i].msg_hdr.msg_iov = &p->rxIov[i];
+      p->msgs[i].msg_hdr.msg_iovlen = 1;
+      if (p->gro) p->msgs[i].msg_hdr.msg_control = p->ctl[i];
+    }
+    return std::unique_ptr<LonePage, LonePageFree>(p);
+  }
+};
+
+void Engine::LonePageFree::operator()(LonePage* p) const {
+  p->~LonePage();
+  free(p);
+}
+
 bool Engine::Start(EventSink* sink, std::string* error) {
   if (stopped_) {
     *error = "stopped: an engine runs once (make a new one)";
@@ -172,7 +229,8 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   if (stopFd_ < 0) return fail(errno, "eventfd");
   wakeFd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wakeFd_ < 0) return fail(errno, "eventfd");
-  for (int fd : {device_->Fd(), transport_->Fd()}) {
+  netFd_ = transport_->Fd();
+  for (int fd : {device_->Fd(), netFd_}) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return fail(errno, "fcntl");
   }
@@ -205,6 +263,10 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   // loop, for a transform whose Seal it may call outside a round. (A hold keeps the loop split
   // until it is over: lastBusyMs_ below.)
   lone_ = singleLoop_ && transform_->SealsAlone() && !SwitchedOff("TUND_NO_LONE_PATH");
+  // Its compact form (CompactTx/CompactRx; TUND_NO_COMPACT_LONE_PATH=1 turns it off): over a
+  // datagram socket to a tun with virtio_net_hdr, once only the peer can send (LoneRx asks).
+  if (lone_ && !transport_->IsStream() && device_->VnetHeaderLen() > 0 && !SwitchedOff("TUND_NO_COMPACT_LONE_PATH"))
+    page_ = LonePage::Make(*this);
   txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
                                   transform_->TxSlotBytes(), pipelined_, sendInline);
   startMs_ = MonotonicMs();
@@ -702,16 +764,16 @@ int Engine::LoopWait(struct pollfd& want) {
     if (p[1].revents) {
       loopThread_.store(nullptr, std::memory_order_relaxed);  // (what the round waits for, it waits for plainly)
       // (a lone packet skips the round; a burst, an error or a hang-up is the round's)
-      if (!lone_ || p[1].revents != POLLIN || LoneTx(false) == 0) RxDeviceRound(p[1].revents);
+      if (!lone_ || p[1].revents != POLLIN || (compact_.load(std::memory_order_relaxed) ? CompactTx(false) : LoneTx(false)) == 0) RxDeviceRound(p[1].revents);
       loopThread_.store(ThisThread(), std::memory_order_relaxed);
       if (Ended()) return -1;
     } else {
       loneStreak_ = 0;
     }
     if (p[0].revents) {
-      if (lone_ && serve && p[0].revents == POLLIN && want.fd == transport_->Fd()) {
+      if (lone_ && serve && p[0].revents == POLLIN && want.fd == netFd_) {
         loopThread_.store(nullptr, std::memory_order_relaxed);
-        const int served = LoneRx();
+        const int served = compact_.load(std::memory_order_relaxed) ? CompactRx() : LoneRx();
         loopThread_.store(ThisThread(), std::memory_order_relaxed);
         if (served < 0 || Ended()) return -1;
         if (served > 0) continue;
@@ -917,10 +979,171 @@ int Engine::LoneRx() {
   }
   if (Ended()) return -1;
   if (transport_->Buffered()) return 0;
+  if (page_ && !compact_.load(std::memory_order_relaxed) && transport_->OnlyPeer())
+    compact_.store(true, std::memory_order_relaxed);
   // the answer the kernel made inside that write (see RxTakeTx)
   if (wrote > 0 && wrote <= static_cast<size_t>(kInlineMaxPackets) && rxSends_ && RxExpectsAnswers() && LoneTx(true) < 0)
     return -1;
   return 1;
+}
+
+// LoneTx's compact form: the same rules, the tun read and the send made here. (What is not a
+// plain packet read whole is CompactTxOdd's, out of the way: after an idle spell the code of a
+// lone packet's path costs by the line, docs/engine.md "The path after idle".)
+int Engine::CompactTx(bool turnaround) {
+  if (!turnaround && ++loneStreak_ > kInlineMaxPackets) return 0;
+  std::unique_lock<std::mutex> round(txMu_, std::try_to_lock);
+  if (!round.owns_lock()) return 0;
+  TxSide& s = *txs_;
+  if (s.done || s.heavy || Ended() || transform_->OutgoingPending() || transport_->AwaitingPeer() || device_->Pending())
+    return 0;
+  if (pipelined_ && (!SendIdle() || sendFailed_.load(std::memory_order_relaxed))) return 0;
+  LonePage& p = *page_;
+  const ssize_t n = sys::Readv(p.dev, p.txIov, 2);
+  // (a plain packet: virtio_net_hdr's flags and gso_type both zero)
+  size_t len = n > static_cast<ssize_t>(p.vnetLen) ? static_cast<size_t>(n) - p.vnetLen : 0;
+  if (__builtin_expect(len == 0 || len > p.maxPacket || (p.txHdr[0] | p.txHdr[1]) != 0, 0)) {
+    const int odd = CompactTxOdd(n, turnaround, &len);
+    if (odd != 1) return odd == 2 ? 1 : odd;
+  }
+  if (turnaround) {
+    if (len > 0) {
+      c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
+      rxMisses_ = 0;
+    } else if (rxMisses_ < kRxMissLimit) {
+      rxMisses_++;
+    }
+  }
+  if (len == 0) return 1;
+  c.txPackets.fetch_add(1, std::memory_order_relaxed);
+  c.txBytes.fetch_add(static_cast<uint64_t>(len), std::memory_order_relaxed);
+  c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  if (!turnaround) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
+  c.loneTx.fetch_add(1, std::memory_order_relaxed);
+  Message pkt;
+  pkt.data = p.tx;
+  pkt.len = len;
+  Message wire;
+  if (__builtin_expect(!transform_->SealLone(pkt, loneScratch_.data(), &wire, *this), 0)) {
+    transform_->Seal(pkt, s.tx);
+    return s.tx.FlushFromRx() ? 1 : -1;
+  }
+  if (wire.len == 0) return 1;
+  struct iovec iov = {wire.data, wire.len};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  const ssize_t sent = sys::Sendmsg(p.sock, &mh, MSG_NOSIGNAL);
+  if (__builtin_expect(sent < 0, 0)) return transport_->Send(*this, &wire, 1) ? 1 : -1;  // (which knows what to do)
+  c.txFrames.fetch_add(1, std::memory_order_relaxed);
+  c.txWireBytes.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
+  return 1;
+}
+
+// A CompactTx read of n bytes that was not a plain packet read whole (txMu_ held). 1: *len is
+// the packet to send (0: nothing, or dropped and counted); 2: served (a super-packet handed to
+// the device's cuts in a turnaround: the tx thread's now); 0: the round's (such a super-packet
+// outside a turnaround); -1: ended.
+int Engine::CompactTxOdd(ssize_t n, bool turnaround, size_t* len) {
+  LonePage& p = *page_;
+  *len = 0;
+  while (n < 0 && errno == EINTR) n = sys::Readv(p.dev, p.txIov, 2);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;
+    End(kEndDeviceError, std::string("device read: ") + ErrnoText(errno));
+    return -1;
+  }
+  if (n <= static_cast<ssize_t>(p.vnetLen)) {
+    if (n > 0) c.txDropped.fetch_add(1, std::memory_order_relaxed);  // (a header and nothing after it)
+    return 1;
+  }
+  const size_t got = static_cast<size_t>(n) - p.vnetLen;
+  const offload::VnetHdr h = offload::ReadVnetHdr(p.txHdr);
+  if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
+    // a super-packet: its cuts, and the bulk flow it belongs to, are the round's
+    if (!device_->AdoptSuper(*this, p.txHdr, p.tx, got)) return 1;
+    if (!turnaround) return 0;
+    txs_->heavy = true;
+    ToSplit(MonotonicMs());
+    return 2;
+  }
+  if (got > p.maxPacket || ((h.flags & offload::kNeedsCsum) && !offload::CompleteChecksum(p.tx, got, h.csumStart, h.csumOffset))) {
+    c.txDropped.fetch_add(1, std::memory_order_relaxed);
+    return 1;
+  }
+  *len = got;
+  return 1;
+}
+
+// LoneRx's compact form: one read of at most two datagrams, a plain one written at once.
+int Engine::CompactRx() {
+  LonePage& p = *page_;
+  for (int i = 0; i < 2; i++) {
+    p.msgs[i].msg_hdr.msg_controllen = p.gro ? kGroCmsgSpace : 0;
+    p.msgs[i].msg_hdr.msg_flags = 0;
+  }
+  int r;
+  do r = sys::Recvmmsg(p.sock, p.msgs, 2, MSG_DONTWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : transport_->ReceiveFailed(*this);
+  const int64_t now = MonotonicMs();
+  const struct msghdr& h = p.msgs[0].msg_hdr;
+  size_t wrote = 0;
+  Message m;
+  m.data = p.rx[0];
+  m.len = p.msgs[0].msg_len;
+  Message pkt;
+  if (r == 1 && h.msg_controllen == 0 && !(h.msg_flags & MSG_TRUNC) && transform_->OpenLone(m, now, &pkt)) {
+    c.rxWireBytes.fetch_add(m.len, std::memory_order_relaxed);
+    c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+    c.loneRx.fetch_add(1, std::memory_order_relaxed);
+    c.rxBatches.fetch_add(1, std::memory_order_relaxed);
+    struct iovec iov[2] = {{p.zeroHdr, p.vnetLen}, {pkt.data, pkt.len}};
+    if (sys::Writev(p.dev, iov, 2) >= 0) {
+      c.rxPackets.fetch_add(1, std::memory_order_relaxed);
+      c.rxBytes.fetch_add(pkt.len, std::memory_order_relaxed);
+    } else if (!device_->Write(*this, &pkt, 1)) {  // (which knows what to do: wait, drop, end)
+      return -1;
+    }
+    wrote = 1;
+  } else {
+    // anything else (a control message, a codec's frame, a bad one, a GRO train) as the round
+    // opens it; after two datagrams (a burst) Receive reads on in batches
+    if (!CompactRxRest(r, now, &wrote) || Ended()) return -1;
+    if (r > 1) return 0;
+  }
+  if (Ended()) return -1;
+  // the answer the kernel made inside that write (see RxTakeTx)
+  if (wrote > 0 && wrote <= static_cast<size_t>(kInlineMaxPackets) && rxSends_ && RxExpectsAnswers() && CompactTx(true) < 0)
+    return -1;
+  return 1;
+}
+
+// What CompactRx read that is not one plain data frame: each datagram (a GRO train's one by one)
+// opened as a round opens it, and written (*wrote: how many packets). false: ended or stop.
+bool Engine::CompactRxRest(int read, int64_t now, size_t* wrote) {
+  LonePage& p = *page_;
+  Rx& rx = *rxContext_;
+  rx.Stamp(now);
+  if (read == 1) c.loneRx.fetch_add(1, std::memory_order_relaxed);
+  for (int i = 0; i < read && !Ended(); i++) {
+    const struct msghdr& h = p.msgs[i].msg_hdr;
+    const size_t len = p.msgs[i].msg_len;
+    const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
+    const Datagrams d = CountDatagrams(h, len, p.gro, c);
+    ForEachDatagram(len, d.seg, [&](size_t off, size_t part) {
+      Message m;
+      m.data = p.rx[i] + off;
+      m.len = part;
+      // (larger than a datagram may be: as the transport's receive marks it)
+      if (truncated || part > p.rxSlotBytes) c.badFrames.fetch_add(1, std::memory_order_relaxed);
+      else transform_->Open(m, rx);
+    });
+  }
+  *wrote = rx.Queued();
+  if (*wrote > static_cast<size_t>(kInlineMaxPackets)) ToSplit(now);
+  // what was opened before an end is still written (the peer sent it before closing)
+  return rx.Flush();
 }
 
 void Engine::RxLoop() {

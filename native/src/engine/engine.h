@@ -256,6 +256,11 @@ class Device {
   // length; 0: nothing now (or a packet dropped as Read drops it); -1: ended; kNotAlone: the
   // round's (a super-packet, cut by the next Read; a device without this read).
   virtual long ReadLone(Core&, uint8_t* dst, size_t cap) { return kNotAlone; }
+  // The compact lone path (Engine::CompactTx) reads the tun itself: the virtio_net_hdr's length
+  // (0: no such header, no compact path), and a super-packet it read, handed over to be cut
+  // (Pending) as Read would have. false: dropped (counted).
+  virtual size_t VnetHeaderLen() const { return 0; }
+  virtual bool AdoptSuper(Core&, const uint8_t* vnetHdr, const uint8_t* pkt, size_t len) { return false; }
   // Writes packets in order (whole; a stream device writes all bytes). false: ended or stop.
   virtual bool Write(Core& core, const Message* pkts, size_t n) = 0;
 };
@@ -310,6 +315,12 @@ class Transport {
   // Buffered()); 0: nothing for the engine now; -1: ended or stop; kNotAlone: Receive's to take
   // (something is buffered, or this transport has no such read).
   virtual int ReceiveOne(Core&, Message*) { return kNotAlone; }
+  // The compact lone path (Engine::CompactRx) reads a datagram socket itself once only its
+  // connected peer can have sent what is in it (no source to check); whether the socket gives
+  // GRO trains (a cmsg per read); and a read's error, as Receive would have ended on it (errno).
+  virtual bool OnlyPeer() const { return false; }
+  virtual bool Gro() const { return false; }
+  virtual int ReceiveFailed(Core&) { return -1; }
   virtual bool Buffered() const { return false; }
 };
 
@@ -450,6 +461,8 @@ class Engine : public Core {
   bool Started() const { return started_; }
   bool Stopped() const { return stopped_; }
   bool Running() const { return started_ && !stopped_ && !Ended(); }
+  // The lone-packet path runs in its compact form (Engine::CompactTx, CompactRx).
+  bool LoneCompact() const { return compact_.load(std::memory_order_relaxed); }
 
   Transport& transport() { return *transport_; }
   Device& device() { return *device_; }
@@ -474,6 +487,14 @@ class Engine : public Core {
   void RxDeviceRound(short revents);
   int LoneTx(bool turnaround);
   int LoneRx();
+  struct LonePage;
+  struct LonePageFree {
+    void operator()(LonePage* p) const;
+  };
+  int CompactTx(bool turnaround);
+  int CompactTxOdd(ssize_t n, bool turnaround, size_t* len);
+  int CompactRx();
+  bool CompactRxRest(int read, int64_t now, size_t* wrote);
   void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);
   void ToSplit(int64_t now);
   void MarkBusy(int64_t now);
@@ -506,8 +527,13 @@ class Engine : public Core {
   // readable; past kInlineMaxPackets it is a burst, which the round reads whole.
   bool lone_ = false;
   int loneStreak_ = 0;
+  int netFd_ = -1;  // the transport's (fixed at Start)
   std::vector<uint8_t> loneScratch_;  // rx thread: a packet LoneTx sealed out of place (a codec)
   Rx* rxContext_ = nullptr;  // RxLoop's, for LoneRx (rx thread)
+  std::unique_ptr<LonePage, LonePageFree> page_;  // the compact lone path's (rx thread), or none
+  // page_ serves (CompactTx/CompactRx in place of LoneTx/LoneRx): set by the rx thread once the
+  // transport says only the peer can send (a connected socket that has been emptied once)
+  std::atomic<bool> compact_{false};
   std::atomic<int64_t> lastBusyMs_{0};  // the last round either thread found heavy
   int rxMisses_ = 0;        // rx thread: turnarounds in a row that found nothing to send
   unsigned rxSkipped_ = 0;  // rx thread: light rounds since then

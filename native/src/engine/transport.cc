@@ -40,6 +40,7 @@
 #include "iovec_advance.h"
 #include "offload.h"
 #include "sys.h"
+#include "udp_gro.h"
 
 namespace tund {
 namespace engine {
@@ -52,17 +53,11 @@ constexpr int kIovMax = 1024;
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
 constexpr size_t kGsoMaxSegments = 64;      // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kGsoMaxBytes = 65000;      // below 65535 - IP and UDP headers
 constexpr size_t kGroSlotBytes = 65536;     // one coalesced read
 constexpr int kSocketBuffer = 4 << 20;
-constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
+constexpr size_t kCmsgSpace = kGroCmsgSpace;  // (UDP_SEGMENT's is smaller)
 
 // A socket buffer of `bytes`: forced past rmem_max/wmem_max when privileged, else what the
 // limits allow.
@@ -612,6 +607,9 @@ class UdpTransport : public Transport {
     }
   }
   bool Buffered() const override { return rxNext_ < rxHave_; }
+  bool OnlyPeer() const override { return onlyPeer_ && rxNext_ == rxHave_; }
+  bool Gro() const override { return gro_; }
+  int ReceiveFailed(Core& core) override { return ReadFailed(core); }
 
  private:
   // Where m goes (an empty Endpoint: the connected peer), or nullptr when it cannot go.
@@ -642,30 +640,23 @@ class UdpTransport : public Transport {
     size_t given = 0;
     for (int i = 0; i < r; i++) {
       const struct msghdr& h = rxMsgs_[i].msg_hdr;
-      size_t len = rxMsgs_[i].msg_len;
-      size_t seg = gro_ ? GroSegment(h) : 0;
-      if (seg == 0 || seg >= len) seg = len;
-      const uint64_t datagrams = len == 0 ? 1 : (len + seg - 1) / seg;
-      core.c.rxWireBytes.fetch_add(len, std::memory_order_relaxed);
-      core.c.rxFrames.fetch_add(datagrams, std::memory_order_relaxed);
-      if (datagrams > 1) core.c.udpGroReads.fetch_add(1, std::memory_order_relaxed);
+      const size_t len = rxMsgs_[i].msg_len;
+      const Datagrams d = CountDatagrams(h, len, gro_, core.c);
       rxFrom_[i] = Endpoint::From(rxNames_[i], h.msg_namelen);
       if (!peer_.Empty() && !rxFrom_[i].Empty() && !rxFrom_[i].SameAs(peer_)) {
-        core.c.foreignDrops.fetch_add(datagrams, std::memory_order_relaxed);
+        core.c.foreignDrops.fetch_add(d.count, std::memory_order_relaxed);
         continue;
       }
       uint8_t* base = (*rxSlots_)[static_cast<size_t>(i)];
       const bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
-      size_t off = 0;
-      do {
+      ForEachDatagram(len, d.seg, [&](size_t off, size_t part) {
         Message& m = given < room ? out[given++] : rxOut_[rxHave_++];
         m = Message{};
         m.data = base + off;
-        m.len = std::min(seg, len - off);
+        m.len = part;
         m.peer = &rxFrom_[i];
         m.truncated = truncated || m.len > rxSlotBytes_;  // (larger than a datagram may be)
-        off += m.len;
-      } while (off < len);
+      });
     }
     return given;
   }
@@ -679,18 +670,6 @@ class UdpTransport : public Transport {
     int err = errno;
     core.End(kEndNetworkError, std::string("recvmmsg: ") + ErrnoText(err));
     return -1;
-  }
-
-  static size_t GroSegment(const struct msghdr& h) {
-    for (struct cmsghdr* cm = CMSG_FIRSTHDR(const_cast<struct msghdr*>(&h)); cm != nullptr;
-         cm = CMSG_NXTHDR(const_cast<struct msghdr*>(&h), cm)) {
-      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        int v;
-        std::memcpy(&v, CMSG_DATA(cm), sizeof v);
-        return v > 0 ? static_cast<size_t>(v) : 0;
-      }
-    }
-    return 0;
   }
 
   // Sends msgs[0..count) (entries of one or more datagrams). false: ended or stop.
