@@ -97,8 +97,8 @@ export interface PumpStats {
    * sent, and datagrams (data or control) it received, without a round. Optional for fakes. */
   loneTx?: number;
   loneRx?: number;
-  /** The lone-packet path runs in its compact form (docs/engine.md, "The lone-packet path"): over
-   * UDP to a tun with virtio_net_hdr, once only the peer can send. Optional for fakes. */
+  /** The lone-packet path runs in its compact form (docs/engine.md, "The lone-packet path"): to a
+   * tun with virtio_net_hdr, once only the peer can send. Optional for fakes. */
   loneCompact?: boolean;
   /** Milliseconds since the last frame from the peer; -1 before the first one. */
   msSinceRx: number;

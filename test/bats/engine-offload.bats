@@ -75,7 +75,7 @@ t2t() {
 for proto in udp tcp; do
   for off in "${SWITCHES[@]}"; do
     [[ $proto == tcp && $off == TUND_NO_UDP_* ]] && continue
-    [[ $proto == tcp && ($off == TUND_NO_SOCKET_BUFFERS || $off == TUND_NO_COMPACT_LONE_PATH) ]] && continue
+    [[ $proto == tcp && $off == TUND_NO_SOCKET_BUFFERS ]] && continue
     bats_test_function --description "offloads: tund <-> tund, VTun $proto, switched off: $off" -- t2t "$proto" "$off"
   done
 done

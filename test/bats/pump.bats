@@ -139,13 +139,12 @@ conn_close_case() {
   start_pair "$1" "$2" "$3"
   run ping_across
   assert_success
-  if [[ $1 == udp && $2 == none && $3 == 0 ]]; then
-    # the lone path's compact form serves A once its socket has been emptied (a few pings): the
-    # CONN_CLOSE, a control frame, comes in there and goes to the round's Open
-    run ip netns exec "$NS_B" ping -n -c 3 -i 0.2 -W 5 "$TA"
-    assert_success
-    wait_for 5 jq -e '.loneCompact == true' "$DIR_A/stats"
-  fi
+  # the lone path's compact form serves A once only B can send to it (over UDP: once its socket
+  # has been emptied; a few pings): the CONN_CLOSE, a control frame, comes in there and goes the
+  # general way (the round's Open; over TCP through the stream's buffer)
+  run ip netns exec "$NS_B" ping -n -c 3 -i 0.2 -W 5 "$TA"
+  assert_success
+  wait_for 5 jq -e '.loneCompact == true' "$DIR_A/stats"
   kill -USR1 "$PID_B"
   wait_for 10 sh -c "jq -e '.event.reason == \"peer_closed\"' '$DIR_A/stats'" || {
     cat "$BATS_TEST_TMPDIR"/[ab].log "$DIR_A/stats" "$DIR_B/stats"
@@ -156,8 +155,8 @@ conn_close_case() {
   wait_for 5 sh -c "! kill -0 $PID_A 2>/dev/null"
 }
 
-bats_test_function --description "pump: CONN_CLOSE from one side ends the other with peer_closed (tcp)" -- conn_close_case tcp lzo:1 10
-bats_test_function --description "pump: CONN_CLOSE from one side ends the other with peer_closed (udp, the compact lone path)" -- conn_close_case udp none 0
+bats_test_function --description "pump: CONN_CLOSE from one side ends the other with peer_closed (tcp lzo:1 aes128cbc)" -- conn_close_case tcp lzo:1 10
+bats_test_function --description "pump: CONN_CLOSE from one side ends the other with peer_closed (udp)" -- conn_close_case udp none 0
 
 @test "pump: TCP EOF when the other side stops ends with eof" {
   start_pair tcp none 999
@@ -203,10 +202,10 @@ bats_test_function --description "pump: throughput udp legacy blowfish (iperf3, 
 
 # The lone-packet path (docs/engine.md, "Latency"): at light load the single loop reads, seals and
 # sends a ping's request and its reply without a round (loneTx, the reply right after the write
-# that made it), and receives, opens and writes them so (loneRx). Over TCP only the asking side's
-# sends: a stream's frames are cut by the round's receive, and the reply goes out in its
-# turnaround. Nothing is timed. TUND_NO_LONE_PATH=1: every packet goes through the rounds;
-# TUND_NO_COMPACT_LONE_PATH=1: over UDP the lone path's general form (LoneTx, LoneRx) serves.
+# that made it), and receives, opens and writes them so (loneRx; over TCP a frame that came in
+# one read). Its compact form serves once only the peer can send (loneCompact). Nothing is timed.
+# TUND_NO_LONE_PATH=1: every packet goes through the rounds; TUND_NO_COMPACT_LONE_PATH=1: the lone
+# path's general form (LoneTx, LoneRx) serves.
 # lone_case TRANSPORT CIPHER OFF
 lone_case() {
   local transport=$1 cipher=$2 off=$3
@@ -229,9 +228,9 @@ lone_case() {
     # (every counter's change, shown when the test fails)
     jq -n -c --argjson x "$x" --argjson y "$y" '$y | to_entries | map(select(.value | type == "number") | {(.key): (.value - $x[.key])}) | add'
     echo "# $transport cipher=$cipher $off: $k's [loneTx, loneRx, total loneTx, total loneRx] = $d" >&3
-    # over UDP its compact form, once only the peer can send (the connected socket was emptied)
+    # its compact form, once only the peer can send (over UDP: the connected socket was emptied)
     local compact=false
-    [[ $transport == udp && $off == none ]] && compact=true
+    [[ $off == none ]] && compact=true
     assert_equal "$(jq .loneCompact <<<"$y")" "$compact"
     if [[ $off == TUND_NO_LONE_PATH ]]; then
       assert_equal "$(jq -c '.[2:]' <<<"$d")" "[0,0]"
@@ -252,4 +251,5 @@ bats_test_function --description "pump: a lone ping's packets skip the rounds (u
 bats_test_function --description "pump: a lone ping's packets skip the rounds (udp, blowfish)" -- lone_case udp 999 none
 bats_test_function --description "pump: a lone ping's packets skip the rounds (tcp)" -- lone_case tcp 0 none
 bats_test_function --description "pump: a lone ping's packets skip the rounds without the compact form (udp)" -- lone_case udp 0 TUND_NO_COMPACT_LONE_PATH
+bats_test_function --description "pump: a lone ping's packets skip the rounds without the compact form (tcp)" -- lone_case tcp 0 TUND_NO_COMPACT_LONE_PATH
 bats_test_function --description "pump: every packet goes through the rounds with TUND_NO_LONE_PATH (udp)" -- lone_case udp 0 TUND_NO_LONE_PATH

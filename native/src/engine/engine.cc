@@ -155,12 +155,14 @@ bool Core::QueueOutgoing(Outgoing&& m) {
 
 // The lone-packet path's compact form (docs/engine.md, "The lone-packet path"). After an idle
 // spell what a lone packet costs is mostly the code it runs, line by line cold: LoneTx and LoneRx
-// go through the device's and the transport's general reads and writes. Over a datagram socket
-// that only the peer can send to, and a tun with virtio_net_hdr, CompactTx and CompactRx make
-// the same system calls themselves, on buffers that start on one page with everything they use,
-// under the same rules and counters. What is not one plain packet goes the general way: a
-// super-packet to the device's cuts (AdoptSuper), a burst, a GRO train, a control or bad frame
-// to the round's Open, a failed write or send to the device's or transport's own.
+// go through the device's and the transport's general reads and writes. Once only the peer can
+// send to the socket (Transport::OnlyPeer), to a tun with virtio_net_hdr, CompactTx and
+// CompactRx make the same system calls themselves, on buffers that start on one page with
+// everything they use, under the same rules and counters. What is not one plain packet goes the
+// general way: a super-packet to the device's cuts (AdoptSuper), a burst, a GRO train, a control
+// or bad frame to the round's Open (over a stream: its bytes to the transport's buffer, Adopt),
+// a send a stream did not take whole to the round's flush, a failed write or send to the
+// device's or transport's own.
 struct Engine::LonePage {
   static constexpr size_t kWhole = 65536;  // a super-packet, a GRO train
   struct mmsghdr msgs[2];
@@ -172,6 +174,7 @@ struct Engine::LonePage {
   int sock, dev;
   size_t vnetLen, headroom, maxPacket, rxSlotBytes;
   bool gro;
+  Framer* framer;  // a stream's (its frames are cut from what a read brings), or none
   uint8_t* tx;  // the packet's place, after the headroom
   uint8_t* rx[2];
 
@@ -190,6 +193,7 @@ struct Engine::LonePage {
     p->maxPacket = e.transform_->MaxPacket();
     p->rxSlotBytes = e.transform_->RxSlotBytes();
     p->gro = e.transport_->Gro();
+    p->framer = e.transport_->IsStream() ? e.transform_->StreamFramer() : nullptr;
     p->tx = base + head + p->headroom;
     p->txIov[0] = {p->txHdr, p->vnetLen};
     p->txIov[1] = {p->tx, kWhole};
@@ -263,9 +267,9 @@ bool Engine::Start(EventSink* sink, std::string* error) {
   // loop, for a transform whose Seal it may call outside a round. (A hold keeps the loop split
   // until it is over: lastBusyMs_ below.)
   lone_ = singleLoop_ && transform_->SealsAlone() && !SwitchedOff("TUND_NO_LONE_PATH");
-  // Its compact form (CompactTx/CompactRx; TUND_NO_COMPACT_LONE_PATH=1 turns it off): over a
-  // datagram socket to a tun with virtio_net_hdr, once only the peer can send (LoneRx asks).
-  if (lone_ && !transport_->IsStream() && device_->VnetHeaderLen() > 0 && !SwitchedOff("TUND_NO_COMPACT_LONE_PATH"))
+  // Its compact form (CompactTx/CompactRx; TUND_NO_COMPACT_LONE_PATH=1 turns it off): to a tun
+  // with virtio_net_hdr, once only the peer can send (LoneRx asks).
+  if (lone_ && device_->VnetHeaderLen() > 0 && !SwitchedOff("TUND_NO_COMPACT_LONE_PATH"))
     page_ = LonePage::Make(*this);
   txs_ = std::make_unique<TxSide>(*this, o_.batch, transform_->Headroom() + transform_->MaxPacket() + transform_->Tailroom(),
                                   transform_->TxSlotBytes(), pipelined_, sendInline);
@@ -764,7 +768,8 @@ int Engine::LoopWait(struct pollfd& want) {
     if (p[1].revents) {
       loopThread_.store(nullptr, std::memory_order_relaxed);  // (what the round waits for, it waits for plainly)
       // (a lone packet skips the round; a burst, an error or a hang-up is the round's)
-      if (!lone_ || p[1].revents != POLLIN || (compact_.load(std::memory_order_relaxed) ? CompactTx(false) : LoneTx(false)) == 0) RxDeviceRound(p[1].revents);
+      const bool compact = compact_.load(std::memory_order_relaxed);
+      if (!lone_ || p[1].revents != POLLIN || (compact ? CompactTx(false) : LoneTx(false)) == 0) RxDeviceRound(p[1].revents);
       loopThread_.store(ThisThread(), std::memory_order_relaxed);
       if (Ended()) return -1;
     } else {
@@ -1034,10 +1039,29 @@ int Engine::CompactTx(bool turnaround) {
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   const ssize_t sent = sys::Sendmsg(p.sock, &mh, MSG_NOSIGNAL);
-  if (__builtin_expect(sent < 0, 0)) return transport_->Send(*this, &wire, 1) ? 1 : -1;  // (which knows what to do)
+  if (__builtin_expect(sent < 0 || static_cast<size_t>(sent) < wire.len, 0)) return CompactSendRest(wire, sent);
   c.txFrames.fetch_add(1, std::memory_order_relaxed);
   c.txWireBytes.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
   return 1;
+}
+
+// A CompactTx send that failed (sent < 0) or that a stream did not take whole: the rest goes the
+// general way, which knows what to do (txMu_ held, nothing queued for the send thread). Over a
+// stream, the round's flush hands what is left to the send thread, in order: what it points into
+// (the page's packet buffer, or loneScratch_) is not written again until that thread is done
+// (CompactTx waits for SendIdle).
+int Engine::CompactSendRest(Message wire, ssize_t sent) {
+  if (page_->framer == nullptr) return transport_->Send(*this, &wire, 1) ? 1 : -1;
+  if (sent > 0) {
+    c.txWireBytes.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
+    wire.data += sent;
+    wire.len -= static_cast<size_t>(sent);
+  }
+  Tx& tx = txs_->tx;
+  Message* m = tx.Add();
+  if (m == nullptr) return Ended() ? -1 : 1;
+  *m = wire;
+  return tx.FlushFromRx() ? 1 : -1;
 }
 
 // A CompactTx read of n bytes that was not a plain packet read whole (txMu_ held). 1: *len is
@@ -1075,9 +1099,11 @@ int Engine::CompactTxOdd(ssize_t n, bool turnaround, size_t* len) {
   return 1;
 }
 
-// LoneRx's compact form: one read of at most two datagrams, a plain one written at once.
+// LoneRx's compact form: one read of at most two datagrams, a plain one written at once (over a
+// stream: one read, CompactStreamRx).
 int Engine::CompactRx() {
   LonePage& p = *page_;
+  if (p.framer != nullptr) return CompactStreamRx();
   for (int i = 0; i < 2; i++) {
     p.msgs[i].msg_hdr.msg_controllen = p.gro ? kGroCmsgSpace : 0;
     p.msgs[i].msg_hdr.msg_flags = 0;
@@ -1085,7 +1111,7 @@ int Engine::CompactRx() {
   int r;
   do r = sys::Recvmmsg(p.sock, p.msgs, 2, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
-  if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : transport_->ReceiveFailed(*this);
+  if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : transport_->ReceiveFailed(*this, r);
   const int64_t now = MonotonicMs();
   const struct msghdr& h = p.msgs[0].msg_hdr;
   size_t wrote = 0;
@@ -1116,6 +1142,43 @@ int Engine::CompactRx() {
   // the answer the kernel made inside that write (see RxTakeTx)
   if (wrote > 0 && wrote <= static_cast<size_t>(kInlineMaxPackets) && rxSends_ && RxExpectsAnswers() && CompactTx(true) < 0)
     return -1;
+  return 1;
+}
+
+// CompactRx over a stream: when nothing is buffered, one read, and a read that is exactly one
+// whole data frame is written at once (the common case at light load: the peer's frame came in
+// one segment). Anything else goes to the transport's buffer for Receive (0), as its own read
+// would have left it: more than one frame, a part of one, a control or bad frame.
+int Engine::CompactStreamRx() {
+  LonePage& p = *page_;
+  if (transport_->Buffered()) return 0;
+  ssize_t r;
+  do r = sys::Read(p.sock, p.rx[0], LonePage::kWhole);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : transport_->ReceiveFailed(*this, r);
+  const size_t got = static_cast<size_t>(r);
+  const Split s = p.framer->Next(p.rx[0], got);
+  Message m;
+  m.data = p.rx[0];
+  m.len = got;
+  Message pkt;
+  if (s.kind != Split::Frame || s.len != got || !transform_->OpenLone(m, MonotonicMs(), &pkt)) {
+    transport_->Adopt(*this, p.rx[0], got, got < LonePage::kWhole);
+    return 0;
+  }
+  c.rxWireBytes.fetch_add(got, std::memory_order_relaxed);
+  c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+  c.loneRx.fetch_add(1, std::memory_order_relaxed);
+  c.rxBatches.fetch_add(1, std::memory_order_relaxed);
+  struct iovec iov[2] = {{p.zeroHdr, p.vnetLen}, {pkt.data, pkt.len}};
+  if (sys::Writev(p.dev, iov, 2) >= 0) {
+    c.rxPackets.fetch_add(1, std::memory_order_relaxed);
+    c.rxBytes.fetch_add(pkt.len, std::memory_order_relaxed);
+  } else if (!device_->Write(*this, &pkt, 1)) {
+    return -1;
+  }
+  if (Ended()) return -1;
+  if (rxSends_ && RxExpectsAnswers() && CompactTx(true) < 0) return -1;
   return 1;
 }
 

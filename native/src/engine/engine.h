@@ -315,12 +315,16 @@ class Transport {
   // Buffered()); 0: nothing for the engine now; -1: ended or stop; kNotAlone: Receive's to take
   // (something is buffered, or this transport has no such read).
   virtual int ReceiveOne(Core&, Message*) { return kNotAlone; }
-  // The compact lone path (Engine::CompactRx) reads a datagram socket itself once only its
-  // connected peer can have sent what is in it (no source to check); whether the socket gives
-  // GRO trains (a cmsg per read); and a read's error, as Receive would have ended on it (errno).
+  // The compact lone path (Engine::CompactRx) reads the socket itself once only the peer can have
+  // sent what is in it: a datagram socket's connected peer once the socket has been emptied (no
+  // source to check), a stream without a layer. Whether the socket gives GRO trains (a cmsg per
+  // read); a read that failed (r: -1 with errno, or a stream's 0, its end), as Receive would have
+  // ended on it (-1); and a stream's bytes that were not one whole frame, handed over for Receive
+  // (drained: the read emptied the socket).
   virtual bool OnlyPeer() const { return false; }
   virtual bool Gro() const { return false; }
-  virtual int ReceiveFailed(Core&) { return -1; }
+  virtual int ReceiveFailed(Core&, ssize_t r) { return -1; }
+  virtual void Adopt(Core&, const uint8_t* data, size_t n, bool drained) {}
   virtual bool Buffered() const { return false; }
 };
 
@@ -493,6 +497,8 @@ class Engine : public Core {
   };
   int CompactTx(bool turnaround);
   int CompactTxOdd(ssize_t n, bool turnaround, size_t* len);
+  int CompactSendRest(Message wire, ssize_t sent);
+  int CompactStreamRx();
   int CompactRx();
   bool CompactRxRest(int read, int64_t now, size_t* wrote);
   void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);

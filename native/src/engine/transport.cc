@@ -226,6 +226,18 @@ class TcpTransport : public Transport {
     return 1;
   }
   bool Buffered() const override { return off_ < have_ || skip_ > 0; }
+  bool OnlyPeer() const override { return layer_ == nullptr; }
+  int ReceiveFailed(Core& core, ssize_t r) override { return ReadEnded(core, r); }
+  // A read of n bytes the compact lone path made (nothing was buffered) that was not one whole
+  // frame: Receive takes them from the buffer as if it had read them. (n is at most that path's
+  // 64 KiB buffer, a quarter of this one.)
+  void Adopt(Core& core, const uint8_t* data, size_t n, bool drained) override {
+    have_ = off_ = 0;
+    std::memcpy(buf_.data(), data, n);
+    have_ = n;
+    core.c.rxWireBytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    drained_ = drained;
+  }
 
  private:
   void Compact() {
@@ -250,17 +262,22 @@ class TcpTransport : public Transport {
         drained_ = static_cast<size_t>(r) < room;
         return 1;
       }
-      if (r == 0) {
-        core.End(kEndEof, "connection closed by the peer (TCP EOF)");
-        return -1;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-      const int err = errno;
-      if (err == ECONNRESET) core.End(kEndEof, "connection reset by the peer");
-      else core.End(kEndNetworkError, std::string("recv: ") + ErrnoText(err));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+      return ReadEnded(core, r);
+    }
+  }
+
+  // A read that returned r: 0 (the peer's FIN) or -1 with an error in errno. Ends the engine; -1.
+  int ReadEnded(Core& core, ssize_t r) {
+    if (r == 0) {
+      core.End(kEndEof, "connection closed by the peer (TCP EOF)");
       return -1;
     }
+    const int err = errno;
+    if (err == ECONNRESET) core.End(kEndEof, "connection reset by the peer");
+    else core.End(kEndNetworkError, std::string("recv: ") + ErrnoText(err));
+    return -1;
   }
 
   // Writes all of iov[0..cnt) (poll on EAGAIN). false = stop or ended.
@@ -609,7 +626,7 @@ class UdpTransport : public Transport {
   bool Buffered() const override { return rxNext_ < rxHave_; }
   bool OnlyPeer() const override { return onlyPeer_ && rxNext_ == rxHave_; }
   bool Gro() const override { return gro_; }
-  int ReceiveFailed(Core& core) override { return ReadFailed(core); }
+  int ReceiveFailed(Core& core, ssize_t) override { return ReadFailed(core); }
 
  private:
   // Where m goes (an empty Endpoint: the connected peer), or nullptr when it cannot go.

@@ -105,7 +105,7 @@ class CollectRx : public tund::engine::RxContext {
 // target chooses how the stream is cut into reads.
 class StreamFeeder {
  public:
-  StreamFeeder(TestCore& core, tund::engine::Framer* framer) : core_(core) {
+  StreamFeeder(TestCore& core, tund::engine::Framer* framer) : core_(core), framer_(framer), compact_(65536) {
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds_) == 0, "socketpair failed");
     fcntl(fds_[0], F_SETFL, fcntl(fds_[0], F_GETFL) | O_NONBLOCK);
     transport_ = tund::engine::MakeTcpTransport(fds_[0], framer, {});
@@ -138,9 +138,33 @@ class StreamFeeder {
   // The lone-packet path's read (Engine::LoneRx): one whole frame, 0 (nothing now), -1 (ended) or
   // kNotAlone (Receive's: what it read stays buffered).
   int ReceiveOne(tund::engine::Message* out) { return transport_->ReceiveOne(core_, out); }
+  // The compact lone path's read over a stream (Engine::CompactStreamRx, which reads the socket
+  // itself): when nothing is buffered, one read into a buffer of its own; exactly one whole frame
+  // is taken there (1, counted as the engine counts it), anything else goes to the transport
+  // (Adopt) for Receive (kNotAlone). 0: nothing now; -1: ended.
+  int CompactOne(tund::engine::Message* out) {
+    if (transport_->Buffered()) return tund::engine::kNotAlone;
+    const ssize_t r = read(fds_[0], compact_.data(), compact_.size());
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (r <= 0) return transport_->ReceiveFailed(core_, r);
+    const size_t got = static_cast<size_t>(r);
+    const tund::engine::Split s = framer_->Next(compact_.data(), got);
+    if (s.kind != tund::engine::Split::Frame || s.len != got) {
+      transport_->Adopt(core_, compact_.data(), got, got < compact_.size());
+      return tund::engine::kNotAlone;
+    }
+    core_.c.rxWireBytes.fetch_add(got, std::memory_order_relaxed);
+    core_.c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+    *out = tund::engine::Message{};
+    out->data = compact_.data();
+    out->len = got;
+    return 1;
+  }
 
  private:
   TestCore& core_;
+  tund::engine::Framer* framer_;
+  std::vector<uint8_t> compact_;  // CompactOne's buffer (the engine's LonePage::rx[0])
   int fds_[2] = {-1, -1};
   std::unique_ptr<tund::engine::Transport> transport_;
 };

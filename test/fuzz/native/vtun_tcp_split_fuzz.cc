@@ -1,8 +1,10 @@
 // vtun_tcp_split: the engine's TCP receive path cutting a VTun stream into frames: the TCP
 // transport (engine/transport.cc: its receive buffer, compaction, and a bad frame's bytes
 // discarded across reads) with VtunTransform as its Framer (engine/vtun_transform.cc), fed
-// through a socket pair one read at a time, and again with the lone-packet path's read
-// (ReceiveOne) tried first whenever the stream may hold more, as Engine::LoneRx does. Input: byte 0 % 32 says how many of the last bytes
+// through a socket pair one read at a time; again with the lone-packet path's read (ReceiveOne)
+// tried first whenever the stream may hold more, as Engine::LoneRx does; and again with its
+// compact form's read (its own buffer, what is not one whole frame handed to the transport by
+// Adopt), as Engine::CompactStreamRx does. Input: byte 0 % 32 says how many of the last bytes
 // are the read plan (each plan byte is one read's size, used in turn: 0 = all the rest, else
 // 1..600); the bytes between are the stream.
 // Checked against a model of the framing written from docs/vtun-protocol.md §7 (a 2-byte header,
@@ -47,7 +49,9 @@ Cut Model(const uint8_t* s, size_t total) {
   return c;
 }
 
-Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>& plan, bool lone) {
+enum class First { kReceive, kLone, kCompact };
+
+Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>& plan, First first) {
   VtunOptions o;
   VtunTransform vtun(o);
   TestCore core(&vtun);
@@ -62,9 +66,9 @@ Cut ThroughEngine(const uint8_t* stream, size_t total, const std::vector<size_t>
   };
   auto drain = [&] {
     for (;;) {
-      if (lone) {
-        const int one = feeder.ReceiveOne(msgs);
-        FUZZ_CHECK(one == 1 || one == 0 || one == -1 || one == kNotAlone, "ReceiveOne returned %d", one);
+      if (first != First::kReceive) {
+        const int one = first == First::kLone ? feeder.ReceiveOne(msgs) : feeder.CompactOne(msgs);
+        FUZZ_CHECK(one == 1 || one == 0 || one == -1 || one == kNotAlone, "the lone read returned %d", one);
         if (one == 1) {
           take(1);
           continue;
@@ -112,11 +116,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<size_t> plan = fuzz::ReadPlan(stream + total, planLen);
 
   Cut model = Model(stream, total);
-  Same(model, ThroughEngine(stream, total, {0}, false), "in one read", total);
-  Same(model, ThroughEngine(stream, total, {0}, true), "in one read, the lone path's read first", total);
+  Same(model, ThroughEngine(stream, total, {0}, First::kReceive), "in one read", total);
+  Same(model, ThroughEngine(stream, total, {0}, First::kLone), "in one read, the lone path's read first", total);
+  Same(model, ThroughEngine(stream, total, {0}, First::kCompact), "in one read, the compact lone path's read first", total);
   if (!plan.empty()) {
-    Same(model, ThroughEngine(stream, total, plan, false), "in reads of the plan", total);
-    Same(model, ThroughEngine(stream, total, plan, true), "in reads of the plan, the lone path's read first", total);
+    Same(model, ThroughEngine(stream, total, plan, First::kReceive), "in reads of the plan", total);
+    Same(model, ThroughEngine(stream, total, plan, First::kLone), "in reads of the plan, the lone path's read first", total);
+    Same(model, ThroughEngine(stream, total, plan, First::kCompact), "in reads of the plan, the compact lone path's read first", total);
   }
   return 0;
 }
