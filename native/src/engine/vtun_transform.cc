@@ -13,11 +13,11 @@ inline void PutHeader(uint8_t* p, uint16_t h) {
   p[1] = static_cast<uint8_t>(h);
 }
 inline uint16_t GetHeader(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-// A data frame's header fits the datagram that carries it: the length it says, 1 to
-// kMaxFramePayload, is what follows it.
-inline bool FitsDatagram(uint16_t h, size_t datagram) {
+// A data frame's header fits the message that carries it (a datagram, or a frame the stream's
+// framer cut): the length it says, 1 to kMaxFramePayload, is what follows it.
+inline bool FitsMessage(uint16_t h, size_t message) {
   const size_t flen = h & vtun::kFsizeMask;
-  return flen != 0 && flen <= vtun::kMaxFramePayload && flen == datagram - 2;
+  return flen != 0 && flen <= vtun::kMaxFramePayload && flen == message - 2;
 }
 
 const char* const kEndPeerClosed = "peer_closed";
@@ -214,7 +214,7 @@ void VtunTransform::HandleData(const Message& msg, RxContext& rx, bool awaitingP
 bool VtunTransform::OpenLone(Message& msg, int64_t nowMs, Message* pkt) {
   if (msg.len < 4 || !dec_->Identity()) return false;
   const uint16_t h = GetHeader(msg.data);
-  if ((h & 0xf000) || !FitsDatagram(h, msg.len)) return false;
+  if ((h & 0xf000) || !FitsMessage(h, msg.len)) return false;
   lastRxMs_.store(nowMs, std::memory_order_relaxed);
   pkt->data = msg.data + 2;
   pkt->len = h;
@@ -246,7 +246,7 @@ void VtunTransform::Open(Message& msg, RxContext& rx) {
     Control(h, rx);
     return;
   }
-  if (!o_.tcp && !FitsDatagram(h, msg.len)) {
+  if (!o_.tcp && !FitsMessage(h, msg.len)) {
     core.c.badFrames.fetch_add(1, std::memory_order_relaxed);
     return;
   }
