@@ -69,7 +69,9 @@ for arg; do
   fi
   label=$arg
   for ((k = 2; ; k++)); do
-    [[ " ${LABELS[*]-} " == *" $label "* ]] || break
+    taken=0
+    for l in "${LABELS[@]}"; do [[ $l != "$label" ]] || taken=1; done
+    ((taken)) || break
     label=$arg#$k
   done
   LABELS+=("$label") FILES+=("$file")
@@ -186,6 +188,7 @@ echo "# $N tunnel(s) side by side, $TURNS turns of $COUNT pings at ${INTERVAL}s,
   "ms; added: the tunnel's median ping minus its own pair's veth's; p10, p90: of added; vs: added minus the first row's (and their ratio)"
 printf "%-${width}s %6s %8s %8s %8s %8s %8s  %s\n" tunnel pings ping veth added p10 p90 "vs ${LABELS[0]}"
 failed=0 ref= ref_row=
+side_by_side=$(printf '%s\n' "${LABELS[@]}" | jq -R . | jq -sc .)  # (a label is one line: NAME, NAME=DIR)
 for ((i = 0; i < N; i++)); do
   read -r n p10 p50 p90 < <(row_quantiles tunnel "$i")
   read -r vn _ vmed _ < <(row_quantiles veth "$i")
@@ -205,9 +208,9 @@ for ((i = 0; i < N; i++)); do
       printf "%-" w "s %6d %8.3f %8.3f %8.3f %8.3f %8.3f  %s\n", label, n, p50, v, added, p10 - v, p90 - v, vs
     }'
   [[ -z ${JSONL:-} ]] || jq -nc --arg name "${LABELS[i]}" --argjson pings "$n" --argjson ping "$p50" --argjson veth "$vmed" \
-    --argjson p10 "$p10" --argjson p90 "$p90" --argjson turns "$TURNS" --argjson count "$COUNT" --arg with "${LABELS[*]}" \
+    --argjson p10 "$p10" --argjson p90 "$p90" --argjson turns "$TURNS" --argjson count "$COUNT" --argjson with "$side_by_side" \
     '{kind: "latency", name: $name, pings: $pings, ping_ms: $ping, veth_ms: $veth, added_ms: ($ping - $veth),
-      added_p10_ms: ($p10 - $veth), added_p90_ms: ($p90 - $veth), turns: $turns, count: $count, side_by_side: ($with | split(" "))}' \
+      added_p10_ms: ($p10 - $veth), added_p90_ms: ($p90 - $veth), turns: $turns, count: $count, side_by_side: $with}' \
     >>"$JSONL"
 done
 exit "$failed"

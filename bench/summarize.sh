@@ -185,8 +185,8 @@ jq -rs --arg modes "$TARGET_MODES" --arg declared "$declared" --arg anchor_targe
   # added latency against the same-protocol anchors (another tund mode is no such anchor): side by
   # side where the run measured it so (against those anchors that were there), else from the runs
   (subjects[] as $n | (compared($n) | map(select(tund | not))) as $anchors | select($anchors | length > 0)
-   | (added_side_by_side($n) != null) as $sbs
-   | (if $sbs then added_side_by_side($n) else added_ping($n) end) as $x
+   | added_side_by_side($n) as $side | ($side != null) as $sbs
+   | (if $sbs then $side else added_ping($n) end) as $x
    | [$anchors[] | {name: ., added: (if $sbs then added_side_by_side(.) else added_ping(.) end)}]
    | (if $sbs then map(select(.added != null)) else . end) as $theirs
    | (if ($theirs | length) == 0 or any($theirs[]; .added == null) then null else $theirs | min_by(.added) end) as $b
