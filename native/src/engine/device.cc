@@ -182,18 +182,9 @@ class PacketDevice : public DeviceBase {
 
   size_t VnetHeaderLen() const override { return vnet_ ? offload::kVnetHdrLen : 0; }
   bool AdoptSuper(Core& core, const uint8_t* vnetHdr, const uint8_t* pkt, size_t len) override {
-    const offload::VnetHdr h = offload::ReadVnetHdr(vnetHdr);
-    uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
-    std::memcpy(whole, pkt, std::min(len, readBuf_.size() - offload::kVnetHdrLen));
-    const char* err = nullptr;
-    segNext_ = 0;
-    if (!seg_.Load(whole, len, h, &err)) {
-      core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-      seg_ = offload::Segmenter();
-      return false;
-    }
-    core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    len = std::min(len, readBuf_.size() - offload::kVnetHdrLen);
+    std::memcpy(readBuf_.data() + offload::kVnetHdrLen, pkt, len);
+    return LoadSuper(core, offload::ReadVnetHdr(vnetHdr), len);
   }
 
   void SetAuthenticatedWrites(bool on) override { coalescer_.SetTrustChecksums(on); }
@@ -246,8 +237,9 @@ class PacketDevice : public DeviceBase {
   // One read of the tun (IFF_VNET_HDR): the packet lands in its slot, dst, at most cap bytes (no
   // copy for a plain packet, and of readBuf_ only the header's first bytes on a lone packet's
   // path: docs/engine.md, "The path after idle"). What is longer than kReadInSlot (a super-packet,
-  // a jumbo packet) goes on in readBuf_, after room for the slot's part. Returns the packet's length; kDropped (counted);
-  // kSuper: a super-packet, loaded to be cut (Pending); kEmpty: nothing now; kReadFailed: ended.
+  // a jumbo packet) goes on in readBuf_, after room for the slot's part. Returns the packet's
+  // length; kDropped (counted); kSuper: a super-packet, loaded to be cut (Pending); kEmpty:
+  // nothing now; kReadFailed: ended.
   long ReadPacket(Core& core, uint8_t* dst, size_t cap) {
     const size_t inSlot = std::min(cap, kReadInSlot);
     uint8_t* const whole = readBuf_.data() + offload::kVnetHdrLen;
@@ -266,15 +258,7 @@ class PacketDevice : public DeviceBase {
     if ((h.gsoType & ~offload::kGsoEcn) != offload::kGsoNone) {
       // the cuts go into the slots from this one on: the super-packet whole in readBuf_ first
       std::memcpy(whole, dst, std::min(len, inSlot));
-      const char* err = nullptr;
-      segNext_ = 0;
-      if (!seg_.Load(whole, len, h, &err)) {
-        core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
-        seg_ = offload::Segmenter();
-        return kDropped;
-      }
-      core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
-      return kSuper;
+      return LoadSuper(core, h, len) ? kSuper : kDropped;
     }
     if (len > cap) {
       core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
@@ -286,6 +270,20 @@ class PacketDevice : public DeviceBase {
       return kDropped;
     }
     return static_cast<long>(len);
+  }
+
+  // The super-packet of len bytes in readBuf_ (after its header's room), loaded to be cut
+  // (Pending). false: dropped (counted).
+  bool LoadSuper(Core& core, const offload::VnetHdr& h, size_t len) {
+    const char* err = nullptr;
+    segNext_ = 0;
+    if (!seg_.Load(readBuf_.data() + offload::kVnetHdrLen, len, h, &err)) {
+      core.c.txDropped.fetch_add(1, std::memory_order_relaxed);
+      seg_ = offload::Segmenter();
+      return false;
+    }
+    core.c.tunSuperReads.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
   bool WriteSingles(Core& core, const Message* pkts, size_t from, size_t n) {

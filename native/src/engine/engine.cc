@@ -905,6 +905,26 @@ class Engine::Rx : public RxContext {
 // lone packet goes to the round: control messages to collect, a super-packet, a burst, a GRO
 // train, an error.
 
+// A lone path's device read of len bytes (0: nothing, or dropped): a turnaround's hit or miss,
+// and a packet's counters. false: nothing to send.
+inline bool Engine::CountLoneRead(size_t len, bool turnaround) {
+  if (turnaround) {
+    if (len > 0) {
+      c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
+      rxMisses_ = 0;
+    } else if (rxMisses_ < kRxMissLimit) {
+      rxMisses_++;
+    }
+  }
+  if (len == 0) return false;
+  c.txPackets.fetch_add(1, std::memory_order_relaxed);
+  c.txBytes.fetch_add(static_cast<uint64_t>(len), std::memory_order_relaxed);
+  c.txBatches.fetch_add(1, std::memory_order_relaxed);
+  if (!turnaround) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
+  c.loneTx.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 // A lone device packet (rx thread, single loop; `turnaround`: right after a lone write, for the
 // answer the kernel made inside it). 1: served (sent, or the device had nothing); 0: the round's
 // (nothing was read, or a super-packet was, which the round cuts); -1: ended.
@@ -930,20 +950,7 @@ int Engine::LoneTx(bool turnaround) {
     return 1;
   }
   if (len < 0) return -1;
-  if (turnaround) {
-    if (len > 0) {
-      c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
-      rxMisses_ = 0;
-    } else if (rxMisses_ < kRxMissLimit) {
-      rxMisses_++;
-    }
-  }
-  if (len == 0) return 1;
-  c.txPackets.fetch_add(1, std::memory_order_relaxed);
-  c.txBytes.fetch_add(static_cast<uint64_t>(len), std::memory_order_relaxed);
-  c.txBatches.fetch_add(1, std::memory_order_relaxed);
-  if (!turnaround) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
-  c.loneTx.fetch_add(1, std::memory_order_relaxed);
+  if (!CountLoneRead(static_cast<size_t>(len), turnaround)) return 1;
   Message pkt;
   pkt.data = slot;
   pkt.len = static_cast<size_t>(len);
@@ -1011,20 +1018,7 @@ int Engine::CompactTx(bool turnaround) {
     const int odd = CompactTxOdd(n, turnaround, &len);
     if (odd != 1) return odd == 2 ? 1 : odd;
   }
-  if (turnaround) {
-    if (len > 0) {
-      c.rxThreadSends.fetch_add(1, std::memory_order_relaxed);
-      rxMisses_ = 0;
-    } else if (rxMisses_ < kRxMissLimit) {
-      rxMisses_++;
-    }
-  }
-  if (len == 0) return 1;
-  c.txPackets.fetch_add(1, std::memory_order_relaxed);
-  c.txBytes.fetch_add(static_cast<uint64_t>(len), std::memory_order_relaxed);
-  c.txBatches.fetch_add(1, std::memory_order_relaxed);
-  if (!turnaround) c.singleLoopRounds.fetch_add(1, std::memory_order_relaxed);
-  c.loneTx.fetch_add(1, std::memory_order_relaxed);
+  if (!CountLoneRead(static_cast<size_t>(len), turnaround)) return 1;
   Message pkt;
   pkt.data = p.tx;
   pkt.len = len;
@@ -1078,7 +1072,8 @@ int Engine::CompactTxOdd(ssize_t n, bool turnaround, size_t* len) {
     return -1;
   }
   if (n <= static_cast<ssize_t>(p.vnetLen)) {
-    if (n > 0) c.txDropped.fetch_add(1, std::memory_order_relaxed);  // (a header and nothing after it)
+    // (a header and nothing after it)
+    if (n > 0) c.txDropped.fetch_add(1, std::memory_order_relaxed);
     return 1;
   }
   const size_t got = static_cast<size_t>(n) - p.vnetLen;
@@ -1097,6 +1092,23 @@ int Engine::CompactTxOdd(ssize_t n, bool turnaround, size_t* len) {
   }
   *len = got;
   return 1;
+}
+
+// A message of wireLen bytes that CompactRx opened to pkt: counted, and written to the tun.
+// false: ended or stop.
+inline bool Engine::CompactWrite(size_t wireLen, const Message& pkt) {
+  c.rxWireBytes.fetch_add(wireLen, std::memory_order_relaxed);
+  c.rxFrames.fetch_add(1, std::memory_order_relaxed);
+  c.loneRx.fetch_add(1, std::memory_order_relaxed);
+  c.rxBatches.fetch_add(1, std::memory_order_relaxed);
+  LonePage& p = *page_;
+  struct iovec iov[2] = {{p.zeroHdr, p.vnetLen}, {pkt.data, pkt.len}};
+  if (sys::Writev(p.dev, iov, 2) >= 0) {
+    c.rxPackets.fetch_add(1, std::memory_order_relaxed);
+    c.rxBytes.fetch_add(pkt.len, std::memory_order_relaxed);
+    return true;
+  }
+  return device_->Write(*this, &pkt, 1);  // (which knows what to do: wait, drop, end)
 }
 
 // LoneRx's compact form: one read of at most two datagrams, a plain one written at once (over a
@@ -1120,17 +1132,7 @@ int Engine::CompactRx() {
   m.len = p.msgs[0].msg_len;
   Message pkt;
   if (r == 1 && h.msg_controllen == 0 && !(h.msg_flags & MSG_TRUNC) && transform_->OpenLone(m, now, &pkt)) {
-    c.rxWireBytes.fetch_add(m.len, std::memory_order_relaxed);
-    c.rxFrames.fetch_add(1, std::memory_order_relaxed);
-    c.loneRx.fetch_add(1, std::memory_order_relaxed);
-    c.rxBatches.fetch_add(1, std::memory_order_relaxed);
-    struct iovec iov[2] = {{p.zeroHdr, p.vnetLen}, {pkt.data, pkt.len}};
-    if (sys::Writev(p.dev, iov, 2) >= 0) {
-      c.rxPackets.fetch_add(1, std::memory_order_relaxed);
-      c.rxBytes.fetch_add(pkt.len, std::memory_order_relaxed);
-    } else if (!device_->Write(*this, &pkt, 1)) {  // (which knows what to do: wait, drop, end)
-      return -1;
-    }
+    if (!CompactWrite(m.len, pkt)) return -1;
     wrote = 1;
   } else {
     // anything else (a control message, a codec's frame, a bad one, a GRO train) as the round
@@ -1166,18 +1168,7 @@ int Engine::CompactStreamRx() {
     transport_->Adopt(*this, p.rx[0], got, got < LonePage::kWhole);
     return 0;
   }
-  c.rxWireBytes.fetch_add(got, std::memory_order_relaxed);
-  c.rxFrames.fetch_add(1, std::memory_order_relaxed);
-  c.loneRx.fetch_add(1, std::memory_order_relaxed);
-  c.rxBatches.fetch_add(1, std::memory_order_relaxed);
-  struct iovec iov[2] = {{p.zeroHdr, p.vnetLen}, {pkt.data, pkt.len}};
-  if (sys::Writev(p.dev, iov, 2) >= 0) {
-    c.rxPackets.fetch_add(1, std::memory_order_relaxed);
-    c.rxBytes.fetch_add(pkt.len, std::memory_order_relaxed);
-  } else if (!device_->Write(*this, &pkt, 1)) {
-    return -1;
-  }
-  if (Ended()) return -1;
+  if (!CompactWrite(got, pkt) || Ended()) return -1;
   if (rxSends_ && RxExpectsAnswers() && CompactTx(true) < 0) return -1;
   return 1;
 }

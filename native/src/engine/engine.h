@@ -495,10 +495,12 @@ class Engine : public Core {
   struct LonePageFree {
     void operator()(LonePage* p) const;
   };
+  bool CountLoneRead(size_t len, bool turnaround);
   int CompactTx(bool turnaround);
   int CompactTxOdd(ssize_t n, bool turnaround, size_t* len);
   int CompactSendRest(Message wire, ssize_t sent);
   int CompactStreamRx();
+  bool CompactWrite(size_t wireLen, const Message& pkt);
   int CompactRx();
   bool CompactRxRest(int read, int64_t now, size_t* wrote);
   void RxAfterReceive(size_t received, size_t delivered, int64_t now, std::unique_lock<std::mutex>& tx);
