@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 /**
  * The start of a helper: the addon (from dist/), its options (`--key value`, or `--key` alone for
  * a name in `flags`; on top of `defaults`), exit 2 when one of `required` is missing, and
- * openTun(NAME), a tun as the engines want it (vnet header when they use one).
+ * openTun(NAME), a tun as the engines want it (vnet header when they use one); root: the
+ * checkout, for the helper's own imports from dist/.
  */
 export async function startPair(who, { defaults = {}, flags = [], required = [] } = {}) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,7 +30,7 @@ export async function startPair(who, { defaults = {}, flags = [], required = [] 
     }
   }
   const openTun = (name) => addon.tunOpen(name, { tap: false, multiQueue: false, vnetHdr: engineVnetHdr() });
-  return { addon, args, openTun };
+  return { addon, args, openTun, root };
 }
 
 /** Writes DIR/ready, then waits (at most 60 s, else exit 4) for the test's DIR/go. */

@@ -11,10 +11,9 @@
 //        [--send-delay MS] [--speed KBPS] [--nat-hack]
 //   files in DIR: ready, go (created by the test), stats
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readyThenWaitForGo, startPair, writeStatsFile } from './pair-files.mjs';
 
-const { addon, args, openTun } = await startPair('pump-pair', {
+const { addon, args, openTun, root } = await startPair('pump-pair', {
   defaults: { role: 'listen', transport: 'tcp', compress: 'none', cipher: '0', password: 'pump-pair-secret', 'send-delay': '0', speed: '0', 'nat-hack': false },
   flags: ['nat-hack'],
   required: ['local', 'peer', 'port', 'tun', 'dir'],
@@ -37,7 +36,6 @@ log('tun', tun.name, 'fd', tun.fd);
 
 // The TCP connection as tund makes it (core/socket.ts on the addon's sockets), released to the
 // pump the way the real session set-up hands it over.
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { StreamListener, StreamSocket } = await import(path.join(root, 'dist', 'core', 'socket.js'));
 
 async function tcpSocket() {

@@ -172,7 +172,7 @@ struct Engine::LonePage {
   uint8_t txHdr[offload::kVnetHdrLen];
   uint8_t zeroHdr[offload::kVnetHdrLen];
   int sock, dev;
-  size_t vnetLen, headroom, maxPacket, rxSlotBytes;
+  size_t vnetLen, maxPacket, rxSlotBytes;
   bool gro;
   Framer* framer;  // a stream's (its frames are cut from what a read brings), or none
   uint8_t* tx;  // the packet's place, after the headroom
@@ -189,12 +189,11 @@ struct Engine::LonePage {
     p->sock = e.transport_->Fd();
     p->dev = e.device_->Fd();
     p->vnetLen = e.device_->VnetHeaderLen();
-    p->headroom = e.transform_->Headroom();
     p->maxPacket = e.transform_->MaxPacket();
     p->rxSlotBytes = e.transform_->RxSlotBytes();
     p->gro = e.transport_->Gro();
     p->framer = e.transport_->IsStream() ? e.transform_->StreamFramer() : nullptr;
-    p->tx = base + head + p->headroom;
+    p->tx = base + head + e.transform_->Headroom();
     p->txIov[0] = {p->txHdr, p->vnetLen};
     p->txIov[1] = {p->tx, kWhole};
     for (int i = 0; i < 2; i++) {
