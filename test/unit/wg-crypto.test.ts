@@ -214,12 +214,12 @@ describe('ChaCha20-Poly1305 (RFC 8439 2.8.2)', () => {
     assert.throws(() => new wg.Aead(Buffer.alloc(32), 'fast' as never), TypeError);
   });
 
-  test('direct and evp agree on every length 0..1500 and up to 64 KiB, with and without AAD, and refuse what the other refuses', () => {
+  test('direct and evp agree on every length 0..1500, at the one-call open limit (9216 bytes) and up to 64 KiB, with and without AAD, and refuse what the other refuses', () => {
     // a deterministic walk over lengths, keys, counters and AAD; both directions, both ways round
     let x = 0x2545f491;
     const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => next() & 0xff));
-    const lengths = [...Array.from({ length: 1501 }, (_, i) => i), 4096, 65519, 65535];
+    const lengths = [...Array.from({ length: 1501 }, (_, i) => i), 4096, 9216, 9217, 65519, 65535];
     for (const len of lengths) {
       const key = bytes(32);
       const evp = new wg.Aead(key, 'evp');
