@@ -464,32 +464,32 @@ bool DirectOpen(const uint32_t key[8], void* poly, const uint8_t nonce[kNonceSiz
   uint32_t state[4];
   DirectState(nonce, 0, state);
   uint8_t tag[kTagSize];
-  if (plainLen > kOpenOneCallMax) {
-    DirectTag(key, poly, state, aad, aadLen, in, plainLen, tag);  // verified before anything is decrypted
-    if (CRYPTO_memcmp(tag, in + plainLen, kTagSize) != 0) {
-      if (plainLen > 0) Wipe(out, plainLen);
-      return false;
-    }
-    state[0] = 1;
-    if (plainLen > 0) Direct().chacha20(out, in, plainLen, key, state);
-    return true;
-  }
   // The tag needs block 0 of the key stream before the ciphertext may be decrypted (in place it
-  // would be gone): a ChaCha20 call of its own for that one block costs about as much as the
-  // data's (OpenSSL's short path), so the key stream for block 0 and the data comes from one call
-  // into this scratch, and decrypting is an XOR with it once the tag verified. Block 0 (the
-  // one-time key) is wiped; the data's key stream is left, worth no more than the plaintext it
-  // gives, which the caller keeps.
+  // would be gone), and a ChaCha20 call of its own for that one block costs about as much as the
+  // data's (OpenSSL's short path). So up to kOpenOneCallMax the key stream for block 0 and the
+  // data comes from one call into this scratch, and decrypting is an XOR with it once the tag
+  // verified. Block 0 (the one-time key) is wiped; the data's key stream is left, worth no more
+  // than the plaintext it gives, which the caller keeps.
+  const bool oneCall = plainLen <= kOpenOneCallMax;
   alignas(64) uint8_t stream[64 + kOpenOneCallMax];
-  std::memset(stream, 0, 64 + plainLen);
-  Direct().chacha20(stream, stream, 64 + plainLen, key, state);
-  DirectMac(poly, stream, aad, aadLen, in, plainLen, tag);
-  Wipe(stream, 64);
+  if (oneCall) {
+    std::memset(stream, 0, 64 + plainLen);
+    Direct().chacha20(stream, stream, 64 + plainLen, key, state);
+    DirectMac(poly, stream, aad, aadLen, in, plainLen, tag);
+    Wipe(stream, 64);
+  } else {
+    DirectTag(key, poly, state, aad, aadLen, in, plainLen, tag);
+  }
   if (CRYPTO_memcmp(tag, in + plainLen, kTagSize) != 0) {
     if (plainLen > 0) Wipe(out, plainLen);
     return false;
   }
-  XorStream(out, in, stream + 64, plainLen);
+  if (oneCall) {
+    XorStream(out, in, stream + 64, plainLen);
+  } else {
+    state[0] = 1;
+    Direct().chacha20(out, in, plainLen, key, state);
+  }
   return true;
 }
 
